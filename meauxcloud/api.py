@@ -1,0 +1,75 @@
+"""RFC 9457 problem details for every API error, so clients parse one error shape."""
+
+from http import HTTPStatus
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class ApiProblem(exceptions.APIException):
+    """An API error with its own status, machine code and optional extra members."""
+
+    def __init__(
+        self, *, status_code: int, detail: str, code: str, retry_after: int | None = None, **extra: Any
+    ) -> None:
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.extra = extra
+        super().__init__(detail=detail, code=code)
+
+
+def problem_response(
+    *, status_code: int, detail: str, code: str, retry_after: int | None = None, **extra: Any
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"https://meauxcloud.dev/problems/{code}",
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    response = Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _flatten(detail: Any) -> str:
+    if isinstance(detail, list):
+        return " ".join(_flatten(item) for item in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    return str(detail)
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiProblem):
+        return problem_response(
+            status_code=exc.status_code,
+            detail=str(exc.detail),
+            code=str(exc.detail.code),
+            retry_after=exc.retry_after,
+            **exc.extra,
+        )
+    extra: dict[str, Any] = {}
+    code = "error"
+    if isinstance(exc, exceptions.ValidationError):
+        extra["errors"] = exc.detail
+        code = "invalid"
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    problem = problem_response(status_code=response.status_code, detail=_flatten(detail), code=code, **extra)
+    for header in ("WWW-Authenticate", "Retry-After", "Allow"):
+        if header in response:
+            problem[header] = response[header]
+    return problem

@@ -1,0 +1,47 @@
+"""The one place an API request's project is resolved: tenant scoping is structural.
+
+Every project-scoped endpoint subclasses ``ProjectAPIView``. With an API key the project
+is the key's own (a slug in the URL or query must match it); with a browser session it
+is the named project, and only for its members. Views then pass ``self.project`` to
+selectors and services, which all take the project first.
+"""
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from projects.authentication import ApiKeyUser
+from projects.models import ApiKey, Project, Scope
+from projects.selectors import membership_get
+
+
+class ProjectAPIView(APIView):
+    required_scope: str = Scope.READ
+    #: URL kwarg or query parameter naming the project, needed for session users.
+    project_url_kwarg = "project_slug"
+    project: Project
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.project = self.resolve_project(request, kwargs)
+
+    def resolve_project(self, request: Request, kwargs: dict[str, Any]) -> Project:
+        slug = kwargs.get(self.project_url_kwarg) or request.query_params.get("project")
+        if isinstance(request.user, ApiKeyUser):
+            api_key: ApiKey = request.auth
+            if not api_key.has_scope(self.required_scope):
+                raise exceptions.PermissionDenied(f"This API key lacks the '{self.required_scope}' scope.")
+            if slug and slug != api_key.project.slug:
+                raise exceptions.PermissionDenied("This API key belongs to another project.")
+            return api_key.project
+        if self.required_scope == Scope.WRITE:
+            raise exceptions.PermissionDenied("Writing requires an API key with the 'write' scope.")
+        if not slug:
+            raise exceptions.ValidationError({"project": "Name the project (its slug) when using a session."})
+        project = Project.objects.filter(slug=slug).first()
+        if project is None or not (request.user.is_superuser or membership_get(project=project, user=request.user)):
+            raise exceptions.NotFound("No such project.")
+        return project
+

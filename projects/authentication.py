@@ -1,0 +1,68 @@
+"""Bearer API keys for DRF, resolving the project once per request."""
+
+from django.http import HttpRequest
+from rest_framework import authentication, exceptions, permissions
+
+from projects.models import ApiKey, Scope
+from projects.selectors import api_key_get_active
+from projects.services import api_key_touch
+
+
+class ApiKeyUser:
+    """The principal of a key-authenticated request: a project, never a person."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, api_key: ApiKey) -> None:
+        self.api_key = api_key
+        self.project = api_key.project
+
+    def __str__(self) -> str:
+        return f"key {self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: HttpRequest) -> tuple[ApiKeyUser, ApiKey] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _, secret = header.partition(" ")
+        if keyword.lower() != self.keyword.lower():
+            return None
+        secret = secret.strip()
+        if not secret:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        api_key = api_key_get_active(secret=secret)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        api_key_touch(api_key=api_key)
+        return ApiKeyUser(api_key), api_key
+
+    def authenticate_header(self, request: HttpRequest) -> str:
+        return f'{self.keyword} realm="api"'
+
+
+class _HasScope(permissions.BasePermission):
+    scope: str
+
+    def has_permission(self, request: HttpRequest, view: object) -> bool:
+        api_key = getattr(request, "auth", None)
+        if not isinstance(api_key, ApiKey):
+            return False
+        if not api_key.has_scope(self.scope):
+            self.message = f"This API key lacks the '{self.scope}' scope."
+            return False
+        return True
+
+
+class HasWriteScope(_HasScope):
+    scope = Scope.WRITE
+
+
+class HasReadScope(_HasScope):
+    scope = Scope.READ

@@ -1,0 +1,173 @@
+"""The durable ingest buffer: one Redis Stream, one entry per accepted batch.
+
+An entry holds a dataset id and the batch's validated rows (msgpack). Workers read it
+through a consumer group and acknowledge only after PostgreSQL has committed the rows,
+so an entry outlives any worker that dies holding it.
+"""
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from functools import cache, cached_property
+
+import msgspec
+import redis
+from django.conf import settings
+
+from tracking.conf import tracking_settings
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(list[list[object]])
+
+# Appending is one atomic script: the back-pressure check, the client-id dedup marks and
+# the XADD happen together or not at all, so a marked id always has its point buffered.
+_APPEND_SCRIPT = """
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
+  return {false, ''}
+end
+local skipped = {}
+for i = 2, #KEYS do
+  if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[4]) then
+    table.insert(skipped, ARGV[4 + i - 1])
+  end
+end
+local skip = table.concat(skipped, ',')
+local entry_id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2], 'p', ARGV[3], 's', skip)
+return {entry_id, skip}
+"""
+
+
+class BufferFull(Exception):
+    """The backlog is above its high-water mark: the caller should retry later."""
+
+
+@dataclass(frozen=True)
+class BufferEntry:
+    entry_id: str
+    dataset_id: int
+    payload: bytes
+    skip: frozenset[int]
+
+    @cached_property
+    def rows(self) -> list[list[object]]:
+        rows = _decoder.decode(self.payload)
+        if not self.skip:
+            return rows
+        return [row for position, row in enumerate(rows) if position not in self.skip]
+
+
+@cache
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30, socket_timeout=10)
+
+
+@cache
+def _append_script() -> "redis.commands.core.Script":
+    return redis_client().register_script(_APPEND_SCRIPT)
+
+
+def _dedup_key(dataset_id: int, point_id: str) -> str:
+    return f"{tracking_settings.STREAM_KEY}:dedup:{dataset_id}:{point_id}"
+
+
+def buffer_append(*, dataset_id: int, rows: list[list[object]]) -> tuple[str, int]:
+    """Buffer a validated batch; returns the entry id and how many points were repeats of earlier ids."""
+    ids = [(position, row[4]) for position, row in enumerate(rows) if row[4] is not None]
+    keys = [tracking_settings.STREAM_KEY] + [_dedup_key(dataset_id, point_id) for _, point_id in ids]
+    args = [
+        tracking_settings.BUFFER_HIGH_WATER,
+        dataset_id,
+        _encoder.encode(rows),
+        tracking_settings.DEDUP_WINDOW_SECONDS,
+    ] + [position for position, _ in ids]
+    entry_id, skip = _append_script()(keys=keys, args=args)
+    if not entry_id:
+        raise BufferFull()
+    return entry_id.decode(), len(skip.split(b",")) if skip else 0
+
+
+def buffer_depth() -> int:
+    return redis_client().xlen(tracking_settings.STREAM_KEY)
+
+
+def buffer_ensure_group() -> None:
+    try:
+        redis_client().xgroup_create(
+            tracking_settings.STREAM_KEY, tracking_settings.CONSUMER_GROUP, id="0", mkstream=True
+        )
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _entries(raw: list[tuple[bytes, dict[bytes, bytes]]]) -> list[BufferEntry]:
+    entries = []
+    for entry_id, fields in raw:
+        if not fields:
+            continue  # deleted while pending: nothing left to write
+        skip = fields.get(b"s", b"")
+        entries.append(
+            BufferEntry(
+                entry_id=entry_id.decode(),
+                dataset_id=int(fields[b"d"]),
+                payload=fields[b"p"],
+                skip=frozenset(int(p) for p in skip.split(b",")) if skip else frozenset(),
+            )
+        )
+    return entries
+
+
+def buffer_claim_stale(*, consumer: str, count: int) -> list[BufferEntry]:
+    """Entries another (likely dead) worker has held too long, now ours."""
+    _, claimed, _ = redis_client().xautoclaim(
+        tracking_settings.STREAM_KEY,
+        tracking_settings.CONSUMER_GROUP,
+        consumer,
+        min_idle_time=tracking_settings.CLAIM_IDLE_MS,
+        start_id="0-0",
+        count=count,
+    )
+    return _entries(claimed)
+
+
+def buffer_read(*, consumer: str, count: int, block_ms: int) -> list[BufferEntry]:
+    response = redis_client().xreadgroup(
+        tracking_settings.CONSUMER_GROUP,
+        consumer,
+        {tracking_settings.STREAM_KEY: ">"},
+        count=count,
+        block=block_ms,
+    )
+    if not response:
+        return []
+    return _entries(response[0][1])
+
+
+def buffer_ack(*, entry_ids: list[str]) -> None:
+    """Acknowledge and delete, so the stream's length is the backlog still to write."""
+    if not entry_ids:
+        return
+    pipe = redis_client().pipeline(transaction=True)
+    pipe.xack(tracking_settings.STREAM_KEY, tracking_settings.CONSUMER_GROUP, *entry_ids)
+    pipe.xdel(tracking_settings.STREAM_KEY, *entry_ids)
+    pipe.execute()
+
+
+def buffer_kick_once(*, within_ms: int) -> bool:
+    """True for the first caller in a window: used to debounce drain-task scheduling."""
+    return bool(redis_client().set(f"{tracking_settings.STREAM_KEY}:kick", b"1", nx=True, px=within_ms))
+
+
+def worker_heartbeat_record() -> None:
+    redis_client().set(f"{tracking_settings.STREAM_KEY}:worker-heartbeat", str(time.time()), ex=60)
+
+
+def worker_heartbeat_age() -> float | None:
+    """Seconds since a worker last ran a heartbeat task, or None if none has lately."""
+    value = redis_client().get(f"{tracking_settings.STREAM_KEY}:worker-heartbeat")
+    return None if value is None else time.time() - float(value)

@@ -1,0 +1,38 @@
+"""System checks for the ingest buffer's Redis: a 202 is only a promise if Redis keeps it."""
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core import checks
+
+from tracking.buffer import redis_client
+
+
+@checks.register("tracking")
+def check_buffer_redis(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if not getattr(settings, "TRACKING_CHECK_REDIS", True):
+        return []
+    try:
+        config = redis_client().config_get("maxmemory-policy") | redis_client().config_get("appendonly")
+        config |= redis_client().config_get("save")
+    except redis.RedisError as error:
+        return [checks.Warning(f"Cannot reach the ingest Redis to check it: {error}", id="tracking.W001")]
+    messages: list[checks.CheckMessage] = []
+    if config.get("maxmemory-policy") != "noeviction":
+        messages.append(
+            checks.Error(
+                f"Ingest Redis has maxmemory-policy={config.get('maxmemory-policy')}; buffered points could be evicted.",
+                hint="Set maxmemory-policy noeviction on the Redis behind REDIS_URL.",
+                id="tracking.E001",
+            )
+        )
+    if config.get("appendonly") != "yes" and not config.get("save"):
+        messages.append(
+            checks.Error(
+                "Ingest Redis persists nothing (appendonly no, no save points); a restart loses accepted points.",
+                hint="Enable appendonly yes (appendfsync everysec or always). See docs/reliability.md.",
+                id="tracking.E002",
+            )
+        )
+    return messages

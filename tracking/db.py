@@ -1,0 +1,169 @@
+"""Raw SQL of the tracking app: the partitioned points table and its upkeep.
+
+Every statement here keeps ``dataset_id`` in its key and filter, so the same schema can
+be distributed by dataset later (docs/scaling.md).
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+from django.db import connection
+from psycopg import sql
+
+TABLE = "tracking_datapoint"
+PARTITION_PREFIX = f"{TABLE}_p"
+BLOB_COLUMNS = [f"blob{i}" for i in range(1, 21)]
+DOUBLE_COLUMNS = [f"double{i}" for i in range(1, 21)]
+
+
+def datapoint_table_sql() -> str:
+    """DDL of the points table, partitioned by day on ``timestamp``.
+
+    Unset blobs and doubles are NULL rather than '' and 0: a NULL costs one bit, a
+    float8 eight bytes, and most points set only a few of their 40 slots. The SQL
+    engine reads NULL back as ClickHouse's defaults.
+    """
+    blobs = ",\n".join(f"    {name} text" for name in BLOB_COLUMNS)
+    doubles = ",\n".join(f"    {name} double precision" for name in DOUBLE_COLUMNS)
+    return f"""
+CREATE TABLE {TABLE} (
+    dataset_id bigint NOT NULL,
+    "timestamp" timestamptz NOT NULL,
+    _sample_interval integer NOT NULL DEFAULT 1 CHECK (_sample_interval >= 1),
+    index1 text NOT NULL DEFAULT '',
+{blobs},
+{doubles},
+    dedup_id text
+) PARTITION BY RANGE ("timestamp");
+CREATE INDEX {TABLE}_dataset_ts ON {TABLE} (dataset_id, "timestamp");
+"""
+
+
+def partition_name(day: date) -> str:
+    return f"{PARTITION_PREFIX}{day:%Y%m%d}"
+
+
+def partition_day(name: str) -> date:
+    return datetime.strptime(name.removeprefix(PARTITION_PREFIX), "%Y%m%d").date()
+
+
+def partition_list() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_inherits i
+            JOIN pg_class c ON c.oid = i.inhrelid
+            JOIN pg_class p ON p.oid = i.inhparent
+            WHERE p.relname = %s ORDER BY c.relname
+            """,
+            [TABLE],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def partition_create(day: date) -> None:
+    """Create one day's partition; concurrent creators are serialised by an advisory lock."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [TABLE])
+        cursor.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})"
+            ).format(
+                sql.Identifier(partition_name(day)),
+                sql.Identifier(TABLE),
+                sql.Literal(f"{day.isoformat()} 00:00:00+00"),
+                sql.Literal(f"{(day + timedelta(days=1)).isoformat()} 00:00:00+00"),
+            )
+        )
+
+
+def partition_drop(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def datapoint_copy(*, rows: Iterable[Sequence[object]], blob_count: int, double_count: int) -> None:
+    """COPY rows ``(dataset_id, timestamp, index1, dedup_id, blob1.., double1..)``.
+
+    Only the blob and double columns some row of the batch uses are sent; the rest
+    default to NULL, which keeps COPY's per-row work proportional to the data.
+    """
+    columns = ["dataset_id", "timestamp", "index1", "dedup_id"]
+    columns += BLOB_COLUMNS[:blob_count] + DOUBLE_COLUMNS[:double_count]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def ledger_find(*, entry_ids: list[str]) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT entry_id FROM tracking_ingestedentry WHERE entry_id = ANY(%s)", [entry_ids])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def ledger_record(*, entries: list[tuple[str, int]]) -> None:
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO tracking_ingestedentry (entry_id, points, created_at) VALUES (%s, %s, now())",
+            entries,
+        )
+
+
+def ledger_prune(*, before: datetime, limit: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DELETE FROM tracking_ingestedentry WHERE entry_id IN (
+                SELECT entry_id FROM tracking_ingestedentry WHERE created_at < %s LIMIT %s
+            )
+            """,
+            [before, limit],
+        )
+        return cursor.rowcount
+
+
+def dataset_touch(*, dataset_ids: list[int], at: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE tracking_dataset SET last_write_at = %s
+            WHERE id = ANY(%s) AND (last_write_at IS NULL OR last_write_at < %s)
+            """,
+            [at, dataset_ids, at],
+        )
+
+
+def datapoint_delete_before(*, dataset_id: int, partition: str, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` expired rows of one dataset in one partition; bounded so it never locks long."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                """
+                DELETE FROM {table} WHERE ctid IN (
+                    SELECT ctid FROM {table} WHERE dataset_id = %s AND "timestamp" < %s LIMIT %s
+                )
+                """
+            ).format(table=sql.Identifier(partition)),
+            [dataset_id, before, limit],
+        )
+        return cursor.rowcount
+
+
+def datapoint_count(*, dataset_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE dataset_id = %s", [dataset_id])
+        return cursor.fetchone()[0]
+
+
+def datapoint_estimate(*, dataset_ids: list[int]) -> dict[int, int]:
+    """Exact row counts per dataset, read through the (dataset_id, timestamp) index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT dataset_id, count(*) FROM {TABLE} WHERE dataset_id = ANY(%s) GROUP BY dataset_id",
+            [dataset_ids],
+        )
+        return dict(cursor.fetchall())

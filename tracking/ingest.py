@@ -1,0 +1,198 @@
+"""Validation of incoming data points with a typed decoder.
+
+This is the ingest hot path: a DRF serializer validates ~41k points/s per core, msgspec
+over a million, so points never pass through serializers. Rules and messages follow
+Analytics Engine's runtime (``writeDataPoint(): Maximum of 20 blobs supported.``), so a
+point refused by Cloudflare is refused here with the same words.
+"""
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+
+MAX_BLOBS = 20
+MAX_DOUBLES = 20
+MAX_INDEXES = 1
+MAX_INDEX_BYTES = 96
+MAX_BLOB_BYTES = 16_000
+MAX_ID_CHARS = 64
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class DataPoint(msgspec.Struct, forbid_unknown_fields=True):
+    """Analytics Engine's ``AnalyticsEngineDataPoint`` plus our ``timestamp`` and ``id``."""
+
+    blobs: list[str | None] | None = None
+    doubles: list[float] | None = None
+    indexes: list[str | None] | None = None
+    timestamp: int | datetime | None = None
+    id: str | None = None
+
+
+_point_decoder = msgspec.json.Decoder(DataPoint)
+_batch_decoder = msgspec.json.Decoder(list[DataPoint])
+_raw_batch_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+class PointRejected(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class MalformedBody(Exception):
+    """The body as a whole is not JSON (or NDJSON) of the expected shape."""
+
+
+@dataclass(frozen=True)
+class PointError:
+    index: int
+    code: str
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"index": self.index, "code": self.code, "detail": self.detail}
+
+
+@dataclass
+class ValidatedBatch:
+    """Valid points as compact rows ``[ts_us, index1, blobs, doubles, id]`` and the rejected ones."""
+
+    rows: list[list[object]] = field(default_factory=list)
+    errors: list[PointError] = field(default_factory=list)
+
+    @property
+    def received(self) -> int:
+        return len(self.rows) + len(self.errors)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The timestamps a dataset accepts, in microseconds since the epoch."""
+
+    now_us: int
+    oldest_us: int
+    newest_us: int
+
+
+def _utf8(value: str, *, where: str) -> bytes:
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PointRejected("invalid_utf8", f"{where} is not valid UTF-8.") from None
+    if b"\x00" in encoded:
+        raise PointRejected("nul_character", f"{where} contains a NUL character.")
+    return encoded
+
+
+def _timestamp_us(value: int | datetime, window: TimeWindow) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise PointRejected(
+                "invalid_timestamp", "timestamp must carry a UTC offset (RFC 3339), e.g. 2026-11-28T12:00:00Z."
+            )
+        delta = value - EPOCH
+        ts_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    else:
+        ts_us = value * 1000
+    if ts_us < window.oldest_us:
+        raise PointRejected("timestamp_too_old", "timestamp is older than the dataset's retention.")
+    if ts_us > window.newest_us:
+        raise PointRejected("timestamp_in_future", "timestamp is more than 1 day in the future.")
+    return ts_us
+
+
+def point_check(point: DataPoint, window: TimeWindow) -> list[object]:
+    """Check one decoded point in Analytics Engine's order (indexes, blobs, doubles)."""
+    index1 = ""
+    if point.indexes:
+        if len(point.indexes) > MAX_INDEXES:
+            raise PointRejected("too_many_indexes", "Maximum of 1 indexes supported.")
+        if point.indexes[0] is not None:
+            index1 = point.indexes[0]
+            if len(_utf8(index1, where="indexes[0]")) > MAX_INDEX_BYTES:
+                raise PointRejected("index_too_large", "Size of indexes[0] exceeds 96 bytes.")
+    blobs = point.blobs or []
+    if len(blobs) > MAX_BLOBS:
+        raise PointRejected("too_many_blobs", "Maximum of 20 blobs supported.")
+    total = 0
+    for position, blob in enumerate(blobs):
+        if blob is not None:
+            total += len(_utf8(blob, where=f"blobs[{position}]"))
+    if total > MAX_BLOB_BYTES:
+        raise PointRejected("blobs_too_large", "Cumulative size of blobs exceeds 16000 bytes.")
+    doubles = point.doubles or []
+    if len(doubles) > MAX_DOUBLES:
+        raise PointRejected("too_many_doubles", "Maximum of 20 doubles supported.")
+    for position, number in enumerate(doubles):
+        if not math.isfinite(number):
+            raise PointRejected("non_finite_double", f"doubles[{position}] must be a finite number.")
+    if point.id is not None:
+        if not point.id or len(point.id) > MAX_ID_CHARS:
+            raise PointRejected("invalid_id", "id must be 1 to 64 characters.")
+        _utf8(point.id, where="id")
+    ts_us = window.now_us if point.timestamp is None else _timestamp_us(point.timestamp, window)
+    return [ts_us, index1, blobs, doubles, point.id]
+
+
+def _decode_message(error: msgspec.ValidationError) -> str:
+    """msgspec names the place as a JSON path (`$.blobs[0]`); the point's index is given apart."""
+    return str(error).replace("`$.", "`").replace(" - at `$`", "")
+
+
+def _check_into(batch: ValidatedBatch, index: int, point: DataPoint, window: TimeWindow) -> None:
+    try:
+        batch.rows.append(point_check(point, window))
+    except PointRejected as rejected:
+        batch.errors.append(PointError(index, rejected.code, rejected.detail))
+
+
+def batch_validate_raw(raw_points: list[bytes | msgspec.Raw], window: TimeWindow) -> ValidatedBatch:
+    batch = ValidatedBatch()
+    for index, raw in enumerate(raw_points):
+        try:
+            point = _point_decoder.decode(raw)
+        except msgspec.ValidationError as error:
+            batch.errors.append(PointError(index, "invalid_type", _decode_message(error)))
+            continue
+        except msgspec.DecodeError:
+            batch.errors.append(PointError(index, "invalid_json", "Line is not valid JSON."))
+            continue
+        _check_into(batch, index, point, window)
+    return batch
+
+
+def body_split(body: bytes, *, ndjson: bool) -> list[bytes | msgspec.Raw]:
+    """The raw points of a body: one object, an array of objects, or one object per line."""
+    if ndjson:
+        return [line for line in body.splitlines() if line.strip()]
+    stripped = body.lstrip()
+    if stripped.startswith(b"{"):
+        return [body]
+    if stripped.startswith(b"["):
+        try:
+            return _raw_batch_decoder.decode(body)
+        except msgspec.DecodeError as error:
+            raise MalformedBody(f"Body is not valid JSON: {error}") from None
+    raise MalformedBody("Body must be a JSON object, a JSON array of objects, or NDJSON.")
+
+
+def batch_validate(body: bytes, *, ndjson: bool, window: TimeWindow) -> tuple[int, ValidatedBatch]:
+    """Decode and check a whole body; returns the point count first, for limits."""
+    if not ndjson and body.lstrip().startswith(b"["):
+        try:
+            points = _batch_decoder.decode(body)
+        except msgspec.ValidationError:
+            points = None
+        except msgspec.DecodeError as error:
+            raise MalformedBody(f"Body is not valid JSON: {error}") from None
+        if points is not None:
+            batch = ValidatedBatch()
+            for index, point in enumerate(points):
+                _check_into(batch, index, point, window)
+            return len(points), batch
+    raw_points = body_split(body, ndjson=ndjson)
+    return len(raw_points), batch_validate_raw(raw_points, window)

@@ -1,0 +1,77 @@
+import re
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from projects.models import Project
+
+DATASET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+DATASET_NAME_RE = re.compile(DATASET_NAME_PATTERN)
+MAX_RETENTION_DAYS = 3650
+LABEL_COLUMNS = frozenset([f"blob{i}" for i in range(1, 21)] + [f"double{i}" for i in range(1, 21)] + ["index1"])
+
+
+class Dataset(models.Model):
+    """A named table of data points inside a project, as an Analytics Engine dataset is.
+
+    Created on the first write, like Analytics Engine, or ahead of time in admin to set
+    retention and labels. The points themselves live in the partitioned
+    ``tracking_datapoint`` table (see ``tracking/db.py``), keyed by this id.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(
+        max_length=64,
+        validators=[RegexValidator(DATASET_NAME_PATTERN, "Letters, digits and underscores; 64 at most.")],
+    )
+    retention_days = models.PositiveIntegerField(
+        default=92, validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)]
+    )
+    labels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Column names for SQL and reports, e.g. {"blob2": "path", "double1": "duration_ms"}.',
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_write_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="dataset_unique_name_per_project"),
+            models.CheckConstraint(condition=Q(name__regex=DATASET_NAME_PATTERN), name="dataset_name_valid"),
+            models.CheckConstraint(
+                condition=Q(retention_days__gte=1, retention_days__lte=MAX_RETENTION_DAYS),
+                name="dataset_retention_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}/{self.name}"
+
+
+class IngestedEntry(models.Model):
+    """Ledger of buffer entries whose points are committed, written in the same transaction.
+
+    A worker killed after COMMIT but before XACK gets its entry delivered again; finding
+    the entry here turns that redelivery into a plain acknowledgement, so nothing is
+    stored twice without a unique index on the (large) points table.
+    """
+
+    entry_id = models.CharField(max_length=40, primary_key=True)
+    points = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class DeadLetter(models.Model):
+    """A buffer entry that failed on its own for a reason retrying cannot fix."""
+
+    entry_id = models.CharField(max_length=40, unique=True)
+    dataset = models.ForeignKey(Dataset, null=True, on_delete=models.SET_NULL, related_name="dead_letters")
+    payload = models.BinaryField()
+    error = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,0 +1,288 @@
+"""Writes of the tracking app: accepting batches, draining the buffer, partition upkeep."""
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import psycopg
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from projects.models import Project
+from tracking import buffer, db
+from tracking.conf import tracking_settings
+from tracking.ingest import EPOCH, TimeWindow, ValidatedBatch
+from tracking.models import DeadLetter, Dataset
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "40001", "40P01", "25006", "55P03", "58")
+
+
+class DatasetNameInvalid(ValueError):
+    pass
+
+
+def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
+    """Analytics Engine creates a dataset on its first write; so do we."""
+    dataset = Dataset.objects.filter(project=project, name=name).first()
+    if dataset is not None:
+        return dataset
+    candidate = Dataset(project=project, name=name)
+    try:
+        candidate.full_clean(exclude=["project"], validate_unique=False)
+    except Exception:
+        raise DatasetNameInvalid(
+            "Dataset names use letters, digits and underscores, start with a letter or underscore, "
+            "and have at most 64 characters."
+        ) from None
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError:
+        return Dataset.objects.get(project=project, name=name)
+    return candidate
+
+
+def dataset_time_window(*, dataset: Dataset, now: datetime) -> TimeWindow:
+    now_us = _to_us(now)
+    return TimeWindow(
+        now_us=now_us,
+        oldest_us=now_us - dataset.retention_days * 86_400_000_000,
+        newest_us=now_us + tracking_settings.FUTURE_TOLERANCE_SECONDS * 1_000_000,
+    )
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    accepted: int
+    rejected: int
+    duplicates: int
+    errors: list[dict[str, object]]
+
+
+def datapoints_accept(*, dataset: Dataset, batch: ValidatedBatch) -> IngestOutcome:
+    """Put a validated batch in the durable buffer. Returning means the points will be stored.
+
+    Raises ``buffer.BufferFull`` above the high-water mark and ``redis.RedisError`` when the
+    buffer is unreachable; the caller answers 503 and nothing was accepted.
+    """
+    duplicates = 0
+    if batch.rows:
+        _, duplicates = buffer.buffer_append(dataset_id=dataset.id, rows=batch.rows)
+    return IngestOutcome(
+        accepted=len(batch.rows),
+        rejected=len(batch.errors),
+        duplicates=duplicates,
+        errors=[error.as_dict() for error in batch.errors],
+    )
+
+
+def _to_us(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_us(ts_us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ts_us)
+
+
+def _is_transient(error: BaseException) -> bool:
+    cause = error.__cause__ if isinstance(error, DatabaseError) else error
+    if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    sqlstate = getattr(cause, "sqlstate", None) or ""
+    return sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    entries: int
+    points: int
+    dead_letters: int
+
+
+def _copy_rows(entries: list[buffer.BufferEntry]) -> tuple[list[list[object]], set[date], int, int]:
+    rows: list[list[object]] = []
+    days: set[date] = set()
+    blob_count = double_count = 0
+    for entry in entries:
+        for ts_us, index1, blobs, doubles, point_id in entry.rows:
+            moment = _from_us(ts_us)
+            days.add(moment.date())
+            blob_count = max(blob_count, len(blobs))
+            double_count = max(double_count, len(doubles))
+            rows.append([entry.dataset_id, moment, index1, point_id, blobs, doubles])
+    flat = []
+    for dataset_id, moment, index1, point_id, blobs, doubles in rows:
+        flat.append(
+            [dataset_id, moment, index1, point_id]
+            + blobs
+            + [None] * (blob_count - len(blobs))
+            + doubles
+            + [None] * (double_count - len(doubles))
+        )
+    return flat, days, blob_count, double_count
+
+
+def _write_entries(entries: list[buffer.BufferEntry], *, known_partitions: set[str]) -> int:
+    """Store entries in one transaction with their ledger rows; returns the points written."""
+    entry_ids = [entry.entry_id for entry in entries]
+    rows, days, blob_count, double_count = _copy_rows(entries)
+    missing = {day for day in days if db.partition_name(day) not in known_partitions}
+    for day in sorted(missing):
+        with transaction.atomic():
+            db.partition_create(day)
+        known_partitions.add(db.partition_name(day))
+    with transaction.atomic():
+        done = db.ledger_find(entry_ids=entry_ids)
+        if done:
+            entries = [entry for entry in entries if entry.entry_id not in done]
+            rows, _, blob_count, double_count = _copy_rows(entries)
+        if entries:
+            db.datapoint_copy(rows=rows, blob_count=blob_count, double_count=double_count)
+            db.ledger_record(entries=[(entry.entry_id, len(entry.rows)) for entry in entries])
+            db.dataset_touch(dataset_ids=sorted({e.dataset_id for e in entries}), at=timezone.now())
+    return len(rows) if entries else 0
+
+
+def _dead_letter(entry: buffer.BufferEntry, error: BaseException) -> None:
+    dataset_id = entry.dataset_id if Dataset.objects.filter(pk=entry.dataset_id).exists() else None
+    DeadLetter.objects.get_or_create(
+        entry_id=entry.entry_id,
+        defaults={"dataset_id": dataset_id, "payload": entry.payload, "error": f"{type(error).__name__}: {error}"},
+    )
+    logger.error("dead-lettered buffer entry %s: %s", entry.entry_id, error)
+
+
+def _groups(entries: list[buffer.BufferEntry], max_points: int) -> Iterator[list[buffer.BufferEntry]]:
+    group: list[buffer.BufferEntry] = []
+    size = 0
+    for entry in entries:
+        points = len(entry.rows)
+        if group and size + points > max_points:
+            yield group
+            group, size = [], 0
+        group.append(entry)
+        size += points
+    if group:
+        yield group
+
+
+def entries_store(*, entries: list[buffer.BufferEntry], known_partitions: set[str]) -> DrainResult:
+    """Write entries and acknowledge them; isolate and dead-letter any that fail on their own.
+
+    Transient database errors (down, read-only, out of connections) propagate without an
+    acknowledgement: the entries stay pending and are claimed again later.
+    """
+    points = dead = 0
+    for group in _groups(entries, tracking_settings.DRAIN_BATCH_POINTS):
+        try:
+            points += _write_entries(group, known_partitions=known_partitions)
+        except Exception as error:
+            if _is_transient(error):
+                raise
+            for entry in group:
+                try:
+                    points += _write_entries([entry], known_partitions=known_partitions)
+                except Exception as single_error:
+                    if _is_transient(single_error):
+                        raise
+                    _dead_letter(entry, single_error)
+                    dead += 1
+        buffer.buffer_ack(entry_ids=[entry.entry_id for entry in group])
+    return DrainResult(entries=len(entries), points=points, dead_letters=dead)
+
+
+def buffer_drain(*, time_budget: float | None = None, block_ms: int = 200) -> DrainResult:
+    """Move buffered batches into PostgreSQL until the buffer is empty or the budget is spent."""
+    budget = tracking_settings.DRAIN_TIME_BUDGET_SECONDS if time_budget is None else time_budget
+    deadline = time.monotonic() + budget
+    consumer = buffer.consumer_name()
+    buffer.buffer_ensure_group()
+    known_partitions = set(db.partition_list())
+    total_entries = total_points = total_dead = 0
+    count = max(1, tracking_settings.DRAIN_BATCH_POINTS // 250)
+    while time.monotonic() < deadline:
+        entries = buffer.buffer_claim_stale(consumer=consumer, count=count)
+        if not entries:
+            entries = buffer.buffer_read(consumer=consumer, count=count, block_ms=block_ms)
+        if not entries:
+            break
+        result = entries_store(entries=entries, known_partitions=known_partitions)
+        total_entries += result.entries
+        total_points += result.points
+        total_dead += result.dead_letters
+    return DrainResult(entries=total_entries, points=total_points, dead_letters=total_dead)
+
+
+def partitions_ensure(*, today: date, days_ahead: int | None = None) -> list[str]:
+    """Create the partitions from the oldest retained day through ``days_ahead`` days ahead."""
+    ahead = tracking_settings.PARTITION_DAYS_AHEAD if days_ahead is None else days_ahead
+    existing = set(db.partition_list())
+    created = []
+    for offset in range(-1, ahead + 1):
+        day = today + timedelta(days=offset)
+        if db.partition_name(day) not in existing:
+            with transaction.atomic():
+                db.partition_create(day)
+            created.append(db.partition_name(day))
+    return created
+
+
+def _longest_retention_days() -> int:
+    return Dataset.objects.aggregate(longest=Max("retention_days"))["longest"] or 92
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    dropped_partitions: list[str]
+    deleted_rows: int
+    finished: bool
+
+
+def retention_apply(*, now: datetime, max_batches: int = 50) -> RetentionResult:
+    """Drop partitions past every dataset's retention; trim shorter-lived datasets in bounded batches.
+
+    Resumable: each call does at most ``max_batches`` deletes and reports whether work is left.
+    """
+    horizon = (now - timedelta(days=_longest_retention_days())).date()
+    dropped = []
+    partitions = db.partition_list()
+    for name in partitions:
+        if db.partition_day(name) + timedelta(days=1) <= horizon:
+            with transaction.atomic():
+                db.partition_drop(name)
+            dropped.append(name)
+    remaining = [name for name in partitions if name not in dropped]
+    deleted = 0
+    batches = 0
+    for dataset in Dataset.objects.order_by("id"):
+        cutoff = now - timedelta(days=dataset.retention_days)
+        for name in remaining:
+            if db.partition_day(name) >= cutoff.date() + timedelta(days=1):
+                continue
+            while True:
+                if batches >= max_batches:
+                    return RetentionResult(dropped, deleted, finished=False)
+                with transaction.atomic():
+                    removed = db.datapoint_delete_before(
+                        dataset_id=dataset.id,
+                        partition=name,
+                        before=cutoff,
+                        limit=tracking_settings.RETENTION_DELETE_BATCH,
+                    )
+                batches += 1
+                deleted += removed
+                if removed < tracking_settings.RETENTION_DELETE_BATCH:
+                    break
+    return RetentionResult(dropped, deleted, finished=True)
+
+
+def ledger_prune(*, now: datetime) -> int:
+    """Ledger rows only matter while their entry could still be redelivered."""
+    return db.ledger_prune(before=now - timedelta(days=7), limit=100_000)
+

@@ -1,0 +1,49 @@
+"""Celery tasks: thin, named, idempotent, and taking no payloads."""
+
+from celery import shared_task
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from tracking import buffer, services
+
+KICK_WINDOW_MS = 500
+
+
+def drain_soon() -> None:
+    """Ask a worker to drain now; at most one request per half second reaches the queue."""
+    if buffer.buffer_kick_once(within_ms=KICK_WINDOW_MS):
+        drain_buffer.delay()
+
+
+@shared_task(name="tracking.drain_buffer", ignore_result=True)
+def drain_buffer() -> int:
+    """Safe to run anywhere, any number of times: entries are claimed, written once, then acked."""
+    close_old_connections()
+    try:
+        return services.buffer_drain().points
+    except Exception:
+        connection.close()
+        raise
+
+
+@shared_task(name="tracking.maintain_partitions", ignore_result=True)
+def maintain_partitions() -> list[str]:
+    close_old_connections()
+    return services.partitions_ensure(today=timezone.now().date())
+
+
+@shared_task(name="tracking.apply_retention", ignore_result=True)
+def apply_retention() -> int:
+    """Bounded per run; reschedules itself until the backlog of expired rows is gone."""
+    close_old_connections()
+    now = timezone.now()
+    result = services.retention_apply(now=now)
+    services.ledger_prune(now=now)
+    if not result.finished:
+        apply_retention.apply_async(countdown=1)
+    return result.deleted_rows
+
+
+@shared_task(name="tracking.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    buffer.worker_heartbeat_record()

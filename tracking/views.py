@@ -1,0 +1,158 @@
+"""Ingest endpoints. Thin: they read the body within limits and call the services."""
+
+import redis
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from meauxcloud.api import problem_response
+from projects.api import ProjectAPIView
+from projects.authentication import ApiKeyAuthentication
+from projects.models import Scope
+from tracking import body as body_reader
+from tracking import ingest, tasks
+from tracking.buffer import BufferFull
+from tracking.conf import tracking_settings
+from tracking.ingest import MalformedBody, ValidatedBatch
+from tracking.selectors import health_report
+from tracking.services import (
+    DatasetNameInvalid,
+    IngestOutcome,
+    datapoints_accept,
+    dataset_get_or_create,
+    dataset_time_window,
+)
+from tracking.workerd import InvalidEvent, workerd_event_decode
+
+JSON_TYPES = ("application/json", "text/plain", "")
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson")
+RETRY_AFTER_SECONDS = 5
+
+
+def _read(request: Request) -> bytes | Response:
+    try:
+        return body_reader.body_read(request._request, limit=tracking_settings.MAX_BODY_BYTES)
+    except body_reader.BodyTooLarge:
+        return problem_response(
+            status_code=413,
+            code="body_too_large",
+            detail=f"Body exceeds {tracking_settings.MAX_BODY_BYTES} bytes (after decompression).",
+        )
+    except body_reader.UnsupportedEncoding as error:
+        return problem_response(
+            status_code=415, code="unsupported_encoding", detail=f"Content-Encoding '{error}' is not supported; use gzip."
+        )
+    except body_reader.CorruptBody as error:
+        return problem_response(status_code=400, code="malformed_body", detail=str(error))
+
+
+def _accept(dataset, batch: ValidatedBatch) -> Response:
+    if not batch.rows:
+        return problem_response(
+            status_code=400,
+            code="no_valid_points",
+            detail="The batch has no valid data point." if batch.errors else "The batch is empty.",
+            errors=[error.as_dict() for error in batch.errors],
+        )
+    try:
+        outcome: IngestOutcome = datapoints_accept(dataset=dataset, batch=batch)
+    except BufferFull:
+        return problem_response(
+            status_code=503,
+            code="buffer_full",
+            detail="The ingest buffer is above its high-water mark; retry later.",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+    except redis.RedisError:
+        return problem_response(
+            status_code=503,
+            code="buffer_unavailable",
+            detail="The ingest buffer is unreachable; nothing was accepted. Retry later.",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+    tasks.drain_soon()
+    body = {"accepted": outcome.accepted, "rejected": outcome.rejected, "errors": outcome.errors}
+    if outcome.duplicates:
+        body["duplicates"] = outcome.duplicates
+    return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+def _dataset_or_problem(project, name: str):
+    try:
+        return dataset_get_or_create(project=project, name=name)
+    except DatasetNameInvalid as error:
+        return problem_response(status_code=400, code="invalid_dataset", detail=str(error))
+
+
+class DatapointIngestView(ProjectAPIView):
+    """Write data points into a dataset: one object, a JSON array, or NDJSON; gzip welcome."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    required_scope = Scope.WRITE
+    parser_classes: list = []
+
+    def post(self, request: Request, dataset: str) -> Response:
+        content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if content_type not in JSON_TYPES + NDJSON_TYPES:
+            return problem_response(
+                status_code=415,
+                code="unsupported_media_type",
+                detail=f"Content-Type '{content_type}' is not supported; send application/json or application/x-ndjson.",
+            )
+        body = _read(request)
+        if isinstance(body, Response):
+            return body
+        target = _dataset_or_problem(self.project, dataset)
+        if isinstance(target, Response):
+            return target
+        window = dataset_time_window(dataset=target, now=timezone.now())
+        try:
+            count, batch = ingest.batch_validate(body, ndjson=content_type in NDJSON_TYPES, window=window)
+        except MalformedBody as error:
+            return problem_response(status_code=400, code="malformed_body", detail=str(error))
+        if count > tracking_settings.MAX_POINTS_PER_REQUEST:
+            return problem_response(
+                status_code=413,
+                code="too_many_points",
+                detail=f"A request may carry at most {tracking_settings.MAX_POINTS_PER_REQUEST} data points; it had {count}.",
+            )
+        return _accept(target, batch)
+
+
+class WorkerdEventView(ProjectAPIView):
+    """One event from workerd's ``analyticsEngine`` binding; the dataset is the binding's service name."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    required_scope = Scope.WRITE
+    parser_classes: list = []
+
+    def post(self, request: Request) -> Response:
+        body = _read(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            dataset_name, point = workerd_event_decode(body)
+        except InvalidEvent as error:
+            return problem_response(status_code=400, code="invalid_event", detail=str(error))
+        target = _dataset_or_problem(self.project, dataset_name)
+        if isinstance(target, Response):
+            return target
+        batch = ValidatedBatch()
+        try:
+            batch.rows.append(ingest.point_check(point, dataset_time_window(dataset=target, now=timezone.now())))
+        except ingest.PointRejected as rejected:
+            batch.errors.append(ingest.PointError(0, rejected.code, rejected.detail))
+        return _accept(target, batch)
+
+
+class HealthView(APIView):
+    """Liveness of every part ingest depends on; 503 when one is down."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def get(self, request: Request) -> Response:
+        report = health_report()
+        return Response(report, status=200 if report["status"] == "ok" else 503)
