@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import msgspec
 import psycopg
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max
@@ -162,7 +163,10 @@ def _groups(entries: list[buffer.BufferEntry], max_points: int) -> Iterator[list
     group: list[buffer.BufferEntry] = []
     size = 0
     for entry in entries:
-        points = len(entry.rows)
+        try:
+            points = len(entry.rows)
+        except msgspec.DecodeError:
+            points = 1  # poison: fails in its write and is isolated there
         if group and size + points > max_points:
             yield group
             group, size = [], 0
