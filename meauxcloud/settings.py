@@ -5,6 +5,7 @@ DATABASE_URL or REDIS_URL refuses to start instead of running half-configured.
 """
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,6 +77,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
+# A Unix-socket directory comes percent-encoded in the URL's host (postgres://u@%2Fvar%2Frun/db).
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -107,6 +111,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -165,3 +173,5 @@ CELERY_BEAT_SCHEDULE = {
     "apply-retention": {"task": "tracking.apply_retention", "schedule": 3600.0},
 }
 TRACKING_CHECK_REDIS = env.bool("TRACKING_CHECK_REDIS", default=True)
+TRACKING_CLAIM_IDLE_MS = env.int("TRACKING_CLAIM_IDLE_MS", default=30_000)
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")

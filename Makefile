@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh clone: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt clients/python/pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
+
+.PHONY: run test test-fast install bench bench-quick faults clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@if [ -f clients/python/pyproject.toml ]; then $(PY) -m pip install -q -e ./clients/python; fi
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+## Web (gunicorn), Celery worker and beat in the foreground; embedded PostgreSQL/Redis unless the URLs are set.
+run: $(STAMP)
+	$(PY) -m meauxcloud.devstack run
+
+## The whole suite on real PostgreSQL and Redis (the URLs when set, else embedded ones).
+test: $(STAMP)
+	@eval "$$($(PY) -m meauxcloud.devstack env --database meauxcloud_test)"; \
+	export TRACKING_CHECK_REDIS=0 DEBUG=0; \
+	$(PY) -m pytest --create-db $(PYTEST_ARGS)
+
+## The suite without the slow end-to-end and browser tests.
+test-fast: $(STAMP)
+	@eval "$$($(PY) -m meauxcloud.devstack env --database meauxcloud_test)"; \
+	export TRACKING_CHECK_REDIS=0 DEBUG=0; \
+	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+clean:
+	rm -rf var staticfiles
