@@ -124,7 +124,7 @@ def _entries(raw: list[tuple[bytes, dict[bytes, bytes]]]) -> list[BufferEntry]:
 
 def buffer_claim_stale(*, consumer: str, count: int) -> list[BufferEntry]:
     """Entries another (likely dead) worker has held too long, now ours."""
-    _, claimed, _ = redis_client().xautoclaim(
+    response = redis_client().xautoclaim(
         tracking_settings.STREAM_KEY,
         tracking_settings.CONSUMER_GROUP,
         consumer,
@@ -132,7 +132,7 @@ def buffer_claim_stale(*, consumer: str, count: int) -> list[BufferEntry]:
         start_id="0-0",
         count=count,
     )
-    return _entries(claimed)
+    return _entries(response[1])  # Redis 6.2 answers [next, entries]; 7 adds deleted ids
 
 
 def buffer_read(*, consumer: str, count: int, block_ms: int) -> list[BufferEntry]:
