@@ -13,7 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from projects.models import Project
-from tracking import buffer, db
+from tracking import buffer, db, rollups
 from tracking.conf import tracking_settings
 from tracking.ingest import EPOCH, TimeWindow, ValidatedBatch
 from tracking.models import DeadLetter, Dataset
@@ -145,6 +145,7 @@ def _write_entries(entries: list[buffer.BufferEntry], *, known_partitions: set[s
             rows, _, blob_count, double_count = _copy_rows(entries)
         if entries:
             db.datapoint_copy(rows=rows, blob_count=blob_count, double_count=double_count)
+            rollups.rollups_apply(rows=rows, blob_count=blob_count, double_count=double_count)
             db.ledger_record(entries=[(entry.entry_id, len(entry.rows)) for entry in entries])
             db.dataset_touch(dataset_ids=sorted({e.dataset_id for e in entries}), at=timezone.now())
     return len(rows) if entries else 0

@@ -1,0 +1,235 @@
+"""Report numbers read from rollups equal the same numbers computed from raw points."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from tests.reports.conftest import NOW
+from tests.reports.helpers import raw
+from tracking.models import Dataset
+from tracking.reports import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
+from tracking.reports_layout import HTTP_METHODS, LATENCY_BOUNDS
+from tracking.reports_window import window_build, window_pieces
+from tracking.rollups import rollups_prune, rollups_rebuild
+
+pytestmark = pytest.mark.django_db
+
+METHODS = ", ".join(f"'{m}'" for m in HTTP_METHODS)
+REQUEST = (
+    "blob3 IS DISTINCT FROM 'cost' AND blob1 NOT IN ('ai-usage', 'error', 'user-event', 'resource')"
+    f" AND blob1 IN ({METHODS})"
+)
+RANGE = "dataset_id = %s AND timestamp >= %s AND timestamp < %s"
+
+WINDOWS = [
+    (NOW - timedelta(days=3, hours=5, seconds=17, microseconds=3), NOW - timedelta(seconds=11)),
+    (NOW - timedelta(hours=7, minutes=13, seconds=2), NOW - timedelta(hours=1, seconds=59)),
+    (NOW - timedelta(days=1), NOW),
+    (NOW - timedelta(minutes=5), NOW),
+    (NOW - timedelta(days=3, hours=23, minutes=1, seconds=9), NOW - timedelta(days=3, hours=20, seconds=1)),
+]
+
+
+def _truth(dataset: Dataset, start: datetime, end: datetime) -> dict[str, object]:
+    args = [dataset.id, start, end]
+    (requests, fives, fours, duration, size), = raw(
+        f"""
+        SELECT coalesce(sum(_sample_interval), 0),
+               coalesce(sum(_sample_interval) FILTER (WHERE blob3 ~ '^5[0-9][0-9]$'), 0),
+               coalesce(sum(_sample_interval) FILTER (WHERE blob3 ~ '^4[0-9][0-9]$'), 0),
+               coalesce(sum(coalesce(double1, 0)::numeric * _sample_interval), 0),
+               coalesce(sum(coalesce(double3, 0)::numeric * _sample_interval), 0)
+        FROM tracking_datapoint WHERE {RANGE} AND {REQUEST}
+        """,
+        args,
+    )
+    (cost,), = raw(
+        f"SELECT coalesce(sum(coalesce(double1, 0)::numeric * _sample_interval), 0) FROM tracking_datapoint "
+        f"WHERE {RANGE} AND blob3 = 'cost'",
+        args,
+    )
+    (tokens, ai_cost), = raw(
+        f"SELECT coalesce(sum(double1::numeric * _sample_interval), 0), coalesce(sum(double2::numeric * _sample_interval), 0) "
+        f"FROM tracking_datapoint WHERE {RANGE} AND blob1 = 'ai-usage' AND blob3 IS DISTINCT FROM 'cost'",
+        args,
+    )
+    (error_events,), = raw(
+        f"SELECT coalesce(sum(_sample_interval), 0) FROM tracking_datapoint WHERE {RANGE} "
+        "AND blob1 = 'error' AND blob3 IS DISTINCT FROM 'cost'",
+        args,
+    )
+    bins = dict(
+        raw(
+            f"SELECT width_bucket(double1, %s::float8[]), sum(_sample_interval) FROM tracking_datapoint "
+            f"WHERE {RANGE} AND {REQUEST} AND double1 IS NOT NULL GROUP BY 1",
+            [list(LATENCY_BOUNDS), *args],
+        )
+    )
+    return {
+        "requests": requests,
+        "errors_5xx": fives,
+        "errors_4xx": fours,
+        "error_rate": Decimal(fives) / Decimal(requests) if requests else None,
+        "avg_duration_ms": duration / Decimal(requests) if requests else None,
+        "response_bytes": size,
+        "avg_response_bytes": size / Decimal(requests) if requests else None,
+        "p50_ms": percentile_from_bins(bins, 0.5),
+        "p95_ms": percentile_from_bins(bins, 0.95),
+        "p99_ms": percentile_from_bins(bins, 0.99),
+        "error_events": error_events,
+        "ai_tokens": tokens,
+        "ai_cost_usd": ai_cost,
+        "cost_usd": cost,
+    }
+
+
+def _overview_totals(dataset: Dataset, start: datetime, end: datetime) -> dict[str, object]:
+    report = report_overview(project=dataset.project, dataset=dataset, window=window_build(start=start, end=end), now=NOW)
+    return {key: value for key, value in report.totals.items() if key not in ("cost_today_usd", "cost_month_usd")}
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=["3d-unaligned", "6h-unaligned", "24h", "5m", "old-3h"])
+def test_overview_totals_equal_raw_sql(mixed_dataset, window):
+    start, end = window
+
+    totals = _overview_totals(mixed_dataset, start, end)
+
+    assert totals == _truth(mixed_dataset, start, end)
+    assert totals["requests"] > 0
+
+
+def test_windows_read_rollup_tiers_not_only_raw_points(mixed_dataset):
+    start, end = WINDOWS[0]
+
+    sources = [piece.source for piece in window_pieces(start=start, end=end, now=NOW)]
+
+    assert sources == ["raw", "hour", "day", "minute", "raw"]
+
+
+def test_rebuilt_rollups_equal_incremental_rollups(mixed_dataset):
+    def snapshot() -> dict[str, list[tuple]]:
+        return {
+            tier: raw(f"SELECT bucket, kind, k1, k2, n, s1, s2, s3 FROM tracking_rollup_{tier} WHERE dataset_id = %s ORDER BY 1, 2, 3, 4", [mixed_dataset.id])
+            for tier in ("minute", "hour", "day")
+        }
+
+    incremental = snapshot()
+    rollups_rebuild(dataset_id=mixed_dataset.id, labels=mixed_dataset.labels, now=NOW)
+    rebuilt = snapshot()
+
+    assert rebuilt["hour"] == incremental["hour"]
+    assert rebuilt["day"] == incremental["day"]
+    horizon_rows = [row for row in incremental["minute"] if row[0] >= NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)]
+    assert rebuilt["minute"] == horizon_rows
+    assert len(rebuilt["hour"]) > 100
+
+
+def test_pruned_minute_rows_do_not_change_reports(mixed_dataset):
+    start, end = WINDOWS[4]
+    before = _overview_totals(mixed_dataset, start, end)
+
+    pruned = rollups_prune(now=NOW)
+
+    assert pruned > 0
+    assert _overview_totals(mixed_dataset, start, end) == before == _truth(mixed_dataset, start, end)
+
+
+def test_sampled_points_are_weighted_by_their_sample_interval(mixed_dataset):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tracking_datapoint SET _sample_interval = 10 WHERE dataset_id = %s AND index1 LIKE 'ray-1%%'",
+            [mixed_dataset.id],
+        )
+    rollups_rebuild(dataset_id=mixed_dataset.id, labels=mixed_dataset.labels, now=NOW)
+    start, end = WINDOWS[0]
+
+    totals = _overview_totals(mixed_dataset, start, end)
+
+    (unweighted,), = raw(f"SELECT count(*) FROM tracking_datapoint WHERE {RANGE} AND {REQUEST}", [mixed_dataset.id, start, end])
+    assert totals == _truth(mixed_dataset, start, end)
+    assert totals["requests"] > unweighted
+
+
+def test_usage_top_paths_equal_raw_sql(mixed_dataset):
+    start, end = WINDOWS[0]
+
+    report = report_usage(project=mixed_dataset.project, dataset=mixed_dataset, window=window_build(start=start, end=end), now=NOW)
+
+    expected = raw(
+        f"""
+        SELECT blob2, sum(_sample_interval), sum(coalesce(double1, 0)::numeric * _sample_interval),
+               sum(coalesce(double3, 0)::numeric * _sample_interval)
+        FROM tracking_datapoint WHERE {RANGE} AND {REQUEST} GROUP BY blob2 ORDER BY 2 DESC, 1
+        """,
+        [mixed_dataset.id, start, end],
+    )
+    got = [(row["path"], row["requests"], row["avg_duration_ms"], row["bytes"]) for row in report.tables["top_paths"].rows]
+    assert got == [(path, n, duration / n, size) for path, n, duration, size in expected]
+
+
+def test_costs_by_project_and_type_equal_raw_sql(mixed_dataset):
+    start, end = WINDOWS[0]
+
+    report = report_costs(project=mixed_dataset.project, dataset=mixed_dataset, window=window_build(start=start, end=end), now=NOW)
+
+    expected = raw(
+        f"""
+        SELECT blob1, blob2, sum(double1::numeric * _sample_interval), sum(_sample_interval)
+        FROM tracking_datapoint WHERE {RANGE} AND blob3 = 'cost' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
+        """,
+        [mixed_dataset.id, start, end],
+    )
+    got = [(r["project_id"], r["cost_type"], r["total_usd"], r["events"]) for r in report.tables["cost_by_project"].rows]
+    assert got == expected
+    assert ("proj-a", "time", Decimal("0.5"), 1) not in got
+    assert any(row[0] == "GET" for row in got)
+
+
+def test_daily_cost_series_equals_raw_sql(mixed_dataset):
+    start, end = NOW - timedelta(days=4), NOW
+    window = window_build(start=start, end=end, interval=86400)
+
+    report = report_costs(project=mixed_dataset.project, dataset=mixed_dataset, window=window, now=NOW)
+
+    expected = raw(
+        f"""
+        SELECT date_bin('1 day', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00'), blob2, sum(double1::numeric)
+        FROM tracking_datapoint WHERE {RANGE} AND blob3 = 'cost' GROUP BY 1, 2
+        """,
+        [mixed_dataset.id, start, end],
+    )
+    series = report.series["cost_by_type"]
+    got = {(series.t[i], name): value for name, values in series.lines.items() for i, value in enumerate(values) if value}
+    assert got == {(day, cost_type): float(amount) for day, cost_type, amount in expected}
+
+
+def test_errors_by_type_and_5xx_share_equal_raw_sql(mixed_dataset):
+    start, end = WINDOWS[1]
+
+    report = report_errors(project=mixed_dataset.project, dataset=mixed_dataset, window=window_build(start=start, end=end), now=NOW)
+
+    by_type = raw(
+        f"SELECT blob2, sum(_sample_interval) FROM tracking_datapoint WHERE {RANGE} AND blob1 = 'error' "
+        "AND blob3 IS DISTINCT FROM 'cost' GROUP BY 1 ORDER BY 2 DESC, 1",
+        [mixed_dataset.id, start, end],
+    )
+    assert [(r["error_type"], r["errors"]) for r in report.tables["errors_by_type"].rows] == by_type
+    truth = _truth(mixed_dataset, start, end)
+    assert report.totals["error_rate"] == truth["error_rate"]
+
+
+def test_reported_p95_is_within_five_percent_above_the_exact_p95(mixed_dataset):
+    start, end = WINDOWS[0]
+
+    totals = _overview_totals(mixed_dataset, start, end)
+
+    (exact,), = raw(
+        f"SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY double1) FROM tracking_datapoint "
+        f"WHERE {RANGE} AND {REQUEST} AND double1 IS NOT NULL",
+        [mixed_dataset.id, start, end],
+    )
+    assert exact <= totals["p95_ms"] <= exact * 1.05

@@ -1,0 +1,434 @@
+"""Per-project reports: selectors that turn rollups into totals, time series and tables.
+
+Each ``report_*`` selector takes the project first, then a dataset of that project and a
+``Window``. Counts are points weighted by ``_sample_interval``; sums are weighted sums of
+the kind's doubles, as exact decimals. docs/reports.md defines every number.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import F
+
+from projects.models import Project
+from tracking.models import Dataset
+from tracking.reports_db import rollup_aggregate
+from tracking.reports_layout import DAY, LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
+from tracking.reports_window import Window, bucket_starts, window_build, window_pieces
+
+REPORTS = ("overview", "usage", "costs", "errors", "ai", "realtime")
+TOP = 10
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of one report table; ``columns`` are ``(key, heading)`` pairs in display order."""
+
+    columns: list[tuple[str, str]]
+    rows: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Series:
+    """A chart: bucket starts and one list of values per named line (0 where nothing happened)."""
+
+    t: list[datetime]
+    lines: dict[str, list[float | None]]
+    unit: str = ""
+
+
+@dataclass
+class Report:
+    name: str
+    project: Project
+    dataset: Dataset | None
+    window: Window
+    now: datetime
+    totals: dict[str, object] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)
+
+    @property
+    def has_data(self) -> bool:
+        return self.dataset is not None and self.dataset.last_write_at is not None
+
+
+def percentile_from_bins(bins: dict[int, int], q: float) -> float | None:
+    """Nearest-rank percentile over latency bins, reported as the bin's upper bound (ms).
+
+    The true value lies in the bin, so the answer is at most 5% above it (docs/reports.md).
+    """
+    total = sum(bins.values())
+    if total <= 0:
+        return None
+    rank = q * total
+    running = 0
+    for bin_number in sorted(bins):
+        running += bins[bin_number]
+        if running >= rank:
+            return LATENCY_BOUNDS[min(bin_number, len(LATENCY_BOUNDS) - 1)]
+    return LATENCY_BOUNDS[-1]
+
+
+def _ratio(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    return None if not whole else Decimal(part) / Decimal(whole)
+
+
+def status_class(status: str) -> str:
+    return f"{status[0]}xx" if len(status) == 3 and status[0] in "12345" and status.isdigit() else "other"
+
+
+class _Reader:
+    """Runs rollup queries for one dataset, clamped to what its retention still holds."""
+
+    def __init__(self, *, dataset: Dataset | None, window: Window, now: datetime) -> None:
+        self.dataset = dataset
+        self.window = window
+        self.now = now
+        self.layout: Layout = layout_from_labels(dataset.labels if dataset else None)
+        self.oldest = floor_to(now - timedelta(days=dataset.retention_days), DAY) + DAY if dataset else now
+
+    def rows(
+        self,
+        kinds: Sequence[int],
+        group_by: Sequence[str],
+        *,
+        series: bool = False,
+        keys: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[tuple]:
+        if self.dataset is None:
+            return []
+        lo = max(start or self.window.start, self.oldest)
+        hi = end or self.window.end
+        if lo >= hi:
+            return []
+        step = self.window.step if series else None
+        pieces = window_pieces(start=lo, end=hi, now=self.now, step=step)
+        return rollup_aggregate(
+            dataset_id=self.dataset.id,
+            layout=self.layout,
+            pieces=pieces,
+            kinds=kinds,
+            group_by=group_by,
+            step=step,
+            keys=keys,
+        )
+
+    def total(self, kind: int, **ranges: datetime) -> tuple[int, Decimal, Decimal, Decimal]:
+        rows = self.rows([kind], [], **ranges)
+        if not rows:
+            return 0, ZERO, ZERO, ZERO
+        n, s1, s2, s3 = rows[0]
+        return int(n), s1, s2, s3
+
+    def bins(self, *, keys: Sequence[str] | None = None) -> dict[str, dict[int, int]]:
+        grouped: dict[str, dict[int, int]] = defaultdict(dict)
+        for path, bin_text, n, *_ in self.rows([Kind.LATENCY], ["k1", "k2"], keys=keys):
+            grouped[path][int(bin_text)] = int(n)
+        return grouped
+
+    def series(self, rows: list[tuple], value: Callable[[tuple], tuple[str, float]], unit: str = "") -> Series:
+        """Dense lines from ``(t, ...)`` rows; ``value`` maps a row to (line name, amount)."""
+        starts = bucket_starts(self.window)
+        index = {moment: i for i, moment in enumerate(starts)}
+        lines: dict[str, list[float | None]] = {}
+        for row in rows:
+            position = index.get(row[0])
+            if position is None:
+                continue
+            name, amount = value(row)
+            line = lines.setdefault(name, [0.0] * len(starts))
+            line[position] = (line[position] or 0.0) + float(amount)
+        return Series(t=starts, lines=dict(sorted(lines.items())), unit=unit)
+
+
+def _merged_bins(grouped: dict[str, dict[int, int]]) -> dict[int, int]:
+    merged: dict[int, int] = defaultdict(int)
+    for bins in grouped.values():
+        for number, n in bins.items():
+            merged[number] += n
+    return merged
+
+
+def _request_totals(reader: _Reader, report: Report) -> None:
+    requests = server_errors = client_errors = 0
+    duration = size = ZERO
+    for status, n, s1, _s2, s3 in reader.rows([Kind.REQUEST], ["k2"]):
+        requests += n
+        duration += s1
+        size += s3
+        if status_class(status) == "5xx":
+            server_errors += n
+        elif status_class(status) == "4xx":
+            client_errors += n
+    report.totals.update(
+        requests=requests,
+        errors_5xx=server_errors,
+        errors_4xx=client_errors,
+        error_rate=_ratio(server_errors, requests),
+        avg_duration_ms=_ratio(duration, requests),
+        response_bytes=size,
+        avg_response_bytes=_ratio(size, requests),
+    )
+
+
+def _percentiles(bins: dict[int, int]) -> dict[str, float | None]:
+    return {"p50_ms": percentile_from_bins(bins, 0.50), "p95_ms": percentile_from_bins(bins, 0.95), "p99_ms": percentile_from_bins(bins, 0.99)}
+
+
+def _path_table(reader: _Reader, *, limit: int) -> Table:
+    paths = sorted(reader.rows([Kind.REQUEST], ["k1"]), key=lambda row: (-row[1], row[0]))[:limit]
+    bins = reader.bins(keys=[row[0] for row in paths]) if paths else {}
+    label = reader.layout.path
+    rows = []
+    for path, n, s1, _s2, s3 in paths:
+        rows.append(
+            {
+                "path": path,
+                "requests": int(n),
+                "avg_duration_ms": _ratio(s1, n),
+                "p95_ms": percentile_from_bins(bins.get(path, {}), 0.95),
+                "bytes": s3,
+                "avg_bytes": _ratio(s3, n),
+            }
+        )
+    heading = (reader.dataset.labels or {}).get(label, "path") if reader.dataset else "path"
+    return Table(
+        columns=[
+            ("path", heading),
+            ("requests", "Requests"),
+            ("avg_duration_ms", "Avg ms"),
+            ("p95_ms", "p95 ms"),
+            ("bytes", "Bytes"),
+            ("avg_bytes", "Avg bytes"),
+        ],
+        rows=rows,
+    )
+
+
+def _month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _previous_month_start(moment: datetime) -> datetime:
+    return _month_start(_month_start(moment) - timedelta(days=1))
+
+
+def _future_edge(now: datetime) -> datetime:
+    """Points may be stamped up to a day ahead; "to date" totals include them, as the seed's queries do."""
+    return now + DAY
+
+
+def report_overview(*, project: Project, dataset: Dataset | None, window: Window, now: datetime) -> Report:
+    report = Report("overview", project, dataset, window, now)
+    reader = _Reader(dataset=dataset, window=window, now=now)
+    _request_totals(reader, report)
+    report.totals.update(_percentiles(_merged_bins(reader.bins())))
+    by_kind = {kind: (n, s1, s2, s3) for kind, n, s1, s2, s3 in reader.rows([Kind.ERROR, Kind.AI, Kind.COST], ["kind"])}
+    error_n = by_kind.get(Kind.ERROR, (0, ZERO, ZERO, ZERO))[0]
+    ai = by_kind.get(Kind.AI, (0, ZERO, ZERO, ZERO))
+    today = floor_to(now, DAY)
+    report.totals.update(
+        error_events=int(error_n),
+        ai_tokens=ai[1],
+        ai_cost_usd=ai[2],
+        cost_usd=by_kind.get(Kind.COST, (0, ZERO, ZERO, ZERO))[1],
+        cost_today_usd=reader.total(Kind.COST, start=today, end=_future_edge(now))[1],
+        cost_month_usd=reader.total(Kind.COST, start=_month_start(now), end=_future_edge(now))[1],
+    )
+    report.tables["top_paths"] = _path_table(reader, limit=TOP)
+    request_rows = reader.rows([Kind.REQUEST], ["t", "k2"], series=True)
+    report.series["requests"] = reader.series(request_rows, lambda row: ("requests", row[2]), "requests")
+    report.series["errors_5xx"] = reader.series(
+        [row for row in request_rows if status_class(row[1]) == "5xx"], lambda row: ("5xx", row[2]), "requests"
+    )
+    other_rows = reader.rows([Kind.COST, Kind.AI], ["t", "kind"], series=True)
+    report.series["cost"] = reader.series(
+        [row for row in other_rows if row[1] == Kind.COST], lambda row: ("cost_usd", row[3]), "USD"
+    )
+    report.series["ai_tokens"] = reader.series(
+        [row for row in other_rows if row[1] == Kind.AI], lambda row: ("tokens", row[3]), "tokens"
+    )
+    return report
+
+
+def report_usage(*, project: Project, dataset: Dataset | None, window: Window, now: datetime) -> Report:
+    report = Report("usage", project, dataset, window, now)
+    reader = _Reader(dataset=dataset, window=window, now=now)
+    _request_totals(reader, report)
+    request_rows = reader.rows([Kind.REQUEST], ["t", "k2"], series=True)
+    report.series["requests_by_status"] = reader.series(request_rows, lambda row: (status_class(row[1]), row[2]), "requests")
+    report.series["response_bytes"] = reader.series(request_rows, lambda row: ("bytes", row[5]), "bytes")
+    report.tables["top_paths"] = _path_table(reader, limit=20)
+    statuses = sorted(reader.rows([Kind.REQUEST], ["k2"]), key=lambda row: (-row[1], row[0]))
+    report.tables["status_codes"] = Table(
+        columns=[("status", "Status"), ("requests", "Requests")],
+        rows=[{"status": status, "requests": int(n)} for status, n, *_ in statuses],
+    )
+    users = sorted(reader.rows([Kind.USER], ["k1"]), key=lambda row: (-row[1], row[0]))
+    report.tables["user_events"] = Table(
+        columns=[("event_type", "Event type"), ("events", "Events"), ("count", "Count")],
+        rows=[{"event_type": name, "events": int(n), "count": s1} for name, n, s1, *_ in users],
+    )
+    resources = sorted(reader.rows([Kind.RESOURCE], ["k1"]), key=lambda row: (-row[2], row[0]))
+    report.tables["resources"] = Table(
+        columns=[("resource_type", "Resource type"), ("usage", "Usage"), ("count", "Count"), ("events", "Events")],
+        rows=[{"resource_type": name, "usage": s1, "count": s2, "events": int(n)} for name, n, s1, s2, _ in resources],
+    )
+    report.totals["user_events"] = sum(int(row[1]) for row in users)
+    return report
+
+
+def report_costs(*, project: Project, dataset: Dataset | None, window: Window, now: datetime) -> Report:
+    report = Report("costs", project, dataset, window, now)
+    reader = _Reader(dataset=dataset, window=window, now=now)
+    cost_rows = reader.rows([Kind.COST], ["t", "k2"], series=True)
+    report.series["cost_by_type"] = reader.series(cost_rows, lambda row: (row[1] or "(none)", row[3]), "USD")
+    by_project = sorted(reader.rows([Kind.COST], ["k1", "k2"]), key=lambda row: (-row[3], row[0], row[1]))
+    report.tables["cost_by_project"] = Table(
+        columns=[("project_id", "Project"), ("cost_type", "Cost type"), ("total_usd", "Total USD"), ("events", "Events")],
+        rows=[
+            {"project_id": k1, "cost_type": k2, "total_usd": s1, "events": int(n)} for k1, k2, n, s1, _s2, _s3 in by_project
+        ],
+    )
+    report.tables["ai_by_model"] = _ai_table(reader)
+    month = _month_start(now)
+    previous = _previous_month_start(now)
+    this_month = reader.total(Kind.COST, start=month, end=_future_edge(now))[1]
+    last_month = reader.total(Kind.COST, start=previous, end=month)[1]
+    last_month_to_date = reader.total(Kind.COST, start=previous, end=min(previous + (now - month), month))[1]
+    report.totals.update(
+        cost_usd=sum((row[3] for row in by_project), ZERO),
+        cost_events=sum(int(row[2]) for row in by_project),
+        cost_month_usd=this_month,
+        cost_last_month_usd=last_month,
+        cost_last_month_to_date_usd=last_month_to_date,
+        month_change=_ratio(this_month - last_month_to_date, last_month_to_date),
+    )
+    return report
+
+
+def _ai_table(reader: _Reader) -> Table:
+    models = sorted(reader.rows([Kind.AI], ["k1"]), key=lambda row: (-row[3], row[0]))
+    return Table(
+        columns=[("model", "Model"), ("tokens", "Tokens"), ("cost_usd", "Cost USD"), ("calls", "Calls")],
+        rows=[{"model": name, "tokens": s1, "cost_usd": s2, "calls": int(n)} for name, n, s1, s2, _ in models],
+    )
+
+
+def report_errors(*, project: Project, dataset: Dataset | None, window: Window, now: datetime) -> Report:
+    report = Report("errors", project, dataset, window, now)
+    reader = _Reader(dataset=dataset, window=window, now=now)
+    _request_totals(reader, report)
+    request_rows = reader.rows([Kind.REQUEST], ["t", "k2"], series=True)
+    requests = reader.series(request_rows, lambda row: ("requests", row[2]))
+    server = reader.series(
+        [row for row in request_rows if status_class(row[1]) == "5xx"], lambda row: ("5xx", row[2])
+    )
+    totals = requests.lines.get("requests", [0.0] * len(requests.t))
+    fives = server.lines.get("5xx", [0.0] * len(requests.t))
+    rate = [(100.0 * f / r) if r else None for f, r in zip(fives, totals, strict=True)]
+    report.series["error_rate"] = Series(t=requests.t, lines={"5xx_percent": rate}, unit="%")
+    event_rows = reader.rows([Kind.ERROR], ["t"], series=True)
+    report.series["error_events"] = reader.series(event_rows, lambda row: ("errors", row[1]), "errors")
+    by_type = sorted(reader.rows([Kind.ERROR], ["k1"]), key=lambda row: (-row[1], row[0]))
+    report.tables["errors_by_type"] = Table(
+        columns=[("error_type", "Error type"), ("errors", "Errors")],
+        rows=[{"error_type": name, "errors": int(n)} for name, n, *_ in by_type],
+    )
+    by_path = sorted(reader.rows([Kind.ERROR], ["k2"]), key=lambda row: (-row[1], row[0]))
+    report.tables["errors_by_path"] = Table(
+        columns=[("path", "Path"), ("errors", "Errors")],
+        rows=[{"path": path, "errors": int(n)} for path, n, *_ in by_path[:50]],
+    )
+    per_path: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for path, status, n, *_ in reader.rows([Kind.REQUEST], ["k1", "k2"]):
+        per_path[path][0] += int(n)
+        if status_class(status) == "5xx":
+            per_path[path][1] += int(n)
+    worst = sorted(((path, r, f) for path, (r, f) in per_path.items() if f), key=lambda item: (-item[2], item[0]))
+    report.tables["server_errors_by_path"] = Table(
+        columns=[("path", "Path"), ("requests", "Requests"), ("errors_5xx", "5xx"), ("share", "5xx share")],
+        rows=[{"path": path, "requests": r, "errors_5xx": f, "share": _ratio(f, r)} for path, r, f in worst[:50]],
+    )
+    report.totals["error_events"] = sum(int(row[1]) for row in by_type)
+    return report
+
+
+def report_ai(*, project: Project, dataset: Dataset | None, window: Window, now: datetime) -> Report:
+    report = Report("ai", project, dataset, window, now)
+    reader = _Reader(dataset=dataset, window=window, now=now)
+    table = _ai_table(reader)
+    report.tables["ai_by_model"] = table
+    tokens = sum((row["tokens"] for row in table.rows), ZERO)
+    cost = sum((row["cost_usd"] for row in table.rows), ZERO)
+    report.totals.update(
+        ai_tokens=tokens,
+        ai_cost_usd=cost,
+        ai_calls=sum(int(row["calls"]) for row in table.rows),
+        cost_per_1k_tokens=_ratio(cost * 1000, tokens),
+    )
+    rows = reader.rows([Kind.AI], ["t", "k1"], series=True)
+    report.series["tokens_by_model"] = reader.series(rows, lambda row: (row[1] or "(none)", row[3]), "tokens")
+    report.series["cost_by_model"] = reader.series(rows, lambda row: (row[1] or "(none)", row[4]), "USD")
+    return report
+
+
+REALTIME_RANGE = timedelta(minutes=5)
+
+
+def realtime_window(*, now: datetime) -> Window:
+    return window_build(start=now - REALTIME_RANGE, end=now, interval=10)
+
+
+def report_realtime(*, project: Project, dataset: Dataset | None, window: Window, now: datetime) -> Report:
+    """The last five minutes, read mostly from raw points (10-second buckets), so it is exact to the point."""
+    report = Report("realtime", project, dataset, window, now)
+    reader = _Reader(dataset=dataset, window=window, now=now)
+    _request_totals(reader, report)
+    report.totals["error_events"] = reader.total(Kind.ERROR)[0]
+    rows = reader.rows([Kind.REQUEST], ["t"], series=True)
+    report.series["requests"] = reader.series(rows, lambda row: ("requests", row[1]), "requests")
+    average = reader.series(rows, lambda row: ("avg_ms", (row[2] / row[1]) if row[1] else 0), "ms")
+    report.series["avg_duration"] = average
+    return report
+
+
+SELECTORS: dict[str, Callable[..., Report]] = {
+    "overview": report_overview,
+    "usage": report_usage,
+    "costs": report_costs,
+    "errors": report_errors,
+    "ai": report_ai,
+    "realtime": report_realtime,
+}
+
+
+def report_interval_default(*, name: str, length: timedelta) -> int | None:
+    """Costs read best per day once the range spans days; other reports take the automatic fit."""
+    if name == "costs" and length >= timedelta(days=3):
+        return 86400
+    return None
+
+
+def report_get(*, project: Project, name: str, dataset: Dataset | None, window: Window, now: datetime) -> Report:
+    if dataset is not None and dataset.project_id != project.id:
+        raise ValueError("dataset belongs to another project")
+    return SELECTORS[name](project=project, dataset=dataset, window=window, now=now)
+
+
+def report_dataset_default(*, project: Project) -> Dataset | None:
+    """The dataset written most recently, so a project's pages open on live data."""
+    return (
+        Dataset.objects.filter(project=project)
+        .order_by(F("last_write_at").desc(nulls_last=True), "name")
+        .first()
+    )

@@ -1,0 +1,294 @@
+"""Raw SQL of reports and rollups: named, parameterised functions and nothing else.
+
+Every statement filters on ``dataset_id`` first, which leads the primary key of each rollup
+tier and the index of the points table. Column names interpolated into SQL come only from
+``Layout``, whose fields are validated ``blobN``/``doubleN`` names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+
+from tracking.reports_layout import COST_MARKER, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
+
+TIER_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour", "day": "tracking_rollup_day"}
+EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+_COLUMN_RE = re.compile(r"^(blob|double)([1-9]|1[0-9]|20)$")
+
+
+def rollup_tables_sql() -> str:
+    """DDL of the three rollup tiers; identical shape so one query can UNION them."""
+    statements = []
+    for table in TIER_TABLES.values():
+        statements.append(
+            f"""
+CREATE TABLE {table} (
+    dataset_id bigint NOT NULL REFERENCES tracking_dataset (id) ON DELETE CASCADE,
+    bucket timestamptz NOT NULL,
+    kind smallint NOT NULL,
+    k1 text NOT NULL,
+    k2 text NOT NULL,
+    n bigint NOT NULL,
+    s1 numeric NOT NULL,
+    s2 numeric NOT NULL,
+    s3 numeric NOT NULL,
+    PRIMARY KEY (dataset_id, bucket, kind, k1, k2)
+);"""
+        )
+    return "\n".join(statements)
+
+
+def rollup_tables_drop_sql() -> str:
+    return "\n".join(f"DROP TABLE IF EXISTS {table};" for table in TIER_TABLES.values())
+
+
+def _column(name: str) -> str:
+    if not _COLUMN_RE.match(name):
+        raise ValueError(f"not a data column: {name!r}")
+    return name
+
+
+def classified_sql(layout: Layout) -> str:
+    """Raw points of one dataset and time range as rollup rows: the SQL twin of ``rollups._classify``.
+
+    Placeholders: dataset id, start (inclusive), end (exclusive). Yields ``ts, kind, k1, k2, n,
+    s1, s2, s3, dur`` per point; ``dur`` is the request duration, for latency bins.
+    """
+    method, path, status = _column(layout.method), _column(layout.path), _column(layout.status)
+    duration, count, size = _column(layout.duration_ms), _column(layout.count), _column(layout.size_bytes)
+    columns = sorted({"blob1", "blob2", "blob3", "double1", "double2", "double3", method, path, status, duration, count, size})
+    markers = " ".join(f"WHEN blob1 = '{marker}' THEN {int(kind)}" for marker, kind in MARKERS.items())
+    methods = ", ".join(f"'{name}'" for name in HTTP_METHODS)
+    request = int(Kind.REQUEST)
+    return f"""
+SELECT ts, kind,
+    CASE kind WHEN {request} THEN coalesce({path}, '') WHEN {int(Kind.COST)} THEN coalesce(blob1, '')
+        WHEN {int(Kind.OTHER)} THEN '' ELSE coalesce(blob2, '') END AS k1,
+    CASE kind WHEN {request} THEN coalesce({status}, '') WHEN {int(Kind.COST)} THEN coalesce(blob2, '')
+        WHEN {int(Kind.ERROR)} THEN coalesce(blob3, '') WHEN {int(Kind.RESOURCE)} THEN coalesce(blob3, '')
+        ELSE '' END AS k2,
+    si::bigint AS n,
+    coalesce(CASE WHEN kind = {request} THEN {duration} ELSE double1 END, 0)::numeric * si AS s1,
+    coalesce(CASE WHEN kind = {request} THEN {count} ELSE double2 END, 0)::numeric * si AS s2,
+    coalesce(CASE WHEN kind = {request} THEN {size} ELSE double3 END, 0)::numeric * si AS s3,
+    CASE WHEN kind = {request} THEN {duration} END AS dur
+FROM (
+    SELECT "timestamp" AS ts, _sample_interval AS si, {", ".join(columns)},
+        CASE WHEN blob3 = '{COST_MARKER}' THEN {int(Kind.COST)} {markers}
+            WHEN {method} IN ({methods}) THEN {request} ELSE {int(Kind.OTHER)} END AS kind
+    FROM tracking_datapoint
+    WHERE dataset_id = %s AND "timestamp" >= %s AND "timestamp" < %s
+) AS p
+"""
+
+
+def _raw_piece_sql(layout: Layout, *, kinds: Sequence[int], keyed: bool) -> tuple[str, int]:
+    """Raw rows of a time range as rollup rows, latency bins included when asked for.
+
+    Returns the SQL and how many times its classified scan (3 placeholders each) repeats.
+    """
+    key_filter = " AND k1 = ANY(%s)" if keyed else ""
+    parts = [f"SELECT ts, kind, k1, k2, n, s1, s2, s3 FROM ({classified_sql(layout)}) AS c WHERE kind = ANY(%s){key_filter}"]
+    if Kind.LATENCY in kinds:
+        parts.append(
+            f"SELECT ts, {int(Kind.LATENCY)}, k1, width_bucket(dur, %s::float8[])::text, n, 0, 0, 0 "
+            f"FROM ({classified_sql(layout)}) AS c WHERE kind = {int(Kind.REQUEST)} AND dur IS NOT NULL{key_filter}"
+        )
+    return " UNION ALL ".join(parts), len(parts)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A time range read from one source: a rollup tier or the raw points."""
+
+    source: str
+    start: datetime
+    end: datetime
+
+
+GROUPS = ("t", "kind", "k1", "k2")
+
+
+def rollup_aggregate(
+    *,
+    dataset_id: int,
+    layout: Layout,
+    pieces: Sequence[Piece],
+    kinds: Sequence[int],
+    group_by: Sequence[str],
+    step: timedelta | None = None,
+    keys: Sequence[str] | None = None,
+) -> list[tuple]:
+    """Sum ``n, s1, s2, s3`` over the pieces, grouped by ``group_by`` (from ``GROUPS``).
+
+    ``t`` groups by ``step``-wide buckets aligned to the epoch; every piece's source must be
+    at most that fine. ``keys`` restricts ``k1`` (e.g. to the top paths).
+    """
+    if not pieces:
+        return []
+    if any(group not in GROUPS for group in group_by):
+        raise ValueError(f"unknown grouping in {group_by!r}")
+    kinds = [int(kind) for kind in kinds]
+    key_list = list(keys) if keys is not None else None
+    selects: list[str] = []
+    params: list[object] = []
+    for piece in pieces:
+        if piece.source == "raw":
+            raw_kinds = [kind for kind in kinds if kind != Kind.LATENCY]
+            sql, scans = _raw_piece_sql(layout, kinds=kinds, keyed=key_list is not None)
+            selects.append(sql)
+            params += [dataset_id, piece.start, piece.end, raw_kinds]
+            if key_list is not None:
+                params.append(key_list)
+            if scans == 2:
+                params += [list(LATENCY_BOUNDS), dataset_id, piece.start, piece.end]
+                if key_list is not None:
+                    params.append(key_list)
+            continue
+        table = TIER_TABLES[piece.source]
+        key_filter = " AND k1 = ANY(%s)" if key_list is not None else ""
+        selects.append(
+            f"SELECT bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM {table} "
+            f"WHERE dataset_id = %s AND bucket >= %s AND bucket < %s AND kind = ANY(%s){key_filter}"
+        )
+        params += [dataset_id, piece.start, piece.end, kinds]
+        if key_list is not None:
+            params.append(key_list)
+    outer = []
+    outer_params: list[object] = []
+    for group in group_by:
+        if group == "t":
+            if step is None:
+                raise ValueError("grouping by time needs a step")
+            outer.append(f"date_bin(%s::interval, ts, {EPOCH_SQL}) AS t")
+            outer_params.append(step)
+        else:
+            outer.append(group)
+    select_list = ", ".join(outer + ["sum(n)", "sum(s1)", "sum(s2)", "sum(s3)"])
+    group_sql = f" GROUP BY {', '.join(str(i) for i in range(1, len(group_by) + 1))}" if group_by else ""
+    sql = f"SELECT {select_list} FROM ({' UNION ALL '.join(selects)}) AS u{group_sql}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, outer_params + params)
+        rows = cursor.fetchall()
+    if not group_by and rows and rows[0][0] is None:
+        return []
+    return rows
+
+
+def dataset_labels(*, dataset_ids: list[int]) -> list[tuple[int, dict]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, labels FROM tracking_dataset WHERE id = ANY(%s)", [dataset_ids])
+        return [(row[0], row[1] if isinstance(row[1], dict) else {}) for row in cursor.fetchall()]
+
+
+def rollup_upsert(*, tier: str, rows: list[tuple]) -> None:
+    """Add pre-grouped rows ``(dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)`` to a tier."""
+    if not rows:
+        return
+    table = TIER_TABLES[tier]
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS r (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
+            SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[], %s::text[], %s::text[],
+                                 %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[])
+            ON CONFLICT (dataset_id, bucket, kind, k1, k2) DO UPDATE SET
+                n = r.n + EXCLUDED.n, s1 = r.s1 + EXCLUDED.s1, s2 = r.s2 + EXCLUDED.s2, s3 = r.s3 + EXCLUDED.s3
+            """,
+            [list(column) for column in columns],
+        )
+
+
+def _rebuild_from_raw_sql(layout: Layout, *, table: str, grain: str) -> str:
+    return f"""
+INSERT INTO {table} (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
+SELECT %s, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}), kind, k1, k2, sum(n), sum(s1), sum(s2), sum(s3)
+FROM ({_raw_piece_sql(layout, kinds=[int(Kind.LATENCY)], keyed=False)[0]}) AS r
+GROUP BY 2, 3, 4, 5
+"""
+
+
+def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) -> None:
+    """Replace a dataset's rollups with ones computed from its raw points (hour, then day, then minute)."""
+    all_kinds = [int(kind) for kind in Kind if kind != Kind.LATENCY]
+    far_past, far_future = datetime.fromisoformat("1970-01-01T00:00:00+00:00"), datetime.fromisoformat(
+        "9999-01-01T00:00:00+00:00"
+    )
+    with connection.cursor() as cursor:
+        for table in TIER_TABLES.values():
+            cursor.execute(f"DELETE FROM {table} WHERE dataset_id = %s", [dataset_id])
+        cursor.execute(
+            _rebuild_from_raw_sql(layout, table=TIER_TABLES["hour"], grain="1 hour"),
+            [dataset_id, dataset_id, far_past, far_future, all_kinds, list(LATENCY_BOUNDS), dataset_id, far_past, far_future],
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {TIER_TABLES["day"]} (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
+            SELECT dataset_id, date_bin(INTERVAL '1 day', bucket, {EPOCH_SQL}), kind, k1, k2,
+                   sum(n), sum(s1), sum(s2), sum(s3)
+            FROM {TIER_TABLES["hour"]} WHERE dataset_id = %s GROUP BY 1, 2, 3, 4, 5
+            """,
+            [dataset_id],
+        )
+        cursor.execute(
+            _rebuild_from_raw_sql(layout, table=TIER_TABLES["minute"], grain="1 minute"),
+            [dataset_id, dataset_id, minute_from, far_future, all_kinds, list(LATENCY_BOUNDS), dataset_id, minute_from, far_future],
+        )
+
+
+def rollup_prune_minutes(*, before: datetime) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TIER_TABLES['minute']} WHERE bucket < %s", [before])
+        return cursor.rowcount
+
+
+def metrics_realtime(*, dataset_id: int, since: datetime) -> tuple[int, float, int]:
+    """The seed's /metrics/realtime query, unset doubles and blobs read as 0 and ''."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*), coalesce(avg(coalesce(double1, 0)), 0),
+                   count(*) FILTER (WHERE blob3 LIKE '5%%')
+            FROM tracking_datapoint WHERE dataset_id = %s AND "timestamp" > %s
+            """,
+            [dataset_id, since],
+        )
+        total, average, errors = cursor.fetchone()
+        return int(total), float(average), int(errors)
+
+
+def dataset_volumes(*, since: datetime) -> list[tuple[int, int]]:
+    """Weighted points per dataset since a moment, from the hour tier (for the staff overview)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT dataset_id, sum(n) FROM {TIER_TABLES["hour"]}
+            WHERE bucket >= %s AND kind <> %s GROUP BY dataset_id ORDER BY 2 DESC
+            """,
+            [since, int(Kind.LATENCY)],
+        )
+        return [(row[0], int(row[1])) for row in cursor.fetchall()]
+
+
+def project_totals(*, since: datetime) -> list[tuple[int, int, int, int, object]]:
+    """Per project since a moment: requests, 5xx requests, error events and cost (hour tier)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT d.project_id,
+                sum(r.n) FILTER (WHERE r.kind = %s),
+                sum(r.n) FILTER (WHERE r.kind = %s AND r.k2 LIKE '5%%'),
+                sum(r.n) FILTER (WHERE r.kind = %s),
+                sum(r.s1) FILTER (WHERE r.kind = %s)
+            FROM {TIER_TABLES["hour"]} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
+            WHERE r.bucket >= %s GROUP BY d.project_id
+            """,
+            [int(Kind.REQUEST), int(Kind.REQUEST), int(Kind.ERROR), int(Kind.COST), since],
+        )
+        return [(row[0], int(row[1] or 0), int(row[2] or 0), int(row[3] or 0), row[4] or 0) for row in cursor.fetchall()]

@@ -1,0 +1,106 @@
+"""The event schema reports understand: kinds, request roles, latency bins and time grains.
+
+Shared by the rollup writer (``tracking.rollups``) and the SQL that reads raw points
+(``tracking.reports_db``), which must classify a point identically. docs/reports.md
+describes the rules.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import IntEnum
+
+
+class Kind(IntEnum):
+    """How a point is classified; the numbers are stored in the rollup tables."""
+
+    REQUEST = 1
+    COST = 2
+    AI = 3
+    ERROR = 4
+    USER = 5
+    RESOURCE = 6
+    OTHER = 9
+    LATENCY = 10
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
+MARKERS = {"ai-usage": Kind.AI, "error": Kind.ERROR, "user-event": Kind.USER, "resource": Kind.RESOURCE}
+COST_MARKER = "cost"
+
+#: Upper bounds of the latency bins in milliseconds: 0.1 ms growing by 5% to about 16 minutes.
+#: Bin ``b`` holds durations in ``[BOUNDS[b-1], BOUNDS[b])``; Python's ``bisect_right`` and
+#: PostgreSQL's ``width_bucket`` compare the same float8 values, so both give the same bin.
+LATENCY_GROWTH = 1.05
+LATENCY_BOUNDS: tuple[float, ...] = tuple(float(f"{0.1 * LATENCY_GROWTH**i:.6g}") for i in range(331))
+
+#: Minute rows older than this many whole days are pruned; older edges are read raw.
+MINUTE_TIER_DAYS = 3
+
+REQUEST_ROLES = {
+    "method": "blob1",
+    "path": "blob2",
+    "status": "blob3",
+    "environment": "blob4",
+    "duration_ms": "double1",
+    "count": "double2",
+    "size_bytes": "double3",
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a dataset keeps the request roles; labels may move them (``{"blob7": "path"}``)."""
+
+    method: str = "blob1"
+    path: str = "blob2"
+    status: str = "blob3"
+    environment: str = "blob4"
+    duration_ms: str = "double1"
+    count: str = "double2"
+    size_bytes: str = "double3"
+
+
+def layout_from_labels(labels: dict[str, str] | None) -> Layout:
+    """A label naming a request role moves that role to the labelled column of the right type."""
+    moved: dict[str, str] = {}
+    for column, name in (labels or {}).items():
+        default = REQUEST_ROLES.get(str(name))
+        if default is None or not isinstance(column, str):
+            continue
+        kind = "blob" if default.startswith("blob") else "double"
+        number = column.removeprefix(kind)
+        if column.startswith(kind) and number.isdigit() and 1 <= int(number) <= 20:
+            moved[str(name)] = column
+    return Layout(**moved)
+
+
+def latency_bin(duration_ms: float) -> int:
+    return bisect.bisect_right(LATENCY_BOUNDS, duration_ms)
+
+
+def exact(value: float | None) -> Decimal:
+    """The decimal PostgreSQL makes of a float8 (15 significant digits), or 0 for unset."""
+    if value is None:
+        return Decimal(0)
+    return Decimal(f"{value:.15g}")
+
+
+def floor_to(moment: datetime, grain: timedelta) -> datetime:
+    seconds = int(grain.total_seconds())
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+TIERS: tuple[tuple[str, timedelta], ...] = (("day", DAY), ("hour", HOUR), ("minute", MINUTE))
+
+
+def minute_tier_horizon(now: datetime) -> datetime:
+    """Minute rows exist for every bucket from here on; older ones may be pruned."""
+    return floor_to(now, DAY) - timedelta(days=MINUTE_TIER_DAYS)

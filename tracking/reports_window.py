@@ -1,0 +1,124 @@
+"""Report time windows: ranges, the interval that fits them, and which source reads each part.
+
+A range is split so that every part is read from the coarsest source aligned with it: whole
+days from the day tier, whole hours from the hour tier, whole minutes from the minute tier
+and the ragged ends (under a minute, or under an hour past the minute tier's horizon) from
+raw points. The parts never overlap, so their sums are the raw sum over the range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tracking.reports_db import Piece
+from tracking.reports_layout import TIERS, floor_to, minute_tier_horizon
+
+MIN_RANGE = timedelta(minutes=5)
+MAX_RANGE = timedelta(days=90)
+MAX_POINTS = 1500
+
+#: Chart intervals users may choose, in seconds, and the automatic choice per range length.
+INTERVALS = (10, 60, 300, 900, 3600, 21600, 86400)
+_AUTO = (
+    (timedelta(minutes=15), 10),
+    (timedelta(hours=3), 60),
+    (timedelta(hours=12), 300),
+    (timedelta(days=2), 900),
+    (timedelta(days=14), 3600),
+    (timedelta(days=45), 21600),
+)
+
+PRESETS = {
+    "5m": timedelta(minutes=5),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+
+
+class WindowInvalid(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    step: timedelta
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+
+def interval_auto(length: timedelta) -> int:
+    for limit, seconds in _AUTO:
+        if length <= limit:
+            return seconds
+    return 86400
+
+
+def window_build(*, start: datetime, end: datetime, interval: int | None = None) -> Window:
+    """Validate a range and pick (or check) its chart interval."""
+    if end <= start:
+        raise WindowInvalid("'from' must be before 'to'.")
+    length = end - start
+    if length < MIN_RANGE - timedelta(seconds=1) or length > MAX_RANGE + timedelta(minutes=1):
+        raise WindowInvalid("The range must be between 5 minutes and 90 days.")
+    seconds = interval_auto(length) if interval is None else interval
+    if seconds not in INTERVALS:
+        raise WindowInvalid(f"interval must be one of {', '.join(map(str, INTERVALS))} seconds.")
+    if length / timedelta(seconds=seconds) > MAX_POINTS:
+        raise WindowInvalid(f"That interval gives more than {MAX_POINTS} points; choose a wider one.")
+    return Window(start=start, end=end, step=timedelta(seconds=seconds))
+
+
+def _ceil_to(moment: datetime, grain: timedelta) -> datetime:
+    floored = floor_to(moment, grain)
+    return floored if floored == moment else floored + grain
+
+
+def window_pieces(*, start: datetime, end: datetime, now: datetime, step: timedelta | None = None) -> list[Piece]:
+    """Split ``[start, end)`` into parts, each read from the coarsest source that fits it.
+
+    With ``step`` (a time series), a tier is used only if its grain divides the step, so
+    each rollup bucket falls inside one chart bucket.
+    """
+    tiers = [(name, grain) for name, grain in TIERS if step is None or step % grain == timedelta(0)]
+    horizon = minute_tier_horizon(now)
+    pieces: list[Piece] = []
+
+    def split(lo: datetime, hi: datetime, remaining: list[tuple[str, timedelta]]) -> None:
+        if lo >= hi:
+            return
+        if not remaining:
+            pieces.append(Piece("raw", lo, hi))
+            return
+        (name, grain), rest = remaining[0], remaining[1:]
+        a, b = _ceil_to(lo, grain), floor_to(hi, grain)
+        if name == "minute":
+            a = max(a, _ceil_to(horizon, grain))
+        if a >= b:
+            split(lo, hi, rest)
+            return
+        split(lo, a, rest)
+        pieces.append(Piece(name, a, b))
+        split(b, hi, rest)
+
+    split(start, end, tiers)
+    return pieces
+
+
+def bucket_starts(window: Window) -> list[datetime]:
+    """Chart bucket starts covering the window, aligned to the epoch like ``date_bin``."""
+    first = floor_to(window.start, window.step)
+    starts = []
+    moment = first
+    while moment < window.end:
+        starts.append(moment)
+        moment += window.step
+    return starts
+
