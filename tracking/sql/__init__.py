@@ -1,0 +1,1 @@
+"""Analytics Engine SQL over a project's datasets: ClickHouse dialect in, PostgreSQL out."""

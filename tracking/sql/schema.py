@@ -1,0 +1,347 @@
+"""DDL of the SQL API sandbox: the ``meaux_ch`` helper schema, the query role and its RLS policy.
+
+PostgreSQL lacks several ClickHouse functions with exact semantics (weighted quantiles,
+topK, formatDateTime's % codes, 1-based negative substrings, integer-width bit
+arithmetic). They live here as plain SQL/PL/pgSQL functions so the translator can emit
+one call instead of long inline expressions, and so the restricted role can be granted
+EXECUTE on exactly this schema.
+"""
+
+SCHEMA = "meaux_ch"
+ROLE = "meaux_sql_reader"
+DATASET_IDS_SETTING = "meaux_sql.dataset_ids"
+
+HELPER_FUNCTIONS_SQL = r"""
+CREATE SCHEMA IF NOT EXISTS meaux_ch;
+
+CREATE OR REPLACE FUNCTION meaux_ch.div(a double precision, b double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN b = 0 THEN
+    CASE WHEN a > 0 THEN 'Infinity'::float8 WHEN a < 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END
+  ELSE a / b END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.fmod(a double precision, b double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN b = 0 THEN 'NaN'::float8 ELSE a - b * trunc(a / b) END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.wrap(v numeric, bits integer, signed boolean) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN bits >= 64 AND signed THEN
+      (CASE WHEN r >= 9223372036854775808 THEN r - 18446744073709551616 ELSE r END)::bigint
+    WHEN bits >= 64 THEN
+      (CASE WHEN r >= 9223372036854775808 THEN r - 18446744073709551616 ELSE r END)::bigint
+    WHEN signed AND r >= m / 2 THEN (r - m)::bigint
+    ELSE r::bigint END
+  FROM (SELECT m, mod(mod(trunc(v), m) + m, m) AS r
+        FROM (SELECT power(2::numeric, LEAST(bits, 64)) AS m) a) b
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.to_unsigned(v bigint, bits integer) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT mod(mod(v::numeric, power(2::numeric, bits)) + power(2::numeric, bits), power(2::numeric, bits))
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.shift_left(v bigint, n bigint, bits integer, signed boolean) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN n >= bits OR n < 0 THEN 0::bigint
+    ELSE meaux_ch.wrap(v::numeric * power(2::numeric, n), bits, signed) END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.shift_right(v bigint, n bigint, bits integer) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN n >= bits OR n < 0 THEN (CASE WHEN v < 0 THEN -1 ELSE 0 END)::bigint
+    ELSE floor(v::numeric / power(2::numeric, n))::bigint END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.rotate_left(v bigint, n bigint, bits integer, signed boolean) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT meaux_ch.wrap(
+    mod(u * power(2::numeric, k), power(2::numeric, bits)) + floor(u / power(2::numeric, bits - k)),
+    bits, signed)
+  FROM (SELECT meaux_ch.to_unsigned(v, bits) AS u, mod(mod(n, bits) + bits, bits) AS k) s
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.bit_count_int(v bigint, bits integer) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT bit_count(meaux_ch.wrap(meaux_ch.to_unsigned(v, bits), 64, true)::bit(64))
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.hex_int(v bigint, bytes integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT upper(CASE WHEN v < 0 THEN right(to_hex(v), 2 * bytes)
+    ELSE lpad(to_hex(v), length(to_hex(v)) + length(to_hex(v)) % 2, '0') END)
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.hex_float(v double precision) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT upper(string_agg(substr(h, i, 2), '' ORDER BY i DESC))
+  FROM (SELECT encode(float8send(v), 'hex') AS h) s, generate_series(1, 15, 2) AS i
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.hex_to_bin(h text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(string_agg(
+    lpad(((('x' || lpad(substr(h, i, 1), 8, '0'))::bit(32))::int)::bit(4)::text, 4, '0'), '' ORDER BY i), '')
+  FROM generate_series(1, length(h)) AS i
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.substring(s text, off bigint, len bigint) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  n bigint := char_length(s);
+  start_pos bigint;
+  stop_pos bigint;
+BEGIN
+  IF off = 0 THEN
+    RETURN '';
+  END IF;
+  start_pos := CASE WHEN off > 0 THEN off ELSE n + off + 1 END;
+  stop_pos := CASE WHEN len IS NULL THEN n + 1
+                   WHEN len >= 0 THEN start_pos + len
+                   ELSE n + len + 1 END;
+  IF start_pos < 1 THEN
+    start_pos := 1;
+  END IF;
+  IF stop_pos > n + 1 THEN
+    stop_pos := n + 1;
+  END IF;
+  IF stop_pos <= start_pos THEN
+    RETURN '';
+  END IF;
+  RETURN substr(s, start_pos::int, (stop_pos - start_pos)::int);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.format(fmt text, args text[]) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  out text := '';
+  i int := 1;
+  n int := length(fmt);
+  c text;
+  next_arg int := 1;
+  j int;
+  idx text;
+BEGIN
+  WHILE i <= n LOOP
+    c := substr(fmt, i, 1);
+    IF c = '{' AND substr(fmt, i + 1, 1) = '{' THEN
+      out := out || '{';
+      i := i + 2;
+    ELSIF c = '}' AND substr(fmt, i + 1, 1) = '}' THEN
+      out := out || '}';
+      i := i + 2;
+    ELSIF c = '{' THEN
+      j := strpos(substr(fmt, i), '}');
+      IF j = 0 THEN
+        RAISE EXCEPTION 'format: unclosed {' USING ERRCODE = '22023';
+      END IF;
+      idx := substr(fmt, i + 1, j - 2);
+      IF idx = '' THEN
+        IF next_arg > coalesce(array_length(args, 1), 0) THEN
+          RAISE EXCEPTION 'format: not enough arguments' USING ERRCODE = '22023';
+        END IF;
+        out := out || args[next_arg];
+        next_arg := next_arg + 1;
+      ELSIF idx ~ '^[0-9]+$' AND idx::int < coalesce(array_length(args, 1), 0) THEN
+        out := out || args[idx::int + 1];
+      ELSE
+        RAISE EXCEPTION 'format: bad placeholder' USING ERRCODE = '22023';
+      END IF;
+      i := i + j;
+    ELSE
+      out := out || c;
+      i := i + 1;
+    END IF;
+  END LOOP;
+  RETURN out;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.format_datetime(ts timestamptz, fmt text, tz text) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+  lt timestamp := ts AT TIME ZONE tz;
+  out text := '';
+  i int := 1;
+  n int := length(fmt);
+  c text;
+  off interval;
+BEGIN
+  WHILE i <= n LOOP
+    c := substr(fmt, i, 1);
+    IF c <> '%' OR i = n THEN
+      out := out || c;
+      i := i + 1;
+      CONTINUE;
+    END IF;
+    c := substr(fmt, i + 1, 1);
+    i := i + 2;
+    out := out || CASE c
+      WHEN 'a' THEN to_char(lt, 'Dy')
+      WHEN 'b' THEN to_char(lt, 'Mon')
+      WHEN 'c' THEN to_char(lt, 'MM')
+      WHEN 'C' THEN lpad((extract(year FROM lt)::int / 100)::text, 2, '0')
+      WHEN 'd' THEN to_char(lt, 'DD')
+      WHEN 'D' THEN to_char(lt, 'MM/DD/YY')
+      WHEN 'e' THEN to_char(lt, 'FMDD')
+      WHEN 'F' THEN to_char(lt, 'YYYY-MM-DD')
+      WHEN 'G' THEN to_char(lt, 'IYYY')
+      WHEN 'g' THEN to_char(lt, 'IY')
+      WHEN 'h' THEN to_char(lt, 'HH12')
+      WHEN 'H' THEN to_char(lt, 'HH24')
+      WHEN 'i' THEN to_char(lt, 'MI')
+      WHEN 'I' THEN to_char(lt, 'HH12')
+      WHEN 'j' THEN to_char(lt, 'DDD')
+      WHEN 'k' THEN to_char(lt, 'HH24')
+      WHEN 'l' THEN to_char(lt, 'HH12')
+      WHEN 'm' THEN to_char(lt, 'MM')
+      WHEN 'M' THEN to_char(lt, 'FMMonth')
+      WHEN 'n' THEN E'\n'
+      WHEN 'p' THEN to_char(lt, 'AM')
+      WHEN 'Q' THEN to_char(lt, 'Q')
+      WHEN 'r' THEN to_char(lt, 'HH12:MI AM')
+      WHEN 'R' THEN to_char(lt, 'HH24:MI')
+      WHEN 's' THEN to_char(lt, 'SS')
+      WHEN 'S' THEN to_char(lt, 'SS')
+      WHEN 't' THEN E'\t'
+      WHEN 'T' THEN to_char(lt, 'HH24:MI:SS')
+      WHEN 'u' THEN to_char(lt, 'ID')
+      WHEN 'V' THEN to_char(lt, 'IW')
+      WHEN 'w' THEN (extract(dow FROM lt)::int)::text
+      WHEN 'W' THEN to_char(lt, 'FMDay')
+      WHEN 'y' THEN to_char(lt, 'YY')
+      WHEN 'Y' THEN to_char(lt, 'YYYY')
+      WHEN 'f' THEN '000000'
+      WHEN '%' THEN '%'
+      ELSE '' END;
+    IF c = 'z' THEN
+      off := lt - (ts AT TIME ZONE 'UTC');
+      out := out || CASE WHEN off < interval '0' THEN '-' ELSE '+' END
+        || to_char(abs(extract(epoch FROM off))::int / 3600, 'FM00')
+        || to_char((abs(extract(epoch FROM off))::int % 3600) / 60, 'FM00');
+    ELSIF c NOT IN ('a','b','c','C','d','D','e','F','G','g','h','H','i','I','j','k','l','m','M','n','p','Q',
+                    'r','R','s','S','t','T','u','V','w','W','y','Y','f','%') THEN
+      RAISE EXCEPTION 'formatDateTime: unsupported format code %%%', c USING ERRCODE = '22023';
+    END IF;
+  END LOOP;
+  RETURN out;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.to_datetime(s text, tz text) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN s ~ '^[0-9]{1,10}$' THEN to_timestamp(s::bigint)
+              ELSE (s::timestamp) AT TIME ZONE tz END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.start_of_interval(ts timestamptz, n bigint, unit text, tz text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+  secs bigint;
+  local_day date;
+  day_num bigint;
+BEGIN
+  IF n < 1 THEN
+    RAISE EXCEPTION 'toStartOfInterval: the interval must be positive' USING ERRCODE = '22023';
+  END IF;
+  IF unit = 'HOUR' THEN
+    local_day := (ts AT TIME ZONE tz)::date;
+    RETURN (local_day::timestamp
+      + make_interval(hours => ((extract(hour FROM ts AT TIME ZONE tz)::int / n) * n)::int)) AT TIME ZONE tz;
+  END IF;
+  IF unit IN ('SECOND', 'MINUTE') THEN
+    secs := n * CASE unit WHEN 'SECOND' THEN 1 ELSE 60 END;
+    RETURN to_timestamp(floor(floor(extract(epoch FROM ts)) / secs) * secs);
+  END IF;
+  local_day := (ts AT TIME ZONE tz)::date;
+  day_num := local_day - date '1970-01-01';
+  RETURN ((date '1970-01-01' + (floor(day_num::numeric / n) * n)::int)::timestamp) AT TIME ZONE tz;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.start_of_interval_date(d date, n bigint, unit text) RETURNS date
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  months bigint;
+  weeks bigint;
+BEGIN
+  IF n < 1 THEN
+    RAISE EXCEPTION 'toStartOfInterval: the interval must be positive' USING ERRCODE = '22023';
+  END IF;
+  IF unit = 'DAY' THEN
+    RETURN date '1970-01-01' + (floor((d - date '1970-01-01')::numeric / n) * n)::int;
+  ELSIF unit = 'WEEK' THEN
+    weeks := floor((d - date '1970-01-01' + 3)::numeric / 7);
+    RETURN date '1969-12-29' + ((floor(weeks::numeric / n) * n) * 7)::int;
+  ELSIF unit = 'YEAR' THEN
+    RETURN make_date((floor(extract(year FROM d)::numeric / n) * n)::int, 1, 1);
+  ELSIF unit IN ('MONTH', 'QUARTER') THEN
+    n := n * CASE unit WHEN 'MONTH' THEN 1 ELSE 3 END;
+    months := (extract(year FROM d)::bigint - 1970) * 12 + extract(month FROM d)::bigint - 1;
+    months := floor(months::numeric / n) * n;
+    RETURN make_date(1970 + (months / 12)::int - CASE WHEN months < 0 AND months % 12 <> 0 THEN 1 ELSE 0 END,
+                     (((months % 12) + 12) % 12)::int + 1, 1);
+  END IF;
+  RAISE EXCEPTION 'toStartOfInterval: unsupported unit %', unit USING ERRCODE = '22023';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.quantile_exact_weighted(q double precision, vals anyarray, weights double precision[])
+RETURNS anyelement LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT v FROM (
+    SELECT v, sum(w) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) AS acc,
+           sum(w) OVER () AS total, row_number() OVER (ORDER BY v DESC) AS rn_desc
+    FROM unnest(vals, weights) AS u(v, w) WHERE v IS NOT NULL
+  ) s
+  WHERE acc >= ceil(total * q) OR rn_desc = 1
+  ORDER BY v LIMIT 1
+$$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.top_k(vals anyarray, weights double precision[], k bigint)
+RETURNS anyarray LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(v ORDER BY total DESC, first_pos), vals[1:0]) FROM (
+    SELECT v, sum(coalesce(w, 1)) AS total, min(pos) AS first_pos
+    FROM unnest(vals, weights) WITH ORDINALITY AS u(v, w, pos)
+    WHERE v IS NOT NULL
+    GROUP BY v ORDER BY total DESC, first_pos LIMIT k
+  ) s
+$$;
+"""
+
+ROLE_SQL = r"""
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'meaux_sql_reader') THEN
+    CREATE ROLE meaux_sql_reader NOLOGIN NOINHERIT NOBYPASSRLS;
+  END IF;
+END
+$$;
+GRANT meaux_sql_reader TO CURRENT_USER;
+GRANT USAGE ON SCHEMA meaux_ch TO meaux_sql_reader;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA meaux_ch TO meaux_sql_reader;
+GRANT USAGE ON SCHEMA public TO meaux_sql_reader;
+GRANT SELECT ON tracking_datapoint TO meaux_sql_reader;
+ALTER TABLE tracking_datapoint ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS meaux_sql_project_datasets ON tracking_datapoint;
+CREATE POLICY meaux_sql_project_datasets ON tracking_datapoint FOR SELECT TO meaux_sql_reader
+  USING (dataset_id = ANY (string_to_array(
+    coalesce(nullif(current_setting('meaux_sql.dataset_ids', true), ''), '0'), ',')::bigint[]));
+DO $$
+BEGIN
+  ALTER ROLE meaux_sql_reader SET temp_file_limit = '1GB';
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'temp_file_limit for meaux_sql_reader needs a superuser; skipped';
+END
+$$;
+"""
+
+ROLE_REVERSE_SQL = r"""
+DROP POLICY IF EXISTS meaux_sql_project_datasets ON tracking_datapoint;
+ALTER TABLE tracking_datapoint DISABLE ROW LEVEL SECURITY;
+REVOKE SELECT ON tracking_datapoint FROM meaux_sql_reader;
+DROP SCHEMA IF EXISTS meaux_ch CASCADE;
+"""
