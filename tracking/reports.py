@@ -402,6 +402,19 @@ def report_realtime(*, project: Project, dataset: Dataset | None, window: Window
     return report
 
 
+def metrics_cost_trend(*, project: Project, dataset: Dataset, now: datetime) -> list[tuple[datetime, str, Decimal]]:
+    """The seed's cost trend: per UTC day and cost type over the last 30 days, newest day first.
+
+    ``timestamp > now - 30 days`` with no upper bound, as in the seed; points may be stamped
+    up to a day ahead, so the range runs to tomorrow.
+    """
+    start = now - timedelta(days=30) + timedelta(microseconds=1)
+    window = Window(start=start, end=_future_edge(now), step=DAY)
+    reader = _Reader(dataset=dataset, window=window, now=now)
+    rows = [(day, cost_type, s1) for day, cost_type, _n, s1, _s2, _s3 in reader.rows([Kind.COST], ["t", "k2"], series=True)]
+    return sorted(rows, key=lambda row: (-row[0].timestamp(), row[1]))
+
+
 SELECTORS: dict[str, Callable[..., Report]] = {
     "overview": report_overview,
     "usage": report_usage,
