@@ -1,3 +1,5 @@
+import uuid
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -10,17 +12,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
-    username = factory.Sequence(lambda n: f"user{n}")
+    username = factory.LazyFunction(lambda: f"user-{uuid.uuid4().hex[:10]}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+    password = factory.django.Password("correct-horse-battery")
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Project
 
-    slug = factory.Sequence(lambda n: f"project-{n}")
+    slug = factory.LazyFunction(lambda: f"project-{uuid.uuid4().hex[:10]}")
     name = factory.LazyAttribute(lambda project: project.slug.title())
 
 
