@@ -101,21 +101,25 @@ class Dataset:
                 self._thread.start()
 
     def _run(self) -> None:
-        options = self._pipeline.options
+        """Wait for a full batch, a flush or the interval, then send all that is queued."""
+        interval = self._pipeline.options.flush_interval
         while True:
-            lines = self._pipeline.take()
-            if not lines:
-                if self._stopping.is_set():
-                    return
-                self._wake.wait(options.flush_interval)
+            if not self._stopping.is_set():
+                self._wake.wait(interval)
                 self._wake.clear()
-                continue
-            self._deliver(lines)
+            while lines := self._pipeline.take():
+                self._deliver(lines)
+            if self._stopping.is_set():
+                return
 
     def _deliver(self, lines: list[bytes]) -> None:
         attempt = 0
         while True:
             budget = None if self._deadline is None else self._deadline - time.monotonic()
+            if budget is not None and budget <= 0:
+                logger.error("meauxcloud: dropping %d points for dataset %s: close() ran out of time", len(lines), self.name)
+                self._pipeline.settle(len(lines), outcome="dropped")
+                return
             delay = self._pipeline.attempt(lines, attempt, retry_budget=budget)
             if delay is None:
                 return
