@@ -119,9 +119,12 @@ def _bootstrap(env: dict[str, str]) -> dict[str, str]:
     _manage(env, "ensure_partitions")
     credentials_file = _state("credentials.json")
     if credentials_file.exists():
-        return json.loads(credentials_file.read_text())
+        credentials = json.loads(credentials_file.read_text())
+        if credentials.get("database_url") == env["DATABASE_URL"]:
+            return credentials
     password = secrets.token_urlsafe(12)
     credentials = json.loads(_manage(env, "bootstrap_demo", "--password", password, "--json"))
+    credentials["database_url"] = env["DATABASE_URL"]
     credentials_file.write_text(json.dumps(credentials, indent=2))
     credentials_file.chmod(0o600)
     return credentials
@@ -146,8 +149,8 @@ def run() -> int:
         "beat": [PYTHON, "-m", "celery", "-A", "meauxcloud", "beat", "-l", "info",
                  "-s", str(_state("celerybeat-schedule"))],
     }
-    children = {name: subprocess.Popen(cmd, cwd=ROOT, env=base_env) for name, cmd in processes.items()}
     _manage(base_env, "load_demo_data", "--project", credentials["project"])
+    children = {name: subprocess.Popen(cmd, cwd=ROOT, env=base_env) for name, cmd in processes.items()}
     print(
         "\n".join(
             [
