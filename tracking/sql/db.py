@@ -1,0 +1,101 @@
+"""Raw SQL of the SQL API: the sandboxed execution of one translated query.
+
+Each query runs inside a savepoint that is always rolled back, so the transaction-local
+settings (READ ONLY, role, timeouts, the RLS dataset list) never outlive the query, even
+when the caller is already inside a transaction (tests, management commands).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from django.db import connection, transaction
+
+from tracking.sql.errors import SqlError
+from tracking.sql.schema import DATASET_IDS_SETTING, ROLE
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    statement_timeout_ms: int
+    work_mem: str
+    max_rows: int
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    rows: list[tuple[Any, ...]]
+    rows_before_limit: int | None
+
+
+_SQLSTATE_MESSAGES = {
+    "22012": "Division by zero",
+    "22003": "Numeric value out of range",
+    "22007": "Cannot parse the value as a date/time",
+    "22008": "Date/time value out of range",
+    "22P02": "Cannot parse the value as a number",
+    "22023": None,
+    "2201E": "Invalid argument for a logarithm or power",
+    "2201F": "Invalid argument for power",
+    "42803": "Every selected column must be aggregated or listed in GROUP BY",
+    "42883": "No function matches the given argument types",
+    "42804": "Argument types do not match",
+    "42725": "Ambiguous function call",
+    "21000": "A scalar subquery returned more than one row",
+    "54001": "Query is too complex",
+    "53200": "Query ran out of memory",
+    "53400": "Query exceeded a resource limit",
+    "54000": "Query exceeded a resource limit",
+}
+
+
+def sql_sandbox_run(
+    *, query: str, params: dict[str, Any], count_query: str | None, dataset_ids: list[int], limits: SandboxLimits
+) -> SandboxResult:
+    """Run a translated SELECT as the restricted role, read only, under time, memory and row caps."""
+    with transaction.atomic():
+        savepoint = transaction.savepoint()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION READ ONLY")
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(limits.statement_timeout_ms)])
+                cursor.execute("SELECT set_config('lock_timeout', '1000', true)")
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [limits.work_mem])
+                cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")
+                cursor.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+                cursor.execute(
+                    "SELECT set_config(%s, %s, true)", [DATASET_IDS_SETTING, ",".join(str(i) for i in dataset_ids)]
+                )
+                cursor.execute(f"SET LOCAL ROLE {ROLE}")
+                try:
+                    cursor.execute(query, params)
+                    rows = cursor.fetchmany(limits.max_rows + 1)
+                    if len(rows) > limits.max_rows:
+                        raise SqlError(f"Result exceeds {limits.max_rows} rows: add a LIMIT or aggregate")
+                    rows_before_limit = None
+                    if count_query is not None:
+                        cursor.execute(count_query, params)
+                        rows_before_limit = int(cursor.fetchone()[0])
+                except psycopg.Error as error:
+                    raise _sql_error_from(error) from None
+        finally:
+            transaction.savepoint_rollback(savepoint)
+    return SandboxResult(rows=rows, rows_before_limit=rows_before_limit)
+
+
+def _sql_error_from(error: psycopg.Error) -> SqlError:
+    """A caller-safe message: PostgreSQL texts can name internal aliases, so most are replaced."""
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    if sqlstate == "57014":
+        return SqlError("Query exceeded the time limit", status=422)
+    if sqlstate in _SQLSTATE_MESSAGES:
+        message = _SQLSTATE_MESSAGES[sqlstate]
+        if message is None:
+            primary = error.diag.message_primary or "Invalid argument"
+            message = primary.split("\n")[0][:200]
+        return SqlError(message)
+    if sqlstate.startswith("22"):
+        return SqlError("Invalid value in query data")
+    if sqlstate == "42501":
+        return SqlError("Permission denied")
+    return SqlError(f"Query failed (SQLSTATE {sqlstate or 'unknown'})")

@@ -1,0 +1,163 @@
+"""Output formats with ClickHouse's value encoding, so AE clients parse our bytes unchanged.
+
+JSON follows ClickHouse ``FORMAT JSON`` defaults: 64-bit integers quoted
+(output_format_json_quote_64bit_integers=1), NaN/Inf as null, DateTime as
+'YYYY-MM-DD hh:mm:ss' in the column's timezone.
+"""
+
+import datetime as dt
+import json
+import math
+import zoneinfo
+from typing import Any
+
+from tracking.sql import chtypes as ct
+
+CONTENT_TYPES = {
+    "JSON": "application/json; charset=UTF-8",
+    "JSONCompact": "application/json; charset=UTF-8",
+    "JSONEachRow": "application/x-ndjson; charset=UTF-8",
+    "TabSeparated": "text/tab-separated-values; charset=UTF-8",
+    "CSV": "text/csv; charset=UTF-8; header=absent",
+}
+
+
+def float_text(value: float) -> str:
+    """ClickHouse's text form of a Float64 (JavaScript number rules: 1e-7, 25, 1e+21)."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0" if math.copysign(1, value) > 0 else "-0"
+    text = repr(value)
+    mantissa, _, exponent = text.partition("e")
+    if not exponent:
+        return text[:-2] if text.endswith(".0") else text
+    power = int(exponent)
+    if 1e-7 <= abs(value) < 1e21:
+        digits = mantissa.replace("-", "").replace(".", "")
+        point = (mantissa.replace("-", "").index(".") if "." in mantissa else len(mantissa.replace("-", ""))) + power
+        sign = "-" if value < 0 else ""
+        if point <= 0:
+            return f"{sign}0.{'0' * -point}{digits}"
+        if point >= len(digits):
+            return f"{sign}{digits}{'0' * (point - len(digits))}"
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    return f"{mantissa}e{'+' if power > 0 else '-'}{abs(power)}"
+
+
+def _datetime_text(value: dt.datetime, ch_type: str) -> str:
+    zone = ct.datetime_tz(ch_type) or "UTC"
+    return value.astimezone(zoneinfo.ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def json_value(value: Any, ch_type: str) -> Any:
+    if value is None:
+        return None
+    base = ct.strip_nullable(ch_type)
+    if base.startswith("Array("):
+        element = ct.array_element(base)
+        return [json_value(item, element) for item in value]
+    if base in ("UInt64", "Int64"):
+        return str(int(value))
+    if base in ct.INT_TYPES:
+        return int(value)
+    if base == "Float64":
+        number = float(value)
+        if math.isnan(number) or math.isinf(number):
+            return None
+        if number.is_integer() and abs(number) < 1e16:
+            return int(number)
+        return number
+    if base == "Bool":
+        return bool(value)
+    if base.startswith("DateTime"):
+        return _datetime_text(value, base)
+    if base == "Date":
+        return value.isoformat()
+    return value
+
+
+def text_value(value: Any, ch_type: str, *, quote_strings: bool = False) -> str:
+    """The TabSeparated/CSV text of one value (before the format's own escaping)."""
+    if value is None:
+        return "\\N"
+    base = ct.strip_nullable(ch_type)
+    if base.startswith("Array("):
+        element = ct.array_element(base)
+        return "[" + ",".join(text_value(item, element, quote_strings=True) for item in value) + "]"
+    if base in ct.INT_TYPES:
+        return str(int(value))
+    if base == "Float64":
+        return float_text(float(value))
+    if base == "Bool":
+        return "true" if value else "false"
+    if base.startswith("DateTime"):
+        text = _datetime_text(value, base)
+    elif base == "Date":
+        text = value.isoformat()
+    else:
+        text = str(value)
+    if quote_strings:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return text
+
+
+def _tsv_escape(text: str) -> str:
+    return (
+        text.replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\b", "\\b")
+        .replace("\f", "\\f")
+        .replace("\0", "\\0")
+    )
+
+
+def _csv_field(value: Any, ch_type: str) -> str:
+    base = ct.strip_nullable(ch_type)
+    text = text_value(value, ch_type)
+    if value is None or base in ct.INT_TYPES or base in ("Float64", "Bool"):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def result_render(
+    *,
+    output_format: str,
+    columns: list[tuple[str, str]],
+    rows: list[tuple[Any, ...]],
+    rows_before_limit: int | None,
+    elapsed: float,
+) -> bytes:
+    """Serialise a result in one of the supported formats."""
+    if output_format in ("JSON", "JSONCompact", "JSONEachRow"):
+        encoded = [[json_value(value, ch_type) for value, (_, ch_type) in zip(row, columns)] for row in rows]
+        if output_format == "JSONEachRow":
+            lines = [
+                json.dumps(dict(zip([name for name, _ in columns], row)), ensure_ascii=False, separators=(",", ":"))
+                for row in encoded
+            ]
+            return ("\n".join(lines) + ("\n" if lines else "")).encode()
+        if output_format == "JSON":
+            data: list[Any] = [dict(zip([name for name, _ in columns], row)) for row in encoded]
+        else:
+            data = encoded
+        body = {
+            "meta": [{"name": name, "type": ch_type} for name, ch_type in columns],
+            "data": data,
+            "rows": len(rows),
+            "rows_before_limit_at_least": rows_before_limit if rows_before_limit is not None else len(rows),
+            "statistics": {"elapsed": round(elapsed, 6)},
+        }
+        return json.dumps(body, ensure_ascii=False).encode()
+    if output_format == "TabSeparated":
+        lines = ["\t".join(_tsv_escape(text_value(value, ch_type)) if value is not None else "\\N"
+                           for value, (_, ch_type) in zip(row, columns)) for row in rows]
+        return ("\n".join(lines) + ("\n" if lines else "")).encode()
+    if output_format == "CSV":
+        lines = [",".join(_csv_field(value, ch_type) for value, (_, ch_type) in zip(row, columns)) for row in rows]
+        return ("\n".join(lines) + ("\n" if lines else "")).encode()
+    raise ValueError(f"unknown format {output_format}")

@@ -1,0 +1,1165 @@
+"""The function allowlist: every ClickHouse function the SQL API accepts and its PostgreSQL form.
+
+A name missing from ``_SCALARS``/``_AGGREGATES`` is refused, which is what keeps
+``pg_sleep``, ``set_config``, ``current_setting``, ``pg_read_file`` and friends out: they
+are not blocked one by one, they are simply never emitted. Semantics follow ClickHouse
+(and the Analytics Engine docs where they differ, e.g. ``length`` in code points and a
+Monday ``toStartOfWeek``); helpers that PostgreSQL lacks live in the ``meaux_ch`` schema.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from sqlglot import exp
+
+from tracking.sql import chtypes as ct
+from tracking.sql.errors import sql_error_at
+from tracking.sql.translate import (
+    TIMEZONES,
+    Scope,
+    Typed,
+    _ASCII_LOWER,
+    _ASCII_UPPER,
+    _Compiler,
+    display_name,
+)
+
+Scalar = Callable[[_Compiler, exp.Expression, list[Typed]], Typed]
+Aggregate = Callable[[_Compiler, Scope, exp.Expression, list[exp.Expression], list[exp.Expression]], Typed]
+
+
+def _arity(node: exp.Expression, args: list[Any], low: int, high: int | None = None) -> None:
+    high = low if high is None else high
+    if not low <= len(args) <= high:
+        expected = str(low) if low == high else f"{low} to {high}"
+        raise sql_error_at(f"Function {node.name} takes {expected} arguments, got {len(args)}", node)
+
+
+def _num(c: _Compiler, typed: Typed, node: exp.Expression) -> str:
+    if typed.boolean or ct.is_number(typed.type):
+        return c.value(typed)
+    if typed.type == ct.NOTHING:
+        return "NULL"
+    raise sql_error_at(f"Illegal type {typed.type} of argument of function {_fname(node)}: a number is required", node)
+
+
+def _fname(node: exp.Expression) -> str:
+    return node.name if isinstance(node, exp.Func) and node.name else display_name(node)
+
+
+def _str(typed: Typed, node: exp.Expression) -> str:
+    if ct.is_string(typed.type):
+        return typed.sql
+    raise sql_error_at(f"Illegal type {typed.type} of argument of function {_fname(node)}: a String is required", node)
+
+
+def _const_str(typed: Typed, node: exp.Expression, what: str) -> str:
+    if typed.is_const and isinstance(typed.const, str):
+        return typed.const
+    raise sql_error_at(f"{what} of function {_fname(node)} must be a constant string", node)
+
+
+def _const_int(typed: Typed, node: exp.Expression, what: str) -> int:
+    if typed.is_const and isinstance(typed.const, int) and not isinstance(typed.const, bool):
+        return typed.const
+    raise sql_error_at(f"{what} of function {_fname(node)} must be a constant integer", node)
+
+
+def _timezone(c: _Compiler, typed: Typed, node: exp.Expression) -> str:
+    name = _const_str(typed, node, "The timezone")
+    if name not in TIMEZONES:
+        raise sql_error_at(f"Unknown timezone {name}", node)
+    return name
+
+
+def _tz_of(typed: Typed) -> str:
+    return ct.datetime_tz(typed.type) or "UTC"
+
+
+def _datetime(c: _Compiler, typed: Typed, node: exp.Expression) -> Typed:
+    """Coerce to a DateTime: Dates become midnight UTC, strings are parsed as 'YYYY-MM-DD hh:mm:ss'."""
+    if ct.is_datetime(typed.type):
+        return typed
+    if ct.is_date(typed.type):
+        return Typed(f"(({typed.sql})::timestamp AT TIME ZONE 'UTC')", "DateTime", aggregate=typed.aggregate)
+    if ct.is_string(typed.type):
+        return Typed(f"meaux_ch.to_datetime({typed.sql}, 'UTC')", "DateTime", aggregate=typed.aggregate)
+    raise sql_error_at(f"Illegal type {typed.type} of argument of function {_fname(node)}: a DateTime is required", node)
+
+
+def _local(c: _Compiler, typed: Typed, node: exp.Expression, tz: str | None = None) -> str:
+    """The wall-clock timestamp of a DateTime in its (or the given) timezone; Dates stay dates."""
+    if ct.is_date(typed.type):
+        return f"({typed.sql})::timestamp"
+    value = _datetime(c, typed, node)
+    zone = tz or _tz_of(value)
+    return f"({value.sql} AT TIME ZONE {c.param(zone, 'text')})"
+
+
+def _agg(typed: Typed, *parts: Typed) -> Typed:
+    if any(part.aggregate for part in parts):
+        return replace(typed, aggregate=True)
+    return typed
+
+
+# ---- operators -------------------------------------------------------------------
+
+
+def _interval_sql(c: _Compiler, typed: Typed) -> str:
+    amount, unit = typed.const
+    key = {"SECOND": "secs", "MINUTE": "mins", "HOUR": "hours", "DAY": "days", "WEEK": "weeks",
+           "MONTH": "months", "QUARTER": "months", "YEAR": "years"}[unit]
+    if unit == "QUARTER":
+        amount *= 3
+    return f"make_interval({key} => {int(amount)})"
+
+
+def arithmetic(c: _Compiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
+    if op in ("plus", "minus") and (left.type.startswith("Interval") or right.type.startswith("Interval")):
+        if left.type.startswith("Interval") and op == "plus":
+            left, right = right, left
+        if left.type.startswith("Interval") or not right.type.startswith("Interval"):
+            raise sql_error_at("An INTERVAL can only be added to or subtracted from a date", node)
+        sign = "+" if op == "plus" else "-"
+        if ct.is_date(left.type):
+            if right.const[1] not in ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
+                left = _datetime(c, left, node)
+            else:
+                return _agg(Typed(f"(({left.sql}) {sign} {_interval_sql(c, right)})::date", "Date"), left)
+        value = _datetime(c, left, node)
+        return _agg(Typed(f"({value.sql} {sign} {_interval_sql(c, right)})", value.type), left)
+    if op in ("plus", "minus") and (ct.is_datetime(left.type) or ct.is_date(left.type)):
+        if not (right.boolean or ct.is_int(right.type)):
+            raise sql_error_at(f"Cannot {op} {right.type} and {left.type}", node)
+        sign = "+" if op == "plus" else "-"
+        if ct.is_date(left.type):
+            return _agg(Typed(f"(({left.sql}) {sign} ({c.value(right)})::int)", "Date"), left, right)
+        return _agg(Typed(f"({left.sql} {sign} make_interval(secs => {c.value(right)}))", left.type), left, right)
+    a = _num(c, left, node)
+    b = _num(c, right, node)
+    if op == "divide":
+        return _agg(Typed(f"meaux_ch.div(({a})::float8, ({b})::float8)", "Float64"), left, right)
+    if op == "modulo":
+        if ct.is_float(left.type) or ct.is_float(right.type):
+            return _agg(Typed(f"meaux_ch.fmod(({a})::float8, ({b})::float8)", "Float64"), left, right)
+        left_bits, left_signed = ct.int_info(left.type) or (8, False)
+        right_bits, right_signed = ct.int_info(right.type) or (8, False)
+        bits = right_bits * 2 if left_signed and not right_signed else right_bits
+        return _agg(Typed(f"mod({a}, {b})", ct.int_type(bits=bits, signed=left_signed)), left, right)
+    symbol = {"plus": "+", "minus": "-", "multiply": "*"}[op]
+    result = ct.arithmetic_type(left.type if not left.boolean else "UInt8", right.type if not right.boolean else "UInt8", op)
+    if result == "Float64":
+        return _agg(Typed(f"(({a})::float8 {symbol} ({b})::float8)", result), left, right)
+    return _agg(Typed(f"({a} {symbol} {b})", result), left, right)
+
+
+def compare(c: _Compiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
+    """A comparison with ClickHouse's conversions: a DateTime compares with a string as a DateTime."""
+    left_sql, right_sql = _comparable(c, left, right, node)
+    if op not in ("=", "<>") and ct.is_string(left.type) and ct.is_string(right.type):
+        left_sql = f'({left_sql}) COLLATE "C"'
+    return Typed(f"({left_sql} {op} {right_sql})", "UInt8", boolean=True, aggregate=left.aggregate or right.aggregate)
+
+
+def _comparable(c: _Compiler, left: Typed, right: Typed, node: exp.Expression) -> tuple[str, str]:
+    for first, second, flip in ((left, right, False), (right, left, True)):
+        if ct.is_datetime(first.type) or ct.is_date(first.type):
+            if ct.is_string(second.type) or ct.is_datetime(second.type) or ct.is_date(second.type):
+                if ct.is_date(first.type) and ct.is_date(second.type):
+                    pair = (first.sql, second.sql)
+                elif ct.is_date(first.type) and ct.is_string(second.type):
+                    pair = (first.sql, f"({second.sql})::date")
+                else:
+                    pair = (_datetime(c, first, node).sql, _datetime(c, second, node).sql)
+                return (pair[1], pair[0]) if flip else pair
+            if second.boolean or ct.is_number(second.type):
+                epoch = f"floor(extract(epoch FROM {_datetime(c, first, node).sql}))"
+                return (c.value(second), epoch) if flip else (epoch, c.value(second))
+    if (left.boolean or ct.is_number(left.type)) and (right.boolean or ct.is_number(right.type)):
+        return c.value(left), c.value(right)
+    if ct.is_string(left.type) and ct.is_string(right.type):
+        return left.sql, right.sql
+    if left.type == ct.NOTHING or right.type == ct.NOTHING:
+        return left.sql, right.sql
+    raise sql_error_at(f"Cannot compare {left.type} with {right.type}", node)
+
+
+def float_text(sql: str) -> str:
+    return (
+        f"(CASE WHEN ({sql}) = 'NaN'::float8 THEN 'nan' WHEN ({sql}) = 'Infinity'::float8 THEN 'inf' "
+        f"WHEN ({sql}) = '-Infinity'::float8 THEN '-inf' ELSE (({sql})::float8)::text END)"
+    )
+
+
+def to_string(c: _Compiler, typed: Typed, node: exp.Expression) -> str:
+    if ct.is_string(typed.type):
+        return typed.sql
+    if typed.type == "Bool":
+        return f"(CASE WHEN {typed.sql} THEN 'true' ELSE 'false' END)"
+    if typed.boolean or ct.is_int(typed.type):
+        return f"({c.value(typed)})::text"
+    if ct.is_float(typed.type):
+        return float_text(typed.sql)
+    if ct.is_datetime(typed.type):
+        return f"to_char({_local(c, typed, node)}, 'YYYY-MM-DD HH24:MI:SS')"
+    if ct.is_date(typed.type):
+        return f"to_char({typed.sql}, 'YYYY-MM-DD')"
+    if typed.type == ct.NOTHING:
+        return "NULL::text"
+    raise sql_error_at(f"Cannot convert {typed.type} to String", node)
+
+
+def multi_if(
+    c: _Compiler, scope: Scope, branches: list[exp.Expression], default: exp.Expression | None, node: exp.Expression
+) -> Typed:
+    conditions = [c.cond(scope, branches[i]) for i in range(0, len(branches), 2)]
+    values = [c.expr(scope, branches[i]) for i in range(1, len(branches), 2)]
+    otherwise = c.expr(scope, default) if default is not None else Typed("NULL", ct.NOTHING, const=None)
+    return _case(c, conditions, values, otherwise, node)
+
+
+def _case(c: _Compiler, conditions: list[Typed], values: list[Typed], otherwise: Typed, node: exp.Expression) -> Typed:
+    options = values + [otherwise]
+    common = ct.supertype([("UInt8" if v.boolean and v.type != "Bool" else v.type) for v in options])
+    if common is None:
+        kinds = ", ".join(sorted({v.type for v in options}))
+        raise sql_error_at(f"Branches of if/multiIf/CASE have no common type ({kinds})", node)
+    pg = ct.pg_type(common)
+    parts = [f"WHEN {cond.sql} THEN ({_cast_value(c, value, common)})::{pg}" for cond, value in zip(conditions, values)]
+    sql = f"(CASE {' '.join(parts)} ELSE ({_cast_value(c, otherwise, common)})::{pg} END)"
+    typed = Typed(sql, common, boolean=common == "Bool")
+    return _agg(typed, *conditions, *options)
+
+
+def _cast_value(c: _Compiler, typed: Typed, target: str) -> str:
+    if ct.strip_nullable(target) == "Bool":
+        return typed.sql
+    if ct.is_datetime(target) or ct.is_date(target) or ct.is_string(target):
+        return typed.sql
+    return c.value(typed)
+
+
+# ---- conversions -----------------------------------------------------------------
+
+
+def convert(c: _Compiler, target: str, typed: Typed, node: exp.Expression) -> Typed:
+    info = ct.int_info(target)
+    if info is not None:
+        bits, signed = info
+        if ct.is_string(typed.type):
+            source = f"trunc(({typed.sql})::numeric)"
+        elif ct.is_datetime(typed.type):
+            source = f"floor(extract(epoch FROM {typed.sql}))"
+        elif ct.is_date(typed.type):
+            source = f"(({typed.sql}) - date '1970-01-01')::numeric"
+        elif ct.is_float(typed.type):
+            source = f"trunc(({typed.sql})::numeric)"
+        elif typed.boolean or ct.is_int(typed.type):
+            source = f"({c.value(typed)})::numeric"
+        else:
+            raise sql_error_at(f"Cannot convert {typed.type} to {target}", node)
+        return _agg(Typed(f"meaux_ch.wrap({source}, {bits}, {'true' if signed else 'false'})", target), typed)
+    if target == "Float64":
+        if ct.is_string(typed.type):
+            return _agg(Typed(f"({typed.sql})::float8", "Float64"), typed)
+        if ct.is_datetime(typed.type):
+            return _agg(Typed(f"floor(extract(epoch FROM {typed.sql}))::float8", "Float64"), typed)
+        return _agg(Typed(f"({_num(c, typed, node)})::float8", "Float64"), typed)
+    if target == "String":
+        return _agg(Typed(to_string(c, typed, node), "String"), typed)
+    if target.startswith("DateTime"):
+        return to_datetime(c, node, [typed])
+    if target == "Date":
+        return to_date(c, node, [typed])
+    raise sql_error_at(f"Conversion to {target} is not supported", node)
+
+
+def _converter(target: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1)
+        return convert(c, target, args[0], node)
+
+    return run
+
+
+def to_datetime(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1, 2)
+    tz = _timezone(c, args[1], node) if len(args) == 2 else None
+    zone = c.param(tz or "UTC", "text")
+    value = args[0]
+    result_type = ct.datetime_type(tz)
+    if ct.is_datetime(value.type):
+        return _agg(Typed(value.sql, result_type if tz else value.type), value)
+    if ct.is_date(value.type):
+        return _agg(Typed(f"(({value.sql})::timestamp AT TIME ZONE {zone})", result_type), value)
+    if ct.is_string(value.type):
+        return _agg(Typed(f"meaux_ch.to_datetime({value.sql}, {zone})", result_type), value)
+    if ct.is_number(value.type) or value.boolean:
+        return _agg(Typed(f"to_timestamp(trunc(({c.value(value)})::float8))", result_type), value)
+    raise sql_error_at(f"Cannot convert {value.type} to DateTime", node)
+
+
+def to_date(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1, 2)
+    value = args[0]
+    tz = _timezone(c, args[1], node) if len(args) == 2 else None
+    if ct.is_date(value.type):
+        return value
+    if ct.is_string(value.type):
+        return _agg(Typed(f"(({value.sql})::timestamp)::date", "Date"), value)
+    if ct.is_datetime(value.type):
+        return _agg(Typed(f"({_local(c, value, node, tz)})::date", "Date"), value)
+    raise sql_error_at(f"Cannot convert {value.type} to Date", node)
+
+
+def bound_parameter(c: _Compiler, *, name: str, ch_type: str, value: Any, node: exp.Expression) -> Typed:
+    """A ``{name:Type}`` placeholder bound from the request's params, checked against its type."""
+    info = ct.int_info(ch_type)
+    if info is not None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise sql_error_at(f"Query parameter {name} must be an integer", node)
+        bits, signed = info
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        if not low <= value <= min(high, 2**63 - 1):
+            raise sql_error_at(f"Query parameter {name} is out of range for {ch_type}", node)
+        return Typed(f"({value})::bigint", ch_type, const=value)
+    if ch_type == "Float64":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise sql_error_at(f"Query parameter {name} must be a number", node)
+        return replace(c.float_const(float(value)), type="Float64")
+    if ch_type == "String":
+        if not isinstance(value, str):
+            raise sql_error_at(f"Query parameter {name} must be a string", node)
+        return c.text(value)
+    if ch_type == "DateTime":
+        if not isinstance(value, str):
+            raise sql_error_at(f"Query parameter {name} must be a 'YYYY-MM-DD hh:mm:ss' string", node)
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise sql_error_at(f"Query parameter {name} must be a 'YYYY-MM-DD hh:mm:ss' string", node) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return Typed(c.param(parsed, "timestamptz"), "DateTime", const=value)
+    if ch_type == "Date":
+        try:
+            parsed_date = dt.date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed_date = None
+        if parsed_date is None:
+            raise sql_error_at(f"Query parameter {name} must be a 'YYYY-MM-DD' string", node)
+        return Typed(c.param(parsed_date, "date"), "Date", const=value)
+    raise sql_error_at(f"Query parameter type {ch_type} is not supported", node)
+
+
+# ---- scalar functions ----------------------------------------------------------------
+
+
+def _binary_op(op: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 2)
+        return arithmetic(c, op, args[0], args[1], node)
+
+    return run
+
+
+def _int_div(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2)
+    left, right = args
+    a, b = _num(c, left, node), _num(c, right, node)
+    if ct.is_float(left.type) or ct.is_float(right.type):
+        return _agg(Typed(f"trunc(({a})::float8 / ({b})::float8)::bigint", "Int64"), left, right)
+    left_bits, left_signed = ct.int_info(left.type) or (8, False)
+    signed = left_signed or (ct.int_info(right.type) or (8, False))[1]
+    return _agg(Typed(f"({a} / {b})", ct.int_type(bits=left_bits, signed=signed)), left, right)
+
+
+def _abs(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1)
+    value = args[0]
+    if ct.is_float(value.type):
+        return _agg(Typed(f"abs({value.sql})", "Float64"), value)
+    bits, _ = ct.int_info(value.type) or (8, False)
+    return _agg(Typed(f"abs({_num(c, value, node)})", ct.int_type(bits=bits, signed=False)), value)
+
+
+def _float_fn(template: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1)
+        x = f"({_num(c, args[0], node)})::float8"
+        return _agg(Typed(template.format(x=x), "Float64"), args[0])
+
+    return run
+
+
+def _pow(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2)
+    a, b = (f"({_num(c, arg, node)})::float8" for arg in args)
+    return _agg(Typed(f"power({a}, {b})", "Float64"), *args)
+
+
+def _rounding(kind: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1, 2)
+        value = args[0]
+        digits = _const_int(args[1], node, "The precision") if len(args) == 2 else 0
+        x = _num(c, value, node)
+        if ct.is_float(value.type):
+            if digits >= 0:
+                sql = f"({kind}(({x}) * 1e{digits}::float8) / 1e{digits}::float8)"
+            else:
+                sql = f"({kind}(({x}) / 1e{-digits}::float8) * 1e{-digits}::float8)"
+            return _agg(Typed(sql, "Float64"), value)
+        if digits >= 0:
+            return _agg(Typed(x, value.type if not value.boolean else "UInt8"), value)
+        scale = 10 ** (-digits)
+        if kind == "round":
+            sql = f"round(({x})::numeric, {digits})::bigint"
+        else:
+            sql = f"({kind}(({x})::numeric / {scale}) * {scale})::bigint"
+        return _agg(Typed(sql, value.type), value)
+
+    return run
+
+
+def _length(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1)
+    value = args[0]
+    if ct.is_array(value.type):
+        return _agg(Typed(f"cardinality({value.sql})::bigint", "UInt64"), value)
+    return _agg(Typed(f"char_length({_str(value, node)})::bigint", "UInt64"), value)
+
+
+def _empty(negate: bool) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1)
+        value = args[0]
+        if ct.is_array(value.type):
+            sql = f"(cardinality({value.sql}) {'>' if negate else '='} 0)"
+        else:
+            sql = f"({_str(value, node)} {'<>' if negate else '='} '')"
+        return _agg(Typed(sql, "UInt8", boolean=True), value)
+
+    return run
+
+
+def _case_map(unicode: bool, upper: bool) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1)
+        text = _str(args[0], node)
+        if unicode:
+            sql = f"{'upper' if upper else 'lower'}({text})"
+        else:
+            source, target = (_ASCII_LOWER, _ASCII_UPPER) if upper else (_ASCII_UPPER, _ASCII_LOWER)
+            sql = f"translate({text}, '{source}', '{target}')"
+        return _agg(Typed(sql, "String"), args[0])
+
+    return run
+
+
+def _starts_with(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2)
+    return _agg(Typed(f"starts_with({_str(args[0], node)}, {_str(args[1], node)})", "UInt8", boolean=True), *args)
+
+
+def _ends_with(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2)
+    haystack, suffix = _str(args[0], node), _str(args[1], node)
+    return _agg(Typed(f"(right({haystack}, char_length({suffix})) = {suffix})", "UInt8", boolean=True), *args)
+
+
+def position(c: _Compiler, haystack: Typed, needle: Typed, node: exp.Expression) -> Typed:
+    return _agg(Typed(f"strpos({_str(haystack, node)}, {_str(needle, node)})::bigint", "UInt64"), haystack, needle)
+
+
+def _position_fn(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2)
+    return position(c, args[0], args[1], node)
+
+
+def substring(c: _Compiler, args: list[Typed], node: exp.Expression) -> Typed:
+    _arity(node, args, 2, 3)
+    text = _str(args[0], node)
+    offset = _num(c, args[1], node)
+    length = _num(c, args[2], node) if len(args) == 3 else "NULL"
+    return _agg(Typed(f"meaux_ch.substring({text}, ({offset})::bigint, ({length})::bigint)", "String"), *args)
+
+
+def _substring_fn(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    return substring(c, args, node)
+
+
+def _format(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    if not args:
+        raise sql_error_at("format() needs a format string", node)
+    pattern = args[0]
+    _const_str(pattern, node, "The pattern")
+    values = ", ".join(to_string(c, arg, node) for arg in args[1:])
+    return _agg(Typed(f"meaux_ch.format({pattern.sql}, ARRAY[{values}]::text[])", "String"), *args)
+
+
+def _concat(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    if len(args) < 1:
+        raise sql_error_at("concat() needs at least one argument", node)
+    parts = " || ".join(f"coalesce({to_string(c, arg, node)}, '')" for arg in args)
+    return _agg(Typed(f"({parts})", "String"), *args)
+
+
+def _to_string(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1, 2)
+    value = args[0]
+    if len(args) == 2 and ct.is_datetime(value.type):
+        tz = _timezone(c, args[1], node)
+        return _agg(Typed(f"to_char({_local(c, value, node, tz)}, 'YYYY-MM-DD HH24:MI:SS')", "String"), value)
+    return _agg(Typed(to_string(c, value, node), "String"), value)
+
+
+def _hex_sql(c: _Compiler, typed: Typed, node: exp.Expression) -> str:
+    if ct.is_string(typed.type):
+        return f"upper(encode(convert_to({typed.sql}, 'UTF8'), 'hex'))"
+    if ct.is_float(typed.type):
+        return f"meaux_ch.hex_float({typed.sql})"
+    if ct.is_datetime(typed.type):
+        return f"meaux_ch.hex_int(floor(extract(epoch FROM {typed.sql}))::bigint, 4)"
+    if ct.is_date(typed.type):
+        return f"meaux_ch.hex_int((({typed.sql}) - date '1970-01-01')::bigint, 2)"
+    if typed.boolean or ct.is_int(typed.type):
+        bits, _ = ct.int_info(typed.type) or (8, False)
+        return f"meaux_ch.hex_int({c.value(typed)}, {bits // 8})"
+    raise sql_error_at(f"Illegal type {typed.type} of argument of function {_fname(node)}", node)
+
+
+def _hex(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1)
+    return _agg(Typed(_hex_sql(c, args[0], node), "String"), args[0])
+
+
+def _bin(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1)
+    return _agg(Typed(f"meaux_ch.hex_to_bin({_hex_sql(c, args[0], node)})", "String"), args[0])
+
+
+def _int_operand(c: _Compiler, typed: Typed, node: exp.Expression) -> tuple[str, int, bool]:
+    """(sql, bits, signed) of a bit-function operand; Float64 is truncated to Int64 as AE accepts it."""
+    if ct.is_float(typed.type):
+        return f"trunc({typed.sql})::bigint", 64, True
+    if typed.boolean or ct.is_int(typed.type):
+        bits, signed = ct.int_info(typed.type) or (8, False)
+        return c.value(typed), bits, signed
+    raise sql_error_at(f"Illegal type {typed.type} of argument of function {_fname(node)}", node)
+
+
+def _bit_logic(symbol: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 2)
+        (a, a_bits, a_signed), (b, b_bits, b_signed) = (_int_operand(c, arg, node) for arg in args)
+        bits, signed = max(a_bits, b_bits), a_signed or b_signed
+        sql = f"meaux_ch.wrap(({a} {symbol} {b})::numeric, {bits}, {str(signed).lower()})"
+        return _agg(Typed(sql, ct.int_type(bits=bits, signed=signed)), *args)
+
+    return run
+
+
+def _bit_not(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1)
+    a, bits, signed = _int_operand(c, args[0], node)
+    return _agg(Typed(f"meaux_ch.wrap((-({a}) - 1)::numeric, {bits}, {str(signed).lower()})", ct.int_type(bits=bits, signed=signed)), args[0])
+
+
+def _bit_shift(direction: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 2)
+        a, bits, signed = _int_operand(c, args[0], node)
+        n, _, _ = _int_operand(c, args[1], node)
+        if direction == "left":
+            sql = f"meaux_ch.shift_left({a}, {n}, {bits}, {str(signed).lower()})"
+        else:
+            sql = f"meaux_ch.shift_right({a}, {n}, {bits})"
+        return _agg(Typed(sql, ct.int_type(bits=bits, signed=signed)), *args)
+
+    return run
+
+
+def _bit_rotate(direction: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 2)
+        a, bits, signed = _int_operand(c, args[0], node)
+        n, _, _ = _int_operand(c, args[1], node)
+        amount = n if direction == "left" else f"(-({n}))"
+        sql = f"meaux_ch.rotate_left({a}, {amount}, {bits}, {str(signed).lower()})"
+        return _agg(Typed(sql, ct.int_type(bits=bits, signed=signed)), *args)
+
+    return run
+
+
+def _bit_test(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2)
+    a, _, _ = _int_operand(c, args[0], node)
+    n, _, _ = _int_operand(c, args[1], node)
+    return _agg(Typed(f"(({a} >> ({n})::int) & 1)", "UInt8"), *args)
+
+
+def _bit_count(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1)
+    value = args[0]
+    if ct.is_float(value.type):
+        return _agg(Typed(f"bit_count(float8send({value.sql}))", "UInt8"), value)
+    a, bits, _ = _int_operand(c, value, node)
+    return _agg(Typed(f"meaux_ch.bit_count_int({a}, {bits})", "UInt8"), value)
+
+
+def _bit_hamming(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2)
+    xor = _bit_logic("#")(c, node, args)
+    bits, _ = ct.int_info(xor.type) or (64, True)
+    return _agg(Typed(f"meaux_ch.bit_count_int({xor.sql}, {bits})", "UInt8"), *args)
+
+
+def _multi_if(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    if len(args) < 3 or len(args) % 2 == 0:
+        raise sql_error_at("multiIf takes an odd number (at least 3) of arguments", node)
+    conditions = [c.as_cond(args[i], node) for i in range(0, len(args) - 1, 2)]
+    values = [args[i] for i in range(1, len(args) - 1, 2)]
+    return _case(c, conditions, values, args[-1], node)
+
+
+def _if_fn(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 3)
+    return _multi_if(c, node, args)
+
+
+def _coalesce(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    if not args:
+        raise sql_error_at("coalesce needs at least one argument", node)
+    common = ct.supertype([a.type for a in args])
+    if common is None:
+        raise sql_error_at("Arguments of coalesce have no common type", node)
+    if any(not ct.is_nullable(a.type) for a in args):
+        common = ct.strip_nullable(common)
+    pg = ct.pg_type(common)
+    parts = ", ".join(f"({_cast_value(c, a, common)})::{pg}" for a in args)
+    return _agg(Typed(f"coalesce({parts})", common), *args)
+
+
+def _null_if(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2)
+    left_sql, right_sql = _comparable(c, args[0], args[1], node)
+    return _agg(Typed(f"NULLIF({left_sql}, {right_sql})", f"Nullable({ct.strip_nullable(args[0].type)})"), *args)
+
+
+def _extreme(kind: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        if len(args) < 2:
+            raise sql_error_at(f"{node.name} needs at least two arguments", node)
+        common = ct.supertype([a.type for a in args])
+        if common is None:
+            raise sql_error_at(f"Arguments of {node.name} have no common type", node)
+        pg = ct.pg_type(common)
+        parts = ", ".join(f"({_cast_value(c, a, common)})::{pg}" for a in args)
+        return _agg(Typed(f"{kind}({parts})", common), *args)
+
+    return run
+
+
+# ---- date and time -----------------------------------------------------------------
+
+
+def _now(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 0, 1)
+    tz = _timezone(c, args[0], node) if args else None
+    return Typed("date_trunc('second', transaction_timestamp())", ct.datetime_type(tz))
+
+
+def _today(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 0)
+    return Typed("(transaction_timestamp() AT TIME ZONE 'UTC')::date", "Date")
+
+
+_DATE_PARTS = {
+    "toyear": ("year", "UInt16"),
+    "toquarter": ("quarter", "UInt8"),
+    "tomonth": ("month", "UInt8"),
+    "todayofmonth": ("day", "UInt8"),
+    "todayofweek": ("isodow", "UInt8"),
+    "dayofweek": ("isodow", "UInt8"),
+    "todayofyear": ("doy", "UInt16"),
+    "tohour": ("hour", "UInt8"),
+    "tominute": ("minute", "UInt8"),
+    "tosecond": ("second", "UInt8"),
+}
+
+
+def date_part(c: _Compiler, key: str, typed: Typed, node: exp.Expression, tz: str | None = None) -> Typed:
+    field_name, ch_type = _DATE_PARTS[key]
+    return _agg(Typed(f"floor(extract({field_name} FROM {_local(c, typed, node, tz)}))::bigint", ch_type), typed)
+
+
+def _date_part_fn(key: str) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1, 2)
+        tz = _timezone(c, args[1], node) if len(args) == 2 else None
+        return date_part(c, key, args[0], node, tz)
+
+    return run
+
+
+def _unix_timestamp(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 1, 2)
+    value = args[0]
+    if ct.is_string(value.type) and len(args) == 2:
+        value = to_datetime(c, node, args)
+    value = _datetime(c, value, node)
+    return _agg(Typed(f"floor(extract(epoch FROM {value.sql}))::bigint", "UInt32"), *args)
+
+
+def _yyyymm(days: bool) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1, 2)
+        tz = _timezone(c, args[1], node) if len(args) == 2 else None
+        local = _local(c, args[0], node, tz)
+        pattern = "YYYYMMDD" if days else "YYYYMM"
+        return _agg(Typed(f"to_char({local}, '{pattern}')::bigint", "UInt32"), args[0])
+
+    return run
+
+
+def _start_of(unit: str, amount: int = 1) -> Scalar:
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1, 2)
+        tz = _timezone(c, args[1], node) if len(args) == 2 else None
+        return start_of(c, args[0], amount, unit, tz, node)
+
+    return run
+
+
+def start_of(c: _Compiler, value: Typed, amount: int, unit: str, tz: str | None, node: exp.Expression) -> Typed:
+    if unit in ("WEEK", "MONTH", "QUARTER", "YEAR"):
+        local = _local(c, value, node, tz)
+        if amount == 1:
+            trunc_unit = {"WEEK": "week", "MONTH": "month", "QUARTER": "quarter", "YEAR": "year"}[unit]
+            return _agg(Typed(f"date_trunc('{trunc_unit}', {local})::date", "Date"), value)
+        return _agg(Typed(f"meaux_ch.start_of_interval_date(({local})::date, {amount}, '{unit}')", "Date"), value)
+    moment = _datetime(c, value, node)
+    zone = tz or _tz_of(moment)
+    result_type = ct.datetime_type(tz) if tz else moment.type
+    sql = f"meaux_ch.start_of_interval({moment.sql}, {amount}, '{unit}', {c.param(zone, 'text')})"
+    return _agg(Typed(sql, result_type), value)
+
+
+def _start_of_interval(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2, 3)
+    interval = args[1]
+    if not interval.type.startswith("Interval"):
+        raise sql_error_at("The second argument of toStartOfInterval must be an INTERVAL", node)
+    amount, unit = interval.const
+    if amount < 1:
+        raise sql_error_at("The INTERVAL of toStartOfInterval must be positive", node)
+    tz = _timezone(c, args[2], node) if len(args) == 3 else None
+    return start_of(c, args[0], amount, unit, tz, node)
+
+
+def _date_trunc(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2, 3)
+    unit = _const_str(args[0], node, "The unit").upper()
+    if unit not in ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
+        raise sql_error_at(f"Unsupported date_trunc unit {unit}", node)
+    tz = _timezone(c, args[2], node) if len(args) == 3 else None
+    return start_of(c, args[1], 1, unit, tz, node)
+
+
+def _format_datetime(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 2, 3)
+    moment = _datetime(c, args[0], node)
+    _const_str(args[1], node, "The format")
+    tz = _timezone(c, args[2], node) if len(args) == 3 else _tz_of(moment)
+    sql = f"meaux_ch.format_datetime({moment.sql}, {args[1].sql}, {c.param(tz, 'text')})"
+    return _agg(Typed(sql, "String"), *args)
+
+
+def _timezone_fn(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    _arity(node, args, 0)
+    return c.text("Etc/UTC")
+
+
+_SCALARS: dict[str, Scalar] = {
+    "if": _if_fn,
+    "multiif": _multi_if,
+    "coalesce": _coalesce,
+    "ifnull": _coalesce,
+    "nullif": _null_if,
+    "greatest": _extreme("greatest"),
+    "least": _extreme("least"),
+    "plus": _binary_op("plus"),
+    "minus": _binary_op("minus"),
+    "multiply": _binary_op("multiply"),
+    "divide": _binary_op("divide"),
+    "modulo": _binary_op("modulo"),
+    "intdiv": _int_div,
+    "abs": _abs,
+    "log": _float_fn("(CASE WHEN {x} > 0 THEN ln({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
+    "ln": _float_fn("(CASE WHEN {x} > 0 THEN ln({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
+    "log2": _float_fn("(CASE WHEN {x} > 0 THEN log(2::float8, {x}::numeric)::float8 WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
+    "log10": _float_fn("(CASE WHEN {x} > 0 THEN log({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
+    "exp": _float_fn("exp({x})"),
+    "sqrt": _float_fn("(CASE WHEN {x} >= 0 THEN sqrt({x}) ELSE 'NaN'::float8 END)"),
+    "pow": _pow,
+    "power": _pow,
+    "round": _rounding("round"),
+    "floor": _rounding("floor"),
+    "ceil": _rounding("ceil"),
+    "ceiling": _rounding("ceil"),
+    "length": _length,
+    "lengthutf8": _length,
+    "empty": _empty(False),
+    "isempty": _empty(False),
+    "notempty": _empty(True),
+    "lower": _case_map(unicode=False, upper=False),
+    "upper": _case_map(unicode=False, upper=True),
+    "lowerutf8": _case_map(unicode=True, upper=False),
+    "upperutf8": _case_map(unicode=True, upper=True),
+    "tolower": _case_map(unicode=True, upper=False),
+    "toupper": _case_map(unicode=True, upper=True),
+    "startswith": _starts_with,
+    "endswith": _ends_with,
+    "positionutf8": _position_fn,
+    "substringutf8": _substring_fn,
+    "substr": _substring_fn,
+    "mid": _substring_fn,
+    "format": _format,
+    "concat": _concat,
+    "tostring": _to_string,
+    "hex": _hex,
+    "bin": _bin,
+    "bitand": _bit_logic("&"),
+    "bitor": _bit_logic("|"),
+    "bitxor": _bit_logic("#"),
+    "bitnot": _bit_not,
+    "bitshiftleft": _bit_shift("left"),
+    "bitshiftright": _bit_shift("right"),
+    "bitrotateleft": _bit_rotate("left"),
+    "bitrotateright": _bit_rotate("right"),
+    "bittest": _bit_test,
+    "bitcount": _bit_count,
+    "bithammingdistance": _bit_hamming,
+    "now": _now,
+    "current_timestamp": _now,
+    "today": _today,
+    "current_date": _today,
+    "todatetime": to_datetime,
+    "todate": to_date,
+    "tounixtimestamp": _unix_timestamp,
+    "tostartofinterval": _start_of_interval,
+    "tostartofyear": _start_of("YEAR"),
+    "tostartofquarter": _start_of("QUARTER"),
+    "tostartofmonth": _start_of("MONTH"),
+    "tostartofweek": _start_of("WEEK"),
+    "tomonday": _start_of("WEEK"),
+    "tostartofday": _start_of("DAY"),
+    "tostartofhour": _start_of("HOUR"),
+    "tostartoffifteenminutes": _start_of("MINUTE", 15),
+    "tostartoftenminutes": _start_of("MINUTE", 10),
+    "tostartoffiveminutes": _start_of("MINUTE", 5),
+    "tostartoffiveminute": _start_of("MINUTE", 5),
+    "tostartofminute": _start_of("MINUTE"),
+    "toyyyymm": _yyyymm(days=False),
+    "toyyyymmdd": _yyyymm(days=True),
+    "date_trunc": _date_trunc,
+    "datetrunc": _date_trunc,
+    "formatdatetime": _format_datetime,
+    "timezone": _timezone_fn,
+    "tofloat64": _converter("Float64"),
+    **{key: _date_part_fn(key) for key in _DATE_PARTS},
+    **{f"to{name.lower()}": _converter(name) for name in ct.INT_TYPES},
+}
+
+
+# ---- aggregates ------------------------------------------------------------------------
+
+
+def _agg_arg(c: _Compiler, scope: Scope, node: exp.Expression) -> Typed:
+    typed = c.expr(scope, node)
+    if typed.type.startswith("Interval"):
+        raise sql_error_at("An INTERVAL cannot be aggregated", node)
+    return typed
+
+
+def _distinct_arg(node: exp.Expression, args: list[exp.Expression]) -> tuple[bool, list[exp.Expression]]:
+    if len(args) == 1 and isinstance(args[0], exp.Distinct):
+        return True, list(args[0].expressions)
+    return False, args
+
+
+def _sum_sql(c: _Compiler, value: Typed, node: exp.Expression, *, distinct: bool, condition: str = "") -> Typed:
+    keyword = "DISTINCT " if distinct else ""
+    if ct.is_float(value.type):
+        return Typed(f"coalesce(sum({keyword}{value.sql}){condition}, 0)::float8", "Float64", aggregate=True)
+    if value.boolean or ct.is_int(value.type):
+        _, signed = ct.int_info(value.type) or (8, False)
+        return Typed(
+            f"coalesce(sum({keyword}{c.value(value)}){condition}, 0)::bigint",
+            "Int64" if signed else "UInt64",
+            aggregate=True,
+        )
+    raise sql_error_at(f"Illegal type {value.type} of argument for aggregate function {_fname(node)}", node)
+
+
+def _count(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    distinct, args = _distinct_arg(node, args)
+    if not args or (len(args) == 1 and isinstance(args[0], exp.Star)):
+        if distinct:
+            raise sql_error_at("count(DISTINCT) needs a column", node)
+        return Typed("count(*)", "UInt64", aggregate=True)
+    values = [_agg_arg(c, scope, arg) for arg in args]
+    inner = c.value(values[0]) if len(values) == 1 else "(" + ", ".join(c.value(v) for v in values) + ")"
+    return Typed(f"count({'DISTINCT ' if distinct else ''}{inner})", "UInt64", aggregate=True)
+
+
+def _uniq(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    if not args:
+        raise sql_error_at(f"{node.name} needs at least one argument", node)
+    _, args = _distinct_arg(node, args)
+    values = [_agg_arg(c, scope, arg) for arg in args]
+    inner = c.value(values[0]) if len(values) == 1 else "(" + ", ".join(c.value(v) for v in values) + ")"
+    return Typed(f"count(DISTINCT {inner})", "UInt64", aggregate=True)
+
+
+def _sum(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    distinct, args = _distinct_arg(node, args)
+    _arity(node, args, 1)
+    return _sum_sql(c, _agg_arg(c, scope, args[0]), node, distinct=distinct)
+
+
+def _avg(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    distinct, args = _distinct_arg(node, args)
+    _arity(node, args, 1)
+    value = _agg_arg(c, scope, args[0])
+    keyword = "DISTINCT " if distinct else ""
+    return Typed(f"coalesce(avg({keyword}({_num(c, value, node)})::float8), 'NaN'::float8)", "Float64", aggregate=True)
+
+
+def _extreme_agg(kind: str) -> Aggregate:
+    def run(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+        _, args = _distinct_arg(node, args)
+        _arity(node, args, 1)
+        value = _agg_arg(c, scope, args[0])
+        sql = c.value(value)
+        if ct.is_string(value.type):
+            sql = f'({sql}) COLLATE "C"'
+        result_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
+        return Typed(f"coalesce({kind}({sql}), {ct.default_sql(result_type)})", result_type, aggregate=True)
+
+    return run
+
+
+def _conditional(kind: str) -> Aggregate:
+    def run(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+        if kind == "count":
+            _arity(node, args, 1)
+            condition = c.as_cond(_agg_arg(c, scope, args[0]), node)
+            return Typed(f"count(*) FILTER (WHERE {condition.sql})", "UInt64", aggregate=True)
+        _arity(node, args, 2)
+        value = _agg_arg(c, scope, args[0])
+        condition = c.as_cond(_agg_arg(c, scope, args[1]), node)
+        filter_sql = f" FILTER (WHERE {condition.sql})"
+        if kind == "sum":
+            return _sum_sql(c, value, node, distinct=False, condition=filter_sql)
+        if kind == "avg":
+            return Typed(
+                f"coalesce(avg(({_num(c, value, node)})::float8){filter_sql}, 'NaN'::float8)", "Float64", aggregate=True
+            )
+        if kind == "uniq":
+            return Typed(f"count(DISTINCT {c.value(value)}){filter_sql}", "UInt64", aggregate=True)
+        sql = c.value(value)
+        if ct.is_string(value.type):
+            sql = f'({sql}) COLLATE "C"'
+        return Typed(f"coalesce({kind}({sql}){filter_sql}, {ct.default_sql(value.type)})", value.type, aggregate=True)
+
+    return run
+
+
+def _arg_extreme(descending: bool) -> Aggregate:
+    def run(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+        _arity(node, args, 2)
+        value = _agg_arg(c, scope, args[0])
+        key = _agg_arg(c, scope, args[1])
+        key_sql = c.value(key)
+        if ct.is_string(key.type):
+            key_sql = f'({key_sql}) COLLATE "C"'
+        order = "DESC" if descending else "ASC"
+        result_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
+        sql = f"coalesce((array_agg({c.value(value)} ORDER BY {key_sql} {order}))[1], {ct.default_sql(result_type)})"
+        return Typed(sql, result_type, aggregate=True)
+
+    return run
+
+
+def _first_last(last: bool) -> Aggregate:
+    def run(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+        _arity(node, args, 1)
+        value = _agg_arg(c, scope, args[0])
+        result_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
+        default = ct.default_sql(result_type)
+        if scope.agg_order:
+            order = scope.agg_order
+            if last:
+                order = [_flip(item) for item in order]
+            return Typed(
+                f"coalesce((array_agg({c.value(value)} ORDER BY {', '.join(order)}))[1], {default})",
+                result_type,
+                aggregate=True,
+            )
+        index = "count(*)" if last else "1"
+        return Typed(f"coalesce((array_agg({c.value(value)}))[{index}], {default})", result_type, aggregate=True)
+
+    return run
+
+
+def _flip(order_item: str) -> str:
+    if order_item.endswith(" DESC NULLS LAST"):
+        return order_item[: -len(" DESC NULLS LAST")] + " ASC NULLS FIRST"
+    return order_item[: -len(" ASC NULLS LAST")] + " DESC NULLS FIRST"
+
+
+def _level(c: _Compiler, scope: Scope, node: exp.Expression, level_node: exp.Expression) -> float:
+    level = c.expr(scope, level_node)
+    if not level.is_const or isinstance(level.const, (bool, str)) or level.const is None:
+        raise sql_error_at(f"The level of {_fname(node)} must be a constant number", node)
+    value = float(level.const)
+    if not 0 <= value <= 1:
+        raise sql_error_at(f"The level of {_fname(node)} must be between 0 and 1", node)
+    return value
+
+
+def quantile(c: _Compiler, scope: Scope, level_node: exp.Expression | None, value_node: exp.Expression, node: exp.Expression) -> Typed:
+    if scope.in_agg:
+        raise sql_error_at("Aggregate function inside another aggregate function", node)
+    inner = replace(scope, in_agg=True)
+    level = _level(c, inner, node, level_node) if level_node is not None else 0.5
+    value = _agg_arg(c, inner, value_node)
+    x = _num(c, value, node)
+    return Typed(
+        f"coalesce(percentile_cont({level!r}) WITHIN GROUP (ORDER BY ({x})::float8), 'NaN'::float8)",
+        "Float64",
+        aggregate=True,
+    )
+
+
+def _quantile_fn(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    _arity(node, args, 1)
+    if len(params) > 1:
+        raise sql_error_at(f"{node.name} takes one level", node)
+    outer = replace(scope, in_agg=False)
+    return quantile(c, outer, params[0] if params else None, args[0], node)
+
+
+def _quantile_weighted(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    if params:
+        if len(params) > 1:
+            raise sql_error_at(f"{node.name} takes one level", node)
+        level_node = params[0]
+    else:
+        if node.name.lower() == "quantileexactweighted":
+            raise sql_error_at("Write quantileExactWeighted(level)(column, weight)", node)
+        _arity(node, args, 3)
+        level_node, args = args[0], args[1:]
+    _arity(node, args, 2)
+    level = _level(c, scope, node, level_node)
+    value = _agg_arg(c, scope, args[0])
+    weight = _agg_arg(c, scope, args[1])
+    x = _num(c, value, node)
+    w = _num(c, weight, node)
+    result_type = "Float64" if ct.is_float(value.type) else ("UInt8" if value.boolean else value.type)
+    default = "'NaN'::float8" if result_type == "Float64" else ct.default_sql(result_type)
+    element = "float8" if result_type == "Float64" else "bigint"
+    sql = (
+        f"coalesce(meaux_ch.quantile_exact_weighted({level!r}::float8, array_agg(({x})::{element}), "
+        f"array_agg(({w})::float8)), {default})"
+    )
+    return Typed(sql, result_type, aggregate=True)
+
+
+def _top_k(weighted: bool) -> Aggregate:
+    def run(c: _Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+        k = 10
+        if params:
+            if len(params) > 1:
+                raise sql_error_at(f"{node.name} takes one parameter N", node)
+            k = _const_int(c.expr(scope, params[0]), node, "N")
+            if not 1 <= k <= 10_000:
+                raise sql_error_at(f"N of {node.name} must be between 1 and 10000", node)
+        _arity(node, args, 2 if weighted else 1)
+        value = _agg_arg(c, scope, args[0])
+        if ct.is_array(value.type):
+            raise sql_error_at(f"{node.name} does not accept arrays", node)
+        element_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
+        weights = "NULL::float8[]"
+        if weighted:
+            weights = f"array_agg(({_num(c, _agg_arg(c, scope, args[1]), node)})::float8)"
+        sql = f"meaux_ch.top_k(array_agg({c.value(value)}), {weights}, {k})"
+        return Typed(sql, f"Array({element_type})", aggregate=True)
+
+    return run
+
+
+_AGGREGATES: dict[str, Aggregate] = {
+    "count": _count,
+    "uniq": _uniq,
+    "uniqexact": _uniq,
+    "sum": _sum,
+    "avg": _avg,
+    "min": _extreme_agg("min"),
+    "max": _extreme_agg("max"),
+    "countif": _conditional("count"),
+    "sumif": _conditional("sum"),
+    "avgif": _conditional("avg"),
+    "minif": _conditional("min"),
+    "maxif": _conditional("max"),
+    "uniqif": _conditional("uniq"),
+    "argmax": _arg_extreme(descending=True),
+    "argmin": _arg_extreme(descending=False),
+    "first_value": _first_last(last=False),
+    "any": _first_last(last=False),
+    "last_value": _first_last(last=True),
+    "anylast": _first_last(last=True),
+    "quantile": _quantile_fn,
+    "median": _quantile_fn,
+    "quantileexactweighted": _quantile_weighted,
+    "quantileweighted": _quantile_weighted,
+    "topk": _top_k(weighted=False),
+    "topkweighted": _top_k(weighted=True),
+}
+
+
+def function_call(c: _Compiler, scope: Scope, node: exp.Expression) -> Typed:
+    name = node.name
+    key = name.lower()
+    if isinstance(node, exp.ParameterizedAgg):
+        params, args = list(node.expressions), list(node.args.get("params") or [])
+    else:
+        params, args = [], list(node.expressions)
+    aggregate = _AGGREGATES.get(key)
+    if aggregate is not None:
+        if scope.in_agg:
+            raise sql_error_at("Aggregate function inside another aggregate function", node)
+        return aggregate(c, replace(scope, in_agg=True), node, params, args)
+    scalar = _SCALARS.get(key)
+    if scalar is None:
+        raise sql_error_at(f"Unknown or not allowed function: {name}", node)
+    if params:
+        raise sql_error_at(f"Function {name} is not a parametric aggregate", node)
+    for arg in args:
+        if isinstance(arg, (exp.Distinct, exp.Star)):
+            raise sql_error_at(f"DISTINCT and * are not allowed in {name}()", node)
+    typed_args = [c.expr(scope, arg) for arg in args]
+    for arg, typed in zip(args, typed_args):
+        if typed.type.startswith("Interval") and key != "tostartofinterval":
+            raise sql_error_at("An INTERVAL can only be added to or subtracted from a date", arg)
+    return _agg(scalar(c, node, typed_args), *typed_args)
+
+
+def function_names() -> list[str]:
+    """Every accepted function name (lower-case), for docs and tests."""
+    return sorted(set(_SCALARS) | set(_AGGREGATES) | {"position", "substring", "extract"})
+
