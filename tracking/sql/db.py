@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from tracking.sql.errors import SqlError
 from tracking.sql.schema import DATASET_IDS_SETTING, ROLE
@@ -76,14 +76,15 @@ def sql_sandbox_run(
                     if count_query is not None:
                         cursor.execute(count_query, params)
                         rows_before_limit = int(cursor.fetchone()[0])
-                except psycopg.Error as error:
-                    raise _sql_error_from(error) from None
+                except (psycopg.Error, DatabaseError) as error:
+                    cause = error if isinstance(error, psycopg.Error) else error.__cause__
+                    raise _sql_error_from(cause if isinstance(cause, psycopg.Error) else None) from None
         finally:
             transaction.savepoint_rollback(savepoint)
     return SandboxResult(rows=rows, rows_before_limit=rows_before_limit)
 
 
-def _sql_error_from(error: psycopg.Error) -> SqlError:
+def _sql_error_from(error: psycopg.Error | None) -> SqlError:
     """A caller-safe message: PostgreSQL texts can name internal aliases, so most are replaced."""
     sqlstate = getattr(error, "sqlstate", None) or ""
     if sqlstate == "57014":
@@ -91,7 +92,7 @@ def _sql_error_from(error: psycopg.Error) -> SqlError:
     if sqlstate in _SQLSTATE_MESSAGES:
         message = _SQLSTATE_MESSAGES[sqlstate]
         if message is None:
-            primary = error.diag.message_primary or "Invalid argument"
+            primary = (error.diag.message_primary if error is not None else None) or "Invalid argument"
             message = primary.split("\n")[0][:200]
         return SqlError(message)
     if sqlstate.startswith("22"):

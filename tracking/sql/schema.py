@@ -275,8 +275,8 @@ BEGIN
   IF unit = 'DAY' THEN
     RETURN date '1970-01-01' + (floor((d - date '1970-01-01')::numeric / n) * n)::int;
   ELSIF unit = 'WEEK' THEN
-    weeks := floor((d - date '1970-01-01' + 3)::numeric / 7);
-    RETURN date '1969-12-29' + ((floor(weeks::numeric / n) * n) * 7)::int;
+    weeks := 7 * n;
+    RETURN date '1970-01-01' + (4 + floor((d - date '1970-01-01' - 4)::numeric / weeks) * weeks)::int;
   ELSIF unit = 'YEAR' THEN
     RETURN make_date((floor(extract(year FROM d)::numeric / n) * n)::int, 1, 1);
   ELSIF unit IN ('MONTH', 'QUARTER') THEN

@@ -250,7 +250,7 @@ def display_name(node: exp.Expression) -> str:
     if isinstance(node, exp.Column):
         if isinstance(node.this, exp.Star):
             return "*"
-        return ".".join(part.name for part in node.parts)
+        return node.name
     if isinstance(node, exp.Literal):
         if node.is_string:
             return "'" + node.this.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -475,7 +475,7 @@ class _Compiler:
 
         compiled_items: list[tuple[str, Typed]] = []
         for name, item in items:
-            typed = item if isinstance(item, Typed) else self.expr(scope, item)
+            typed = item if isinstance(item, Typed) else self._select_item(scope, name, item)
             if typed.type.startswith("Interval"):
                 raise sql_error_at("An INTERVAL can only be added to or subtracted from a date", item if isinstance(item, exp.Expression) else node)
             compiled_items.append((name, typed))
@@ -497,7 +497,7 @@ class _Compiler:
                 keys.append(self._positional(key_node, compiled_items) or self.expr(scope, key_node))
             if any(key.aggregate for key in keys):
                 raise sql_error_at("Aggregate functions are not allowed in GROUP BY", group)
-            group_sql = " GROUP BY " + ", ".join(self.value(key) for key in keys) if keys else ""
+            group_sql = " GROUP BY " + ", ".join(key.sql for key in keys) if keys else ""
 
         having_sql = ""
         if node.args.get("having") is not None:
@@ -524,6 +524,17 @@ class _Compiler:
         else:
             sql = f"{prefix}{keyword}{outputs}{from_sql}{where_sql}{group_sql}{having_sql}{order_sql}{limit_sql}"
         return Compiled(sql, [(name, typed) for name, typed in compiled_items])
+
+    def _select_item(self, scope: Scope, name: str, item: exp.Expression) -> Typed:
+        """Inside ``expr AS name``, ``name`` means the source column, as in ClickHouse."""
+        own = name in scope.aliases and name not in scope.expanding
+        if own:
+            scope.expanding.add(name)
+        try:
+            return self.expr(scope, item)
+        finally:
+            if own:
+                scope.expanding.discard(name)
 
     def _agg_order(self, scope: Scope, node: exp.Select) -> list[str]:
         """ORDER BY of an aggregate query without GROUP BY orders first_value/last_value (AE docs)."""
@@ -986,6 +997,17 @@ class _Compiler:
             args.append(self.expr(scope, node.args["length"]))
         return substring(self, args, node)
 
+    def _normalised_function(self, scope: Scope, node: exp.Func) -> Typed:
+        """argMax/argMin/floor/ceil come out of sqlglot as typed nodes; treat them as plain calls."""
+        from tracking.sql.functions import function_call
+
+        name = _NORMALISED_FUNCTIONS[type(node)]
+        args = [node.this] + [node.args[key] for key in ("expression", "decimals") if node.args.get(key) is not None]
+        if node.args.get("to") is not None:
+            raise sql_error_at(f"{name}(... TO ...) is not supported", node)
+        call = exp.Anonymous(this=name, expressions=[arg.copy() for arg in args])
+        return function_call(self, scope, call)
+
     def _quantile(self, scope: Scope, node: exp.Quantile) -> Typed:
         from tracking.sql.functions import quantile
 
@@ -1015,7 +1037,13 @@ def interval_parts(node: exp.Interval) -> tuple[int, str]:
     return amount, unit
 
 
+_NORMALISED_FUNCTIONS = {exp.ArgMax: "argMax", exp.ArgMin: "argMin", exp.Floor: "floor", exp.Ceil: "ceil"}
+
 _EXPRESSION_HANDLERS = {
+    exp.ArgMax: _Compiler._normalised_function,
+    exp.ArgMin: _Compiler._normalised_function,
+    exp.Floor: _Compiler._normalised_function,
+    exp.Ceil: _Compiler._normalised_function,
     exp.Alias: _Compiler._alias,
     exp.Paren: _Compiler._paren,
     exp.Literal: _Compiler._literal,
