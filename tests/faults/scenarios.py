@@ -1,0 +1,209 @@
+"""The faults, and one run of load + fault + drain + check.
+
+Each fault gets a fresh Redis, its own project and dataset, fresh web and worker
+processes, and the harness' PostgreSQL cluster. The fault is injected while the load
+runs; afterwards the harness waits for the backlog to drain and checks the ledger.
+"""
+
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from tests.faults.load import LoadGenerator, Verdict, check, stored_ids
+from tests.faults.stack import PrivatePostgres, PrivateRedis, Stack, wait_until
+
+STREAM_KEY = "meauxcloud:ingest"
+
+
+@dataclass(frozen=True)
+class Size:
+    points: int
+    batch: int
+    threads: int
+    duration: float
+    outage: float
+    repeat_every: float
+
+
+SHORT = Size(points=6_000, batch=100, threads=4, duration=6.0, outage=2.0, repeat_every=2.5)
+LONG = Size(points=100_000, batch=500, threads=4, duration=40.0, outage=8.0, repeat_every=6.0)
+
+
+@dataclass
+class Observations:
+    notes: list[str] = field(default_factory=list)
+    health_during_fault: dict | None = None
+    health_status_during_fault: int | None = None
+    load_done: threading.Event = field(default_factory=threading.Event)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    inject: Callable[[Stack, LoadGenerator, Size, Observations], None]
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+def _wait_progress(load: LoadGenerator, fraction: float, timeout: float = 120) -> None:
+    wait_until(lambda: load.progress() >= fraction, timeout=timeout, interval=0.05)
+
+
+def _repeat_while_loading(load: LoadGenerator, size: Size, done: threading.Event, action: Callable[[], None]) -> int:
+    times = 0
+    _wait_progress(load, 0.15)
+    while not done.is_set() and load.progress() < 0.9:
+        action()
+        times += 1
+        done.wait(size.repeat_every)
+    return times
+
+
+def worker_kill9(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
+    def kill() -> None:
+        stack.worker.signal(signal.SIGKILL)
+        stack.worker_start()
+
+    seen.note(f"worker killed -9 {_repeat_while_loading(load, size, seen.load_done, kill)} times during the load")
+
+
+def worker_sigterm(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
+    def term() -> None:
+        stack.worker.signal(signal.SIGTERM)
+        stack.worker_start()
+
+    seen.note(f"worker stopped with SIGTERM {_repeat_while_loading(load, size, seen.load_done, term)} times")
+
+
+def redis_kill9(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
+    _wait_progress(load, 0.3)
+    stack.redis.kill()
+    time.sleep(size.outage)
+    seen.health_status_during_fault, seen.health_during_fault = stack.healthz()
+    stack.redis.start()
+    seen.note(f"redis killed -9 at 30% and restarted from its AOF after {size.outage:g}s")
+
+
+def postgres_stop(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
+    _wait_progress(load, 0.2)
+    stack.postgres.stop("immediate")
+    started = time.monotonic()
+    wait_until(lambda: any(s.startswith("503 buffer_full") for s in load.ledger.statuses), timeout=120)
+    seen.health_status_during_fault, seen.health_during_fault = stack.healthz()
+    time.sleep(max(0.0, size.outage - (time.monotonic() - started)))
+    stack.postgres.start()
+    seen.note(f"postgres stopped (immediate) at 20% for {time.monotonic() - started:.1f}s, until ingest hit its high-water mark")
+
+
+def postgres_read_only(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
+    _wait_progress(load, 0.2)
+    stack.postgres.read_only(True)
+    time.sleep(size.outage)
+    seen.health_status_during_fault, seen.health_during_fault = stack.healthz()
+    stack.postgres.read_only(False)
+    seen.note(f"postgres read-only (default_transaction_read_only) at 20% for {size.outage:g}s")
+
+
+def web_restart(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
+    _wait_progress(load, 0.3)
+    stack.web.signal(signal.SIGKILL)
+    stack.web_start()
+    seen.note("gunicorn (master and workers) killed -9 at 30% and started again")
+
+
+FAULTS = {
+    fault.name: fault
+    for fault in [
+        Fault("worker_kill9", "kill -9 of the Celery worker (and its children) mid-flush, repeatedly", worker_kill9),
+        Fault("worker_sigterm", "SIGTERM (warm shutdown) of the Celery worker, repeatedly", worker_sigterm),
+        Fault("redis_kill9", "kill -9 of Redis (AOF everysec) and restart", redis_kill9),
+        Fault("postgres_stop", "PostgreSQL stopped in immediate mode, then started", postgres_stop,
+              settings={"TRACKING_BUFFER_HIGH_WATER": "20"}),
+        Fault("postgres_read_only", "PostgreSQL switched to read-only, then back", postgres_read_only),
+        Fault("web_restart", "gunicorn killed -9 mid-load and started again", web_restart),
+    ]
+}
+
+
+@dataclass
+class FaultReport:
+    fault: str
+    description: str
+    verdict: Verdict
+    load_seconds: float
+    drain_seconds: float
+    statuses: dict[str, int]
+    retry_after_seen: int
+    observations: Observations
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "fault": self.fault, "description": self.description, **self.verdict.summary(),
+            "load_seconds": round(self.load_seconds, 1), "drain_seconds": round(self.drain_seconds, 1),
+            "statuses": dict(self.statuses), "retry_after_seen": self.retry_after_seen,
+            "health_status_during_fault": self.observations.health_status_during_fault,
+            "health_during_fault": self.observations.health_during_fault,
+            "notes": self.observations.notes,
+        }
+
+
+def _backlog(client: redis.Redis) -> int:
+    return client.xlen(STREAM_KEY)
+
+
+def fault_run(*, postgres: PrivatePostgres, base: Path, fault: Fault, size: Size) -> FaultReport:
+    run_dir = base / fault.name
+    run_dir.mkdir()
+    private_redis = PrivateRedis(run_dir)
+    private_redis.start()
+    stack = Stack(base=run_dir, postgres=postgres, redis=private_redis, settings=fault.settings)
+    try:
+        slug = f"{fault.name.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+        key = stack.project_create(slug)
+        stack.web_start()
+        stack.worker_start()
+        load = LoadGenerator(
+            port=stack.web_port, key=key, dataset="faults", run_id=uuid.uuid4().hex[:10], points=size.points,
+            batch=size.batch, threads=size.threads, duration=size.duration,
+            deadline=time.monotonic() + size.duration + 30 * size.outage + 120,
+        )
+        seen = Observations()
+        outcome: dict[str, object] = {}
+        loader = threading.Thread(target=lambda: outcome.update(result=load.run()), daemon=True)
+        loader.start()
+        fault.inject(stack, load, size, seen)
+        loader.join()
+        seen.load_done.set()
+        result = outcome["result"]
+        client = redis.Redis.from_url(private_redis.url)
+        drain_started = time.monotonic()
+        stored = stored_ids(postgres.url, project_slug=slug, dataset="faults")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if _backlog(client) == 0:
+                time.sleep(2.0)  # a late redelivery would land within this
+                again = stored_ids(postgres.url, project_slug=slug, dataset="faults")
+                if again == stored and _backlog(client) == 0:
+                    break
+                stored = again
+                continue
+            time.sleep(0.5)
+            stored = stored_ids(postgres.url, project_slug=slug, dataset="faults")
+        drain_seconds = time.monotonic() - drain_started
+        verdict = check(result.ledger, stored)
+        return FaultReport(
+            fault.name, fault.description, verdict, result.seconds, drain_seconds,
+            dict(result.ledger.statuses), result.ledger.retry_after_seen, seen,
+        )
+    finally:
+        stack.close()
+        private_redis.stop()
