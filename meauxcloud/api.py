@@ -3,6 +3,7 @@
 from http import HTTPStatus
 from typing import Any
 
+from django.db import DatabaseError, InterfaceError, OperationalError
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -47,7 +48,26 @@ def _flatten(detail: Any) -> str:
     return str(detail)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+#: SQLSTATE classes meaning "the database cannot serve now", not "this request is wrong".
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "25006")
+
+
+def database_unavailable(exc: Exception) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    return isinstance(exc, DatabaseError) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if database_unavailable(exc):
+        return problem_response(
+            status_code=503,
+            code="database_unavailable",
+            detail="The database is unavailable; nothing was done. Retry later.",
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None

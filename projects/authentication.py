@@ -1,11 +1,13 @@
 """Bearer API keys for DRF, resolving the project once per request."""
 
+from django.db import DatabaseError
 from django.http import HttpRequest
 from rest_framework import authentication, exceptions, permissions
 
 from projects.models import ApiKey, Scope
 from projects.selectors import api_key_get_active
-from projects.services import api_key_touch
+from projects.services import api_key_hash, api_key_touch
+from tracking import outage
 
 
 class ApiKeyUser:
@@ -37,7 +39,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         secret = secret.strip()
         if not secret:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        api_key = api_key_get_active(secret=secret)
+        try:
+            api_key = api_key_get_active(secret=secret)
+        except DatabaseError:
+            api_key = outage.api_key_recall(hashed_key=api_key_hash(secret=secret))
+            if api_key is None:
+                raise
+        else:
+            if api_key is not None:
+                outage.api_key_remember(api_key=api_key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         api_key_touch(api_key=api_key)

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from projects.models import ApiKey, Membership, Project, Role, Scope
+from tracking import outage
 
 KEY_PREFIX = "mc_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -60,14 +61,21 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+    outage.api_key_forget(api_key=api_key)
     return api_key
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:
-    """Record use at most once a minute, so the hot ingest path rarely writes."""
+    """Record use at most once a minute, so the hot ingest path rarely writes.
+
+    Bookkeeping only: with PostgreSQL down or read-only, ingest goes on without it.
+    """
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        try:
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        except DatabaseError:
+            return
         api_key.last_used_at = now
 
 

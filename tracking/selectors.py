@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 
 from projects.models import Project
 from tracking import buffer, db
+from tracking.conf import tracking_settings
 from tracking.models import Dataset
 
 WORKER_STALE_SECONDS = 30
@@ -30,8 +31,10 @@ def health_report() -> dict[str, object]:
     healthy = True
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        report["database"] = {"status": "ok"}
+            cursor.execute("SELECT current_setting('transaction_read_only')")
+            read_only = cursor.fetchone()[0] == "on"
+        report["database"] = {"status": "read_only" if read_only else "ok"}
+        healthy = not read_only
     except Exception as error:
         report["database"] = {"status": "down", "error": type(error).__name__}
         healthy = False
@@ -39,7 +42,8 @@ def health_report() -> dict[str, object]:
         depth = buffer.buffer_depth()
         age = buffer.worker_heartbeat_age()
         report["redis"] = {"status": "ok"}
-        report["buffer"] = {"status": "ok", "depth": depth}
+        high_water = tracking_settings.BUFFER_HIGH_WATER
+        report["buffer"] = {"status": "ok", "depth": depth, "high_water": high_water, "accepting": depth < high_water}
         workers_ok = age is not None and age < WORKER_STALE_SECONDS
         report["workers"] = {"status": "ok" if workers_ok else "down", "last_heartbeat_seconds_ago": None if age is None else round(age, 1)}
         healthy = healthy and workers_ok

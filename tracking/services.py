@@ -13,7 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from projects.models import Project
-from tracking import buffer, db, rollups
+from tracking import buffer, db, outage, rollups
 from tracking.conf import tracking_settings
 from tracking.ingest import EPOCH, TimeWindow, ValidatedBatch
 from tracking.models import DeadLetter, Dataset
@@ -29,8 +29,15 @@ class DatasetNameInvalid(ValueError):
 
 def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
     """Analytics Engine creates a dataset on its first write; so do we."""
-    dataset = Dataset.objects.filter(project=project, name=name).first()
+    try:
+        dataset = Dataset.objects.filter(project=project, name=name).first()
+    except DatabaseError:
+        dataset = outage.dataset_recall(project_id=project.id, name=name)
+        if dataset is None:
+            raise
+        return dataset
     if dataset is not None:
+        outage.dataset_remember(dataset=dataset)
         return dataset
     candidate = Dataset(project=project, name=name)
     try:

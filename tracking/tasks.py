@@ -1,18 +1,29 @@
 """Celery tasks: thin, named, idempotent, and taking no payloads."""
 
+import logging
+
 from celery import shared_task
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from tracking import buffer, services
 
+logger = logging.getLogger(__name__)
+
 KICK_WINDOW_MS = 500
 
 
 def drain_soon() -> None:
-    """Ask a worker to drain now; at most one request per half second reaches the queue."""
-    if buffer.buffer_kick_once(within_ms=KICK_WINDOW_MS):
-        drain_buffer.delay()
+    """Ask a worker to drain now; at most one request per half second reaches the queue.
+
+    Best effort: the points are already buffered and beat drains every second anyway, so
+    a broker hiccup here must not turn an accepted batch into an error response.
+    """
+    try:
+        if buffer.buffer_kick_once(within_ms=KICK_WINDOW_MS):
+            drain_buffer.delay()
+    except Exception as error:
+        logger.warning("could not schedule a drain: %s", type(error).__name__)
 
 
 @shared_task(name="tracking.drain_buffer", ignore_result=True)

@@ -27,7 +27,7 @@ def test_healthz_is_200_with_everything_up_and_reports_buffer_depth(client, writ
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json()["buffer"] == {"status": "ok", "depth": 1}
+    assert response.json()["buffer"] == {"status": "ok", "depth": 1, "high_water": 50_000, "accepting": True}
     assert response.json()["status"] == "ok"
 
 
