@@ -1,0 +1,99 @@
+"""Profiles of the ingest hot paths in one process, on the bench database and stream.
+
+Three stages, each timed and profiled with pyinstrument: the ingest view (Django request
+through DRF to the buffer), the buffer append alone, and the drain (read, COPY, rollups,
+ledger, ack). ``--stage drain --no-profile`` times without the profiler's overhead, for
+before/after figures in commit messages.
+
+    python -m bench.profile --stage all --points 100000
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+from bench.env import OUT, django_setup
+
+
+def _view_stage(payloads: list[bytes], key: str) -> float:
+    from django.test import Client
+
+    client = Client()
+    started = time.perf_counter()
+    for body in payloads:
+        response = client.post("/api/v1/datasets/profile/datapoints", data=body, content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert response.status_code == 202, response.content
+    return time.perf_counter() - started
+
+
+def _append_stage(payloads: list[bytes], dataset_id: int) -> float:
+    from django.utils import timezone
+
+    from tracking import buffer, ingest
+    from tracking.models import Dataset
+    from tracking.services import dataset_time_window
+
+    window = dataset_time_window(dataset=Dataset.objects.get(pk=dataset_id), now=timezone.now())
+    batches = [ingest.batch_validate(body, ndjson=False, window=window)[1] for body in payloads]
+    started = time.perf_counter()
+    for batch in batches:
+        buffer.buffer_append(dataset_id=dataset_id, rows=batch.rows)
+    return time.perf_counter() - started
+
+
+def _drain_stage() -> tuple[float, int]:
+    from tracking import services
+
+    started = time.perf_counter()
+    result = services.buffer_drain(time_budget=600, block_ms=10)
+    return time.perf_counter() - started, result.points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=["view", "append", "drain", "all"], default="all")
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=250)
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--skip-rollups", action="store_true",
+                        help="diagnostic only: drain without rollups_apply, to size its share of the drain")
+    args = parser.parse_args()
+    django_setup()
+    if args.skip_rollups:
+        from tracking import rollups
+
+        rollups.rollups_apply = lambda **kwargs: None
+    from bench.ingest import bodies, setup
+    from tracking.buffer import buffer_depth
+
+    credentials = setup(["profile"])
+    payloads = bodies(args.batch, args.points // args.batch, seed=21)
+    stages = ["view", "append", "drain"] if args.stage == "all" else [args.stage]
+    for stage in stages:
+        if stage == "drain" and buffer_depth() == 0:
+            _append_stage(payloads, credentials.dataset_ids["profile"])
+        profiler = None
+        if not args.no_profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005)
+            profiler.start()
+        if stage == "view":
+            seconds, points = _view_stage(payloads, credentials.write_key), args.points
+        elif stage == "append":
+            seconds, points = _append_stage(payloads, credentials.dataset_ids["profile"]), args.points
+        else:
+            seconds, points = _drain_stage()
+        print(f"{stage}: {points} points in {seconds:.2f}s = {points / seconds:,.0f} points/s", flush=True)
+        if profiler:
+            profiler.stop()
+            path = Path(OUT) / f"profile-{stage}.txt"
+            path.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+            print(f"  profile -> {path}")
+        if stage in ("view", "append"):
+            _drain_stage()  # keep the buffer empty for the next stage
+
+
+if __name__ == "__main__":
+    main()
