@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from tracking.admin_overview import admin_overview_view
+
 urlpatterns = [
+    path("admin/overview/", admin_overview_view, name="admin-overview"),
     path("admin/", admin.site.urls),
     path("", include("tracking.urls")),
     path("", include("tracking.reports_urls")),
     path("", include("tracking.sql.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("web.urls")),
 ]

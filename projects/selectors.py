@@ -32,3 +32,18 @@ def membership_get(*, project: Project, user: AbstractBaseUser) -> Membership | 
 
 def api_key_list(*, project: Project) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(project=project)
+
+
+def project_get_for_user(*, user: AbstractBaseUser, slug: str) -> tuple[Project, Membership | None] | None:
+    """The project and the user's membership, or None when the user may not see it (staff see all)."""
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        return None
+    membership = membership_get(project=project, user=user)
+    if membership is None and not user.is_superuser:
+        return None
+    return project, membership
+
+
+def membership_list(*, project: Project) -> QuerySet[Membership]:
+    return Membership.objects.filter(project=project).select_related("user").order_by("user__username")

@@ -87,3 +87,47 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
 def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
     Membership.objects.filter(project=project, user=user).delete()
 
+
+
+class MembershipChangeRefused(Exception):
+    """A membership change that would break a rule: owners stay in charge, someone always owns."""
+
+
+def _owners_locked(*, project: Project) -> int:
+    """Lock the owners' rows (FOR UPDATE allows no COUNT) so two demotions cannot both pass."""
+    return len(Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).values_list("pk", flat=True))
+
+
+def membership_change(*, project: Project, actor_role: str, user: AbstractBaseUser, role: str) -> Membership:
+    """Add a member or change a role, as someone holding ``actor_role`` (owner or admin).
+
+    Admins manage members and admins; only owners grant or take away ownership, and the
+    last owner cannot be demoted, so no project is left without one.
+    """
+    if role not in Role.values:
+        raise MembershipChangeRefused(f"Unknown role '{role}'.")
+    current = Membership.objects.filter(project=project, user=user).first()
+    touches_owner = role == Role.OWNER or (current is not None and current.role == Role.OWNER)
+    if touches_owner and actor_role != Role.OWNER:
+        raise MembershipChangeRefused("Only an owner can grant or change ownership.")
+    with transaction.atomic():
+        if current is not None and current.role == Role.OWNER and role != Role.OWNER:
+            if _owners_locked(project=project) <= 1:
+                raise MembershipChangeRefused("A project needs at least one owner.")
+        return membership_set(project=project, user=user, role=role)
+
+
+def membership_delete(*, project: Project, actor_role: str, user: AbstractBaseUser) -> None:
+    """Remove a member under the same rules as ``membership_change``."""
+    current = Membership.objects.filter(project=project, user=user).first()
+    if current is None:
+        return
+    if current.role == Role.OWNER:
+        if actor_role != Role.OWNER:
+            raise MembershipChangeRefused("Only an owner can remove an owner.")
+        with transaction.atomic():
+            if _owners_locked(project=project) <= 1:
+                raise MembershipChangeRefused("A project needs at least one owner.")
+            membership_remove(project=project, user=user)
+        return
+    membership_remove(project=project, user=user)

@@ -129,11 +129,16 @@ class _Reader:
         n, s1, s2, s3 = rows[0]
         return int(n), s1, s2, s3
 
-    def bins(self, *, keys: Sequence[str] | None = None) -> dict[str, dict[int, int]]:
+    def bins(self, *, keys: Sequence[str]) -> dict[str, dict[int, int]]:
+        """Latency histograms of the given paths."""
         grouped: dict[str, dict[int, int]] = defaultdict(dict)
         for path, bin_text, n, *_ in self.rows([Kind.LATENCY], ["k1", "k2"], keys=keys):
             grouped[path][int(bin_text)] = int(n)
         return grouped
+
+    def bins_all(self) -> dict[int, int]:
+        """The latency histogram of all requests, from its own small rollup rows."""
+        return {int(bin_text): int(n) for bin_text, n, *_ in self.rows([Kind.LATENCY_ALL], ["k2"])}
 
     def series(self, rows: list[tuple], value: Callable[[tuple], tuple[str, float]], unit: str = "") -> Series:
         """Dense lines from ``(t, ...)`` rows; ``value`` maps a row to (line name, amount)."""
@@ -148,14 +153,6 @@ class _Reader:
             line = lines.setdefault(name, [0.0] * len(starts))
             line[position] = (line[position] or 0.0) + float(amount)
         return Series(t=starts, lines=dict(sorted(lines.items())), unit=unit)
-
-
-def _merged_bins(grouped: dict[str, dict[int, int]]) -> dict[int, int]:
-    merged: dict[int, int] = defaultdict(int)
-    for bins in grouped.values():
-        for number, n in bins.items():
-            merged[number] += n
-    return merged
 
 
 def _request_totals(reader: _Reader, report: Report) -> None:
@@ -231,7 +228,7 @@ def report_overview(*, project: Project, dataset: Dataset | None, window: Window
     report = Report("overview", project, dataset, window, now)
     reader = _Reader(dataset=dataset, window=window, now=now)
     _request_totals(reader, report)
-    report.totals.update(_percentiles(_merged_bins(reader.bins())))
+    report.totals.update(_percentiles(reader.bins_all()))
     by_kind = {kind: (n, s1, s2, s3) for kind, n, s1, s2, s3 in reader.rows([Kind.ERROR, Kind.AI, Kind.COST], ["kind"])}
     error_n = by_kind.get(Kind.ERROR, (0, ZERO, ZERO, ZERO))[0]
     ai = by_kind.get(Kind.AI, (0, ZERO, ZERO, ZERO))

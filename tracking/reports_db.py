@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from tracking.reports_layout import COST_MARKER, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
+from tracking.reports_layout import COST_MARKER, HISTOGRAM_KINDS, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
 
 TIER_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour", "day": "tracking_rollup_day"}
 EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
@@ -42,7 +42,7 @@ CREATE TABLE {table} (
     s1 numeric NOT NULL,
     s2 numeric NOT NULL,
     s3 numeric NOT NULL,
-    PRIMARY KEY (dataset_id, bucket, kind, k1, k2)
+    PRIMARY KEY (dataset_id, kind, bucket, k1, k2)
 );"""
         )
     return "\n".join(statements)
@@ -92,19 +92,29 @@ FROM (
 """
 
 
-def _raw_piece_sql(layout: Layout, *, kinds: Sequence[int], keyed: bool) -> tuple[str, int]:
-    """Raw rows of a time range as rollup rows, latency bins included when asked for.
+def _raw_piece_sql(layout: Layout, *, kinds: Sequence[int], keyed: bool) -> tuple[str, list[str]]:
+    """Raw rows of a time range as rollup rows, latency histograms included when asked for.
 
-    Returns the SQL and how many times its classified scan (3 placeholders each) repeats.
+    Returns the SQL and the names of its parameters in order, for ``_raw_piece_params``.
     """
     key_filter = " AND k1 = ANY(%s)" if keyed else ""
-    parts = [f"SELECT ts, kind, k1, k2, n, s1, s2, s3 FROM ({classified_sql(layout)}) AS c WHERE kind = ANY(%s){key_filter}"]
-    if Kind.LATENCY in kinds:
-        parts.append(
-            f"SELECT ts, {int(Kind.LATENCY)}, k1, width_bucket(dur, %s::float8[])::text, n, 0, 0, 0 "
-            f"FROM ({classified_sql(layout)}) AS c WHERE kind = {int(Kind.REQUEST)} AND dur IS NOT NULL{key_filter}"
+    sql = f"SELECT ts, kind, k1, k2, n, s1, s2, s3 FROM ({classified_sql(layout)}) AS c WHERE kind = ANY(%s){key_filter}"
+    names = ["dataset", "start", "end", "kinds"] + (["keys"] if keyed else [])
+    if HISTOGRAM_KINDS & set(kinds):
+        # One scan yields both histograms: per path (LATENCY) and over all paths (LATENCY_ALL).
+        sql += (
+            f" UNION ALL SELECT ts, h.kind, CASE WHEN h.kind = {int(Kind.LATENCY)} THEN k1 ELSE '' END,"
+            " width_bucket(dur, %s::float8[])::text, n, 0, 0, 0"
+            f" FROM ({classified_sql(layout)}) AS c CROSS JOIN unnest(%s::smallint[]) AS h(kind)"
+            f" WHERE c.kind = {int(Kind.REQUEST)} AND dur IS NOT NULL"
+            f"{f' AND h.kind = {int(Kind.LATENCY)} AND k1 = ANY(%s)' if keyed else ''}"
         )
-    return " UNION ALL ".join(parts), len(parts)
+        names += ["bounds", "dataset", "start", "end", "histograms"] + (["keys"] if keyed else [])
+    return sql, names
+
+
+def _raw_piece_params(names: list[str], values: dict[str, object]) -> list[object]:
+    return [values[name] for name in names]
 
 
 @dataclass(frozen=True)
@@ -144,16 +154,20 @@ def rollup_aggregate(
     params: list[object] = []
     for piece in pieces:
         if piece.source == "raw":
-            raw_kinds = [kind for kind in kinds if kind != Kind.LATENCY]
-            sql, scans = _raw_piece_sql(layout, kinds=kinds, keyed=key_list is not None)
+            sql, names = _raw_piece_sql(layout, kinds=kinds, keyed=key_list is not None)
             selects.append(sql)
-            params += [dataset_id, piece.start, piece.end, raw_kinds]
-            if key_list is not None:
-                params.append(key_list)
-            if scans == 2:
-                params += [list(LATENCY_BOUNDS), dataset_id, piece.start, piece.end]
-                if key_list is not None:
-                    params.append(key_list)
+            params += _raw_piece_params(
+                names,
+                {
+                    "dataset": dataset_id,
+                    "start": piece.start,
+                    "end": piece.end,
+                    "kinds": [kind for kind in kinds if kind not in HISTOGRAM_KINDS],
+                    "keys": key_list,
+                    "bounds": list(LATENCY_BOUNDS),
+                    "histograms": [kind for kind in kinds if kind in HISTOGRAM_KINDS],
+                },
+            )
             continue
         table = TIER_TABLES[piece.source]
         key_filter = " AND k1 = ANY(%s)" if key_list is not None else ""
@@ -203,34 +217,46 @@ def rollup_upsert(*, tier: str, rows: list[tuple]) -> None:
             INSERT INTO {table} AS r (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
             SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[], %s::text[], %s::text[],
                                  %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[])
-            ON CONFLICT (dataset_id, bucket, kind, k1, k2) DO UPDATE SET
+            ON CONFLICT (dataset_id, kind, bucket, k1, k2) DO UPDATE SET
                 n = r.n + EXCLUDED.n, s1 = r.s1 + EXCLUDED.s1, s2 = r.s2 + EXCLUDED.s2, s3 = r.s3 + EXCLUDED.s3
             """,
             [list(column) for column in columns],
         )
 
 
-def _rebuild_from_raw_sql(layout: Layout, *, table: str, grain: str) -> str:
-    return f"""
-INSERT INTO {table} (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
-SELECT %s, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}), kind, k1, k2, sum(n), sum(s1), sum(s2), sum(s3)
-FROM ({_raw_piece_sql(layout, kinds=[int(Kind.LATENCY)], keyed=False)[0]}) AS r
-GROUP BY 2, 3, 4, 5
-"""
+def _rebuild_from_raw(cursor: object, *, dataset_id: int, layout: Layout, table: str, grain: str, start: datetime, end: datetime) -> None:
+    kinds = [int(kind) for kind in Kind]
+    sql, names = _raw_piece_sql(layout, kinds=kinds, keyed=False)
+    params = _raw_piece_params(
+        names,
+        {
+            "dataset": dataset_id,
+            "start": start,
+            "end": end,
+            "kinds": [kind for kind in kinds if kind not in HISTOGRAM_KINDS],
+            "bounds": list(LATENCY_BOUNDS),
+            "histograms": sorted(int(kind) for kind in HISTOGRAM_KINDS),
+        },
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO {table} (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
+        SELECT %s, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}), kind, k1, k2, sum(n), sum(s1), sum(s2), sum(s3)
+        FROM ({sql}) AS r GROUP BY 2, 3, 4, 5
+        """,
+        [dataset_id, *params],
+    )
 
 
 def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) -> None:
     """Replace a dataset's rollups with ones computed from its raw points (hour, then day, then minute)."""
-    all_kinds = [int(kind) for kind in Kind if kind != Kind.LATENCY]
-    far_past, far_future = datetime.fromisoformat("1970-01-01T00:00:00+00:00"), datetime.fromisoformat(
-        "9999-01-01T00:00:00+00:00"
-    )
+    far_past = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+    far_future = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
     with connection.cursor() as cursor:
         for table in TIER_TABLES.values():
             cursor.execute(f"DELETE FROM {table} WHERE dataset_id = %s", [dataset_id])
-        cursor.execute(
-            _rebuild_from_raw_sql(layout, table=TIER_TABLES["hour"], grain="1 hour"),
-            [dataset_id, dataset_id, far_past, far_future, all_kinds, list(LATENCY_BOUNDS), dataset_id, far_past, far_future],
+        _rebuild_from_raw(
+            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["hour"], grain="1 hour", start=far_past, end=far_future
         )
         cursor.execute(
             f"""
@@ -241,10 +267,11 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
             """,
             [dataset_id],
         )
-        cursor.execute(
-            _rebuild_from_raw_sql(layout, table=TIER_TABLES["minute"], grain="1 minute"),
-            [dataset_id, dataset_id, minute_from, far_future, all_kinds, list(LATENCY_BOUNDS), dataset_id, minute_from, far_future],
+        _rebuild_from_raw(
+            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain="1 minute", start=minute_from, end=far_future
         )
+        for table in TIER_TABLES.values():
+            cursor.execute(f"ANALYZE {table}")
 
 
 def rollup_prune_minutes(*, before: datetime) -> int:
@@ -274,9 +301,9 @@ def dataset_volumes(*, since: datetime) -> list[tuple[int, int]]:
         cursor.execute(
             f"""
             SELECT dataset_id, sum(n) FROM {TIER_TABLES["hour"]}
-            WHERE bucket >= %s AND kind <> %s GROUP BY dataset_id ORDER BY 2 DESC
+            WHERE bucket >= %s AND NOT (kind = ANY(%s)) GROUP BY dataset_id ORDER BY 2 DESC
             """,
-            [since, int(Kind.LATENCY)],
+            [since, sorted(int(kind) for kind in HISTOGRAM_KINDS)],
         )
         return [(row[0], int(row[1])) for row in cursor.fetchall()]
 

@@ -25,6 +25,11 @@ class Kind(IntEnum):
     RESOURCE = 6
     OTHER = 9
     LATENCY = 10
+    LATENCY_ALL = 11
+
+
+#: Kinds that are histograms of request durations rather than points.
+HISTOGRAM_KINDS = frozenset({Kind.LATENCY, Kind.LATENCY_ALL})
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")

@@ -26,7 +26,6 @@ _AUTO = (
     (timedelta(hours=12), 300),
     (timedelta(days=2), 900),
     (timedelta(days=14), 3600),
-    (timedelta(days=45), 21600),
 )
 
 PRESETS = {

@@ -116,7 +116,9 @@ def rollups_apply(*, rows: Iterable[Sequence[object]], blob_count: int, double_c
         accumulator.add(dataset_id, moment, kind, k1, k2, 1, sums)
         if kind == Kind.REQUEST and measures[0] is not None:
             zero = Decimal(0)
-            accumulator.add(dataset_id, moment, Kind.LATENCY, k1, str(latency_bin(measures[0])), 1, [zero, zero, zero])
+            bin_text = str(latency_bin(measures[0]))
+            accumulator.add(dataset_id, moment, Kind.LATENCY, k1, bin_text, 1, [zero, zero, zero])
+            accumulator.add(dataset_id, moment, Kind.LATENCY_ALL, "", bin_text, 1, [zero, zero, zero])
     for name, grouped in accumulator.tiers.items():
         reports_db.rollup_upsert(
             tier=name, rows=[(*key, *values) for key, values in sorted(grouped.items(), key=lambda item: item[0])]

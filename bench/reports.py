@@ -1,0 +1,251 @@
+"""Report endpoints over 10 million points spread over 30 days: the median of 10 calls each.
+
+The points are generated inside PostgreSQL (``tracking.reports_demo``) into a database of
+this benchmark's own (``meauxcloud_bench_reports``), once: later runs reuse them. Before
+measuring, a few thousand fresh points go through the real write path (COPY plus the
+rollup hook in one transaction), so realtime has live data. Calls go through Django's
+test client, so the figures include authentication, serializers and JSON rendering but
+no network.
+
+Run: ``python -m bench.reports`` (``--points`` to change the volume). Results go to
+var/bench/reports.json and the "Reports" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.env import OUT, ROOT, _postgres_database_ensure, bench_environment
+
+DATABASE = "meauxcloud_bench_reports"
+PROJECT = "bench-reports"
+DATASET = "meauxcloud_analytics"
+DAYS = 30
+CALLS = 10
+TARGET_MS = 150
+FRESH_POINTS = 3_000
+
+ENDPOINTS = [
+    ("overview, 30 days", "/api/v1/reports/overview?range=30d"),
+    ("usage, 30 days", "/api/v1/reports/usage?range=30d"),
+    ("costs, 30 days", "/api/v1/reports/costs?range=30d"),
+    ("errors, 30 days", "/api/v1/reports/errors?range=30d"),
+    ("ai, 30 days", "/api/v1/reports/ai?range=30d"),
+    ("overview, 24 hours", "/api/v1/reports/overview?range=24h"),
+    ("usage, 7 days", "/api/v1/reports/usage?range=7d"),
+    ("errors, 90 days", "/api/v1/reports/errors?range=90d"),
+    ("realtime", "/api/v1/reports/realtime"),
+    ("/metrics/realtime", "/metrics/realtime"),
+    ("/metrics/costs", "/metrics/costs"),
+    ("CSV top paths, 30 days", "/api/v1/reports/usage/tables/top_paths.csv?range=30d"),
+]
+
+
+def _setup() -> None:
+    env = bench_environment()
+    parts = urlsplit(env["DATABASE_URL"])
+    env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
+    _postgres_database_ensure(env["DATABASE_URL"])
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--no-input", verbosity=0)
+
+
+def _stored_points(dataset_id: int) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(n), 0) FROM tracking_rollup_day WHERE dataset_id = %s AND kind < 10", [dataset_id]
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _data_ensure(points: int) -> dict[str, float]:
+    """Generate the points unless a previous run left exactly that many; returns timings."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from projects.models import Project
+    from projects.services import project_create
+    from tracking.models import Dataset
+    from tracking.reports_demo import datapoints_generate
+    from tracking.rollups import rollups_rebuild
+    from tracking.services import dataset_get_or_create
+
+    project = Project.objects.filter(slug=PROJECT).first() or project_create(slug=PROJECT)
+    dataset = dataset_get_or_create(project=project, name=DATASET)
+    if _stored_points(dataset.id) >= points:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tracking_datapoint WHERE dataset_id = %s", [dataset.id])
+    now = timezone.now()
+    started = time.perf_counter()
+    datapoints_generate(dataset=dataset, points=points, end=now, days=DAYS)
+    generated = time.perf_counter() - started
+    started = time.perf_counter()
+    with transaction.atomic():
+        rollups_rebuild(dataset_id=dataset.id, labels=dataset.labels, now=now)
+    rebuilt = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE tracking_datapoint")
+    Dataset.objects.filter(pk=dataset.pk).update(last_write_at=now)
+    return {"generate_s": round(generated, 1), "rollup_rebuild_s": round(rebuilt, 1)}
+
+
+def _fresh_points(count: int) -> float:
+    """Write points of the last ten minutes the way the drain does: COPY and rollups, one transaction."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from tracking import db, rollups
+    from tracking.models import Dataset
+
+    dataset = Dataset.objects.get(project__slug=PROJECT, name=DATASET)
+    now = timezone.now()
+    rng = random.Random(5)
+    rows = []
+    for i in range(count):
+        moment = now - timedelta(seconds=rng.uniform(0, 600))
+        status = rng.choice(["200", "200", "200", "404", "500"])
+        rows.append([dataset.id, moment, f"fresh-{i}", None, rng.choice(["GET", "POST"]), rng.choice(["/", "/api/users"]), status, "production", rng.uniform(5, 300), 1.0, 1024.0])
+    db.partition_create(now.date())
+    started = time.perf_counter()
+    with transaction.atomic():
+        db.datapoint_copy(rows=rows, blob_count=4, double_count=3)
+        rollups.rollups_apply(rows=rows, blob_count=4, double_count=3)
+    Dataset.objects.filter(pk=dataset.pk).update(last_write_at=now)
+    return time.perf_counter() - started
+
+
+def _measure() -> list[dict[str, object]]:
+    from django.test import Client
+
+    from projects.models import Project
+    from projects.services import api_key_create
+
+    project = Project.objects.get(slug=PROJECT)
+    key = api_key_create(project=project, name="bench", scopes=["read"]).secret
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    results = []
+    for name, url in ENDPOINTS:
+        response = client.get(url)
+        if response.status_code != 200:
+            raise SystemExit(f"{url} answered {response.status_code}: {response.content[:300]!r}")
+        timings = []
+        for _ in range(CALLS):
+            started = time.perf_counter()
+            client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+        results.append(
+            {
+                "endpoint": name,
+                "url": url,
+                "median_ms": round(statistics.median(timings), 1),
+                "max_ms": round(max(timings), 1),
+                "met": statistics.median(timings) <= TARGET_MS,
+            }
+        )
+        print(f"{name:28} median {results[-1]['median_ms']:7.1f} ms  max {results[-1]['max_ms']:7.1f} ms")
+    return results
+
+
+def _footprint() -> dict[str, object]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT relname, pg_total_relation_size(oid), reltuples::bigint FROM pg_class
+            WHERE relname IN ('tracking_rollup_minute', 'tracking_rollup_hour', 'tracking_rollup_day')
+            """
+        )
+        return {name: {"mb": round(size / 2**20, 1), "rows": rows} for name, size, rows in cursor.fetchall()}
+
+
+def _markdown(report: dict[str, object]) -> str:
+    lines = [
+        "## Reports",
+        "",
+        f"`python -m bench.reports` on {report['machine']}, {report['when']}: {report['points']:,} points over "
+        f"{DAYS} days in one dataset, every report endpoint called {CALLS} times after one warm-up call "
+        f"(Django test client: authentication, selectors, serializers and JSON, no network). Target: median ≤ {TARGET_MS} ms.",
+        "",
+        "| endpoint | median ms | max ms | ≤ 150 ms |",
+        "|---|---:|---:|:-:|",
+    ]
+    for row in report["results"]:
+        lines.append(f"| {row['endpoint']} | {row['median_ms']} | {row['max_ms']} | {'yes' if row['met'] else 'no'} |")
+    lines += [
+        "",
+        f"Writing {FRESH_POINTS:,} fresh points with their rollups in one transaction took "
+        f"{report['fresh_write_ms']} ms (COPY plus `rollups_apply`).",
+    ]
+    if report.get("setup"):
+        setup = report["setup"]
+        lines.append(
+            f"Generating the points took {setup['generate_s']} s and rebuilding all rollups from them "
+            f"{setup['rollup_rebuild_s']} s (only needed for bulk loads and label changes)."
+        )
+    footprint = report["footprint"]
+    lines.append(
+        "Rollup footprint: "
+        + ", ".join(f"{name.removeprefix('tracking_rollup_')} {v['rows']:,} rows / {v['mb']} MB" for name, v in sorted(footprint.items()))
+        + "."
+    )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _docs_update(section: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = text.find("## Reports")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        following = text.find("\n## ", start + 3)
+        rest = "" if following == -1 else "\n" + text[following + 1 :]
+        text = text[:start] + section + rest
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=10_000_000)
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    args = parser.parse_args()
+    _setup()
+    setup = _data_ensure(args.points)
+    fresh = _fresh_points(FRESH_POINTS)
+    results = _measure()
+    report = {
+        "when": datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} CPUs",
+        "points": args.points,
+        "setup": setup,
+        "fresh_write_ms": round(fresh * 1000, 1),
+        "results": results,
+        "footprint": _footprint(),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "reports.json").write_text(json.dumps(report, indent=2))
+    if not args.no_docs:
+        _docs_update(_markdown(report))
+    missed = [row["endpoint"] for row in results if not row["met"]]
+    print("all medians within target" if not missed else f"over target: {', '.join(missed)}")
+
+
+if __name__ == "__main__":
+    main()

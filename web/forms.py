@@ -1,0 +1,66 @@
+"""Forms of the web pages; they check shape, services check meaning."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from projects.models import Role, Scope
+from tracking.models import MAX_RETENTION_DAYS
+from tracking.reports_window import INTERVALS, PRESETS
+
+INTERVAL_NAMES = {10: "10 seconds", 60: "1 minute", 300: "5 minutes", 900: "15 minutes", 3600: "1 hour", 21600: "6 hours", 86400: "1 day"}
+RANGE_NAMES = {"5m": "Last 5 minutes", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days"}
+
+
+class ReportFilterForm(forms.Form):
+    """The range picker: a preset, or a custom from/to; an interval, or one chosen to fit."""
+
+    range = forms.ChoiceField(choices=[(key, RANGE_NAMES[key]) for key in PRESETS] + [("custom", "Custom")], required=False)
+    start = forms.DateTimeField(required=False, label="From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end = forms.DateTimeField(required=False, label="To (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    interval = forms.TypedChoiceField(
+        choices=[("", "Automatic")] + [(seconds, INTERVAL_NAMES[seconds]) for seconds in INTERVALS],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    dataset = forms.ChoiceField(required=False)
+
+    def __init__(self, *args: object, datasets: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = [(name, name) for name in datasets]
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=[Scope.READ])
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Username or email")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class DatasetSettingsForm(forms.Form):
+    retention_days = forms.IntegerField(min_value=1, max_value=MAX_RETENTION_DAYS)
+    labels = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='JSON, e.g. {"blob2": "path", "double1": "duration_ms"}. A label naming a request role moves it.',
+    )
+
+    def clean_labels(self) -> dict[str, str]:
+        text = self.cleaned_data.get("labels") or "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"Not JSON: {error.msg}.") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Labels must be a JSON object.")
+        return value

@@ -1,0 +1,22 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/", views.project_list, name="projects"),
+    path("projects/<slug:slug>/", views.report_page, name="overview"),
+    path("projects/<slug:slug>/settings/", views.project_settings, name="settings"),
+    path("projects/<slug:slug>/settings/keys/", views.api_key_create_view, name="key-create"),
+    path("projects/<slug:slug>/settings/keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="key-revoke"),
+    path("projects/<slug:slug>/settings/members/", views.member_add_view, name="member-add"),
+    path("projects/<slug:slug>/settings/members/<int:membership_id>/role/", views.member_role_view, name="member-role"),
+    path("projects/<slug:slug>/settings/members/<int:membership_id>/remove/", views.member_remove_view, name="member-remove"),
+    path("projects/<slug:slug>/settings/datasets/<int:dataset_id>/", views.dataset_settings_view, name="dataset-settings"),
+    path("projects/<slug:slug>/<str:name>/", views.report_page, name="report"),
+    path("projects/<slug:slug>/<str:name>/tables/<str:table>.csv", views.report_table_csv, name="report-csv"),
+]

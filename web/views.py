@@ -1,0 +1,254 @@
+"""Server-rendered pages: project list, reports, CSV downloads and project settings.
+
+Thin: each view resolves the project for the logged-in user (404 for non-members, so a
+project's existence does not leak), calls one selector or service and renders.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from projects.models import MANAGER_ROLES, ApiKey, Membership, Project, Role
+from projects.selectors import api_key_list, membership_list, project_get_for_user, project_list_for_user
+from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
+from tracking.models import Dataset
+from tracking.reports import REPORTS, Report, realtime_window, report_get, report_interval_default
+from tracking.reports_api import table_as_csv
+from tracking.reports_services import dataset_update
+from tracking.reports_window import PRESETS, Window, WindowInvalid, window_build
+from tracking.selectors import dataset_list
+from web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ReportFilterForm
+from web.pages import PAGES, page_build
+
+DEFAULT_RANGES = {"costs": "30d", "realtime": "5m"}
+
+
+def _access(request: HttpRequest, slug: str) -> tuple[Project, str | None]:
+    """The project and the user's role in it; staff without a membership read as viewers."""
+    found = project_get_for_user(user=request.user, slug=slug)
+    if found is None:
+        raise Http404("No such project.")
+    project, membership = found
+    if membership is not None:
+        return project, membership.role
+    return project, Role.OWNER if request.user.is_superuser else None
+
+
+def _manager(request: HttpRequest, slug: str) -> tuple[Project, str]:
+    project, role = _access(request, slug)
+    if role not in MANAGER_ROLES:
+        raise PermissionDenied("Only owners and admins manage this project.")
+    return project, role
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = project_list_for_user(user=request.user).order_by("name")
+    return render(request, "web/project_list.html", {"projects": projects})
+
+
+def _window(form: ReportFilterForm, *, name: str, now: datetime) -> tuple[Window, str | None]:
+    """The chosen window, or the page's default one and the reason the choice was refused."""
+    if name == "realtime":
+        return realtime_window(now=now), None
+    default = DEFAULT_RANGES.get(name, "24h")
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    chosen = data.get("range") or default
+    if chosen == "custom" and data.get("start") and data.get("end"):
+        start, end = data["start"], data["end"]
+    else:
+        end = now
+        start = now - PRESETS.get(chosen, PRESETS[default])
+    interval = data.get("interval") or report_interval_default(name=name, length=end - start)
+    try:
+        return window_build(start=start, end=end, interval=interval), None
+    except WindowInvalid as error:
+        fallback = window_build(
+            start=now - PRESETS[default], end=now, interval=report_interval_default(name=name, length=PRESETS[default])
+        )
+        return fallback, str(error)
+
+
+def _report(request: HttpRequest, slug: str, name: str) -> tuple[Project, str | None, Report, ReportFilterForm, str | None]:
+    if name not in REPORTS:
+        raise Http404("No such report.")
+    project, role = _access(request, slug)
+    datasets = list(dataset_list(project=project).order_by("name"))
+    form = ReportFilterForm(
+        request.GET or None, initial={"range": DEFAULT_RANGES.get(name, "24h")}, datasets=[d.name for d in datasets]
+    )
+    now = timezone.now()
+    window, problem = _window(form, name=name, now=now)
+    chosen = request.GET.get("dataset")
+    dataset = next((d for d in datasets if d.name == chosen), None) if chosen else None
+    if chosen and dataset is None:
+        raise Http404("No such dataset.")
+    if dataset is None and datasets:
+        dataset = max(datasets, key=lambda d: (d.last_write_at is not None, d.last_write_at or now, d.name))
+    if dataset is not None:
+        form.initial["dataset"] = dataset.name
+    report = report_get(project=project, name=name, dataset=dataset, window=window, now=now)
+    return project, role, report, form, problem
+
+
+@login_required
+def report_page(request: HttpRequest, slug: str, name: str = "overview") -> HttpResponse:
+    project, role, report, form, problem = _report(request, slug, name)
+    context = {
+        "project": project,
+        "role": role,
+        "can_manage": role in MANAGER_ROLES,
+        "report": report,
+        "page": name,
+        "pages": PAGES,
+        "form": form,
+        "problem": problem,
+        "query": request.GET.urlencode(),
+        "ingest_url": request.build_absolute_uri(
+            f"/api/v1/datasets/{report.dataset.name if report.dataset else 'meauxcloud_analytics'}/datapoints"
+        ),
+        **page_build(report),
+    }
+    return render(request, "web/report.html", context)
+
+
+@login_required
+def report_table_csv(request: HttpRequest, slug: str, name: str, table: str) -> HttpResponse:
+    project, _role, report, _form, _problem = _report(request, slug, name)
+    if table not in report.tables:
+        raise Http404("No such table.")
+    return table_as_csv(report.tables[table], filename=f"{project.slug}-{name}-{table}.csv")
+
+
+def _settings_context(project: Project, role: str, **extra: object) -> dict[str, object]:
+    return {
+        "project": project,
+        "role": role,
+        "can_manage": True,
+        "is_owner": role == Role.OWNER,
+        "pages": PAGES,
+        "page": "settings",
+        "keys": api_key_list(project=project).select_related("created_by"),
+        "members": membership_list(project=project),
+        "datasets": [
+            (dataset, DatasetSettingsForm(initial={"retention_days": dataset.retention_days, "labels": _labels_text(dataset)}, prefix=f"d{dataset.id}"))
+            for dataset in Dataset.objects.filter(project=project).order_by("name")
+        ],
+        "roles": Role.choices,
+        "key_form": extra.pop("key_form", ApiKeyCreateForm()),
+        "member_form": extra.pop("member_form", MemberAddForm()),
+        **extra,
+    }
+
+
+def _labels_text(dataset: Dataset) -> str:
+    return json.dumps(dataset.labels or {}, sort_keys=True)
+
+
+@login_required
+def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    project, role = _manager(request, slug)
+    return render(request, "web/settings.html", _settings_context(project, role))
+
+
+@login_required
+@require_POST
+def api_key_create_view(request: HttpRequest, slug: str) -> HttpResponse:
+    project, role = _manager(request, slug)
+    form = ApiKeyCreateForm(request.POST)
+    if not form.is_valid():
+        return render(request, "web/settings.html", _settings_context(project, role, key_form=form), status=400)
+    issued = api_key_create(project=project, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user)
+    # The secret is rendered in this response only, never stored or redirected through a session.
+    return render(request, "web/settings.html", _settings_context(project, role, new_key=issued), status=201)
+
+
+@login_required
+@require_POST
+def api_key_revoke_view(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
+    project, _role = _manager(request, slug)
+    api_key = get_object_or_404(ApiKey, pk=key_id, project=project)
+    api_key_revoke(api_key=api_key)
+    messages.success(request, f"Key {api_key.prefix}… revoked.")
+    return redirect("web:settings", slug=project.slug)
+
+
+@login_required
+@require_POST
+def member_add_view(request: HttpRequest, slug: str) -> HttpResponse:
+    project, role = _manager(request, slug)
+    form = MemberAddForm(request.POST)
+    if not form.is_valid():
+        return render(request, "web/settings.html", _settings_context(project, role, member_form=form), status=400)
+    name = form.cleaned_data["username"]
+    user = get_user_model().objects.filter(Q(username=name) | Q(email__iexact=name)).first()
+    if user is None:
+        form.add_error("username", "No user with that username or email.")
+        return render(request, "web/settings.html", _settings_context(project, role, member_form=form), status=400)
+    return _membership_change(request, project, role, user, form.cleaned_data["role"])
+
+
+@login_required
+@require_POST
+def member_role_view(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+    project, role = _manager(request, slug)
+    membership = get_object_or_404(Membership, pk=membership_id, project=project)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+        return redirect("web:settings", slug=project.slug)
+    return _membership_change(request, project, role, membership.user, form.cleaned_data["role"])
+
+
+def _membership_change(request: HttpRequest, project: Project, role: str, user: object, new_role: str) -> HttpResponse:
+    try:
+        membership_change(project=project, actor_role=role, user=user, role=new_role)
+    except MembershipChangeRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{user} is now {new_role}.")
+    return redirect("web:settings", slug=project.slug)
+
+
+@login_required
+@require_POST
+def member_remove_view(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+    project, role = _manager(request, slug)
+    membership = get_object_or_404(Membership, pk=membership_id, project=project)
+    try:
+        membership_delete(project=project, actor_role=role, user=membership.user)
+    except MembershipChangeRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{membership.user} removed.")
+    return redirect("web:settings", slug=project.slug)
+
+
+@login_required
+@require_POST
+def dataset_settings_view(request: HttpRequest, slug: str, dataset_id: int) -> HttpResponse:
+    project, role = _manager(request, slug)
+    dataset = get_object_or_404(Dataset, pk=dataset_id, project=project)
+    form = DatasetSettingsForm(request.POST, prefix=f"d{dataset.id}")
+    if form.is_valid():
+        try:
+            dataset_update(dataset=dataset, retention_days=form.cleaned_data["retention_days"], labels=form.cleaned_data["labels"])
+        except ValidationError as error:
+            messages.error(request, f"{dataset.name}: {' '.join(error.messages)}")
+        else:
+            messages.success(request, f"{dataset.name} saved.")
+    else:
+        messages.error(request, f"{dataset.name}: {' '.join(e for errors in form.errors.values() for e in errors)}")
+    return redirect("web:settings", slug=project.slug)
+
