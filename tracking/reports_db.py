@@ -8,11 +8,12 @@ tier and the index of the points table. Column names interpolated into SQL come 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
+from psycopg import sql as pgsql
 
 from tracking.reports_layout import COST_MARKER, HISTOGRAM_KINDS, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
 
@@ -58,11 +59,16 @@ def _column(name: str) -> str:
     return name
 
 
-def classified_sql(layout: Layout) -> str:
-    """Raw points of one dataset and time range as rollup rows: the SQL twin of ``rollups._classify``.
+STAGE_TABLE = "tracking_rollup_stage"
 
-    Placeholders: dataset id, start (inclusive), end (exclusive). Yields ``ts, kind, k1, k2, n,
-    s1, s2, s3, dur`` per point; ``dur`` is the request duration, for latency bins.
+
+def classified_sql(layout: Layout, *, staged: bool = False) -> str:
+    """Points as rollup rows: the one definition of how a point is classified and measured.
+
+    Reads one dataset's points over a time range (placeholders: dataset id, start inclusive,
+    end exclusive) or, ``staged``, the batch being written (placeholder: dataset ids).
+    Yields ``dataset_id, ts, kind, k1, k2, n, s1, s2, s3, dur`` per point; ``dur`` is the
+    request duration, for latency bins.
     """
     method, path, status = _column(layout.method), _column(layout.path), _column(layout.status)
     duration, count, size = _column(layout.duration_ms), _column(layout.count), _column(layout.size_bytes)
@@ -70,8 +76,12 @@ def classified_sql(layout: Layout) -> str:
     markers = " ".join(f"WHEN blob1 = '{marker}' THEN {int(kind)}" for marker, kind in MARKERS.items())
     methods = ", ".join(f"'{name}'" for name in HTTP_METHODS)
     request = int(Kind.REQUEST)
+    if staged:
+        source = f"{STAGE_TABLE} WHERE dataset_id = ANY(%s)"
+    else:
+        source = 'tracking_datapoint WHERE dataset_id = %s AND "timestamp" >= %s AND "timestamp" < %s'
     return f"""
-SELECT ts, kind,
+SELECT dataset_id, ts, kind,
     CASE kind WHEN {request} THEN coalesce({path}, '') WHEN {int(Kind.COST)} THEN coalesce(blob1, '')
         WHEN {int(Kind.OTHER)} THEN '' ELSE coalesce(blob2, '') END AS k1,
     CASE kind WHEN {request} THEN coalesce({status}, '') WHEN {int(Kind.COST)} THEN coalesce(blob2, '')
@@ -83,33 +93,34 @@ SELECT ts, kind,
     coalesce(CASE WHEN kind = {request} THEN {size} ELSE double3 END, 0)::numeric * si AS s3,
     CASE WHEN kind = {request} THEN {duration} END AS dur
 FROM (
-    SELECT "timestamp" AS ts, _sample_interval AS si, {", ".join(columns)},
+    SELECT dataset_id, "timestamp" AS ts, _sample_interval AS si, {", ".join(columns)},
         CASE WHEN blob3 = '{COST_MARKER}' THEN {int(Kind.COST)} {markers}
             WHEN {method} IN ({methods}) THEN {request} ELSE {int(Kind.OTHER)} END AS kind
-    FROM tracking_datapoint
-    WHERE dataset_id = %s AND "timestamp" >= %s AND "timestamp" < %s
+    FROM {source}
 ) AS p
 """
 
 
-def _raw_piece_sql(layout: Layout, *, kinds: Sequence[int], keyed: bool) -> tuple[str, list[str]]:
-    """Raw rows of a time range as rollup rows, latency histograms included when asked for.
+def _raw_piece_sql(layout: Layout, *, kinds: Sequence[int], keyed: bool, staged: bool = False) -> tuple[str, list[str]]:
+    """Points as rollup rows of the asked kinds, latency histograms included when asked for.
 
     Returns the SQL and the names of its parameters in order, for ``_raw_piece_params``.
     """
+    source = ["datasets"] if staged else ["dataset", "start", "end"]
     key_filter = " AND k1 = ANY(%s)" if keyed else ""
-    sql = f"SELECT ts, kind, k1, k2, n, s1, s2, s3 FROM ({classified_sql(layout)}) AS c WHERE kind = ANY(%s){key_filter}"
-    names = ["dataset", "start", "end", "kinds"] + (["keys"] if keyed else [])
+    columns = "dataset_id, ts, kind, k1, k2, n, s1, s2, s3"
+    sql = f"SELECT {columns} FROM ({classified_sql(layout, staged=staged)}) AS c WHERE kind = ANY(%s){key_filter}"
+    names = [*source, "kinds"] + (["keys"] if keyed else [])
     if HISTOGRAM_KINDS & set(kinds):
         # One scan yields both histograms: per path (LATENCY) and over all paths (LATENCY_ALL).
         sql += (
-            f" UNION ALL SELECT ts, h.kind, CASE WHEN h.kind = {int(Kind.LATENCY)} THEN k1 ELSE '' END,"
+            f" UNION ALL SELECT dataset_id, ts, h.kind, CASE WHEN h.kind = {int(Kind.LATENCY)} THEN k1 ELSE '' END,"
             " width_bucket(dur, %s::float8[])::text, n, 0, 0, 0"
-            f" FROM ({classified_sql(layout)}) AS c CROSS JOIN unnest(%s::smallint[]) AS h(kind)"
+            f" FROM ({classified_sql(layout, staged=staged)}) AS c CROSS JOIN unnest(%s::smallint[]) AS h(kind)"
             f" WHERE c.kind = {int(Kind.REQUEST)} AND dur IS NOT NULL"
             f"{f' AND h.kind = {int(Kind.LATENCY)} AND k1 = ANY(%s)' if keyed else ''}"
         )
-        names += ["bounds", "dataset", "start", "end", "histograms"] + (["keys"] if keyed else [])
+        names += ["bounds", *source, "histograms"] + (["keys"] if keyed else [])
     return sql, names
 
 
@@ -155,7 +166,7 @@ def rollup_aggregate(
     for piece in pieces:
         if piece.source == "raw":
             sql, names = _raw_piece_sql(layout, kinds=kinds, keyed=key_list is not None)
-            selects.append(sql)
+            selects.append(f"SELECT ts, kind, k1, k2, n, s1, s2, s3 FROM ({sql}) AS r")
             params += _raw_piece_params(
                 names,
                 {
@@ -205,22 +216,73 @@ def dataset_labels(*, dataset_ids: list[int]) -> list[tuple[int, dict]]:
         return [(row[0], row[1] if isinstance(row[1], dict) else {}) for row in cursor.fetchall()]
 
 
-def rollup_upsert(*, tier: str, rows: list[tuple]) -> None:
-    """Add pre-grouped rows ``(dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)`` to a tier."""
-    if not rows:
-        return
-    table = TIER_TABLES[tier]
-    columns = list(zip(*rows, strict=True))
+def _stage_table_sql() -> str:
+    blobs = ", ".join(f"blob{i} text" for i in range(1, 21))
+    doubles = ", ".join(f"double{i} double precision" for i in range(1, 21))
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (dataset_id bigint NOT NULL, \"timestamp\" timestamptz NOT NULL, "
+        f"_sample_interval integer NOT NULL DEFAULT 1, {blobs}, {doubles}) ON COMMIT DELETE ROWS"
+    )
+
+
+def rollup_stage(*, rows: Iterable[Sequence[object]], columns: Sequence[str]) -> None:
+    """COPY a batch's ``(dataset_id, timestamp, *columns)`` into this transaction's stage table."""
+    names = ["dataset_id", "timestamp", *(_column(name) for name in columns)]
+    statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+        pgsql.Identifier(STAGE_TABLE), pgsql.SQL(", ").join(map(pgsql.Identifier, names))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_stage_table_sql())
+        with cursor.cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        # Without statistics the planner expects one row and sorts the batch to group it;
+        # with them it hashes, about three times faster on a 20,000-point batch.
+        cursor.execute(f"ANALYZE {STAGE_TABLE}")
+
+
+def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int]) -> None:
+    """Group the staged points of some datasets per minute and add them to all three tiers.
+
+    One statement: the minute groups are computed once, then upserted into the minute tier
+    and, regrouped, into the hour and day tiers. Rows are inserted in key order, so two
+    writers lock shared rollup rows in the same order and cannot deadlock.
+    """
+    kinds = [int(kind) for kind in Kind]
+    raw_sql, names = _raw_piece_sql(layout, kinds=kinds, keyed=False, staged=True)
+    params = _raw_piece_params(
+        names,
+        {
+            "datasets": dataset_ids,
+            "kinds": [kind for kind in kinds if kind not in HISTOGRAM_KINDS],
+            "bounds": list(LATENCY_BOUNDS),
+            "histograms": sorted(int(kind) for kind in HISTOGRAM_KINDS),
+        },
+    )
+    keys = "dataset_id, kind, bucket, k1, k2"
+    update = "n = r.n + EXCLUDED.n, s1 = r.s1 + EXCLUDED.s1, s2 = r.s2 + EXCLUDED.s2, s3 = r.s3 + EXCLUDED.s3"
+
+    def upsert(tier: str, grain: str) -> str:
+        return f"""
+            INSERT INTO {TIER_TABLES[tier]} AS r (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
+            SELECT dataset_id, date_bin(INTERVAL '{grain}', bucket, {EPOCH_SQL}), kind, k1, k2,
+                   sum(n), sum(s1), sum(s2), sum(s3)
+            FROM minutes GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 3, 2, 4, 5
+            ON CONFLICT ({keys}) DO UPDATE SET {update}"""
+
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {table} AS r (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
-            SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::smallint[], %s::text[], %s::text[],
-                                 %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[])
-            ON CONFLICT (dataset_id, kind, bucket, k1, k2) DO UPDATE SET
-                n = r.n + EXCLUDED.n, s1 = r.s1 + EXCLUDED.s1, s2 = r.s2 + EXCLUDED.s2, s3 = r.s3 + EXCLUDED.s3
+            WITH minutes AS MATERIALIZED (
+                SELECT dataset_id, date_bin(INTERVAL '1 minute', ts, {EPOCH_SQL}) AS bucket, kind, k1, k2,
+                       sum(n) AS n, sum(s1) AS s1, sum(s2) AS s2, sum(s3) AS s3
+                FROM ({raw_sql}) AS p GROUP BY 1, 2, 3, 4, 5
+            ),
+            minute AS ({upsert("minute", "1 minute")}),
+            hour AS ({upsert("hour", "1 hour")})
+            {upsert("day", "1 day")}
             """,
-            [list(column) for column in columns],
+            params,
         )
 
 
@@ -241,10 +303,10 @@ def _rebuild_from_raw(cursor: object, *, dataset_id: int, layout: Layout, table:
     cursor.execute(
         f"""
         INSERT INTO {table} (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
-        SELECT %s, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}), kind, k1, k2, sum(n), sum(s1), sum(s2), sum(s3)
-        FROM ({sql}) AS r GROUP BY 2, 3, 4, 5
+        SELECT dataset_id, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}), kind, k1, k2, sum(n), sum(s1), sum(s2), sum(s3)
+        FROM ({sql}) AS r GROUP BY 1, 2, 3, 4, 5
         """,
-        [dataset_id, *params],
+        params,
     )
 
 

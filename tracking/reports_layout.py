@@ -7,10 +7,8 @@ describes the rules.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from enum import IntEnum
 
 
@@ -37,8 +35,7 @@ MARKERS = {"ai-usage": Kind.AI, "error": Kind.ERROR, "user-event": Kind.USER, "r
 COST_MARKER = "cost"
 
 #: Upper bounds of the latency bins in milliseconds: 0.1 ms growing by 5% to about 16 minutes.
-#: Bin ``b`` holds durations in ``[BOUNDS[b-1], BOUNDS[b])``; Python's ``bisect_right`` and
-#: PostgreSQL's ``width_bucket`` compare the same float8 values, so both give the same bin.
+#: Bin ``b`` (PostgreSQL's ``width_bucket``) holds durations in ``[BOUNDS[b-1], BOUNDS[b])``.
 LATENCY_GROWTH = 1.05
 LATENCY_BOUNDS: tuple[float, ...] = tuple(float(f"{0.1 * LATENCY_GROWTH**i:.6g}") for i in range(331))
 
@@ -81,17 +78,6 @@ def layout_from_labels(labels: dict[str, str] | None) -> Layout:
         if column.startswith(kind) and number.isdigit() and 1 <= int(number) <= 20:
             moved[str(name)] = column
     return Layout(**moved)
-
-
-def latency_bin(duration_ms: float) -> int:
-    return bisect.bisect_right(LATENCY_BOUNDS, duration_ms)
-
-
-def exact(value: float | None) -> Decimal:
-    """The decimal PostgreSQL makes of a float8 (15 significant digits), or 0 for unset."""
-    if value is None:
-        return Decimal(0)
-    return Decimal(f"{value:.15g}")
 
 
 def floor_to(moment: datetime, grain: timedelta) -> datetime:
