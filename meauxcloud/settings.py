@@ -175,3 +175,9 @@ CELERY_BEAT_SCHEDULE = {
 TRACKING_CHECK_REDIS = env.bool("TRACKING_CHECK_REDIS", default=True)
 TRACKING_CLAIM_IDLE_MS = env.int("TRACKING_CLAIM_IDLE_MS", default=30_000)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+
+# ---- REPORTS ----
+# Swagger UI and Redoc for /api/docs/ are served from our own static files, not a CDN
+# (https://drf-spectacular.readthedocs.io/en/latest/settings.html#self-contained-ui-installation).
+INSTALLED_APPS += ["drf_spectacular_sidecar"]
+SPECTACULAR_SETTINGS |= {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}

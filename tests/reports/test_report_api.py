@@ -167,3 +167,11 @@ def test_openapi_schema_lists_the_report_routes(client):
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert {"/api/v1/reports/{name}", "/metrics/realtime", "/metrics/costs"} <= set(paths)
+
+
+def test_interactive_docs_load_swagger_ui_from_our_static_files(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in response.content.decode()
+    assert "cdn." not in response.content.decode()
