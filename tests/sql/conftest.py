@@ -1,6 +1,7 @@
 """Fixtures of the SQL API tests: one data set, loaded into chdb once and into PostgreSQL per test."""
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,16 +36,37 @@ def seed_data() -> SeedData:
     return SeedData(now=now, analytics=seed_points(now=now), weather=weather_points(now=now))
 
 
+class ClickHouse:
+    """One database of the shared in-process ClickHouse; chdb has a single engine per process."""
+
+    def __init__(self, engine: object, database: str) -> None:
+        self.engine = engine
+        self.database = database
+
+    def raw(self, sql: str) -> str:
+        self.engine.query(f"USE {self.database}")
+        return str(self.engine.query(f"{sql}\nSETTINGS output_format_json_quote_64bit_integers=1"))
+
+    def json(self, sql: str) -> dict:
+        self.engine.query(f"USE {self.database}")
+        return json.loads(str(self.engine.query(f"{sql}\nFORMAT JSON SETTINGS output_format_json_quote_64bit_integers=1")))
+
+
 @pytest.fixture(scope="session")
-def clickhouse(seed_data: SeedData) -> Iterator[object]:
-    """An in-process ClickHouse (chdb) holding exactly the points PostgreSQL gets."""
+def chdb_engine() -> Iterator[object]:
     from chdb import session
 
-    ch = session.Session()
-    chdb_table_load(ch, name="meauxcloud_analytics", points=seed_data.analytics, labels=ANALYTICS_LABELS)
-    chdb_table_load(ch, name="weather", points=seed_data.weather, labels=WEATHER_LABELS)
-    yield ch
-    ch.close()
+    engine = session.Session()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def clickhouse(chdb_engine: object, seed_data: SeedData) -> ClickHouse:
+    """An in-process ClickHouse (chdb) holding exactly the points PostgreSQL gets."""
+    chdb_table_load(chdb_engine, database="main", name="meauxcloud_analytics", points=seed_data.analytics, labels=ANALYTICS_LABELS)
+    chdb_table_load(chdb_engine, database="main", name="weather", points=seed_data.weather, labels=WEATHER_LABELS)
+    return ClickHouse(chdb_engine, "main")
 
 
 @pytest.fixture

@@ -129,8 +129,10 @@ CH_COLUMNS = (
 )
 
 
-def chdb_table_load(session: Any, *, name: str, points: list[Point], labels: dict[str, str]) -> None:
+def chdb_table_load(session: Any, *, database: str, name: str, points: list[Point], labels: dict[str, str]) -> None:
     """The same points in ClickHouse (chdb), as non-Nullable columns with label ALIAS columns."""
+    session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
+    session.query(f"USE {database}")
     aliases = "".join(f", {label} {'String' if column.startswith(('blob', 'index')) else 'Float64'} ALIAS {column}"
                       for column, label in labels.items())
     session.query(f"CREATE TABLE {name} ({CH_COLUMNS}{aliases}) ENGINE = Memory")

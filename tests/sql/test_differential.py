@@ -4,28 +4,23 @@ import json
 
 import pytest
 
-from tests.sql.conftest import LoadedProject
+from tests.sql.conftest import ClickHouse, LoadedProject
 from tests.sql.queries import CASES, FORMAT_CASES, Case
 from tests.sql.support import results_match
 from tracking.sql.engine import sql_execute
 
 
-def _clickhouse_json(clickhouse: object, sql: str) -> dict:
-    text = clickhouse.query(sql + " FORMAT JSON SETTINGS output_format_json_quote_64bit_integers=1", "JSON")
-    return json.loads(str(text))
-
-
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_query_matches_clickhouse(case: Case, loaded: LoadedProject, clickhouse: object) -> None:
+def test_query_matches_clickhouse(case: Case, loaded: LoadedProject, clickhouse: ClickHouse) -> None:
     ours = json.loads(sql_execute(project=loaded.project, sql=case.sql).body)
-    theirs = _clickhouse_json(clickhouse, (case.clickhouse or case.sql).strip().rstrip(";"))
+    theirs = clickhouse.json((case.clickhouse or case.sql).strip().rstrip(";"))
     assert results_match(ours, theirs, ordered=case.ordered) is None, results_match(ours, theirs, ordered=case.ordered)
 
 
 @pytest.mark.parametrize("case", FORMAT_CASES, ids=[case.id for case in FORMAT_CASES])
-def test_format_bytes_match_clickhouse(case: Case, loaded: LoadedProject, clickhouse: object) -> None:
+def test_format_bytes_match_clickhouse(case: Case, loaded: LoadedProject, clickhouse: ClickHouse) -> None:
     ours = sql_execute(project=loaded.project, sql=case.sql).body.decode()
-    theirs = str(clickhouse.query(case.sql + " SETTINGS output_format_json_quote_64bit_integers=1"))
+    theirs = clickhouse.raw(case.sql)
     if "FORMAT JSON" in case.sql and "JSONEachRow" not in case.sql:
         ours_json, theirs_json = json.loads(ours), json.loads(theirs)
         assert ours_json["meta"] == theirs_json["meta"]

@@ -297,7 +297,8 @@ def to_datetime(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     if ct.is_string(value.type):
         return _agg(Typed(f"meaux_ch.to_datetime({value.sql}, {zone})", result_type), value)
     if ct.is_number(value.type) or value.boolean:
-        return _agg(Typed(f"to_timestamp(trunc(({c.value(value)})::float8))", result_type), value)
+        seconds = f"greatest(0, least(4294967295, trunc(({c.value(value)})::float8)))"
+        return _agg(Typed(f"to_timestamp({seconds})", result_type), value)
     raise sql_error_at(f"Cannot convert {value.type} to DateTime", node)
 
 

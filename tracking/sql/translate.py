@@ -139,8 +139,8 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
     except RecursionError:
         raise SqlError("Query is nested too deeply") from None
     significant = [token for token in tokens if token.token_type != TokenType.SEMICOLON]
-    if significant and significant[0].text.upper() == "SHOW":
-        return _show_parse(significant, sql=sql)
+    if significant and significant[0].token_type == TokenType.SHOW:
+        return _show_parse(significant)
     try:
         statements = [statement for statement in sqlglot.parse(sql, dialect=_Dialect) if statement is not None]
     except sqlglot.errors.ParseError as error:
@@ -158,8 +158,14 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
     return statement
 
 
-def _show_parse(tokens: list, *, sql: str) -> ShowStatement:
-    words = [token.text for token in tokens]
+def _show_parse(tokens: list) -> ShowStatement:
+    """sqlglot keeps everything after SHOW as one raw string; tokenize that remainder again."""
+    words = ["SHOW"]
+    for token in tokens[1:]:
+        if token.token_type == TokenType.STRING:
+            words += [inner.text for inner in _Dialect().tokenize(token.text) if inner.token_type != TokenType.SEMICOLON]
+        else:
+            words.append(token.text)
     upper = [word.upper() for word in words]
     output_format = "JSON"
     if len(upper) >= 2 and upper[-2] == "FORMAT":

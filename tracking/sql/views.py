@@ -8,11 +8,12 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from governance.queries import query_run
 from meauxcloud.api import problem_response
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
 from projects.models import Scope
-from tracking.sql.engine import SqlError, SqlResult, sql_execute
+from tracking.sql.engine import SqlError, SqlResult
 
 
 class _BadBody(Exception):
@@ -63,7 +64,7 @@ class CloudflareSqlView(ProjectAPIView):
     def post(self, request: Request, project_slug: str) -> HttpResponse:
         try:
             query, params = _query_from_body(request)
-            result = sql_execute(project=self.project, sql=query, params=params)
+            result = query_run(project=self.project, sql=query, params=params)
         except (SqlError, _BadBody) as error:
             return HttpResponse(f"Input was invalid: {error}", status=422, content_type="text/plain; charset=utf-8")
         return _success(result)
@@ -97,7 +98,7 @@ class SqlView(ProjectAPIView):
         except _BadBody as error:
             return problem_response(status_code=400, code="malformed_body", detail=str(error))
         try:
-            result = sql_execute(project=self.project, sql=query, params=params)
+            result = query_run(project=self.project, sql=query, params=params)
         except SqlError as error:
             return problem_response(
                 status_code=error.status,
