@@ -181,3 +181,12 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 # (https://drf-spectacular.readthedocs.io/en/latest/settings.html#self-contained-ui-installation).
 INSTALLED_APPS += ["drf_spectacular_sidecar"]
 SPECTACULAR_SETTINGS |= {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
+
+# Dogfooding (docs/clients.md): with a URL and a write key, the platform's own requests are
+# tracked by its Python client's Django middleware into a project of its own.
+MEAUXCLOUD_DOGFOOD_URL = env.str("MEAUXCLOUD_DOGFOOD_URL", default="")
+MEAUXCLOUD_DOGFOOD_KEY = env.str("MEAUXCLOUD_DOGFOOD_KEY", default="")
+MEAUXCLOUD_DOGFOOD_DATASET = env.str("MEAUXCLOUD_DOGFOOD_DATASET", default="meauxcloud_requests")
+MEAUXCLOUD_DOGFOOD_ENVIRONMENT = env.str("MEAUXCLOUD_DOGFOOD_ENVIRONMENT", default="development" if DEBUG else "production")
+if MEAUXCLOUD_DOGFOOD_URL and MEAUXCLOUD_DOGFOOD_KEY:
+    MIDDLEWARE = ["tracking.middleware.DogfoodMiddleware", *MIDDLEWARE]

@@ -56,7 +56,7 @@ class AsyncDataset:
         self.exit_timeout = exit_timeout
         self._pipeline = Pipeline(url, key, name, options)
         self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
+        self._waker: asyncio.Future[None] | None = None
         self._progress: asyncio.Condition | None = None
         self._closed = False
         _live.add(self)
@@ -77,7 +77,7 @@ class AsyncDataset:
                 return
             full = self._pipeline.put(blobs, doubles, indexes, timestamp, id)
             if self._ensure_task() and full:
-                self._wake.set()
+                self._wake_up()
         except Exception:
             logger.exception("write_data_point(): unexpected error; point dropped")
 
@@ -91,28 +91,35 @@ class AsyncDataset:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self._task = loop.create_task(self._run(), name=f"meauxcloud-{self.name}")
         return True
 
     async def _run(self) -> None:
+        """Wait for a full batch, a flush or the interval, then send all that is queued."""
         interval = self._pipeline.options.flush_interval
-        while True:
-            lines = self._pipeline.take()
-            if not lines:
-                await self._notify()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), interval)
-                except asyncio.TimeoutError:
-                    pass
-                self._wake.clear()
-                continue
-            attempt = 0
-            while (delay := await asyncio.to_thread(self._pipeline.attempt, lines, attempt)) is not None:
-                attempt += 1
-                await asyncio.sleep(delay)
+        while not self._closed:
+            await self._idle(interval)
+            while lines := self._pipeline.take():
+                attempt = 0
+                while (delay := await asyncio.to_thread(self._pipeline.attempt, lines, attempt)) is not None:
+                    attempt += 1
+                    await asyncio.sleep(delay)
             await self._notify()
+
+    async def _idle(self, interval: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._waker = loop.create_future()
+        timer = loop.call_later(interval, self._wake_up)
+        try:
+            await self._waker
+        finally:
+            timer.cancel()
+            self._waker = None
+
+    def _wake_up(self) -> None:
+        if self._waker is not None and not self._waker.done():
+            self._waker.set_result(None)
 
     async def _notify(self) -> None:
         async with self._progress:
@@ -124,7 +131,7 @@ class AsyncDataset:
         if done >= target:
             return True
         self._ensure_task()
-        self._wake.set()
+        self._wake_up()
 
         async def settled() -> None:
             async with self._progress:
@@ -141,11 +148,11 @@ class AsyncDataset:
         settled = await self.flush(timeout)
         self._closed = True
         if self._task is not None:
-            self._task.cancel()
-            try:
+            self._wake_up()
+            if settled:
                 await self._task
-            except asyncio.CancelledError:
-                pass
+            else:
+                self._task.cancel()
         self._pipeline.transport.close()
         return settled
 
