@@ -69,8 +69,19 @@ def clickhouse(chdb_engine: object, seed_data: SeedData) -> ClickHouse:
     return ClickHouse(chdb_engine, "main")
 
 
+@pytest.fixture(scope="session")
+def sql_partitions(django_db_setup: None, django_db_blocker: object, seed_data: SeedData) -> None:
+    """Create the daily partitions the test points need once, outside the per-test transactions."""
+    from tests.sql.support import partitions_for
+
+    historical = Point(dt.datetime(2023, 3, 14, tzinfo=dt.UTC), "")
+    days = [Point(seed_data.now - dt.timedelta(days=offset), "") for offset in range(-2, 13)]
+    with django_db_blocker.unblock():
+        partitions_for(days + [historical] + [Point(historical.timestamp + dt.timedelta(days=d), "") for d in range(1, 6)])
+
+
 @pytest.fixture
-def loaded(db: None, seed_data: SeedData) -> LoadedProject:
+def loaded(db: None, sql_partitions: None, seed_data: SeedData) -> LoadedProject:
     """A project with both datasets, plus a second project whose rows must never show up."""
     project = ProjectFactory()
     analytics = DatasetFactory(project=project, name="meauxcloud_analytics", labels=ANALYTICS_LABELS)

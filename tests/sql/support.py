@@ -100,25 +100,24 @@ def partitions_for(points: list[Point]) -> None:
     for day in sorted({p.timestamp.date() for p in points}):
         if tracking_db.partition_name(day) not in existing:
             tracking_db.partition_create(day)
+            existing.add(tracking_db.partition_name(day))
 
 
 def points_insert(*, dataset: Dataset, points: list[Point]) -> None:
-    """Insert straight into tracking_datapoint (unset slots stay NULL, as the ingest pipeline stores them)."""
+    """COPY straight into tracking_datapoint (unset slots stay NULL, as the ingest pipeline stores them)."""
     partitions_for(points)
     columns = ["dataset_id", "timestamp", "_sample_interval", "index1"] + [f"blob{i}" for i in range(1, 21)] + [
         f"double{i}" for i in range(1, 21)
     ]
-    statement = pgsql.SQL("INSERT INTO tracking_datapoint ({}) VALUES ({})").format(
-        pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns),
-        pgsql.SQL(", ").join(pgsql.Placeholder() for _ in columns),
+    statement = pgsql.SQL("COPY tracking_datapoint ({}) FROM STDIN").format(
+        pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
     )
-    rows = []
-    for p in points:
-        blobs = (p.blobs + [None] * BLOB_COUNT)[:BLOB_COUNT]
-        doubles = (p.doubles + [None] * DOUBLE_COUNT)[:DOUBLE_COUNT]
-        rows.append([dataset.id, p.timestamp, p.sample_interval, p.index1, *blobs, *doubles])
-    with connection.cursor() as cursor:
-        cursor.executemany(statement, rows)
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for p in points:
+            blobs = (p.blobs + [None] * BLOB_COUNT)[:BLOB_COUNT]
+            doubles = (p.doubles + [None] * DOUBLE_COUNT)[:DOUBLE_COUNT]
+            copy.write_row([dataset.id, p.timestamp, p.sample_interval, p.index1, *blobs, *doubles])
 
 
 CH_COLUMNS = (

@@ -47,7 +47,7 @@ def docs_clickhouse(chdb_engine: object, docs_points: list[Point]) -> ClickHouse
 
 
 @pytest.fixture
-def docs_project(db: None, docs_points: list[Point]) -> tuple[Project, str]:
+def docs_project(db: None, sql_partitions: None, docs_points: list[Point]) -> tuple[Project, str]:
     project = ProjectFactory()
     for name, labels in DOC_DATASETS.items():
         dataset = DatasetFactory(project=project, name=name, labels=labels)
