@@ -18,6 +18,10 @@ MAX_BLOB_BYTES = 16_000
 MAX_ID_CHARS = 64
 
 Text = str | bytes | None
+_SEQUENCE = (list, tuple)
+_BINARY = (bytes, bytearray, memoryview)
+_NUMBER = (int, float)
+_LARGEST_DOUBLE_INT = 2**1024
 
 
 class DataPointError(ValueError):
@@ -41,7 +45,7 @@ def _json_type(value: object) -> str:
         return "int"
     if isinstance(value, float):
         return "float"
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCE):
         return "array"
     if isinstance(value, dict):
         return "object"
@@ -56,13 +60,13 @@ def _texts(values: object, name: str) -> list[str | None] | None:
     """A list of optional strings; bytes are taken as UTF-8, as Analytics Engine takes ArrayBuffers."""
     if values is None:
         return None
-    if not isinstance(values, list | tuple):
+    if not isinstance(values, _SEQUENCE):
         raise _type_error("array | null", values, name)
     texts: list[str | None] = []
     for position, value in enumerate(values):
         if value is None or isinstance(value, str):
             texts.append(value)
-        elif isinstance(value, bytes | bytearray | memoryview):
+        elif isinstance(value, _BINARY):
             try:
                 texts.append(bytes(value).decode("utf-8"))
             except UnicodeDecodeError:
@@ -75,17 +79,20 @@ def _texts(values: object, name: str) -> list[str | None] | None:
 def _numbers(values: object) -> list[float | int] | None:
     if values is None:
         return None
-    if not isinstance(values, list | tuple):
+    if not isinstance(values, _SEQUENCE):
         raise _type_error("array | null", values, "doubles")
     for position, value in enumerate(values):
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, _NUMBER):
             raise _type_error("float", value, f"doubles[{position}]")
-        if isinstance(value, int) and not -(2**1023) < value < 2**1023:
+        if isinstance(value, int) and not -_LARGEST_DOUBLE_INT < value < _LARGEST_DOUBLE_INT:
             raise DataPointError("invalid_type", f"Number out of range - at `doubles[{position}]`")
     return list(values)
 
 
 def _utf8_size(value: str, where: str) -> int:
+    """UTF-8 length, refusing what the server refuses (invalid UTF-8 first, then NUL)."""
+    if value.isascii() and "\x00" not in value:
+        return len(value)
     try:
         encoded = value.encode("utf-8")
     except UnicodeEncodeError:
@@ -106,7 +113,7 @@ def data_point_check(
     blob_list = _texts(blobs, "blobs")
     double_list = _numbers(doubles)
     index_list = _texts(indexes, "indexes")
-    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int | datetime)):
+    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, (int, datetime))):
         raise _type_error("int | datetime | null", timestamp, "timestamp")
     if id is not None and not isinstance(id, str):
         raise _type_error("str | null", id, "id")
