@@ -9,6 +9,7 @@ All user literals are bound parameters; the emitted SQL text contains only ident
 this module generated.
 """
 
+import logging
 import math
 import zoneinfo
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,7 @@ TIMEZONES = frozenset(zoneinfo.available_timezones()) | {"UTC", "Etc/UTC"}
 DEFAULT_TIMEZONE = "Etc/UTC"
 INTERVAL_UNITS = {"SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 _NO_CONST = object()
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 _ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
 
@@ -154,7 +156,13 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
     statement = statements[0]
     _shape_check(statement)
     if not isinstance(statement, (exp.Select, exp.Union)):
-        raise sql_error_at(f"Only SELECT and SHOW statements are allowed, not {type(statement).__name__.upper()}", statement)
+        if isinstance(statement, exp.Command):
+            kind = str(statement.this).upper()
+        elif isinstance(statement, (exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Create, exp.Copy, exp.Alter, exp.Set)):
+            kind = statement.key.upper()
+        else:
+            raise sql_error_at("Syntax error: a query starts with SELECT, WITH or SHOW", statement)
+        raise sql_error_at(f"Only SELECT and SHOW statements are allowed, not {kind}", statement)
     return statement
 
 
