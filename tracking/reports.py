@@ -158,7 +158,8 @@ class _Reader:
 def _request_totals(reader: _Reader, report: Report) -> None:
     requests = server_errors = client_errors = 0
     duration = size = ZERO
-    for status, n, s1, _s2, s3 in reader.rows([Kind.REQUEST], ["k2"]):
+    for status, count, s1, _s2, s3 in reader.rows([Kind.REQUEST], ["k2"]):
+        n = int(count)
         requests += n
         duration += s1
         size += s3

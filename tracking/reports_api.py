@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -62,6 +62,16 @@ class ReportInputSerializer(serializers.Serializer):
     locals()["to"] = serializers.DateTimeField(required=False, help_text="End, ISO 8601 (exclusive); default now.")
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
+class NumberField(serializers.Field):
+    """A count stays an integer; an exact decimal sum becomes a JSON number; no value is null."""
+
+    def to_representation(self, value: object) -> object:
+        if value is None or isinstance(value, int):
+            return value
+        return float(value)
+
+
 class ColumnSerializer(serializers.Serializer):
     key = serializers.CharField()
     heading = serializers.CharField()
@@ -92,7 +102,7 @@ class ReportOutputSerializer(serializers.Serializer):
     has_data = serializers.BooleanField()
     generated_at = serializers.DateTimeField()
     interval = serializers.IntegerField(help_text="Seconds per chart bucket.")
-    totals = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    totals = serializers.DictField(child=NumberField(allow_null=True))
     series = serializers.DictField(child=SeriesSerializer())
     tables = serializers.DictField(child=TableSerializer())
     locals()["from"] = serializers.DateTimeField()
@@ -119,7 +129,7 @@ def report_as_data(report: Report) -> dict[str, object]:
         "interval": int(report.window.step.total_seconds()),
         "from": report.window.start,
         "to": report.window.end,
-        "totals": {key: plain(value) for key, value in report.totals.items()},
+        "totals": report.totals,
         "series": {
             name: {"t": s.t, "lines": s.lines, "unit": s.unit} for name, s in report.series.items()
         },
