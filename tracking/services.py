@@ -114,26 +114,33 @@ class DrainResult:
 
 
 def _copy_rows(entries: list[buffer.BufferEntry]) -> tuple[list[list[object]], set[date], int, int]:
-    rows: list[list[object]] = []
-    days: set[date] = set()
+    """COPY rows padded to the batch's widest point, with the days they fall on.
+
+    This runs once per stored point, so it does as little per row as it can: the server
+    stamps a whole request with one timestamp, so each distinct timestamp becomes a
+    datetime once, and padding lists are built once per width.
+    """
     blob_count = double_count = 0
     for entry in entries:
+        for row in entry.rows:
+            if len(row[2]) > blob_count:
+                blob_count = len(row[2])
+            if len(row[3]) > double_count:
+                double_count = len(row[3])
+    blob_padding = [[None] * (blob_count - width) for width in range(blob_count + 1)]
+    double_padding = [[None] * (double_count - width) for width in range(double_count + 1)]
+    moments: dict[int, datetime] = {}
+    flat: list[list[object]] = []
+    append = flat.append
+    for entry in entries:
+        dataset_id = entry.dataset_id
         for ts_us, index1, blobs, doubles, point_id in entry.rows:
-            moment = _from_us(ts_us)
-            days.add(moment.date())
-            blob_count = max(blob_count, len(blobs))
-            double_count = max(double_count, len(doubles))
-            rows.append([entry.dataset_id, moment, index1, point_id, blobs, doubles])
-    flat = []
-    for dataset_id, moment, index1, point_id, blobs, doubles in rows:
-        flat.append(
-            [dataset_id, moment, index1, point_id]
-            + blobs
-            + [None] * (blob_count - len(blobs))
-            + doubles
-            + [None] * (double_count - len(doubles))
-        )
-    return flat, days, blob_count, double_count
+            moment = moments.get(ts_us)
+            if moment is None:
+                moment = moments[ts_us] = _from_us(ts_us)
+            append([dataset_id, moment, index1, point_id, *blobs, *blob_padding[len(blobs)],
+                    *doubles, *double_padding[len(doubles)]])
+    return flat, {moment.date() for moment in moments.values()}, blob_count, double_count
 
 
 def _write_entries(entries: list[buffer.BufferEntry], *, known_partitions: set[str]) -> int:
