@@ -27,7 +27,7 @@ def node_position(node: exp.Expression | None) -> tuple[int | None, int | None]:
     """Best-effort source position of a node: sqlglot records it on identifiers and literals only."""
     if node is None:
         return None, None
-    for candidate in node.walk():
+    for candidate in node.walk(bfs=False):
         meta = getattr(candidate, "_meta", None)
         if meta and "line" in meta:
             start = meta.get("start", 0)
