@@ -62,6 +62,9 @@ def rollups_apply(*, rows: Iterable[Sequence[object]], blob_count: int, double_c
     columns = sorted(column for column in wanted if column in positions)
     picks = [positions[column] for column in columns]
     reports_db.rollup_stage(rows=([row[0], row[1], *(row[i] for i in picks)] for row in rows), columns=columns)
+    if len(by_layout) == 1:
+        reports_db.rollup_apply_staged(layout=next(iter(by_layout)), dataset_ids=None)
+        return
     for layout, ids in by_layout.items():
         reports_db.rollup_apply_staged(layout=layout, dataset_ids=sorted(ids))
 

@@ -233,3 +233,26 @@ def test_reported_p95_is_within_five_percent_above_the_exact_p95(mixed_dataset):
         [mixed_dataset.id, start, end],
     )
     assert exact <= totals["p95_ms"] <= exact * 1.05
+
+
+def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_own_layout(project):
+    from tests.factories import DatasetFactory
+    from tests.reports.helpers import Point, _us
+    from tracking import buffer
+    from tracking.services import buffer_drain
+
+    plain = DatasetFactory(project=project, name="plain")
+    relabelled = DatasetFactory(project=project, name="relabelled", labels={"blob5": "path"})
+    at = NOW - timedelta(minutes=3)
+    point = Point(at, ["GET", "/orders/1", "200", "production", "/orders/:id"], [10.0, 1, 5])
+    buffer.buffer_ensure_group()
+    for dataset in (plain, relabelled):
+        buffer.buffer_append(dataset_id=dataset.id, rows=[[_us(p.at), "", p.blobs, p.doubles, None] for p in [point, point]])
+
+    assert buffer_drain(time_budget=10, block_ms=10).points == 4
+    window = window_build(start=NOW - timedelta(hours=1), end=NOW)
+    paths = {
+        dataset.name: [(r["path"], r["requests"]) for r in report_usage(project=project, dataset=dataset, window=window, now=NOW).tables["top_paths"].rows]
+        for dataset in (plain, relabelled)
+    }
+    assert paths == {"plain": [("/orders/1", 2)], "relabelled": [("/orders/:id", 2)]}
