@@ -351,6 +351,40 @@ CASES: list[Case] = [
     Case("avg_of_bool", f"SELECT avg(blob3 LIKE '5%') AS error_rate FROM {A} WHERE blob1 IN ('GET', 'POST', 'PUT', 'DELETE')"),
     Case("greatest_least", f"SELECT greatest(double1, double2) AS g, least(double1, double2) AS l FROM {W}"),
     Case("nullif_ifnull", f"SELECT ifNull(NULL, 'x') AS a, coalesce(blob1, 'y') AS b FROM {W}"),
+    # ---- aliases and extras ----------------------------------------------------------------
+    Case("utf8_aliases", f"SELECT lengthUTF8(blob5) AS l, positionUTF8(blob5, 'c') AS p, substringUTF8(blob5, 2, 3) AS s, substr(blob2, 2) AS t FROM {A}"),
+    Case("to_lower_upper_legacy", f"SELECT toLower(blob5) AS a, toUpper(blob2) AS b FROM {A} WHERE blob5 NOT LIKE '%ß%'",
+         clickhouse=f"SELECT lowerUTF8(blob5) AS a, upperUTF8(blob2) AS b FROM {A} WHERE blob5 NOT LIKE '%ß%'",
+         difference="toLower/toUpper are the AE legacy names of lowerUTF8/upperUTF8; ClickHouse 26 has no toLower"),
+    Case("more_conditional_aggregates", f"SELECT minIf(temp, city = 'Oslo') AS a, maxIf(temp, city = 'Oslo') AS b, uniqIf(index1, temp > 0) AS c FROM {W}"),
+    Case("first_last_single_valued", f"SELECT blob1 AS k, first_value(blob3) AS f, last_value(blob3) AS l, any(blob3) AS a, anyLast(blob3) AS z FROM {A} "
+         f"WHERE blob1 IN ('cost', 'ai-usage') GROUP BY k ORDER BY k", True),
+    Case("log2_log10", f"SELECT log2(humidity) AS a, log10(double3 + 1) AS b, log2(8) AS c, log10(1000) AS d FROM {W}"),
+    Case("null_if_is_null", f"SELECT nullIf(blob1, 'Oslo') AS a, blob1 IS NULL AS b, blob1 IS NOT NULL AS c FROM {W}"),
+    Case("quarter_day_of_year", f"SELECT toQuarter(timestamp) AS q, toDayOfYear(timestamp) AS d, toStartOfQuarter(timestamp) AS s FROM {W}"),
+    Case("yyyymmdd_monday_dayofweek", f"SELECT toYYYYMMDD(timestamp) AS a, toMonday(timestamp) AS b, dayOfWeek(timestamp) AS c FROM {W}"),
+    Case("to_date", f"SELECT toDate(timestamp) AS a, toDate('2025-01-02') AS b, toString(toDate('2025-01-02')) AS c FROM {W}"),
+    Case("date_arithmetic", f"SELECT toDate('2025-03-01') - INTERVAL 1 DAY AS a, toDate('2025-01-31') + INTERVAL 1 MONTH AS b, "
+         f"timestamp + 60 AS c, timestamp - 3600 AS d FROM {W}"),
+    Case("today_compare", f"SELECT count() AS n FROM {W} WHERE toDate(timestamp) < today() AND toDate(timestamp) >= today() - INTERVAL 30 DAY"),
+    Case("timezone_function", "SELECT timezone() AS tz", clickhouse="SELECT 'Etc/UTC' AS tz",
+         difference="timezone() answers Etc/UTC, the AE default timezone SHOW TIMEZONE reports (ClickHouse prints the server's UTC)"),
+    Case("cast_simple", f"SELECT CAST(_sample_interval AS String) AS a, CAST(double3 AS UInt8) AS b, CAST('12' AS UInt16) AS c FROM {W}"),
+    Case("if_null", f"SELECT ifNull(nullIf(city, 'Oslo'), 'none') AS a FROM {W}"),
+    Case("top_k_weighted_default", f"SELECT topKWeighted(city, toUInt32(temp > 30)) AS t FROM {W} WHERE city IN ('Cairo', 'Oslo')"),
+    Case("quantile_default_level", f"SELECT quantile(temp) AS q FROM {W}"),
+    Case("tz_column_parts", f"SELECT toHour(toDateTime(timestamp, 'Asia/Tokyo')) AS h, toDayOfMonth(toDateTime(timestamp, 'America/Los_Angeles')) AS d, "
+         f"formatDateTime(toDateTime(timestamp, 'Asia/Kolkata'), '%H:%i') AS f FROM {W}"),
+    Case("tz_start_of_interval_column", f"SELECT toStartOfInterval(timestamp, INTERVAL 1 DAY, 'Asia/Tokyo') AS d, toStartOfDay(toDateTime(timestamp, 'Asia/Tokyo')) AS e FROM {W}"),
+    Case("unix_timestamp_of_string", "SELECT toUnixTimestamp('2025-01-01 00:00:00') AS a, toUnixTimestamp(toDateTime('2025-01-01 00:00:00')) AS b"),
+    Case("string_to_datetime_compare_with_column", f"SELECT count() AS n FROM {W} WHERE timestamp BETWEEN '2000-01-01 00:00:00' AND '2100-01-01 00:00:00'"),
+    Case("where_on_label_and_physical", f"SELECT count() AS n FROM {W} WHERE temp = double1 AND city = blob1"),
+    Case("order_by_label_desc", f"SELECT city, temp FROM {W} ORDER BY temp DESC, city LIMIT 4", True),
+    Case("distinct_multiple", f"SELECT DISTINCT blob1, blob4 FROM {A} WHERE blob1 IN ('GET', 'POST')"),
+    Case("having_on_group_key", f"SELECT blob1 AS k, count() AS n FROM {A} GROUP BY k HAVING k != 'error' ORDER BY k", True),
+    Case("subquery_with_limit", f"SELECT count() AS n FROM (SELECT index1 FROM {W} ORDER BY temp DESC, index1 LIMIT 17)"),
+    Case("in_tuple_numbers", f"SELECT count() AS n FROM {A} WHERE toUInt32(double2) IN (0, 1)"),
+    Case("empty_string_defaults", f"SELECT count() AS n, countIf(blob20 = '') AS empty_blob, countIf(double20 = 0) AS zero_double FROM {A}"),
 ]
 
 FORMAT_CASES: list[Case] = [

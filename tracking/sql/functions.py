@@ -801,7 +801,7 @@ _SCALARS: dict[str, Scalar] = {
     "abs": _abs,
     "log": _float_fn("(CASE WHEN {x} > 0 THEN ln({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
     "ln": _float_fn("(CASE WHEN {x} > 0 THEN ln({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
-    "log2": _float_fn("(CASE WHEN {x} > 0 THEN log(2::float8, {x}::numeric)::float8 WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
+    "log2": _float_fn("(CASE WHEN {x} > 0 THEN log(2::numeric, ({x})::numeric)::float8 WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
     "log10": _float_fn("(CASE WHEN {x} > 0 THEN log({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
     "exp": _float_fn("exp({x})"),
     "sqrt": _float_fn("(CASE WHEN {x} >= 0 THEN sqrt({x}) ELSE 'NaN'::float8 END)"),
