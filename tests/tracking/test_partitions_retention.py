@@ -24,6 +24,13 @@ def _count(dataset_id: int) -> int:
     return db.datapoint_count(dataset_id=dataset_id)
 
 
+@pytest.fixture(autouse=True)
+def no_partitions() -> None:
+    """Start from a table without partitions; the test's transaction restores them after."""
+    for name in db.partition_list():
+        db.partition_drop(name)
+
+
 def test_partitions_are_created_from_yesterday_to_the_days_ahead():
     created = partitions_ensure(today=TODAY, days_ahead=3)
 
@@ -48,7 +55,7 @@ def test_the_table_has_no_default_partition():
 
 
 def test_partitions_past_every_retention_are_dropped_whole():
-    Dataset.objects.all().delete()  # the longest retention of all datasets decides; make it this one's
+    Dataset.objects.all().delete()  # the longest retention of all datasets decides: make it this one's
     dataset = DatasetFactory(retention_days=5)
     for offset in range(8, -1, -1):
         day = TODAY - timedelta(days=offset)
