@@ -32,5 +32,14 @@ test-fast: $(STAMP)
 	export TRACKING_CHECK_REDIS=0 DEBUG=0; \
 	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
+## Benchmarks on their own database, Redis DB and stream: full (< 30 min) or quick (< 3 min); see docs/benchmarks.md.
+bench: $(STAMP)
+	$(PY) -m pip install -q -r bench/requirements.txt
+	$(PY) -m bench.run
+
+bench-quick: $(STAMP)
+	$(PY) -m pip install -q -r bench/requirements.txt
+	$(PY) -m bench.run --quick
+
 clean:
 	rm -rf var staticfiles

@@ -181,15 +181,14 @@ def ndjson_bytes(points: Points) -> int:
     return sum(len(encoder.encode(point)) + 1 for point in api_points(points))
 
 
-def pg_copy(points_tsv: Path, *, dataset_id: int, conn: "object", batch_bytes: int = 32 << 20) -> None:
-    """COPY the canonical TSV into ``tracking_datapoint`` under ``dataset_id``; the days' partitions must exist."""
-    from tracking.db import TABLE
-
+def pg_copy(points_tsv: Path, *, dataset_id: int, conn: "object", table: str = "tracking_datapoint",
+            batch_bytes: int = 32 << 20) -> None:
+    """COPY the canonical TSV into ``table`` under ``dataset_id``; the days' partitions must exist."""
     prefix = f"{dataset_id}\t".encode()
     columns = ", ".join(["dataset_id", '"timestamp"'] + COLUMNS[1:])
     with conn.cursor() as cursor, points_tsv.open("rb") as source:
         cursor.execute("SET TIME ZONE 'UTC'")
-        with cursor.copy(f"COPY {TABLE} ({columns}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             while True:
                 data = source.read(batch_bytes)
                 if not data:
