@@ -7,6 +7,8 @@ else a fresh random one) as the single index. Recording costs one validated appe
 an in-memory queue, and any failure in it is logged, never raised into the request.
 """
 
+import asyncio
+import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
@@ -132,11 +134,23 @@ class ASGIMiddleware:
     app raises before starting a response is recorded as 500 and the error re-raised.
     """
 
-    def __init__(self, app: ASGIApp, dataset: Writer, *, environment: str = "production", exclude_paths: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        dataset: Writer,
+        *,
+        environment: str = "production",
+        exclude_paths: Iterable[str] = (),
+        shutdown_timeout: float = 5.0,
+    ) -> None:
         self.app = app
         self.recorder = RequestRecorder(dataset, environment=environment, exclude_paths=exclude_paths)
+        self.shutdown_timeout = shutdown_timeout
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._flushing_at_shutdown(receive), send)
+            return
         if scope["type"] != "http" or self.recorder.excluded(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
@@ -165,3 +179,25 @@ class ASGIMiddleware:
                 scope.get("method", "GET"), scope.get("path", ""), state["status"], started, state["size"],
                 request_id or cf_ray, user_agent,
             )
+
+    def _flushing_at_shutdown(self, receive: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
+        """Send what is queued when the server announces shutdown.
+
+        uvicorn re-raises SIGTERM after a graceful shutdown, so the process dies without
+        running ``atexit``; the lifespan shutdown event is the last reliable moment.
+        """
+
+        async def receive_and_flush() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                flush = getattr(self.recorder.dataset, "flush", None)
+                try:
+                    if inspect.iscoroutinefunction(flush):
+                        await flush(self.shutdown_timeout)
+                    elif flush is not None:
+                        await asyncio.to_thread(flush, self.shutdown_timeout)
+                except Exception:
+                    logger.exception("meauxcloud: flush at shutdown failed")
+            return message
+
+        return receive_and_flush
