@@ -1,6 +1,7 @@
 """The Python client's Dataset: delivery, retries, back-pressure and exit, over real HTTP."""
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -176,3 +177,23 @@ def test_queued_points_are_sent_at_interpreter_exit(scripted_server: ScriptedSer
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "exiting\n", "")
     assert [point["doubles"] for point in scripted_server.points()] == [[n] for n in range(7)]
+
+
+def test_a_forked_child_sends_only_its_own_points(scripted_server: ScriptedServer):
+    dataset = Dataset(scripted_server.url, "key", "forked", flush_interval=60)
+    dataset.write_data_point(blobs=["parent before fork"])
+    pid = os.fork()
+    if pid == 0:
+        dataset.write_data_point(blobs=["child"])
+        os._exit(0 if dataset.flush(timeout=5) else 1)
+    _, status = os.waitpid(pid, 0)
+    dataset.write_data_point(blobs=["parent after fork"])
+    assert dataset.flush(timeout=5) is True
+    dataset.close()
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sorted(point["blobs"][0] for point in scripted_server.points()) == [
+        "child",
+        "parent after fork",
+        "parent before fork",
+    ]
