@@ -93,6 +93,7 @@ class _Reader:
         self.now = now
         self.layout: Layout = layout_from_labels(dataset.labels if dataset else None)
         self.oldest = floor_to(now - timedelta(days=dataset.retention_days), DAY) + DAY if dataset else now
+        self.request_groups: list[tuple] | None = None
 
     def rows(
         self,
@@ -155,10 +156,17 @@ class _Reader:
         return Series(t=starts, lines=dict(sorted(lines.items())), unit=unit)
 
 
+def _request_groups(reader: _Reader) -> list[tuple]:
+    """Requests per (path, status): one read serves the totals, the path and the status tables."""
+    if reader.request_groups is None:
+        reader.request_groups = reader.rows([Kind.REQUEST], ["k1", "k2"])
+    return reader.request_groups
+
+
 def _request_totals(reader: _Reader, report: Report) -> None:
     requests = server_errors = client_errors = 0
     duration = size = ZERO
-    for status, count, s1, _s2, s3 in reader.rows([Kind.REQUEST], ["k2"]):
+    for _path, status, count, s1, _s2, s3 in _request_groups(reader):
         n = int(count)
         requests += n
         duration += s1
@@ -182,34 +190,27 @@ def _percentiles(bins: dict[int, int]) -> dict[str, float | None]:
     return {"p50_ms": percentile_from_bins(bins, 0.50), "p95_ms": percentile_from_bins(bins, 0.95), "p99_ms": percentile_from_bins(bins, 0.99)}
 
 
-def _path_table(reader: _Reader, *, limit: int) -> Table:
-    paths = sorted(reader.rows([Kind.REQUEST], ["k1"]), key=lambda row: (-row[1], row[0]))[:limit]
-    bins = reader.bins(keys=[row[0] for row in paths]) if paths else {}
-    label = reader.layout.path
+def _path_table(reader: _Reader, *, limit: int, with_p95: bool) -> Table:
+    """Busiest paths; their p95 needs per-path histograms, the costliest read, so only Usage asks."""
+    per_path: dict[str, list] = defaultdict(lambda: [0, ZERO, ZERO])
+    for path, _status, n, s1, _s2, s3 in _request_groups(reader):
+        totals = per_path[path]
+        totals[0] += int(n)
+        totals[1] += s1
+        totals[2] += s3
+    paths = sorted(per_path.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+    bins = reader.bins(keys=[path for path, _ in paths]) if paths and with_p95 else {}
     rows = []
-    for path, n, s1, _s2, s3 in paths:
-        rows.append(
-            {
-                "path": path,
-                "requests": int(n),
-                "avg_duration_ms": _ratio(s1, n),
-                "p95_ms": percentile_from_bins(bins.get(path, {}), 0.95),
-                "bytes": s3,
-                "avg_bytes": _ratio(s3, n),
-            }
-        )
-    heading = (reader.dataset.labels or {}).get(label, "path") if reader.dataset else "path"
-    return Table(
-        columns=[
-            ("path", heading),
-            ("requests", "Requests"),
-            ("avg_duration_ms", "Avg ms"),
-            ("p95_ms", "p95 ms"),
-            ("bytes", "Bytes"),
-            ("avg_bytes", "Avg bytes"),
-        ],
-        rows=rows,
-    )
+    for path, (n, duration, size) in paths:
+        row: dict[str, object] = {"path": path, "requests": n, "avg_duration_ms": _ratio(duration, n)}
+        if with_p95:
+            row["p95_ms"] = percentile_from_bins(bins.get(path, {}), 0.95)
+        rows.append(row | {"bytes": size, "avg_bytes": _ratio(size, n)})
+    heading = (reader.dataset.labels or {}).get(reader.layout.path, "path") if reader.dataset else "path"
+    columns = [("path", heading), ("requests", "Requests"), ("avg_duration_ms", "Avg ms")]
+    columns += [("p95_ms", "p95 ms")] if with_p95 else []
+    columns += [("bytes", "Bytes"), ("avg_bytes", "Avg bytes")]
+    return Table(columns=columns, rows=rows)
 
 
 def _month_start(moment: datetime) -> datetime:
@@ -242,7 +243,7 @@ def report_overview(*, project: Project, dataset: Dataset | None, window: Window
         cost_today_usd=reader.total(Kind.COST, start=today, end=_future_edge(now))[1],
         cost_month_usd=reader.total(Kind.COST, start=_month_start(now), end=_future_edge(now))[1],
     )
-    report.tables["top_paths"] = _path_table(reader, limit=TOP)
+    report.tables["top_paths"] = _path_table(reader, limit=TOP, with_p95=False)
     request_rows = reader.rows([Kind.REQUEST], ["t", "k2"], series=True)
     report.series["requests"] = reader.series(request_rows, lambda row: ("requests", row[2]), "requests")
     report.series["errors_5xx"] = reader.series(
@@ -265,11 +266,13 @@ def report_usage(*, project: Project, dataset: Dataset | None, window: Window, n
     request_rows = reader.rows([Kind.REQUEST], ["t", "k2"], series=True)
     report.series["requests_by_status"] = reader.series(request_rows, lambda row: (status_class(row[1]), row[2]), "requests")
     report.series["response_bytes"] = reader.series(request_rows, lambda row: ("bytes", row[5]), "bytes")
-    report.tables["top_paths"] = _path_table(reader, limit=20)
-    statuses = sorted(reader.rows([Kind.REQUEST], ["k2"]), key=lambda row: (-row[1], row[0]))
+    report.tables["top_paths"] = _path_table(reader, limit=20, with_p95=True)
+    per_status: dict[str, int] = defaultdict(int)
+    for _path, status, n, *_ in _request_groups(reader):
+        per_status[status] += int(n)
     report.tables["status_codes"] = Table(
         columns=[("status", "Status"), ("requests", "Requests")],
-        rows=[{"status": status, "requests": int(n)} for status, n, *_ in statuses],
+        rows=[{"status": status, "requests": n} for status, n in sorted(per_status.items(), key=lambda item: (-item[1], item[0]))],
     )
     users = sorted(reader.rows([Kind.USER], ["k1"]), key=lambda row: (-row[1], row[0]))
     report.tables["user_events"] = Table(
@@ -348,7 +351,7 @@ def report_errors(*, project: Project, dataset: Dataset | None, window: Window, 
         rows=[{"path": path, "errors": int(n)} for path, n, *_ in by_path[:50]],
     )
     per_path: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for path, status, n, *_ in reader.rows([Kind.REQUEST], ["k1", "k2"]):
+    for path, status, n, *_ in _request_groups(reader):
         per_path[path][0] += int(n)
         if status_class(status) == "5xx":
             per_path[path][1] += int(n)

@@ -35,7 +35,7 @@ from tracking.reports import (
     report_interval_default,
 )
 from tracking.reports_db import metrics_realtime
-from tracking.reports_window import INTERVALS, PRESETS, Window, WindowInvalid, window_build
+from tracking.reports_window import INTERVALS, PRESETS, Window, WindowInvalid, window_build, window_preset
 
 SEED_DATASET = "meauxcloud_analytics"
 
@@ -174,7 +174,9 @@ def window_resolve(*, report: str, params: dict, now: datetime) -> Window:
     if interval is None:
         interval = report_interval_default(name=report, length=end - start)
     try:
-        return window_build(start=start, end=end, interval=interval)
+        if params.get("from"):
+            return window_build(start=start, end=end, interval=interval)
+        return window_preset(length=end - start, end=end, interval=interval)
     except WindowInvalid as error:
         raise exceptions.ValidationError({"interval" if "interval" in str(error) else "from": [str(error)]}) from None
 

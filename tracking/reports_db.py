@@ -202,7 +202,9 @@ def rollup_aggregate(
             outer_params.append(step)
         else:
             outer.append(group)
-    select_list = ", ".join(outer + ["sum(n)", "sum(s1)", "sum(s2)", "sum(s3)"])
+    # Histograms only count; summing their zero measures would be wasted numeric work.
+    sums = ["0", "0", "0"] if set(kinds) <= HISTOGRAM_KINDS else ["sum(s1)", "sum(s2)", "sum(s3)"]
+    select_list = ", ".join(outer + ["sum(n)", *sums])
     group_sql = f" GROUP BY {', '.join(str(i) for i in range(1, len(group_by) + 1))}" if group_by else ""
     sql = f"SELECT {select_list} FROM ({' UNION ALL '.join(selects)}) AS u{group_sql}"
     with connection.cursor() as cursor:

@@ -24,7 +24,6 @@ _AUTO = (
     (timedelta(minutes=15), 10),
     (timedelta(hours=3), 60),
     (timedelta(hours=12), 300),
-    (timedelta(days=2), 900),
     (timedelta(days=14), 3600),
 )
 
@@ -73,6 +72,17 @@ def window_build(*, start: datetime, end: datetime, interval: int | None = None)
     if length / timedelta(seconds=seconds) > MAX_POINTS:
         raise WindowInvalid(f"That interval gives more than {MAX_POINTS} points; choose a wider one.")
     return Window(start=start, end=end, step=timedelta(seconds=seconds))
+
+
+def window_preset(*, length: timedelta, end: datetime, interval: int | None = None) -> Window:
+    """A "last N" window whose start is moved back to a chart-bucket boundary.
+
+    The first bucket is then whole, like the others, and the start falls on a rollup grain,
+    so no report re-reads an hour of raw points at its old edge. The range grows by less
+    than one interval.
+    """
+    window = window_build(start=end - length, end=end, interval=interval)
+    return Window(start=floor_to(window.start, window.step), end=end, step=window.step)
 
 
 def _ceil_to(moment: datetime, grain: timedelta) -> datetime:

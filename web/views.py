@@ -26,7 +26,7 @@ from tracking.models import Dataset
 from tracking.reports import REPORTS, Report, realtime_window, report_get, report_interval_default
 from tracking.reports_api import table_as_csv
 from tracking.reports_services import dataset_update
-from tracking.reports_window import PRESETS, Window, WindowInvalid, window_build
+from tracking.reports_window import PRESETS, Window, WindowInvalid, window_build, window_preset
 from tracking.selectors import dataset_list
 from web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ReportFilterForm
 from web.pages import PAGES, page_build
@@ -65,18 +65,16 @@ def _window(form: ReportFilterForm, *, name: str, now: datetime) -> tuple[Window
     default = DEFAULT_RANGES.get(name, "24h")
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     chosen = data.get("range") or default
-    if chosen == "custom" and data.get("start") and data.get("end"):
-        start, end = data["start"], data["end"]
-    else:
-        end = now
-        start = now - PRESETS.get(chosen, PRESETS[default])
+    custom = chosen == "custom" and data.get("start") and data.get("end")
+    start, end = (data["start"], data["end"]) if custom else (now - PRESETS.get(chosen, PRESETS[default]), now)
     interval = data.get("interval") or report_interval_default(name=name, length=end - start)
     try:
-        return window_build(start=start, end=end, interval=interval), None
+        if custom:
+            return window_build(start=start, end=end, interval=interval), None
+        return window_preset(length=end - start, end=end, interval=interval), None
     except WindowInvalid as error:
-        fallback = window_build(
-            start=now - PRESETS[default], end=now, interval=report_interval_default(name=name, length=PRESETS[default])
-        )
+        length = PRESETS[default]
+        fallback = window_preset(length=length, end=now, interval=report_interval_default(name=name, length=length))
         return fallback, str(error)
 
 
