@@ -4,8 +4,11 @@ Configure with one setting and put the middleware first in ``MIDDLEWARE`` so its
 duration covers the others::
 
     MEAUXCLOUD_ANALYTICS = {"URL": "https://analytics.example.com", "KEY": "mc_w_...",
-                            "DATASET": "requests", "ENVIRONMENT": "production"}
+                            "DATASET": "requests", "ENVIRONMENT": "production",
+                            "EXCLUDE_PATHS": ["/healthz"], "OPTIONS": {"flush_interval": 2.0}}
     MIDDLEWARE = ["meauxcloud_client.django.AnalyticsMiddleware", ...]
+
+``OPTIONS`` are ``Dataset``'s keyword arguments (batch sizes, queue bound, retries).
 
 Without URL and KEY the middleware removes itself (``MiddlewareNotUsed``). Works
 under WSGI and ASGI; in async mode nothing here blocks the loop.
@@ -35,7 +38,7 @@ class AnalyticsMiddleware:
             raise MiddlewareNotUsed("MeauxCLOUD analytics is not configured.")
         self.get_response = get_response
         self.recorder = RequestRecorder(
-            shared_dataset(url, key, name),
+            shared_dataset(url, key, name, **config.get("OPTIONS", {})),
             environment=config.get("ENVIRONMENT", "production"),
             exclude_paths=self.exclude_paths(config),
         )
