@@ -204,7 +204,7 @@ def main() -> None:
 
     print(f"{args.requests} requests per variant, median per request, bare and tracked alternating in blocks of {BLOCK}")
     print(f"{'stack':8} {'bare µs':>9} {'tracked µs':>11} {'overhead µs':>12} {'accepted':>9} {'dropped':>8}")
-    for (name, (bare, tracked)), dataset in zip(results.items(), datasets):
+    for (name, (bare, tracked)), dataset in zip(results.items(), datasets, strict=True):
         stats = dataset.stats()
         print(f"{name:8} {bare:9.2f} {tracked:11.2f} {tracked - bare:12.2f} {stats.accepted:9d} {stats.dropped:8d}")
     for name, median in parts(args.requests).items():
