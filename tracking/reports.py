@@ -18,7 +18,7 @@ from django.db.models import F
 from projects.models import Project
 from tracking.models import Dataset
 from tracking.reports_db import rollup_aggregate
-from tracking.reports_layout import DAY, LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
+from tracking.reports_layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 from tracking.reports_window import Window, bucket_starts, window_build, window_pieces
 
 REPORTS = ("overview", "usage", "costs", "errors", "ai", "realtime")
@@ -59,10 +59,11 @@ class Report:
         return self.dataset is not None and self.dataset.last_write_at is not None
 
 
-def percentile_from_bins(bins: dict[int, int], q: float) -> float | None:
+def percentile_from_bins(bins: dict[int, int], q: float, bounds: Sequence[float] = LATENCY_BOUNDS) -> float | None:
     """Nearest-rank percentile over latency bins, reported as the bin's upper bound (ms).
 
-    The true value lies in the bin, so the answer is at most 5% above it (docs/reports.md).
+    The true value lies in the bin, so the answer is at most one bin width (5%, or 10% per
+    path) above it (docs/reports.md).
     """
     total = sum(bins.values())
     if total <= 0:
@@ -72,8 +73,8 @@ def percentile_from_bins(bins: dict[int, int], q: float) -> float | None:
     for bin_number in sorted(bins):
         running += bins[bin_number]
         if running >= rank:
-            return LATENCY_BOUNDS[min(bin_number, len(LATENCY_BOUNDS) - 1)]
-    return LATENCY_BOUNDS[-1]
+            return bounds[min(bin_number, len(bounds) - 1)]
+    return bounds[-1]
 
 
 def _ratio(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
@@ -204,7 +205,7 @@ def _path_table(reader: _Reader, *, limit: int, with_p95: bool) -> Table:
     for path, (n, duration, size) in paths:
         row: dict[str, object] = {"path": path, "requests": n, "avg_duration_ms": _ratio(duration, n)}
         if with_p95:
-            row["p95_ms"] = percentile_from_bins(bins.get(path, {}), 0.95)
+            row["p95_ms"] = percentile_from_bins(bins.get(path, {}), 0.95, PATH_LATENCY_BOUNDS)
         rows.append(row | {"bytes": size, "avg_bytes": _ratio(size, n)})
     heading = (reader.dataset.labels or {}).get(reader.layout.path, "path") if reader.dataset else "path"
     columns = [("path", heading), ("requests", "Requests"), ("avg_duration_ms", "Avg ms")]

@@ -116,12 +116,14 @@ def _raw_piece_sql(layout: Layout, *, kinds: Sequence[int], keyed: bool, staged:
     names = [*source, "kinds"] + (["keys"] if keyed else [])
     if HISTOGRAM_KINDS & set(kinds):
         # One scan yields both histograms: per path (LATENCY) and over all paths (LATENCY_ALL).
+        # Per-path bins are the all-paths bins merged in pairs (PATH_LATENCY_BOUNDS).
+        latency = int(Kind.LATENCY)
         sql += (
-            f" UNION ALL SELECT dataset_id, ts, h.kind, CASE WHEN h.kind = {int(Kind.LATENCY)} THEN k1 ELSE '' END,"
-            " width_bucket(dur, %s::float8[])::text, n, 0, 0, 0"
-            f" FROM ({classified_sql(layout, staged=staged)}) AS c CROSS JOIN unnest(%s::smallint[]) AS h(kind)"
-            f" WHERE c.kind = {int(Kind.REQUEST)} AND dur IS NOT NULL"
-            f"{f' AND h.kind = {int(Kind.LATENCY)} AND k1 = ANY(%s)' if keyed else ''}"
+            f" UNION ALL SELECT dataset_id, ts, h.kind, CASE WHEN h.kind = {latency} THEN k1 ELSE '' END,"
+            f" (CASE WHEN h.kind = {latency} THEN wb / 2 ELSE wb END)::text, n, 0, 0, 0"
+            f" FROM (SELECT c.*, width_bucket(dur, %s::float8[]) AS wb FROM ({classified_sql(layout, staged=staged)}) AS c"
+            f" WHERE c.kind = {int(Kind.REQUEST)} AND dur IS NOT NULL) AS c CROSS JOIN unnest(%s::smallint[]) AS h(kind)"
+            f"{f' WHERE h.kind = {latency} AND k1 = ANY(%s)' if keyed else ''}"
         )
         names += ["bounds", *source, "histograms"] + (["keys"] if keyed else [])
     return sql, names
@@ -247,8 +249,8 @@ def rollup_stage(*, rows: Iterable[Sequence[object]], columns: Sequence[str]) ->
 def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> None:
     """Group the staged points of some datasets per minute and add them to all three tiers.
 
-    One statement: points are classified once, grouped per minute (with per-path latency
-    bins, and all-paths bins from those), upserted into the minute tier and, regrouped, into
+    One statement: points are classified once, grouped per minute (latency bins per path
+    and minute first, then merged into per-path and all-paths histograms), upserted into the minute tier and, regrouped, into
     the hour and day tiers. Rows go in key order, so two writers lock shared rollup rows in
     the same order and cannot deadlock. ``dataset_ids`` None means every staged point.
     """
@@ -268,18 +270,17 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
         cursor.execute(
             f"""
             WITH c AS MATERIALIZED ({classified_sql(layout, staged=True, every_dataset=dataset_ids is None)}),
-            grouped AS MATERIALIZED (
+            fine AS MATERIALIZED (
+                SELECT dataset_id, {minute} AS bucket, k1, width_bucket(dur, %s::float8[]) AS bin, sum(n) AS n
+                FROM c WHERE kind = {int(Kind.REQUEST)} AND dur IS NOT NULL GROUP BY 1, 2, 3, 4
+            ),
+            minutes AS MATERIALIZED (
                 SELECT dataset_id, {minute} AS bucket, kind, k1, k2, sum(n) AS n, sum(s1) AS s1, sum(s2) AS s2, sum(s3) AS s3
                 FROM c GROUP BY 1, 2, 3, 4, 5
                 UNION ALL
-                SELECT dataset_id, {minute}, {int(Kind.LATENCY)}, k1, width_bucket(dur, %s::float8[])::text, sum(n), 0, 0, 0
-                FROM c WHERE kind = {int(Kind.REQUEST)} AND dur IS NOT NULL GROUP BY 1, 2, 4, 5
-            ),
-            minutes AS MATERIALIZED (
-                SELECT * FROM grouped
+                SELECT dataset_id, bucket, {int(Kind.LATENCY)}, k1, (bin / 2)::text, sum(n), 0, 0, 0 FROM fine GROUP BY 1, 2, 4, 5
                 UNION ALL
-                SELECT dataset_id, bucket, {int(Kind.LATENCY_ALL)}, '', k2, sum(n), 0, 0, 0
-                FROM grouped WHERE kind = {int(Kind.LATENCY)} GROUP BY 1, 2, 5
+                SELECT dataset_id, bucket, {int(Kind.LATENCY_ALL)}, '', bin::text, sum(n), 0, 0, 0 FROM fine GROUP BY 1, 2, 5
             ),
             minute AS ({upsert("minute", "1 minute")}),
             hour AS ({upsert("hour", "1 hour")})

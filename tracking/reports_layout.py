@@ -38,6 +38,9 @@ COST_MARKER = "cost"
 #: Bin ``b`` (PostgreSQL's ``width_bucket``) holds durations in ``[BOUNDS[b-1], BOUNDS[b])``.
 LATENCY_GROWTH = 1.05
 LATENCY_BOUNDS: tuple[float, ...] = tuple(float(f"{0.1 * LATENCY_GROWTH**i:.6g}") for i in range(331))
+#: Per-path histograms merge bins in pairs (bin ``b // 2``, about 10% wide): they are read
+#: for every top path over whole ranges, so half the rows matters more than the last 5%.
+PATH_LATENCY_BOUNDS: tuple[float, ...] = LATENCY_BOUNDS[1::2]
 
 #: Minute rows older than this many whole days are pruned; older edges are read raw.
 MINUTE_TIER_DAYS = 3

@@ -256,3 +256,23 @@ def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_ow
         for dataset in (plain, relabelled)
     }
     assert paths == {"plain": [("/orders/1", 2)], "relabelled": [("/orders/:id", 2)]}
+
+
+def test_usage_p95_per_path_equals_raw_sql_over_paired_bins(mixed_dataset):
+    from tracking.reports_layout import PATH_LATENCY_BOUNDS
+
+    start, end = WINDOWS[1]
+
+    report = report_usage(project=mixed_dataset.project, dataset=mixed_dataset, window=window_build(start=start, end=end), now=NOW)
+
+    bins = raw(
+        f"SELECT blob2, width_bucket(double1, %s::float8[]) / 2, sum(_sample_interval) FROM tracking_datapoint "
+        f"WHERE {RANGE} AND {REQUEST} AND double1 IS NOT NULL GROUP BY 1, 2",
+        [list(LATENCY_BOUNDS), mixed_dataset.id, start, end],
+    )
+    per_path: dict[str, dict[int, int]] = {}
+    for path, number, n in bins:
+        per_path.setdefault(path, {})[number] = n
+    expected = {path: percentile_from_bins(b, 0.95, PATH_LATENCY_BOUNDS) for path, b in per_path.items()}
+    assert {row["path"]: row["p95_ms"] for row in report.tables["top_paths"].rows} == expected
+    assert len(expected) == 4
