@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import math
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +152,19 @@ def chdb_table_load(session: Any, *, database: str, name: str, points: list[Poin
             row[f"double{i + 1}"] = value if value is not None else 0.0
         lines.append(json.dumps(row, ensure_ascii=False))
     session.query(f"INSERT INTO {name} FORMAT JSONEachRow\n" + "\n".join(lines))
+
+
+def clock_settle(sql: str) -> None:
+    """Keep NOW() away from the :30 second every test point sits on, so both engines see one side.
+
+    ClickHouse and PostgreSQL evaluate now() a few milliseconds apart; a window boundary
+    (`NOW() - INTERVAL '1' DAY`) landing on a point's second in between would split them.
+    """
+    if "now()" not in sql.lower():
+        return
+    second = dt.datetime.now(dt.UTC).second + dt.datetime.now(dt.UTC).microsecond / 1e6
+    if 28 <= second <= 32:
+        time.sleep(33 - second)
 
 
 def _normal(value: Any, ch_type: str) -> Any:

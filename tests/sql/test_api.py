@@ -9,7 +9,7 @@ from django.test import Client
 from projects.services import api_key_revoke
 from tests.factories import DatasetFactory, ProjectFactory, key_for
 from tests.sql.conftest import ClickHouse, LoadedProject, SeedData
-from tests.sql.support import chdb_table_load, results_match
+from tests.sql.support import chdb_table_load, clock_settle, results_match
 from tests.tracking.helpers import post_points
 from tracking.models import Dataset
 from tracking.services import buffer_drain
@@ -177,6 +177,7 @@ def test_points_written_through_the_ingest_api_answer_like_clickhouse(
         "WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET' GROUP BY path ORDER BY request_count DESC, path LIMIT 10",
         "SELECT toStartOfHour(timestamp) AS h, countIf(blob3 LIKE '5%') AS e FROM meauxcloud_analytics GROUP BY h ORDER BY h",
     ):
+        clock_settle(query)
         response = client.post(f"/client/v4/accounts/{project.slug}/analytics_engine/sql", data=query,
                                content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {read}")
         assert response.status_code == 200, response.content

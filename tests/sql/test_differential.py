@@ -6,12 +6,13 @@ import pytest
 
 from tests.sql.conftest import ClickHouse, LoadedProject
 from tests.sql.queries import CASES, FORMAT_CASES, Case
-from tests.sql.support import results_match
+from tests.sql.support import clock_settle, results_match
 from tracking.sql.engine import sql_execute
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_query_matches_clickhouse(case: Case, loaded: LoadedProject, clickhouse: ClickHouse) -> None:
+    clock_settle(case.sql)
     ours = json.loads(sql_execute(project=loaded.project, sql=case.sql).body)
     theirs = clickhouse.json((case.clickhouse or case.sql).strip().rstrip(";"))
     assert results_match(ours, theirs, ordered=case.ordered) is None, results_match(ours, theirs, ordered=case.ordered)

@@ -9,7 +9,7 @@ from projects.models import Project
 from tests.factories import DatasetFactory, ProjectFactory, key_for
 from tests.sql.conftest import ClickHouse, LoadedProject, SeedData
 from tests.sql.examples import COMPLETE, DOC_DATASETS, GRAFANA_E10, SEED_QUERIES, Example, fragment_statements
-from tests.sql.support import Point, chdb_table_load, points_insert, results_match, weather_points
+from tests.sql.support import Point, chdb_table_load, clock_settle, points_insert, results_match, weather_points
 
 ALL_EXAMPLES = COMPLETE + fragment_statements()
 
@@ -60,6 +60,7 @@ def test_docs_example_runs_unchanged_and_matches_clickhouse(
     example: Example, client: Client, docs_project: tuple[Project, str], docs_clickhouse: ClickHouse
 ) -> None:
     project, key = docs_project
+    clock_settle(example.sql)
     response = cloudflare_post(client, slug=project.slug, key=key, body=example.sql)
     assert response.status_code == 200, response.content.decode()
     if "FORMAT JSONEachRow" in example.sql:
@@ -137,6 +138,7 @@ def test_seed_query_runs_unchanged_as_queryanalytics_posts_it(
     """queryAnalytics() sends JSON.stringify({query}) with Content-Type application/json."""
     key = key_for(loaded.project, "read").secret
     query = SEED_QUERIES[name]
+    clock_settle(query)
     response = cloudflare_post(client, slug=loaded.project.slug, key=key, body=json.dumps({"query": query}),
                                content_type="application/json")
     assert response.status_code == 200, response.content
@@ -147,3 +149,21 @@ def test_seed_query_runs_unchanged_as_queryanalytics_posts_it(
     raw = cloudflare_post(client, slug=loaded.project.slug, key=key, body=query)
     assert raw.status_code == 200
     assert raw.json()["data"] == response.json()["data"]
+
+
+def test_ae_only_examples_give_the_documented_results(client: Client, docs_project: tuple[Project, str]) -> None:
+    project, key = docs_project
+
+    def value(sql: str) -> object:
+        body = cloudflare_post(client, slug=project.slug, key=key, body=sql).json()
+        return [row["v"] for row in body["data"]]
+
+    assert value("SELECT toStartOfWeek(toDateTime('2025-10-27 00:00:00')) AS v") == ["2025-10-27"]
+    assert value("SELECT toStartOfWeek(toDateTime('2025-10-29 00:00:00')) AS v") == ["2025-10-27"]
+    assert value("SELECT quantileWeighted(0.95, query_time, _sample_interval) AS v FROM my_dataset") == value(
+        "SELECT quantileExactWeighted(0.95)(query_time, _sample_interval) AS v FROM my_dataset")
+    assert len(value("SELECT blob1 AS v FROM my_dataset LIMIT 10")) == 10
+    assert len(value("SELECT blob1 AS v FROM my_dataset OFFSET 10")) == 122
+    hottest = value("SELECT max(double1) AS v FROM my_dataset")[0]
+    assert value("SELECT argMax(blob1, double1) AS v FROM my_dataset") == value(
+        f"SELECT any(blob1) AS v FROM my_dataset WHERE double1 = {hottest}")
