@@ -120,16 +120,22 @@ def point_check(point: DataPoint, window: TimeWindow) -> list[object]:
         raise PointRejected("too_many_blobs", "Maximum of 20 blobs supported.")
     total = 0
     for position, blob in enumerate(blobs):
-        if blob is not None:
+        if blob is None:
+            continue
+        # ASCII (nearly every blob) cannot fail to encode and has as many bytes as characters.
+        if blob.isascii() and "\x00" not in blob:
+            total += len(blob)
+        else:
             total += len(_utf8(blob, where=f"blobs[{position}]"))
     if total > MAX_BLOB_BYTES:
         raise PointRejected("blobs_too_large", "Cumulative size of blobs exceeds 16000 bytes.")
     doubles = point.doubles or []
     if len(doubles) > MAX_DOUBLES:
         raise PointRejected("too_many_doubles", "Maximum of 20 doubles supported.")
-    for position, number in enumerate(doubles):
-        if not math.isfinite(number):
-            raise PointRejected("non_finite_double", f"doubles[{position}] must be a finite number.")
+    if not all(map(math.isfinite, doubles)):
+        for position, number in enumerate(doubles):
+            if not math.isfinite(number):
+                raise PointRejected("non_finite_double", f"doubles[{position}] must be a finite number.")
     if point.id is not None:
         if not point.id or len(point.id) > MAX_ID_CHARS:
             raise PointRejected("invalid_id", "id must be 1 to 64 characters.")
