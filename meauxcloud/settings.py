@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "projects",
     "tracking",
+    "governance",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "governance.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -156,6 +158,14 @@ TRACKING_PARTITION_DAYS_AHEAD = env.int("TRACKING_PARTITION_DAYS_AHEAD", default
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Production hardening (docs/security.md). HSTS is only ever sent on HTTPS responses. The
+# redirect is opt-in because TLS usually ends at a proxy that redirects by itself.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+AUTHENTICATION_BACKENDS = ["governance.auth.RateLimitedModelBackend"]
 
 LOGGING = {
     "version": 1,
@@ -171,9 +181,11 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "tracking.heartbeat", "schedule": 10.0, "options": {"expires": 10}},
     "maintain-partitions": {"task": "tracking.maintain_partitions", "schedule": 3600.0},
     "apply-retention": {"task": "tracking.apply_retention", "schedule": 3600.0},
+    "resume-deletions": {"task": "governance.deletion_resume", "schedule": 60.0, "options": {"expires": 60}},
 }
 TRACKING_CHECK_REDIS = env.bool("TRACKING_CHECK_REDIS", default=True)
 TRACKING_CLAIM_IDLE_MS = env.int("TRACKING_CLAIM_IDLE_MS", default=30_000)
+TRACKING_STRICT_DURABILITY = env.bool("TRACKING_STRICT_DURABILITY", default=False)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 
 # ---- REPORTS ----

@@ -9,6 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from governance.audit import audit_record
+from governance.models import AuditAction
 from projects.models import ApiKey, Membership, Project, Role, Scope
 from tracking import outage
 
@@ -54,6 +56,12 @@ def api_key_create(
     )
     api_key.full_clean()
     api_key.save()
+    audit_record(
+        project=project,
+        action=AuditAction.KEY_CREATE,
+        target=api_key.prefix,
+        details={"name": name, "scopes": api_key.scopes},
+    )
     return IssuedKey(api_key=api_key, secret=secret)
 
 
@@ -61,6 +69,7 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit_record(project=api_key.project, action=AuditAction.KEY_REVOKE, target=api_key.prefix)
     outage.api_key_forget(api_key=api_key)
     return api_key
 

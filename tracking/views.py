@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.quotas import ingest_quota
 from meauxcloud.api import problem_response
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
@@ -57,7 +58,8 @@ def _accept(dataset, batch: ValidatedBatch) -> Response:
             errors=[error.as_dict() for error in batch.errors],
         )
     try:
-        outcome: IngestOutcome = datapoints_accept(dataset=dataset, batch=batch)
+        with ingest_quota(project_id=dataset.project_id, rows=batch.rows):
+            outcome: IngestOutcome = datapoints_accept(dataset=dataset, batch=batch)
     except BufferFull:
         return problem_response(
             status_code=503,
