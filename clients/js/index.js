@@ -196,7 +196,12 @@ export function createDataset({
     while (queue.length) {
       const lines = queue.splice(0, batchSize).map((point) => JSON.stringify(point));
       counts.batches += 1;
-      sending = sending.then(() => post(lines));
+      sending = sending
+        .then(() => post(lines))
+        .catch((error) => {
+          counts.dropped += lines.length;
+          onError(`MeauxCLOUD: dropping ${lines.length} points after an unexpected error: ${error}`);
+        });
     }
     return sending;
   }

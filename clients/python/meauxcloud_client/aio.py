@@ -73,7 +73,7 @@ class AsyncDataset:
         """Queue one point and return at once; never raises."""
         try:
             if self._closed:
-                logger.warning("write_data_point(): dataset %s is closed; point dropped", self.name)
+                self._pipeline.drop_after_close()
                 return
             full = self._pipeline.put(blobs, doubles, indexes, timestamp, id)
             if self._ensure_task() and full:
@@ -101,10 +101,14 @@ class AsyncDataset:
         while not self._closed:
             await self._idle(interval)
             while lines := self._pipeline.take():
-                attempt = 0
-                while (delay := await asyncio.to_thread(self._pipeline.attempt, lines, attempt)) is not None:
-                    attempt += 1
-                    await asyncio.sleep(delay)
+                try:
+                    attempt = 0
+                    while (delay := await asyncio.to_thread(self._pipeline.attempt, lines, attempt)) is not None:
+                        attempt += 1
+                        await asyncio.sleep(delay)
+                except Exception:
+                    logger.exception("meauxcloud: dropping %d points for dataset %s after an unexpected error", len(lines), self.name)
+                    self._pipeline.settle(len(lines), outcome="dropped")
             await self._notify()
 
     async def _idle(self, interval: float) -> None:

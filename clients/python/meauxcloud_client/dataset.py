@@ -17,6 +17,7 @@ from meauxcloud_client.pipeline import Options, Pipeline, Stats, logger
 from meauxcloud_client.validation import Text
 
 DEFAULT_EXIT_TIMEOUT = 5.0
+CLOSE_GRACE = 0.25  # for the sender to count what it drops at the deadline
 
 _live: "weakref.WeakSet[Dataset]" = weakref.WeakSet()
 
@@ -83,7 +84,7 @@ class Dataset:
         """Queue one point and return at once; ``timestamp`` defaults to now (ms) at this call."""
         try:
             if self._stopping.is_set():
-                logger.warning("write_data_point(): dataset %s is closed; point dropped", self.name)
+                self._pipeline.drop_after_close()
                 return
             if self._pipeline.put(blobs, doubles, indexes, timestamp, id):
                 self._wake.set()
@@ -108,7 +109,11 @@ class Dataset:
                 self._wake.wait(interval)
                 self._wake.clear()
             while lines := self._pipeline.take():
-                self._deliver(lines)
+                try:
+                    self._deliver(lines)
+                except Exception:
+                    logger.exception("meauxcloud: dropping %d points for dataset %s after an unexpected error", len(lines), self.name)
+                    self._pipeline.settle(len(lines), outcome="dropped")
             if self._stopping.is_set():
                 return
 
@@ -156,7 +161,7 @@ class Dataset:
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+            thread.join(None if timeout is None else timeout + CLOSE_GRACE)
             settled = not thread.is_alive()
         else:
             written, done = self._pipeline.progress()

@@ -73,6 +73,7 @@ class Pipeline:
         self.dropped = 0
         self.retries = 0
         self.batches = 0
+        self.closed_drops = 0
 
     def reset_after_fork(self) -> None:
         """A forked child starts empty: the parent still owns, and sends, what was queued."""
@@ -109,6 +110,15 @@ class Pipeline:
             self.queue.append(point)
             self.written += 1
             return len(self.queue) >= self.options.batch_points
+
+    def drop_after_close(self) -> None:
+        """Count a write that came after close(); logged once, not once per request."""
+        with self.lock:
+            self.dropped += 1
+            first = not self.closed_drops
+            self.closed_drops += 1
+        if first:
+            logger.warning("write_data_point(): dataset %s is closed; this and later points are dropped", self.name)
 
     def take(self) -> list[bytes]:
         """The next batch as NDJSON lines, within the point and byte limits; [] when empty.
