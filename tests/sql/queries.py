@@ -384,6 +384,10 @@ CASES: list[Case] = [
     Case("having_on_group_key", f"SELECT blob1 AS k, count() AS n FROM {A} GROUP BY k HAVING k != 'error' ORDER BY k", True),
     Case("subquery_with_limit", f"SELECT count() AS n FROM (SELECT index1 FROM {W} ORDER BY temp DESC, index1 LIMIT 17)"),
     Case("in_tuple_numbers", f"SELECT count() AS n FROM {A} WHERE toUInt32(double2) IN (0, 1)"),
+    Case("order_nan_null_last", "SELECT x FROM (SELECT 1 / 0 AS x UNION ALL SELECT 0 / 0 AS x UNION ALL SELECT 2.5 AS x UNION ALL SELECT -1 / 0 AS x) ORDER BY x DESC", True),
+    Case("order_nan_null_last_asc", "SELECT x FROM (SELECT 0 / 0 AS x UNION ALL SELECT 2.5 AS x UNION ALL SELECT -1.5 AS x) ORDER BY x", True),
+    Case("to_interval_functions", f"SELECT toStartOfInterval(timestamp, toIntervalMinute(10)) AS a, timestamp - toIntervalDay(1) AS b, "
+         f"timestamp + toIntervalHour('2') AS c FROM {W}"),
     Case("empty_string_defaults", f"SELECT count() AS n, countIf(blob20 = '') AS empty_blob, countIf(double20 = 0) AS zero_double FROM {A}"),
 ]
 

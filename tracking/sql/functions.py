@@ -779,6 +779,20 @@ def _format_datetime(c: _Compiler, node: exp.Expression, args: list[Typed]) -> T
     return _agg(Typed(sql, "String"), *args)
 
 
+def _to_interval(unit: str) -> Scalar:
+    """toIntervalDay(n) and friends: the function spelling of ``INTERVAL n DAY``."""
+
+    def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 1)
+        value = args[0]
+        amount = int(value.const) if value.is_const and isinstance(value.const, str) and value.const.lstrip("-").isdigit() else None
+        if amount is None:
+            amount = _const_int(value, node, "The amount")
+        return Typed("", f"Interval{unit.capitalize()}", const=(amount, unit))
+
+    return run
+
+
 def _timezone_fn(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 0)
     return c.text("Etc/UTC")
@@ -872,6 +886,7 @@ _SCALARS: dict[str, Scalar] = {
     "timezone": _timezone_fn,
     "tofloat64": _converter("Float64"),
     **{key: _date_part_fn(key) for key in _DATE_PARTS},
+    **{f"tointerval{unit.lower()}": _to_interval(unit) for unit in ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR")},
     **{f"to{name.lower()}": _converter(name) for name in ct.INT_TYPES},
 }
 

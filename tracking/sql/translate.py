@@ -567,11 +567,15 @@ class _Compiler:
             parts.append(self._order_item(typed, desc=bool(ordered.args.get("desc"))))
         return parts
 
-    def _order_item(self, typed: Typed, *, desc: bool) -> str:
+    def _order_item(self, typed: Typed, *, desc: bool, nulls_first: bool = False, nan_last: bool = False) -> str:
+        """One ORDER BY key with ClickHouse's placement: bytewise strings, NaN then NULL last."""
         sql = self.value(typed)
         if ct.is_string(typed.type):
             sql = f'({sql}) COLLATE "C"'
-        return f"{sql} {'DESC' if desc else 'ASC'} NULLS LAST"
+        item = f"{sql} {'DESC' if desc else 'ASC'} NULLS {'FIRST' if nulls_first else 'LAST'}"
+        if nan_last and desc and ct.is_float(typed.type):
+            return f"(({sql}) = 'NaN'::float8) ASC NULLS {'FIRST' if nulls_first else 'LAST'}, {item}"
+        return item
 
     def _positional(self, node: exp.Expression, items: list[tuple[str, Typed]] | None) -> Typed | None:
         if items is None or not (isinstance(node, exp.Literal) and not node.is_string):
@@ -590,7 +594,8 @@ class _Compiler:
             if ordered.args.get("with_fill"):
                 raise sql_error_at("ORDER BY ... WITH FILL is not supported", ordered)
             typed = self._positional(ordered.this, select_items) or self.expr(scope, ordered.this)
-            parts.append(self._order_item(typed, desc=bool(ordered.args.get("desc"))))
+            parts.append(self._order_item(typed, desc=bool(ordered.args.get("desc")),
+                                          nulls_first=bool(ordered.args.get("nulls_first")), nan_last=True))
         return " ORDER BY " + ", ".join(parts)
 
     def limit_offset(self, node: exp.Expression) -> str:
