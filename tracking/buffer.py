@@ -42,6 +42,22 @@ class BufferFull(Exception):
     """The backlog is above its high-water mark: the caller should retry later."""
 
 
+class NotDurable(redis.RedisError):
+    """Strict mode: the batch was appended but Redis did not confirm the fsync in time.
+
+    Answered like an unreachable buffer (503, retry): a retry with the same point ids is
+    deduplicated, so the worst case is a delay, never a loss or a duplicate.
+    """
+
+
+@cache
+def waitaof_supported() -> bool:
+    """WAITAOF exists from Redis 7.2; older servers need ``appendfsync always`` for strict mode."""
+    version = redis_client().info("server").get("redis_version", "0")
+    major, minor = (int(part) for part in str(version).split(".")[:2])
+    return (major, minor) >= (7, 2)
+
+
 @dataclass(frozen=True)
 class BufferEntry:
     entry_id: str
@@ -81,10 +97,24 @@ def buffer_append(*, dataset_id: int, rows: list[list[object]]) -> tuple[str, in
         _encoder.encode(rows),
         tracking_settings.DEDUP_WINDOW_SECONDS,
     ] + [position for position, _ in ids]
-    entry_id, skip = _append_script()(keys=keys, args=args)
+    if tracking_settings.STRICT_DURABILITY and waitaof_supported():
+        entry_id, skip = _append_durably(keys, args)
+    else:
+        entry_id, skip = _append_script()(keys=keys, args=args)
     if not entry_id:
         raise BufferFull()
     return entry_id.decode(), len(skip.split(b",")) if skip else 0
+
+
+def _append_durably(keys: list, args: list) -> tuple[bytes | None, bytes]:
+    """The append and ``WAITAOF 1 0`` on one connection (a pipeline): WAITAOF covers that connection's writes."""
+    pipe = redis_client().pipeline(transaction=False)
+    _append_script()(keys=keys, args=args, client=pipe)
+    pipe.execute_command("WAITAOF", 1, 0, tracking_settings.STRICT_DURABILITY_TIMEOUT_MS)
+    (entry_id, skip), (local_fsynced, _) = pipe.execute()
+    if entry_id and local_fsynced < 1:
+        raise NotDurable("Redis did not confirm the fsync of the batch in time")
+    return entry_id, skip
 
 
 def buffer_depth() -> int:

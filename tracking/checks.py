@@ -6,7 +6,8 @@ import redis
 from django.conf import settings
 from django.core import checks
 
-from tracking.buffer import redis_client
+from tracking.buffer import redis_client, waitaof_supported
+from tracking.conf import tracking_settings
 
 
 @checks.register("tracking")
@@ -16,6 +17,8 @@ def check_buffer_redis(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     try:
         config = redis_client().config_get("maxmemory-policy") | redis_client().config_get("appendonly")
         config |= redis_client().config_get("save")
+        config |= redis_client().config_get("appendfsync")
+        strict_needs_always = tracking_settings.STRICT_DURABILITY and not waitaof_supported()
     except redis.RedisError as error:
         return [checks.Warning(f"Cannot reach the ingest Redis to check it: {error}", id="tracking.W001")]
     messages: list[checks.CheckMessage] = []
@@ -33,6 +36,15 @@ def check_buffer_redis(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                 "Ingest Redis persists nothing (appendonly no, no save points); a restart loses accepted points.",
                 hint="Enable appendonly yes (appendfsync everysec or always). See docs/reliability.md.",
                 id="tracking.E002",
+            )
+        )
+    if strict_needs_always and config.get("appendfsync") != "always":
+        messages.append(
+            checks.Error(
+                "TRACKING_STRICT_DURABILITY is on, but this Redis has no WAITAOF (< 7.2) and "
+                f"appendfsync={config.get('appendfsync')}: a host crash could still lose acknowledged points.",
+                hint="Set appendfsync always on the ingest Redis, or use Redis 7.2 or later.",
+                id="tracking.E003",
             )
         )
     return messages

@@ -56,6 +56,15 @@ class TrackingSettings:
         return getattr(django_settings, "TRACKING_FUTURE_TOLERANCE_SECONDS", 86_400)
 
     @property
+    def STRICT_DURABILITY(self) -> bool:
+        """Answer 202 only once the batch is fsynced (WAITAOF on Redis ≥ 7.2, else appendfsync always)."""
+        return getattr(django_settings, "TRACKING_STRICT_DURABILITY", False)
+
+    @property
+    def STRICT_DURABILITY_TIMEOUT_MS(self) -> int:
+        return getattr(django_settings, "TRACKING_STRICT_DURABILITY_TIMEOUT_MS", 1_000)
+
+    @property
     def RETENTION_DELETE_BATCH(self) -> int:
         return getattr(django_settings, "TRACKING_RETENTION_DELETE_BATCH", 10_000)
 
