@@ -41,5 +41,9 @@ bench-quick: $(STAMP)
 	$(PY) -m pip install -q -r bench/requirements.txt
 	$(PY) -m bench.run --quick
 
+## Every fault of tests/faults under >=100,000 points on private PostgreSQL/Redis (docs/reliability.md).
+faults: $(STAMP)
+	$(PY) -m tests.faults.run --json var/faults.json
+
 clean:
 	rm -rf var staticfiles
