@@ -82,9 +82,25 @@ class TableSerializer(serializers.Serializer):
     rows = serializers.ListField(child=serializers.DictField())
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string", "format": "date-time"}})
+class MomentsField(serializers.Field):
+    """Bucket starts as ISO 8601 in UTC; one field for the list, not one per moment (charts have hundreds)."""
+
+    def to_representation(self, value: list[datetime]) -> list[str]:
+        return [moment.isoformat().replace("+00:00", "Z") for moment in value]
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "array", "items": {"type": "number", "nullable": True}}})
+class LinesField(serializers.Field):
+    """Chart lines as they are: a name to a list of numbers (null where undefined)."""
+
+    def to_representation(self, value: dict[str, list[float | None]]) -> dict[str, list[float | None]]:
+        return value
+
+
 class SeriesSerializer(serializers.Serializer):
-    t = serializers.ListField(child=serializers.DateTimeField())
-    lines = serializers.DictField(child=serializers.ListField(child=serializers.FloatField(allow_null=True)))
+    t = MomentsField()
+    lines = LinesField()
     unit = serializers.CharField()
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tracking.reports_db import Piece
-from tracking.reports_layout import TIERS, floor_to, minute_tier_horizon
+from tracking.reports_layout import DAY, TIERS, floor_to, minute_tier_horizon
 
 MIN_RANGE = timedelta(minutes=5)
 MAX_RANGE = timedelta(days=90)
@@ -26,6 +26,9 @@ _AUTO = (
     (timedelta(hours=12), 300),
     (timedelta(days=14), 3600),
 )
+
+#: Preset ranges at least this long start at midnight UTC ("last 7 days" = 7 days and today).
+PRESET_WHOLE_DAYS = timedelta(days=2)
 
 PRESETS = {
     "5m": timedelta(minutes=5),
@@ -78,11 +81,13 @@ def window_preset(*, length: timedelta, end: datetime, interval: int | None = No
     """A "last N" window whose start is moved back to a chart-bucket boundary.
 
     The first bucket is then whole, like the others, and the start falls on a rollup grain,
-    so no report re-reads an hour of raw points at its old edge. The range grows by less
-    than one interval.
+    so no report re-reads an hour of raw points at its old edge. Ranges of days start at
+    midnight UTC, so their totals come from the day tier but for today. The range grows by
+    less than one interval (or one day).
     """
     window = window_build(start=end - length, end=end, interval=interval)
-    return Window(start=floor_to(window.start, window.step), end=end, step=window.step)
+    grain = max(window.step, DAY) if length >= PRESET_WHOLE_DAYS else window.step
+    return Window(start=floor_to(window.start, grain), end=end, step=window.step)
 
 
 def _ceil_to(moment: datetime, grain: timedelta) -> datetime:
