@@ -151,6 +151,9 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
         raise SqlError(f"Syntax error: {message}", line=detail.get("line"), column=detail.get("col")) from None
     except RecursionError:
         raise SqlError("Query is nested too deeply") from None
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+        # sqlglot's ClickHouse parser has a few unguarded paths on malformed input.
+        raise SqlError("Syntax error: the query cannot be parsed") from None
     if len(statements) != 1:
         raise SqlError("Exactly one statement is allowed per query")
     statement = statements[0]
@@ -255,8 +258,10 @@ _COMPARISONS = {exp.EQ: "=", exp.NEQ: "<>", exp.GT: ">", exp.GTE: ">=", exp.LT: 
 _DISALLOWED_SELECT_ARGS_MESSAGE = "{} is not supported"
 
 
-def display_name(node: exp.Expression) -> str:
+def display_name(node: exp.Expression | None) -> str:
     """The column name ClickHouse gives an unaliased expression (``plus(1, 2)``, ``count()``)."""
+    if node is None:
+        return ""
     if isinstance(node, exp.Alias):
         return node.alias
     if isinstance(node, exp.Paren):
@@ -296,7 +301,7 @@ def display_name(node: exp.Expression) -> str:
         parts = [node.this, node.args.get("true"), node.args.get("false")]
         return "if(" + ", ".join(display_name(part) for part in parts if part is not None) + ")"
     if isinstance(node, exp.StrPosition):
-        return f"position({display_name(node.this)}, {display_name(node.args['substr'])})"
+        return f"position({display_name(node.this)}, {display_name(node.args.get('substr'))})"
     if isinstance(node, exp.Substring):
         parts = [node.this, node.args.get("start"), node.args.get("length")]
         return "substring(" + ", ".join(display_name(part) for part in parts if part is not None) + ")"
@@ -323,11 +328,11 @@ def display_name(node: exp.Expression) -> str:
     if isinstance(node, exp.Case):
         parts: list[str] = []
         for branch in node.args.get("ifs") or []:
-            parts += [display_name(branch.this), display_name(branch.args["true"])]
+            parts += [display_name(branch.this), display_name(branch.args.get("true"))]
         parts.append(display_name(node.args["default"]) if node.args.get("default") else "NULL")
         return "multiIf(" + ", ".join(parts) + ")"
     if isinstance(node, exp.Quantile):
-        return f"quantile({display_name(node.args['quantile'])})({display_name(node.this)})"
+        return f"quantile({display_name(node.args.get('quantile'))})({display_name(node.this)})"
     return node.sql(dialect="clickhouse")
 
 
@@ -772,7 +777,9 @@ class _Compiler:
             return Typed(f"(({typed.sql}) <> 0)", "UInt8", boolean=True, aggregate=typed.aggregate)
         raise sql_error_at(f"Illegal type {typed.type} of a filter condition: it must be a number", node)
 
-    def expr(self, scope: Scope, node: exp.Expression) -> Typed:
+    def expr(self, scope: Scope, node: exp.Expression | None) -> Typed:
+        if node is None:
+            raise SqlError("Syntax error: an expression is missing")
         handler = _EXPRESSION_HANDLERS.get(type(node))
         if handler is None:
             if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc, exp.CombinedAggFunc, exp.ParameterizedAgg)):
@@ -943,8 +950,8 @@ class _Compiler:
         if node.args.get("symmetric"):
             raise sql_error_at("BETWEEN SYMMETRIC is not supported", node)
         target = self.expr(scope, node.this)
-        low = compare(self, ">=", target, self.expr(scope, node.args["low"]), node)
-        high = compare(self, "<=", target, self.expr(scope, node.args["high"]), node)
+        low = compare(self, ">=", target, self.expr(scope, node.args.get("low")), node)
+        high = compare(self, "<=", target, self.expr(scope, node.args.get("high")), node)
         return Typed(f"({low.sql} AND {high.sql})", "UInt8", boolean=True, aggregate=low.aggregate or high.aggregate)
 
     def _is(self, scope: Scope, node: exp.Is) -> Typed:
@@ -1006,12 +1013,12 @@ class _Compiler:
 
         if node.args.get("position") is not None or node.args.get("occurrence") is not None:
             raise sql_error_at("position() takes two arguments", node)
-        return position(self, self.expr(scope, node.this), self.expr(scope, node.args["substr"]), node)
+        return position(self, self.expr(scope, node.this), self.expr(scope, node.args.get("substr")), node)
 
     def _substring(self, scope: Scope, node: exp.Substring) -> Typed:
         from tracking.sql.functions import substring
 
-        args = [self.expr(scope, node.this), self.expr(scope, node.args["start"])]
+        args = [self.expr(scope, node.this), self.expr(scope, node.args.get("start"))]
         if node.args.get("length") is not None:
             args.append(self.expr(scope, node.args["length"]))
         return substring(self, args, node)
@@ -1021,6 +1028,8 @@ class _Compiler:
         from tracking.sql.functions import function_call
 
         name = _NORMALISED_FUNCTIONS[type(node)]
+        if node.this is None:
+            raise sql_error_at(f"{name} needs an argument", node)
         args = [node.this] + [node.args[key] for key in ("expression", "decimals") if node.args.get(key) is not None]
         if node.args.get("to") is not None:
             raise sql_error_at(f"{name}(... TO ...) is not supported", node)
@@ -1030,7 +1039,7 @@ class _Compiler:
     def _quantile(self, scope: Scope, node: exp.Quantile) -> Typed:
         from tracking.sql.functions import quantile
 
-        return quantile(self, scope, node.args["quantile"], node.this, node)
+        return quantile(self, scope, node.args.get("quantile"), node.this, node)
 
 
 def interval_parts(node: exp.Interval) -> tuple[int, str]:
