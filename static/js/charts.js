@@ -7,6 +7,16 @@
 
   function utc(ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); }
 
+  function compact(v) {
+    if (v == null) { return ""; }
+    var abs = Math.abs(v);
+    var units = [[1e9, "G"], [1e6, "M"], [1e3, "k"]];
+    for (var i = 0; i < units.length; i++) {
+      if (abs >= units[i][0]) { return +(v / units[i][0]).toFixed(1) + units[i][1]; }
+    }
+    return +v.toFixed(abs < 1 ? 4 : 2) + "";
+  }
+
   function toData(chart) {
     var names = Object.keys(chart.lines);
     var data = [chart.t];
@@ -34,7 +44,7 @@
       tzDate: utc,
       series: series,
       scales: { x: { time: true } },
-      axes: [{}, { size: 60, values: function (u, vals) { return vals.map(function (v) { return v == null ? "" : v.toLocaleString(); }); } }],
+      axes: [{}, { size: 56, values: function (u, vals) { return vals.map(compact); } }],
       legend: { live: true },
     };
     el.innerHTML = "";
