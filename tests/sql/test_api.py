@@ -182,3 +182,13 @@ def test_points_written_through_the_ingest_api_answer_like_clickhouse(
                                content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {read}")
         assert response.status_code == 200, response.content
         assert results_match(response.json(), clickhouse.json(query), ordered="ORDER BY" in query) is None
+
+
+def test_curl_data_body_with_form_content_type_is_raw_sql(client: Client, loaded: LoadedProject) -> None:
+    """`curl --data "SELECT ..."` (docs E2, E47) sends application/x-www-form-urlencoded; the body is still SQL."""
+    key = key_for(loaded.project, "read").secret
+    response = client.post(f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
+                           data="SELECT count() AS n FROM weather WHERE city LIKE 'O%' AND temp > -100",
+                           content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 200
+    assert response.json()["data"] == [{"n": "48"}]

@@ -4,6 +4,8 @@ import json
 from typing import Any
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,6 +47,29 @@ def _query_from_body(request: Request) -> tuple[str, dict[str, Any] | None]:
     return text, None
 
 
+_SQL_BODY = {
+    "text/plain": OpenApiTypes.STR,
+    "application/json": {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": {"type": "string"},
+            "params": {"type": "object", "additionalProperties": True,
+                       "description": "Values of {name:Type} placeholders (/api/v1/sql only)."},
+        },
+    },
+}
+_RESULT = OpenApiResponse(
+    response={"type": "object", "properties": {
+        "meta": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string"}}}},
+        "data": {"type": "array", "items": {"type": "object"}},
+        "rows": {"type": "integer"},
+        "rows_before_limit_at_least": {"type": "integer"},
+    }},
+    description="FORMAT JSON (default); JSONEachRow, TabSeparated, CSV and JSONCompact when the SQL asks for them.",
+)
+
+
 def _success(result: SqlResult) -> HttpResponse:
     return HttpResponse(result.body, content_type=result.content_type, status=200)
 
@@ -61,6 +86,13 @@ class CloudflareSqlView(ProjectAPIView):
     authentication_classes = [ApiKeyAuthentication]
     parser_classes: list = []
 
+    @extend_schema(
+        operation_id="analytics_engine_sql",
+        summary="Analytics Engine SQL (Cloudflare-compatible)",
+        request=_SQL_BODY,
+        responses={200: _RESULT, 422: OpenApiResponse(OpenApiTypes.STR, description="Input was invalid: <reason>")},
+        tags=["sql"],
+    )
     def post(self, request: Request, project_slug: str) -> HttpResponse:
         try:
             query, params = _query_from_body(request)
@@ -92,6 +124,13 @@ class SqlView(ProjectAPIView):
     required_scope = Scope.READ
     parser_classes: list = []
 
+    @extend_schema(
+        operation_id="sql",
+        summary="Analytics Engine SQL with bound parameters and problem+json errors",
+        request=_SQL_BODY,
+        responses={200: _RESULT, 422: OpenApiResponse(description="problem+json with detail, line and column")},
+        tags=["sql"],
+    )
     def post(self, request: Request) -> HttpResponse | Response:
         try:
             query, params = _query_from_body(request)
