@@ -78,10 +78,21 @@ def audit_record(
         user=actor.user,
         api_key_prefix=actor.api_key_prefix,
         ip=actor.ip,
-        target=target[:200],
+        target=_storable(target)[:200],
         outcome=outcome,
-        details=details or {},
+        details=_storable(details or {}),
     )
+
+
+def _storable(value: Any) -> Any:
+    """PostgreSQL text and jsonb refuse NUL and lone surrogates; a hostile query text must still be logged."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
 
 
 def audit_list(

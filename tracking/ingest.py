@@ -164,7 +164,7 @@ def batch_validate_raw(raw_points: list[bytes | msgspec.Raw], window: TimeWindow
         except msgspec.ValidationError as error:
             batch.errors.append(PointError(index, "invalid_type", _decode_message(error)))
             continue
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             batch.errors.append(PointError(index, "invalid_json", "Line is not valid JSON."))
             continue
         _check_into(batch, index, point, window)
@@ -183,6 +183,8 @@ def body_split(body: bytes, *, ndjson: bool) -> list[bytes | msgspec.Raw]:
             return _raw_batch_decoder.decode(body)
         except msgspec.DecodeError as error:
             raise MalformedBody(f"Body is not valid JSON: {error}") from None
+        except RecursionError:  # found by tests/security/test_properties.py: `[[[[…` 100,000 deep was a 500
+            raise MalformedBody("Body is not valid JSON: it nests too deeply.") from None
     raise MalformedBody("Body must be a JSON object, a JSON array of objects, or NDJSON.")
 
 

@@ -144,3 +144,10 @@ def test_audit_events_cannot_be_edited_or_deleted_in_admin(client: Client, proje
     assert b'name="_save"' not in page.content
     assert delete.status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_query_text_postgresql_cannot_store_is_audited_with_replacements(project):
+    event = audit_record(project=project, action=AuditAction.SQL_RUN, details={"sql": "SELECT '\x00' \ud800"})
+
+    event.refresh_from_db()
+    assert event.details == {"sql": "SELECT '\ufffd' ?"}
