@@ -350,6 +350,25 @@ def rollup_prune_minutes(*, before: datetime) -> int:
         return cursor.rowcount
 
 
+def rollup_prune_retention(*, now: datetime) -> int:
+    """Delete hour and day rows older than any report may read: before the first whole UTC
+    day that each dataset's retention keeps (``reports._Reader.oldest``)."""
+    deleted = 0
+    with connection.cursor() as cursor:
+        for tier in ("hour", "day"):
+            cursor.execute(
+                f"""
+                DELETE FROM {TIER_TABLES[tier]} AS r USING tracking_dataset AS d
+                WHERE r.dataset_id = d.id
+                  AND r.bucket < date_bin(INTERVAL '1 day', %s - make_interval(days => d.retention_days), {EPOCH_SQL})
+                                 + INTERVAL '1 day'
+                """,
+                [now],
+            )
+            deleted += cursor.rowcount
+    return deleted
+
+
 def metrics_realtime(*, dataset_id: int, since: datetime) -> tuple[int, float, int]:
     """The seed's /metrics/realtime query, unset doubles and blobs read as 0 and ''."""
     with connection.cursor() as cursor:

@@ -83,5 +83,6 @@ def rollups_rebuild(*, dataset_id: int, labels: dict[str, str] | None, now: date
 
 
 def rollups_prune(*, now: datetime) -> int:
-    """Drop minute rows past the minute tier's horizon; hour and day rows stay with retention."""
-    return reports_db.rollup_prune_minutes(before=minute_tier_horizon(now))
+    """Drop rows no report reads any more: minute rows past the minute tier's horizon, and hour
+    and day rows older than their dataset's retention. Meant to run hourly, like retention."""
+    return reports_db.rollup_prune_minutes(before=minute_tier_horizon(now)) + reports_db.rollup_prune_retention(now=now)

@@ -276,3 +276,20 @@ def test_usage_p95_per_path_equals_raw_sql_over_paired_bins(mixed_dataset):
     expected = {path: percentile_from_bins(b, 0.95, PATH_LATENCY_BOUNDS) for path, b in per_path.items()}
     assert {row["path"]: row["p95_ms"] for row in report.tables["top_paths"].rows} == expected
     assert len(expected) == 4
+
+
+def test_pruning_drops_rollups_older_than_retention_but_no_readable_number(mixed_dataset):
+    mixed_dataset.retention_days = 2
+    mixed_dataset.save(update_fields=["retention_days"])
+    start, end = NOW - timedelta(days=1), NOW
+    before = _overview_totals(mixed_dataset, start, end)
+
+    rollups_prune(now=NOW)
+
+    oldest = NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    (older,), = raw(
+        "SELECT count(*) FROM tracking_rollup_hour WHERE dataset_id = %s AND bucket < %s", [mixed_dataset.id, oldest]
+    )
+    (kept,), = raw("SELECT count(*) FROM tracking_rollup_hour WHERE dataset_id = %s", [mixed_dataset.id])
+    assert (older, kept > 0) == (0, True)
+    assert _overview_totals(mixed_dataset, start, end) == before
