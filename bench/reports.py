@@ -217,16 +217,18 @@ def _markdown(report: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+START, END = "<!-- bench:reports:start -->", "<!-- bench:reports:end -->"
+
+
 def _docs_update(section: str) -> None:
+    """Replace this benchmark's marked section of docs/benchmarks.md, or append it."""
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find("## Reports")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
+    block = f"{START}\n{section}{END}\n"
+    if START in text and END in text:
+        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :].lstrip("\n")
     else:
-        following = text.find("\n## ", start + 3)
-        rest = "" if following == -1 else "\n" + text[following + 1 :]
-        text = text[:start] + section + rest
+        text = text.rstrip("\n") + "\n\n" + block
     path.write_text(text)
 
 
