@@ -49,7 +49,9 @@ class ClickHouse:
 
     def json(self, sql: str) -> dict:
         self.engine.query(f"USE {self.database}")
-        return json.loads(str(self.engine.query(f"{sql}\nFORMAT JSON SETTINGS output_format_json_quote_64bit_integers=1")))
+        return json.loads(
+            str(self.engine.query(f"{sql}\nFORMAT JSON SETTINGS output_format_json_quote_64bit_integers=1"))
+        )
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +66,9 @@ def chdb_engine() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def clickhouse(chdb_engine: object, seed_data: SeedData) -> ClickHouse:
     """An in-process ClickHouse (chdb) holding exactly the points PostgreSQL gets."""
-    chdb_table_load(chdb_engine, database="main", name="meauxcloud_analytics", points=seed_data.analytics, labels=ANALYTICS_LABELS)
+    chdb_table_load(
+        chdb_engine, database="main", name="meauxcloud_analytics", points=seed_data.analytics, labels=ANALYTICS_LABELS
+    )
     chdb_table_load(chdb_engine, database="main", name="weather", points=seed_data.weather, labels=WEATHER_LABELS)
     return ClickHouse(chdb_engine, "main")
 
@@ -77,7 +81,9 @@ def sql_partitions(django_db_setup: None, django_db_blocker: object, seed_data: 
     historical = Point(dt.datetime(2023, 3, 14, tzinfo=dt.UTC), "")
     days = [Point(seed_data.now - dt.timedelta(days=offset), "") for offset in range(-2, 13)]
     with django_db_blocker.unblock():
-        partitions_for(days + [historical] + [Point(historical.timestamp + dt.timedelta(days=d), "") for d in range(1, 6)])
+        partitions_for(
+            days + [historical] + [Point(historical.timestamp + dt.timedelta(days=d), "") for d in range(1, 6)]
+        )
 
 
 @pytest.fixture
@@ -92,5 +98,7 @@ def loaded(db: None, sql_partitions: None, seed_data: SeedData) -> LoadedProject
     foreign = DatasetFactory(project=intruder, name="weather", labels=WEATHER_LABELS)
     points_insert(dataset=foreign, points=seed_data.weather[:25])
     secret = DatasetFactory(project=intruder, name="secrets")
-    points_insert(dataset=secret, points=[Point(seed_data.now - dt.timedelta(minutes=5), "secret", ["TOP-SECRET"], [42.0])])
+    points_insert(
+        dataset=secret, points=[Point(seed_data.now - dt.timedelta(minutes=5), "secret", ["TOP-SECRET"], [42.0])]
+    )
     return LoadedProject(project=project, analytics=analytics, weather=weather)

@@ -53,8 +53,14 @@ LIMIT 10"""
 
 COMPLETE = [
     Example("E1", E1, ordered=True),
-    Example("E2", "SELECT blob1 AS city, SUM(_sample_interval * double2) / SUM(_sample_interval) AS avg_humidity FROM WEATHER WHERE double1 > 0 GROUP BY city ORDER BY avg_humidity DESC LIMIT 10", ordered=True),
-    Example("E3", """SELECT
+    Example(
+        "E2",
+        "SELECT blob1 AS city, SUM(_sample_interval * double2) / SUM(_sample_interval) AS avg_humidity FROM WEATHER WHERE double1 > 0 GROUP BY city ORDER BY avg_humidity DESC LIMIT 10",
+        ordered=True,
+    ),
+    Example(
+        "E3",
+        """SELECT
   intDiv(toUInt32(timestamp), 300) * 300 AS t,
   blob1 AS city,
   SUM(_sample_interval * double2) / SUM(_sample_interval) AS avg_humidity
@@ -63,28 +69,40 @@ WHERE
   timestamp >= NOW() - INTERVAL '1' DAY
   AND double1 > 0
 GROUP BY t, city
-ORDER BY t, avg_humidity DESC"""),
+ORDER BY t, avg_humidity DESC""",
+    ),
     Example("E4", "SELECT 'Hello Workers Analytics Engine' AS message"),
-    Example("E6", """SELECT
+    Example(
+        "E6",
+        """SELECT
     timestamp,
     blob1 AS location_id,
     double1 AS inside_temp,
     double2 AS outside_temp
 FROM temperatures
-WHERE timestamp > NOW() - INTERVAL '1' DAY"""),
-    Example("E7", """SELECT
+WHERE timestamp > NOW() - INTERVAL '1' DAY""",
+    ),
+    Example(
+        "E7",
+        """SELECT
     index1 AS location_id,
     SUM(_sample_interval) AS n_readings
 FROM temperatures
 WHERE timestamp > NOW() - INTERVAL '7' DAY
-GROUP BY index1"""),
-    Example("E8", """SELECT
+GROUP BY index1""",
+    ),
+    Example(
+        "E8",
+        """SELECT
     index1 AS location_id,
     SUM(_sample_interval * double1) / SUM(_sample_interval) AS average_temp
 FROM temperatures
 WHERE timestamp > NOW() - INTERVAL '7' DAY
-GROUP BY index1"""),
-    Example("E9", """SELECT
+GROUP BY index1""",
+    ),
+    Example(
+        "E9",
+        """SELECT
     intDiv(toUInt32(timestamp), 60) * 60 AS t,
     blob1 AS label,
     SUM(_sample_interval * double1) / SUM(_sample_interval) AS average_metric
@@ -93,9 +111,12 @@ WHERE
     timestamp <= NOW()
     AND timestamp > NOW() - INTERVAL '1' DAY
 GROUP BY blob1, t
-ORDER BY t"""),
+ORDER BY t""",
+    ),
     Example("E11", "SELECT * FROM my_dataset"),
-    Example("E12", """
+    Example(
+        "E12",
+        """
             SELECT
                 blob1 AS city,
                 max(double1) as max_temp,
@@ -104,21 +125,31 @@ ORDER BY t"""),
             WHERE timestamp > NOW() - INTERVAL '1' DAY
             GROUP BY city
             ORDER BY city
-""", ordered=True),
-    Example("E13", """SELECT
+""",
+        ordered=True,
+    ),
+    Example(
+        "E13",
+        """SELECT
   index1 AS customer_id,
   sum(_sample_interval) AS count
 FROM
   usage_indexed_by_customer_id
-GROUP BY customer_id"""),
-    Example("E14", """SELECT
+GROUP BY customer_id""",
+    ),
+    Example(
+        "E14",
+        """SELECT
   index1 AS customer_id,
   blob1 AS request_endpoint,
   sum(_sample_interval) AS count
 FROM
   usage_indexed_by_customer_id
-GROUP BY customer_id, request_endpoint"""),
-    Example("E15", """SELECT
+GROUP BY customer_id, request_endpoint""",
+    ),
+    Example(
+        "E15",
+        """SELECT
   index1 AS customer_id,
   blob1 AS request_endpoint,
   sum(_sample_interval) AS usage_count
@@ -128,8 +159,11 @@ WHERE
   customer_id = 'substitute_customer_id_here'
   AND timestamp >= toDateTime('2023-03-01 00:00:00')
   AND timestamp < toDateTime('2023-04-01 00:00:00')
-GROUP BY customer_id, request_endpoint"""),
-    Example("E16", """SELECT
+GROUP BY customer_id, request_endpoint""",
+    ),
+    Example(
+        "E16",
+        """SELECT
   index1 AS customer_id,
   toStartOfInterval(timestamp, INTERVAL '1' DAY) AS date,
   blob1 AS request_endpoint,
@@ -140,59 +174,95 @@ WHERE
   customer_id = 'x'
   AND timestamp >= toDateTime('2023-03-01 00:00:00')
   AND timestamp < toDateTime('2023-04-01 00:00:00')
-GROUP BY customer_id, date, request_endpoint"""),
+GROUP BY customer_id, date, request_endpoint""",
+    ),
     Example("E17", "SELECT * FROM my_dataset LIMIT 10", clickhouse=False),
-    Example("E19", "SELECT blob1 AS city, AVG(double1) AS avg_temp FROM weather WHERE timestamp > NOW() - INTERVAL '1' DAY GROUP BY city"),
-    Example("E20", """SELECT
+    Example(
+        "E19",
+        "SELECT blob1 AS city, AVG(double1) AS avg_temp FROM weather WHERE timestamp > NOW() - INTERVAL '1' DAY GROUP BY city",
+    ),
+    Example(
+        "E20",
+        """SELECT
     intDiv(toUInt32(timestamp), 300) * 300 AS t,
     blob1 AS city,
     SUM(_sample_interval * double1) / SUM(_sample_interval) AS avg_temp
 FROM weather
 WHERE timestamp >= NOW() - INTERVAL '1' DAY
 GROUP BY t, city
-ORDER BY t, city""", ordered=True),
-    Example("E21", "SELECT blob1 AS endpoint, SUM(_sample_interval) AS request_count FROM api_requests WHERE timestamp >= NOW() - INTERVAL '1' DAY GROUP BY endpoint ORDER BY request_count DESC"),
+ORDER BY t, city""",
+        ordered=True,
+    ),
+    Example(
+        "E21",
+        "SELECT blob1 AS endpoint, SUM(_sample_interval) AS request_count FROM api_requests WHERE timestamp >= NOW() - INTERVAL '1' DAY GROUP BY endpoint ORDER BY request_count DESC",
+    ),
     Example("E22", "SELECT * FROM my_dataset"),
-    Example("E27", """SELECT
+    Example(
+        "E27",
+        """SELECT
     blob1 AS probe_name,
     avg(double1) AS average_temp
 FROM temperature_readings
-GROUP BY probe_name"""),
-    Example("E28a", """SELECT
+GROUP BY probe_name""",
+    ),
+    Example(
+        "E28a",
+        """SELECT
     blob1 AS probe_name,
     avg(double1) AS average_temp
 FROM temperature_readings
 GROUP BY probe_name
-HAVING average_temp > 10"""),
-    Example("E28b", """SELECT
+HAVING average_temp > 10""",
+    ),
+    Example(
+        "E28b",
+        """SELECT
     blob1 AS probe_name,
     count() AS num_readings
 FROM temperature_readings
 GROUP BY probe_name
-HAVING num_readings > 100"""),
-    Example("E28c", """SELECT
+HAVING num_readings > 100""",
+    ),
+    Example(
+        "E28c",
+        """SELECT
     blob1 AS city,
     avg(double1) AS avg_temp,
     count() AS readings
 FROM weather_data
 GROUP BY city
-HAVING avg_temp > 20 AND readings >= 50"""),
-    Example("E31a", """SELECT *
+HAVING avg_temp > 20 AND readings >= 50""",
+    ),
+    Example(
+        "E31a",
+        """SELECT *
 FROM logs
-WHERE blob1 LIKE 'error%'"""),
-    Example("E31b", """SELECT *
+WHERE blob1 LIKE 'error%'""",
+    ),
+    Example(
+        "E31b",
+        """SELECT *
 FROM requests
-WHERE blob2 ILIKE '%.jpg'"""),
-    Example("E31c", """SELECT *
+WHERE blob2 ILIKE '%.jpg'""",
+    ),
+    Example(
+        "E31c",
+        """SELECT *
 FROM events
-WHERE blob3 NOT ILIKE '%debug%'"""),
-    Example("E32", """-- count the number of datapoints filed in each hourly window
+WHERE blob3 NOT ILIKE '%debug%'""",
+    ),
+    Example(
+        "E32",
+        """-- count the number of datapoints filed in each hourly window
 SELECT
   toStartOfInterval(timestamp, INTERVAL '1' HOUR) AS hour,
   sum(_sample_interval) AS count
 FROM your_dataset
 GROUP BY hour
-ORDER BY hour ASC""", ordered=True),
+ORDER BY hour ASC""",
+        ordered=True,
+    ),
     Example("E38a", "SELECT first_value(blob1) FROM my_dataset ORDER BY timestamp ASC", clickhouse=False),
     Example("E38b", "SELECT last_value(blob1) FROM my_dataset ORDER BY timestamp DESC", clickhouse=False),
     Example("E39a", "SELECT topK(double1) FROM my_dataset", clickhouse=False),
@@ -213,24 +283,41 @@ ORDER BY hour ASC""", ordered=True),
     Example("E42l", "SELECT substring('hello world', 6) AS s;"),
     Example("E42m", "SELECT substring('hello: world', 1, position(':' IN 'hello: world')-1) AS s;"),
     Example("E42n", "SELECT format('blob1: {}', blob1) AS s FROM dataset;"),
-    Example("E47", "SELECT blob1 AS path, SUM(_sample_interval) AS views FROM my_dataset WHERE timestamp > NOW() - INTERVAL '1' HOUR GROUP BY path ORDER BY views DESC LIMIT 10", clickhouse=False),
+    Example(
+        "E47",
+        "SELECT blob1 AS path, SUM(_sample_interval) AS views FROM my_dataset WHERE timestamp > NOW() - INTERVAL '1' HOUR GROUP BY path ORDER BY views DESC LIMIT 10",
+        clickhouse=False,
+    ),
 ]
 
 SELECT_LISTS = [
     ("E23a", "SELECT blob2, double3"),
     ("E23b", "SELECT *"),
     ("E23c", "SELECT\n    blob2 AS probe_name,\n    double3 AS temperature"),
-    ("E24a", "SELECT\n    blob2 AS probe_name,\n    double3 AS temp_c,\n    double3*1.8+32 AS temp_f -- compute a value\n"),
-    ("E24b", "SELECT\n    blob2 AS probe_name,\n    if(double3 <= 0, 'FREEZING', 'NOT FREEZING') AS description -- use of functions\n"),
+    (
+        "E24a",
+        "SELECT\n    blob2 AS probe_name,\n    double3 AS temp_c,\n    double3*1.8+32 AS temp_f -- compute a value\n",
+    ),
+    (
+        "E24b",
+        "SELECT\n    blob2 AS probe_name,\n    if(double3 <= 0, 'FREEZING', 'NOT FREEZING') AS description -- use of functions\n",
+    ),
 ]
 
 AGGREGATE_LISTS = [
-    ("E24c", "SELECT\n    blob2 AS probe_name,\n    avg(double3) AS avg_temp -- aggregation function\n", "GROUP BY probe_name"),
+    (
+        "E24c",
+        "SELECT\n    blob2 AS probe_name,\n    avg(double3) AS avg_temp -- aggregation function\n",
+        "GROUP BY probe_name",
+    ),
 ]
 
 FROM_CLAUSES = [
-    ("E25a", "-- query data written to a workers dataset called \"temperatures\"\nFROM temperatures"),
-    ("E25b", "-- use a subquery to manipulate the table\nFROM (\n    SELECT\n        blob1 AS probe_name,\n        count() as num_readings\n    FROM\n        temperatures\n    GROUP BY\n        probe_name\n)"),
+    ("E25a", '-- query data written to a workers dataset called "temperatures"\nFROM temperatures'),
+    (
+        "E25b",
+        "-- use a subquery to manipulate the table\nFROM (\n    SELECT\n        blob1 AS probe_name,\n        count() as num_readings\n    FROM\n        temperatures\n    GROUP BY\n        probe_name\n)",
+    ),
 ]
 
 WHERE_CLAUSES = [
@@ -342,7 +429,9 @@ def fragment_statements() -> list[Example]:
     for key, where in WHERE_CLAUSES:
         examples.append(Example(key, f"SELECT * FROM my_dataset\n{where}", clickhouse=key not in AE_ONLY))
     for key, tail in TRAILING_CLAUSES:
-        examples.append(Example(key, f"SELECT * FROM my_dataset\n{tail}", clickhouse=key not in AE_ONLY and "FORMAT" not in tail))
+        examples.append(
+            Example(key, f"SELECT * FROM my_dataset\n{tail}", clickhouse=key not in AE_ONLY and "FORMAT" not in tail)
+        )
     for key, expression in EXPRESSIONS:
         examples.append(Example(key, f"SELECT {expression} AS v FROM my_dataset", clickhouse=key not in AE_ONLY))
     return examples

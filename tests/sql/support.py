@@ -50,28 +50,64 @@ def seed_points(*, now: dt.datetime, count: int = 600, seed: int = 20261128) -> 
         interval = rng.choice([1, 1, 1, 1, 2, 10, 100])
         if kind == 0:
             extra = rng.choice([None, None, "naïve café", "Ünïcödé ß", "plain"])
-            points.append(Point(ts, f"{rng.getrandbits(64):016x}",
-                                [rng.choice(methods), rng.choice(paths), rng.choice(statuses), rng.choice(["production", "staging"]), extra],
-                                [round(rng.uniform(0.5, 900.0), 3), 1.0, float(rng.randint(0, 50_000))], interval))
+            points.append(
+                Point(
+                    ts,
+                    f"{rng.getrandbits(64):016x}",
+                    [
+                        rng.choice(methods),
+                        rng.choice(paths),
+                        rng.choice(statuses),
+                        rng.choice(["production", "staging"]),
+                        extra,
+                    ],
+                    [round(rng.uniform(0.5, 900.0), 3), 1.0, float(rng.randint(0, 50_000))],
+                    interval,
+                )
+            )
         elif kind == 1:
             project = rng.choice(projects)
-            points.append(Point(ts, project, [project, rng.choice(["time", "ai", "compute"]), "cost"],
-                                [round(rng.uniform(0.0001, 5.0), 6), 1.0], interval))
+            points.append(
+                Point(
+                    ts,
+                    project,
+                    [project, rng.choice(["time", "ai", "compute"]), "cost"],
+                    [round(rng.uniform(0.0001, 5.0), 6), 1.0],
+                    interval,
+                )
+            )
         elif kind == 2:
             model = rng.choice(models)
-            points.append(Point(ts, model, ["ai-usage", model, "tokens"],
-                                [float(rng.randint(10, 8000)), round(rng.uniform(0.00001, 0.5), 7), 1.0], interval))
+            points.append(
+                Point(
+                    ts,
+                    model,
+                    ["ai-usage", model, "tokens"],
+                    [float(rng.randint(10, 8000)), round(rng.uniform(0.00001, 0.5), 7), 1.0],
+                    interval,
+                )
+            )
         elif kind == 3:
             error = rng.choice(errors)
             points.append(Point(ts, error, ["error", error, rng.choice(paths)], [1.0], interval))
         elif kind == 4:
             user = rng.choice(users)
-            points.append(Point(ts, user, ["user-event", rng.choice(["login", "logout", "signup", "view"]), user],
-                                [1.0], interval))
+            points.append(
+                Point(
+                    ts, user, ["user-event", rng.choice(["login", "logout", "signup", "view"]), user], [1.0], interval
+                )
+            )
         else:
             project = rng.choice(projects)
-            points.append(Point(ts, project, ["resource", rng.choice(["cpu", "memory", "kv", "r2"]), project],
-                                [round(rng.uniform(0, 100), 4), 1.0], interval))
+            points.append(
+                Point(
+                    ts,
+                    project,
+                    ["resource", rng.choice(["cpu", "memory", "kv", "r2"]), project],
+                    [round(rng.uniform(0, 100), 4), 1.0],
+                    interval,
+                )
+            )
     return points
 
 
@@ -107,9 +143,11 @@ def partitions_for(points: list[Point]) -> None:
 def points_insert(*, dataset: Dataset, points: list[Point]) -> None:
     """COPY straight into tracking_datapoint (unset slots stay NULL, as the ingest pipeline stores them)."""
     partitions_for(points)
-    columns = ["dataset_id", "timestamp", "_sample_interval", "index1"] + [f"blob{i}" for i in range(1, 21)] + [
-        f"double{i}" for i in range(1, 21)
-    ]
+    columns = (
+        ["dataset_id", "timestamp", "_sample_interval", "index1"]
+        + [f"blob{i}" for i in range(1, 21)]
+        + [f"double{i}" for i in range(1, 21)]
+    )
     statement = pgsql.SQL("COPY tracking_datapoint ({}) FROM STDIN").format(
         pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
     )
@@ -133,8 +171,10 @@ def chdb_table_load(session: Any, *, database: str, name: str, points: list[Poin
     """The same points in ClickHouse (chdb), as non-Nullable columns with label ALIAS columns."""
     session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
     session.query(f"USE {database}")
-    aliases = "".join(f", {label} {'String' if column.startswith(('blob', 'index')) else 'Float64'} ALIAS {column}"
-                      for column, label in labels.items())
+    aliases = "".join(
+        f", {label} {'String' if column.startswith(('blob', 'index')) else 'Float64'} ALIAS {column}"
+        for column, label in labels.items()
+    )
     session.query(f"CREATE TABLE {name} ({CH_COLUMNS}{aliases}) ENGINE = Memory")
     lines = []
     for p in points:
@@ -168,11 +208,11 @@ def clock_settle(sql: str) -> None:
 
 
 def _normal(value: Any, ch_type: str) -> Any:
-    base = ch_type[len("Nullable("):-1] if ch_type.startswith("Nullable(") else ch_type
+    base = ch_type[len("Nullable(") : -1] if ch_type.startswith("Nullable(") else ch_type
     if value is None:
         return None
     if base.startswith("Array("):
-        element = base[len("Array("):-1]
+        element = base[len("Array(") : -1]
         return [_normal(item, element) for item in value]
     if base.startswith(("UInt", "Int")):
         return int(value)

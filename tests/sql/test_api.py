@@ -24,21 +24,29 @@ def sql_post(client: Client, key: str, body: str | dict, content_type: str = "te
 
 def test_named_parameters_are_bound_by_type(client: Client, loaded: LoadedProject) -> None:
     key = key_for(loaded.project, "read").secret
-    response = sql_post(client, key, {
-        "query": "SELECT city, count() AS n FROM weather WHERE city = {city:String} AND _sample_interval >= {si:UInt32} "
-                 "AND timestamp >= {since:DateTime} AND temp > {t:Float64} GROUP BY city",
-        "params": {"city": "Oslo", "si": 1, "since": "2000-01-01 00:00:00", "t": -100},
-    })
+    response = sql_post(
+        client,
+        key,
+        {
+            "query": "SELECT city, count() AS n FROM weather WHERE city = {city:String} AND _sample_interval >= {si:UInt32} "
+            "AND timestamp >= {since:DateTime} AND temp > {t:Float64} GROUP BY city",
+            "params": {"city": "Oslo", "si": 1, "since": "2000-01-01 00:00:00", "t": -100},
+        },
+    )
     assert response.status_code == 200, response.content
     assert response.json()["data"] == [{"city": "Oslo", "n": "48"}]
 
 
 def test_a_parameter_value_is_data_never_sql(client: Client, loaded: LoadedProject) -> None:
     key = key_for(loaded.project, "read").secret
-    response = sql_post(client, key, {
-        "query": "SELECT count() AS n FROM weather WHERE city = {city:String}",
-        "params": {"city": "Oslo' OR '1'='1"},
-    })
+    response = sql_post(
+        client,
+        key,
+        {
+            "query": "SELECT count() AS n FROM weather WHERE city = {city:String}",
+            "params": {"city": "Oslo' OR '1'='1"},
+        },
+    )
     assert response.json()["data"] == [{"n": "0"}]
 
 
@@ -60,7 +68,11 @@ def test_query_errors_carry_line_and_column(client: Client, loaded: LoadedProjec
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
     assert (body["code"], body["detail"], body["line"], body["column"]) == (
-        "invalid_query", "Unknown or not allowed function: nosuchfn", 3, 3)
+        "invalid_query",
+        "Unknown or not allowed function: nosuchfn",
+        3,
+        3,
+    )
     syntax = sql_post(client, key, "SELECT city FROM weather WHERE").json()
     assert syntax["detail"].startswith("Syntax error")
     assert syntax["line"] == 1
@@ -68,9 +80,12 @@ def test_query_errors_carry_line_and_column(client: Client, loaded: LoadedProjec
 
 def test_cloudflare_errors_are_plain_text_input_was_invalid(client: Client, loaded: LoadedProject) -> None:
     key = key_for(loaded.project, "read").secret
-    response = client.post(f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
-                           data="SELECT uniqCombined(blob1) FROM weather", content_type="text/plain",
-                           HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = client.post(
+        f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
+        data="SELECT uniqCombined(blob1) FROM weather",
+        content_type="text/plain",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
     assert response.status_code == 422
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert response.content == b"Input was invalid: Unknown or not allowed function: uniqCombined (line 1, column 21)"
@@ -79,8 +94,12 @@ def test_cloudflare_errors_are_plain_text_input_was_invalid(client: Client, load
 def test_json_body_without_query_is_refused(client: Client, loaded: LoadedProject) -> None:
     key = key_for(loaded.project, "read").secret
     assert sql_post(client, key, {"sql": "SELECT 1"}).status_code == 400
-    cloudflare = client.post(f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql", data='{"sql": 1}',
-                             content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    cloudflare = client.post(
+        f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
+        data='{"sql": 1}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
     assert cloudflare.status_code == 422
     assert cloudflare.content == b'Input was invalid: A JSON body must be an object with a "query" string'
 
@@ -97,14 +116,22 @@ def test_cloudflare_auth_errors_use_the_cloudflare_envelope(client: Client, load
     url = f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql"
     response = client.post(url, data="SELECT 1", content_type="text/plain", HTTP_AUTHORIZATION="Bearer not-a-key")
     assert response.status_code == 401
-    assert response.json() == {"success": False, "errors": [{"code": 10000, "message": "Invalid API key."}],
-                               "messages": [], "result": None}
+    assert response.json() == {
+        "success": False,
+        "errors": [{"code": 10000, "message": "Invalid API key."}],
+        "messages": [],
+        "result": None,
+    }
 
 
 def test_write_only_key_cannot_query(client: Client, loaded: LoadedProject) -> None:
     key = key_for(loaded.project, "write").secret
-    cloudflare = client.post(f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql", data="SELECT 1",
-                             content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {key}")
+    cloudflare = client.post(
+        f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
+        data="SELECT 1",
+        content_type="text/plain",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
     assert cloudflare.status_code == 403
     assert cloudflare.json()["errors"][0]["message"] == "This API key lacks the 'read' scope."
     assert sql_post(client, key, "SELECT 1").status_code == 403
@@ -114,8 +141,12 @@ def test_key_of_another_project_gets_403_for_this_account(client: Client, loaded
     other = ProjectFactory()
     DatasetFactory(project=other, name="weather")
     key = key_for(other, "read").secret
-    response = client.post(f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
-                           data="SELECT count() FROM weather", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = client.post(
+        f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
+        data="SELECT count() FROM weather",
+        content_type="text/plain",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
     assert response.status_code == 403
     assert response.json()["errors"][0]["message"] == "This API key belongs to another project."
 
@@ -126,12 +157,17 @@ def test_revoked_key_is_refused(client: Client, loaded: LoadedProject) -> None:
     assert sql_post(client, issued.secret, "SELECT 1").status_code == 401
 
 
-@pytest.mark.parametrize(("fmt", "content_type", "body"), [
-    ("TabSeparated", "text/tab-separated-values; charset=UTF-8", b"1\tx\n"),
-    ("CSV", "text/csv; charset=UTF-8; header=absent", b'1,"x"\n'),
-    ("JSONEachRow", "application/x-ndjson; charset=UTF-8", b'{"n":1,"s":"x"}\n'),
-])
-def test_format_clause_sets_body_and_content_type(fmt: str, content_type: str, body: bytes, client: Client, loaded: LoadedProject) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "content_type", "body"),
+    [
+        ("TabSeparated", "text/tab-separated-values; charset=UTF-8", b"1\tx\n"),
+        ("CSV", "text/csv; charset=UTF-8; header=absent", b'1,"x"\n'),
+        ("JSONEachRow", "application/x-ndjson; charset=UTF-8", b'{"n":1,"s":"x"}\n'),
+    ],
+)
+def test_format_clause_sets_body_and_content_type(
+    fmt: str, content_type: str, body: bytes, client: Client, loaded: LoadedProject
+) -> None:
     key = key_for(loaded.project, "read").secret
     response = sql_post(client, key, f"SELECT 1 AS n, 'x' AS s FORMAT {fmt}")
     assert (response.status_code, response["Content-Type"], response.content) == (200, content_type, body)
@@ -139,10 +175,17 @@ def test_format_clause_sets_body_and_content_type(fmt: str, content_type: str, b
 
 def test_json_output_has_clickhouse_shape_and_encoding(client: Client, loaded: LoadedProject) -> None:
     key = key_for(loaded.project, "read").secret
-    body = sql_post(client, key, "SELECT count() AS n, toDateTime('2025-10-27 09:05:03') AS t, 1.5 AS f, 7 AS small "
-                                 "FROM weather LIMIT 1").json()
-    assert body["meta"] == [{"name": "n", "type": "UInt64"}, {"name": "t", "type": "DateTime"},
-                            {"name": "f", "type": "Float64"}, {"name": "small", "type": "UInt8"}]
+    body = sql_post(
+        client,
+        key,
+        "SELECT count() AS n, toDateTime('2025-10-27 09:05:03') AS t, 1.5 AS f, 7 AS small FROM weather LIMIT 1",
+    ).json()
+    assert body["meta"] == [
+        {"name": "n", "type": "UInt64"},
+        {"name": "t", "type": "DateTime"},
+        {"name": "f", "type": "Float64"},
+        {"name": "small", "type": "UInt8"},
+    ]
     assert body["data"] == [{"n": "240", "t": "2025-10-27 09:05:03", "f": 1.5, "small": 7}]
     assert (body["rows"], body["rows_before_limit_at_least"]) == (1, 1)
     limited = sql_post(client, key, "SELECT index1 FROM weather ORDER BY index1 LIMIT 3").json()
@@ -159,8 +202,12 @@ def test_points_written_through_the_ingest_api_answer_like_clickhouse(
     now = dt.datetime.now(dt.UTC)
     points = [p for p in seed_data.analytics if p.timestamp > now - dt.timedelta(hours=20)]
     body = [
-        {"blobs": p.blobs, "doubles": [d if d is not None else 0 for d in p.doubles], "indexes": [p.index1],
-         "timestamp": p.timestamp.isoformat().replace("+00:00", "Z")}
+        {
+            "blobs": p.blobs,
+            "doubles": [d if d is not None else 0 for d in p.doubles],
+            "indexes": [p.index1],
+            "timestamp": p.timestamp.isoformat().replace("+00:00", "Z"),
+        }
         for p in points
     ]
     assert post_points(client, write, "meauxcloud_analytics", body).status_code in (200, 202)
@@ -178,8 +225,12 @@ def test_points_written_through_the_ingest_api_answer_like_clickhouse(
         "SELECT toStartOfHour(timestamp) AS h, countIf(blob3 LIKE '5%') AS e FROM meauxcloud_analytics GROUP BY h ORDER BY h",
     ):
         clock_settle(query)
-        response = client.post(f"/client/v4/accounts/{project.slug}/analytics_engine/sql", data=query,
-                               content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {read}")
+        response = client.post(
+            f"/client/v4/accounts/{project.slug}/analytics_engine/sql",
+            data=query,
+            content_type="text/plain",
+            HTTP_AUTHORIZATION=f"Bearer {read}",
+        )
         assert response.status_code == 200, response.content
         assert results_match(response.json(), clickhouse.json(query), ordered="ORDER BY" in query) is None
 
@@ -187,8 +238,11 @@ def test_points_written_through_the_ingest_api_answer_like_clickhouse(
 def test_curl_data_body_with_form_content_type_is_raw_sql(client: Client, loaded: LoadedProject) -> None:
     """`curl --data "SELECT ..."` (docs E2, E47) sends application/x-www-form-urlencoded; the body is still SQL."""
     key = key_for(loaded.project, "read").secret
-    response = client.post(f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
-                           data="SELECT count() AS n FROM weather WHERE city LIKE 'O%' AND temp > -100",
-                           content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = client.post(
+        f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
+        data="SELECT count() AS n FROM weather WHERE city LIKE 'O%' AND temp > -100",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
     assert response.status_code == 200
     assert response.json()["data"] == [{"n": "48"}]

@@ -154,7 +154,9 @@ def _assert_refused(response, *, cloudflare: bool) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_hostile_query_is_refused_on_both_endpoints(name: str, client: Client, loaded: LoadedProject, settings: object) -> None:
+def test_hostile_query_is_refused_on_both_endpoints(
+    name: str, client: Client, loaded: LoadedProject, settings: object
+) -> None:
     settings.SQL_STATEMENT_TIMEOUT_MS = 2_000
     key = key_for(loaded.project, "read").secret
     sql = ATTACKS[name]
@@ -170,7 +172,9 @@ def test_hostile_query_is_refused_on_both_endpoints(name: str, client: Client, l
     _assert_refused(native, cloudflare=False)
 
 
-def test_cross_join_explosion_stops_at_the_statement_timeout(client: Client, loaded: LoadedProject, settings: object) -> None:
+def test_cross_join_explosion_stops_at_the_statement_timeout(
+    client: Client, loaded: LoadedProject, settings: object
+) -> None:
     settings.SQL_STATEMENT_TIMEOUT_MS = 300
     key = key_for(loaded.project, "read").secret
     sql = "SELECT count() FROM weather AS a, weather AS b, weather AS c, meauxcloud_analytics AS d"
@@ -182,8 +186,9 @@ def test_cross_join_explosion_stops_at_the_statement_timeout(client: Client, loa
 def test_row_cap_refuses_results_larger_than_the_limit(client: Client, loaded: LoadedProject, settings: object) -> None:
     settings.SQL_MAX_ROWS = 100
     key = key_for(loaded.project, "read").secret
-    response = client.post("/api/v1/sql", data="SELECT * FROM weather", content_type="text/plain",
-                           HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = client.post(
+        "/api/v1/sql", data="SELECT * FROM weather", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
     assert response.status_code == 422
     assert response.json()["detail"] == "Result exceeds 100 rows: add a LIMIT or aggregate"
 
@@ -191,8 +196,9 @@ def test_row_cap_refuses_results_larger_than_the_limit(client: Client, loaded: L
 def test_byte_cap_refuses_large_bodies(client: Client, loaded: LoadedProject, settings: object) -> None:
     settings.SQL_MAX_RESULT_BYTES = 10_000
     key = key_for(loaded.project, "read").secret
-    response = client.post("/api/v1/sql", data="SELECT * FROM weather", content_type="text/plain",
-                           HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = client.post(
+        "/api/v1/sql", data="SELECT * FROM weather", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
     assert response.status_code == 422
     assert response.json()["detail"] == "Result exceeds 10000 bytes: add a LIMIT or aggregate"
 
@@ -200,6 +206,10 @@ def test_byte_cap_refuses_large_bodies(client: Client, loaded: LoadedProject, se
 def test_same_named_dataset_of_another_project_is_never_read(client: Client, loaded: LoadedProject) -> None:
     """Both projects have a 'weather' dataset; each key sees only its own 240 (not 25) rows."""
     key = key_for(loaded.project, "read").secret
-    response = client.post("/api/v1/sql", data="SELECT count() AS n FROM weather", content_type="text/plain",
-                           HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = client.post(
+        "/api/v1/sql",
+        data="SELECT count() AS n FROM weather",
+        content_type="text/plain",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
     assert response.json()["data"] == [{"n": "240"}]

@@ -16,8 +16,11 @@ def run(*args: str) -> str:
 
 
 def test_prints_an_aligned_table(loaded: LoadedProject) -> None:
-    output = run("--project", loaded.project.slug,
-                 "SELECT city, count() AS n FROM weather WHERE city IN ('Oslo', 'Cairo') GROUP BY city ORDER BY city")
+    output = run(
+        "--project",
+        loaded.project.slug,
+        "SELECT city, count() AS n FROM weather WHERE city IN ('Oslo', 'Cairo') GROUP BY city ORDER BY city",
+    )
     assert output == "city   n\n-----  --\nCairo  48\nOslo   48\n(2 rows)\n"
 
 

@@ -27,8 +27,13 @@ def _docs_points(now: dt.datetime) -> list[Point]:
     points = weather_points(now=now, count=120, seed=99)
     historical = dt.datetime(2023, 3, 14, 10, 0, 30, tzinfo=dt.UTC)
     points += [
-        Point(historical + dt.timedelta(hours=i * 7), "substitute_customer_id_here" if i % 2 else "x",
-              ["/api/v1/items" if i % 3 else "/api/v1/orders"], [float(i), 0.1 + i / 100], 1 + i % 3)
+        Point(
+            historical + dt.timedelta(hours=i * 7),
+            "substitute_customer_id_here" if i % 2 else "x",
+            ["/api/v1/items" if i % 3 else "/api/v1/orders"],
+            [float(i), 0.1 + i / 100],
+            1 + i % 3,
+        )
         for i in range(12)
     ]
     return points
@@ -73,7 +78,9 @@ def test_docs_example_runs_unchanged_and_matches_clickhouse(
     if example.clickhouse:
         statement = example.sql.strip().rstrip(";")
         theirs = docs_clickhouse.json(statement)
-        assert results_match(ours, theirs, ordered=example.ordered) is None, results_match(ours, theirs, ordered=example.ordered)
+        assert results_match(ours, theirs, ordered=example.ordered) is None, results_match(
+            ours, theirs, ordered=example.ordered
+        )
 
 
 def test_show_tables_lists_the_projects_datasets(client: Client, docs_project: tuple[Project, str]) -> None:
@@ -86,17 +93,25 @@ def test_show_tables_lists_the_projects_datasets(client: Client, docs_project: t
         assert [row["name"] for row in body["data"]] == sorted(DOC_DATASETS)
 
 
-def test_show_timezone_is_etc_utc_and_timezones_lists_iana_names(client: Client, docs_project: tuple[Project, str]) -> None:
+def test_show_timezone_is_etc_utc_and_timezones_lists_iana_names(
+    client: Client, docs_project: tuple[Project, str]
+) -> None:
     project, key = docs_project
-    assert cloudflare_post(client, slug=project.slug, key=key, body="SHOW TIMEZONE").json()["data"] == [{"timezone": "Etc/UTC"}]
-    names = [row["name"] for row in cloudflare_post(client, slug=project.slug, key=key, body="SHOW TIMEZONES").json()["data"]]
+    assert cloudflare_post(client, slug=project.slug, key=key, body="SHOW TIMEZONE").json()["data"] == [
+        {"timezone": "Etc/UTC"}
+    ]
+    names = [
+        row["name"] for row in cloudflare_post(client, slug=project.slug, key=key, body="SHOW TIMEZONES").json()["data"]
+    ]
     assert {"Etc/UTC", "America/New_York", "Europe/Lisbon", "Asia/Tokyo"} <= set(names)
     assert names == sorted(names)
     tsv = cloudflare_post(client, slug=project.slug, key=key, body="SHOW TIMEZONE FORMAT TabSeparated")
     assert tsv.content == b"Etc/UTC\n"
 
 
-def test_grafana_e10_runs_once_the_plugin_expands_its_macros(client: Client, docs_project: tuple[Project, str], docs_clickhouse: ClickHouse) -> None:
+def test_grafana_e10_runs_once_the_plugin_expands_its_macros(
+    client: Client, docs_project: tuple[Project, str], docs_clickhouse: ClickHouse
+) -> None:
     project, key = docs_project
     expanded = GRAFANA_E10.replace("$timeSeries", "(intDiv(toUInt32(timestamp), 60) * 60) * 1000").replace(
         "$timeFilter", "timestamp >= toDateTime(1600000000) AND timestamp <= toDateTime(4000000000)"
@@ -122,11 +137,15 @@ def test_e15_filters_on_a_select_alias_in_where(client: Client, docs_project: tu
     ]
 
 
-def test_first_and_last_value_follow_the_order_by_as_the_docs_describe(client: Client, docs_project: tuple[Project, str], docs_points: list[Point]) -> None:
+def test_first_and_last_value_follow_the_order_by_as_the_docs_describe(
+    client: Client, docs_project: tuple[Project, str], docs_points: list[Point]
+) -> None:
     project, key = docs_project
     oldest = min(docs_points, key=lambda p: p.timestamp).blobs[0]
-    for statement in ("SELECT first_value(blob1) FROM my_dataset ORDER BY timestamp ASC",
-                      "SELECT last_value(blob1) FROM my_dataset ORDER BY timestamp DESC"):
+    for statement in (
+        "SELECT first_value(blob1) FROM my_dataset ORDER BY timestamp ASC",
+        "SELECT last_value(blob1) FROM my_dataset ORDER BY timestamp DESC",
+    ):
         body = cloudflare_post(client, slug=project.slug, key=key, body=statement).json()
         assert body["data"][0][body["meta"][0]["name"]] == oldest
 
@@ -139,12 +158,18 @@ def test_seed_query_runs_unchanged_as_queryanalytics_posts_it(
     key = key_for(loaded.project, "read").secret
     query = SEED_QUERIES[name]
     clock_settle(query)
-    response = cloudflare_post(client, slug=loaded.project.slug, key=key, body=json.dumps({"query": query}),
-                               content_type="application/json")
+    response = cloudflare_post(
+        client, slug=loaded.project.slug, key=key, body=json.dumps({"query": query}), content_type="application/json"
+    )
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("application/json")
     theirs = clickhouse.json(query)
-    ordered = "LIMIT" not in query and "request_count" not in query and "error_count DESC" not in query and "date DESC" not in query
+    ordered = (
+        "LIMIT" not in query
+        and "request_count" not in query
+        and "error_count DESC" not in query
+        and "date DESC" not in query
+    )
     assert results_match(response.json(), theirs, ordered=ordered) is None
     raw = cloudflare_post(client, slug=loaded.project.slug, key=key, body=query)
     assert raw.status_code == 200
@@ -161,9 +186,11 @@ def test_ae_only_examples_give_the_documented_results(client: Client, docs_proje
     assert value("SELECT toStartOfWeek(toDateTime('2025-10-27 00:00:00')) AS v") == ["2025-10-27"]
     assert value("SELECT toStartOfWeek(toDateTime('2025-10-29 00:00:00')) AS v") == ["2025-10-27"]
     assert value("SELECT quantileWeighted(0.95, query_time, _sample_interval) AS v FROM my_dataset") == value(
-        "SELECT quantileExactWeighted(0.95)(query_time, _sample_interval) AS v FROM my_dataset")
+        "SELECT quantileExactWeighted(0.95)(query_time, _sample_interval) AS v FROM my_dataset"
+    )
     assert len(value("SELECT blob1 AS v FROM my_dataset LIMIT 10")) == 10
     assert len(value("SELECT blob1 AS v FROM my_dataset OFFSET 10")) == 122
     hottest = value("SELECT max(double1) AS v FROM my_dataset")[0]
     assert value("SELECT argMax(blob1, double1) AS v FROM my_dataset") == value(
-        f"SELECT any(blob1) AS v FROM my_dataset WHERE double1 = {hottest}")
+        f"SELECT any(blob1) AS v FROM my_dataset WHERE double1 = {hottest}"
+    )

@@ -12,11 +12,15 @@ from tracking.sql.translate import DatasetRef, ShowStatement, _Dialect, sql_pars
 
 DATASETS = [
     DatasetRef(id=1, name="meauxcloud_analytics", labels={"blob2": "path", "double1": "duration_ms"}),
-    DatasetRef(id=2, name="weather", labels={"blob1": "city", "double1": "temp", "double2": "humidity", "blob4": "unit"}),
+    DatasetRef(
+        id=2, name="weather", labels={"blob1": "city", "double1": "temp", "double2": "humidity", "blob4": "unit"}
+    ),
 ]
-SEEDS = [case.sql for case in CASES] + [example.sql for example in COMPLETE + fragment_statements()] + [
-    sql for sql in ATTACKS.values() if len(sql) < 2_000
-]
+SEEDS = (
+    [case.sql for case in CASES]
+    + [example.sql for example in COMPLETE + fragment_statements()]
+    + [sql for sql in ATTACKS.values() if len(sql) < 2_000]
+)
 
 
 def _token_text(token: object) -> str:

@@ -13,7 +13,10 @@ LIMITS = SandboxLimits(statement_timeout_ms=2_000, work_mem="8MB", max_rows=1_00
 
 def test_query_role_is_nologin_without_superuser_or_rls_bypass(db: None) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s", [ROLE])
+        cursor.execute(
+            "SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = %s",
+            [ROLE],
+        )
         assert cursor.fetchone() == (False, False, False, False, False)
 
 
@@ -21,7 +24,9 @@ def test_points_table_has_rls_with_the_dataset_policy(db: None) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT relrowsecurity FROM pg_class WHERE relname = 'tracking_datapoint'")
         assert cursor.fetchone() == (True,)
-        cursor.execute("SELECT polname, polcmd, polroles::regrole[]::text[] FROM pg_policy WHERE polrelid = 'tracking_datapoint'::regclass")
+        cursor.execute(
+            "SELECT polname, polcmd, polroles::regrole[]::text[] FROM pg_policy WHERE polrelid = 'tracking_datapoint'::regclass"
+        )
         assert cursor.fetchall() == [("meaux_sql_project_datasets", "r", [ROLE])]
 
 
@@ -38,18 +43,33 @@ def test_query_role_may_select_only_the_points_table(db: None) -> None:
 def test_rls_hides_other_datasets_even_if_a_query_escaped_the_allowlist(loaded: LoadedProject) -> None:
     """A raw query over the physical table, run as the sandbox role, sees only the listed datasets."""
     own = [loaded.weather.id]
-    result = sql_sandbox_run(query="SELECT count(*), count(DISTINCT dataset_id) FROM public.tracking_datapoint",
-                             params={}, count_query=None, dataset_ids=own, limits=LIMITS)
+    result = sql_sandbox_run(
+        query="SELECT count(*), count(DISTINCT dataset_id) FROM public.tracking_datapoint",
+        params={},
+        count_query=None,
+        dataset_ids=own,
+        limits=LIMITS,
+    )
     assert result.rows == [(240, 1)]
-    nothing = sql_sandbox_run(query="SELECT count(*) FROM public.tracking_datapoint", params={}, count_query=None,
-                              dataset_ids=[], limits=LIMITS)
+    nothing = sql_sandbox_run(
+        query="SELECT count(*) FROM public.tracking_datapoint",
+        params={},
+        count_query=None,
+        dataset_ids=[],
+        limits=LIMITS,
+    )
     assert nothing.rows == [(0,)]
 
 
 def test_sandbox_transaction_is_read_only(loaded: LoadedProject) -> None:
     with pytest.raises(SqlError) as error:
-        sql_sandbox_run(query="DELETE FROM public.tracking_datapoint", params={}, count_query=None,
-                        dataset_ids=[loaded.weather.id], limits=LIMITS)
+        sql_sandbox_run(
+            query="DELETE FROM public.tracking_datapoint",
+            params={},
+            count_query=None,
+            dataset_ids=[loaded.weather.id],
+            limits=LIMITS,
+        )
     assert error.value.message == "Query failed (SQLSTATE 25006)"
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s", [loaded.weather.id])
@@ -66,7 +86,9 @@ def test_sandbox_role_cannot_read_other_tables_or_files(loaded: LoadedProject) -
 def test_settings_do_not_outlive_the_query(loaded: LoadedProject) -> None:
     sql_sandbox_run(query="SELECT 1", params={}, count_query=None, dataset_ids=[loaded.weather.id], limits=LIMITS)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_user = session_user, current_setting('meaux_sql.dataset_ids', true), "
-                       "current_setting('transaction_read_only')")
+        cursor.execute(
+            "SELECT current_user = session_user, current_setting('meaux_sql.dataset_ids', true), "
+            "current_setting('transaction_read_only')"
+        )
         same_user, dataset_ids, read_only = cursor.fetchone()
     assert (same_user, dataset_ids or "", read_only) == (True, "", "off")

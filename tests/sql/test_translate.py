@@ -17,7 +17,9 @@ def types_of(sql: str) -> list[tuple[str, str]]:
 
 
 def test_every_dataset_reference_is_a_guarded_subquery_with_a_bound_id() -> None:
-    result = translate("SELECT w.blob1 FROM weather AS w JOIN (SELECT blob1 FROM logs UNION ALL SELECT blob1 FROM weather) AS l ON w.blob1 = l.blob1")
+    result = translate(
+        "SELECT w.blob1 FROM weather AS w JOIN (SELECT blob1 FROM logs UNION ALL SELECT blob1 FROM weather) AS l ON w.blob1 = l.blob1"
+    )
     assert result.sql.count("FROM public.tracking_datapoint WHERE dataset_id = ") == 3
     assert result.dataset_ids == [11, 12]
     assert sorted(v for v in result.params.values() if isinstance(v, int)) == [11, 12]
@@ -29,36 +31,62 @@ def test_user_strings_are_parameters_never_sql_text() -> None:
     assert "x'); DROP TABLE t; --" in result.params.values()
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("SELECT 1 AS a", [("a", "UInt8")]),
-    ("SELECT 300 AS a, -1 AS b, 70000 AS c, 1.5 AS d", [("a", "UInt16"), ("b", "Int8"), ("c", "UInt32"), ("d", "Float64")]),
-    ("SELECT 1 + 2 AS a, 7 - 10 AS b, 7 / 2 AS c, 7 % 3 AS d", [("a", "UInt16"), ("b", "Int16"), ("c", "Float64"), ("d", "UInt8")]),
-    ("SELECT count() AS a, sum(_sample_interval) AS b, avg(temp) AS c FROM weather", [("a", "UInt64"), ("b", "UInt64"), ("c", "Float64")]),
-    ("SELECT intDiv(toUInt32(timestamp), 300) * 300 AS t FROM weather", [("t", "UInt64")]),
-    ("SELECT timestamp, toDateTime('2022-12-01 16:17:00', 'America/New_York') AS ny FROM weather",
-     [("timestamp", "DateTime"), ("ny", "DateTime('America/New_York')")]),
-    ("SELECT toStartOfMonth(timestamp) AS m, toStartOfHour(timestamp) AS h FROM weather", [("m", "Date"), ("h", "DateTime")]),
-    ("SELECT blob1 = 'x' AS eq, topK(3)(blob1) AS top FROM weather GROUP BY eq", [("eq", "UInt8"), ("top", "Array(String)")]),
-    ("SELECT true AS t, if(1, 'a', NULL) AS n", [("t", "Bool"), ("n", "Nullable(String)")]),
-    ("SELECT bitRotateLeft(128, 1) AS r, bitAnd(1, 300) AS a", [("r", "UInt8"), ("a", "UInt16")]),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT 1 AS a", [("a", "UInt8")]),
+        (
+            "SELECT 300 AS a, -1 AS b, 70000 AS c, 1.5 AS d",
+            [("a", "UInt16"), ("b", "Int8"), ("c", "UInt32"), ("d", "Float64")],
+        ),
+        (
+            "SELECT 1 + 2 AS a, 7 - 10 AS b, 7 / 2 AS c, 7 % 3 AS d",
+            [("a", "UInt16"), ("b", "Int16"), ("c", "Float64"), ("d", "UInt8")],
+        ),
+        (
+            "SELECT count() AS a, sum(_sample_interval) AS b, avg(temp) AS c FROM weather",
+            [("a", "UInt64"), ("b", "UInt64"), ("c", "Float64")],
+        ),
+        ("SELECT intDiv(toUInt32(timestamp), 300) * 300 AS t FROM weather", [("t", "UInt64")]),
+        (
+            "SELECT timestamp, toDateTime('2022-12-01 16:17:00', 'America/New_York') AS ny FROM weather",
+            [("timestamp", "DateTime"), ("ny", "DateTime('America/New_York')")],
+        ),
+        (
+            "SELECT toStartOfMonth(timestamp) AS m, toStartOfHour(timestamp) AS h FROM weather",
+            [("m", "Date"), ("h", "DateTime")],
+        ),
+        (
+            "SELECT blob1 = 'x' AS eq, topK(3)(blob1) AS top FROM weather GROUP BY eq",
+            [("eq", "UInt8"), ("top", "Array(String)")],
+        ),
+        ("SELECT true AS t, if(1, 'a', NULL) AS n", [("t", "Bool"), ("n", "Nullable(String)")]),
+        ("SELECT bitRotateLeft(128, 1) AS r, bitAnd(1, 300) AS a", [("r", "UInt8"), ("a", "UInt16")]),
+    ],
+)
 def test_result_types_follow_clickhouse(sql: str, expected: list[tuple[str, str]]) -> None:
     assert types_of(sql) == expected
 
 
 def test_unaliased_columns_are_named_as_clickhouse_names_them() -> None:
-    assert [name for name, _ in types_of("SELECT count(), 1 + 2, position('abc', 'b'), blob1 LIKE 'a%' FROM weather GROUP BY blob1")] == [
-        "count()", "plus(1, 2)", "position('abc', 'b')", "like(blob1, 'a%')"]
+    assert [
+        name
+        for name, _ in types_of(
+            "SELECT count(), 1 + 2, position('abc', 'b'), blob1 LIKE 'a%' FROM weather GROUP BY blob1"
+        )
+    ] == ["count()", "plus(1, 2)", "position('abc', 'b')", "like(blob1, 'a%')"]
 
 
 def test_select_aliases_are_visible_in_where_group_by_and_having() -> None:
-    result = translate("SELECT index1 AS customer, count() AS n FROM weather WHERE customer = 'c' GROUP BY customer HAVING n > 1")
+    result = translate(
+        "SELECT index1 AS customer, count() AS n FROM weather WHERE customer = 'c' GROUP BY customer HAVING n > 1"
+    )
     assert result.sql.count('t1."index1"') == 3
     assert "HAVING (count(*) > (1)::bigint)" in result.sql
 
 
 def test_labels_are_columns() -> None:
-    assert "t1.\"double1\"" in translate("SELECT temp FROM weather").sql
+    assert 't1."double1"' in translate("SELECT temp FROM weather").sql
 
 
 def test_limit_adds_a_rows_before_limit_count() -> None:
@@ -77,16 +105,26 @@ def test_show_statements_parse_with_an_optional_format() -> None:
     assert sql_parse(sql="show timezones format JSONEachRow;") == ShowStatement(what="TIMEZONES", format="JSONEachRow")
 
 
-@pytest.mark.parametrize(("sql", "message", "line", "column"), [
-    ("SELECT nope FROM weather", "Unknown column nope", 1, 8),
-    ("SELECT blob1\nFROM weather\nWHERE nosuch(blob1)", "Unknown or not allowed function: nosuch", 3, 7),
-    ("SELECT * FROM other", "Unknown table other: not a dataset of this project", 1, 15),
-    ("SELECT count(count()) FROM weather", "Aggregate function inside another aggregate function", None, None),
-    ("SELECT if(1, 'a', 2) FROM weather", "Branches of if/multiIf/CASE have no common type (String, UInt8)", 1, 11),
-    ("SELECT blob1 + 1 FROM weather", "Illegal type String of argument of function plus(blob1, 1): a number is required", 1, 8),
-    ("SELECT toDateTime(blob1, 'Mars/Olympus') FROM weather", "Unknown timezone Mars/Olympus", 1, 8),
-])
-def test_refusals_name_the_problem_and_its_position(sql: str, message: str, line: int | None, column: int | None) -> None:
+@pytest.mark.parametrize(
+    ("sql", "message", "line", "column"),
+    [
+        ("SELECT nope FROM weather", "Unknown column nope", 1, 8),
+        ("SELECT blob1\nFROM weather\nWHERE nosuch(blob1)", "Unknown or not allowed function: nosuch", 3, 7),
+        ("SELECT * FROM other", "Unknown table other: not a dataset of this project", 1, 15),
+        ("SELECT count(count()) FROM weather", "Aggregate function inside another aggregate function", None, None),
+        ("SELECT if(1, 'a', 2) FROM weather", "Branches of if/multiIf/CASE have no common type (String, UInt8)", 1, 11),
+        (
+            "SELECT blob1 + 1 FROM weather",
+            "Illegal type String of argument of function plus(blob1, 1): a number is required",
+            1,
+            8,
+        ),
+        ("SELECT toDateTime(blob1, 'Mars/Olympus') FROM weather", "Unknown timezone Mars/Olympus", 1, 8),
+    ],
+)
+def test_refusals_name_the_problem_and_its_position(
+    sql: str, message: str, line: int | None, column: int | None
+) -> None:
     with pytest.raises(SqlError) as error:
         translate(sql)
     assert (error.value.message, error.value.line, error.value.column) == (message, line, column)

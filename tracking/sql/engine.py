@@ -83,7 +83,11 @@ def _show(statement: ShowStatement, datasets: list[DatasetRef]) -> tuple[list[tu
 
 
 def _result(
-    output_format: str, columns: list[tuple[str, str]], rows: list[tuple[Any, ...]], rows_before_limit: int, started: float
+    output_format: str,
+    columns: list[tuple[str, str]],
+    rows: list[tuple[Any, ...]],
+    rows_before_limit: int,
+    started: float,
 ) -> SqlResult:
     body = result_render(
         output_format=output_format,

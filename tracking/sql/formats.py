@@ -154,8 +154,13 @@ def result_render(
         }
         return json.dumps(body, ensure_ascii=False).encode()
     if output_format == "TabSeparated":
-        lines = ["\t".join(_tsv_escape(text_value(value, ch_type)) if value is not None else "\\N"
-                           for value, (_, ch_type) in zip(row, columns)) for row in rows]
+        lines = [
+            "\t".join(
+                _tsv_escape(text_value(value, ch_type)) if value is not None else "\\N"
+                for value, (_, ch_type) in zip(row, columns)
+            )
+            for row in rows
+        ]
         return ("\n".join(lines) + ("\n" if lines else "")).encode()
     if output_format == "CSV":
         lines = [",".join(_csv_field(value, ch_type) for value, (_, ch_type) in zip(row, columns)) for row in rows]

@@ -86,7 +86,9 @@ def _datetime(c: _Compiler, typed: Typed, node: exp.Expression) -> Typed:
         return Typed(f"(({typed.sql})::timestamp AT TIME ZONE 'UTC')", "DateTime", aggregate=typed.aggregate)
     if ct.is_string(typed.type):
         return Typed(f"meaux_ch.to_datetime({typed.sql}, 'UTC')", "DateTime", aggregate=typed.aggregate)
-    raise sql_error_at(f"Illegal type {typed.type} of argument of function {_fname(node)}: a DateTime is required", node)
+    raise sql_error_at(
+        f"Illegal type {typed.type} of argument of function {_fname(node)}: a DateTime is required", node
+    )
 
 
 def _local(c: _Compiler, typed: Typed, node: exp.Expression, tz: str | None = None) -> str:
@@ -109,8 +111,16 @@ def _agg(typed: Typed, *parts: Typed) -> Typed:
 
 def _interval_sql(c: _Compiler, typed: Typed) -> str:
     amount, unit = typed.const
-    key = {"SECOND": "secs", "MINUTE": "mins", "HOUR": "hours", "DAY": "days", "WEEK": "weeks",
-           "MONTH": "months", "QUARTER": "months", "YEAR": "years"}[unit]
+    key = {
+        "SECOND": "secs",
+        "MINUTE": "mins",
+        "HOUR": "hours",
+        "DAY": "days",
+        "WEEK": "weeks",
+        "MONTH": "months",
+        "QUARTER": "months",
+        "YEAR": "years",
+    }[unit]
     if unit == "QUARTER":
         amount *= 3
     return f"make_interval({key} => {int(amount)})"
@@ -149,7 +159,9 @@ def arithmetic(c: _Compiler, op: str, left: Typed, right: Typed, node: exp.Expre
         bits = right_bits * 2 if left_signed and not right_signed else right_bits
         return _agg(Typed(f"mod({a}, {b})", ct.int_type(bits=bits, signed=left_signed)), left, right)
     symbol = {"plus": "+", "minus": "-", "multiply": "*"}[op]
-    result = ct.arithmetic_type(left.type if not left.boolean else "UInt8", right.type if not right.boolean else "UInt8", op)
+    result = ct.arithmetic_type(
+        left.type if not left.boolean else "UInt8", right.type if not right.boolean else "UInt8", op
+    )
     if result == "Float64":
         return _agg(Typed(f"(({a})::float8 {symbol} ({b})::float8)", result), left, right)
     return _agg(Typed(f"({a} {symbol} {b})", result), left, right)
@@ -566,7 +578,13 @@ def _bit_logic(symbol: str) -> Scalar:
 def _bit_not(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1)
     a, bits, signed = _int_operand(c, args[0], node)
-    return _agg(Typed(f"meaux_ch.wrap((-({a}) - 1)::numeric, {bits}, {str(signed).lower()})", ct.int_type(bits=bits, signed=signed)), args[0])
+    return _agg(
+        Typed(
+            f"meaux_ch.wrap((-({a}) - 1)::numeric, {bits}, {str(signed).lower()})",
+            ct.int_type(bits=bits, signed=signed),
+        ),
+        args[0],
+    )
 
 
 def _bit_shift(direction: str) -> Scalar:
@@ -785,7 +803,11 @@ def _to_interval(unit: str) -> Scalar:
     def run(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1)
         value = args[0]
-        amount = int(value.const) if value.is_const and isinstance(value.const, str) and value.const.lstrip("-").isdigit() else None
+        amount = (
+            int(value.const)
+            if value.is_const and isinstance(value.const, str) and value.const.lstrip("-").isdigit()
+            else None
+        )
         if amount is None:
             amount = _const_int(value, node, "The amount")
         return Typed("", f"Interval{unit.capitalize()}", const=(amount, unit))
@@ -815,8 +837,12 @@ _SCALARS: dict[str, Scalar] = {
     "abs": _abs,
     "log": _float_fn("(CASE WHEN {x} > 0 THEN ln({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
     "ln": _float_fn("(CASE WHEN {x} > 0 THEN ln({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
-    "log2": _float_fn("(CASE WHEN {x} > 0 THEN log(2::numeric, ({x})::numeric)::float8 WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
-    "log10": _float_fn("(CASE WHEN {x} > 0 THEN log({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"),
+    "log2": _float_fn(
+        "(CASE WHEN {x} > 0 THEN log(2::numeric, ({x})::numeric)::float8 WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"
+    ),
+    "log10": _float_fn(
+        "(CASE WHEN {x} > 0 THEN log({x}) WHEN {x} = 0 THEN '-Infinity'::float8 ELSE 'NaN'::float8 END)"
+    ),
     "exp": _float_fn("exp({x})"),
     "sqrt": _float_fn("(CASE WHEN {x} >= 0 THEN sqrt({x}) ELSE 'NaN'::float8 END)"),
     "pow": _pow,
@@ -886,7 +912,10 @@ _SCALARS: dict[str, Scalar] = {
     "timezone": _timezone_fn,
     "tofloat64": _converter("Float64"),
     **{key: _date_part_fn(key) for key in _DATE_PARTS},
-    **{f"tointerval{unit.lower()}": _to_interval(unit) for unit in ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR")},
+    **{
+        f"tointerval{unit.lower()}": _to_interval(unit)
+        for unit in ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR")
+    },
     **{f"to{name.lower()}": _converter(name) for name in ct.INT_TYPES},
 }
 
@@ -1048,7 +1077,9 @@ def _level(c: _Compiler, scope: Scope, node: exp.Expression, level_node: exp.Exp
     return value
 
 
-def quantile(c: _Compiler, scope: Scope, level_node: exp.Expression | None, value_node: exp.Expression, node: exp.Expression) -> Typed:
+def quantile(
+    c: _Compiler, scope: Scope, level_node: exp.Expression | None, value_node: exp.Expression, node: exp.Expression
+) -> Typed:
     if scope.in_agg:
         raise sql_error_at("Aggregate function inside another aggregate function", node)
     inner = replace(scope, in_agg=True)
@@ -1178,4 +1209,3 @@ def function_call(c: _Compiler, scope: Scope, node: exp.Expression) -> Typed:
 def function_names() -> list[str]:
     """Every accepted function name (lower-case), for docs and tests."""
     return sorted(set(_SCALARS) | set(_AGGREGATES) | {"position", "substring", "extract"})
-

@@ -161,7 +161,9 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
     if not isinstance(statement, (exp.Select, exp.Union)):
         if isinstance(statement, exp.Command):
             kind = str(statement.this).upper()
-        elif isinstance(statement, (exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Create, exp.Copy, exp.Alter, exp.Set)):
+        elif isinstance(
+            statement, (exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Create, exp.Copy, exp.Alter, exp.Set)
+        ):
             kind = statement.key.upper()
         else:
             raise sql_error_at("Syntax error: a query starts with SELECT, WITH or SHOW", statement)
@@ -174,7 +176,9 @@ def _show_parse(tokens: list) -> ShowStatement:
     words = ["SHOW"]
     for token in tokens[1:]:
         if token.token_type == TokenType.STRING:
-            words += [inner.text for inner in _Dialect().tokenize(token.text) if inner.token_type != TokenType.SEMICOLON]
+            words += [
+                inner.text for inner in _Dialect().tokenize(token.text) if inner.token_type != TokenType.SEMICOLON
+            ]
         else:
             words.append(token.text)
     upper = [word.upper() for word in words]
@@ -237,7 +241,19 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_SELECT_ARGS = {"expressions", "from_", "where", "group", "having", "order", "limit", "offset", "distinct", "joins", "with_"}
+_SELECT_ARGS = {
+    "expressions",
+    "from_",
+    "where",
+    "group",
+    "having",
+    "order",
+    "limit",
+    "offset",
+    "distinct",
+    "joins",
+    "with_",
+}
 _BINARY_NAMES = {
     exp.Add: "plus",
     exp.Sub: "minus",
@@ -309,8 +325,14 @@ def display_name(node: exp.Expression | None) -> str:
         unit = node.unit.name.capitalize() if node.unit else ""
         return f"toInterval{unit}({display_name(node.this)})"
     if isinstance(node, exp.Extract):
-        field_name = {"YEAR": "toYear", "MONTH": "toMonth", "DAY": "toDayOfMonth", "HOUR": "toHour",
-                      "MINUTE": "toMinute", "SECOND": "toSecond"}.get(node.this.name.upper(), "extract")
+        field_name = {
+            "YEAR": "toYear",
+            "MONTH": "toMonth",
+            "DAY": "toDayOfMonth",
+            "HOUR": "toHour",
+            "MINUTE": "toMinute",
+            "SECOND": "toSecond",
+        }.get(node.this.name.upper(), "extract")
         return f"{field_name}({display_name(node.expression)})"
     if isinstance(node, exp.Distinct):
         return ", ".join(display_name(item) for item in node.expressions)
@@ -442,7 +464,9 @@ class _Compiler:
         alias = self.new_alias("u")
         source = Source(
             name=alias,
-            columns={name: Typed(f'{alias}."c{i}"', typed.type) for i, (name, typed) in reversed(list(enumerate(columns)))},
+            columns={
+                name: Typed(f'{alias}."c{i}"', typed.type) for i, (name, typed) in reversed(list(enumerate(columns)))
+            },
             star=[name for name, _ in columns],
         )
         scope = Scope(sources=[source], ctes=ctes)
@@ -453,9 +477,7 @@ class _Compiler:
         return Compiled(sql, [(name, Typed(f'"c{i}"', typed.type)) for i, (name, typed) in enumerate(columns)])
 
     def _cast_columns(self, compiled: Compiled, columns: list[tuple[str, Typed]]) -> str:
-        casts = [
-            f'"c{i}"::{ct.pg_type(typed.type)} AS "c{i}"' for i, (_, typed) in enumerate(columns)
-        ]
+        casts = [f'"c{i}"::{ct.pg_type(typed.type)} AS "c{i}"' for i, (_, typed) in enumerate(columns)]
         alias = self.new_alias("b")
         return f"SELECT {', '.join(casts)} FROM ({compiled.sql}) AS {alias}"
 
@@ -496,7 +518,10 @@ class _Compiler:
         for name, item in items:
             typed = item if isinstance(item, Typed) else self._select_item(scope, name, item)
             if typed.type.startswith("Interval"):
-                raise sql_error_at("An INTERVAL can only be added to or subtracted from a date", item if isinstance(item, exp.Expression) else node)
+                raise sql_error_at(
+                    "An INTERVAL can only be added to or subtracted from a date",
+                    item if isinstance(item, exp.Expression) else node,
+                )
             compiled_items.append((name, typed))
 
         where_sql = ""
@@ -599,8 +624,14 @@ class _Compiler:
             if ordered.args.get("with_fill"):
                 raise sql_error_at("ORDER BY ... WITH FILL is not supported", ordered)
             typed = self._positional(ordered.this, select_items) or self.expr(scope, ordered.this)
-            parts.append(self._order_item(typed, desc=bool(ordered.args.get("desc")),
-                                          nulls_first=bool(ordered.args.get("nulls_first")), nan_last=True))
+            parts.append(
+                self._order_item(
+                    typed,
+                    desc=bool(ordered.args.get("desc")),
+                    nulls_first=bool(ordered.args.get("nulls_first")),
+                    nan_last=True,
+                )
+            )
         return " ORDER BY " + ", ".join(parts)
 
     def limit_offset(self, node: exp.Expression) -> str:
@@ -657,7 +688,9 @@ class _Compiler:
             conditions = []
             for identifier in using:
                 name = identifier.name
-                left_matches = [source for source in left_sources if name in source.columns and name not in source.hidden]
+                left_matches = [
+                    source for source in left_sources if name in source.columns and name not in source.hidden
+                ]
                 if len(left_matches) != 1 or name not in right.columns:
                     raise sql_error_at(f"USING column {name} must exist on both sides exactly once", identifier)
                 left_typed = self.source_column(scope, left_matches[0], name)
@@ -890,13 +923,17 @@ class _Compiler:
     def _comparison(self, scope: Scope, node: exp.Expression) -> Typed:
         from tracking.sql.functions import compare
 
-        return compare(self, _COMPARISONS[type(node)], self.expr(scope, node.this), self.expr(scope, node.expression), node)
+        return compare(
+            self, _COMPARISONS[type(node)], self.expr(scope, node.this), self.expr(scope, node.expression), node
+        )
 
     def _logical(self, scope: Scope, node: exp.Expression) -> Typed:
         left = self.cond(scope, node.this)
         right = self.cond(scope, node.expression)
         op = "AND" if isinstance(node, exp.And) else "OR"
-        return Typed(f"({left.sql} {op} {right.sql})", "UInt8", boolean=True, aggregate=left.aggregate or right.aggregate)
+        return Typed(
+            f"({left.sql} {op} {right.sql})", "UInt8", boolean=True, aggregate=left.aggregate or right.aggregate
+        )
 
     def _not(self, scope: Scope, node: exp.Not) -> Typed:
         inner = self.cond(scope, node.this)
@@ -913,7 +950,9 @@ class _Compiler:
         op = "LIKE" if isinstance(node, exp.Like) else "ILIKE"
         if node.args.get("negate"):
             op = "NOT " + op
-        return Typed(f"({left.sql} {op} {pattern.sql})", "UInt8", boolean=True, aggregate=left.aggregate or pattern.aggregate)
+        return Typed(
+            f"({left.sql} {op} {pattern.sql})", "UInt8", boolean=True, aggregate=left.aggregate or pattern.aggregate
+        )
 
     def _in(self, scope: Scope, node: exp.In) -> Typed:
         from tracking.sql.functions import compare
@@ -921,12 +960,19 @@ class _Compiler:
         left = self.expr(scope, node.this)
         negate = bool(node.args.get("negate"))
         if node.args.get("query") is not None:
-            compiled = self.query(node.args["query"].this if isinstance(node.args["query"], exp.Subquery) else node.args["query"], ctes=scope.ctes)
+            compiled = self.query(
+                node.args["query"].this if isinstance(node.args["query"], exp.Subquery) else node.args["query"],
+                ctes=scope.ctes,
+            )
             if len(compiled.columns) != 1:
                 raise sql_error_at("The subquery of IN must return one column", node)
             op = "NOT IN" if negate else "IN"
-            return Typed(f"({self.value(left)} {op} (SELECT c0 FROM ({compiled.sql}) AS {self.new_alias('q')}))",
-                         "UInt8", boolean=True, aggregate=left.aggregate)
+            return Typed(
+                f"({self.value(left)} {op} (SELECT c0 FROM ({compiled.sql}) AS {self.new_alias('q')}))",
+                "UInt8",
+                boolean=True,
+                aggregate=left.aggregate,
+            )
         if node.args.get("field") or node.args.get("unnest"):
             raise sql_error_at("Unsupported IN form", node)
         items = node.expressions
@@ -1002,8 +1048,14 @@ class _Compiler:
         from tracking.sql.functions import date_part
 
         unit = node.this.name.upper()
-        functions = {"YEAR": "toYear", "MONTH": "toMonth", "DAY": "toDayOfMonth", "HOUR": "toHour",
-                     "MINUTE": "toMinute", "SECOND": "toSecond"}
+        functions = {
+            "YEAR": "toYear",
+            "MONTH": "toMonth",
+            "DAY": "toDayOfMonth",
+            "HOUR": "toHour",
+            "MINUTE": "toMinute",
+            "SECOND": "toSecond",
+        }
         if unit not in functions:
             raise sql_error_at(f"extract() supports YEAR, MONTH, DAY, HOUR, MINUTE and SECOND, not {unit}", node)
         return date_part(self, functions[unit].lower(), self.expr(scope, node.expression), node)

@@ -54,18 +54,27 @@ _SQL_BODY = {
         "required": ["query"],
         "properties": {
             "query": {"type": "string"},
-            "params": {"type": "object", "additionalProperties": True,
-                       "description": "Values of {name:Type} placeholders (/api/v1/sql only)."},
+            "params": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "Values of {name:Type} placeholders (/api/v1/sql only).",
+            },
         },
     },
 }
 _RESULT = OpenApiResponse(
-    response={"type": "object", "properties": {
-        "meta": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string"}}}},
-        "data": {"type": "array", "items": {"type": "object"}},
-        "rows": {"type": "integer"},
-        "rows_before_limit_at_least": {"type": "integer"},
-    }},
+    response={
+        "type": "object",
+        "properties": {
+            "meta": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string"}}},
+            },
+            "data": {"type": "array", "items": {"type": "object"}},
+            "rows": {"type": "integer"},
+            "rows_before_limit_at_least": {"type": "integer"},
+        },
+    },
     description="FORMAT JSON (default); JSONEachRow, TabSeparated, CSV and JSONCompact when the SQL asks for them.",
 )
 
@@ -106,7 +115,12 @@ class CloudflareSqlView(ProjectAPIView):
             status_code = 403 if isinstance(exc, exceptions.PermissionDenied) else 401
             code = 10000 if status_code == 401 else 10001
             response = Response(
-                {"success": False, "errors": [{"code": code, "message": str(exc.detail)}], "messages": [], "result": None},
+                {
+                    "success": False,
+                    "errors": [{"code": code, "message": str(exc.detail)}],
+                    "messages": [],
+                    "result": None,
+                },
                 status=status_code,
             )
             if status_code == 401:

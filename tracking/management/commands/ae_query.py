@@ -27,8 +27,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("sql", help='The statement, e.g. "SELECT blob1, count() FROM my_dataset GROUP BY blob1"')
         parser.add_argument("--project", required=True, help="Project slug (the Cloudflare account id).")
-        parser.add_argument("--format", choices=["table", "json"], default="table",
-                            help="table (default) or the raw FORMAT JSON body; a FORMAT clause in the SQL wins.")
+        parser.add_argument(
+            "--format",
+            choices=["table", "json"],
+            default="table",
+            help="table (default) or the raw FORMAT JSON body; a FORMAT clause in the SQL wins.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = Project.objects.filter(slug=options["project"]).first()
