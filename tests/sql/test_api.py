@@ -246,3 +246,11 @@ def test_curl_data_body_with_form_content_type_is_raw_sql(client: Client, loaded
     )
     assert response.status_code == 200
     assert response.json()["data"] == [{"n": "48"}]
+
+
+def test_scalar_subquery_with_several_rows_is_an_error_as_in_clickhouse(client: Client, loaded: LoadedProject) -> None:
+    key = key_for(loaded.project, "read").secret
+    response = sql_post(client, key, "SELECT (SELECT city FROM weather) AS c")
+    assert (response.status_code, response.json()["detail"]) == (422, "A scalar subquery returned more than one row")
+    empty = sql_post(client, key, "SELECT (SELECT city FROM weather WHERE temp > 1000) AS c").json()
+    assert empty["data"] == [{"c": ""}]

@@ -1034,7 +1034,7 @@ class _Compiler:
             raise sql_error_at("A scalar subquery must return one column", node)
         ch_type = compiled.columns[0][1].type
         return Typed(
-            f"coalesce((SELECT c0 FROM ({compiled.sql}) AS {self.new_alias('q')} LIMIT 1), {ct.default_sql(ch_type)})",
+            f"coalesce((SELECT c0 FROM ({compiled.sql}) AS {self.new_alias('q')}), {ct.default_sql(ch_type)})",
             ch_type,
         )
 
