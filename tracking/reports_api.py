@@ -48,6 +48,8 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: object) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "A project API key with the 'read' scope."}
+
+
 DEFAULT_RANGE = "24h"
 
 
