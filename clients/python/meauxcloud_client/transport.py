@@ -12,7 +12,7 @@ import random
 import ssl
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit
 
 logger = logging.getLogger("meauxcloud_client")
@@ -46,8 +46,8 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None, base: float, cap: float) -> float:
