@@ -200,12 +200,17 @@ def run(*, points: int, rollups: bool = False) -> dict[str, object]:
     rows = []
     try:
         for name, template in SEED_QUERIES.items():
-            our_ms, our_result = _median_ms(lambda: ours(template.format(table=dataset)))
+            try:
+                our_ms, our_result = _median_ms(lambda: ours(template.format(table=dataset)))
+                error = None
+            except RuntimeError as failure:  # e.g. the SQL API's statement timeout
+                our_ms, our_result, error = float("nan"), [], str(failure)[:200]
             ch_ms, _ = _median_ms(lambda: chdb_engine(template.format(table="bench.points")))
             duck_ms, _ = _median_ms(lambda: duck_engine(template.format(table="points")))
             rows.append({
                 "query": name, "ours_ms": round(our_ms, 1), "chdb_ms": round(ch_ms, 1), "duckdb_ms": round(duck_ms, 1),
                 "vs_chdb": round(our_ms / ch_ms, 2), "vs_duckdb": round(our_ms / duck_ms, 2), "rows": len(our_result),
+                "error": error,
             })
             print(json.dumps(rows[-1]), flush=True)
     finally:

@@ -92,7 +92,7 @@ def chart(results: dict[str, object]) -> None:
     for n, query_set in enumerate(query_sets):
         for m, (key, engine) in enumerate((("vs_chdb", "chdb"), ("vs_duckdb", "DuckDB"))):
             offset = (2 * n + m) * width - 0.4 + width / 2
-            right.bar([i + offset for i in range(len(names))], [row[key] for row in query_set["queries"]], width=width,
+            right.bar([i + offset for i in range(len(names))], [row[key] if row[key] == row[key] else 0 for row in query_set["queries"]], width=width,
                       label=f"{query_set['points']:,} points, ÷ {engine}")
     right.axhline(CHDB_TARGET, color="grey", linestyle=":", label="target 2x chdb")
     right.axhline(1, color="black", linewidth=0.8)
@@ -189,6 +189,12 @@ def markdown(results: dict[str, object]) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for row in query_set["queries"]:
+            if row.get("error"):
+                lines.append(
+                    f"| {row['query']} | failed: {row['error'].split('detail')[-1][3:60]} | {row['chdb_ms']} ms | "
+                    f"{row['duckdb_ms']} ms | n/a | n/a | |"
+                )
+                continue
             mark = "" if row["vs_chdb"] <= CHDB_TARGET else " (over 2x)"
             lines.append(
                 f"| {row['query']} | {row['ours_ms']} ms | {row['chdb_ms']} ms | {row['duckdb_ms']} ms | "
