@@ -835,20 +835,42 @@ CASES: list[Case] = [
         f"SELECT count() AS n, countIf(blob20 = '') AS empty_blob, countIf(double20 = 0) AS zero_double FROM {A}",
     ),
     # ---- shapes real AE clients send (counterscale, Grafana, dashboards) ---------------------
-    Case("client_tz_bucket", f"SELECT toStartOfInterval(timestamp, INTERVAL '1' DAY, 'America/New_York') AS _bucket, "
-         f"toDateTime(_bucket, 'Etc/UTC') AS bucket, SUM(_sample_interval) AS count FROM {W} GROUP BY _bucket ORDER BY _bucket", True),
-    Case("client_top_paths_paged", f"SELECT blob2, SUM(_sample_interval) AS count FROM {A} WHERE blob2 != '' GROUP BY blob2 "
-         f"ORDER BY count DESC, blob2 LIMIT 3 OFFSET 2", True),
-    Case("client_order_by_aggregate_not_selected", f"SELECT blob1 FROM {A} GROUP BY blob1 ORDER BY count() DESC, blob1", True),
-    Case("client_ratio", f"SELECT countIf(blob3 LIKE '5%') / count() AS error_ratio, uniq(index1) AS visitors FROM {A}"),
-    Case("client_grafana_macro_expanded", f"SELECT (intDiv(toUInt32(timestamp), 60) * 60) * 1000 AS t, blob1 AS label, "
-         f"SUM(_sample_interval * double1) / SUM(_sample_interval) AS average_metric FROM {W} "
-         f"WHERE timestamp >= toDateTime(1600000000) AND timestamp <= toDateTime(4000000000) GROUP BY blob1, t ORDER BY t, label", True),
+    Case(
+        "client_tz_bucket",
+        f"SELECT toStartOfInterval(timestamp, INTERVAL '1' DAY, 'America/New_York') AS _bucket, "
+        f"toDateTime(_bucket, 'Etc/UTC') AS bucket, SUM(_sample_interval) AS count FROM {W} GROUP BY _bucket ORDER BY _bucket",
+        True,
+    ),
+    Case(
+        "client_top_paths_paged",
+        f"SELECT blob2, SUM(_sample_interval) AS count FROM {A} WHERE blob2 != '' GROUP BY blob2 "
+        f"ORDER BY count DESC, blob2 LIMIT 3 OFFSET 2",
+        True,
+    ),
+    Case(
+        "client_order_by_aggregate_not_selected",
+        f"SELECT blob1 FROM {A} GROUP BY blob1 ORDER BY count() DESC, blob1",
+        True,
+    ),
+    Case(
+        "client_ratio", f"SELECT countIf(blob3 LIKE '5%') / count() AS error_ratio, uniq(index1) AS visitors FROM {A}"
+    ),
+    Case(
+        "client_grafana_macro_expanded",
+        f"SELECT (intDiv(toUInt32(timestamp), 60) * 60) * 1000 AS t, blob1 AS label, "
+        f"SUM(_sample_interval * double1) / SUM(_sample_interval) AS average_metric FROM {W} "
+        f"WHERE timestamp >= toDateTime(1600000000) AND timestamp <= toDateTime(4000000000) GROUP BY blob1, t ORDER BY t, label",
+        True,
+    ),
     Case("client_count_distinct_name", f"SELECT count(DISTINCT blob1), uniqExact(blob2) FROM {A}"),
     Case("client_unquoted_interval", f"SELECT count() AS n FROM {A} WHERE timestamp > now() - INTERVAL 3 DAY"),
-    Case("client_weekly_rollup", f"SELECT toStartOfWeek(timestamp) AS week, count() AS n FROM {W} GROUP BY week ORDER BY week", True,
-         clickhouse=f"SELECT toStartOfWeek(timestamp, 1) AS week, count() AS n FROM {W} GROUP BY week ORDER BY week",
-         difference="toStartOfWeek starts weeks on Monday, as the AE docs state (ClickHouse's default mode 0 starts on Sunday)"),
+    Case(
+        "client_weekly_rollup",
+        f"SELECT toStartOfWeek(timestamp) AS week, count() AS n FROM {W} GROUP BY week ORDER BY week",
+        True,
+        clickhouse=f"SELECT toStartOfWeek(timestamp, 1) AS week, count() AS n FROM {W} GROUP BY week ORDER BY week",
+        difference="toStartOfWeek starts weeks on Monday, as the AE docs state (ClickHouse's default mode 0 starts on Sunday)",
+    ),
 ]
 
 FORMAT_CASES: list[Case] = [

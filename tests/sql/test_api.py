@@ -88,7 +88,7 @@ def test_cloudflare_errors_are_plain_text_input_was_invalid(client: Client, load
     )
     assert response.status_code == 422
     assert response["Content-Type"] == "text/plain; charset=utf-8"
-    assert response.content == b"Input was invalid: Unknown or not allowed function: uniqCombined (line 1, column 21)"
+    assert response.content == b"Input was invalid: Unknown or not allowed function: uniqCombined (line 1, column 8)"
 
 
 def test_json_body_without_query_is_refused(client: Client, loaded: LoadedProject) -> None:

@@ -120,6 +120,18 @@ def test_show_statements_parse_with_an_optional_format() -> None:
             8,
         ),
         ("SELECT toDateTime(blob1, 'Mars/Olympus') FROM weather", "Unknown timezone Mars/Olympus", 1, 8),
+        (
+            "SELECT\n  quantileExactWeighted(2)(temp, _sample_interval) FROM weather",
+            "The level of quantileExactWeighted must be between 0 and 1",
+            2,
+            3,
+        ),
+        (
+            "SELECT sumIf(blob1, temp > 0) FROM weather",
+            "Illegal type String of argument for aggregate function sumIf",
+            1,
+            8,
+        ),
     ],
 )
 def test_refusals_name_the_problem_and_its_position(

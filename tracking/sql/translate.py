@@ -158,6 +158,7 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
         raise SqlError("Exactly one statement is allowed per query")
     statement = statements[0]
     _shape_check(statement)
+    _function_positions_fill(statement, tokens)
     if not isinstance(statement, (exp.Select, exp.Union)):
         if isinstance(statement, exp.Command):
             kind = str(statement.this).upper()
@@ -196,6 +197,33 @@ def format_name(name: str) -> str:
     if canonical is None:
         raise SqlError(f"Unknown format {name}: use JSON, JSONEachRow, TabSeparated, CSV or JSONCompact")
     return canonical
+
+
+def _function_positions_fill(statement: exp.Expression, tokens: list) -> None:
+    """Give aggregate calls the position of their name, so errors point at ``uniqCombined(``, not its argument.
+
+    sqlglot records positions on identifiers and literals but not on ClickHouse aggregate
+    nodes; the name token is found by walking back from the first argument's token.
+    """
+    index_of = {token.start: i for i, token in enumerate(tokens)}
+    for node in statement.walk():
+        if not isinstance(node, exp.Func) or getattr(node, "_meta", None) or not isinstance(node.this, str):
+            continue
+        first = next(
+            (
+                n
+                for n in node.walk(bfs=False)
+                if n is not node and (getattr(n, "_meta", None) or {}).get("start") is not None
+            ),
+            None,
+        )
+        position = index_of.get(first._meta["start"]) if first is not None else None
+        if position is None:
+            continue
+        for token in reversed(tokens[max(0, position - 8) : position]):
+            if token.text == node.this:
+                node.meta.update(line=token.line, col=token.col, start=token.start, end=token.end)
+                break
 
 
 def _shape_check(statement: exp.Expression) -> None:
