@@ -2,6 +2,8 @@
 
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,11 +29,44 @@ class AuditQuerySerializer(serializers.Serializer):
     output = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 
 
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    project = serializers.CharField()
+    action = serializers.ChoiceField(choices=AuditAction.choices)
+    actor = serializers.CharField()
+    api_key_prefix = serializers.CharField(allow_blank=True)
+    ip = serializers.IPAddressField(allow_null=True)
+    target = serializers.CharField(allow_blank=True)
+    outcome = serializers.CharField()
+    details = serializers.DictField()
+
+
+class AuditPageSerializer(serializers.Serializer):
+    events = AuditEventSerializer(many=True)
+    next_before_id = serializers.IntegerField(allow_null=True)
+
+
+class DeletionJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    dataset = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["dataset", "filter"])
+    column = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["pending", "running", "done", "failed"])
+    deleted_rows = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
 class AuditLogView(ProjectAPIView):
     """``GET /api/v1/audit``: the project's audit events, newest first, filterable; ``output=csv`` exports."""
 
     required_scope = Scope.READ
 
+    @extend_schema(
+        parameters=[AuditQuerySerializer],
+        responses={(200, "application/json"): AuditPageSerializer, (200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request: Request) -> Response | HttpResponse:
         query = AuditQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -75,6 +110,7 @@ class DeletionListView(ProjectAPIView):
 
     required_scope = Scope.WRITE
 
+    @extend_schema(request=DeletionRequestSerializer, responses={202: DeletionJobSerializer})
     def post(self, request: Request) -> Response:
         body = DeletionRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -98,6 +134,7 @@ class DeletionDetailView(ProjectAPIView):
 
     required_scope = Scope.WRITE
 
+    @extend_schema(responses={200: DeletionJobSerializer})
     def get(self, request: Request, job_id: int) -> Response:
         job = DeletionJob.objects.filter(project=self.project, pk=job_id).first()
         if job is None:
