@@ -99,7 +99,7 @@ class CloudflareSqlView(ProjectAPIView):
         operation_id="analytics_engine_sql",
         summary="Analytics Engine SQL (Cloudflare-compatible)",
         request=_SQL_BODY,
-        responses={200: _RESULT, 422: OpenApiResponse(OpenApiTypes.STR, description="Input was invalid: <reason>")},
+        responses={200: _RESULT, (422, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Input was invalid: <reason>")},
         tags=["sql"],
     )
     def post(self, request: Request, project_slug: str) -> HttpResponse:
