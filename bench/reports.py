@@ -207,6 +207,13 @@ def _markdown(report: dict[str, object]) -> str:
             f"{setup['rollup_rebuild_s']} s (only needed for bulk loads and label changes)"
             + (f"; {setup['note']}." if setup.get("note") else ".")
         )
+    lines.append(
+        "Why it is fast: reports read the minute/hour/day rollup tiers (docs/reports.md), never the "
+        "10 million points; preset ranges start on a rollup grain, so only the newest partial minute "
+        "is read raw; rollup rows are stored in key order (`rollups_rebuild`) with room for HOT "
+        "upserts, so a range read touches few pages. The rollups' write cost is the price: "
+        "see the drain batch figure above."
+    )
     footprint = report["footprint"]
     lines.append(
         "Rollup footprint: "
