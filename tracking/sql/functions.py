@@ -761,10 +761,30 @@ def start_of(c: _Compiler, value: Typed, amount: int, unit: str, tz: str | None,
             return _agg(Typed(f"date_trunc('{trunc_unit}', {local})::date", "Date"), value)
         return _agg(Typed(f"meaux_ch.start_of_interval_date(({local})::date, {amount}, '{unit}')", "Date"), value)
     moment = _datetime(c, value, node)
-    zone = tz or _tz_of(moment)
+    zone = c.param(tz or _tz_of(moment), "text")
     result_type = ct.datetime_type(tz) if tz else moment.type
-    sql = f"meaux_ch.start_of_interval({moment.sql}, {amount}, '{unit}', {c.param(zone, 'text')})"
-    return _agg(Typed(sql, result_type), value)
+    return _agg(Typed(_start_of_datetime_sql(moment.sql, amount, unit, zone), result_type), value)
+
+
+def _start_of_datetime_sql(moment: str, amount: int, unit: str, zone: str) -> str:
+    """Inline SQL (no per-row function call) for ClickHouse's sub-week toStartOfInterval.
+
+    Seconds and minutes count from the epoch, hours from the start of the local day, days
+    from 1970-01-01 in the timezone, exactly as ClickHouse's DateLUT does.
+    """
+    local = f"({moment} AT TIME ZONE {zone})"
+    if unit in ("SECOND", "MINUTE"):
+        seconds = amount * (1 if unit == "SECOND" else 60)
+        return f"to_timestamp(floor(extract(epoch FROM {moment}) / {seconds}) * {seconds})"
+    if unit == "HOUR":
+        if amount == 1:
+            return f"(date_trunc('hour', {local}) AT TIME ZONE {zone})"
+        hours = f"(floor(extract(hour FROM {local}) / {amount}) * {amount})::int"
+        return f"((date_trunc('day', {local}) + make_interval(hours => {hours})) AT TIME ZONE {zone})"
+    if amount == 1:
+        return f"(date_trunc('day', {local}) AT TIME ZONE {zone})"
+    days = f"(floor((({local})::date - date '1970-01-01') / {amount}::numeric) * {amount})::int"
+    return f"((date '1970-01-01' + {days})::timestamp AT TIME ZONE {zone})"
 
 
 def _start_of_interval(c: _Compiler, node: exp.Expression, args: list[Typed]) -> Typed:

@@ -238,31 +238,6 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
               ELSE (s::timestamp) AT TIME ZONE tz END
 $$;
 
-CREATE OR REPLACE FUNCTION meaux_ch.start_of_interval(ts timestamptz, n bigint, unit text, tz text) RETURNS timestamptz
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-DECLARE
-  secs bigint;
-  local_day date;
-  day_num bigint;
-BEGIN
-  IF n < 1 THEN
-    RAISE EXCEPTION 'toStartOfInterval: the interval must be positive' USING ERRCODE = '22023';
-  END IF;
-  IF unit = 'HOUR' THEN
-    local_day := (ts AT TIME ZONE tz)::date;
-    RETURN (local_day::timestamp
-      + make_interval(hours => ((extract(hour FROM ts AT TIME ZONE tz)::int / n) * n)::int)) AT TIME ZONE tz;
-  END IF;
-  IF unit IN ('SECOND', 'MINUTE') THEN
-    secs := n * CASE unit WHEN 'SECOND' THEN 1 ELSE 60 END;
-    RETURN to_timestamp(floor(floor(extract(epoch FROM ts)) / secs) * secs);
-  END IF;
-  local_day := (ts AT TIME ZONE tz)::date;
-  day_num := local_day - date '1970-01-01';
-  RETURN ((date '1970-01-01' + (floor(day_num::numeric / n) * n)::int)::timestamp) AT TIME ZONE tz;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION meaux_ch.start_of_interval_date(d date, n bigint, unit text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
