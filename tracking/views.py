@@ -17,6 +17,7 @@ from tracking import ingest, tasks
 from tracking.buffer import BufferFull
 from tracking.conf import tracking_settings
 from tracking.ingest import MalformedBody, ValidatedBatch
+from tracking.openapi import HEALTH_SCHEMA, INGEST_SCHEMA, WORKERD_SCHEMA
 from tracking.selectors import health_report
 from tracking.services import (
     DatasetNameInvalid,
@@ -95,6 +96,7 @@ class DatapointIngestView(ProjectAPIView):
     required_scope = Scope.WRITE
     parser_classes: list = []
 
+    @INGEST_SCHEMA
     def post(self, request: Request, dataset: str) -> Response:
         content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type not in JSON_TYPES + NDJSON_TYPES:
@@ -130,6 +132,7 @@ class WorkerdEventView(ProjectAPIView):
     required_scope = Scope.WRITE
     parser_classes: list = []
 
+    @WORKERD_SCHEMA
     def post(self, request: Request) -> Response:
         body = _read(request)
         if isinstance(body, Response):
@@ -155,6 +158,7 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
+    @HEALTH_SCHEMA
     def get(self, request: Request) -> Response:
         report = health_report()
         return Response(report, status=200 if report["status"] == "ok" else 503)
