@@ -2,8 +2,10 @@
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from projects.services import api_key_revoke
@@ -200,7 +202,7 @@ def test_points_written_through_the_ingest_api_answer_like_clickhouse(
     project = ProjectFactory()
     write, read = key_for(project, "write").secret, key_for(project, "read").secret
     now = dt.datetime.now(dt.UTC)
-    points = [p for p in seed_data.analytics if p.timestamp > now - dt.timedelta(hours=20)]
+    points = [replace(p, sample_interval=1) for p in seed_data.analytics if p.timestamp > now - dt.timedelta(hours=20)]
     body = [
         {
             "blobs": p.blobs,
@@ -213,9 +215,15 @@ def test_points_written_through_the_ingest_api_answer_like_clickhouse(
     assert post_points(client, write, "meauxcloud_analytics", body).status_code in (200, 202)
     while buffer_drain(time_budget=5, block_ms=10).points:
         pass
-    assert Dataset.objects.get(project=project, name="meauxcloud_analytics")
-    for p in points:
-        p.sample_interval = 1
+    dataset = Dataset.objects.get(project=project, name="meauxcloud_analytics")
+    try:
+        _compare_ingested(client, project.slug, read, points, chdb_engine)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM tracking_datapoint WHERE dataset_id = %s", [dataset.id])
+
+
+def _compare_ingested(client: Client, slug: str, read: str, points: list, chdb_engine: object) -> None:
     chdb_table_load(chdb_engine, database="ingest", name="meauxcloud_analytics", points=points, labels={})
     clickhouse = ClickHouse(chdb_engine, "ingest")
     for query in (
@@ -226,7 +234,7 @@ def test_points_written_through_the_ingest_api_answer_like_clickhouse(
     ):
         clock_settle(query)
         response = client.post(
-            f"/client/v4/accounts/{project.slug}/analytics_engine/sql",
+            f"/client/v4/accounts/{slug}/analytics_engine/sql",
             data=query,
             content_type="text/plain",
             HTTP_AUTHORIZATION=f"Bearer {read}",
