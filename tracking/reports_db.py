@@ -241,6 +241,9 @@ def rollup_stage(*, rows: Iterable[Sequence[object]], columns: Sequence[str]) ->
     )
     with connection.cursor() as cursor:
         cursor.execute(_stage_table_sql())
+        # ON COMMIT empties the stage only at the outermost commit; a batch written inside a
+        # caller's transaction (a savepoint) must not see the previous batch's points.
+        cursor.execute(f"TRUNCATE {STAGE_TABLE}")
         with cursor.cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)

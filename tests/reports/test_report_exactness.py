@@ -293,3 +293,19 @@ def test_pruning_drops_rollups_older_than_retention_but_no_readable_number(mixed
     (kept,), = raw("SELECT count(*) FROM tracking_rollup_hour WHERE dataset_id = %s", [mixed_dataset.id])
     assert (older, kept > 0) == (0, True)
     assert _overview_totals(mixed_dataset, start, end) == before
+
+
+def test_two_drains_inside_one_outer_transaction_count_each_point_once(project):
+    from tests.factories import DatasetFactory
+    from tests.reports.helpers import Point, points_store
+
+    dataset = DatasetFactory(project=project, name="nested")
+    first = [Point(NOW - timedelta(minutes=4, seconds=i), ["GET", "/a", "200"], [1.0, 1, 1]) for i in range(10)]
+    second = [Point(NOW - timedelta(minutes=2, seconds=i), ["GET", "/a", "200"], [1.0, 1, 1]) for i in range(5)]
+
+    points_store(dataset, first)
+    points_store(dataset, second)
+
+    (stored,), = raw("SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s", [dataset.id])
+    (rolled,), = raw("SELECT sum(n) FROM tracking_rollup_hour WHERE dataset_id = %s AND kind = 1", [dataset.id])
+    assert (stored, rolled) == (15, 15)
