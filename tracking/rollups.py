@@ -53,9 +53,10 @@ def rollups_apply(*, rows: Iterable[Sequence[object]], blob_count: int, double_c
     if not rows:
         return
     dataset_ids = sorted({int(row[0]) for row in rows})
+    labels = dict(reports_db.dataset_labels(dataset_ids=dataset_ids))
     by_layout: dict[Layout, list[int]] = defaultdict(list)
-    for dataset_id, labels in reports_db.dataset_labels(dataset_ids=dataset_ids):
-        by_layout[layout_from_labels(labels)].append(dataset_id)
+    for dataset_id in dataset_ids:
+        by_layout[layout_from_labels(labels.get(dataset_id))].append(dataset_id)
     wanted = set(BASE_COLUMNS).union(*(_layout_columns(layout) for layout in by_layout))
     positions = {f"blob{i}": 3 + i for i in range(1, blob_count + 1)}
     positions |= {f"double{i}": 3 + blob_count + i for i in range(1, double_count + 1)}
