@@ -197,3 +197,24 @@ def test_staff_overview_is_closed_to_non_staff(client, shop):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_a_custom_range_is_used_exactly_and_a_bad_one_explained(client, shop):
+    client.force_login(_member(shop, Role.VIEWER))
+    now = timezone.now().replace(second=0, microsecond=0)
+    start, end = now - timedelta(minutes=25), now - timedelta(minutes=15)
+
+    custom = client.get(
+        f"/projects/{shop.slug}/usage/",
+        {"range": "custom", "start": start.strftime("%Y-%m-%dT%H:%M"), "end": end.strftime("%Y-%m-%dT%H:%M")},
+    )
+    backwards = client.get(
+        f"/projects/{shop.slug}/usage/",
+        {"range": "custom", "start": end.strftime("%Y-%m-%dT%H:%M"), "end": start.strftime("%Y-%m-%dT%H:%M")},
+    )
+
+    window = custom.context["report"].window
+    assert (window.start, window.end, window.step) == (start, end, timedelta(seconds=10))
+    assert custom.context["report"].totals["requests"] == 1
+    assert backwards.context["problem"] == "'from' must be before 'to'."
+    assert backwards.context["report"].window.end - backwards.context["report"].window.start >= timedelta(hours=24)
