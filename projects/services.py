@@ -119,10 +119,10 @@ def membership_change(*, project: Project, actor_role: str, user: AbstractBaseUs
     touches_owner = role == Role.OWNER or (current is not None and current.role == Role.OWNER)
     if touches_owner and actor_role != Role.OWNER:
         raise MembershipChangeRefused("Only an owner can grant or change ownership.")
+    demotes_owner = current is not None and current.role == Role.OWNER and role != Role.OWNER
     with transaction.atomic():
-        if current is not None and current.role == Role.OWNER and role != Role.OWNER:
-            if _owners_locked(project=project) <= 1:
-                raise MembershipChangeRefused("A project needs at least one owner.")
+        if demotes_owner and _owners_locked(project=project) <= 1:
+            raise MembershipChangeRefused("A project needs at least one owner.")
         return membership_set(project=project, user=user, role=role)
 
 
