@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import Client
 
 from projects.services import api_key_revoke
-from tests.factories import DatasetFactory, ProjectFactory, key_for
+from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory, key_for
 from tests.sql.conftest import ClickHouse, LoadedProject, SeedData
 from tests.sql.support import chdb_table_load, clock_settle, results_match
 from tests.tracking.helpers import post_points
@@ -262,3 +262,27 @@ def test_scalar_subquery_with_several_rows_is_an_error_as_in_clickhouse(client: 
     assert (response.status_code, response.json()["detail"]) == (422, "A scalar subquery returned more than one row")
     empty = sql_post(client, key, "SELECT (SELECT city FROM weather WHERE temp > 1000) AS c").json()
     assert empty["data"] == [{"c": ""}]
+
+
+def test_project_members_can_query_with_their_session(client: Client, loaded: LoadedProject) -> None:
+    member = MembershipFactory(project=loaded.project).user
+    client.force_login(member)
+    url = f"/api/v1/sql?project={loaded.project.slug}"
+    response = client.post(url, data="SELECT count() AS n FROM weather", content_type="text/plain")
+    assert (response.status_code, response.json()["data"]) == (200, [{"n": "240"}])
+    client.force_login(UserFactory())
+    assert client.post(url, data="SELECT 1", content_type="text/plain").status_code == 404
+
+
+def test_body_over_the_upload_limit_is_a_client_error(client: Client, loaded: LoadedProject) -> None:
+    key = key_for(loaded.project, "read").secret
+    huge = "SELECT 1 WHERE 1 IN (" + ",".join(["1"] * 1_500_000) + ")"
+    cloudflare = client.post(
+        f"/client/v4/accounts/{loaded.project.slug}/analytics_engine/sql",
+        data=huge,
+        content_type="text/plain",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert (cloudflare.status_code, cloudflare.content) == (422, b"Input was invalid: Query is longer than 65536 bytes")
+    native = client.post("/api/v1/sql", data=huge, content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert (native.status_code, native.json()["code"]) == (413, "body_too_large")

@@ -1,8 +1,9 @@
-"""SQL endpoints. Thin: they extract the query from the body and call ``sql_execute``."""
+"""SQL endpoints. Thin: they extract the query from the body and run it through ``query_run`` (quotas, audit)."""
 
 import json
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -16,15 +17,23 @@ from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
 from projects.models import Scope
 from tracking.sql.engine import SqlError, SqlResult
+from tracking.sql.translate import MAX_QUERY_BYTES
 
 
 class _BadBody(Exception):
     pass
 
 
+class _BodyTooLarge(_BadBody):
+    pass
+
+
 def _query_from_body(request: Request) -> tuple[str, dict[str, Any] | None]:
     """Raw SQL as Cloudflare takes it, or ``{"query": ..., "params": {...}}`` as JSON clients send."""
-    raw = request.body
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise _BodyTooLarge(f"Query is longer than {MAX_QUERY_BYTES} bytes") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -99,7 +108,10 @@ class CloudflareSqlView(ProjectAPIView):
         operation_id="analytics_engine_sql",
         summary="Analytics Engine SQL (Cloudflare-compatible)",
         request=_SQL_BODY,
-        responses={200: _RESULT, (422, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Input was invalid: <reason>")},
+        responses={
+            200: _RESULT,
+            (422, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Input was invalid: <reason>"),
+        },
         tags=["sql"],
     )
     def post(self, request: Request, project_slug: str) -> HttpResponse:
@@ -148,6 +160,8 @@ class SqlView(ProjectAPIView):
     def post(self, request: Request) -> HttpResponse | Response:
         try:
             query, params = _query_from_body(request)
+        except _BodyTooLarge as error:
+            return problem_response(status_code=413, code="body_too_large", detail=str(error))
         except _BadBody as error:
             return problem_response(status_code=400, code="malformed_body", detail=str(error))
         try:
