@@ -30,3 +30,15 @@ def datapoint_delete_batch(*, partition: str, dataset_id: int, limit: int, colum
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return cursor.rowcount
+
+
+def deletion_lock_try(*, job_id: int) -> bool:
+    """A session-level advisory lock: one worker per job, and freed by PostgreSQL if that worker dies."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext('governance.deletion'), %s)", [job_id])
+        return cursor.fetchone()[0]
+
+
+def deletion_lock_release(*, job_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(hashtext('governance.deletion'), %s)", [job_id])

@@ -1,22 +1,19 @@
 """Celery tasks of governance: thin, idempotent, taking only ids."""
 
 from celery import shared_task
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
+from governance import db as governance_db
 from governance.deletion import deletion_advance, deletion_fail
 from governance.models import DeletionJob, DeletionStatus
 from meauxcloud.api import database_unavailable
-from tracking.buffer import redis_client
-
-LOCK_SECONDS = 300
 
 
 @shared_task(name="governance.deletion_advance", ignore_result=True)
 def deletion_advance_task(job_id: int) -> None:
     """One bounded slice of a deletion; reschedules itself until the job is done."""
     close_old_connections()
-    lock = redis_client().lock(f"meauxcloud:deletion:{job_id}", timeout=LOCK_SECONDS, blocking=False)
-    if not lock.acquire():
+    if not governance_db.deletion_lock_try(job_id=job_id):
         return  # another worker is on it
     try:
         job = DeletionJob.objects.filter(pk=job_id).select_related("project").first()
@@ -29,7 +26,10 @@ def deletion_advance_task(job_id: int) -> None:
                 deletion_fail(job=job, error=error)
             raise
     finally:
-        lock.release()
+        try:
+            governance_db.deletion_lock_release(job_id=job_id)
+        except DatabaseError:
+            connection.close()  # closing the session frees its advisory locks
     if not step.finished:
         deletion_advance_task.apply_async((job_id,), countdown=1)
 
