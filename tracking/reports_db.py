@@ -280,16 +280,20 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
             f"""
             WITH c AS MATERIALIZED ({classified_sql(layout, staged=True, every_dataset=dataset_ids is None)}),
             fine AS MATERIALIZED (
+                -- No WHERE: the planner then expects as many rows as the stage holds and hashes
+                -- them; only requests have a duration, the others form groups with a NULL bin.
                 SELECT dataset_id, {minute} AS bucket, k1, width_bucket(dur, %s::float8[]) AS bin, sum(n) AS n
-                FROM c WHERE kind = {int(Kind.REQUEST)} AND dur IS NOT NULL GROUP BY 1, 2, 3, 4
+                FROM c GROUP BY 1, 2, 3, 4
             ),
             minutes AS MATERIALIZED (
                 SELECT dataset_id, {minute} AS bucket, kind, k1, k2, sum(n) AS n, sum(s1) AS s1, sum(s2) AS s2, sum(s3) AS s3
                 FROM c GROUP BY 1, 2, 3, 4, 5
                 UNION ALL
-                SELECT dataset_id, bucket, {int(Kind.LATENCY)}, k1, (bin / 2)::text, sum(n), 0, 0, 0 FROM fine GROUP BY 1, 2, 4, 5
+                SELECT dataset_id, bucket, {int(Kind.LATENCY)}, k1, (bin / 2)::text, sum(n), 0, 0, 0
+                FROM fine WHERE bin IS NOT NULL GROUP BY 1, 2, 4, 5
                 UNION ALL
-                SELECT dataset_id, bucket, {int(Kind.LATENCY_ALL)}, '', bin::text, sum(n), 0, 0, 0 FROM fine GROUP BY 1, 2, 5
+                SELECT dataset_id, bucket, {int(Kind.LATENCY_ALL)}, '', bin::text, sum(n), 0, 0, 0
+                FROM fine WHERE bin IS NOT NULL GROUP BY 1, 2, 5
             ),
             minute AS ({upsert("minute", "1 minute")}),
             hour AS ({upsert("hour", "1 hour")})
