@@ -151,3 +151,21 @@ def test_query_text_postgresql_cannot_store_is_audited_with_replacements(project
 
     event.refresh_from_db()
     assert event.details == {"sql": "SELECT '\ufffd' ?"}
+
+
+def test_members_see_their_projects_audit_page_and_strangers_get_404(client: Client, project):
+    audit_record(project=project, action=AuditAction.SQL_RUN, details={"sql": "SELECT count() FROM web", "rows": 1, "duration_ms": 2.5})
+    audit_record(project=project, action=AuditAction.KEY_REVOKE, target="mc_gone")
+    member = MembershipFactory(project=project, role=Role.VIEWER).user
+    stranger = UserFactory(username="mallory")
+
+    client.force_login(member)
+    page = client.get(f"/projects/{project.slug}/audit/")
+    filtered = client.get(f"/projects/{project.slug}/audit/?action=key.revoke")
+    client.force_login(stranger)
+    hidden = client.get(f"/projects/{project.slug}/audit/")
+
+    assert page.status_code == 200
+    assert "SELECT count() FROM web → 1 rows, 2.5 ms" in page.content.decode()
+    assert "mc_gone" in filtered.content.decode() and "SELECT count()" not in filtered.content.decode()
+    assert hidden.status_code == 404
