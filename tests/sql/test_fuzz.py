@@ -8,7 +8,7 @@ from tests.sql.queries import CASES
 from tests.sql.test_attacks import ATTACKS
 from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
-from tracking.sql.translate import DatasetRef, ShowStatement, _Dialect, sql_parse, sql_translate
+from tracking.sql.translate import DatasetRef, ShowStatement, AnalyticsEngineDialect, sql_parse, sql_translate
 
 DATASETS = [
     DatasetRef(id=1, name="meauxcloud_analytics", labels={"blob2": "path", "double1": "duration_ms"}),
@@ -32,7 +32,7 @@ def _token_text(token: object) -> str:
 def mutations(count: int, *, seed: int) -> list[str]:
     """Token-level deletions, insertions, replacements and swaps of real queries."""
     rng = random.Random(seed)
-    tokenized = [[_token_text(t) for t in _Dialect().tokenize(sql)] for sql in SEEDS]
+    tokenized = [[_token_text(t) for t in AnalyticsEngineDialect().tokenize(sql)] for sql in SEEDS]
     pool = [text for tokens in tokenized for text in tokens]
     result = []
     for _ in range(count):

@@ -42,8 +42,8 @@ DEFAULT_TIMEZONE = "Etc/UTC"
 INTERVAL_UNITS = {"SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 _NO_CONST = object()
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
-_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
+ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
 
 
 class _Parser(ClickHouse.Parser):
@@ -56,7 +56,7 @@ class _Parser(ClickHouse.Parser):
     FUNCTIONS: dict = {}
 
 
-class _Dialect(ClickHouse):
+class AnalyticsEngineDialect(ClickHouse):
     parser_class = _Parser
 
 
@@ -135,7 +135,7 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
     if not sql.strip():
         raise SqlError("Empty query")
     try:
-        tokens = _Dialect().tokenize(sql)
+        tokens = AnalyticsEngineDialect().tokenize(sql)
     except sqlglot.errors.TokenError as error:
         raise SqlError(f"Cannot tokenize query: {str(error)[:200]}") from None
     except RecursionError:
@@ -144,7 +144,9 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
     if significant and significant[0].token_type == TokenType.SHOW:
         return _show_parse(significant)
     try:
-        statements = [statement for statement in sqlglot.parse(sql, dialect=_Dialect) if statement is not None]
+        statements = [
+            statement for statement in sqlglot.parse(sql, dialect=AnalyticsEngineDialect) if statement is not None
+        ]
     except sqlglot.errors.ParseError as error:
         detail = error.errors[0] if error.errors else {}
         message = str(detail.get("description") or error).split("\n")[0]
@@ -178,7 +180,9 @@ def _show_parse(tokens: list) -> ShowStatement:
     for token in tokens[1:]:
         if token.token_type == TokenType.STRING:
             words += [
-                inner.text for inner in _Dialect().tokenize(token.text) if inner.token_type != TokenType.SEMICOLON
+                inner.text
+                for inner in AnalyticsEngineDialect().tokenize(token.text)
+                if inner.token_type != TokenType.SEMICOLON
             ]
         else:
             words.append(token.text)
@@ -248,7 +252,7 @@ def sql_translate(
     *, statement: exp.Expression, datasets: list[DatasetRef], bound: dict[str, Any] | None = None
 ) -> Translation:
     """Translate a parsed SELECT/UNION for a project whose datasets are ``datasets``."""
-    compiler = _Compiler(datasets=datasets, bound=bound or {})
+    compiler = Compiler(datasets=datasets, bound=bound or {})
     output_format = "JSON"
     if statement.args.get("format") is not None:
         output_format = format_name(statement.args["format"].name)
@@ -386,7 +390,13 @@ def display_name(node: exp.Expression | None) -> str:
     return node.sql(dialect="clickhouse")
 
 
-class _Compiler:
+class Compiler:
+    """Translation state of one statement: the project's datasets, bound values and generated names.
+
+    Methods compile clauses and expressions into ``Typed`` PostgreSQL fragments; function
+    calls are delegated to ``tracking.sql.functions``.
+    """
+
     def __init__(self, *, datasets: list[DatasetRef], bound: dict[str, Any]) -> None:
         self.datasets = {dataset.name: dataset for dataset in datasets}
         self.bound = bound
@@ -1148,46 +1158,46 @@ def interval_parts(node: exp.Interval) -> tuple[int, str]:
 _NORMALISED_FUNCTIONS = {exp.ArgMax: "argMax", exp.ArgMin: "argMin", exp.Floor: "floor", exp.Ceil: "ceil"}
 
 _EXPRESSION_HANDLERS = {
-    exp.ArgMax: _Compiler._normalised_function,
-    exp.ArgMin: _Compiler._normalised_function,
-    exp.Floor: _Compiler._normalised_function,
-    exp.Ceil: _Compiler._normalised_function,
-    exp.Alias: _Compiler._alias,
-    exp.Paren: _Compiler._paren,
-    exp.Literal: _Compiler._literal,
-    exp.HexString: _Compiler._hex_string,
-    exp.Neg: _Compiler._neg,
-    exp.Boolean: _Compiler._boolean,
-    exp.Null: _Compiler._null,
-    exp.Placeholder: _Compiler._placeholder,
-    exp.Column: _Compiler._column,
-    exp.Add: _Compiler._binary,
-    exp.Sub: _Compiler._binary,
-    exp.Mul: _Compiler._binary,
-    exp.Div: _Compiler._binary,
-    exp.Mod: _Compiler._binary,
-    exp.DPipe: _Compiler._dpipe,
-    exp.EQ: _Compiler._comparison,
-    exp.NEQ: _Compiler._comparison,
-    exp.GT: _Compiler._comparison,
-    exp.GTE: _Compiler._comparison,
-    exp.LT: _Compiler._comparison,
-    exp.LTE: _Compiler._comparison,
-    exp.And: _Compiler._logical,
-    exp.Or: _Compiler._logical,
-    exp.Not: _Compiler._not,
-    exp.Like: _Compiler._like,
-    exp.ILike: _Compiler._like,
-    exp.In: _Compiler._in,
-    exp.Between: _Compiler._between,
-    exp.Is: _Compiler._is,
-    exp.If: _Compiler._if,
-    exp.Case: _Compiler._case,
-    exp.Interval: _Compiler._interval,
-    exp.Subquery: _Compiler._subquery,
-    exp.Cast: _Compiler._cast,
-    exp.Extract: _Compiler._extract,
-    exp.StrPosition: _Compiler._position,
-    exp.Substring: _Compiler._substring,
-    exp.Quantile: _Compiler._quantile,
+    exp.ArgMax: Compiler._normalised_function,
+    exp.ArgMin: Compiler._normalised_function,
+    exp.Floor: Compiler._normalised_function,
+    exp.Ceil: Compiler._normalised_function,
+    exp.Alias: Compiler._alias,
+    exp.Paren: Compiler._paren,
+    exp.Literal: Compiler._literal,
+    exp.HexString: Compiler._hex_string,
+    exp.Neg: Compiler._neg,
+    exp.Boolean: Compiler._boolean,
+    exp.Null: Compiler._null,
+    exp.Placeholder: Compiler._placeholder,
+    exp.Column: Compiler._column,
+    exp.Add: Compiler._binary,
+    exp.Sub: Compiler._binary,
+    exp.Mul: Compiler._binary,
+    exp.Div: Compiler._binary,
+    exp.Mod: Compiler._binary,
+    exp.DPipe: Compiler._dpipe,
+    exp.EQ: Compiler._comparison,
+    exp.NEQ: Compiler._comparison,
+    exp.GT: Compiler._comparison,
+    exp.GTE: Compiler._comparison,
+    exp.LT: Compiler._comparison,
+    exp.LTE: Compiler._comparison,
+    exp.And: Compiler._logical,
+    exp.Or: Compiler._logical,
+    exp.Not: Compiler._not,
+    exp.Like: Compiler._like,
+    exp.ILike: Compiler._like,
+    exp.In: Compiler._in,
+    exp.Between: Compiler._between,
+    exp.Is: Compiler._is,
+    exp.If: Compiler._if,
+    exp.Case: Compiler._case,
+    exp.Interval: Compiler._interval,
+    exp.Subquery: Compiler._subquery,
+    exp.Cast: Compiler._cast,
+    exp.Extract: Compiler._extract,
+    exp.StrPosition: Compiler._position,
+    exp.Substring: Compiler._substring,
+    exp.Quantile: Compiler._quantile,
 }
