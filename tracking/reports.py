@@ -385,22 +385,28 @@ def report_ai(*, project: Project, dataset: Dataset | None, window: Window, now:
 
 
 REALTIME_RANGE = timedelta(minutes=5)
+REALTIME_CHART_RANGE = timedelta(minutes=30)
 
 
 def realtime_window(*, now: datetime) -> Window:
-    return window_build(start=now - REALTIME_RANGE, end=now, interval=10)
+    return window_build(start=now - REALTIME_RANGE, end=now, interval=60)
 
 
 def report_realtime(*, project: Project, dataset: Dataset | None, window: Window, now: datetime) -> Report:
-    """The last five minutes, read mostly from raw points (10-second buckets), so it is exact to the point."""
+    """Totals of the last five minutes and a per-minute chart of the last thirty.
+
+    Whole minutes come from the minute tier and the newest partial minute from raw points,
+    so both are exact to the point however fast points arrive.
+    """
     report = Report("realtime", project, dataset, window, now)
     reader = _Reader(dataset=dataset, window=window, now=now)
     _request_totals(reader, report)
     report.totals["error_events"] = reader.total(Kind.ERROR)[0]
-    rows = reader.rows([Kind.REQUEST], ["t"], series=True)
-    report.series["requests"] = reader.series(rows, lambda row: ("requests", row[1]), "requests")
-    average = reader.series(rows, lambda row: ("avg_ms", (row[2] / row[1]) if row[1] else 0), "ms")
-    report.series["avg_duration"] = average
+    chart_window = Window(start=floor_to(now - REALTIME_CHART_RANGE, window.step), end=now, step=window.step)
+    chart = _Reader(dataset=dataset, window=chart_window, now=now)
+    rows = chart.rows([Kind.REQUEST], ["t"], series=True)
+    report.series["requests"] = chart.series(rows, lambda row: ("requests", row[1]), "requests")
+    report.series["avg_duration"] = chart.series(rows, lambda row: ("avg_ms", (row[2] / row[1]) if row[1] else 0), "ms")
     return report
 
 

@@ -309,3 +309,22 @@ def test_two_drains_inside_one_outer_transaction_count_each_point_once(project):
     (stored,), = raw("SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s", [dataset.id])
     (rolled,), = raw("SELECT sum(n) FROM tracking_rollup_hour WHERE dataset_id = %s AND kind = 1", [dataset.id])
     assert (stored, rolled) == (15, 15)
+
+
+def test_realtime_totals_and_chart_equal_raw_sql(mixed_dataset):
+    from tests.reports.helpers import Point, points_store
+    from tracking.reports import realtime_window, report_realtime
+    from tracking.reports_layout import MINUTE
+
+    points_store(mixed_dataset, [Point(NOW - timedelta(seconds=20 * i + 7), ["GET", "/", "503" if i % 3 else "200"], [float(i), 1, 9]) for i in range(14)])
+    report = report_realtime(project=mixed_dataset.project, dataset=mixed_dataset, window=realtime_window(now=NOW), now=NOW)
+
+    truth = _truth(mixed_dataset, NOW - timedelta(minutes=5), NOW)
+    assert {key: report.totals[key] for key in ("requests", "errors_5xx", "avg_duration_ms")} == {
+        key: truth[key] for key in ("requests", "errors_5xx", "avg_duration_ms")
+    }
+    chart_start = report.series["requests"].t[0]
+    (charted,), = raw(f"SELECT coalesce(sum(_sample_interval), 0) FROM tracking_datapoint WHERE {RANGE} AND {REQUEST}", [mixed_dataset.id, chart_start, NOW])
+    assert sum(report.series["requests"].lines.get("requests", [])) == charted
+    assert report.totals["requests"] >= 14
+    assert (len(report.series["requests"].t), chart_start) == (31, NOW.replace(second=0, microsecond=0) - 30 * MINUTE)
