@@ -162,6 +162,22 @@ class Stack:
         root = psutil.Process(process.pid)
         return [root.pid] + [child.pid for child in root.children(recursive=True)]
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU seconds used so far by each role's process tree."""
+        import psutil
+
+        totals: dict[str, float] = {}
+        for name in self.processes:
+            total = 0.0
+            for pid in self.pids(name):
+                try:
+                    times = psutil.Process(pid).cpu_times()
+                except psutil.Error:
+                    continue
+                total += times.user + times.system
+            totals[name] = total
+        return totals
+
     def stop(self) -> None:
         for process in self.processes.values():
             try:

@@ -11,6 +11,7 @@ Run alone: ``python -m bench.ingest --quick`` (results in var/bench/ingest.json)
 import argparse
 import http.client
 import json
+import os
 import statistics
 import threading
 import time
@@ -40,6 +41,7 @@ class LoadResult:
     drain_lag_s: float
     request_p50_ms: float
     request_p99_ms: float
+    cpu_ms_per_1k_points: dict[str, float]
 
 
 @dataclass
@@ -186,6 +188,7 @@ def load_run(stack: Stack, credentials: Credentials, *, dataset: str, batch: int
     """
     baseline = stored_points()
     stop = threading.Event()
+    cpu_before = {**stack.cpu_seconds(), "postgres backends": _postgres_cpu(), "load generator": _own_cpu()}
     started = time.monotonic()
     senders = [
         Sender(stack.port, f"/api/v1/datasets/{dataset}/datapoints", credentials.write_key, payloads, stop=stop,
@@ -203,6 +206,7 @@ def load_run(stack: Stack, credentials: Credentials, *, dataset: str, batch: int
         time.sleep(0.05)
     stored = stored_points() - baseline
     stored_s = time.monotonic() - started
+    cpu_after = {**stack.cpu_seconds(), "postgres backends": _postgres_cpu(), "load generator": _own_cpu()}
     if stored < acked:
         raise RuntimeError(f"only {stored} of {acked} acknowledged points were stored within 180 s")
     latencies = [x for s in senders for x in s.latencies]
@@ -211,7 +215,38 @@ def load_run(stack: Stack, credentials: Credentials, *, dataset: str, batch: int
         acked_points=acked, rejected_503=sum(s.rejected for s in senders), errors=sum(s.errors for s in senders),
         ack_per_s=acked / sent_s, stored_per_s=stored / stored_s, drain_lag_s=round(stored_s - sent_s, 2),
         request_p50_ms=_percentile(latencies, 0.5) * 1000, request_p99_ms=_percentile(latencies, 0.99) * 1000,
+        cpu_ms_per_1k_points={
+            name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1e6 / max(acked, 1), 1) for name in cpu_after
+        },
     )
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of the PostgreSQL backends serving the bench database (their titles name it).
+
+    Backends of other databases (other engineers' tests) and PostgreSQL's own background
+    processes (WAL writer, checkpointer) are left out, so this is a lower bound.
+    """
+    import psutil
+
+    from bench.env import BENCH_DB
+
+    total = 0.0
+    for process in psutil.process_iter(["name", "cmdline"]):
+        try:
+            title = " ".join(process.info["cmdline"] or [])
+            if title.startswith("postgres:") and f" {BENCH_DB} " in title:
+                times = process.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process (the load generator's threads, plus the ledger polling)."""
+    times = os.times()
+    return times.user + times.system
 
 
 def ceiling(payloads: list[bytes], *, dataset_id: int, batch_rows: int = 20_000) -> dict[str, float]:

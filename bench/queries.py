@@ -124,7 +124,11 @@ class Ours:
     def __call__(self, query: str) -> list[dict[str, object]]:
         status, body = self.client.post("/api/v1/sql", (query + " FORMAT JSON").encode(), self.headers)
         if status != 200:
-            raise RuntimeError(f"SQL API answered {status}: {body[:300]!r}")
+            try:
+                detail = json.loads(body)["detail"]
+            except (ValueError, KeyError, TypeError):
+                detail = body[:200].decode(errors="replace")
+            raise RuntimeError(f"SQL API answered {status}: {detail}")
         return json.loads(body)["data"]
 
 

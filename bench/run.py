@@ -1,11 +1,12 @@
 """``make bench`` / ``make bench-quick``: every benchmark in one run, then docs/benchmarks.md and its chart.
 
 Quick (< 3 min): ingest at both batch sizes, the COPY ceiling, visibility, footprint, and
-the seed queries at 100k points. Full (< 30 min): bigger ingest runs, the seed queries at
-1M and 10M points, index and partition alternatives, plus the middleware and reports
-benchmarks of the other sections when their scripts are present. Only this file's
-section of docs/benchmarks.md (between the ``bench:ingest`` markers) is rewritten; the
-Middleware and Reports sections belong to their own scripts.
+the seed queries at 100k points; its tables go to var/bench/benchmarks-quick.md. Full
+(< 30 min): bigger ingest runs, the seed queries at 1M and 10M points, index and
+partition alternatives, plus the middleware and reports benchmarks when their scripts
+are present; it rewrites only its section of docs/benchmarks.md (between the
+``bench:ingest`` markers) and the chart. The Middleware and Reports sections belong to
+their own scripts.
 """
 
 import argparse
@@ -24,6 +25,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "docs" / "benchmarks-ingest-queries.png"
 START, END = "<!-- bench:ingest:start -->", "<!-- bench:ingest:end -->"
 INGEST_TARGET, VISIBILITY_TARGET_S, CHDB_TARGET = 0.5, 2.0, 2.0
+SQL_TIMEOUT_MS = 10_000  # the SQL API's default statement timeout (settings.SQL_STATEMENT_TIMEOUT_MS)
 
 
 def _machine() -> str:
@@ -63,7 +65,7 @@ def _side_bench(module: str, args: list[str], timeout: int) -> dict[str, str]:
     return {"command": command, "status": status, "output": "\n".join(result.stdout.strip().splitlines()[-12:])}
 
 
-def chart(results: dict[str, object]) -> None:
+def chart(results: dict[str, object], path: Path) -> None:
     """Left: ingest rates vs the COPY ceiling. Right: seed queries, ours ÷ chdb and ÷ DuckDB (log scale)."""
     import matplotlib
 
@@ -92,25 +94,32 @@ def chart(results: dict[str, object]) -> None:
     for n, query_set in enumerate(query_sets):
         for m, (key, engine) in enumerate((("vs_chdb", "chdb"), ("vs_duckdb", "DuckDB"))):
             offset = (2 * n + m) * width - 0.4 + width / 2
-            right.bar([i + offset for i in range(len(names))], [row[key] if row[key] == row[key] else 0 for row in query_set["queries"]], width=width,
-                      label=f"{query_set['points']:,} points, ÷ {engine}")
+            base = "chdb_ms" if engine == "chdb" else "duckdb_ms"
+            values = [row[key] if not row.get("error") else SQL_TIMEOUT_MS / row[base] for row in query_set["queries"]]
+            bars = right.bar([i + offset for i in range(len(names))], values, width=width,
+                             label=f"{query_set['points']:,} points, ÷ {engine}")
+            for bar, row in zip(bars, query_set["queries"]):
+                if row.get("error"):  # refused at the 10 s statement timeout: the ratio is at least this
+                    bar.set_hatch("//")
+                    right.annotate("≥ (timeout)", (bar.get_x() + bar.get_width() / 2, bar.get_height()), fontsize=6,
+                                   ha="center", va="bottom", rotation=90)
     right.axhline(CHDB_TARGET, color="grey", linestyle=":", label="target 2x chdb")
     right.axhline(1, color="black", linewidth=0.8)
     right.set_yscale("log")
     right.set_xticks(range(len(names)), [name.replace(" (", "\n(") for name in names], fontsize=8)
     right.set_ylabel("our time / their time (log)")
     right.set_title("Seed dashboard queries via /api/v1/sql")
-    right.legend(fontsize=7)
+    right.legend(fontsize=7, loc="lower left", ncol=2)
     fig.tight_layout()
-    CHART.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(CHART, dpi=110)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
 
 
 def _fmt(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def markdown(results: dict[str, object]) -> str:
+def markdown(results: dict[str, object], *, chart_path: str) -> str:
     ingest = results["ingest"]
     ceiling = ingest["ceiling"]["rows_per_s"]
     lines = [
@@ -122,11 +131,12 @@ def markdown(results: dict[str, object]) -> str:
         "generator all on this machine. The machine is shared with other engineers' test runs, so read the "
         "ratios (measured in the same run), not the absolute rates.",
         "",
-        f"Commands: `make bench-quick` (about 3 min) or `make bench` (full, under 30 min); both run "
-        f"`.venv/bin/python -m bench.run [--quick]` after installing bench/requirements.txt. "
-        "Raw results: var/bench/*.json.",
+        "Commands: `make bench` (full, under 30 min; rewrites this section and the chart) or `make bench-quick` "
+        "(under 3 min; writes var/bench/benchmarks-quick.md and leaves this section alone). They run "
+        "`.venv/bin/python -m bench.run [--quick]` after installing bench/requirements.txt. Raw results: var/bench/*.json; "
+        "`python -m bench.run --render` redraws this section from the last full run.",
         "",
-        f"![ingest and query ratios]({CHART.name})",
+        f"![ingest and query ratios]({chart_path})",
         "",
         "### Ingest (end to end over HTTP, 4 keep-alive connections, loopback)",
         "",
@@ -141,8 +151,19 @@ def markdown(results: dict[str, object]) -> str:
         )
     lines += [
         "",
+        "CPU per 1,000 points during those runs (user + system of each process tree; for PostgreSQL only the backends "
+        "serving the bench database, so background writers are left out; Redis not included): "
+        + "; ".join(
+            f"batch {load['batch']}: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in load["cpu_ms_per_1k_points"].items())
+            for load in ingest["loads"] if load.get("cpu_ms_per_1k_points")
+        )
+        + ".",
+    ]
+    lines += [
+        "",
         f"COPY ceiling in the same run: **{_fmt(ceiling)} rows/s** ({_fmt(ingest['ceiling']['rows'])} rows of the same "
-        "points, one psycopg connection, `COPY ... FROM STDIN` with `write_row`, 20,000 rows a transaction, straight into "
+        "points, one psycopg connection, binary `COPY ... FROM STDIN` with `write_row` as the drain does, 20,000 rows a "
+        "transaction, straight into "
         "the partitioned `tracking_datapoint`). Target: stored ≥ 50% of the ceiling.",
         "",
         "### Visibility (202 to the point being returned by a query)",
@@ -191,7 +212,7 @@ def markdown(results: dict[str, object]) -> str:
         for row in query_set["queries"]:
             if row.get("error"):
                 lines.append(
-                    f"| {row['query']} | failed: {row['error'].split('detail')[-1][3:60]} | {row['chdb_ms']} ms | "
+                    f"| {row['query']} | failed: {row['error']} | {row['chdb_ms']} ms | "
                     f"{row['duckdb_ms']} ms | n/a | n/a | |"
                 )
                 continue
@@ -227,8 +248,15 @@ def docs_update(section: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--docs", action="store_true", help="let a quick run rewrite docs/benchmarks.md too")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: rewrite the docs section and chart from var/bench/run-full.json")
     args = parser.parse_args()
+    if args.render:
+        results = json.loads((OUT / "run-full.json").read_text())
+        chart(results, CHART)
+        docs_update(markdown(results, chart_path=CHART.name))
+        return
     from bench import ingest, queries
 
     started = time.monotonic()
@@ -244,15 +272,21 @@ def main() -> None:
         results["indexes"] = indexes.run(points=1_000_000)
     side = [_side_bench("middleware", ["--requests", "5000"] if args.quick else [], timeout=300)]
     if not args.quick:
-        side.append(_side_bench("reports", [], timeout=1200))
+        side.append(_side_bench("reports", ["--no-docs"], timeout=1200))  # its own section is its script's to write
     results["side"] = side
     results["seconds"] = round(time.monotonic() - started)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"run-{'quick' if args.quick else 'full'}.json").write_text(json.dumps(results, indent=2, default=str))
-    if not args.no_docs:
-        chart(results)
-        docs_update(markdown(results))
-    print(f"bench {'quick' if args.quick else 'full'} done in {results['seconds']} s; docs/benchmarks.md updated")
+    if args.quick and not args.docs:
+        # A quick run must not replace the full run's figures in the docs: it writes beside the raw results.
+        chart(results, OUT / CHART.name)
+        (OUT / "benchmarks-quick.md").write_text(markdown(results, chart_path=CHART.name) + "\n")
+        where = "var/bench/benchmarks-quick.md"
+    else:
+        chart(results, CHART)
+        docs_update(markdown(results, chart_path=CHART.name))
+        where = "docs/benchmarks.md"
+    print(f"bench {'quick' if args.quick else 'full'} done in {results['seconds']} s; results in {where}")
 
 
 if __name__ == "__main__":
