@@ -1,4 +1,4 @@
-"""Report endpoints over 10 million points spread over 30 days: the median of 10 calls each.
+"""Report endpoints over 10 million points spread over 30 days: the median of 30 calls each.
 
 The points are generated inside PostgreSQL (``tracking.reports_demo``) into a database of
 this benchmark's own (``meauxcloud_bench_reports``), once: later runs reuse them. Before
@@ -29,6 +29,7 @@ PROJECT = "bench-reports"
 DATASET = "meauxcloud_analytics"
 DAYS = 30
 CALLS = 10
+ROUNDS = 3
 TARGET_MS = 150
 FRESH_POINTS = 20_000
 SETUP_FILE = OUT / "reports-setup.json"
@@ -136,6 +137,9 @@ def _fresh_points(count: int) -> dict[str, float]:
 
 
 def _measure() -> list[dict[str, object]]:
+    """Three rounds over all endpoints, 10 calls each per round, so a burst of load from
+    other work on this shared machine lands on a few samples of every endpoint, not on all
+    samples of one."""
     from django.test import Client
 
     from projects.models import Project
@@ -144,26 +148,31 @@ def _measure() -> list[dict[str, object]]:
     project = Project.objects.get(slug=PROJECT)
     key = api_key_create(project=project, name="bench", scopes=["read"]).secret
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
-    results = []
+    timings: dict[str, list[float]] = {name: [] for name, _ in ENDPOINTS}
     for name, url in ENDPOINTS:
         response = client.get(url)
         if response.status_code != 200:
             raise SystemExit(f"{url} answered {response.status_code}: {response.content[:300]!r}")
-        timings = []
-        for _ in range(CALLS):
-            started = time.perf_counter()
-            client.get(url)
-            timings.append((time.perf_counter() - started) * 1000)
+    for _ in range(ROUNDS):
+        for name, url in ENDPOINTS:
+            for _ in range(CALLS):
+                started = time.perf_counter()
+                client.get(url)
+                timings[name].append((time.perf_counter() - started) * 1000)
+    results = []
+    for name, url in ENDPOINTS:
+        samples = sorted(timings[name])
+        median = statistics.median(samples)
         results.append(
             {
                 "endpoint": name,
                 "url": url,
-                "median_ms": round(statistics.median(timings), 1),
-                "max_ms": round(max(timings), 1),
-                "met": statistics.median(timings) <= TARGET_MS,
+                "median_ms": round(median, 1),
+                "p90_ms": round(samples[int(len(samples) * 0.9) - 1], 1),
+                "met": median <= TARGET_MS,
             }
         )
-        print(f"{name:28} median {results[-1]['median_ms']:7.1f} ms  max {results[-1]['max_ms']:7.1f} ms")
+        print(f"{name:28} median {results[-1]['median_ms']:7.1f} ms  p90 {results[-1]['p90_ms']:7.1f} ms")
     return results
 
 
@@ -185,14 +194,15 @@ def _markdown(report: dict[str, object]) -> str:
         "## Reports",
         "",
         f"`python -m bench.reports` on {report['machine']}, {report['when']}: {report['points']:,} points over "
-        f"{DAYS} days in one dataset, every report endpoint called {CALLS} times after one warm-up call "
+        f"{DAYS} days in one dataset, every report endpoint called {ROUNDS} × {CALLS} times (three rounds over all "
+        f"endpoints) after one warm-up call "
         f"(Django test client: authentication, selectors, serializers and JSON, no network). Target: median ≤ {TARGET_MS} ms.",
         "",
-        "| endpoint | median ms | max ms | ≤ 150 ms |",
+        "| endpoint | median ms | p90 ms | median ≤ 150 ms |",
         "|---|---:|---:|:-:|",
     ]
     for row in report["results"]:
-        lines.append(f"| {row['endpoint']} | {row['median_ms']} | {row['max_ms']} | {'yes' if row['met'] else 'no'} |")
+        lines.append(f"| {row['endpoint']} | {row['median_ms']} | {row['p90_ms']} | {'yes' if row['met'] else 'no'} |")
     fresh = report["fresh_write"]
     lines += [
         "",
