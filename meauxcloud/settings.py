@@ -204,3 +204,6 @@ MEAUXCLOUD_DOGFOOD_DATASET = env.str("MEAUXCLOUD_DOGFOOD_DATASET", default="meau
 MEAUXCLOUD_DOGFOOD_ENVIRONMENT = env.str("MEAUXCLOUD_DOGFOOD_ENVIRONMENT", default="development" if DEBUG else "production")
 if MEAUXCLOUD_DOGFOOD_URL and MEAUXCLOUD_DOGFOOD_KEY:
     MIDDLEWARE = ["tracking.middleware.DogfoodMiddleware", *MIDDLEWARE]
+# Hourly, next to retention: minute rollups past 3 days, hour/day rollups past retention.
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "tracking.reports_tasks"]
+CELERY_BEAT_SCHEDULE["prune-rollups"] = {"task": "tracking.prune_rollups", "schedule": 3600.0}

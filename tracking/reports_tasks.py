@@ -1,0 +1,19 @@
+"""Celery task of reports: hourly pruning of rollup rows no report reads any more.
+
+Registered through ``CELERY_IMPORTS`` (settings), since autodiscovery only reads
+``tracking/tasks.py``.
+"""
+
+from celery import shared_task
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from tracking.rollups import rollups_prune
+
+
+@shared_task(name="tracking.prune_rollups", ignore_result=True, time_limit=600, soft_time_limit=540)
+def prune_rollups() -> int:
+    """Idempotent: deletes by a horizon computed from now, so a repeated run finds nothing left."""
+    close_old_connections()
+    with transaction.atomic():
+        return rollups_prune(now=timezone.now())
