@@ -20,6 +20,7 @@ class Case:
     ordered: bool = False
     clickhouse: str | None = None
     difference: str = ""
+    outer_limit_only: bool = False
 
 
 CASES: list[Case] = [
@@ -812,7 +813,10 @@ CASES: list[Case] = [
         True,
     ),
     Case(
-        "subquery_with_limit", f"SELECT count() AS n FROM (SELECT index1 FROM {W} ORDER BY temp DESC, index1 LIMIT 17)"
+        "subquery_with_limit",
+        f"SELECT count() AS n FROM (SELECT index1 FROM {W} ORDER BY temp DESC, index1 LIMIT 17)",
+        outer_limit_only=True,
+        difference="rows_before_limit_at_least counts the outermost LIMIT only; ClickHouse also reports a subquery's",
     ),
     Case("in_tuple_numbers", f"SELECT count() AS n FROM {A} WHERE toUInt32(double2) IN (0, 1)"),
     Case(

@@ -236,7 +236,9 @@ def _sort_key(row: list[Any]) -> str:
     return json.dumps([round(v, 6) if isinstance(v, float) else v for v in row], default=str)
 
 
-def results_match(ours: dict[str, Any], theirs: dict[str, Any], *, ordered: bool) -> str | None:
+def results_match(
+    ours: dict[str, Any], theirs: dict[str, Any], *, ordered: bool, outer_limit_only: bool = False
+) -> str | None:
     """None when equal (names, types, values with floats to rel 1e-9); otherwise what differs."""
     our_meta = [(m["name"], m["type"]) for m in ours["meta"]]
     their_meta = [(m["name"], m["type"]) for m in theirs["meta"]]
@@ -248,6 +250,12 @@ def results_match(ours: dict[str, Any], theirs: dict[str, Any], *, ordered: bool
     their_rows = [[_normal(row[n], t) for n, t in zip(names, types)] for row in theirs["data"]]
     if len(our_rows) != len(their_rows):
         return f"row count differs: ours {len(our_rows)} vs ClickHouse {len(their_rows)}"
+    their_before_limit = None if outer_limit_only else theirs.get("rows_before_limit_at_least")
+    if their_before_limit is not None and ours["rows_before_limit_at_least"] != their_before_limit:
+        return (
+            f"rows_before_limit_at_least differs: ours {ours['rows_before_limit_at_least']} "
+            f"vs ClickHouse {theirs['rows_before_limit_at_least']}"
+        )
     if not ordered:
         our_rows = sorted(our_rows, key=_sort_key)
         their_rows = sorted(their_rows, key=_sort_key)

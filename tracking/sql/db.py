@@ -50,21 +50,33 @@ _SQLSTATE_MESSAGES = {
 
 
 def sql_sandbox_run(
-    *, query: str, params: dict[str, Any], count_query: str | None, dataset_ids: list[int], limits: SandboxLimits
+    *,
+    query: str,
+    params: dict[str, Any],
+    count_query: str | None,
+    dataset_ids: list[int],
+    limits: SandboxLimits,
+    count_column: bool = False,
 ) -> SandboxResult:
-    """Run a translated SELECT as the restricted role, read only, under time, memory and row caps."""
+    """Run a translated SELECT as the restricted role, read only, under time, memory and row caps.
+
+    ``count_column``: the query's last column is the row count before LIMIT; it is split off.
+    """
     with transaction.atomic():
         savepoint = transaction.savepoint()
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION READ ONLY")
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(limits.statement_timeout_ms)])
-                cursor.execute("SELECT set_config('lock_timeout', '1000', true)")
-                cursor.execute("SELECT set_config('work_mem', %s, true)", [limits.work_mem])
-                cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")
-                cursor.execute("SELECT set_config('search_path', 'pg_catalog', true)")
                 cursor.execute(
-                    "SELECT set_config(%s, %s, true)", [DATASET_IDS_SETTING, ",".join(str(i) for i in dataset_ids)]
+                    "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', '1000', true), "
+                    "set_config('work_mem', %s, true), set_config('TimeZone', 'UTC', true), "
+                    "set_config('search_path', 'pg_catalog', true), set_config(%s, %s, true)",
+                    [
+                        str(limits.statement_timeout_ms),
+                        limits.work_mem,
+                        DATASET_IDS_SETTING,
+                        ",".join(str(i) for i in dataset_ids),
+                    ],
                 )
                 cursor.execute(f"SET LOCAL ROLE {ROLE}")
                 try:
@@ -73,7 +85,10 @@ def sql_sandbox_run(
                     if len(rows) > limits.max_rows:
                         raise SqlError(f"Result exceeds {limits.max_rows} rows: add a LIMIT or aggregate")
                     rows_before_limit = None
-                    if count_query is not None:
+                    if count_column:
+                        rows_before_limit = int(rows[0][-1]) if rows else None
+                        rows = [row[:-1] for row in rows]
+                    if count_query is not None and rows_before_limit is None:
                         cursor.execute(count_query, params)
                         rows_before_limit = int(cursor.fetchone()[0])
                 except (psycopg.Error, DatabaseError) as error:

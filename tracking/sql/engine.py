@@ -67,6 +67,7 @@ def sql_execute(*, project: Project, sql: str, params: dict[str, Any] | None = N
         query=translation.sql,
         params=translation.params,
         count_query=translation.count_sql,
+        count_column=translation.count_column,
         dataset_ids=translation.dataset_ids,
         limits=sql_limits(),
     )

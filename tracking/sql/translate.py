@@ -112,12 +112,18 @@ class Compiled:
 
 @dataclass(frozen=True)
 class Translation:
-    """Everything the executor needs; ``count_sql`` counts rows before LIMIT when there is one."""
+    """Everything the executor needs.
+
+    With a LIMIT/OFFSET, ``count_sql`` counts the rows before it; when ``count_column`` is set
+    the main query already carries that count in an extra last column (a window count), and
+    ``count_sql`` is only needed for a page past the end.
+    """
 
     sql: str
     params: dict[str, Any]
     columns: list[tuple[str, str]]
     count_sql: str | None
+    count_column: bool
     format: str
     dataset_ids: list[int]
 
@@ -258,12 +264,13 @@ def sql_translate(
         output_format = format_name(statement.args["format"].name)
         statement = statement.copy()
         statement.set("format", None)
-    compiled, count_sql = compiler.top(statement)
+    compiled, count_sql, count_column = compiler.top(statement)
     return Translation(
         sql=compiled.sql,
         params=compiler.params,
         columns=[(name, typed.type) for name, typed in compiled.columns],
         count_sql=count_sql,
+        count_column=count_column,
         format=output_format,
         dataset_ids=sorted(compiler.used_dataset_ids),
     )
@@ -443,9 +450,10 @@ class Compiler:
 
     # ---- statements -----------------------------------------------------------
 
-    def top(self, node: exp.Expression) -> tuple[Compiled, str | None]:
-        compiled = self.query(node, ctes={})
+    def top(self, node: exp.Expression) -> tuple[Compiled, str | None, bool]:
         has_limit = node.args.get("limit") is not None or node.args.get("offset") is not None
+        count_column = has_limit and isinstance(node, exp.Select) and node.args.get("distinct") is None
+        compiled = self.select(node, ctes={}, count_window=True) if count_column else self.query(node, ctes={})
         count_sql = None
         if has_limit:
             unlimited = node.copy()
@@ -453,7 +461,7 @@ class Compiler:
                 unlimited.set(key, None)
             inner = self.query(unlimited, ctes={})
             count_sql = f"SELECT count(*) FROM ({inner.sql}) AS _rows_before_limit"
-        return compiled, count_sql
+        return compiled, count_sql, count_column
 
     def query(self, node: exp.Expression, *, ctes: dict[str, Source]) -> Compiled:
         if isinstance(node, exp.Subquery):
@@ -525,7 +533,7 @@ class Compiler:
             columns.setdefault(column_name, Typed(f'{pg_alias}."c{i}"', typed.type))
         return Source(name=name, columns=columns, star=[column_name for column_name, _ in compiled.columns])
 
-    def select(self, node: exp.Select, *, ctes: dict[str, Source]) -> Compiled:
+    def select(self, node: exp.Select, *, ctes: dict[str, Source], count_window: bool = False) -> Compiled:
         for key, value in node.args.items():
             if value and key not in _SELECT_ARGS:
                 raise sql_error_at(_DISALLOWED_SELECT_ARGS_MESSAGE.format(key.upper().rstrip("_")), node)
@@ -594,6 +602,8 @@ class Compiler:
         if distinct is not None and distinct.args.get("on"):
             raise sql_error_at("DISTINCT ON is not supported", node)
         outputs = ", ".join(f'{self.output(typed)} AS "c{i}"' for i, (_, typed) in enumerate(compiled_items))
+        if count_window:
+            outputs += ', count(*) OVER () AS "rows_before_limit"'
         keyword = "SELECT DISTINCT " if distinct is not None else "SELECT "
         if distinct is not None and order_sql:
             inner_alias = self.new_alias("d")
