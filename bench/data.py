@@ -86,8 +86,9 @@ def _timestamps(rng: np.random.Generator, n: int, now: datetime, days: int) -> n
     weights = 2.0 + np.cos((minute_of_day / 1440.0 - 14 / 24) * 2 * np.pi)
     picked = rng.choice(minutes, size=n, p=weights / weights.sum())
     start_us = int(start.timestamp()) * 1_000_000
-    ts = start_us + picked.astype(np.int64) * 60_000_000 + rng.integers(0, 60_000_000, size=n)
-    return np.minimum(ts, int(now.timestamp() * 1_000_000))
+    ts = start_us + picked.astype(np.int64) * 60_000_000 + rng.integers(0, 60_000, size=n) * 1000
+    # Whole milliseconds: the ingest API takes ms timestamps, so COPY and API loads give identical rows.
+    return np.minimum(ts, int(now.timestamp() * 1000) * 1000)
 
 
 def generate(n: int, *, now: datetime, days: int = 30, seed: int = 7) -> Points:

@@ -17,10 +17,13 @@ Run alone: ``python -m bench.queries --points 1000000`` (results in var/bench/qu
 import argparse
 import json
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import msgspec
 
 from bench import data, ingest
 from bench.env import OUT, Stack, database_url, django_setup, free_port, migrate
@@ -68,8 +71,8 @@ def _median_ms(run: Callable[[], object]) -> tuple[float, object]:
     return statistics.median(times) * 1000, result
 
 
-def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool) -> dict[str, float]:
-    """COPY the TSV into a fresh dataset, ANALYZE; returns the timings.
+def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool, copy: bool = True) -> dict[str, float]:
+    """COPY the TSV into a fresh dataset (or only make the fresh dataset, ``copy=False``), ANALYZE; returns the timings.
 
     The SQL engine reads raw points only, so report rollups are rebuilt only when asked
     (they cost more than the COPY itself; bench/reports.py benchmarks the reports).
@@ -97,6 +100,8 @@ def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool)
         if db.partition_name(day) not in existing:
             db.partition_create(day)
     timings = {}
+    if not copy:
+        return timings
     started = time.perf_counter()
     with psycopg.connect(database_url()) as conn:
         data.pg_copy(tsv, dataset_id=target.id, conn=conn)
@@ -105,11 +110,17 @@ def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool)
         started = time.perf_counter()
         rollups_rebuild(dataset_id=target.id, labels=None, now=datetime.now(UTC))
         timings["rollups_s"] = round(time.perf_counter() - started, 1)
+    return timings | analyze()
+
+
+def analyze() -> dict[str, float]:
+    """Fresh planner statistics after a bulk load, as autovacuum would gather soon after."""
+    from django.db import connection
+
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE tracking_datapoint")
-    timings["analyze_s"] = round(time.perf_counter() - started, 1)
-    return timings
+    return {"analyze_s": round(time.perf_counter() - started, 1)}
 
 
 class Ours:
@@ -185,22 +196,64 @@ class Duck:
         self.conn.close()
 
 
-def run(*, points: int, rollups: bool = False) -> dict[str, object]:
-    """Load ``points`` into the three engines and time the seed queries; starts a stack unless given one."""
+def ingest_load(stack: Stack, points: data.Points, *, dataset: str, write_key: str, batch: int = 1000,
+                connections: int = 4) -> dict[str, float]:
+    """Send every point once through ``POST /api/v1/datasets/{dataset}/datapoints``; wait until all are stored."""
+    api = data.api_points(points)
+    bodies = [msgspec.json.encode(api[start : start + batch]) for start in range(0, len(api), batch)]
+    baseline = ingest.stored_points()
+    stop = threading.Event()
+    started = time.monotonic()
+    senders = [
+        ingest.Sender(stack.port, f"/api/v1/datasets/{dataset}/datapoints", write_key, bodies[n::connections],
+                      stop=stop, deadline=started + 1800, max_requests=len(bodies[n::connections]))
+        for n in range(connections)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    acked = sum(sender.acked for sender in senders)
+    if acked != len(points):
+        raise RuntimeError(f"the ingest API acknowledged {acked} of {len(points)} points")
+    while ingest.stored_points() - baseline < acked and time.monotonic() - started < 1800:
+        time.sleep(0.1)
+    seconds = time.monotonic() - started
+    return {"ingest_s": round(seconds, 1), "ingest_points_per_s": round(acked / seconds)}
+
+
+def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict[str, object]:
+    """Load ``points`` into the three engines and time the seed queries.
+
+    ``via_ingest`` sends the points through the ingest API (the real write path, rollups
+    included) instead of COPY; every engine still gets the very same rows.
+    """
     env = django_setup()
     migrate()
     now = datetime.now(UTC)
     tsv = data.DATA_DIR / f"queries-{points}.tsv"
     started = time.perf_counter()
-    tsv_bytes = data.tsv_write(data.generate(points, now=now), tsv)
+    generated = data.generate(points, now=now)
+    tsv_bytes = data.tsv_write(generated, tsv)
     generate_s = round(time.perf_counter() - started, 1)
     dataset = f"analytics_{points}"
-    pg_timings = pg_load(tsv, dataset=dataset, now=now, days=30, rollups=rollups)
-    footprint = ingest.footprint(data.generate(20_000, now=now, seed=13))
-    chdb_engine, duck_engine = Chdb(tsv), Duck(tsv)
+    credentials = ingest.setup_keys()
     stack = Stack(port=free_port())
     stack.start(env)
-    ours = Ours(stack.port, ingest.setup_keys().read_key)
+    try:
+        if via_ingest:
+            pg_timings = pg_load(tsv, dataset=dataset, now=now, days=30, rollups=False, copy=False)
+            pg_timings |= ingest_load(stack, generated, dataset=dataset, write_key=credentials.write_key)
+            pg_timings |= analyze()
+        else:
+            pg_timings = pg_load(tsv, dataset=dataset, now=now, days=30, rollups=rollups)
+    except BaseException:
+        stack.stop()
+        raise
+    del generated
+    footprint = ingest.footprint(data.generate(20_000, now=now, seed=13))
+    chdb_engine, duck_engine = Chdb(tsv), Duck(tsv)
+    ours = Ours(stack.port, credentials.read_key)
     rows = []
     try:
         for name, template in SEED_QUERIES.items():
@@ -209,12 +262,12 @@ def run(*, points: int, rollups: bool = False) -> dict[str, object]:
                 error = None
             except RuntimeError as failure:  # e.g. the SQL API's statement timeout
                 our_ms, our_result, error = float("nan"), [], str(failure)[:200]
-            ch_ms, _ = _median_ms(lambda: chdb_engine(template.format(table="bench.points")))
+            ch_ms, ch_result = _median_ms(lambda: chdb_engine(template.format(table="bench.points")))
             duck_ms, _ = _median_ms(lambda: duck_engine(template.format(table="points")))
             rows.append({
                 "query": name, "ours_ms": round(our_ms, 1), "chdb_ms": round(ch_ms, 1), "duckdb_ms": round(duck_ms, 1),
                 "vs_chdb": round(our_ms / ch_ms, 2), "vs_duckdb": round(our_ms / duck_ms, 2), "rows": len(our_result),
-                "error": error,
+                "chdb_rows": json.loads(ch_result)["rows"], "error": error,
             })
             print(json.dumps(rows[-1]), flush=True)
     finally:
@@ -235,9 +288,10 @@ def run(*, points: int, rollups: bool = False) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--rollups", action="store_true", help="also rebuild the report rollups after loading")
+    parser.add_argument("--rollups", action="store_true", help="also rebuild the report rollups after a COPY load")
+    parser.add_argument("--via-ingest", action="store_true", help="load through the ingest API instead of COPY")
     args = parser.parse_args()
-    print(json.dumps(run(points=args.points, rollups=args.rollups), indent=2))
+    print(json.dumps(run(points=args.points, rollups=args.rollups, via_ingest=args.via_ingest), indent=2))
 
 
 if __name__ == "__main__":
