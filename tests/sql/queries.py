@@ -134,6 +134,16 @@ CASES: list[Case] = [
         "unaliased_names",
         f"SELECT count(), sum(double1), blob1, 1 + 2, count() > 3 FROM {A} WHERE blob1 = 'error' GROUP BY blob1",
     ),
+    Case(
+        "unaliased_names_more",
+        f"SELECT median(temp), quantile(temp), quantile(0.9)(temp * 2), floor(max(temp)), ceil(min(temp), 1), argMax(city, temp), "
+        f"countIf(temp > 0), CAST(max(temp) AS String), max(temp) BETWEEN 1 AND 2, -min(temp), count(DISTINCT city) FROM {W}",
+    ),
+    Case(
+        "unaliased_predicates",
+        f"SELECT city NOT IN ('Oslo'), city IN ('Oslo', 'Cairo'), city NOT LIKE 'O%', NOT city LIKE 'O%', "
+        f"city ILIKE 'o%', position(city, 'o'), substring(city, 2), toStartOfMonth(timestamp), if(temp > 0, 1, 0) FROM {W}",
+    ),
     Case("no_from", "SELECT 1 AS one, 'two' AS two, 3.5 AS three"),
     Case(
         "case_insensitive_functions",

@@ -217,16 +217,12 @@ def _function_positions_fill(statement: exp.Expression, tokens: list) -> None:
     """
     index_of = {token.start: i for i, token in enumerate(tokens)}
     for node in statement.walk():
+        if isinstance(node, exp.Quantile):
+            _quantile_spelling_fill(node, tokens, index_of)
+            continue
         if not isinstance(node, exp.Func) or getattr(node, "_meta", None) or not isinstance(node.this, str):
             continue
-        first = next(
-            (
-                n
-                for n in node.walk(bfs=False)
-                if n is not node and (getattr(n, "_meta", None) or {}).get("start") is not None
-            ),
-            None,
-        )
+        first = _first_positioned(node)
         position = index_of.get(first._meta["start"]) if first is not None else None
         if position is None:
             continue
@@ -234,6 +230,24 @@ def _function_positions_fill(statement: exp.Expression, tokens: list) -> None:
             if token.text == node.this:
                 node.meta.update(line=token.line, col=token.col, start=token.start, end=token.end)
                 break
+
+
+def _quantile_spelling_fill(node: exp.Quantile, tokens: list, index_of: dict[int, int]) -> None:
+    """sqlglot parses ``median(x)`` as ``quantile(0.5)(x)``; remember which one was written."""
+    first = _first_positioned(node)
+    position = index_of.get(first._meta["start"]) if first is not None else None
+    if position is None:
+        return
+    if position >= 2 and tokens[position - 2].text.lower() in ("median", "quantile"):
+        node.meta["spelling"] = tokens[position - 2].text.lower()
+
+
+def _first_positioned(node: exp.Expression) -> exp.Expression | None:
+    """The leftmost descendant whose source position sqlglot recorded."""
+    for candidate in node.walk(bfs=False):
+        if candidate is not node and (getattr(candidate, "_meta", None) or {}).get("start") is not None:
+            return candidate
+    return None
 
 
 def _shape_check(statement: exp.Expression) -> None:
@@ -342,7 +356,21 @@ def display_name(node: exp.Expression | None) -> str:
         if type(node) is cls:
             return f"{name}({display_name(node.this)}, {display_name(node.expression)})"
     if isinstance(node, exp.Not):
+        inner = node.this.this if isinstance(node.this, exp.Paren) else node.this
+        if isinstance(inner, exp.In) and not inner.args.get("negate"):
+            negated = inner.copy()
+            negated.set("negate", True)
+            return display_name(negated)
         return f"not({display_name(node.this)})"
+    if isinstance(node, exp.Between):
+        target = display_name(node.this)
+        low, high = display_name(node.args.get("low")), display_name(node.args.get("high"))
+        return f"and(greaterOrEquals({target}, {low}), lessOrEquals({target}, {high}))"
+    if isinstance(node, exp.Cast):
+        return f"CAST({display_name(node.this)}, '{node.args['to'].sql(dialect='clickhouse')}')"
+    if type(node) in _NORMALISED_FUNCTIONS:
+        args = [node.this] + [node.args[key] for key in ("expression", "decimals") if node.args.get(key) is not None]
+        return f"{_NORMALISED_FUNCTIONS[type(node)]}(" + ", ".join(display_name(arg) for arg in args) + ")"
     if isinstance(node, (exp.Like, exp.ILike)):
         base = "like" if isinstance(node, exp.Like) else "ilike"
         if node.args.get("negate"):
@@ -351,7 +379,9 @@ def display_name(node: exp.Expression | None) -> str:
     if isinstance(node, exp.In):
         base = "notIn" if node.args.get("negate") else "in"
         items = ", ".join(display_name(item) for item in node.expressions)
-        return f"{base}({display_name(node.this)}, ({items}))"
+        if len(node.expressions) > 1:
+            items = f"({items})"
+        return f"{base}({display_name(node.this)}, {items})"
     if isinstance(node, exp.If):
         parts = [node.this, node.args.get("true"), node.args.get("false")]
         return "if(" + ", ".join(display_name(part) for part in parts if part is not None) + ")"
@@ -393,6 +423,9 @@ def display_name(node: exp.Expression | None) -> str:
         parts.append(display_name(node.args["default"]) if node.args.get("default") else "NULL")
         return "multiIf(" + ", ".join(parts) + ")"
     if isinstance(node, exp.Quantile):
+        spelling = (getattr(node, "_meta", None) or {}).get("spelling")
+        if spelling:
+            return f"{spelling}({display_name(node.this)})"
         return f"quantile({display_name(node.args.get('quantile'))})({display_name(node.this)})"
     return node.sql(dialect="clickhouse")
 
