@@ -64,7 +64,7 @@ def main() -> None:
         from tracking import rollups
 
         rollups.rollups_apply = lambda **kwargs: None
-    from bench.ingest import bodies, setup
+    from bench.ingest import _postgres_cpu, bodies, setup
     from tracking.buffer import buffer_depth
 
     credentials = setup(["profile"])
@@ -84,7 +84,10 @@ def main() -> None:
         elif stage == "append":
             seconds, points = _append_stage(payloads, credentials.dataset_ids["profile"]), args.points
         else:
+            postgres_before = _postgres_cpu()
             seconds, points = _drain_stage()
+            postgres_ms = (_postgres_cpu() - postgres_before) * 1e6 / max(points, 1)
+            print(f"  PostgreSQL backend CPU: {postgres_ms:.1f} ms per 1,000 points", flush=True)
         print(f"{stage}: {points} points in {seconds:.2f}s = {points / seconds:,.0f} points/s", flush=True)
         if profiler:
             profiler.stop()
