@@ -28,11 +28,11 @@ class Size:
     threads: int
     duration: float
     outage: float
-    repeat_every: float
+    marks: tuple[float, ...]  # shares of the load at which worker faults strike
 
 
-SHORT = Size(points=6_000, batch=100, threads=4, duration=6.0, outage=2.0, repeat_every=2.5)
-LONG = Size(points=100_000, batch=500, threads=4, duration=40.0, outage=8.0, repeat_every=6.0)
+SHORT = Size(points=6_000, batch=100, threads=4, duration=6.0, outage=2.0, marks=(0.2, 0.5))
+LONG = Size(points=100_000, batch=500, threads=4, duration=40.0, outage=8.0, marks=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8))
 
 
 @dataclass
@@ -40,7 +40,6 @@ class Observations:
     notes: list[str] = field(default_factory=list)
     health_during_fault: dict | None = None
     health_status_during_fault: int | None = None
-    load_done: threading.Event = field(default_factory=threading.Event)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -58,14 +57,12 @@ def _wait_progress(load: LoadGenerator, fraction: float, timeout: float = 120) -
     wait_until(lambda: load.progress() >= fraction, timeout=timeout, interval=0.05)
 
 
-def _repeat_while_loading(load: LoadGenerator, size: Size, done: threading.Event, action: Callable[[], None]) -> int:
-    times = 0
-    _wait_progress(load, 0.15)
-    while not done.is_set() and load.progress() < 0.9:
+def _at_progress(load: LoadGenerator, size: Size, action: Callable[[], None]) -> int:
+    """Run ``action`` each time the accepted share of the load passes one of the size's marks."""
+    for mark in size.marks:
+        _wait_progress(load, mark)
         action()
-        times += 1
-        done.wait(size.repeat_every)
-    return times
+    return len(size.marks)
 
 
 def worker_kill9(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
@@ -73,7 +70,7 @@ def worker_kill9(stack: Stack, load: LoadGenerator, size: Size, seen: Observatio
         stack.worker.signal(signal.SIGKILL)
         stack.worker_start()
 
-    seen.note(f"worker killed -9 {_repeat_while_loading(load, size, seen.load_done, kill)} times during the load")
+    seen.note(f"worker killed -9 {_at_progress(load, size, kill)} times during the load")
 
 
 def worker_sigterm(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
@@ -81,7 +78,7 @@ def worker_sigterm(stack: Stack, load: LoadGenerator, size: Size, seen: Observat
         stack.worker.signal(signal.SIGTERM)
         stack.worker_start()
 
-    seen.note(f"worker stopped with SIGTERM {_repeat_while_loading(load, size, seen.load_done, term)} times")
+    seen.note(f"worker stopped with SIGTERM {_at_progress(load, size, term)} times")
 
 
 def redis_kill9(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
@@ -95,9 +92,10 @@ def redis_kill9(stack: Stack, load: LoadGenerator, size: Size, seen: Observation
 
 def postgres_stop(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
     _wait_progress(load, 0.2)
+    full_before = load.ledger.statuses["503 buffer_full"]
     stack.postgres.stop("immediate")
     started = time.monotonic()
-    wait_until(lambda: any(s.startswith("503 buffer_full") for s in load.ledger.statuses), timeout=120)
+    wait_until(lambda: load.ledger.statuses["503 buffer_full"] > full_before, timeout=120)
     seen.health_status_during_fault, seen.health_during_fault = stack.healthz()
     time.sleep(max(0.0, size.outage - (time.monotonic() - started)))
     stack.postgres.start()
@@ -170,7 +168,7 @@ def fault_run(*, postgres: PrivatePostgres, base: Path, fault: Fault, size: Size
         slug = f"{fault.name.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
         key = stack.project_create(slug)
         stack.web_start()
-        stack.worker_start()
+        stack.worker_start(wait=True)  # a load before the worker consumes would fill the buffer at once
         load = LoadGenerator(
             port=stack.web_port, key=key, dataset="faults", run_id=uuid.uuid4().hex[:10], points=size.points,
             batch=size.batch, threads=size.threads, duration=size.duration,
@@ -182,7 +180,6 @@ def fault_run(*, postgres: PrivatePostgres, base: Path, fault: Fault, size: Size
         loader.start()
         fault.inject(stack, load, size, seen)
         loader.join()
-        seen.load_done.set()
         result = outcome["result"]
         client = redis.Redis.from_url(private_redis.url)
         drain_started = time.monotonic()

@@ -250,15 +250,20 @@ class Stack:
         except OSError:
             return False
 
-    def worker_start(self) -> None:
+    def worker_start(self, *, wait: bool = False) -> None:
+        """Start the worker; with ``wait``, return once Celery says it is ready to consume."""
+        log = self.base / "worker.log"
+        offset = log.stat().st_size if log.exists() else 0
         self.worker = Role(
             "worker",
             [sys.executable, "-m", "celery", "-A", "meauxcloud", "worker", "-c", "2", "-l", "info",
              "-B", "-s", str(self.base / "celerybeat-schedule")],
             self.env,
-            self.base / "worker.log",
+            log,
         )
         self.worker.start()
+        if wait and not wait_until(lambda: b" ready." in log.read_bytes()[offset:], timeout=60):
+            raise RuntimeError(f"the Celery worker did not become ready; see {log}")
 
     def healthz(self) -> tuple[int, dict]:
         try:
