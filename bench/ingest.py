@@ -103,10 +103,10 @@ class Client:
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    def post(self, path: str, body: bytes | None, headers: dict[str, str], method: str = "POST") -> tuple[int, bytes]:
         for attempt in (0, 1):
             try:
-                self.conn.request("POST", path, body=body, headers=headers)
+                self.conn.request(method, path, body=body, headers=headers)
                 response = self.conn.getresponse()
                 return response.status, response.read()
             except (OSError, http.client.HTTPException):

@@ -143,6 +143,25 @@ class Ours:
         return json.loads(body)["data"]
 
 
+def report_times(ours: "Ours", dataset: str) -> list[dict[str, object]]:
+    """Every report endpoint of bench/reports.py over HTTP on this dataset (its rollups were built by the drain)."""
+    from bench.reports import ENDPOINTS, TARGET_MS
+
+    out = []
+    for label, path in ENDPOINTS:
+        url = f"{path}{'&' if '?' in path else '?'}dataset={dataset}"
+
+        def call() -> None:
+            status, body = ours.client.post(url, None, ours.headers, method="GET")
+            if status != 200:
+                raise RuntimeError(f"{url} answered {status}: {body[:200]!r}")
+
+        ms, _ = _median_ms(call)
+        out.append({"endpoint": label, "median_ms": round(ms, 1), "met": ms <= TARGET_MS})
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
 class Chdb:
     """chdb (embedded ClickHouse) with the points in a MergeTree table, blobs/doubles defaulting as in AE."""
 
@@ -270,6 +289,7 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
                 "chdb_rows": json.loads(ch_result)["rows"], "error": error,
             })
             print(json.dumps(rows[-1]), flush=True)
+        reports = report_times(ours, dataset) if via_ingest else []
     finally:
         stack.stop()
         chdb_engine.close()
@@ -278,6 +298,7 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
         "points": points, "tsv_mb": round(tsv_bytes / 1e6), "generate_s": generate_s, "pg_load": pg_timings,
         "footprint": footprint,
         "chdb_load_s": chdb_engine.load_s, "duckdb_load_s": duck_engine.load_s, "queries": rows,
+        "reports": reports,
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"queries-{points}.json").write_text(json.dumps(results, indent=2))

@@ -223,6 +223,20 @@ def markdown(results: dict[str, object], *, chart_path: str) -> str:
                 f"| {row['query']} | {row['ours_ms']} ms | {row['chdb_ms']} ms | {row['duckdb_ms']} ms | "
                 f"**{row['vs_chdb']}x**{mark} | {row['vs_duckdb']}x | {row['rows']} / {row.get('chdb_rows', '?')} |"
             )
+    for query_set in results.get("queries", []):
+        if not query_set.get("reports"):
+            continue
+        lines += [
+            "",
+            f"### Report endpoints at {query_set['points']:,} points (rollups built by the drain)",
+            "",
+            "The endpoints of bench/reports.py with `dataset=` this set, over HTTP with the read key, median of 5 after "
+            "a warm-up; the 10M figures are in the Reports section below. Target ≤ 150 ms.",
+            "",
+            "| endpoint | median | ≤ 150 ms |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {r['endpoint']} | {r['median_ms']} ms | {'yes' if r['met'] else '**no**'} |" for r in query_set["reports"]]
     if results.get("indexes"):
         lines += ["", "### Index and partition alternatives", "", results["indexes"]["markdown"]]
     for side in results.get("side", []):
