@@ -16,14 +16,22 @@ from projects.models import Project
 from tracking.sql.engine import SqlError, SqlResult, sql_execute
 
 
-def query_run(*, project: Project, sql: str, params: dict[str, Any] | None = None) -> SqlResult:
-    """``sql_execute`` under quotas, with one audit event per query; raises what it raises."""
+def query_run(
+    *, project: Project, sql: str, params: dict[str, Any] | None = None, quotas: bool = True
+) -> SqlResult:
+    """``sql_execute`` under quotas, with one audit event per query; raises what it raises.
+
+    ``quotas=False`` is for operators' shell queries (``manage.py ae_query``): audited, not limited.
+    """
     started = time.monotonic()
     details: dict[str, Any] = {"sql": sql[: governance_settings.AUDIT_SQL_MAX_CHARS]}
     if params:
         details["params"] = sorted(params)
     try:
-        with query_slot(project=project):
+        if quotas:
+            with query_slot(project=project):
+                result = sql_execute(project=project, sql=sql, params=params)
+        else:
             result = sql_execute(project=project, sql=sql, params=params)
     except QuotaExceeded as refusal:
         _record(project, details, started, AuditOutcome.REFUSED, error=str(refusal.detail))

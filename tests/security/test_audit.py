@@ -169,3 +169,12 @@ def test_members_see_their_projects_audit_page_and_strangers_get_404(client: Cli
     assert "SELECT count() FROM web → 1 rows, 2.5 ms" in page.content.decode()
     assert "mc_gone" in filtered.content.decode() and "SELECT count()" not in filtered.content.decode()
     assert hidden.status_code == 404
+
+
+def test_operator_shell_queries_are_audited_as_system(project, partitions):
+    from django.core.management import call_command
+
+    call_command("ae_query", "--project", project.slug, "SELECT 1 AS one")
+
+    event = _events(project, AuditAction.SQL_RUN)[0]
+    assert (event.actor, event.outcome, event.details["sql"], event.details["rows"]) == ("system", "ok", "SELECT 1 AS one", 1)

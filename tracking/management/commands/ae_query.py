@@ -5,7 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from projects.models import Project
-from tracking.sql.engine import SqlError, SqlResult, sql_execute
+from governance.queries import query_run
+from tracking.sql.engine import SqlError, SqlResult
 from tracking.sql.formats import text_value
 
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"No project with slug {options['project']!r}.")
         try:
-            result = sql_execute(project=project, sql=options["sql"])
+            result = query_run(project=project, sql=options["sql"], quotas=False)
         except SqlError as error:
             raise CommandError(f"Input was invalid: {error}") from None
         if result.format != "JSON" or options["format"] == "json":
