@@ -92,3 +92,23 @@ def test_settings_do_not_outlive_the_query(loaded: LoadedProject) -> None:
         )
         same_user, dataset_ids, read_only = cursor.fetchone()
     assert (same_user, dataset_ids or "", read_only) == (True, "", "off")
+
+
+def test_sandbox_runs_without_jit_as_the_restricted_role(loaded: LoadedProject) -> None:
+    result = sql_sandbox_run(
+        query="SELECT current_setting('jit'), current_user, current_setting('transaction_read_only')",
+        params={},
+        count_query=None,
+        dataset_ids=[loaded.weather.id],
+        limits=LIMITS,
+    )
+    assert result.rows == [("off", ROLE, "on")]
+
+
+def test_rls_policy_reads_the_dataset_list_once_per_query(db: None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polname = 'meaux_sql_project_datasets'"
+        )
+        (qual,) = cursor.fetchone()
+    assert qual.startswith("(dataset_id = ANY (ARRAY( SELECT (unnest(string_to_array(COALESCE(NULLIF(current_setting(")

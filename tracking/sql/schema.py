@@ -287,7 +287,20 @@ RETURNS anyarray LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 """
 
-ROLE_SQL = r"""
+POLICY_SQL = r"""
+DROP POLICY IF EXISTS meaux_sql_project_datasets ON tracking_datapoint;
+CREATE POLICY meaux_sql_project_datasets ON tracking_datapoint FOR SELECT TO meaux_sql_reader
+  USING (dataset_id = ANY (ARRAY(SELECT unnest(string_to_array(
+    coalesce(nullif(current_setting('meaux_sql.dataset_ids', true), ''), '0'), ','))::bigint)));
+"""
+"""The RLS backstop: the sandbox role sees only the datasets listed in a transaction-local setting.
+
+``ARRAY(SELECT ...)`` makes PostgreSQL parse the setting once per query (an InitPlan) instead
+of once per row scanned (docs/benchmarks.md measured 7.9 s → 3.4 s on a 30-day scan at 10M).
+"""
+
+ROLE_SQL = (
+    r"""
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'meaux_sql_reader') THEN
@@ -301,10 +314,9 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA meaux_ch TO meaux_sql_reader;
 GRANT USAGE ON SCHEMA public TO meaux_sql_reader;
 GRANT SELECT ON tracking_datapoint TO meaux_sql_reader;
 ALTER TABLE tracking_datapoint ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS meaux_sql_project_datasets ON tracking_datapoint;
-CREATE POLICY meaux_sql_project_datasets ON tracking_datapoint FOR SELECT TO meaux_sql_reader
-  USING (dataset_id = ANY (string_to_array(
-    coalesce(nullif(current_setting('meaux_sql.dataset_ids', true), ''), '0'), ',')::bigint[]));
+"""
+    + POLICY_SQL
+    + r"""
 DO $$
 BEGIN
   ALTER ROLE meaux_sql_reader SET temp_file_limit = '1GB';
@@ -313,6 +325,7 @@ EXCEPTION WHEN insufficient_privilege THEN
 END
 $$;
 """
+)
 
 ROLE_REVERSE_SQL = r"""
 DROP POLICY IF EXISTS meaux_sql_project_datasets ON tracking_datapoint;
