@@ -18,7 +18,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from governance.models import AuditAction, AuditEvent, AuditOutcome
+from governance.models import AuditEvent, AuditOutcome
 from projects.models import Project
 
 _current_request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)

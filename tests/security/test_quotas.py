@@ -5,7 +5,6 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from django.test import Client
 
 from governance.models import ProjectQuota
 from governance.quotas import QuotaExceeded, quota_limits_forget, quota_usage, query_slot
