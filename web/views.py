@@ -23,7 +23,7 @@ from projects.models import MANAGER_ROLES, ApiKey, Membership, Project, Role
 from projects.selectors import api_key_list, membership_list, project_get_for_user, project_list_for_user
 from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
 from tracking.models import Dataset
-from tracking.reports import REPORTS, Report, realtime_window, report_get, report_interval_default
+from tracking.reports import REPORTS, Report, realtime_window, report_dataset_default, report_get, report_interval_default
 from tracking.reports_api import table_as_csv
 from tracking.reports_services import dataset_update
 from tracking.reports_window import PRESETS, Window, WindowInvalid, window_build, window_preset
@@ -35,7 +35,7 @@ DEFAULT_RANGES = {"costs": "30d", "realtime": "5m"}
 
 
 def _access(request: HttpRequest, slug: str) -> tuple[Project, str | None]:
-    """The project and the user's role in it; staff without a membership read as viewers."""
+    """The project and the user's role in it; a superuser without a membership acts as its owner."""
     found = project_get_for_user(user=request.user, slug=slug)
     if found is None:
         raise Http404("No such project.")
@@ -93,7 +93,7 @@ def _report(request: HttpRequest, slug: str, name: str) -> tuple[Project, str | 
     if chosen and dataset is None:
         raise Http404("No such dataset.")
     if dataset is None and datasets:
-        dataset = max(datasets, key=lambda d: (d.last_write_at is not None, d.last_write_at or now, d.name))
+        dataset = report_dataset_default(project=project)
     if dataset is not None:
         form.initial["dataset"] = dataset.name
     report = report_get(project=project, name=name, dataset=dataset, window=window, now=now)
