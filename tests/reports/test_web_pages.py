@@ -218,3 +218,20 @@ def test_a_custom_range_is_used_exactly_and_a_bad_one_explained(client, shop):
     assert custom.context["report"].totals["requests"] == 1
     assert backwards.context["problem"] == "'from' must be before 'to'."
     assert backwards.context["report"].window.end - backwards.context["report"].window.start >= timedelta(hours=24)
+
+
+def test_a_viewer_can_neither_add_members_nor_change_datasets(client, shop):
+    dataset = Dataset.objects.get(project=shop)
+    UserFactory(username="friend")
+    client.force_login(_member(shop, Role.VIEWER))
+
+    member = client.post(f"/projects/{shop.slug}/settings/members/", {"username": "friend", "role": Role.ADMIN})
+    settings = client.post(
+        f"/projects/{shop.slug}/settings/datasets/{dataset.id}/",
+        {f"d{dataset.id}-retention_days": 1, f"d{dataset.id}-labels": "{}"},
+    )
+
+    assert (member.status_code, settings.status_code) == (403, 403)
+    assert not Membership.objects.filter(project=shop, user__username="friend").exists()
+    dataset.refresh_from_db()
+    assert dataset.retention_days == 92
