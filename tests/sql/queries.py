@@ -88,6 +88,11 @@ CASES: list[Case] = [
         True,
     ),
     Case(
+        "with_expression_aliases",
+        f"WITH toDateTime('2020-01-01 00:00:00') AS since, 'Oslo' AS c, 1.8 AS k "
+        f"SELECT count() AS n, max(temp * k + 32) AS f FROM {W} WHERE timestamp > since AND city = c",
+    ),
+    Case(
         "cte_two",
         f"WITH a AS (SELECT blob1 AS k FROM {A}), b AS (SELECT k, count() AS n FROM a GROUP BY k) SELECT k, n FROM b ORDER BY k",
         True,

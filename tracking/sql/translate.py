@@ -505,28 +505,35 @@ class Compiler:
             return self.union(node, ctes=ctes)
         raise sql_error_at(f"Unsupported query type: {type(node).__name__.upper()}", node)
 
-    def with_clause(self, node: exp.Expression, ctes: dict[str, Source]) -> tuple[str, dict[str, Source]]:
+    def with_clause(
+        self, node: exp.Expression, ctes: dict[str, Source]
+    ) -> tuple[str, dict[str, Source], dict[str, exp.Expression]]:
+        """Table CTEs become PostgreSQL CTEs; ClickHouse's ``WITH <expr> AS name`` becomes an alias."""
         with_node = node.args.get("with_")
         if with_node is None:
-            return "", ctes
+            return "", ctes, {}
         if with_node.args.get("recursive"):
             raise sql_error_at("WITH RECURSIVE is not supported", with_node)
         visible = dict(ctes)
+        scalars: dict[str, exp.Expression] = {}
         parts = []
         for cte in with_node.expressions:
-            if cte.args.get("scalar") or not isinstance(cte.this, (exp.Select, exp.Union, exp.Subquery)):
-                raise sql_error_at("Only WITH <name> AS (<subquery>) is supported", cte)
             name = cte.alias
+            if cte.args.get("scalar") or not isinstance(cte.this, (exp.Select, exp.Union, exp.Subquery)):
+                scalars[name] = cte.this
+                continue
             compiled = self.query(cte.this, ctes=visible)
             pg_name = self.new_alias("cte")
             parts.append(f"{pg_name} AS ({compiled.sql})")
             visible[name] = Source(name=name, columns={}, star=[], pg_name=pg_name, compiled=compiled)
-        return "WITH " + ", ".join(parts) + " ", visible
+        return ("WITH " + ", ".join(parts) + " " if parts else ""), visible, scalars
 
     def union(self, node: exp.Union, *, ctes: dict[str, Source]) -> Compiled:
         if node.args.get("distinct"):
             raise sql_error_at("Only UNION ALL is supported", node)
-        prefix, ctes = self.with_clause(node, ctes)
+        prefix, ctes, scalars = self.with_clause(node, ctes)
+        if scalars:
+            raise sql_error_at("WITH <expression> AS <name> is not supported before UNION ALL", node)
         left = self.query(node.this, ctes=ctes)
         right = self.query(node.expression, ctes=ctes)
         if len(left.columns) != len(right.columns):
@@ -570,8 +577,8 @@ class Compiler:
         for key, value in node.args.items():
             if value and key not in _SELECT_ARGS:
                 raise sql_error_at(_DISALLOWED_SELECT_ARGS_MESSAGE.format(key.upper().rstrip("_")), node)
-        prefix, ctes = self.with_clause(node, ctes)
-        scope = Scope(sources=[], ctes=ctes)
+        prefix, ctes, scalars = self.with_clause(node, ctes)
+        scope = Scope(sources=[], ctes=ctes, aliases=dict(scalars))
         from_sql = self.from_clause(scope, node)
 
         items: list[tuple[str, exp.Expression | Typed]] = []
