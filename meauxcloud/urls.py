@@ -13,5 +13,5 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("", include("web.urls")),
+    path("", include("tracking.web.urls")),
 ]

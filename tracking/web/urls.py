@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from web import views
+from tracking.web import views
 
 app_name = "web"
 

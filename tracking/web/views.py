@@ -28,8 +28,8 @@ from tracking.reports_api import table_as_csv
 from tracking.reports_services import dataset_update
 from tracking.reports_window import PRESETS, Window, WindowInvalid, window_build, window_preset
 from tracking.selectors import dataset_list
-from web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ReportFilterForm
-from web.pages import PAGES, page_build
+from tracking.web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ReportFilterForm
+from tracking.web.pages import PAGES, page_build
 
 DEFAULT_RANGES = {"costs": "30d", "realtime": "5m"}
 
