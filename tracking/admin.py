@@ -1,13 +1,27 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tracking import db
+from tracking.reports_services import dataset_labels_validate, dataset_update
 from tracking.models import DeadLetter, Dataset
+
+
+class DatasetAdminForm(forms.ModelForm):
+    class Meta:
+        model = Dataset
+        fields = ["project", "name", "retention_days", "labels"]
+
+    def clean_labels(self) -> dict[str, str]:
+        return dataset_labels_validate(labels=self.cleaned_data["labels"])
 
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    form = DatasetAdminForm
     list_display = ["name", "project", "retention_days", "last_write_at", "created_at"]
     list_filter = ["project"]
     search_fields = ["name", "project__slug"]
@@ -16,6 +30,14 @@ class DatasetAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         return super().get_queryset(request).select_related("project")
+
+    def save_model(self, request: HttpRequest, obj: Dataset, form: Any, change: bool) -> None:
+        """Through the service, so a label change rebuilds the dataset's rollups."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        stored = Dataset.objects.get(pk=obj.pk)
+        dataset_update(dataset=stored, retention_days=obj.retention_days, labels=obj.labels)
 
     @admin.display(description="rows")
     def row_estimate(self, obj: Dataset) -> int:

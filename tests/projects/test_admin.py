@@ -54,3 +54,26 @@ def test_project_and_dataset_pages_render(staff_client):
     page = staff_client.get(f"/admin/tracking/dataset/{dataset.pk}/change/")
     assert page.status_code == 200
     assert "rows" in page.content.decode()
+
+
+def test_dataset_changes_in_admin_go_through_the_service(staff_client):
+    dataset = DatasetFactory()
+    response = staff_client.post(
+        f"/admin/tracking/dataset/{dataset.pk}/change/",
+        {"project": dataset.project.pk, "name": dataset.name, "retention_days": 30, "labels": '{"blob2": "route"}'},
+    )
+
+    assert response.status_code == 302
+    dataset.refresh_from_db()
+    assert (dataset.retention_days, dataset.labels) == (30, {"blob2": "route"})
+
+
+def test_invalid_labels_are_a_form_error_in_admin(staff_client):
+    dataset = DatasetFactory()
+    response = staff_client.post(
+        f"/admin/tracking/dataset/{dataset.pk}/change/",
+        {"project": dataset.project.pk, "name": dataset.name, "retention_days": 30, "labels": '{"blob99": "x"}'},
+    )
+
+    assert response.status_code == 200
+    assert "&#x27;blob99&#x27; is not a column" in response.content.decode()
