@@ -185,3 +185,19 @@ def test_quota_changes_apply_within_the_cache_window(client, project, write_key,
     time.sleep(0.3)
 
     assert post_points(client, write_key, "events", [{"blobs": ["a"]}] * 2).status_code == 202
+
+
+def test_admin_sets_a_quota_and_sees_todays_usage(client, project, write_key):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="ops", is_staff=True, is_superuser=True))
+    created = client.post(
+        "/admin/governance/projectquota/add/",
+        {"project": project.pk, "points_per_day": 3, "bytes_per_day": "", "queries_per_minute": "", "concurrent_queries": ""},
+    )
+    accepted = post_points(client, write_key, "events", [{"blobs": ["a"]}] * 3)
+    refused = post_points(client, write_key, "events", [{"blobs": ["a"]}])
+    page = client.get(f"/admin/governance/projectquota/{project.quota.pk}/change/")
+
+    assert (created.status_code, accepted.status_code, refused.status_code) == (302, 202, 429)
+    assert "3 points and 0 bytes today (UTC); 0 queries this minute; 0 running" in page.content.decode()
