@@ -233,15 +233,24 @@ def _close(a: Any, b: Any) -> bool:
 
 
 def _sort_key(row: list[Any]) -> str:
-    return json.dumps([round(v, 6) if isinstance(v, float) else v for v in row], default=str)
+    return json.dumps(row, default=str)
 
 
 def results_match(
-    ours: dict[str, Any], theirs: dict[str, Any], *, ordered: bool, outer_limit_only: bool = False
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    *,
+    ordered: bool,
+    outer_limit_only: bool = False,
+    equivalent_types: dict[str, str] | None = None,
 ) -> str | None:
-    """None when equal (names, types, values with floats to rel 1e-9); otherwise what differs."""
+    """None when equal (names, types, values with floats to rel 1e-9); otherwise what differs.
+
+    ``equivalent_types`` maps a ClickHouse type to the one we document for it (e.g. a Variant).
+    """
+    equivalent_types = equivalent_types or {}
     our_meta = [(m["name"], m["type"]) for m in ours["meta"]]
-    their_meta = [(m["name"], m["type"]) for m in theirs["meta"]]
+    their_meta = [(m["name"], equivalent_types.get(m["type"], m["type"])) for m in theirs["meta"]]
     if our_meta != their_meta:
         return f"meta differs: ours {our_meta} vs ClickHouse {their_meta}"
     names = [name for name, _ in our_meta]

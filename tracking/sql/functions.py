@@ -672,6 +672,9 @@ def _extreme(kind: str) -> Scalar:
     def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
         if len(args) < 2:
             raise sql_error_at(f"{node.name} needs at least two arguments", node)
+        if any(ct.is_float(a.type) for a in args) and any((ct.int_info(a.type) or (0, False))[0] == 64 for a in args):
+            kinds = " and ".join(sorted({a.type for a in args}))
+            raise sql_error_at(f"Illegal types {kinds} of arguments of function {node.name}", node)
         common = ct.supertype([a.type for a in args])
         if common is None:
             raise sql_error_at(f"Arguments of {node.name} have no common type", node)

@@ -935,7 +935,7 @@ class Compiler:
 
     def _neg(self, scope: Scope, node: exp.Neg) -> Typed:
         inner = self.expr(scope, node.this)
-        if inner.is_const and isinstance(inner.const, (int, float)) and not isinstance(inner.const, bool):
+        if isinstance(node.this, exp.Literal) and isinstance(inner.const, (int, float)):
             value = -inner.const
             return self.int_const(value) if isinstance(value, int) else self.float_const(value)
         if ct.is_float(inner.type):
