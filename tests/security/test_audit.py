@@ -178,3 +178,27 @@ def test_operator_shell_queries_are_audited_as_system(project, partitions):
 
     event = _events(project, AuditAction.SQL_RUN)[0]
     assert (event.actor, event.outcome, event.details["sql"], event.details["rows"]) == ("system", "ok", "SELECT 1 AS one", 1)
+
+
+@pytest.mark.parametrize("model", ["auditevent", "deletionjob", "projectquota"])
+def test_governance_admin_lists_render(client: Client, project, model):
+    audit_record(project=project, action=AuditAction.KEY_CREATE, target="mc_x")
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+
+    response = client.get(f"/admin/governance/{model}/?q=mc")
+
+    assert response.status_code == 200
+
+
+def test_admin_exports_selected_events_as_csv(client: Client, project):
+    first = audit_record(project=project, action=AuditAction.KEY_CREATE, target="mc_one")
+    audit_record(project=project, action=AuditAction.KEY_REVOKE, target="mc_two")
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+
+    response = client.post(
+        "/admin/governance/auditevent/", {"action": "export_csv", "_selected_action": [first.pk], "index": 0}
+    )
+
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert response["Content-Disposition"] == 'attachment; filename="audit.csv"'
+    assert [row[7] for row in rows[1:]] == ["mc_one"]
