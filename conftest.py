@@ -23,6 +23,14 @@ def isolated_stream(settings: object) -> Iterator[str]:
 
 
 @pytest.fixture
+def celery_queue(settings: object) -> str:
+    """A queue of this test's own: its worker (started with -Q) takes only this test's tasks."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    settings.TRACKING_DRAIN_QUEUE = queue
+    return queue
+
+
+@pytest.fixture
 def project(db: None) -> Project:
     return ProjectFactory()
 

@@ -13,6 +13,11 @@ class TrackingSettings:
         return getattr(django_settings, "TRACKING_CONSUMER_GROUP", "writers")
 
     @property
+    def DRAIN_QUEUE(self) -> str | None:
+        """Celery queue for drain kicks; None routes to the default queue."""
+        return getattr(django_settings, "TRACKING_DRAIN_QUEUE", None)
+
+    @property
     def BUFFER_HIGH_WATER(self) -> int:
         """Backlog (buffer entries) above which ingest answers 503 instead of accepting."""
         return getattr(django_settings, "TRACKING_BUFFER_HIGH_WATER", 50_000)

@@ -7,6 +7,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from tracking import buffer, services
+from tracking.conf import tracking_settings
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def drain_soon() -> None:
     """
     try:
         if buffer.buffer_kick_once(within_ms=KICK_WINDOW_MS):
-            drain_buffer.delay()
+            drain_buffer.apply_async(queue=tracking_settings.DRAIN_QUEUE)
     except Exception as error:
         logger.warning("could not schedule a drain: %s", type(error).__name__)
 

@@ -2,8 +2,6 @@
 
 import signal
 import urllib.request
-import uuid
-from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -11,20 +9,10 @@ from django.db import connection
 
 from governance.models import DeletionJob
 from governance.tasks import deletion_resume_task
-from meauxcloud.celery import app as celery_app
 from tests.support.processes import process_kill, wait_until, worker_start
 from tracking.models import Dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def celery_queue() -> Iterator[str]:
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    yield queue
-    celery_app.conf.task_default_queue = previous
 
 
 def _call(url: str, key: str, body: object) -> dict:

@@ -3,28 +3,15 @@
 import signal
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 
 import orjson
 import pytest
 from django.db import connection
 
-from meauxcloud.celery import app as celery_app
 from tests.support.processes import process_kill, wait_until, worker_start
 from tracking.models import Dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def celery_queue() -> Iterator[str]:
-    """A queue of this test's own, so no other worker on the broker takes its tasks."""
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    yield queue
-    celery_app.conf.task_default_queue = previous
 
 
 def _post(url: str, key: str, points: list[dict]) -> dict:
