@@ -44,7 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "projects",
     "tracking",
-    "governance",
+    "projects.governance",
 ]
 
 MIDDLEWARE = [
@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "governance.audit.AuditContextMiddleware",
+    "projects.governance.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -164,7 +164,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-AUTHENTICATION_BACKENDS = ["governance.auth.RateLimitedModelBackend"]
+AUTHENTICATION_BACKENDS = ["projects.governance.auth.RateLimitedModelBackend"]
 
 LOGGING = {
     "version": 1,

@@ -10,7 +10,7 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("", include("tracking.reports_urls")),
     path("", include("tracking.sql.urls")),
-    path("", include("governance.urls")),
+    path("", include("projects.governance.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tracking.web.urls")),

@@ -9,8 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from governance.audit import audit_record
-from governance.models import AuditAction
+from projects.governance.audit import audit_record
+from projects.governance.models import AuditAction
 from projects.models import ApiKey, Membership, Project, Role, Scope
 from tracking import outage
 

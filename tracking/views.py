@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.quotas import ingest_quota
+from projects.governance.quotas import ingest_quota
 from meauxcloud.api import problem_response
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication

@@ -6,8 +6,8 @@ import io
 import pytest
 from django.test import Client
 
-from governance.audit import audit_record
-from governance.models import AuditAction, AuditEvent
+from projects.governance.audit import audit_record
+from projects.governance.models import AuditAction, AuditEvent
 from projects.models import Role
 from projects.services import api_key_create, api_key_revoke, membership_remove, membership_set
 from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory, key_for

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from governance.deletion import DeletionInvalid, deletion_advance, deletion_request
-from governance.models import AuditAction, AuditEvent, DeletionJob
+from projects.governance.deletion import DeletionInvalid, deletion_advance, deletion_request
+from projects.governance.models import AuditAction, AuditEvent, DeletionJob
 from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.helpers import post_points
 from tracking.db import partition_list

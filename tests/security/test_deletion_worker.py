@@ -7,8 +7,8 @@ import orjson
 import pytest
 from django.db import connection
 
-from governance.models import DeletionJob
-from governance.tasks import deletion_resume_task
+from projects.governance.models import DeletionJob
+from projects.governance.tasks import deletion_resume_task
 from tests.support.processes import process_kill, wait_until, worker_start
 from tracking.models import Dataset
 

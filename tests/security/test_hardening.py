@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from governance.auth import login_failures
+from projects.governance.auth import login_failures
 from projects.services import api_key_revoke
 from tests.factories import ProjectFactory, UserFactory, key_for
 from tests.tracking.helpers import post_points

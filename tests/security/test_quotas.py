@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from governance.models import ProjectQuota
-from governance.quotas import QuotaExceeded, quota_limits_forget, quota_usage, query_slot
+from projects.governance.models import ProjectQuota
+from projects.governance.quotas import QuotaExceeded, quota_limits_forget, quota_usage, query_slot
 from tests.tracking.helpers import post_points
 from tracking.buffer import buffer_depth
 

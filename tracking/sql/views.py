@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.queries import query_run
+from projects.governance.queries import query_run
 from meauxcloud.api import problem_response
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from projects.models import Project
-from governance.queries import query_run
+from projects.governance.queries import query_run
 from tracking.sql.engine import SqlError, SqlResult
 from tracking.sql.formats import text_value
 

@@ -1,0 +1,54 @@
+"""SQL queries as the API runs them: admitted by the project's query quotas, and audited.
+
+Every query is recorded (text, key or user, rows, duration, outcome), whether it
+succeeded, was refused by the engine, or hit a quota, because "which SQL ran against our
+data" is the question an auditor asks first.
+"""
+
+import time
+from typing import Any
+
+from projects.governance.audit import audit_record
+from projects.governance.conf import governance_settings
+from projects.governance.models import AuditAction, AuditOutcome
+from projects.governance.quotas import QuotaExceeded, query_slot
+from projects.models import Project
+from tracking.sql.engine import SqlError, SqlResult, sql_execute
+
+
+def query_run(
+    *, project: Project, sql: str, params: dict[str, Any] | None = None, quotas: bool = True
+) -> SqlResult:
+    """``sql_execute`` under quotas, with one audit event per query; raises what it raises.
+
+    ``quotas=False`` is for operators' shell queries (``manage.py ae_query``): audited, not limited.
+    """
+    started = time.monotonic()
+    details: dict[str, Any] = {"sql": sql[: governance_settings.AUDIT_SQL_MAX_CHARS]}
+    if params:
+        details["params"] = sorted(params)
+    try:
+        if quotas:
+            with query_slot(project=project):
+                result = sql_execute(project=project, sql=sql, params=params)
+        else:
+            result = sql_execute(project=project, sql=sql, params=params)
+    except QuotaExceeded as refusal:
+        _record(project, details, started, AuditOutcome.REFUSED, error=str(refusal.detail))
+        raise
+    except SqlError as error:
+        _record(project, details, started, AuditOutcome.ERROR, error=str(error))
+        raise
+    except Exception as error:
+        _record(project, details, started, AuditOutcome.ERROR, error=type(error).__name__)
+        raise
+    details["rows"] = len(result.rows)
+    _record(project, details, started, AuditOutcome.OK)
+    return result
+
+
+def _record(project: Project, details: dict[str, Any], started: float, outcome: str, error: str = "") -> None:
+    details["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+    if error:
+        details["error"] = error
+    audit_record(project=project, action=AuditAction.SQL_RUN, outcome=outcome, details=details)

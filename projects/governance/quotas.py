@@ -1,0 +1,250 @@
+"""Per-project quotas and rate limits, atomic in Redis, answered with 429 and Retry-After.
+
+Each check-and-charge is one Lua script, so concurrent requests can never together pass
+a limit each would pass alone (no over-admission), and a refused request charges
+nothing. Nothing is ever dropped silently: a request over quota is refused whole.
+
+Counters live in the ingest Redis, which must run with ``noeviction`` (tracking.checks),
+so a counter is never evicted into a reset quota. Day counters are per UTC day; the
+query rate is a fixed one-minute window; concurrency is a sorted set of leases that a
+crashed process's slot leaves after ``QUERY_LEASE_SECONDS``.
+"""
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from django.db import DatabaseError
+
+from projects.governance.conf import governance_settings
+from projects.governance.models import ProjectQuota
+from meauxcloud.api import ApiProblem
+from projects.models import Project
+from tracking.buffer import redis_client
+
+UNLIMITED = -1
+KEY_PREFIX = "meauxcloud:quota"
+
+_INGEST_SCRIPT = """
+local points = tonumber(redis.call('GET', KEYS[1]) or '0')
+local bytes = tonumber(redis.call('GET', KEYS[2]) or '0')
+local add_points, add_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local max_points, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+if max_points >= 0 and points + add_points > max_points then return {1, points} end
+if max_bytes >= 0 and bytes + add_bytes > max_bytes then return {2, bytes} end
+redis.call('INCRBY', KEYS[1], add_points)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('INCRBY', KEYS[2], add_bytes)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {0, 0}
+"""
+
+_QUERY_SCRIPT = """
+local per_minute, concurrent = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now_ms, lease_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if per_minute >= 0 and used >= per_minute then return 1 end
+if concurrent >= 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms - lease_ms)
+  if redis.call('ZCARD', KEYS[2]) >= concurrent then return 2 end
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], 61)
+redis.call('ZADD', KEYS[2], now_ms, ARGV[5])
+redis.call('PEXPIRE', KEYS[2], lease_ms)
+return 0
+"""
+
+
+class QuotaExceeded(ApiProblem):
+    """429 problem+json with Retry-After; raised before anything is charged or stored."""
+
+    def __init__(self, *, code: str, detail: str, retry_after: int) -> None:
+        super().__init__(status_code=429, detail=detail, code=code, retry_after=retry_after)
+
+
+@dataclass(frozen=True)
+class Limits:
+    points_per_day: int = UNLIMITED
+    bytes_per_day: int = UNLIMITED
+    queries_per_minute: int = UNLIMITED
+    concurrent_queries: int = UNLIMITED
+
+    @property
+    def ingest_limited(self) -> bool:
+        return self.points_per_day != UNLIMITED or self.bytes_per_day != UNLIMITED
+
+    @property
+    def queries_limited(self) -> bool:
+        return self.queries_per_minute != UNLIMITED or self.concurrent_queries != UNLIMITED
+
+
+_limits_cache: dict[int, tuple[float, Limits]] = {}
+
+
+def _value(field: int | None) -> int:
+    return UNLIMITED if field is None else field
+
+
+def quota_limits(*, project_id: int) -> Limits:
+    """The project's limits, re-read at most every few seconds per process.
+
+    If PostgreSQL is unreachable the last limits read are kept (or none, if never read):
+    an outage must not stop ingest, which is buffering into Redis meanwhile.
+    """
+    now = time.monotonic()
+    cached = _limits_cache.get(project_id)
+    if cached is not None and now - cached[0] < governance_settings.QUOTA_CACHE_SECONDS:
+        return cached[1]
+    try:
+        row = ProjectQuota.objects.filter(project_id=project_id).first()
+    except DatabaseError:
+        return cached[1] if cached is not None else Limits()
+    limits = Limits() if row is None else Limits(
+        points_per_day=_value(row.points_per_day),
+        bytes_per_day=_value(row.bytes_per_day),
+        queries_per_minute=_value(row.queries_per_minute),
+        concurrent_queries=_value(row.concurrent_queries),
+    )
+    _limits_cache[project_id] = (now, limits)
+    return limits
+
+
+def quota_limits_forget(*, project_id: int) -> None:
+    """Called when an admin saves a quota, so this process applies it at once."""
+    _limits_cache.pop(project_id, None)
+
+
+@cache
+def _ingest_script():
+    return redis_client().register_script(_INGEST_SCRIPT)
+
+
+@cache
+def _query_script():
+    return redis_client().register_script(_QUERY_SCRIPT)
+
+
+def _seconds_to_midnight(now: datetime) -> int:
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((tomorrow - now).total_seconds()) + 1)
+
+
+def _day_keys(project_id: int, now: datetime) -> list[str]:
+    day = f"{now:%Y%m%d}"
+    return [f"{KEY_PREFIX}:{project_id}:points:{day}", f"{KEY_PREFIX}:{project_id}:bytes:{day}"]
+
+
+def rows_bytes(rows: list[list[object]]) -> int:
+    """Size of the point data the bytes quota counts: index and blob UTF-8 bytes, 8 per double."""
+    total = 0
+    for _, index1, blobs, doubles, _ in rows:
+        total += len(index1.encode()) + 8 * len(doubles)
+        total += sum(len(blob.encode()) for blob in blobs if blob is not None)
+    return total
+
+
+@contextmanager
+def ingest_quota(*, project_id: int, rows: list[list[object]]) -> Iterator[None]:
+    """Charge a batch against the day's points/bytes quota; refund it if the batch is not buffered."""
+    limits = quota_limits(project_id=project_id)
+    if not limits.ingest_limited:
+        yield
+        return
+    now = datetime.now(UTC)
+    keys = _day_keys(project_id, now)
+    points = len(rows)
+    size = rows_bytes(rows) if limits.bytes_per_day != UNLIMITED else 0
+    verdict, used = _ingest_script()(
+        keys=keys, args=[points, size, limits.points_per_day, limits.bytes_per_day, 2 * 86_400]
+    )
+    if verdict == 1:
+        raise QuotaExceeded(
+            code="points_quota_exceeded",
+            detail=f"This batch of {points} points would pass the project's {limits.points_per_day} points "
+            f"per day ({used} used); nothing was accepted.",
+            retry_after=_seconds_to_midnight(now),
+        )
+    if verdict == 2:
+        raise QuotaExceeded(
+            code="bytes_quota_exceeded",
+            detail=f"This batch of {size} bytes would pass the project's {limits.bytes_per_day} bytes "
+            f"per day ({used} used); nothing was accepted.",
+            retry_after=_seconds_to_midnight(now),
+        )
+    try:
+        yield
+    except BaseException:
+        _refund(keys, points, size)
+        raise
+
+
+def _refund(keys: list[str], points: int, size: int) -> None:
+    try:
+        pipe = redis_client().pipeline(transaction=True)
+        pipe.decrby(keys[0], points)
+        pipe.decrby(keys[1], size)
+        pipe.execute()
+    except Exception:
+        pass  # Redis is the reason the batch failed; the day's counter errs towards refusing
+
+
+@dataclass(frozen=True)
+class QueryUsage:
+    """Today's ingest usage and this minute's queries, for admin and the API."""
+
+    points_today: int
+    bytes_today: int
+    queries_this_minute: int
+    running_queries: int
+
+
+def quota_usage(*, project: Project) -> QueryUsage:
+    now = datetime.now(UTC)
+    client = redis_client()
+    points_key, bytes_key = _day_keys(project.id, now)
+    minute_key, running_key = _query_keys(project.id, now)
+    points, size, minute = client.mget([points_key, bytes_key, minute_key])
+    running = client.zcount(running_key, (time.time() - governance_settings.QUERY_LEASE_SECONDS) * 1000, "+inf")
+    return QueryUsage(int(points or 0), int(size or 0), int(minute or 0), running)
+
+
+def _query_keys(project_id: int, now: datetime) -> list[str]:
+    return [f"{KEY_PREFIX}:{project_id}:queries:{now:%Y%m%d%H%M}", f"{KEY_PREFIX}:{project_id}:running"]
+
+
+@contextmanager
+def query_slot(*, project: Project) -> Iterator[None]:
+    """Admit one SQL query under the per-minute rate and the concurrency limit; free the slot after."""
+    limits = quota_limits(project_id=project.id)
+    if not limits.queries_limited:
+        yield
+        return
+    now = datetime.now(UTC)
+    keys = _query_keys(project.id, now)
+    token = uuid.uuid4().hex
+    lease_ms = governance_settings.QUERY_LEASE_SECONDS * 1000
+    verdict = _query_script()(
+        keys=keys,
+        args=[limits.queries_per_minute, limits.concurrent_queries, int(time.time() * 1000), lease_ms, token],
+    )
+    if verdict == 1:
+        raise QuotaExceeded(
+            code="query_rate_exceeded",
+            detail=f"The project may run {limits.queries_per_minute} queries per minute.",
+            retry_after=max(1, 60 - now.second),
+        )
+    if verdict == 2:
+        raise QuotaExceeded(
+            code="too_many_concurrent_queries",
+            detail=f"The project may run {limits.concurrent_queries} queries at once; retry when one finishes.",
+            retry_after=1,
+        )
+    try:
+        yield
+    finally:
+        redis_client().zrem(keys[1], token)
