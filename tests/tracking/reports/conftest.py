@@ -9,7 +9,7 @@ import pytest
 
 from projects.models import Project
 from tests.factories import DatasetFactory
-from tests.reports.helpers import Point, points_store
+from tests.tracking.reports.helpers import Point, points_store
 from tracking.models import Dataset
 
 #: A fixed "now" a little after midnight, so ranges cross day, hour and minute edges.

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from projects.models import Role
 from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory
-from tests.reports.conftest import mixed_points
-from tests.reports.helpers import Point, points_store
+from tests.tracking.reports.conftest import mixed_points
+from tests.tracking.reports.helpers import Point, points_store
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from tests.reports.conftest import NOW
-from tests.reports.helpers import raw
+from tests.tracking.reports.conftest import NOW
+from tests.tracking.reports.helpers import raw
 from tracking.models import Dataset
 from tracking.reports import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
 from tracking.reports_layout import HTTP_METHODS, LATENCY_BOUNDS
@@ -237,7 +237,7 @@ def test_reported_p95_is_within_five_percent_above_the_exact_p95(mixed_dataset):
 
 def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_own_layout(project):
     from tests.factories import DatasetFactory
-    from tests.reports.helpers import Point, _us
+    from tests.tracking.reports.helpers import Point, _us
     from tracking import buffer
     from tracking.services import buffer_drain
 
@@ -297,7 +297,7 @@ def test_pruning_drops_rollups_older_than_retention_but_no_readable_number(mixed
 
 def test_two_drains_inside_one_outer_transaction_count_each_point_once(project):
     from tests.factories import DatasetFactory
-    from tests.reports.helpers import Point, points_store
+    from tests.tracking.reports.helpers import Point, points_store
 
     dataset = DatasetFactory(project=project, name="nested")
     first = [Point(NOW - timedelta(minutes=4, seconds=i), ["GET", "/a", "200"], [1.0, 1, 1]) for i in range(10)]
@@ -312,7 +312,7 @@ def test_two_drains_inside_one_outer_transaction_count_each_point_once(project):
 
 
 def test_realtime_totals_and_chart_equal_raw_sql(mixed_dataset):
-    from tests.reports.helpers import Point, points_store
+    from tests.tracking.reports.helpers import Point, points_store
     from tracking.reports import realtime_window, report_realtime
     from tracking.reports_layout import MINUTE
 

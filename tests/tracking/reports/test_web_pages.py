@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from projects.models import ApiKey, Membership, Role
 from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory
-from tests.reports.helpers import Point, points_store
+from tests.tracking.reports.helpers import Point, points_store
 from tracking.models import Dataset
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from projects.models import Role
 from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory, key_for
-from tests.reports.helpers import Point, points_store, raw
+from tests.tracking.reports.helpers import Point, points_store, raw
 
 pytestmark = pytest.mark.django_db
 
