@@ -47,7 +47,7 @@ def test_generated_queries_match_clickhouse(loaded: LoadedProject, clickhouse: C
         sql = query(rng)
         ours, theirs = _ours(loaded, sql), _theirs(clickhouse, sql)
         if isinstance(theirs, str):
-            if ours is not None and "Variant" not in theirs:
+            if ours is not None and "Variant" not in theirs and "Int128" not in theirs:
                 mismatches.append((sql, f"only we answered; ClickHouse: {theirs[:160]}"))
             continue
         if ours is None:

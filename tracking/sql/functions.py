@@ -267,7 +267,7 @@ def convert(c: Compiler, target: str, typed: Typed, node: exp.Expression) -> Typ
         elif ct.is_date(typed.type):
             source = f"(({typed.sql}) - date '1970-01-01')::numeric"
         elif ct.is_float(typed.type):
-            source = f"trunc(({typed.sql})::numeric)"
+            source = f"(trunc({typed.sql}))::numeric"
         elif typed.boolean or ct.is_int(typed.type):
             source = f"({c.value(typed)})::numeric"
         else:
@@ -678,6 +678,8 @@ def _extreme(kind: str) -> Scalar:
         common = ct.supertype([a.type for a in args])
         if common is None:
             raise sql_error_at(f"Arguments of {node.name} have no common type", node)
+        if {ct.strip_nullable(a.type) for a in args} >= {"UInt64", "Int64"} and kind == "greatest":
+            common = "UInt64"
         pg = ct.pg_type(common)
         parts = ", ".join(f"({_cast_value(c, a, common)})::{pg}" for a in args)
         return _agg(Typed(f"{kind}({parts})", common), *args)
