@@ -73,5 +73,21 @@ class TrackingSettings:
     def RETENTION_DELETE_BATCH(self) -> int:
         return getattr(django_settings, "TRACKING_RETENTION_DELETE_BATCH", 10_000)
 
+    @property
+    def SQL_STATEMENT_TIMEOUT_MS(self) -> int:
+        return getattr(django_settings, "SQL_STATEMENT_TIMEOUT_MS", 10_000)
+
+    @property
+    def SQL_WORK_MEM(self) -> str:
+        return getattr(django_settings, "SQL_WORK_MEM", "32MB")
+
+    @property
+    def SQL_MAX_ROWS(self) -> int:
+        return getattr(django_settings, "SQL_MAX_ROWS", 100_000)
+
+    @property
+    def SQL_MAX_RESULT_BYTES(self) -> int:
+        return getattr(django_settings, "SQL_MAX_RESULT_BYTES", 64 * 1024 * 1024)
+
 
 tracking_settings = TrackingSettings()

@@ -4,9 +4,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-
 from projects.models import Project
+from tracking.conf import tracking_settings
 from tracking.models import Dataset
 from tracking.sql.db import SandboxLimits, sql_sandbox_run
 from tracking.sql.errors import SqlError
@@ -37,9 +36,9 @@ class SqlResult:
 
 def sql_limits() -> SandboxLimits:
     return SandboxLimits(
-        statement_timeout_ms=getattr(settings, "SQL_STATEMENT_TIMEOUT_MS", 10_000),
-        work_mem=getattr(settings, "SQL_WORK_MEM", "32MB"),
-        max_rows=getattr(settings, "SQL_MAX_ROWS", 100_000),
+        statement_timeout_ms=tracking_settings.SQL_STATEMENT_TIMEOUT_MS,
+        work_mem=tracking_settings.SQL_WORK_MEM,
+        max_rows=tracking_settings.SQL_MAX_ROWS,
     )
 
 
@@ -97,7 +96,7 @@ def _result(
         rows_before_limit=rows_before_limit,
         elapsed=time.monotonic() - started,
     )
-    max_bytes = getattr(settings, "SQL_MAX_RESULT_BYTES", 64 * 1024 * 1024)
+    max_bytes = tracking_settings.SQL_MAX_RESULT_BYTES
     if len(body) > max_bytes:
         raise SqlError(f"Result exceeds {max_bytes} bytes: add a LIMIT or aggregate")
     return SqlResult(
