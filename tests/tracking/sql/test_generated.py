@@ -9,9 +9,9 @@ the same values.
 import json
 import random
 
-from tests.sql.conftest import ClickHouse, LoadedProject
-from tests.sql.generator import query
-from tests.sql.support import results_match
+from tests.tracking.sql.conftest import ClickHouse, LoadedProject
+from tests.tracking.sql.generator import query
+from tests.tracking.sql.support import results_match
 from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
 

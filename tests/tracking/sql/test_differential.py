@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from tests.sql.conftest import ClickHouse, LoadedProject
-from tests.sql.queries import CASES, FORMAT_CASES, Case
-from tests.sql.support import clock_settle, results_match
+from tests.tracking.sql.conftest import ClickHouse, LoadedProject
+from tests.tracking.sql.queries import CASES, FORMAT_CASES, Case
+from tests.tracking.sql.support import clock_settle, results_match
 from tracking.sql.engine import sql_execute
 
 

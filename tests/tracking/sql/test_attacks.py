@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from tests.factories import key_for
-from tests.sql.conftest import LoadedProject
+from tests.tracking.sql.conftest import LoadedProject
 
 DEEP = "SELECT " + "(" * 10_000 + "1" + ")" * 10_000
 MEGABYTE_IN = "SELECT count() FROM weather WHERE blob1 IN (" + ", ".join(["'aaaaaaaaaa'"] * 80_000) + ")"

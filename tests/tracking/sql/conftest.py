@@ -9,7 +9,7 @@ import pytest
 
 from projects.models import Project
 from tests.factories import DatasetFactory, ProjectFactory
-from tests.sql.support import Point, chdb_table_load, points_insert, seed_points, weather_points
+from tests.tracking.sql.support import Point, chdb_table_load, points_insert, seed_points, weather_points
 from tracking.models import Dataset
 
 ANALYTICS_LABELS = {"blob2": "path", "double1": "duration_ms"}
@@ -76,7 +76,7 @@ def clickhouse(chdb_engine: object, seed_data: SeedData) -> ClickHouse:
 @pytest.fixture(scope="session")
 def sql_partitions(django_db_setup: None, django_db_blocker: object, seed_data: SeedData) -> None:
     """Create the daily partitions the test points need once, outside the per-test transactions."""
-    from tests.sql.support import partitions_for
+    from tests.tracking.sql.support import partitions_for
 
     historical = Point(dt.datetime(2023, 3, 14, tzinfo=dt.UTC), "")
     days = [Point(seed_data.now - dt.timedelta(days=offset), "") for offset in range(-2, 13)]

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.sql.conftest import LoadedProject
+from tests.tracking.sql.conftest import LoadedProject
 
 
 def run(*args: str) -> str:

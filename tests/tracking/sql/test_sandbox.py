@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from tests.sql.conftest import LoadedProject
+from tests.tracking.sql.conftest import LoadedProject
 from tracking.sql.db import SandboxLimits, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.schema import ROLE

@@ -2,10 +2,10 @@
 
 import random
 
-from tests.sql.conftest import LoadedProject
-from tests.sql.examples import COMPLETE, fragment_statements
-from tests.sql.queries import CASES
-from tests.sql.test_attacks import ATTACKS
+from tests.tracking.sql.conftest import LoadedProject
+from tests.tracking.sql.examples import COMPLETE, fragment_statements
+from tests.tracking.sql.queries import CASES
+from tests.tracking.sql.test_attacks import ATTACKS
 from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
 from tracking.sql.translate import DatasetRef, ShowStatement, AnalyticsEngineDialect, sql_parse, sql_translate
