@@ -105,7 +105,6 @@ def generate(n: int, *, now: datetime, days: int = 30, seed: int = 7) -> Points:
     tokens = rng.integers(100, 4000, size=n).astype(np.float64)
     duration = np.round(rng.lognormal(3.5, 0.6, size=n) * np.where(np.char.startswith(status.astype(str), "5"), 4, 1), 2)
     ray = np.char.add("ray-", np.char.zfill(np.char.mod("%x", rng.integers(0, 2**48, size=n)), 12)).astype(object)
-    nan = np.full(n, np.nan)
     one = np.ones(n)
 
     def pick(*per_layout: np.ndarray | str | float | None) -> np.ndarray:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from projects.governance.audit import audit_record
 from projects.governance.models import AuditAction
-from projects.models import ApiKey, Membership, Project, Role, Scope
+from projects.models import ApiKey, Membership, Project, Role
 from tracking import outage
 
 KEY_PREFIX = "mc_"

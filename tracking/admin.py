@@ -6,8 +6,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tracking import db
+from tracking.models import Dataset, DeadLetter
 from tracking.reports_services import dataset_labels_validate, dataset_update
-from tracking.models import DeadLetter, Dataset
 
 
 class DatasetAdminForm(forms.ModelForm):

@@ -9,7 +9,6 @@ a steady trickle of points about the tracking itself.
 from typing import Any
 
 from django.conf import settings
-
 from meauxcloud_client.django import AnalyticsMiddleware
 
 

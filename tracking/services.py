@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 import psycopg
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -16,7 +16,7 @@ from projects.models import Project
 from tracking import buffer, db, outage, rollups
 from tracking.conf import tracking_settings
 from tracking.ingest import EPOCH, TimeWindow, ValidatedBatch
-from tracking.models import DeadLetter, Dataset
+from tracking.models import Dataset, DeadLetter
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from projects.governance.quotas import ingest_quota
 from meauxcloud.api import problem_response
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
+from projects.governance.quotas import ingest_quota
 from projects.models import Scope
 from tracking import body as body_reader
 from tracking import ingest, tasks

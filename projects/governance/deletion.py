@@ -18,7 +18,7 @@ from django.utils import timezone
 from projects.governance import db as governance_db
 from projects.governance.audit import actor_current, audit_record
 from projects.governance.conf import governance_settings
-from projects.governance.models import AuditAction, DeletionJob, DeletionKind, DeletionStatus, FILTER_COLUMNS
+from projects.governance.models import FILTER_COLUMNS, AuditAction, DeletionJob, DeletionKind, DeletionStatus
 from projects.models import Project
 from tracking import db as tracking_db
 from tracking import rollups

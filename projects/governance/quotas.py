@@ -20,9 +20,9 @@ from functools import cache
 
 from django.db import DatabaseError
 
+from meauxcloud.api import ApiProblem
 from projects.governance.conf import governance_settings
 from projects.governance.models import ProjectQuota
-from meauxcloud.api import ApiProblem
 from projects.models import Project
 from tracking.buffer import redis_client
 

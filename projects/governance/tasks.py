@@ -3,10 +3,10 @@
 from celery import shared_task
 from django.db import DatabaseError, close_old_connections, connection
 
+from meauxcloud.api import database_unavailable
 from projects.governance import db as governance_db
 from projects.governance.deletion import deletion_advance, deletion_fail
 from projects.governance.models import DeletionJob, DeletionStatus
-from meauxcloud.api import database_unavailable
 
 
 @shared_task(name="governance.deletion_advance", ignore_result=True)

@@ -8,11 +8,11 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from meauxcloud.api import problem_response
+from projects.api import ProjectAPIView
 from projects.governance.audit import audit_csv, audit_event_row, audit_list
 from projects.governance.deletion import DeletionInvalid, deletion_request
 from projects.governance.models import FILTER_COLUMNS, AuditAction, DeletionJob
-from meauxcloud.api import problem_response
-from projects.api import ProjectAPIView
 from projects.models import Scope
 from tracking.selectors import dataset_get
 

@@ -5,8 +5,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-
 from meauxcloud_client import DataPointError, data_point_check
+
 from tracking import ingest
 
 REFUSED = [

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from projects.governance.models import ProjectQuota
-from projects.governance.quotas import QuotaExceeded, quota_limits_forget, quota_usage, query_slot
+from projects.governance.quotas import QuotaExceeded, query_slot, quota_limits_forget, quota_usage
 from tests.tracking.helpers import post_points
 from tracking.buffer import buffer_depth
 

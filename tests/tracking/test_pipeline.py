@@ -6,7 +6,7 @@ import pytest
 
 from tests.tracking.helpers import post_points, stored_rows
 from tracking import buffer
-from tracking.models import DeadLetter, Dataset, IngestedEntry
+from tracking.models import Dataset, DeadLetter, IngestedEntry
 from tracking.services import buffer_drain, entries_store
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,12 +17,12 @@ from sqlglot import exp
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import sql_error_at
 from tracking.sql.translate import (
-    TIMEZONES,
-    Scope,
-    Typed,
     ASCII_LOWER,
     ASCII_UPPER,
+    TIMEZONES,
     Compiler,
+    Scope,
+    Typed,
     display_name,
 )
 

@@ -11,10 +11,10 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects.governance.queries import query_run
 from meauxcloud.api import problem_response
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
+from projects.governance.queries import query_run
 from projects.models import Scope
 from tracking.sql.engine import SqlError, SqlResult
 from tracking.sql.translate import MAX_QUERY_BYTES

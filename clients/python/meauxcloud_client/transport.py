@@ -11,8 +11,8 @@ import logging
 import random
 import ssl
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
 logger = logging.getLogger("meauxcloud_client")

@@ -1,6 +1,5 @@
 """Random Analytics Engine queries over the weather dataset, for the generated differential test."""
 
-import random
 
 NUM_COLS = ["double1", "double2", "double3", "_sample_interval", "temp", "humidity"]
 STR_COLS = ["blob1", "blob2", "blob3", "blob4", "index1", "city"]

@@ -10,9 +10,9 @@ from django.test import Client
 
 from projects.services import api_key_revoke
 from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory, key_for
+from tests.tracking.helpers import post_points
 from tests.tracking.sql.conftest import ClickHouse, LoadedProject, SeedData
 from tests.tracking.sql.support import chdb_table_load, clock_settle, results_match
-from tests.tracking.helpers import post_points
 from tracking.models import Dataset
 from tracking.services import buffer_drain
 

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from projects.models import Project
 from projects.governance.queries import query_run
+from projects.models import Project
 from tracking.sql.engine import SqlError, SqlResult
 from tracking.sql.formats import text_value
 
