@@ -39,15 +39,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         secret = secret.strip()
         if not secret:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        try:
-            api_key = api_key_get_active(secret=secret)
-        except DatabaseError:
-            api_key = outage.api_key_recall(hashed_key=api_key_hash(secret=secret))
-            if api_key is None:
-                raise
-        else:
-            if api_key is not None:
-                outage.api_key_remember(api_key=api_key)
+        hashed_key = api_key_hash(secret=secret)
+        api_key = outage.api_key_recent(hashed_key=hashed_key)
+        if api_key is None:
+            try:
+                api_key = api_key_get_active(secret=secret)
+            except DatabaseError:
+                api_key = outage.api_key_recall(hashed_key=hashed_key)
+                if api_key is None:
+                    raise
+            else:
+                if api_key is not None:
+                    outage.api_key_remember(api_key=api_key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         api_key_touch(api_key=api_key)

@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from projects.services import api_key_revoke
 from tests.factories import key_for
@@ -54,3 +56,22 @@ def test_only_the_hash_of_a_key_is_stored(project):
     assert issued.secret.startswith(issued.api_key.prefix + "_")
     assert issued.secret not in (issued.api_key.hashed_key, issued.api_key.prefix)
     assert len(issued.api_key.hashed_key) == 64
+
+
+def test_a_key_revoked_after_use_is_refused_at_once_in_this_process(client, project):
+    issued = key_for(project, "write")
+    assert post_points(client, issued.secret, "events", {}).status_code == 202
+
+    api_key_revoke(api_key=issued.api_key)
+
+    assert post_points(client, issued.secret, "events", {}).status_code == 401
+
+
+def test_a_key_checked_moments_ago_is_not_looked_up_again(client, project):
+    issued = key_for(project, "write")
+    post_points(client, issued.secret, "events", {})
+
+    with CaptureQueriesContext(connection) as queries:
+        assert post_points(client, issued.secret, "events", {}).status_code == 202
+
+    assert [q["sql"] for q in queries if "projects_apikey" in q["sql"]] == []
