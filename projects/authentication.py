@@ -2,9 +2,9 @@
 
 from django.db import DatabaseError
 from django.http import HttpRequest
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions
 
-from projects.models import ApiKey, Scope
+from projects.models import ApiKey
 from projects.selectors import api_key_get_active
 from projects.services import api_key_hash, api_key_touch
 from tracking import outage
@@ -58,24 +58,3 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: HttpRequest) -> str:
         return f'{self.keyword} realm="api"'
-
-
-class _HasScope(permissions.BasePermission):
-    scope: str
-
-    def has_permission(self, request: HttpRequest, view: object) -> bool:
-        api_key = getattr(request, "auth", None)
-        if not isinstance(api_key, ApiKey):
-            return False
-        if not api_key.has_scope(self.scope):
-            self.message = f"This API key lacks the '{self.scope}' scope."
-            return False
-        return True
-
-
-class HasWriteScope(_HasScope):
-    scope = Scope.WRITE
-
-
-class HasReadScope(_HasScope):
-    scope = Scope.READ

@@ -161,13 +161,3 @@ def datapoint_count(*, dataset_id: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE dataset_id = %s", [dataset_id])
         return cursor.fetchone()[0]
-
-
-def datapoint_estimate(*, dataset_ids: list[int]) -> dict[int, int]:
-    """Exact row counts per dataset, read through the (dataset_id, timestamp) index."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT dataset_id, count(*) FROM {TABLE} WHERE dataset_id = ANY(%s) GROUP BY dataset_id",
-            [dataset_ids],
-        )
-        return dict(cursor.fetchall())

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from projects.models import Project
 from tracking import buffer
-from tracking.ingest import EPOCH
+from tracking.ingest import epoch_us
 from tracking.services import dataset_get_or_create
 
 PATHS = ["/", "/api/projects", "/api/users", "/api/metrics", "/login", "/api/ai/chat", "/assets/app.js",
@@ -21,11 +21,6 @@ ERROR_TYPES = ["TimeoutError", "ValidationError", "DatabaseError", "AuthError"]
 COST_TYPES = ["time", "ai", "compute"]
 TEAM_PROJECTS = ["meauxcloud-web", "meauxcloud-api", "inneranimal", "damncool"]
 CHUNK = 5000
-
-
-def _us(moment: datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _status(rng: random.Random) -> str:
@@ -46,7 +41,7 @@ def demo_rows(*, now: datetime, days: int, requests_per_hour: int, seed: int = 7
             moment = base + timedelta(seconds=rng.uniform(0, 3600))
             if moment > now:
                 continue
-            ts = _us(moment)
+            ts = epoch_us(moment)
             path = PATHS[min(int(rng.paretovariate(1.2)) - 1, len(PATHS) - 1)]
             status = _status(rng)
             duration = round(rng.lognormvariate(3.5, 0.6) * (4 if status.startswith("5") else 1), 2)
@@ -63,7 +58,7 @@ def demo_rows(*, now: datetime, days: int, requests_per_hour: int, seed: int = 7
                 event = rng.choice(["login", "signup", "upload", "share", "purchase"])
                 rows.append([ts, user, ["user-event", event, user], [1], None])
         for team_project in TEAM_PROJECTS:
-            ts = _us(base + timedelta(minutes=30))
+            ts = epoch_us(base + timedelta(minutes=30))
             if base + timedelta(minutes=30) > now:
                 continue
             for cost_type in COST_TYPES:

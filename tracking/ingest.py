@@ -21,6 +21,12 @@ MAX_ID_CHARS = 64
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (a float timestamp would round them)."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 class DataPoint(msgspec.Struct, forbid_unknown_fields=True):
     """Analytics Engine's ``AnalyticsEngineDataPoint`` plus our ``timestamp`` and ``id``."""
 
@@ -94,8 +100,7 @@ def _timestamp_us(value: int | datetime, window: TimeWindow) -> int:
             raise PointRejected(
                 "invalid_timestamp", "timestamp must carry a UTC offset (RFC 3339), e.g. 2026-11-28T12:00:00Z."
             )
-        delta = value - EPOCH
-        ts_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        ts_us = epoch_us(value)
     else:
         ts_us = value * 1000
     if ts_us < window.oldest_us:

@@ -4,7 +4,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from projects.models import Project
-from tracking import buffer, db
+from tracking import buffer
 from tracking.conf import tracking_settings
 from tracking.models import Dataset
 
@@ -17,12 +17,6 @@ def dataset_list(*, project: Project) -> QuerySet[Dataset]:
 
 def dataset_get(*, project: Project, name: str) -> Dataset | None:
     return Dataset.objects.filter(project=project, name=name).first()
-
-
-def dataset_row_count(*, project: Project, dataset: Dataset) -> int:
-    if dataset.project_id != project.id:
-        raise ValueError("dataset belongs to another project")
-    return db.datapoint_count(dataset_id=dataset.id)
 
 
 def health_report() -> dict[str, object]:

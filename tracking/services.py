@@ -15,7 +15,7 @@ from django.utils import timezone
 from projects.models import Project
 from tracking import buffer, db, outage, rollups
 from tracking.conf import tracking_settings
-from tracking.ingest import EPOCH, TimeWindow, ValidatedBatch
+from tracking.ingest import EPOCH, TimeWindow, ValidatedBatch, epoch_us
 from tracking.models import Dataset, DeadLetter
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
 
 
 def dataset_time_window(*, dataset: Dataset, now: datetime) -> TimeWindow:
-    now_us = _to_us(now)
+    now_us = epoch_us(now)
     return TimeWindow(
         now_us=now_us,
         oldest_us=now_us - dataset.retention_days * 86_400_000_000,
@@ -87,11 +87,6 @@ def datapoints_accept(*, dataset: Dataset, batch: ValidatedBatch) -> IngestOutco
         duplicates=duplicates,
         errors=[error.as_dict() for error in batch.errors],
     )
-
-
-def _to_us(moment: datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _from_us(ts_us: int) -> datetime:

@@ -1229,8 +1229,3 @@ def function_call(c: Compiler, scope: Scope, node: exp.Expression) -> Typed:
         if typed.type.startswith("Interval") and key != "tostartofinterval":
             raise sql_error_at("An INTERVAL can only be added to or subtracted from a date", arg)
     return _agg(scalar(c, node, typed_args), *typed_args)
-
-
-def function_names() -> list[str]:
-    """Every accepted function name (lower-case), for docs and tests."""
-    return sorted(set(_SCALARS) | set(_AGGREGATES) | {"position", "substring", "extract"})

@@ -290,10 +290,6 @@ def sql_translate(
     )
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 _SELECT_ARGS = {
     "expressions",
     "from_",

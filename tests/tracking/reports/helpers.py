@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import connection
 
 from tracking import buffer
-from tracking.ingest import EPOCH
+from tracking.ingest import epoch_us
 from tracking.models import Dataset
 from tracking.services import buffer_drain
 
@@ -22,16 +22,11 @@ class Point:
     index1: str = ""
 
 
-def _us(moment: datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 def points_store(dataset: Dataset, points: Sequence[Point], *, batch: int = 50) -> int:
     """Buffer the points in batches and drain them, as the ingest API and the worker do."""
     buffer.buffer_ensure_group()
     for start in range(0, len(points), batch):
-        rows = [[_us(p.at), p.index1, list(p.blobs), list(p.doubles), None] for p in points[start : start + batch]]
+        rows = [[epoch_us(p.at), p.index1, list(p.blobs), list(p.doubles), None] for p in points[start : start + batch]]
         buffer.buffer_append(dataset_id=dataset.id, rows=rows)
     return buffer_drain(time_budget=30, block_ms=10).points
 

@@ -237,8 +237,9 @@ def test_reported_p95_is_within_five_percent_above_the_exact_p95(mixed_dataset):
 
 def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_own_layout(project):
     from tests.factories import DatasetFactory
-    from tests.tracking.reports.helpers import Point, _us
+    from tests.tracking.reports.helpers import Point
     from tracking import buffer
+    from tracking.ingest import epoch_us
     from tracking.services import buffer_drain
 
     plain = DatasetFactory(project=project, name="plain")
@@ -247,7 +248,7 @@ def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_ow
     point = Point(at, ["GET", "/orders/1", "200", "production", "/orders/:id"], [10.0, 1, 5])
     buffer.buffer_ensure_group()
     for dataset in (plain, relabelled):
-        buffer.buffer_append(dataset_id=dataset.id, rows=[[_us(p.at), "", p.blobs, p.doubles, None] for p in [point, point]])
+        buffer.buffer_append(dataset_id=dataset.id, rows=[[epoch_us(p.at), "", p.blobs, p.doubles, None] for p in [point, point]])
 
     assert buffer_drain(time_budget=10, block_ms=10).points == 4
     window = window_build(start=NOW - timedelta(hours=1), end=NOW)

@@ -28,9 +28,9 @@ def num(rng, depth=0):
         f"toUInt32(abs({a})) % {rng.choice(['3', '7', '60'])}",
         f"length({s(rng, depth + 1)})",
         f"if({cond(rng, depth + 1)}, {a}, {b})",
-        f"toHour(timestamp)",
-        f"toDayOfWeek(timestamp)",
-        f"toUnixTimestamp(timestamp) % 86400",
+        "toHour(timestamp)",
+        "toDayOfWeek(timestamp)",
+        "toUnixTimestamp(timestamp) % 86400",
         f"position({s(rng, depth + 1)}, 'o')",
         f"pow({a}, 2)",
         f"greatest({a}, {b})",
@@ -38,7 +38,7 @@ def num(rng, depth=0):
         f"bitAnd(toUInt8(abs({a})), 5)",
         f"bitCount(toUInt32(abs({a})))",
         f"multiIf({cond(rng, depth + 1)}, {a}, {cond(rng, depth + 1)}, {b}, 0)",
-        f"toYear(timestamp)",
+        "toYear(timestamp)",
         f"sqrt(abs({a}))",
         f"-({a})",
     ]
@@ -57,10 +57,10 @@ def s(rng, depth=0):
         f"concat({a}, '-', {s(rng, depth + 1)})",
         f"format('{{}}/{{}}', {a}, {s(rng, depth + 1)})",
         f"toString(toUInt32(abs({num(rng, depth + 1)})))",
-        f"formatDateTime(timestamp, '%Y-%m-%d %H')",
+        "formatDateTime(timestamp, '%Y-%m-%d %H')",
         f"if({cond(rng, depth + 1)}, {a}, 'x')",
         f"hex({a})",
-        f"toString(toStartOfHour(timestamp))",
+        "toString(toStartOfHour(timestamp))",
     ]
     return rng.choice(choices)
 
