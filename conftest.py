@@ -7,7 +7,7 @@ import pytest
 
 from projects.models import Project
 from tests.factories import ProjectFactory, key_for
-from tracking.buffer import buffer_ensure_group, redis_client
+from tracking.ingest.buffer import buffer_ensure_group, redis_client
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import django
 from django.conf import settings
+
 from meauxcloud_client import ASGIMiddleware, Dataset, WSGIMiddleware, data_point_check
 
 BLOCK = 500
@@ -134,6 +135,7 @@ def asgi_case(dataset: Dataset, requests: int) -> tuple[float, float]:
 def django_case(url: str, key: str, requests: int) -> tuple[float, float]:
     from django.http import HttpResponse
     from django.test import RequestFactory
+
     from meauxcloud_client.django import AnalyticsMiddleware
 
     settings.MEAUXCLOUD_ANALYTICS = {

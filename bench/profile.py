@@ -30,7 +30,8 @@ def _view_stage(payloads: list[bytes], key: str) -> float:
 def _append_stage(payloads: list[bytes], dataset_id: int) -> float:
     from django.utils import timezone
 
-    from tracking import buffer, ingest
+    from tracking.ingest import buffer
+    from tracking.ingest import decode as ingest
     from tracking.models import Dataset
     from tracking.services import dataset_time_window
 
@@ -61,11 +62,11 @@ def main() -> None:
     args = parser.parse_args()
     django_setup()
     if args.skip_rollups:
-        from tracking import rollups
+        from tracking.rollups import services as rollups
 
         rollups.rollups_apply = lambda **kwargs: None
     from bench.ingest import _postgres_cpu, bodies, setup
-    from tracking.buffer import buffer_depth
+    from tracking.ingest.buffer import buffer_depth
 
     credentials = setup(["profile"])
     payloads = bodies(args.batch, args.points // args.batch, seed=21)

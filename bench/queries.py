@@ -84,7 +84,7 @@ def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool,
     from projects.services import project_create
     from tracking import db
     from tracking.models import Dataset
-    from tracking.rollups import rollups_rebuild
+    from tracking.rollups.services import rollups_rebuild
     from tracking.services import dataset_get_or_create
 
     project = Project.objects.filter(slug=PROJECT).first() or project_create(slug=PROJECT, name="bench")

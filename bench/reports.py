@@ -1,6 +1,6 @@
 """Report endpoints over 10 million points spread over 30 days: the median of 30 calls each.
 
-The points are generated inside PostgreSQL (``tracking.reports_demo``) into a database of
+The points are generated inside PostgreSQL (``tracking.reports.demo``) into a database of
 this benchmark's own (``meauxcloud_bench_reports``), once: later runs reuse them. Before
 measuring, a few thousand fresh points go through the real write path (COPY plus the
 rollup hook in one transaction), so realtime has live data. Calls go through Django's
@@ -82,8 +82,8 @@ def _data_ensure(points: int) -> dict[str, float]:
     from projects.models import Project
     from projects.services import project_create
     from tracking.models import Dataset
-    from tracking.reports_demo import datapoints_generate
-    from tracking.rollups import rollups_rebuild
+    from tracking.reports.demo import datapoints_generate
+    from tracking.rollups.services import rollups_rebuild
     from tracking.services import dataset_get_or_create
 
     project = Project.objects.filter(slug=PROJECT).first() or project_create(slug=PROJECT)
@@ -114,8 +114,9 @@ def _fresh_points(count: int) -> dict[str, float]:
     from django.db import transaction
     from django.utils import timezone
 
-    from tracking import db, rollups
+    from tracking import db
     from tracking.models import Dataset
+    from tracking.rollups import services as rollups
 
     dataset = Dataset.objects.get(project__slug=PROJECT, name=DATASET)
     now = timezone.now()

@@ -180,6 +180,8 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "tracking.heartbeat", "schedule": 10.0, "options": {"expires": 10}},
     "maintain-partitions": {"task": "tracking.maintain_partitions", "schedule": 3600.0},
     "apply-retention": {"task": "tracking.apply_retention", "schedule": 3600.0},
+    # Hourly, next to retention: minute rollups past 3 days, hour/day rollups past retention.
+    "prune-rollups": {"task": "tracking.prune_rollups", "schedule": 3600.0},
     "resume-deletions": {"task": "governance.deletion_resume", "schedule": 60.0, "options": {"expires": 60}},
 }
 TRACKING_CHECK_REDIS = env.bool("TRACKING_CHECK_REDIS", default=True)
@@ -207,6 +209,3 @@ MEAUXCLOUD_DOGFOOD_DATASET = env.str("MEAUXCLOUD_DOGFOOD_DATASET", default="meau
 MEAUXCLOUD_DOGFOOD_ENVIRONMENT = env.str("MEAUXCLOUD_DOGFOOD_ENVIRONMENT", default="development" if DEBUG else "production")
 if MEAUXCLOUD_DOGFOOD_URL and MEAUXCLOUD_DOGFOOD_KEY:
     MIDDLEWARE = ["tracking.middleware.DogfoodMiddleware", *MIDDLEWARE]
-# Hourly, next to retention: minute rollups past 3 days, hour/day rollups past retention.
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "tracking.reports_tasks"]
-CELERY_BEAT_SCHEDULE["prune-rollups"] = {"task": "tracking.prune_rollups", "schedule": 3600.0}

@@ -8,7 +8,7 @@ urlpatterns = [
     path("admin/overview/", admin_overview_view, name="admin-overview"),
     path("admin/", admin.site.urls),
     path("", include("tracking.urls")),
-    path("", include("tracking.reports_urls")),
+    path("", include("tracking.reports.urls")),
     path("", include("tracking.sql.urls")),
     path("", include("projects.governance.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -7,7 +7,7 @@ from rest_framework import authentication, exceptions
 from projects.models import ApiKey
 from projects.selectors import api_key_get_active
 from projects.services import api_key_hash, api_key_touch
-from tracking import outage
+from tracking.ingest import outage
 
 
 class ApiKeyUser:

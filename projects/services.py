@@ -12,7 +12,7 @@ from django.utils import timezone
 from projects.governance.audit import audit_record
 from projects.governance.models import AuditAction
 from projects.models import ApiKey, Membership, Project, Role
-from tracking import outage
+from tracking.ingest import outage
 
 KEY_PREFIX = "mc_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

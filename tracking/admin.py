@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from tracking import db
 from tracking.models import Dataset, DeadLetter
-from tracking.reports_services import dataset_labels_validate, dataset_update
+from tracking.services import dataset_labels_validate, dataset_update
 
 
 class DatasetAdminForm(forms.ModelForm):

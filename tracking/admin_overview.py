@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from projects.models import Project
-from tracking import reports_db
 from tracking.models import Dataset
+from tracking.reports import db as reports_db
 
 OVERVIEW_DAYS = 30
 TOP_DATASETS = 20

@@ -6,8 +6,8 @@ import redis
 from django.conf import settings
 from django.core import checks
 
-from tracking.buffer import redis_client, waitaof_supported
 from tracking.conf import tracking_settings
+from tracking.ingest.buffer import redis_client, waitaof_supported
 
 
 @checks.register("tracking")

@@ -9,8 +9,8 @@ import random
 from datetime import datetime, timedelta
 
 from projects.models import Project
-from tracking import buffer
-from tracking.ingest import epoch_us
+from tracking.ingest import buffer
+from tracking.ingest.decode import epoch_us
 from tracking.services import dataset_get_or_create
 
 PATHS = ["/", "/api/projects", "/api/users", "/api/metrics", "/login", "/api/ai/chat", "/assets/app.js",

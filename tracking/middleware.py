@@ -9,6 +9,7 @@ a steady trickle of points about the tracking itself.
 from typing import Any
 
 from django.conf import settings
+
 from meauxcloud_client.django import AnalyticsMiddleware
 
 

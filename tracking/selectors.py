@@ -4,8 +4,8 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from projects.models import Project
-from tracking import buffer
 from tracking.conf import tracking_settings
+from tracking.ingest import buffer
 from tracking.models import Dataset
 
 WORKER_STALE_SECONDS = 30

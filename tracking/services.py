@@ -1,6 +1,7 @@
 """Writes of the tracking app: accepting batches, draining the buffer, partition upkeep."""
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -8,15 +9,18 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 import psycopg
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from projects.models import Project
-from tracking import buffer, db, outage, rollups
+from tracking import db
 from tracking.conf import tracking_settings
-from tracking.ingest import EPOCH, TimeWindow, ValidatedBatch, epoch_us
-from tracking.models import Dataset, DeadLetter
+from tracking.ingest import buffer, outage
+from tracking.ingest.decode import EPOCH, TimeWindow, ValidatedBatch, epoch_us
+from tracking.models import LABEL_COLUMNS, Dataset, DeadLetter
+from tracking.rollups import services as rollups
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +57,43 @@ def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
     except IntegrityError:
         return Dataset.objects.get(project=project, name=name)
     return candidate
+
+
+LABEL_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
+def dataset_labels_validate(*, labels: object) -> dict[str, str]:
+    """Labels map data columns to names: ``{"blob2": "path", "double1": "duration_ms"}``."""
+    if not isinstance(labels, dict):
+        raise ValidationError("Labels must be a JSON object of column: name.")
+    cleaned: dict[str, str] = {}
+    for column, name in labels.items():
+        if column not in LABEL_COLUMNS:
+            raise ValidationError(f"'{column}' is not a column (blob1..blob20, double1..double20, index1).")
+        if not isinstance(name, str) or not re.match(LABEL_NAME_PATTERN, name):
+            raise ValidationError(f"The label of {column} must be a name of letters, digits and underscores.")
+        cleaned[column] = name
+    if len(set(cleaned.values())) != len(cleaned):
+        raise ValidationError("Two columns have the same label.")
+    return cleaned
+
+
+def dataset_update(*, dataset: Dataset, retention_days: int, labels: dict[str, str]) -> Dataset:
+    """Change retention and labels; a label change rebuilds the dataset's rollups in the same transaction.
+
+    Labels can move report roles (``{"blob7": "path"}``), which changes how points were
+    grouped, so the rollups are recomputed from raw points rather than left stale.
+    """
+    labels = dataset_labels_validate(labels=labels)
+    relabelled = labels != (dataset.labels or {})
+    dataset.retention_days = retention_days
+    dataset.labels = labels
+    dataset.full_clean(exclude=["project"], validate_unique=False)
+    with transaction.atomic():
+        dataset.save(update_fields=["retention_days", "labels"])
+        if relabelled:
+            rollups.rollups_rebuild(dataset_id=dataset.id, labels=labels, now=timezone.now())
+    return dataset
 
 
 def dataset_time_window(*, dataset: Dataset, now: datetime) -> TimeWindow:

@@ -6,8 +6,9 @@ from celery import shared_task
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from tracking import buffer, services
+from tracking import services
 from tracking.conf import tracking_settings
+from tracking.ingest import buffer
 
 logger = logging.getLogger(__name__)
 

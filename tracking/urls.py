@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tracking import views
+from tracking.ingest import views
 
 urlpatterns = [
     path("api/v1/datasets/<str:dataset>/datapoints", views.DatapointIngestView.as_view(), name="datapoint-ingest"),

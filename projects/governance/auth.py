@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from projects.governance.conf import governance_settings
-from tracking.buffer import redis_client
+from tracking.ingest.buffer import redis_client
 
 
 def _slot(request: HttpRequest | None, username: str) -> str:

@@ -21,10 +21,10 @@ from projects.governance.conf import governance_settings
 from projects.governance.models import FILTER_COLUMNS, AuditAction, DeletionJob, DeletionKind, DeletionStatus
 from projects.models import Project
 from tracking import db as tracking_db
-from tracking import rollups
-from tracking.buffer import redis_client
 from tracking.conf import tracking_settings
+from tracking.ingest.buffer import redis_client
 from tracking.models import Dataset
+from tracking.rollups import services as rollups
 
 logger = logging.getLogger(__name__)
 

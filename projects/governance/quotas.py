@@ -24,7 +24,7 @@ from meauxcloud.api import ApiProblem
 from projects.governance.conf import governance_settings
 from projects.governance.models import ProjectQuota
 from projects.models import Project
-from tracking.buffer import redis_client
+from tracking.ingest.buffer import redis_client
 
 UNLIMITED = -1
 KEY_PREFIX = "meauxcloud:quota"

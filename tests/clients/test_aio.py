@@ -7,8 +7,8 @@ import textwrap
 import time
 
 import pytest
-from meauxcloud_client import AsyncDataset
 
+from meauxcloud_client import AsyncDataset
 from tests.clients.conftest import ScriptedServer
 from tests.clients.support import drain_until_stored
 

@@ -8,8 +8,8 @@ import textwrap
 import time
 
 import pytest
-from meauxcloud_client import Dataset
 
+from meauxcloud_client import Dataset
 from tests.clients.conftest import ScriptedServer
 from tests.clients.support import drain_until_stored
 

@@ -1,16 +1,8 @@
 """The seed's helpers store exactly the seed's schema-table layout."""
 
 import pytest
-from meauxcloud_client import (
-    Dataset,
-    track_ai_usage,
-    track_error,
-    track_project_cost,
-    track_request,
-    track_resource,
-    track_user_event,
-)
 
+from meauxcloud_client import Dataset, track_ai_usage, track_error, track_project_cost, track_request, track_resource, track_user_event
 from tests.clients.support import drain_until_stored
 
 COLUMNS = "blob1, blob2, blob3, blob4, blob5, double1, double2, double3, index1"

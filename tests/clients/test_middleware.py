@@ -14,12 +14,12 @@ import pytest
 import uvicorn
 from django.test import AsyncClient, Client
 from flask import Flask
-from meauxcloud_client import ASGIMiddleware, Dataset, WSGIMiddleware, shared_dataset
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 from werkzeug.serving import make_server
 
+from meauxcloud_client import ASGIMiddleware, Dataset, WSGIMiddleware, shared_dataset
 from tests.clients.conftest import ScriptedServer
 from tests.clients.support import drain_until_stored
 from tests.clients.toolchain import ROOT, free_port

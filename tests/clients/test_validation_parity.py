@@ -5,9 +5,9 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from meauxcloud_client import DataPointError, data_point_check
 
-from tracking import ingest
+from meauxcloud_client import DataPointError, data_point_check
+from tracking.ingest import decode as ingest
 
 REFUSED = [
     {"blobs": ["x"] * 21},

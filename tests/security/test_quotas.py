@@ -9,7 +9,7 @@ import pytest
 from projects.governance.models import ProjectQuota
 from projects.governance.quotas import QuotaExceeded, query_slot, quota_limits_forget, quota_usage
 from tests.tracking.helpers import post_points
-from tracking.buffer import buffer_depth
+from tracking.ingest.buffer import buffer_depth
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def _quota(project, **limits) -> ProjectQuota:
 
 @pytest.fixture(autouse=True)
 def _fresh_counters(project):
-    from tracking.buffer import redis_client
+    from tracking.ingest.buffer import redis_client
 
     client = redis_client()
     stale = list(client.scan_iter(match=f"meauxcloud:quota:{project.id}:*"))

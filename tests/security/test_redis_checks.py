@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.faults.stack import free_port, wait_until
-from tracking import buffer
 from tracking.checks import check_buffer_redis
+from tracking.ingest import buffer
 
 REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs Debian's redis-server")

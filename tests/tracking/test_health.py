@@ -1,6 +1,6 @@
 import pytest
 
-from tracking import buffer
+from tracking.ingest import buffer
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.tracking.helpers import post_points
-from tracking.buffer import buffer_depth
+from tracking.ingest.buffer import buffer_depth
 
 pytestmark = pytest.mark.django_db
 

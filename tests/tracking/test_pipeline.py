@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.tracking.helpers import post_points, stored_rows
-from tracking import buffer
+from tracking.ingest import buffer
 from tracking.models import Dataset, DeadLetter, IngestedEntry
 from tracking.services import buffer_drain, entries_store
 

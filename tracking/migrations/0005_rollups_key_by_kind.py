@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from tracking.reports_db import TIER_TABLES
+from tracking.rollups.db import TIER_TABLES
 
 FORWARD = "\n".join(
     f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, ADD PRIMARY KEY (dataset_id, kind, bucket, k1, k2);"

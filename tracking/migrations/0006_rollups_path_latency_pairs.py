@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from tracking.reports_db import TIER_TABLES
+from tracking.rollups.db import TIER_TABLES
 
 LATENCY = 10
 

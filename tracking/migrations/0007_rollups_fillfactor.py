@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from tracking.reports_db import TIER_TABLES
+from tracking.rollups.db import TIER_TABLES
 
 FORWARD = "\n".join(f"ALTER TABLE {table} SET (fillfactor = 70);" for table in TIER_TABLES.values())
 BACKWARD = "\n".join(f"ALTER TABLE {table} RESET (fillfactor);" for table in TIER_TABLES.values())

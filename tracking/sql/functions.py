@@ -16,15 +16,7 @@ from sqlglot import exp
 
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import sql_error_at
-from tracking.sql.translate import (
-    ASCII_LOWER,
-    ASCII_UPPER,
-    TIMEZONES,
-    Compiler,
-    Scope,
-    Typed,
-    display_name,
-)
+from tracking.sql.translate import ASCII_LOWER, ASCII_UPPER, TIMEZONES, Compiler, Scope, Typed, display_name
 
 Scalar = Callable[[Compiler, exp.Expression, list[Typed]], Typed]
 Aggregate = Callable[[Compiler, Scope, exp.Expression, list[exp.Expression], list[exp.Expression]], Typed]

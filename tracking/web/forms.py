@@ -8,7 +8,7 @@ from django import forms
 
 from projects.models import Role, Scope
 from tracking.models import MAX_RETENTION_DAYS
-from tracking.reports_window import INTERVALS, PRESETS
+from tracking.reports.window import INTERVALS, PRESETS
 
 INTERVAL_NAMES = {10: "10 seconds", 60: "1 minute", 300: "5 minutes", 900: "15 minutes", 3600: "1 hour", 21600: "6 hours", 86400: "1 day"}
 RANGE_NAMES = {"5m": "Last 5 minutes", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tracking.reports import Report, Series, Table
+from tracking.reports.selectors import Report, Series, Table
 
 PAGES = (
     ("overview", "Overview"),

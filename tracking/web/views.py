@@ -21,26 +21,13 @@ from django.views.decorators.http import require_POST
 
 from projects.models import MANAGER_ROLES, ApiKey, Membership, Project, Role
 from projects.selectors import api_key_list, membership_list, project_get_for_user, project_list_for_user
-from projects.services import (
-    MembershipChangeRefused,
-    api_key_create,
-    api_key_revoke,
-    membership_change,
-    membership_delete,
-)
+from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
 from tracking.models import Dataset
-from tracking.reports import (
-    REPORTS,
-    Report,
-    realtime_window,
-    report_dataset_default,
-    report_get,
-    report_interval_default,
-)
-from tracking.reports_api import table_as_csv
-from tracking.reports_services import dataset_update
-from tracking.reports_window import PRESETS, Window, WindowInvalid, window_build, window_preset
+from tracking.reports.api import table_as_csv
+from tracking.reports.selectors import REPORTS, Report, realtime_window, report_dataset_default, report_get, report_interval_default
+from tracking.reports.window import PRESETS, Window, WindowInvalid, window_build, window_preset
 from tracking.selectors import dataset_list
+from tracking.services import dataset_update
 from tracking.web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ReportFilterForm
 from tracking.web.pages import PAGES, page_build
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from django.db import connection
 
-from tracking import buffer
-from tracking.ingest import epoch_us
+from tracking.ingest import buffer
+from tracking.ingest.decode import epoch_us
 from tracking.models import Dataset
 from tracking.services import buffer_drain
 

@@ -11,10 +11,10 @@ from django.db import connection
 from tests.tracking.reports.conftest import NOW
 from tests.tracking.reports.helpers import raw
 from tracking.models import Dataset
-from tracking.reports import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
-from tracking.reports_layout import HTTP_METHODS, LATENCY_BOUNDS
-from tracking.reports_window import window_build, window_pieces
-from tracking.rollups import rollups_prune, rollups_rebuild
+from tracking.reports.selectors import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
+from tracking.reports.window import window_build, window_pieces
+from tracking.rollups.layout import HTTP_METHODS, LATENCY_BOUNDS
+from tracking.rollups.services import rollups_prune, rollups_rebuild
 
 pytestmark = pytest.mark.django_db
 
@@ -238,8 +238,8 @@ def test_reported_p95_is_within_five_percent_above_the_exact_p95(mixed_dataset):
 def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_own_layout(project):
     from tests.factories import DatasetFactory
     from tests.tracking.reports.helpers import Point
-    from tracking import buffer
-    from tracking.ingest import epoch_us
+    from tracking.ingest import buffer
+    from tracking.ingest.decode import epoch_us
     from tracking.services import buffer_drain
 
     plain = DatasetFactory(project=project, name="plain")
@@ -260,7 +260,7 @@ def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_ow
 
 
 def test_usage_p95_per_path_equals_raw_sql_over_paired_bins(mixed_dataset):
-    from tracking.reports_layout import PATH_LATENCY_BOUNDS
+    from tracking.rollups.layout import PATH_LATENCY_BOUNDS
 
     start, end = WINDOWS[1]
 
@@ -314,8 +314,8 @@ def test_two_drains_inside_one_outer_transaction_count_each_point_once(project):
 
 def test_realtime_totals_and_chart_equal_raw_sql(mixed_dataset):
     from tests.tracking.reports.helpers import Point, points_store
-    from tracking.reports import realtime_window, report_realtime
-    from tracking.reports_layout import MINUTE
+    from tracking.reports.selectors import realtime_window, report_realtime
+    from tracking.rollups.layout import MINUTE
 
     points_store(mixed_dataset, [Point(NOW - timedelta(seconds=20 * i + 7), ["GET", "/", "503" if i % 3 else "200"], [float(i), 1, 9]) for i in range(14)])
     report = report_realtime(project=mixed_dataset.project, dataset=mixed_dataset, window=realtime_window(now=NOW), now=NOW)

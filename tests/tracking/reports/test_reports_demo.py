@@ -3,9 +3,9 @@
 import pytest
 from django.utils import timezone
 
-from tracking.reports import REPORTS, realtime_window, report_get
-from tracking.reports_demo import reports_demo_generate
-from tracking.reports_window import PRESETS, window_preset
+from tracking.reports.demo import reports_demo_generate
+from tracking.reports.selectors import REPORTS, realtime_window, report_get
+from tracking.reports.window import PRESETS, window_preset
 
 pytestmark = pytest.mark.django_db
 

@@ -10,14 +10,7 @@ from projects.models import Project
 from tests.factories import DatasetFactory, ProjectFactory, key_for
 from tests.tracking.sql.conftest import ClickHouse, LoadedProject, SeedData
 from tests.tracking.sql.examples import COMPLETE, DOC_DATASETS, GRAFANA_E10, SEED_QUERIES, Example, fragment_statements
-from tests.tracking.sql.support import (
-    Point,
-    chdb_table_load,
-    clock_settle,
-    points_insert,
-    results_match,
-    weather_points,
-)
+from tests.tracking.sql.support import Point, chdb_table_load, clock_settle, points_insert, results_match, weather_points
 
 ALL_EXAMPLES = COMPLETE + fragment_statements()
 

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from tracking.buffer import buffer_ensure_group
+from tracking.ingest.buffer import buffer_ensure_group
 from tracking.services import partitions_ensure
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from projects.models import Project
-from tracking.reports_demo import reports_demo_generate
+from tracking.reports.demo import reports_demo_generate
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from tracking.rollups import rollups_prune
+from tracking.rollups.services import rollups_prune
 
 
 class Command(BaseCommand):

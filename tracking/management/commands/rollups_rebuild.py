@@ -3,7 +3,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tracking.models import Dataset
-from tracking.rollups import rollups_rebuild
+from tracking.rollups.services import rollups_rebuild
 
 
 class Command(BaseCommand):

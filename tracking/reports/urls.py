@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tracking import reports_api
+from tracking.reports import api as reports_api
 
 urlpatterns = [
     path("api/v1/reports/<str:name>", reports_api.ReportApi.as_view(), name="report"),

@@ -15,7 +15,7 @@ from django.utils import timezone
 from projects.models import Project
 from tracking import db
 from tracking.models import Dataset
-from tracking.rollups import rollups_rebuild
+from tracking.rollups.services import rollups_rebuild
 from tracking.services import dataset_get_or_create
 
 CHUNK = 1_000_000

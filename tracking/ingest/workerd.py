@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from tracking.ingest import EPOCH, MAX_BLOBS, MAX_DOUBLES, DataPoint
+from tracking.ingest.decode import EPOCH, MAX_BLOBS, MAX_DOUBLES, DataPoint
 
 _event_decoder = msgspec.json.Decoder(dict[str, object])
 

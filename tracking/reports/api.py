@@ -24,7 +24,8 @@ from rest_framework.response import Response
 from projects.api import ProjectAPIView
 from projects.models import Project
 from tracking.models import Dataset
-from tracking.reports import (
+from tracking.reports.db import metrics_realtime
+from tracking.reports.selectors import (
     REPORTS,
     Report,
     Table,
@@ -34,8 +35,7 @@ from tracking.reports import (
     report_get,
     report_interval_default,
 )
-from tracking.reports_db import metrics_realtime
-from tracking.reports_window import INTERVALS, PRESETS, Window, WindowInvalid, window_build, window_preset
+from tracking.reports.window import INTERVALS, PRESETS, Window, WindowInvalid, window_build, window_preset
 
 SEED_DATASET = "meauxcloud_analytics"
 

@@ -1,7 +1,7 @@
 """The event schema reports understand: kinds, request roles, latency bins and time grains.
 
-Shared by the rollup writer (``tracking.rollups``) and the SQL that reads raw points
-(``tracking.reports_db``), which must classify a point identically. docs/reports.md
+Shared by the rollup writer (``tracking.rollups.services``) and the SQL that reads raw points
+(``tracking.rollups.db``), which must classify a point identically. docs/reports.md
 describes the rules.
 """
 

@@ -17,9 +17,9 @@ from django.db.models import F
 
 from projects.models import Project
 from tracking.models import Dataset
-from tracking.reports_db import rollup_aggregate
-from tracking.reports_layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
-from tracking.reports_window import Window, bucket_starts, window_build, window_pieces
+from tracking.reports.db import rollup_aggregate
+from tracking.reports.window import Window, bucket_starts, window_build, window_pieces
+from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
 REPORTS = ("overview", "usage", "costs", "errors", "ai", "realtime")
 TOP = 10

@@ -12,7 +12,7 @@ kind's three measures, as ``numeric``: adding partial sums in any order gives th
 digits a raw ``SUM(double::numeric)`` gives. Latency histograms are rows of their own kinds
 whose ``k2`` is a fixed log-scale bin, so percentiles come from the same tables.
 
-The batch is classified by the same SQL (``reports_db.classified_sql``) that reads raw
+The batch is classified by the same SQL (``db.classified_sql``) that reads raw
 points for the ragged ends of a report and rebuilds rollups, so the three can never
 disagree about what a point is.
 """
@@ -23,8 +23,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from tracking import reports_db
-from tracking.reports_layout import Layout, layout_from_labels, minute_tier_horizon
+from tracking.rollups import db
+from tracking.rollups.layout import Layout, layout_from_labels, minute_tier_horizon
 
 BASE_COLUMNS = ("blob1", "blob2", "blob3", "double1", "double2", "double3")
 
@@ -53,7 +53,7 @@ def rollups_apply(*, rows: Iterable[Sequence[object]], blob_count: int, double_c
     if not rows:
         return
     dataset_ids = sorted({int(row[0]) for row in rows})
-    labels = dict(reports_db.dataset_labels(dataset_ids=dataset_ids))
+    labels = dict(db.dataset_labels(dataset_ids=dataset_ids))
     by_layout: dict[Layout, list[int]] = defaultdict(list)
     for dataset_id in dataset_ids:
         by_layout[layout_from_labels(labels.get(dataset_id))].append(dataset_id)
@@ -62,12 +62,12 @@ def rollups_apply(*, rows: Iterable[Sequence[object]], blob_count: int, double_c
     positions |= {f"double{i}": 3 + blob_count + i for i in range(1, double_count + 1)}
     columns = sorted(column for column in wanted if column in positions)
     picks = [positions[column] for column in columns]
-    reports_db.rollup_stage(rows=([row[0], row[1], *(row[i] for i in picks)] for row in rows), columns=columns)
+    db.rollup_stage(rows=([row[0], row[1], *(row[i] for i in picks)] for row in rows), columns=columns)
     if len(by_layout) == 1:
-        reports_db.rollup_apply_staged(layout=next(iter(by_layout)), dataset_ids=None)
+        db.rollup_apply_staged(layout=next(iter(by_layout)), dataset_ids=None)
         return
     for layout, ids in by_layout.items():
-        reports_db.rollup_apply_staged(layout=layout, dataset_ids=sorted(ids))
+        db.rollup_apply_staged(layout=layout, dataset_ids=sorted(ids))
 
 
 def rollups_rebuild(*, dataset_id: int, labels: dict[str, str] | None, now: datetime) -> None:
@@ -76,7 +76,7 @@ def rollups_rebuild(*, dataset_id: int, labels: dict[str, str] | None, now: date
     Call inside a transaction: readers see the old rollups until the new ones are
     complete. Costs scans of the dataset's points (docs/benchmarks.md has the figure).
     """
-    reports_db.rollup_rebuild(
+    db.rollup_rebuild(
         dataset_id=dataset_id,
         layout=layout_from_labels(labels),
         minute_from=minute_tier_horizon(now),
@@ -86,4 +86,4 @@ def rollups_rebuild(*, dataset_id: int, labels: dict[str, str] | None, now: date
 def rollups_prune(*, now: datetime) -> int:
     """Drop rows no report reads any more: minute rows past the minute tier's horizon, and hour
     and day rows older than their dataset's retention. Meant to run hourly, like retention."""
-    return reports_db.rollup_prune_minutes(before=minute_tier_horizon(now)) + reports_db.rollup_prune_retention(now=now)
+    return db.rollup_prune_minutes(before=minute_tier_horizon(now)) + db.rollup_prune_retention(now=now)

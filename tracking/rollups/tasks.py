@@ -1,14 +1,13 @@
-"""Celery task of reports: hourly pruning of rollup rows no report reads any more.
+"""Celery task of the rollups: hourly pruning of rollup rows no report reads any more.
 
-Registered through ``CELERY_IMPORTS`` (settings), since autodiscovery only reads
-``tracking/tasks.py``.
+Found by the worker through ``app.autodiscover_tasks(["tracking.rollups"])`` (meauxcloud/celery.py).
 """
 
 from celery import shared_task
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from tracking.rollups import rollups_prune
+from tracking.rollups.services import rollups_prune
 
 
 @shared_task(name="tracking.prune_rollups", ignore_result=True, time_limit=600, soft_time_limit=540)

@@ -1,6 +1,6 @@
 """OpenAPI descriptions of the ingest and health endpoints, for /api/schema/ and its fuzzing.
 
-Documentation only: ingest validates with msgspec (tracking/ingest.py), never with these
+Documentation only: ingest validates with msgspec (tracking/ingest/decode.py), never with these
 serializers, which would be 20× slower on the hot path.
 """
 

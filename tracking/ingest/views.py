@@ -12,21 +12,16 @@ from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
 from projects.governance.quotas import ingest_quota
 from projects.models import Scope
-from tracking import body as body_reader
-from tracking import ingest, tasks
-from tracking.buffer import BufferFull
+from tracking import tasks
 from tracking.conf import tracking_settings
-from tracking.ingest import MalformedBody, ValidatedBatch
-from tracking.openapi import HEALTH_SCHEMA, INGEST_SCHEMA, WORKERD_SCHEMA
+from tracking.ingest import body as body_reader
+from tracking.ingest import decode as ingest
+from tracking.ingest.buffer import BufferFull
+from tracking.ingest.decode import MalformedBody, ValidatedBatch
+from tracking.ingest.openapi import HEALTH_SCHEMA, INGEST_SCHEMA, WORKERD_SCHEMA
+from tracking.ingest.workerd import InvalidEvent, workerd_event_decode
 from tracking.selectors import health_report
-from tracking.services import (
-    DatasetNameInvalid,
-    IngestOutcome,
-    datapoints_accept,
-    dataset_get_or_create,
-    dataset_time_window,
-)
-from tracking.workerd import InvalidEvent, workerd_event_decode
+from tracking.services import DatasetNameInvalid, IngestOutcome, datapoints_accept, dataset_get_or_create, dataset_time_window
 
 JSON_TYPES = ("application/json", "text/plain", "")
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson")

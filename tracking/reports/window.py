@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tracking.reports_db import Piece
-from tracking.reports_layout import DAY, TIERS, floor_to, minute_tier_horizon
+from tracking.reports.db import Piece
+from tracking.rollups.layout import DAY, TIERS, floor_to, minute_tier_horizon
 
 MIN_RANGE = timedelta(minutes=5)
 MAX_RANGE = timedelta(days=90)

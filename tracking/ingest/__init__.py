@@ -1,0 +1,1 @@
+"""Ingest: request bodies, point decoding, the durable Redis buffer, and the ingest endpoints."""

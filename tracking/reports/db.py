@@ -1,0 +1,147 @@
+"""Raw SQL of the reports: named, parameterised reads of the rollup tiers and raw points.
+
+Every statement filters on ``dataset_id`` first, which leads the primary key of each rollup
+tier and the index of the points table. How a point is classified is defined once, in
+``tracking.rollups.db.classified_sql``, and read here through ``raw_piece_sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+
+from tracking.rollups.db import EPOCH_SQL, TIER_TABLES, raw_piece_params, raw_piece_sql
+from tracking.rollups.layout import HISTOGRAM_KINDS, LATENCY_BOUNDS, Kind, Layout
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A time range read from one source: a rollup tier or the raw points."""
+
+    source: str
+    start: datetime
+    end: datetime
+
+
+GROUPS = ("t", "kind", "k1", "k2")
+
+
+def rollup_aggregate(
+    *,
+    dataset_id: int,
+    layout: Layout,
+    pieces: Sequence[Piece],
+    kinds: Sequence[int],
+    group_by: Sequence[str],
+    step: timedelta | None = None,
+    keys: Sequence[str] | None = None,
+) -> list[tuple]:
+    """Sum ``n, s1, s2, s3`` over the pieces, grouped by ``group_by`` (from ``GROUPS``).
+
+    ``t`` groups by ``step``-wide buckets aligned to the epoch; every piece's source must be
+    at most that fine. ``keys`` restricts ``k1`` (e.g. to the top paths).
+    """
+    if not pieces:
+        return []
+    if any(group not in GROUPS for group in group_by):
+        raise ValueError(f"unknown grouping in {group_by!r}")
+    kinds = [int(kind) for kind in kinds]
+    key_list = list(keys) if keys is not None else None
+    selects: list[str] = []
+    params: list[object] = []
+    for piece in pieces:
+        if piece.source == "raw":
+            sql, names = raw_piece_sql(layout, kinds=kinds, keyed=key_list is not None)
+            selects.append(f"SELECT ts, kind, k1, k2, n, s1, s2, s3 FROM ({sql}) AS r")
+            params += raw_piece_params(
+                names,
+                {
+                    "dataset": dataset_id,
+                    "start": piece.start,
+                    "end": piece.end,
+                    "kinds": [kind for kind in kinds if kind not in HISTOGRAM_KINDS],
+                    "keys": key_list,
+                    "bounds": list(LATENCY_BOUNDS),
+                    "histograms": [kind for kind in kinds if kind in HISTOGRAM_KINDS],
+                },
+            )
+            continue
+        table = TIER_TABLES[piece.source]
+        key_filter = " AND k1 = ANY(%s)" if key_list is not None else ""
+        selects.append(
+            f"SELECT bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM {table} "
+            f"WHERE dataset_id = %s AND bucket >= %s AND bucket < %s AND kind = ANY(%s){key_filter}"
+        )
+        params += [dataset_id, piece.start, piece.end, kinds]
+        if key_list is not None:
+            params.append(key_list)
+    outer = []
+    outer_params: list[object] = []
+    for group in group_by:
+        if group == "t":
+            if step is None:
+                raise ValueError("grouping by time needs a step")
+            outer.append(f"date_bin(%s::interval, ts, {EPOCH_SQL}) AS t")
+            outer_params.append(step)
+        else:
+            outer.append(group)
+    # Histograms only count; summing their zero measures would be wasted numeric work.
+    sums = ["0", "0", "0"] if set(kinds) <= HISTOGRAM_KINDS else ["sum(s1)", "sum(s2)", "sum(s3)"]
+    select_list = ", ".join(outer + ["sum(n)", *sums])
+    group_sql = f" GROUP BY {', '.join(str(i) for i in range(1, len(group_by) + 1))}" if group_by else ""
+    sql = f"SELECT {select_list} FROM ({' UNION ALL '.join(selects)}) AS u{group_sql}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, outer_params + params)
+        rows = cursor.fetchall()
+    if not group_by and rows and rows[0][0] is None:
+        return []
+    return rows
+
+
+def metrics_realtime(*, dataset_id: int, since: datetime) -> tuple[int, float, int]:
+    """The seed's /metrics/realtime query, unset doubles and blobs read as 0 and ''."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*), coalesce(avg(coalesce(double1, 0)), 0),
+                   count(*) FILTER (WHERE blob3 LIKE '5%%')
+            FROM tracking_datapoint WHERE dataset_id = %s AND "timestamp" > %s
+            """,
+            [dataset_id, since],
+        )
+        total, average, errors = cursor.fetchone()
+        return int(total), float(average), int(errors)
+
+
+def dataset_volumes(*, since: datetime) -> list[tuple[int, int]]:
+    """Weighted points per dataset since a moment, from the hour tier (for the staff overview)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT dataset_id, sum(n) FROM {TIER_TABLES["hour"]}
+            WHERE bucket >= %s AND NOT (kind = ANY(%s)) GROUP BY dataset_id ORDER BY 2 DESC
+            """,
+            [since, sorted(int(kind) for kind in HISTOGRAM_KINDS)],
+        )
+        return [(row[0], int(row[1])) for row in cursor.fetchall()]
+
+
+def project_totals(*, since: datetime) -> list[tuple[int, int, int, int, object]]:
+    """Per project since a moment: requests, 5xx requests, error events and cost (hour tier)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT d.project_id,
+                sum(r.n) FILTER (WHERE r.kind = %s),
+                sum(r.n) FILTER (WHERE r.kind = %s AND r.k2 LIKE '5%%'),
+                sum(r.n) FILTER (WHERE r.kind = %s),
+                sum(r.s1) FILTER (WHERE r.kind = %s)
+            FROM {TIER_TABLES["hour"]} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
+            WHERE r.bucket >= %s GROUP BY d.project_id
+            """,
+            [int(Kind.REQUEST), int(Kind.REQUEST), int(Kind.ERROR), int(Kind.COST), since],
+        )
+        return [(row[0], int(row[1] or 0), int(row[2] or 0), int(row[3] or 0), row[4] or 0) for row in cursor.fetchall()]
