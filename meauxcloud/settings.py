@@ -153,6 +153,9 @@ TRACKING_MAX_BODY_BYTES = env.int("TRACKING_MAX_BODY_BYTES", default=5 * 1024 * 
 TRACKING_DEDUP_WINDOW_SECONDS = env.int("TRACKING_DEDUP_WINDOW_SECONDS", default=86_400)
 TRACKING_DRAIN_BATCH_POINTS = env.int("TRACKING_DRAIN_BATCH_POINTS", default=20_000)
 TRACKING_PARTITION_DAYS_AHEAD = env.int("TRACKING_PARTITION_DAYS_AHEAD", default=7)
+TRACKING_ANALYZE_MIN_CHANGES = env.int("TRACKING_ANALYZE_MIN_CHANGES", default=1_000)
+TRACKING_ANALYZE_FRACTION = env.float("TRACKING_ANALYZE_FRACTION", default=0.1)
+TRACKING_ANALYZE_MAX_TABLES = env.int("TRACKING_ANALYZE_MAX_TABLES", default=4)
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
@@ -182,6 +185,7 @@ CELERY_BEAT_SCHEDULE = {
     "apply-retention": {"task": "tracking.apply_retention", "schedule": 3600.0},
     # Hourly, next to retention: minute rollups past 3 days, hour/day rollups past retention.
     "prune-rollups": {"task": "tracking.prune_rollups", "schedule": 3600.0},
+    "refresh-statistics": {"task": "tracking.refresh_statistics", "schedule": 60.0, "options": {"expires": 60}},
     "resume-deletions": {"task": "governance.deletion_resume", "schedule": 60.0, "options": {"expires": 60}},
 }
 TRACKING_CHECK_REDIS = env.bool("TRACKING_CHECK_REDIS", default=True)

@@ -74,6 +74,21 @@ class TrackingSettings:
         return getattr(django_settings, "TRACKING_RETENTION_DELETE_BATCH", 10_000)
 
     @property
+    def ANALYZE_MIN_CHANGES(self) -> int:
+        """Rows changed since a table's last ANALYZE before its statistics count as stale."""
+        return getattr(django_settings, "TRACKING_ANALYZE_MIN_CHANGES", 1_000)
+
+    @property
+    def ANALYZE_FRACTION(self) -> float:
+        """Share of a table's rows that must have changed, as autovacuum's analyze scale factor."""
+        return getattr(django_settings, "TRACKING_ANALYZE_FRACTION", 0.1)
+
+    @property
+    def ANALYZE_MAX_TABLES(self) -> int:
+        """Tables analyzed per run: bounds the work, the rest waits for the next run."""
+        return getattr(django_settings, "TRACKING_ANALYZE_MAX_TABLES", 4)
+
+    @property
     def SQL_STATEMENT_TIMEOUT_MS(self) -> int:
         return getattr(django_settings, "SQL_STATEMENT_TIMEOUT_MS", 10_000)
 

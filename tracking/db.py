@@ -161,3 +161,86 @@ def datapoint_count(*, dataset_id: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE dataset_id = %s", [dataset_id])
         return cursor.fetchone()[0]
+
+
+ROLLUP_TABLES = ("tracking_rollup_minute", "tracking_rollup_hour", "tracking_rollup_day")
+
+
+def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[str]:
+    """Tables whose planner statistics lag their contents: the parent first, then the most stale.
+
+    A partition or rollup tier is stale, as autovacuum would judge it, when the rows changed
+    since its last ANALYZE reach ``min_changes`` and ``fraction`` of its size. The partitioned
+    parent has no change counter (PostgreSQL does not track one, and autovacuum never
+    analyzes it), so it is stale when its partitions' live rows differ from the row count its
+    last ANALYZE saw by that much, or it was never analyzed.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH leaves AS (
+                SELECT s.relname::text AS name, s.n_mod_since_analyze::float8 AS changed,
+                       greatest(c.reltuples, 0)::float8 AS size, s.n_live_tup
+                FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+                WHERE s.schemaname = current_schema()
+                  AND (s.relname LIKE %(prefix)s OR s.relname = ANY(%(rollups)s))
+            ),
+            parent AS (
+                SELECT %(table)s::text AS name,
+                       abs(coalesce((SELECT sum(n_live_tup) FROM leaves WHERE name LIKE %(prefix)s), 0)
+                           - greatest(c.reltuples, 0))::float8 AS changed,
+                       greatest(c.reltuples, 0)::float8 AS size,
+                       c.reltuples < 0 AS never
+                FROM pg_class c WHERE c.oid = to_regclass(%(table)s)
+            )
+            SELECT name FROM (
+                SELECT name, changed, size FROM leaves
+                WHERE changed >= greatest(%(min)s, %(fraction)s * size)
+                UNION ALL
+                SELECT name, greatest(changed, %(min)s), size FROM parent
+                WHERE changed >= greatest(%(min)s, %(fraction)s * size) OR (never AND changed > 0)
+            ) AS stale
+            ORDER BY name = %(table)s DESC, changed / greatest(size, 1) DESC, name
+            LIMIT %(limit)s
+            """,
+            {
+                "prefix": PARTITION_PREFIX.replace("_", r"\_") + "%",
+                "rollups": list(ROLLUP_TABLES),
+                "table": TABLE,
+                "min": min_changes,
+                "fraction": fraction,
+                "limit": limit,
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def statistics_publish() -> None:
+    """Make this session's row counts visible to other sessions now rather than within ~10 s.
+
+    PostgreSQL 15+ batches a backend's table counters; the statistics refresher, in another
+    session, decides from them what to analyze right after a drain.
+    """
+    if connection.pg_version >= 150000:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+
+
+def relation_analyze(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+
+
+STATISTICS_LOCK = 0x6D656175_78737461  # an arbitrary advisory-lock key: one statistics refresher at a time
+
+
+def statistics_lock_try() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [STATISTICS_LOCK])
+        return bool(cursor.fetchone()[0])
+
+
+def statistics_lock_release() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [STATISTICS_LOCK])
+

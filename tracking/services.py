@@ -271,6 +271,8 @@ def buffer_drain(*, time_budget: float | None = None, block_ms: int = 200) -> Dr
         total_entries += result.entries
         total_points += result.points
         total_dead += result.dead_letters
+    if total_points:
+        db.statistics_publish()
     return DrainResult(entries=total_entries, points=total_points, dead_letters=total_dead)
 
 
@@ -340,4 +342,30 @@ def retention_apply(*, now: datetime, max_batches: int = 50) -> RetentionResult:
 def ledger_prune(*, now: datetime) -> int:
     """Ledger rows only matter while their entry could still be redelivered."""
     return db.ledger_prune(before=now - timedelta(days=7), limit=100_000)
+
+
+def statistics_refresh(*, max_tables: int | None = None) -> list[str]:
+    """ANALYZE the partitions, rollup tiers and partitioned parent whose statistics are stale.
+
+    The product keeps its own statistics: autovacuum never analyzes a partitioned parent,
+    and some installations run without autovacuum at all, so a dashboard query right after
+    a bulk load would be planned from empty statistics. Bounded to ``max_tables`` per call;
+    one refresher at a time (an advisory lock), and ANALYZE never blocks inserts.
+    Returns the tables analyzed.
+    """
+    limit = tracking_settings.ANALYZE_MAX_TABLES if max_tables is None else max_tables
+    if not db.statistics_lock_try():
+        return []
+    try:
+        stale = db.statistics_stale(
+            min_changes=tracking_settings.ANALYZE_MIN_CHANGES, fraction=tracking_settings.ANALYZE_FRACTION, limit=limit
+        )
+        if db.TABLE in stale:
+            # ANALYZE of the partitioned parent also analyzes every partition.
+            stale = [name for name in stale if not name.startswith(db.PARTITION_PREFIX)]
+        for name in stale:
+            db.relation_analyze(name)
+        return stale
+    finally:
+        db.statistics_lock_release()
 

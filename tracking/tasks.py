@@ -13,6 +13,7 @@ from tracking.ingest import buffer
 logger = logging.getLogger(__name__)
 
 KICK_WINDOW_MS = 500
+STATISTICS_KICK_WINDOW_MS = 5_000
 
 
 def drain_soon() -> None:
@@ -33,10 +34,33 @@ def drain_buffer() -> int:
     """Safe to run anywhere, any number of times: entries are claimed, written once, then acked."""
     close_old_connections()
     try:
-        return services.buffer_drain().points
+        points = services.buffer_drain().points
     except Exception:
         connection.close()
         raise
+    if points:
+        statistics_soon()
+    return points
+
+
+def statistics_soon() -> None:
+    """After writes, refresh planner statistics within seconds rather than at the next beat."""
+    try:
+        if buffer.buffer_kick_once(within_ms=STATISTICS_KICK_WINDOW_MS, topic="statistics-kick"):
+            refresh_statistics.apply_async(queue=tracking_settings.DRAIN_QUEUE)
+    except Exception as error:
+        logger.warning("could not schedule a statistics refresh: %s", type(error).__name__)
+
+
+@shared_task(name="tracking.refresh_statistics", ignore_result=True, time_limit=300, soft_time_limit=240)
+def refresh_statistics() -> list[str]:
+    """Idempotent: a second run right after the first finds nothing stale. Bounded per run;
+    reschedules itself while a run finds as many stale tables as it may analyze."""
+    close_old_connections()
+    analyzed = services.statistics_refresh()
+    if len(analyzed) >= tracking_settings.ANALYZE_MAX_TABLES:
+        refresh_statistics.apply_async(countdown=1, queue=tracking_settings.DRAIN_QUEUE)
+    return analyzed
 
 
 @shared_task(name="tracking.maintain_partitions", ignore_result=True)

@@ -188,9 +188,9 @@ def buffer_ack(*, entry_ids: list[str]) -> None:
     pipe.execute()
 
 
-def buffer_kick_once(*, within_ms: int) -> bool:
-    """True for the first caller in a window: used to debounce drain-task scheduling."""
-    return bool(redis_client().set(f"{tracking_settings.STREAM_KEY}:kick", b"1", nx=True, px=within_ms))
+def buffer_kick_once(*, within_ms: int, topic: str = "kick") -> bool:
+    """True for the first caller in a window: debounces task scheduling (drains, statistics)."""
+    return bool(redis_client().set(f"{tracking_settings.STREAM_KEY}:{topic}", b"1", nx=True, px=within_ms))
 
 
 def worker_heartbeat_record() -> None:

@@ -1,0 +1,79 @@
+"""Planner statistics are the product's job: partitions, rollup tiers and the parent stay analyzed."""
+
+import signal
+
+import pytest
+from django.db import connection
+
+from tests.support.processes import process_kill, wait_until, worker_start
+from tests.tracking.helpers import post_points
+from tracking import db
+from tracking.services import buffer_drain, statistics_refresh
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+POINTS = 1_500
+
+
+@pytest.fixture(autouse=True)
+def any_share_of_changes(settings):
+    """Rows left by earlier tests must not hide this test's 1,500 behind the 10 % share."""
+    settings.TRACKING_ANALYZE_FRACTION = 0.0
+
+
+def reltuples(name: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [name])
+        return cursor.fetchone()[0]
+
+
+def points_in_table() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tracking_datapoint")
+        return cursor.fetchone()[0]
+
+
+def post_bulk(client, write_key: str) -> None:
+    batch = [{"blobs": ["GET", f"/p{i}", "200"], "doubles": [i, 1]} for i in range(POINTS)]
+    assert post_points(client, write_key, "requests", batch).status_code == 202
+
+
+def test_a_bulk_write_leaves_the_parent_and_its_partition_analyzed(client, write_key, partitions):
+    post_bulk(client, write_key)
+    assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
+    while statistics_refresh(max_tables=10):
+        pass
+
+    today = db.partition_list()[-1]
+    written = [name for name in db.partition_list() if reltuples(name) > 0]
+    assert reltuples(db.TABLE) == points_in_table()
+    assert sum(reltuples(name) for name in written) == points_in_table()
+    assert today not in written or reltuples(today) > 0
+    assert statistics_refresh() == []
+
+
+def test_each_refresh_analyzes_at_most_its_bound_and_the_next_one_goes_on(client, write_key, partitions):
+    post_bulk(client, write_key)
+    buffer_drain(time_budget=5, block_ms=10)
+
+    runs = [statistics_refresh(max_tables=1)]
+    while runs[-1]:
+        runs.append(statistics_refresh(max_tables=1))
+
+    assert runs[0] == [db.TABLE]
+    assert all(len(run) == 1 for run in runs[:-1])
+    assert {name for run in runs for name in run} == {db.TABLE, *db.ROLLUP_TABLES}
+
+
+@pytest.mark.slow
+def test_a_worker_refreshes_statistics_within_seconds_of_a_drain(client, write_key, partitions, celery_queue, tmp_path):
+    while statistics_refresh(max_tables=50):
+        pass
+    before = points_in_table()
+    post_bulk(client, write_key)
+    worker = worker_start(queue=celery_queue, log_path=tmp_path / "worker.log", beat=False, TRACKING_ANALYZE_FRACTION="0")
+    try:
+        assert wait_until(lambda: points_in_table() == before + POINTS, timeout=30)
+        assert wait_until(lambda: reltuples(db.TABLE) == before + POINTS, timeout=15, interval=0.25)
+    finally:
+        process_kill(worker, signal.SIGTERM)
