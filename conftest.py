@@ -5,9 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from meauxcloud.redis import redis_client
 from projects.models import Project
 from tests.factories import ProjectFactory, key_for
-from tracking.ingest.buffer import buffer_ensure_group, redis_client
+from tracking.ingest.buffer import buffer_ensure_group
 
 
 @pytest.fixture(autouse=True)

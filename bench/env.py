@@ -100,7 +100,8 @@ def migrate() -> None:
 
 def redis_reset() -> None:
     """Start from an empty stream, queue and dedup marks: only bench DB 15 is flushed."""
-    from tracking.ingest.buffer import buffer_ensure_group, redis_client
+    from meauxcloud.redis import redis_client
+    from tracking.ingest.buffer import buffer_ensure_group
 
     redis_client().flushdb()
     buffer_ensure_group()

@@ -4,10 +4,10 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from rest_framework import authentication, exceptions
 
+from projects import outage
 from projects.models import ApiKey
 from projects.selectors import api_key_get_active
 from projects.services import api_key_hash, api_key_touch
-from tracking.ingest import outage
 
 
 class ApiKeyUser:

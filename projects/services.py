@@ -9,10 +9,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from projects import outage
 from projects.governance.audit import audit_record
 from projects.governance.models import AuditAction
 from projects.models import ApiKey, Membership, Project, Role
-from tracking.ingest import outage
 
 KEY_PREFIX = "mc_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -6,8 +6,9 @@ import redis
 from django.conf import settings
 from django.core import checks
 
+from meauxcloud.redis import redis_client
 from tracking.conf import tracking_settings
-from tracking.ingest.buffer import redis_client, waitaof_supported
+from tracking.ingest.buffer import waitaof_supported
 
 
 @checks.register("tracking")

@@ -11,8 +11,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from meauxcloud.redis import redis_client
 from projects.governance.conf import governance_settings
-from tracking.ingest.buffer import redis_client
 
 
 def _slot(request: HttpRequest | None, username: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from meauxcloud.redis import redis_client
 from projects.governance import db as governance_db
 from projects.governance.audit import actor_current, audit_record
 from projects.governance.conf import governance_settings
@@ -22,7 +23,6 @@ from projects.governance.models import FILTER_COLUMNS, AuditAction, DeletionJob,
 from projects.models import Project
 from tracking import db as tracking_db
 from tracking.conf import tracking_settings
-from tracking.ingest.buffer import redis_client
 from tracking.models import Dataset
 from tracking.rollups import services as rollups
 

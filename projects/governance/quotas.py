@@ -12,7 +12,7 @@ crashed process's slot leaves after ``QUERY_LEASE_SECONDS``.
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,10 +21,10 @@ from functools import cache
 from django.db import DatabaseError
 
 from meauxcloud.api import ApiProblem
+from meauxcloud.redis import redis_client
 from projects.governance.conf import governance_settings
 from projects.governance.models import ProjectQuota
 from projects.models import Project
-from tracking.ingest.buffer import redis_client
 
 UNLIMITED = -1
 KEY_PREFIX = "meauxcloud:quota"
@@ -139,28 +139,22 @@ def _day_keys(project_id: int, now: datetime) -> list[str]:
     return [f"{KEY_PREFIX}:{project_id}:points:{day}", f"{KEY_PREFIX}:{project_id}:bytes:{day}"]
 
 
-def rows_bytes(rows: list[list[object]]) -> int:
-    """Size of the point data the bytes quota counts: index and blob UTF-8 bytes, 8 per double."""
-    total = 0
-    for _, index1, blobs, doubles, _ in rows:
-        total += len(index1.encode()) + 8 * len(doubles)
-        total += sum(len(blob.encode()) for blob in blobs if blob is not None)
-    return total
-
-
 @contextmanager
-def ingest_quota(*, project_id: int, rows: list[list[object]]) -> Iterator[None]:
-    """Charge a batch against the day's points/bytes quota; refund it if the batch is not buffered."""
+def ingest_quota(*, project_id: int, points: int, size: Callable[[], int]) -> Iterator[None]:
+    """Charge a batch of ``points`` against the day's points/bytes quota; refund it if the batch is not buffered.
+
+    ``size`` gives the batch's data bytes; it walks the batch, so it is called only when
+    the project has a bytes quota.
+    """
     limits = quota_limits(project_id=project_id)
     if not limits.ingest_limited:
         yield
         return
     now = datetime.now(UTC)
     keys = _day_keys(project_id, now)
-    points = len(rows)
-    size = rows_bytes(rows) if limits.bytes_per_day != UNLIMITED else 0
+    data_bytes = size() if limits.bytes_per_day != UNLIMITED else 0
     verdict, used = _ingest_script()(
-        keys=keys, args=[points, size, limits.points_per_day, limits.bytes_per_day, 2 * 86_400]
+        keys=keys, args=[points, data_bytes, limits.points_per_day, limits.bytes_per_day, 2 * 86_400]
     )
     if verdict == 1:
         raise QuotaExceeded(
@@ -172,14 +166,14 @@ def ingest_quota(*, project_id: int, rows: list[list[object]]) -> Iterator[None]
     if verdict == 2:
         raise QuotaExceeded(
             code="bytes_quota_exceeded",
-            detail=f"This batch of {size} bytes would pass the project's {limits.bytes_per_day} bytes "
+            detail=f"This batch of {data_bytes} bytes would pass the project's {limits.bytes_per_day} bytes "
             f"per day ({used} used); nothing was accepted.",
             retry_after=_seconds_to_midnight(now),
         )
     try:
         yield
     except BaseException:
-        _refund(keys, points, size)
+        _refund(keys, points, data_bytes)
         raise
 
 

@@ -11,11 +11,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from meauxcloud.redis import redis_client
 from projects.governance.auth import login_failures
 from projects.services import api_key_revoke
 from tests.factories import ProjectFactory, UserFactory, key_for
 from tests.tracking.helpers import post_points
-from tracking.ingest.buffer import redis_client
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ def _quota(project, **limits) -> ProjectQuota:
 
 @pytest.fixture(autouse=True)
 def _fresh_counters(project):
-    from tracking.ingest.buffer import redis_client
+    from meauxcloud.redis import redis_client
 
     client = redis_client()
     stale = list(client.scan_iter(match=f"meauxcloud:quota:{project.id}:*"))

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from meauxcloud.redis import redis_client
 from tests.faults.stack import free_port, wait_until
 from tracking.checks import check_buffer_redis
 from tracking.ingest import buffer
@@ -34,7 +35,7 @@ def private_redis(settings, tmp_path) -> Iterator:
         settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
         settings.TRACKING_CHECK_REDIS = True
         _forget_clients()
-        assert wait_until(lambda: buffer.redis_client().ping(), timeout=10)
+        assert wait_until(lambda: redis_client().ping(), timeout=10)
 
     yield start
     for process in processes:
@@ -45,7 +46,7 @@ def private_redis(settings, tmp_path) -> Iterator:
 
 
 def _forget_clients() -> None:
-    buffer.redis_client.cache_clear()
+    redis_client.cache_clear()
     buffer.waitaof_supported.cache_clear()
     buffer._append_script.cache_clear()
 

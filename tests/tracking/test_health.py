@@ -1,5 +1,6 @@
 import pytest
 
+from meauxcloud.redis import redis_client
 from tracking.ingest import buffer
 
 pytestmark = pytest.mark.django_db
@@ -34,12 +35,12 @@ def test_healthz_is_200_with_everything_up_and_reports_buffer_depth(client, writ
 def test_healthz_is_503_when_redis_is_unreachable(client, settings):
     working_url = settings.REDIS_URL
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    buffer.redis_client.cache_clear()
+    redis_client.cache_clear()
     try:
         response = client.get("/healthz")
     finally:
         settings.REDIS_URL = working_url
-        buffer.redis_client.cache_clear()
+        redis_client.cache_clear()
 
     assert response.status_code == 503
     assert response.json()["redis"] == {"status": "down", "error": "ConnectionError"}

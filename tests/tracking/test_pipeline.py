@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from meauxcloud.redis import redis_client
 from tests.tracking.helpers import post_points, stored_rows
 from tracking.ingest import buffer
 from tracking.models import Dataset, DeadLetter, IngestedEntry
@@ -106,7 +107,7 @@ def test_redelivered_entry_after_commit_is_not_stored_twice(client, write_key, p
 def test_poison_entry_goes_to_dead_letters_and_the_rest_is_stored(client, write_key, partitions, settings):
     post_points(client, write_key, "events", [{"blobs": ["good-1"]}])
     dataset = Dataset.objects.get(name="events")
-    buffer.redis_client().xadd(
+    redis_client().xadd(
         settings.TRACKING_STREAM_KEY, {"d": dataset.id, "p": b"\xc1 not msgpack", "s": b""}
     )
     post_points(client, write_key, "events", [{"blobs": ["good-2"]}])

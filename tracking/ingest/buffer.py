@@ -13,8 +13,8 @@ from functools import cache, cached_property
 
 import msgspec
 import redis
-from django.conf import settings
 
+from meauxcloud.redis import redis_client
 from tracking.conf import tracking_settings
 
 _encoder = msgspec.msgpack.Encoder()
@@ -71,11 +71,6 @@ class BufferEntry:
         if not self.skip:
             return rows
         return [row for position, row in enumerate(rows) if position not in self.skip]
-
-
-@cache
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30, socket_timeout=10)
 
 
 @cache

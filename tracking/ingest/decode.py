@@ -74,6 +74,14 @@ class ValidatedBatch:
     def received(self) -> int:
         return len(self.rows) + len(self.errors)
 
+    def data_bytes(self) -> int:
+        """Size of the point data the bytes quota counts: index and blob UTF-8 bytes, 8 per double."""
+        total = 0
+        for _, index1, blobs, doubles, _ in self.rows:
+            total += len(index1.encode()) + 8 * len(doubles)
+            total += sum(len(blob.encode()) for blob in blobs if blob is not None)
+        return total
+
 
 @dataclass(frozen=True)
 class TimeWindow:

@@ -54,7 +54,7 @@ def _accept(dataset, batch: ValidatedBatch) -> Response:
             errors=[error.as_dict() for error in batch.errors],
         )
     try:
-        with ingest_quota(project_id=dataset.project_id, rows=batch.rows):
+        with ingest_quota(project_id=dataset.project_id, points=len(batch.rows), size=batch.data_bytes):
             outcome: IngestOutcome = datapoints_accept(dataset=dataset, batch=batch)
     except BufferFull:
         return problem_response(
