@@ -58,7 +58,8 @@ def _variant_create(conn: "object", table: str, grain: str, index_sql: str, now:
 
 def _translated(points: int) -> dict[str, tuple[str, dict[str, object]]]:
     from bench.queries import SEED_QUERIES
-    from tracking.sql.translate import DatasetRef, sql_parse, sql_translate
+    from tracking.sql.ir import DatasetRef
+    from tracking.sql.translate import sql_parse, sql_translate
 
     refs = [DatasetRef(id=DATASET_ID, name="alt", labels={})]
     out = {}

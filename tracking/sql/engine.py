@@ -10,7 +10,8 @@ from tracking.models import Dataset
 from tracking.sql.db import SandboxLimits, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, result_render
-from tracking.sql.translate import DEFAULT_TIMEZONE, TIMEZONES, DatasetRef, ShowStatement, sql_parse, sql_translate
+from tracking.sql.ir import DEFAULT_TIMEZONE, TIMEZONES, DatasetRef, ShowStatement
+from tracking.sql.translate import sql_parse, sql_translate
 
 __all__ = ["SqlError", "SqlResult", "sql_execute"]
 

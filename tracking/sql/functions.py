@@ -16,10 +16,10 @@ from sqlglot import exp
 
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import sql_error_at
-from tracking.sql.translate import ASCII_LOWER, ASCII_UPPER, TIMEZONES, Compiler, Scope, Typed, display_name
+from tracking.sql.ir import ASCII_LOWER, ASCII_UPPER, TIMEZONES, ExpressionCompiler, Scope, Typed, display_name
 
-Scalar = Callable[[Compiler, exp.Expression, list[Typed]], Typed]
-Aggregate = Callable[[Compiler, Scope, exp.Expression, list[exp.Expression], list[exp.Expression]], Typed]
+Scalar = Callable[[ExpressionCompiler, exp.Expression, list[Typed]], Typed]
+Aggregate = Callable[[ExpressionCompiler, Scope, exp.Expression, list[exp.Expression], list[exp.Expression]], Typed]
 
 
 def _arity(node: exp.Expression, args: list[Any], low: int, high: int | None = None) -> None:
@@ -29,7 +29,7 @@ def _arity(node: exp.Expression, args: list[Any], low: int, high: int | None = N
         raise sql_error_at(f"Function {node.name} takes {expected} arguments, got {len(args)}", node)
 
 
-def _num(c: Compiler, typed: Typed, node: exp.Expression) -> str:
+def _num(c: ExpressionCompiler, typed: Typed, node: exp.Expression) -> str:
     if typed.boolean or ct.is_number(typed.type):
         return c.value(typed)
     if typed.type == ct.NOTHING:
@@ -59,7 +59,7 @@ def _const_int(typed: Typed, node: exp.Expression, what: str) -> int:
     raise sql_error_at(f"{what} of function {_fname(node)} must be a constant integer", node)
 
 
-def _timezone(c: Compiler, typed: Typed, node: exp.Expression) -> str:
+def _timezone(c: ExpressionCompiler, typed: Typed, node: exp.Expression) -> str:
     name = _const_str(typed, node, "The timezone")
     if name not in TIMEZONES:
         raise sql_error_at(f"Unknown timezone {name}", node)
@@ -70,7 +70,7 @@ def _tz_of(typed: Typed) -> str:
     return ct.datetime_tz(typed.type) or "UTC"
 
 
-def _datetime(c: Compiler, typed: Typed, node: exp.Expression) -> Typed:
+def _datetime(c: ExpressionCompiler, typed: Typed, node: exp.Expression) -> Typed:
     """Coerce to a DateTime: Dates become midnight UTC, strings are parsed as 'YYYY-MM-DD hh:mm:ss'."""
     if ct.is_datetime(typed.type):
         return typed
@@ -83,7 +83,7 @@ def _datetime(c: Compiler, typed: Typed, node: exp.Expression) -> Typed:
     )
 
 
-def _local(c: Compiler, typed: Typed, node: exp.Expression, tz: str | None = None) -> str:
+def _local(c: ExpressionCompiler, typed: Typed, node: exp.Expression, tz: str | None = None) -> str:
     """The wall-clock timestamp of a DateTime in its (or the given) timezone; Dates stay dates."""
     if ct.is_date(typed.type):
         return f"({typed.sql})::timestamp"
@@ -101,7 +101,7 @@ def _agg(typed: Typed, *parts: Typed) -> Typed:
 # ---- operators -------------------------------------------------------------------
 
 
-def _interval_sql(c: Compiler, typed: Typed) -> str:
+def _interval_sql(c: ExpressionCompiler, typed: Typed) -> str:
     amount, unit = typed.const
     key = {
         "SECOND": "secs",
@@ -118,7 +118,7 @@ def _interval_sql(c: Compiler, typed: Typed) -> str:
     return f"make_interval({key} => {int(amount)})"
 
 
-def arithmetic(c: Compiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
+def arithmetic(c: ExpressionCompiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
     if op in ("plus", "minus") and (left.type.startswith("Interval") or right.type.startswith("Interval")):
         if left.type.startswith("Interval") and op == "plus":
             left, right = right, left
@@ -159,7 +159,7 @@ def arithmetic(c: Compiler, op: str, left: Typed, right: Typed, node: exp.Expres
     return _agg(Typed(f"({a} {symbol} {b})", result), left, right)
 
 
-def compare(c: Compiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
+def compare(c: ExpressionCompiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
     """A comparison with ClickHouse's conversions: a DateTime compares with a string as a DateTime."""
     left_sql, right_sql = _comparable(c, left, right, node)
     if op not in ("=", "<>") and ct.is_string(left.type) and ct.is_string(right.type):
@@ -167,7 +167,7 @@ def compare(c: Compiler, op: str, left: Typed, right: Typed, node: exp.Expressio
     return Typed(f"({left_sql} {op} {right_sql})", "UInt8", boolean=True, aggregate=left.aggregate or right.aggregate)
 
 
-def _comparable(c: Compiler, left: Typed, right: Typed, node: exp.Expression) -> tuple[str, str]:
+def _comparable(c: ExpressionCompiler, left: Typed, right: Typed, node: exp.Expression) -> tuple[str, str]:
     for first, second, flip in ((left, right, False), (right, left, True)):
         if ct.is_datetime(first.type) or ct.is_date(first.type):
             if ct.is_string(second.type) or ct.is_datetime(second.type) or ct.is_date(second.type):
@@ -197,7 +197,7 @@ def float_text(sql: str) -> str:
     )
 
 
-def to_string(c: Compiler, typed: Typed, node: exp.Expression) -> str:
+def to_string(c: ExpressionCompiler, typed: Typed, node: exp.Expression) -> str:
     if ct.is_string(typed.type):
         return typed.sql
     if typed.type == "Bool":
@@ -216,7 +216,7 @@ def to_string(c: Compiler, typed: Typed, node: exp.Expression) -> str:
 
 
 def multi_if(
-    c: Compiler, scope: Scope, branches: list[exp.Expression], default: exp.Expression | None, node: exp.Expression
+    c: ExpressionCompiler, scope: Scope, branches: list[exp.Expression], default: exp.Expression | None, node: exp.Expression
 ) -> Typed:
     conditions = [c.cond(scope, branches[i]) for i in range(0, len(branches), 2)]
     values = [c.expr(scope, branches[i]) for i in range(1, len(branches), 2)]
@@ -224,7 +224,7 @@ def multi_if(
     return _case(c, conditions, values, otherwise, node)
 
 
-def _case(c: Compiler, conditions: list[Typed], values: list[Typed], otherwise: Typed, node: exp.Expression) -> Typed:
+def _case(c: ExpressionCompiler, conditions: list[Typed], values: list[Typed], otherwise: Typed, node: exp.Expression) -> Typed:
     options = values + [otherwise]
     common = ct.supertype([("UInt8" if v.boolean and v.type != "Bool" else v.type) for v in options])
     if common is None:
@@ -237,7 +237,7 @@ def _case(c: Compiler, conditions: list[Typed], values: list[Typed], otherwise: 
     return _agg(typed, *conditions, *options)
 
 
-def _cast_value(c: Compiler, typed: Typed, target: str) -> str:
+def _cast_value(c: ExpressionCompiler, typed: Typed, target: str) -> str:
     if ct.strip_nullable(target) == "Bool":
         return typed.sql
     if ct.is_datetime(target) or ct.is_date(target) or ct.is_string(target):
@@ -248,7 +248,7 @@ def _cast_value(c: Compiler, typed: Typed, target: str) -> str:
 # ---- conversions -----------------------------------------------------------------
 
 
-def convert(c: Compiler, target: str, typed: Typed, node: exp.Expression) -> Typed:
+def convert(c: ExpressionCompiler, target: str, typed: Typed, node: exp.Expression) -> Typed:
     info = ct.int_info(target)
     if info is not None:
         bits, signed = info
@@ -281,14 +281,14 @@ def convert(c: Compiler, target: str, typed: Typed, node: exp.Expression) -> Typ
 
 
 def _converter(target: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1)
         return convert(c, target, args[0], node)
 
     return run
 
 
-def to_datetime(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def to_datetime(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1, 2)
     tz = _timezone(c, args[1], node) if len(args) == 2 else None
     zone = c.param(tz or "UTC", "text")
@@ -306,7 +306,7 @@ def to_datetime(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     raise sql_error_at(f"Cannot convert {value.type} to DateTime", node)
 
 
-def to_date(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def to_date(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1, 2)
     value = args[0]
     tz = _timezone(c, args[1], node) if len(args) == 2 else None
@@ -319,7 +319,7 @@ def to_date(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     raise sql_error_at(f"Cannot convert {value.type} to Date", node)
 
 
-def bound_parameter(c: Compiler, *, name: str, ch_type: str, value: Any, node: exp.Expression) -> Typed:
+def bound_parameter(c: ExpressionCompiler, *, name: str, ch_type: str, value: Any, node: exp.Expression) -> Typed:
     """A ``{name:Type}`` placeholder bound from the request's params, checked against its type."""
     info = ct.int_info(ch_type)
     if info is not None:
@@ -363,14 +363,14 @@ def bound_parameter(c: Compiler, *, name: str, ch_type: str, value: Any, node: e
 
 
 def _binary_op(op: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 2)
         return arithmetic(c, op, args[0], args[1], node)
 
     return run
 
 
-def _int_div(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _int_div(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2)
     left, right = args
     a, b = _num(c, left, node), _num(c, right, node)
@@ -381,7 +381,7 @@ def _int_div(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     return _agg(Typed(f"({a} / {b})", ct.int_type(bits=left_bits, signed=signed)), left, right)
 
 
-def _abs(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _abs(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1)
     value = args[0]
     if ct.is_float(value.type):
@@ -391,7 +391,7 @@ def _abs(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
 
 
 def _float_fn(template: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1)
         x = f"({_num(c, args[0], node)})::float8"
         return _agg(Typed(template.format(x=x), "Float64"), args[0])
@@ -399,14 +399,14 @@ def _float_fn(template: str) -> Scalar:
     return run
 
 
-def _pow(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _pow(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2)
     a, b = (f"({_num(c, arg, node)})::float8" for arg in args)
     return _agg(Typed(f"power({a}, {b})", "Float64"), *args)
 
 
 def _rounding(kind: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1, 2)
         value = args[0]
         digits = _const_int(args[1], node, "The precision") if len(args) == 2 else 0
@@ -429,7 +429,7 @@ def _rounding(kind: str) -> Scalar:
     return run
 
 
-def _length(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _length(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1)
     value = args[0]
     if ct.is_array(value.type):
@@ -438,7 +438,7 @@ def _length(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
 
 
 def _empty(negate: bool) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1)
         value = args[0]
         if ct.is_array(value.type):
@@ -451,7 +451,7 @@ def _empty(negate: bool) -> Scalar:
 
 
 def _case_map(unicode: bool, upper: bool) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1)
         text = _str(args[0], node)
         if unicode:
@@ -464,27 +464,27 @@ def _case_map(unicode: bool, upper: bool) -> Scalar:
     return run
 
 
-def _starts_with(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _starts_with(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2)
     return _agg(Typed(f"starts_with({_str(args[0], node)}, {_str(args[1], node)})", "UInt8", boolean=True), *args)
 
 
-def _ends_with(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _ends_with(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2)
     haystack, suffix = _str(args[0], node), _str(args[1], node)
     return _agg(Typed(f"(right({haystack}, char_length({suffix})) = {suffix})", "UInt8", boolean=True), *args)
 
 
-def position(c: Compiler, haystack: Typed, needle: Typed, node: exp.Expression) -> Typed:
+def position(c: ExpressionCompiler, haystack: Typed, needle: Typed, node: exp.Expression) -> Typed:
     return _agg(Typed(f"strpos({_str(haystack, node)}, {_str(needle, node)})::bigint", "UInt64"), haystack, needle)
 
 
-def _position_fn(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _position_fn(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2)
     return position(c, args[0], args[1], node)
 
 
-def substring(c: Compiler, args: list[Typed], node: exp.Expression) -> Typed:
+def substring(c: ExpressionCompiler, args: list[Typed], node: exp.Expression) -> Typed:
     _arity(node, args, 2, 3)
     text = _str(args[0], node)
     offset = _num(c, args[1], node)
@@ -492,11 +492,11 @@ def substring(c: Compiler, args: list[Typed], node: exp.Expression) -> Typed:
     return _agg(Typed(f"meaux_ch.substring({text}, ({offset})::bigint, ({length})::bigint)", "String"), *args)
 
 
-def _substring_fn(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _substring_fn(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     return substring(c, args, node)
 
 
-def _format(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _format(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     if not args:
         raise sql_error_at("format() needs a format string", node)
     pattern = args[0]
@@ -505,14 +505,14 @@ def _format(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     return _agg(Typed(f"meaux_ch.format({pattern.sql}, ARRAY[{values}]::text[])", "String"), *args)
 
 
-def _concat(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _concat(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     if len(args) < 1:
         raise sql_error_at("concat() needs at least one argument", node)
     parts = " || ".join(f"coalesce({to_string(c, arg, node)}, '')" for arg in args)
     return _agg(Typed(f"({parts})", "String"), *args)
 
 
-def _to_string(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _to_string(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1, 2)
     value = args[0]
     if len(args) == 2 and ct.is_datetime(value.type):
@@ -521,7 +521,7 @@ def _to_string(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     return _agg(Typed(to_string(c, value, node), "String"), value)
 
 
-def _hex_sql(c: Compiler, typed: Typed, node: exp.Expression) -> str:
+def _hex_sql(c: ExpressionCompiler, typed: Typed, node: exp.Expression) -> str:
     if ct.is_string(typed.type):
         return f"upper(encode(convert_to({typed.sql}, 'UTF8'), 'hex'))"
     if ct.is_float(typed.type):
@@ -536,17 +536,17 @@ def _hex_sql(c: Compiler, typed: Typed, node: exp.Expression) -> str:
     raise sql_error_at(f"Illegal type {typed.type} of argument of function {_fname(node)}", node)
 
 
-def _hex(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _hex(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1)
     return _agg(Typed(_hex_sql(c, args[0], node), "String"), args[0])
 
 
-def _bin(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _bin(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1)
     return _agg(Typed(f"meaux_ch.hex_to_bin({_hex_sql(c, args[0], node)})", "String"), args[0])
 
 
-def _int_operand(c: Compiler, typed: Typed, node: exp.Expression) -> tuple[str, int, bool]:
+def _int_operand(c: ExpressionCompiler, typed: Typed, node: exp.Expression) -> tuple[str, int, bool]:
     """(sql, bits, signed) of a bit-function operand; Float64 is truncated to Int64 as AE accepts it."""
     if ct.is_float(typed.type):
         return f"trunc({typed.sql})::bigint", 64, True
@@ -557,7 +557,7 @@ def _int_operand(c: Compiler, typed: Typed, node: exp.Expression) -> tuple[str, 
 
 
 def _bit_logic(symbol: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 2)
         (a, a_bits, a_signed), (b, b_bits, b_signed) = (_int_operand(c, arg, node) for arg in args)
         bits, signed = max(a_bits, b_bits), a_signed or b_signed
@@ -567,7 +567,7 @@ def _bit_logic(symbol: str) -> Scalar:
     return run
 
 
-def _bit_not(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _bit_not(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1)
     a, bits, signed = _int_operand(c, args[0], node)
     return _agg(
@@ -580,7 +580,7 @@ def _bit_not(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
 
 
 def _bit_shift(direction: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 2)
         a, bits, signed = _int_operand(c, args[0], node)
         n, _, _ = _int_operand(c, args[1], node)
@@ -594,7 +594,7 @@ def _bit_shift(direction: str) -> Scalar:
 
 
 def _bit_rotate(direction: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 2)
         a, bits, signed = _int_operand(c, args[0], node)
         n, _, _ = _int_operand(c, args[1], node)
@@ -605,14 +605,14 @@ def _bit_rotate(direction: str) -> Scalar:
     return run
 
 
-def _bit_test(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _bit_test(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2)
     a, _, _ = _int_operand(c, args[0], node)
     n, _, _ = _int_operand(c, args[1], node)
     return _agg(Typed(f"(({a} >> ({n})::int) & 1)", "UInt8"), *args)
 
 
-def _bit_count(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _bit_count(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1)
     value = args[0]
     if ct.is_float(value.type):
@@ -621,14 +621,14 @@ def _bit_count(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     return _agg(Typed(f"meaux_ch.bit_count_int({a}, {bits})", "UInt8"), value)
 
 
-def _bit_hamming(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _bit_hamming(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2)
     xor = _bit_logic("#")(c, node, args)
     bits, _ = ct.int_info(xor.type) or (64, True)
     return _agg(Typed(f"meaux_ch.bit_count_int({xor.sql}, {bits})", "UInt8"), *args)
 
 
-def _multi_if(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _multi_if(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     if len(args) < 3 or len(args) % 2 == 0:
         raise sql_error_at("multiIf takes an odd number (at least 3) of arguments", node)
     conditions = [c.as_cond(args[i], node) for i in range(0, len(args) - 1, 2)]
@@ -636,12 +636,12 @@ def _multi_if(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     return _case(c, conditions, values, args[-1], node)
 
 
-def _if_fn(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _if_fn(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 3)
     return _multi_if(c, node, args)
 
 
-def _coalesce(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _coalesce(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     if not args:
         raise sql_error_at("coalesce needs at least one argument", node)
     common = ct.supertype([a.type for a in args])
@@ -654,14 +654,14 @@ def _coalesce(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     return _agg(Typed(f"coalesce({parts})", common), *args)
 
 
-def _null_if(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _null_if(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2)
     left_sql, right_sql = _comparable(c, args[0], args[1], node)
     return _agg(Typed(f"NULLIF({left_sql}, {right_sql})", f"Nullable({ct.strip_nullable(args[0].type)})"), *args)
 
 
 def _extreme(kind: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         if len(args) < 2:
             raise sql_error_at(f"{node.name} needs at least two arguments", node)
         if any(ct.is_float(a.type) for a in args) and any((ct.int_info(a.type) or (0, False))[0] == 64 for a in args):
@@ -682,13 +682,13 @@ def _extreme(kind: str) -> Scalar:
 # ---- date and time -----------------------------------------------------------------
 
 
-def _now(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _now(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 0, 1)
     tz = _timezone(c, args[0], node) if args else None
     return Typed("date_trunc('second', transaction_timestamp())", ct.datetime_type(tz))
 
 
-def _today(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _today(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 0)
     return Typed("(transaction_timestamp() AT TIME ZONE 'UTC')::date", "Date")
 
@@ -707,13 +707,13 @@ _DATE_PARTS = {
 }
 
 
-def date_part(c: Compiler, key: str, typed: Typed, node: exp.Expression, tz: str | None = None) -> Typed:
+def date_part(c: ExpressionCompiler, key: str, typed: Typed, node: exp.Expression, tz: str | None = None) -> Typed:
     field_name, ch_type = _DATE_PARTS[key]
     return _agg(Typed(f"floor(extract({field_name} FROM {_local(c, typed, node, tz)}))::bigint", ch_type), typed)
 
 
 def _date_part_fn(key: str) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1, 2)
         tz = _timezone(c, args[1], node) if len(args) == 2 else None
         return date_part(c, key, args[0], node, tz)
@@ -721,7 +721,7 @@ def _date_part_fn(key: str) -> Scalar:
     return run
 
 
-def _unix_timestamp(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _unix_timestamp(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 1, 2)
     value = args[0]
     if ct.is_string(value.type) and len(args) == 2:
@@ -731,7 +731,7 @@ def _unix_timestamp(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typ
 
 
 def _yyyymm(days: bool) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1, 2)
         tz = _timezone(c, args[1], node) if len(args) == 2 else None
         local = _local(c, args[0], node, tz)
@@ -742,7 +742,7 @@ def _yyyymm(days: bool) -> Scalar:
 
 
 def _start_of(unit: str, amount: int = 1) -> Scalar:
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1, 2)
         tz = _timezone(c, args[1], node) if len(args) == 2 else None
         return start_of(c, args[0], amount, unit, tz, node)
@@ -750,7 +750,7 @@ def _start_of(unit: str, amount: int = 1) -> Scalar:
     return run
 
 
-def start_of(c: Compiler, value: Typed, amount: int, unit: str, tz: str | None, node: exp.Expression) -> Typed:
+def start_of(c: ExpressionCompiler, value: Typed, amount: int, unit: str, tz: str | None, node: exp.Expression) -> Typed:
     if unit in ("WEEK", "MONTH", "QUARTER", "YEAR"):
         local = _local(c, value, node, tz)
         if amount == 1:
@@ -784,7 +784,7 @@ def _start_of_datetime_sql(moment: str, amount: int, unit: str, zone: str) -> st
     return f"((date '1970-01-01' + {days})::timestamp AT TIME ZONE {zone})"
 
 
-def _start_of_interval(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _start_of_interval(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2, 3)
     interval = args[1]
     if not interval.type.startswith("Interval"):
@@ -796,7 +796,7 @@ def _start_of_interval(c: Compiler, node: exp.Expression, args: list[Typed]) -> 
     return start_of(c, args[0], amount, unit, tz, node)
 
 
-def _date_trunc(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _date_trunc(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2, 3)
     unit = _const_str(args[0], node, "The unit").upper()
     if unit not in ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
@@ -805,7 +805,7 @@ def _date_trunc(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
     return start_of(c, args[1], 1, unit, tz, node)
 
 
-def _format_datetime(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _format_datetime(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 2, 3)
     moment = _datetime(c, args[0], node)
     _const_str(args[1], node, "The format")
@@ -817,7 +817,7 @@ def _format_datetime(c: Compiler, node: exp.Expression, args: list[Typed]) -> Ty
 def _to_interval(unit: str) -> Scalar:
     """toIntervalDay(n) and friends: the function spelling of ``INTERVAL n DAY``."""
 
-    def run(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1)
         value = args[0]
         amount = (
@@ -832,7 +832,7 @@ def _to_interval(unit: str) -> Scalar:
     return run
 
 
-def _timezone_fn(c: Compiler, node: exp.Expression, args: list[Typed]) -> Typed:
+def _timezone_fn(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
     _arity(node, args, 0)
     return c.text("Etc/UTC")
 
@@ -940,7 +940,7 @@ _SCALARS: dict[str, Scalar] = {
 # ---- aggregates ------------------------------------------------------------------------
 
 
-def _agg_arg(c: Compiler, scope: Scope, node: exp.Expression) -> Typed:
+def _agg_arg(c: ExpressionCompiler, scope: Scope, node: exp.Expression) -> Typed:
     typed = c.expr(scope, node)
     if typed.type.startswith("Interval"):
         raise sql_error_at("An INTERVAL cannot be aggregated", node)
@@ -953,7 +953,7 @@ def _distinct_arg(node: exp.Expression, args: list[exp.Expression]) -> tuple[boo
     return False, args
 
 
-def _sum_sql(c: Compiler, value: Typed, node: exp.Expression, *, distinct: bool, condition: str = "") -> Typed:
+def _sum_sql(c: ExpressionCompiler, value: Typed, node: exp.Expression, *, distinct: bool, condition: str = "") -> Typed:
     keyword = "DISTINCT " if distinct else ""
     if ct.is_float(value.type):
         return Typed(f"coalesce(sum({keyword}{value.sql}){condition}, 0)::float8", "Float64", aggregate=True)
@@ -967,7 +967,7 @@ def _sum_sql(c: Compiler, value: Typed, node: exp.Expression, *, distinct: bool,
     raise sql_error_at(f"Illegal type {value.type} of argument for aggregate function {_fname(node)}", node)
 
 
-def _count(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+def _count(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     distinct, args = _distinct_arg(node, args)
     if not args or (len(args) == 1 and isinstance(args[0], exp.Star)):
         if distinct:
@@ -978,7 +978,7 @@ def _count(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: 
     return Typed(f"count({'DISTINCT ' if distinct else ''}{inner})", "UInt64", aggregate=True)
 
 
-def _uniq(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+def _uniq(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     if not args:
         raise sql_error_at(f"{node.name} needs at least one argument", node)
     _, args = _distinct_arg(node, args)
@@ -987,13 +987,13 @@ def _uniq(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: l
     return Typed(f"count(DISTINCT {inner})", "UInt64", aggregate=True)
 
 
-def _sum(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+def _sum(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     distinct, args = _distinct_arg(node, args)
     _arity(node, args, 1)
     return _sum_sql(c, _agg_arg(c, scope, args[0]), node, distinct=distinct)
 
 
-def _avg(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+def _avg(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     distinct, args = _distinct_arg(node, args)
     _arity(node, args, 1)
     value = _agg_arg(c, scope, args[0])
@@ -1002,7 +1002,7 @@ def _avg(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: li
 
 
 def _extreme_agg(kind: str) -> Aggregate:
-    def run(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    def run(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
         _, args = _distinct_arg(node, args)
         _arity(node, args, 1)
         value = _agg_arg(c, scope, args[0])
@@ -1016,7 +1016,7 @@ def _extreme_agg(kind: str) -> Aggregate:
 
 
 def _conditional(kind: str) -> Aggregate:
-    def run(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    def run(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
         if kind == "count":
             _arity(node, args, 1)
             condition = c.as_cond(_agg_arg(c, scope, args[0]), node)
@@ -1042,7 +1042,7 @@ def _conditional(kind: str) -> Aggregate:
 
 
 def _arg_extreme(descending: bool) -> Aggregate:
-    def run(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    def run(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
         _arity(node, args, 2)
         value = _agg_arg(c, scope, args[0])
         key = _agg_arg(c, scope, args[1])
@@ -1058,7 +1058,7 @@ def _arg_extreme(descending: bool) -> Aggregate:
 
 
 def _first_last(last: bool) -> Aggregate:
-    def run(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    def run(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
         _arity(node, args, 1)
         value = _agg_arg(c, scope, args[0])
         result_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
@@ -1084,7 +1084,7 @@ def _flip(order_item: str) -> str:
     return order_item[: -len(" ASC NULLS LAST")] + " DESC NULLS FIRST"
 
 
-def _level(c: Compiler, scope: Scope, node: exp.Expression, level_node: exp.Expression) -> float:
+def _level(c: ExpressionCompiler, scope: Scope, node: exp.Expression, level_node: exp.Expression) -> float:
     level = c.expr(scope, level_node)
     if not level.is_const or isinstance(level.const, (bool, str)) or level.const is None:
         raise sql_error_at(f"The level of {_fname(node)} must be a constant number", node)
@@ -1095,7 +1095,7 @@ def _level(c: Compiler, scope: Scope, node: exp.Expression, level_node: exp.Expr
 
 
 def quantile(
-    c: Compiler, scope: Scope, level_node: exp.Expression | None, value_node: exp.Expression, node: exp.Expression
+    c: ExpressionCompiler, scope: Scope, level_node: exp.Expression | None, value_node: exp.Expression, node: exp.Expression
 ) -> Typed:
     if scope.in_agg:
         raise sql_error_at("Aggregate function inside another aggregate function", node)
@@ -1110,7 +1110,7 @@ def quantile(
     )
 
 
-def _quantile_fn(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+def _quantile_fn(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     _arity(node, args, 1)
     if len(params) > 1:
         raise sql_error_at(f"{node.name} takes one level", node)
@@ -1118,7 +1118,7 @@ def _quantile_fn(c: Compiler, scope: Scope, node: exp.Expression, params: list, 
     return quantile(c, outer, params[0] if params else None, args[0], node)
 
 
-def _quantile_weighted(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+def _quantile_weighted(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     if params:
         if len(params) > 1:
             raise sql_error_at(f"{node.name} takes one level", node)
@@ -1145,7 +1145,7 @@ def _quantile_weighted(c: Compiler, scope: Scope, node: exp.Expression, params: 
 
 
 def _top_k(weighted: bool) -> Aggregate:
-    def run(c: Compiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    def run(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
         k = 10
         if params:
             if len(params) > 1:
@@ -1196,7 +1196,7 @@ _AGGREGATES: dict[str, Aggregate] = {
 }
 
 
-def function_call(c: Compiler, scope: Scope, node: exp.Expression) -> Typed:
+def function_call(c: ExpressionCompiler, scope: Scope, node: exp.Expression) -> Typed:
     name = node.name
     key = name.lower()
     if isinstance(node, exp.ParameterizedAgg):

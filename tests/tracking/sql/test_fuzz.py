@@ -8,7 +8,8 @@ from tests.tracking.sql.queries import CASES
 from tests.tracking.sql.test_attacks import ATTACKS
 from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
-from tracking.sql.translate import AnalyticsEngineDialect, DatasetRef, ShowStatement, sql_parse, sql_translate
+from tracking.sql.ir import DatasetRef, ShowStatement
+from tracking.sql.translate import AnalyticsEngineDialect, sql_parse, sql_translate
 
 DATASETS = [
     DatasetRef(id=1, name="meauxcloud_analytics", labels={"blob2": "path", "double1": "duration_ms"}),

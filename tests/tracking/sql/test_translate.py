@@ -3,7 +3,8 @@
 import pytest
 
 from tracking.sql.errors import SqlError
-from tracking.sql.translate import DatasetRef, ShowStatement, sql_parse, sql_translate
+from tracking.sql.ir import DatasetRef, ShowStatement
+from tracking.sql.translate import sql_parse, sql_translate
 
 DATASETS = [DatasetRef(id=11, name="weather", labels={"double1": "temp"}), DatasetRef(id=12, name="logs", labels={})]
 

@@ -1,0 +1,233 @@
+"""The shared vocabulary of the SQL translator: datasets, typed fragments, scopes and results.
+
+The compiler (``tracking.sql.compiler``) and the function allowlist (``tracking.sql.functions``)
+both speak these types. Functions see the compiler only through ``ExpressionCompiler``, so the
+allowlist does not import the compiler and the compiler imports the allowlist one way.
+"""
+
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlglot import exp
+
+TIMEZONES = frozenset(zoneinfo.available_timezones()) | {"UTC", "Etc/UTC"}
+DEFAULT_TIMEZONE = "Etc/UTC"
+ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_NO_CONST = object()
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    id: int
+    name: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A translated expression: PostgreSQL text plus its ClickHouse type."""
+
+    sql: str
+    type: str
+    boolean: bool = False
+    aggregate: bool = False
+    const: Any = _NO_CONST
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not _NO_CONST
+
+
+@dataclass
+class Source:
+    name: str
+    columns: dict[str, Typed]
+    star: list[str]
+    hidden: set[str] = field(default_factory=set)
+    outer: bool = False
+    pg_name: str = ""
+    compiled: "Compiled | None" = None
+
+
+@dataclass
+class Scope:
+    sources: list[Source]
+    ctes: dict[str, Source]
+    aliases: dict[str, exp.Expression] = field(default_factory=dict)
+    expanding: set[str] = field(default_factory=set)
+    agg_order: list[str] = field(default_factory=list)
+    in_agg: bool = False
+    raw_outer: bool = False
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    columns: list[tuple[str, Typed]]
+
+
+@dataclass(frozen=True)
+class Translation:
+    """Everything the executor needs.
+
+    With a LIMIT/OFFSET, ``count_sql`` counts the rows before it; when ``count_column`` is set
+    the main query already carries that count in an extra last column (a window count), and
+    ``count_sql`` is only needed for a page past the end.
+    """
+
+    sql: str
+    params: dict[str, Any]
+    columns: list[tuple[str, str]]
+    count_sql: str | None
+    count_column: bool
+    format: str
+    dataset_ids: list[int]
+
+
+@dataclass(frozen=True)
+class ShowStatement:
+    what: str
+    format: str
+
+
+
+class ExpressionCompiler(Protocol):
+    """What a function translation needs from the compiler: bound values and nested expressions."""
+
+    def param(self, value: Any, pg: str) -> str: ...
+
+    def text(self, value: str) -> Typed: ...
+
+    def float_const(self, value: float) -> Typed: ...
+
+    def value(self, typed: Typed) -> str: ...
+
+    def expr(self, scope: Scope, node: exp.Expression | None) -> Typed: ...
+
+    def cond(self, scope: Scope, node: exp.Expression) -> Typed: ...
+
+    def as_cond(self, typed: Typed, node: exp.Expression) -> Typed: ...
+
+
+BINARY_NAMES = {
+    exp.Add: "plus",
+    exp.Sub: "minus",
+    exp.Mul: "multiply",
+    exp.Div: "divide",
+    exp.Mod: "modulo",
+    exp.EQ: "equals",
+    exp.NEQ: "notEquals",
+    exp.GT: "greater",
+    exp.GTE: "greaterOrEquals",
+    exp.LT: "less",
+    exp.LTE: "lessOrEquals",
+    exp.And: "and",
+    exp.Or: "or",
+    exp.DPipe: "concat",
+}
+NORMALISED_FUNCTIONS = {exp.ArgMax: "argMax", exp.ArgMin: "argMin", exp.Floor: "floor", exp.Ceil: "ceil"}
+
+
+def display_name(node: exp.Expression | None) -> str:
+    """The column name ClickHouse gives an unaliased expression (``plus(1, 2)``, ``count()``)."""
+    if node is None:
+        return ""
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Paren):
+        return display_name(node.this)
+    if isinstance(node, exp.Column):
+        if isinstance(node.this, exp.Star):
+            return "*"
+        return node.name
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return "'" + node.this.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return node.this
+    if isinstance(node, exp.Neg):
+        inner = display_name(node.this)
+        return f"-{inner}" if isinstance(node.this, exp.Literal) else f"negate({inner})"
+    if isinstance(node, exp.Boolean):
+        return "true" if node.this else "false"
+    if isinstance(node, exp.Null):
+        return "NULL"
+    if isinstance(node, exp.Star):
+        return "*"
+    for cls, name in BINARY_NAMES.items():
+        if type(node) is cls:
+            return f"{name}({display_name(node.this)}, {display_name(node.expression)})"
+    if isinstance(node, exp.Not):
+        inner = node.this.this if isinstance(node.this, exp.Paren) else node.this
+        if isinstance(inner, exp.In) and not inner.args.get("negate"):
+            negated = inner.copy()
+            negated.set("negate", True)
+            return display_name(negated)
+        return f"not({display_name(node.this)})"
+    if isinstance(node, exp.Between):
+        target = display_name(node.this)
+        low, high = display_name(node.args.get("low")), display_name(node.args.get("high"))
+        return f"and(greaterOrEquals({target}, {low}), lessOrEquals({target}, {high}))"
+    if isinstance(node, exp.Cast):
+        return f"CAST({display_name(node.this)}, '{node.args['to'].sql(dialect='clickhouse')}')"
+    if type(node) in NORMALISED_FUNCTIONS:
+        args = [node.this] + [node.args[key] for key in ("expression", "decimals") if node.args.get(key) is not None]
+        return f"{NORMALISED_FUNCTIONS[type(node)]}(" + ", ".join(display_name(arg) for arg in args) + ")"
+    if isinstance(node, (exp.Like, exp.ILike)):
+        base = "like" if isinstance(node, exp.Like) else "ilike"
+        if node.args.get("negate"):
+            base = "notLike" if base == "like" else "notILike"
+        return f"{base}({display_name(node.this)}, {display_name(node.expression)})"
+    if isinstance(node, exp.In):
+        base = "notIn" if node.args.get("negate") else "in"
+        items = ", ".join(display_name(item) for item in node.expressions)
+        if len(node.expressions) > 1:
+            items = f"({items})"
+        return f"{base}({display_name(node.this)}, {items})"
+    if isinstance(node, exp.If):
+        parts = [node.this, node.args.get("true"), node.args.get("false")]
+        return "if(" + ", ".join(display_name(part) for part in parts if part is not None) + ")"
+    if isinstance(node, exp.StrPosition):
+        return f"position({display_name(node.this)}, {display_name(node.args.get('substr'))})"
+    if isinstance(node, exp.Substring):
+        parts = [node.this, node.args.get("start"), node.args.get("length")]
+        return "substring(" + ", ".join(display_name(part) for part in parts if part is not None) + ")"
+    if isinstance(node, exp.Interval):
+        unit = node.unit.name.capitalize() if node.unit else ""
+        return f"toInterval{unit}({display_name(node.this)})"
+    if isinstance(node, exp.Extract):
+        field_name = {
+            "YEAR": "toYear",
+            "MONTH": "toMonth",
+            "DAY": "toDayOfMonth",
+            "HOUR": "toHour",
+            "MINUTE": "toMinute",
+            "SECOND": "toSecond",
+        }.get(node.this.name.upper(), "extract")
+        return f"{field_name}({display_name(node.expression)})"
+    if isinstance(node, exp.Distinct):
+        return ", ".join(display_name(item) for item in node.expressions)
+    if isinstance(node, exp.ParameterizedAgg):
+        params = ", ".join(display_name(item) for item in node.expressions)
+        args = ", ".join(display_name(item) for item in node.args.get("params") or [])
+        return f"{node.name}({params})({args})"
+    if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc, exp.CombinedAggFunc)):
+        args = node.expressions
+        if len(args) == 1 and isinstance(args[0], exp.Star):
+            return f"{node.name}()"
+        if len(args) == 1 and isinstance(args[0], exp.Distinct):
+            return f"{node.name}Distinct({display_name(args[0])})"
+        return f"{node.name}(" + ", ".join(display_name(item) for item in args) + ")"
+    if isinstance(node, exp.Case):
+        parts: list[str] = []
+        for branch in node.args.get("ifs") or []:
+            parts += [display_name(branch.this), display_name(branch.args.get("true"))]
+        parts.append(display_name(node.args["default"]) if node.args.get("default") else "NULL")
+        return "multiIf(" + ", ".join(parts) + ")"
+    if isinstance(node, exp.Quantile):
+        spelling = (getattr(node, "_meta", None) or {}).get("spelling")
+        if spelling:
+            return f"{spelling}({display_name(node.this)})"
+        return f"quantile({display_name(node.args.get('quantile'))})({display_name(node.this)})"
+    return node.sql(dialect="clickhouse")
