@@ -18,8 +18,11 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+from meauxcloud.environment import env as environment_reader
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -90,6 +93,24 @@ def redis_embedded_url() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    bind: str
+    port: int
+    web_concurrency: int
+    worker_concurrency: int
+
+
+def run_options() -> RunOptions:
+    """What `make run` reads from the environment besides Django's settings."""
+    return RunOptions(
+        bind=environment_reader.str("BIND", default="127.0.0.1"),
+        port=environment_reader.int("PORT", default=8000),
+        web_concurrency=environment_reader.int("WEB_CONCURRENCY", default=2),
+        worker_concurrency=environment_reader.int("WORKER_CONCURRENCY", default=2),
+    )
+
+
 def environment(*, database: str) -> dict[str, str]:
     """The variables Django needs, from the caller's environment or from embedded services."""
     env: dict[str, str] = {}
@@ -137,15 +158,16 @@ def run() -> int:
     base_env.setdefault("CSRF_COOKIE_SECURE", "0")
     if "TRACKING_CHECK_REDIS" not in os.environ and os.environ.get("REDIS_URL"):
         print("Using your REDIS_URL; ingest checks that it is persistent and never evicts.", flush=True)
-    port = os.environ.get("PORT", "8000")
+    options = run_options()
+    port = options.port
     credentials = _bootstrap(base_env)
     _manage(base_env, "collectstatic", "--no-input", "-v", "0")
     processes = {
-        "web": [PYTHON, "-m", "gunicorn", "meauxcloud.wsgi", "--bind", f"0.0.0.0:{port}",
-                "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
+        "web": [PYTHON, "-m", "gunicorn", "meauxcloud.wsgi", "--bind", f"{options.bind}:{port}",
+                "--workers", str(options.web_concurrency), "--threads", "4",
                 "--access-logfile", "-"],
         "worker": [PYTHON, "-m", "celery", "-A", "meauxcloud", "worker", "-l", "info",
-                   "-c", os.environ.get("WORKER_CONCURRENCY", "2")],
+                   "-c", str(options.worker_concurrency)],
         "beat": [PYTHON, "-m", "celery", "-A", "meauxcloud", "beat", "-l", "info",
                  "-s", str(_state("celerybeat-schedule"))],
     }

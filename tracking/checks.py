@@ -3,7 +3,6 @@
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.core import checks
 
 from meauxcloud.redis import redis_client
@@ -13,7 +12,7 @@ from tracking.ingest.buffer import waitaof_supported
 
 @checks.register("tracking")
 def check_buffer_redis(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    if not getattr(settings, "TRACKING_CHECK_REDIS", True):
+    if not tracking_settings.CHECK_REDIS:
         return []
     try:
         config = redis_client().config_get("maxmemory-policy") | redis_client().config_get("appendonly")

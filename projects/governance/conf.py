@@ -1,4 +1,4 @@
-"""Typed access to the governance app's settings, with their defaults in one place."""
+"""Typed access to the governance app's settings; their defaults and environment variables are in meauxcloud/settings.py."""
 
 from django.conf import settings as django_settings
 
@@ -7,32 +7,32 @@ class GovernanceSettings:
     @property
     def QUOTA_CACHE_SECONDS(self) -> float:
         """How long a process reuses a project's quota row before reading it again."""
-        return getattr(django_settings, "GOVERNANCE_QUOTA_CACHE_SECONDS", 5.0)
+        return django_settings.GOVERNANCE_QUOTA_CACHE_SECONDS
 
     @property
     def QUERY_LEASE_SECONDS(self) -> int:
         """A concurrent-query slot a crashed process never released frees itself after this."""
-        return getattr(django_settings, "GOVERNANCE_QUERY_LEASE_SECONDS", 120)
+        return django_settings.GOVERNANCE_QUERY_LEASE_SECONDS
 
     @property
     def DELETION_BATCH_ROWS(self) -> int:
-        return getattr(django_settings, "GOVERNANCE_DELETION_BATCH_ROWS", 5_000)
+        return django_settings.GOVERNANCE_DELETION_BATCH_ROWS
 
     @property
     def DELETION_BATCHES_PER_RUN(self) -> int:
-        return getattr(django_settings, "GOVERNANCE_DELETION_BATCHES_PER_RUN", 40)
+        return django_settings.GOVERNANCE_DELETION_BATCHES_PER_RUN
 
     @property
     def LOGIN_MAX_FAILURES(self) -> int:
-        return getattr(django_settings, "GOVERNANCE_LOGIN_MAX_FAILURES", 5)
+        return django_settings.GOVERNANCE_LOGIN_MAX_FAILURES
 
     @property
     def LOGIN_WINDOW_SECONDS(self) -> int:
-        return getattr(django_settings, "GOVERNANCE_LOGIN_WINDOW_SECONDS", 900)
+        return django_settings.GOVERNANCE_LOGIN_WINDOW_SECONDS
 
     @property
     def AUDIT_SQL_MAX_CHARS(self) -> int:
-        return getattr(django_settings, "GOVERNANCE_AUDIT_SQL_MAX_CHARS", 10_000)
+        return django_settings.GOVERNANCE_AUDIT_SQL_MAX_CHARS
 
 
 governance_settings = GovernanceSettings()
