@@ -14,9 +14,9 @@ from rest_framework.response import Response
 from meauxcloud.api import problem_response
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
-from projects.governance.queries import query_run
 from projects.models import Scope
 from tracking.sql.engine import SqlError, SqlResult
+from tracking.sql.runner import query_run
 from tracking.sql.translate import MAX_QUERY_BYTES
 
 

@@ -4,10 +4,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from projects.governance.queries import query_run
 from projects.models import Project
 from tracking.sql.engine import SqlError, SqlResult
 from tracking.sql.formats import text_value
+from tracking.sql.runner import query_run
 
 
 def result_table(result: SqlResult) -> str:

@@ -1,4 +1,4 @@
-"""SQL queries as the API runs them: admitted by the project's query quotas, and audited.
+"""SQL queries as the API and ``manage.py ae_query`` run them: admitted by the project's query quotas, and audited.
 
 Every query is recorded (text, key or user, rows, duration, outcome), whether it
 succeeded, was refused by the engine, or hit a quota, because "which SQL ran against our
