@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from projects.authentication import ApiKeyUser
-from projects.models import ApiKey, Project, Scope
+from projects.models import MANAGER_ROLES, ApiKey, Project, Scope
 from projects.selectors import membership_get
 
 
@@ -41,7 +41,10 @@ class ProjectAPIView(APIView):
         if not slug:
             raise exceptions.ValidationError({"project": "Name the project (its slug) when using a session."})
         project = Project.objects.filter(slug=slug).first()
-        if project is None or not (request.user.is_superuser or membership_get(project=project, user=request.user)):
+        membership = membership_get(project=project, user=request.user) if project is not None else None
+        if project is None or not (request.user.is_superuser or membership):
             raise exceptions.NotFound("No such project.")
+        if self.required_scope == Scope.ADMIN and not request.user.is_superuser and membership.role not in MANAGER_ROLES:
+            raise exceptions.PermissionDenied("Only the project's owners and admins may do this.")
         return project
 

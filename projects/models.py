@@ -47,6 +47,7 @@ class Membership(models.Model):
 class Scope(models.TextChoices):
     WRITE = "write", "Write (ingest)"
     READ = "read", "Read (SQL and reports)"
+    ADMIN = "admin", "Admin (budgets, alert rules and channels)"
 
 
 class ApiKey(models.Model):
@@ -56,7 +57,7 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     hashed_key = models.CharField(max_length=64, unique=True)
-    scopes = ArrayField(models.CharField(max_length=8, choices=Scope.choices), size=2)
+    scopes = ArrayField(models.CharField(max_length=8, choices=Scope.choices), size=3)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

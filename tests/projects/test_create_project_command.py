@@ -17,10 +17,11 @@ def test_create_project_prints_one_json_object_with_working_keys():
     call_command("create_project", "acme", "--name", "Acme", "--json", stdout=out)
 
     result = json.loads(out.getvalue())
-    assert sorted(result) == ["project", "read_key", "write_key"]
+    assert sorted(result) == ["admin_key", "project", "read_key", "write_key"]
     assert result["project"] == "acme"
     assert api_key_get_active(secret=result["write_key"]).scopes == ["write"]
     assert api_key_get_active(secret=result["read_key"]).scopes == ["read"]
+    assert api_key_get_active(secret=result["admin_key"]).scopes == ["admin"]
     assert Project.objects.get(slug="acme").name == "Acme"
 
 
@@ -37,4 +38,4 @@ def test_create_project_refuses_a_taken_slug_and_creates_no_keys():
 
     with pytest.raises(CommandError):
         call_command("create_project", "acme", "--json", stdout=StringIO())
-    assert ApiKey.objects.filter(project__slug="acme").count() == 2
+    assert ApiKey.objects.filter(project__slug="acme").count() == 3

@@ -10,7 +10,7 @@ from projects.services import api_key_create, project_create
 
 
 class Command(BaseCommand):
-    help = "Create a project with one write key and one read key (secrets are printed once)."
+    help = "Create a project with one write, one read and one admin key (secrets are printed once)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
@@ -29,10 +29,19 @@ class Command(BaseCommand):
                 project = project_create(slug=slug, name=name, owner=owner_user)
                 write_key = api_key_create(project=project, name="default write key", scopes=[Scope.WRITE])
                 read_key = api_key_create(project=project, name="default read key", scopes=[Scope.READ])
+                admin_key = api_key_create(project=project, name="default admin key", scopes=[Scope.ADMIN])
         except Exception as error:
             raise CommandError(f"Could not create project {slug!r}: {error}") from error
-        result = {"project": project.slug, "write_key": write_key.secret, "read_key": read_key.secret}
+        result = {
+            "project": project.slug,
+            "write_key": write_key.secret,
+            "read_key": read_key.secret,
+            "admin_key": admin_key.secret,
+        }
         if json:
             self.stdout.write(jsonlib.dumps(result))
         else:
-            self.stdout.write(f"Project {project.slug} created.\nwrite key: {write_key.secret}\nread key:  {read_key.secret}")
+            self.stdout.write(
+                f"Project {project.slug} created.\nwrite key: {write_key.secret}\nread key:  {read_key.secret}\n"
+                f"admin key: {admin_key.secret}"
+            )
