@@ -1,11 +1,30 @@
+"""Django admin for platform admins: projects, their members and keys, suspension.
+
+``tracking/admin.py`` extends ``ProjectAdmin`` with the figures and datasets that live in
+``tracking`` (dependencies point one way), and registers that extension.
+"""
+
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from projects.models import ApiKey, Membership, Project, Scope
-from projects.services import api_key_create, api_key_revoke
+from projects.services import api_key_create, api_key_revoke, project_resume, project_suspend
+
+SUSPEND_PERMISSION = "projects.suspend_project"
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, help_text="Goes to the audit log with your name; shown to no tenant.", widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class MembershipInline(admin.TabularInline):
@@ -28,12 +47,116 @@ class ApiKeyInline(admin.TabularInline):
         return False
 
 
-@admin.register(Project)
+class SuspendedFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("suspended", "Suspended")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> QuerySet[Project]:
+        if self.value() == "suspended":
+            return queryset.filter(suspended_at__isnull=False)
+        if self.value() == "active":
+            return queryset.filter(suspended_at__isnull=True)
+        return queryset
+
+
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "created_at"]
-    search_fields = ["slug", "name"]
+    list_display = ["slug", "name", "status", "created_at"]
+    list_filter = [SuspendedFilter]
+    search_fields = ["slug", "name", "memberships__user__username", "memberships__user__email"]
     prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["suspended_at", "suspended_reason", "created_at"]
     inlines = [MembershipInline, ApiKeyInline]
+    actions = ["suspend", "resume"]
+    change_form_template = "admin/projects/project/change_form.html"
+
+    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
+        return ["name", "slug"] if obj is None else ["name", "slug", "created_at", "suspended_at", "suspended_reason"]
+
+    @admin.display(description="status", ordering="suspended_at")
+    def status(self, obj: Project) -> str:
+        return "suspended" if obj.is_suspended else "active"
+
+    def get_urls(self) -> list:
+        own = [
+            path("<int:object_id>/suspend/", self.admin_site.admin_view(self.suspend_view), name="projects_project_suspend"),
+            path("<int:object_id>/resume/", self.admin_site.admin_view(self.resume_view), name="projects_project_resume"),
+        ]
+        return own + super().get_urls()
+
+    def has_suspend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(SUSPEND_PERMISSION)
+
+    def _suspension_page(self, request: HttpRequest, projects: list[Project], form: SuspendForm, action_url: str) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Suspend projects" if len(projects) > 1 else f"Suspend {projects[0].slug}",
+            "opts": self.model._meta,
+            "projects": projects,
+            "form": form,
+            "action_url": action_url,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/projects/project/suspend.html", context)
+
+    def _suspend_all(self, request: HttpRequest, projects: list[Project], reason: str) -> int:
+        suspended = 0
+        for project in projects:
+            if not project.is_suspended:
+                project_suspend(project=project, reason=reason)
+                suspended += 1
+        return suspended
+
+    @admin.action(description="Suspend selected projects (refuse their writes)…", permissions=["suspend"])
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Project]) -> HttpResponse | None:
+        projects = list(queryset)
+        form = SuspendForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            count = self._suspend_all(request, projects, form.cleaned_data["reason"])
+            self.message_user(request, f"Suspended {count} project(s); their writes now get 403 project_suspended.")
+            return None
+        return self._suspension_page(request, projects, form, action_url="")
+
+    @admin.action(description="Resume selected projects (accept writes again)", permissions=["suspend"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        resumed = 0
+        for project in queryset.filter(suspended_at__isnull=False):
+            project_resume(project=project)
+            resumed += 1
+        self.message_user(request, f"Resumed {resumed} project(s).")
+
+    def suspend_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if not self.has_suspend_permission(request):
+            raise PermissionDenied
+        project = get_object_or_404(Project, pk=object_id)
+        change_url = reverse("admin:projects_project_change", args=[project.pk])
+        form = SuspendForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            if self._suspend_all(request, [project], form.cleaned_data["reason"]):
+                self.message_user(request, f"Suspended {project.slug}; its writes now get 403 project_suspended.")
+            else:
+                self.message_user(request, f"{project.slug} was already suspended.", messages.WARNING)
+            return HttpResponseRedirect(change_url)
+        return self._suspension_page(request, [project], form, action_url=request.path)
+
+    def resume_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if not self.has_suspend_permission(request):
+            raise PermissionDenied
+        project = get_object_or_404(Project, pk=object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:projects_project_change", args=[project.pk]))
+        project_resume(project=project)
+        self.message_user(request, f"Resumed {project.slug}; it accepts writes again.")
+        return HttpResponseRedirect(reverse("admin:projects_project_change", args=[project.pk]))
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        extra = {"can_suspend": self.has_suspend_permission(request), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+admin.site.register(Project, ProjectAdmin)
 
 
 @admin.register(ApiKey)

@@ -12,13 +12,25 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from meauxcloud.api import ApiProblem
 from projects.authentication import ApiKeyUser
 from projects.models import MANAGER_ROLES, ApiKey, Project, Scope
 from projects.selectors import membership_get
 
 
+class ProjectSuspended(ApiProblem):
+    def __init__(self, project: Project) -> None:
+        super().__init__(
+            status_code=403,
+            code="project_suspended",
+            detail=f"Project '{project.slug}' is suspended: it accepts no data points. Its SQL and reports stay readable.",
+        )
+
+
 class ProjectAPIView(APIView):
     required_scope: str = Scope.READ
+    #: Endpoints that add data points refuse a suspended project before reading the body.
+    refused_when_suspended = False
     #: URL kwarg or query parameter naming the project, needed for session users.
     project_url_kwarg = "project_slug"
     project: Project
@@ -26,6 +38,8 @@ class ProjectAPIView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.project = self.resolve_project(request, kwargs)
+        if self.refused_when_suspended and self.project.is_suspended:
+            raise ProjectSuspended(self.project)
 
     def resolve_project(self, request: Request, kwargs: dict[str, Any]) -> Project:
         slug = kwargs.get(self.project_url_kwarg) or request.query_params.get("project")

@@ -10,12 +10,27 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    suspended_at = models.DateTimeField(
+        null=True, blank=True, help_text="While set, the project's writes are refused; its reads keep working."
+    )
+    suspended_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["slug"]
+        permissions = [("suspend_project", "Can suspend and resume a project")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(suspended_at__isnull=False) | Q(suspended_reason=""),
+                name="project_reason_only_when_suspended",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class Role(models.TextChoices):

@@ -140,3 +140,41 @@ def membership_delete(*, project: Project, actor_role: str, user: AbstractBaseUs
             membership_remove(project=project, user=user)
         return
     membership_remove(project=project, user=user)
+
+
+def _key_copies_forget(*, project: Project) -> None:
+    """Cached keys carry their project: drop them so the change applies at once in this process
+    and during a database outage (other processes follow within ``LOCAL_TTL_SECONDS``)."""
+    for api_key in ApiKey.objects.filter(project=project, revoked_at__isnull=True):
+        outage.api_key_forget(api_key=api_key)
+
+
+def project_suspend(*, project: Project, reason: str) -> Project:
+    """Refuse the project's writes from now on (403 ``project_suspended``); reads keep working.
+
+    Suspending a suspended project changes nothing and records nothing.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("A suspension needs a reason.")
+    with transaction.atomic():
+        updated = Project.objects.filter(pk=project.pk, suspended_at__isnull=True).update(
+            suspended_at=timezone.now(), suspended_reason=reason[:500]
+        )
+        project.refresh_from_db(fields=["suspended_at", "suspended_reason"])
+        if updated:
+            audit_record(project=project, action=AuditAction.PROJECT_SUSPEND, target=project.slug, details={"reason": reason[:500]})
+    _key_copies_forget(project=project)
+    return project
+
+
+def project_resume(*, project: Project) -> Project:
+    """Accept the project's writes again; resuming an active project changes nothing."""
+    with transaction.atomic():
+        previous = Project.objects.select_for_update().filter(pk=project.pk).values_list("suspended_reason", "suspended_at").first()
+        if previous is not None and previous[1] is not None:
+            Project.objects.filter(pk=project.pk).update(suspended_at=None, suspended_reason="")
+            audit_record(project=project, action=AuditAction.PROJECT_RESUME, target=project.slug, details={"was": previous[0]})
+        project.refresh_from_db(fields=["suspended_at", "suspended_reason"])
+    _key_copies_forget(project=project)
+    return project

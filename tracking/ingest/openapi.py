@@ -34,10 +34,10 @@ class IngestResultSerializer(serializers.Serializer):
 
 INGEST_SCHEMA = extend_schema(
     request={"application/json": DataPointSerializer(many=True), "application/x-ndjson": OpenApiTypes.STR},
-    responses={202: IngestResultSerializer, 400: PROBLEM, 413: PROBLEM, 415: PROBLEM, 429: PROBLEM, 503: PROBLEM},
+    responses={202: IngestResultSerializer, 400: PROBLEM, 403: PROBLEM, 413: PROBLEM, 415: PROBLEM, 429: PROBLEM, 503: PROBLEM},
 )
 WORKERD_SCHEMA = extend_schema(
-    request=OpenApiTypes.OBJECT, responses={202: IngestResultSerializer, 400: PROBLEM, 429: PROBLEM, 503: PROBLEM}
+    request=OpenApiTypes.OBJECT, responses={202: IngestResultSerializer, 400: PROBLEM, 403: PROBLEM, 429: PROBLEM, 503: PROBLEM}
 )
 HEALTH_SCHEMA = extend_schema(
     responses={200: OpenApiTypes.OBJECT, 503: OpenApiResponse(OpenApiTypes.OBJECT, description="A part is down.")}

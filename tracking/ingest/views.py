@@ -89,6 +89,7 @@ class DatapointIngestView(ProjectAPIView):
 
     authentication_classes = [ApiKeyAuthentication]
     required_scope = Scope.WRITE
+    refused_when_suspended = True
     parser_classes: list = []
 
     @INGEST_SCHEMA
@@ -125,6 +126,7 @@ class WorkerdEventView(ProjectAPIView):
 
     authentication_classes = [ApiKeyAuthentication]
     required_scope = Scope.WRITE
+    refused_when_suspended = True
     parser_classes: list = []
 
     @WORKERD_SCHEMA
