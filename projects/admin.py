@@ -14,11 +14,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from projects.models import ApiKey, Membership, Project, Scope
 from projects.services import api_key_create, api_key_revoke, project_resume, project_suspend
 
 SUSPEND_PERMISSION = "projects.suspend_project"
+
+
+class IssueKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Says where the key is used, e.g. “production web”.")
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=[Scope.WRITE])
 
 
 class SuspendForm(forms.Form):
@@ -34,17 +40,26 @@ class MembershipInline(admin.TabularInline):
 
 
 class ApiKeyInline(admin.TabularInline):
-    """Keys are listed here; creating one happens in the key admin, where the secret is shown once."""
+    """Keys are listed here; "Issue a key" above the form creates one and shows its secret once."""
 
     model = ApiKey
     extra = 0
-    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at", "revoke"]
     readonly_fields = fields
     can_delete = False
-    show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.fields if request.user.has_perm("projects.change_apikey") else self.fields[:-1]
+
+    @admin.display(description="")
+    def revoke(self, obj: ApiKey) -> str:
+        if obj.pk is None or obj.revoked_at is not None:
+            return ""
+        url = reverse("admin:projects_project_revoke_key", args=[obj.project_id, obj.pk])
+        return format_html('<a href="{}" class="revoke-key">Revoke…</a>', url)
 
 
 class SuspendedFilter(admin.SimpleListFilter):
@@ -83,6 +98,12 @@ class ProjectAdmin(admin.ModelAdmin):
         own = [
             path("<int:object_id>/suspend/", self.admin_site.admin_view(self.suspend_view), name="projects_project_suspend"),
             path("<int:object_id>/resume/", self.admin_site.admin_view(self.resume_view), name="projects_project_resume"),
+            path("<int:object_id>/keys/issue/", self.admin_site.admin_view(self.issue_key_view), name="projects_project_issue_key"),
+            path(
+                "<int:object_id>/keys/<int:key_id>/revoke/",
+                self.admin_site.admin_view(self.revoke_key_view),
+                name="projects_project_revoke_key",
+            ),
         ]
         return own + super().get_urls()
 
@@ -151,8 +172,45 @@ class ProjectAdmin(admin.ModelAdmin):
         self.message_user(request, f"Resumed {project.slug}; it accepts writes again.")
         return HttpResponseRedirect(reverse("admin:projects_project_change", args=[project.pk]))
 
+    def _page(self, request: HttpRequest, template: str, title: str, **context: Any) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta, **context}
+        return TemplateResponse(request, template, context)
+
+    def issue_key_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The secret is rendered in this response only (never put in a message, a session or a log);
+        admin views are never cached."""
+        if not request.user.has_perm("projects.add_apikey"):
+            raise PermissionDenied
+        project = get_object_or_404(Project, pk=object_id)
+        form = IssueKeyForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            issued = api_key_create(
+                project=project, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user
+            )
+            return self._page(
+                request, "admin/projects/project/key_issued.html", f"Key issued for {project.slug}", project=project, issued=issued
+            )
+        return self._page(request, "admin/projects/project/issue_key.html", f"Issue a key for {project.slug}", project=project, form=form)
+
+    def revoke_key_view(self, request: HttpRequest, object_id: int, key_id: int) -> HttpResponse:
+        if not request.user.has_perm("projects.change_apikey"):
+            raise PermissionDenied
+        api_key = get_object_or_404(ApiKey.objects.select_related("project"), pk=key_id, project_id=object_id)
+        change_url = reverse("admin:projects_project_change", args=[object_id])
+        if request.method == "POST":
+            api_key_revoke(api_key=api_key)
+            self.message_user(request, f"Revoked {api_key.prefix}: it now gets 401.")
+            return HttpResponseRedirect(change_url)
+        return self._page(
+            request, "admin/projects/project/revoke_key.html", f"Revoke {api_key.prefix}", api_key=api_key, change_url=change_url
+        )
+
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
-        extra = {"can_suspend": self.has_suspend_permission(request), **(extra_context or {})}
+        extra = {
+            "can_suspend": self.has_suspend_permission(request),
+            "can_issue_key": request.user.has_perm("projects.add_apikey"),
+            **(extra_context or {}),
+        }
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 
