@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt clients/python/pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: run test test-fast install bench bench-quick faults clean
+.PHONY: run stop test test-fast install bench bench-quick faults clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,20 +17,24 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 ## Web (gunicorn), Celery worker and beat in the foreground; embedded PostgreSQL/Redis unless the URLs are set.
+## Ctrl-C stops all of them, the embedded servers included.
 run: $(STAMP)
 	$(PY) -m meauxcloud.devstack run
 
+## Stop what a `make run` of this clone left running when it was killed without its Ctrl-C clean-up.
+stop:
+	@$(PY) -m meauxcloud.devstack stop
+
 ## The whole suite on real PostgreSQL and Redis (the URLs when set, else embedded ones).
+## Embedded servers it had to start are stopped when the suite ends.
 test: $(STAMP)
-	@eval "$$($(PY) -m meauxcloud.devstack env --database meauxcloud_test)"; \
-	export TRACKING_CHECK_REDIS=0 DEBUG=0; \
-	$(PY) -m pytest --create-db $(PYTEST_ARGS)
+	TRACKING_CHECK_REDIS=0 DEBUG=0 $(PY) -m meauxcloud.devstack exec --database meauxcloud_test -- \
+	  $(PY) -m pytest --create-db $(PYTEST_ARGS)
 
 ## The suite without the slow end-to-end and browser tests.
 test-fast: $(STAMP)
-	@eval "$$($(PY) -m meauxcloud.devstack env --database meauxcloud_test)"; \
-	export TRACKING_CHECK_REDIS=0 DEBUG=0; \
-	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	TRACKING_CHECK_REDIS=0 DEBUG=0 $(PY) -m meauxcloud.devstack exec --database meauxcloud_test -- \
+	  $(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 ## Benchmarks on their own database, Redis DB and stream: full (< 30 min) or quick (< 3 min); see docs/benchmarks.md.
 bench: $(STAMP)

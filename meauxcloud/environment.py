@@ -5,9 +5,12 @@ settings.py and ``make run`` (meauxcloud.devstack) read the environment only thr
 compares it with README's configuration table, and a setting cannot go undocumented.
 """
 
+from pathlib import Path
 from typing import Any
 
 import environ
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class RecordingEnv(environ.Env):
@@ -23,3 +26,8 @@ class RecordingEnv(environ.Env):
 
 
 env = RecordingEnv()
+
+
+def read_env_file() -> None:
+    """Load ``ENV_FILE`` (default: .env at the root) into os.environ; variables already set win."""
+    environ.Env.read_env(env.str("ENV_FILE", default=str(ROOT / ".env")), overwrite=False)

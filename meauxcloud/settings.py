@@ -7,14 +7,13 @@ DATABASE_URL or REDIS_URL refuses to start instead of running half-configured.
 from pathlib import Path
 from urllib.parse import unquote
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from meauxcloud.environment import env
+from meauxcloud.environment import env, read_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
+read_env_file()
 
 DEBUG = env.bool("DEBUG", default=False)
 

@@ -1,0 +1,188 @@
+"""The newcomer path on a fresh copy of the repository, with real embedded PostgreSQL and Redis.
+
+`make run` (``python -m meauxcloud.devstack run``) with no URLs set; `manage.py` from a
+second terminal finds its services; Ctrl-C (SIGINT to the terminal's process group) leaves
+no process of the clone behind; `make stop` cleans up after a run killed with SIGKILL.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB_PORT = 8131
+REDIS_PORT = 8132
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds processes through /proc"),
+]
+
+
+def _copy_repository(target: Path) -> Path:
+    """What a fresh clone holds: the tracked (and new, not ignored) files, no var/ and no .venv."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def _terminal_env(**extra: str) -> dict[str, str]:
+    """A newcomer's shell: no URLs, no secret, no env file."""
+    unset = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CACHE_URL", "CELERY_BROKER_URL", "TRACKING_STREAM_KEY"}
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    return {**env, "ENV_FILE": os.devnull, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def clone_processes(clone: Path) -> list[str]:
+    """Every live process working in the clone or naming it on its command line."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if cwd.startswith(str(clone)) or str(clone) in command:
+            found.append(f"{proc.name} {command}")
+    return found
+
+
+def _group_exists(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Run:
+    """`make run` in a terminal of its own: a new session, so Ctrl-C can be sent to its process group."""
+
+    def __init__(self, clone: Path, env: dict[str, str]) -> None:
+        self.clone = clone
+        self.log = clone / f"run-{time.monotonic_ns()}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "meauxcloud.devstack", "run"],
+                cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 150) -> None:
+        deadline = time.monotonic() + timeout
+        while "is running at" not in self.log.read_text():
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.5)
+
+    def ctrl_c(self, timeout: float = 60) -> int:
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=timeout)
+
+
+def manage(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=clone, env=_terminal_env(), capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def _ingest(key: str, dataset: str) -> dict[str, object]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{WEB_PORT}/api/v1/datasets/{dataset}/datapoints",
+        data=json.dumps([{"blobs": ["newcomer"], "doubles": [1.0]}]).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    clone = _copy_repository(tmp_path_factory.mktemp("clone"))
+    (clone / "var").mkdir()
+    (clone / "var" / "redis.port").write_text(str(REDIS_PORT))  # the embedded Redis keeps a recorded port
+    yield clone
+    subprocess.run([sys.executable, "-m", "meauxcloud.devstack", "stop"], cwd=clone, env=_terminal_env(), timeout=120)
+    assert clone_processes(clone) == []
+
+
+@pytest.fixture(scope="module")
+def run_env() -> dict[str, str]:
+    return _terminal_env(
+        PORT=str(WEB_PORT), WEB_CONCURRENCY="1", WORKER_CONCURRENCY="1",
+        # A drain in progress delays the worker's warm shutdown by up to its budget.
+        TRACKING_DRAIN_TIME_BUDGET_SECONDS="2",
+    )
+
+
+def test_second_terminal_command_uses_make_runs_services_and_ctrl_c_stops_everything(clone, run_env):
+    run = Run(clone, run_env)
+    try:
+        run.wait_ready()
+        state = json.loads((clone / "var" / "run.json").read_text())
+
+        created = manage(clone, "create_project", "foo", "--json")
+
+        assert created.returncode == 0, created.stderr
+        keys = json.loads(created.stdout)
+        assert keys["project"] == "foo"
+        # The key made in the second terminal authenticates at the web server of `make run`.
+        assert _ingest(keys["write_key"], "newcomer") == {"accepted": 1, "rejected": 0, "errors": []}
+        assert any("postgres -D" in line for line in clone_processes(clone))
+        assert any("redis-server" in line for line in clone_processes(clone))
+    finally:
+        exit_code = run.ctrl_c()
+
+    assert exit_code == 0, run.log.read_text()[-3000:]
+    assert not _group_exists(run.process.pid)
+    assert not _group_exists(state["group"])
+    assert clone_processes(clone) == []
+    assert not (clone / "var" / "run.json").exists()
+
+
+def test_manage_py_with_nothing_running_says_what_to_do(clone):
+    result = manage(clone, "create_project", "bar", "--json")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("DATABASE_URL and REDIS_URL are not set, and no `make run` is running in ")
+    assert "Start `make run` in another terminal" in result.stderr
+
+
+def test_make_stop_cleans_up_after_a_run_killed_without_its_clean_up(clone, run_env):
+    run = Run(clone, run_env)
+    run.wait_ready()
+    state = json.loads((clone / "var" / "run.json").read_text())
+    os.kill(run.process.pid, signal.SIGKILL)
+    run.process.wait(timeout=10)
+    assert _group_exists(state["group"])
+    assert clone_processes(clone) != []
+
+    stopped = subprocess.run(
+        [sys.executable, "-m", "meauxcloud.devstack", "stop"], cwd=clone, env=_terminal_env(),
+        capture_output=True, text=True, timeout=120,
+    )
+
+    assert stopped.stdout.strip() == "Stopped web, worker and beat, postgres, redis."
+    assert not _group_exists(state["group"])
+    assert clone_processes(clone) == []
