@@ -368,6 +368,8 @@ def run() -> int:
         base_env.setdefault("DEBUG", "0")
         base_env.setdefault("SESSION_COOKIE_SECURE", "0")
         base_env.setdefault("CSRF_COOKIE_SECURE", "0")
+        # Local receivers (a webhook on localhost) are the point of a development stack.
+        base_env.setdefault("ALERTS_ALLOW_PRIVATE_URLS", "1")
         if "TRACKING_CHECK_REDIS" not in os.environ and os.environ.get("REDIS_URL"):
             print("Using your REDIS_URL; ingest checks that it is persistent and never evicts.", flush=True)
         exit_code = _serve(base_env, run_options(), children)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "projects",
     "tracking",
+    "tracking.alerts",
     "projects.governance",
 ]
 
@@ -193,6 +194,22 @@ CELERY_BEAT_SCHEDULE = {
     "prune-rollups": {"task": "tracking.prune_rollups", "schedule": 3600.0},
     "refresh-statistics": {"task": "tracking.refresh_statistics", "schedule": 60.0, "options": {"expires": 60}},
     "resume-deletions": {"task": "governance.deletion_resume", "schedule": 60.0, "options": {"expires": 60}},
+}
+
+# ---- BUDGETS AND ALERTS (docs/alerts.md) ----
+ALERTS_EVALUATION_SECONDS = env.float("ALERTS_EVALUATION_SECONDS", default=60.0)
+ALERTS_DELIVERY_TIMEOUT_SECONDS = env.float("ALERTS_DELIVERY_TIMEOUT_SECONDS", default=10.0)
+ALERTS_DELIVERY_RETRY_SECONDS = env.float("ALERTS_DELIVERY_RETRY_SECONDS", default=30.0)
+ALERTS_DELIVERY_GIVE_UP_SECONDS = env.int("ALERTS_DELIVERY_GIVE_UP_SECONDS", default=86_400)
+ALERTS_ALLOW_PRIVATE_URLS = env.bool("ALERTS_ALLOW_PRIVATE_URLS", default=False)
+# Django's mail backend in django-environ's URL form (smtp://user:pw@host:587, smtp+tls://…,
+# consolemail://); the console backend prints mails when unset.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="alerts@meauxcloud.localhost")
+EMAIL_TIMEOUT = ALERTS_DELIVERY_TIMEOUT_SECONDS
+CELERY_BEAT_SCHEDULE |= {
+    "alerts-evaluate": {"task": "alerts.evaluate", "schedule": ALERTS_EVALUATION_SECONDS, "options": {"expires": ALERTS_EVALUATION_SECONDS}},
+    "alerts-deliver": {"task": "alerts.deliver", "schedule": 10.0, "options": {"expires": 10}},
 }
 TRACKING_CHECK_REDIS = env.bool("TRACKING_CHECK_REDIS", default=True)
 TRACKING_CLAIM_IDLE_MS = env.int("TRACKING_CLAIM_IDLE_MS", default=30_000)

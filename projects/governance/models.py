@@ -32,6 +32,8 @@ class AuditAction(models.TextChoices):
     SQL_RUN = "sql.run", "SQL query run"
     PROJECT_SUSPEND = "project.suspend", "Project suspended"
     PROJECT_RESUME = "project.resume", "Project resumed"
+    ALERTS_CHANGE = "alerts.change", "Budget, alert rule or channel changed"
+    ALERTS_EVENT = "alerts.event", "Budget or alert notification"
 
 
 class AuditOutcome(models.TextChoices):

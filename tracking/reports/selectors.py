@@ -453,3 +453,21 @@ def report_dataset_default(*, project: Project) -> Dataset | None:
         .order_by(F("last_write_at").desc(nulls_last=True), "name")
         .first()
     )
+
+
+def rollup_totals(
+    *,
+    project: Project,
+    dataset: Dataset,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    kinds: Sequence[int],
+    group_by: Sequence[str],
+) -> list[tuple]:
+    """Exact ``(*groups, n, s1, s2, s3)`` of some kinds over ``[start, end)``, for evaluations
+    (budgets, alert rules) that need other ranges than a report's window."""
+    if dataset.project_id != project.id:
+        raise ValueError("dataset belongs to another project")
+    reader = _Reader(dataset=dataset, window=Window(start=start, end=end, step=DAY), now=now)
+    return reader.rows(kinds, group_by)

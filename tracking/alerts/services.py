@@ -1,0 +1,417 @@
+"""Writes for budgets, alert rules and channels, the evaluation cycle, and the outbox.
+
+Evaluation (``alerts_evaluate``) measures every budget and rule from the exact rollups, then
+changes state only under a row lock: the new state, the ``AlertEvent`` (unique key) and one
+``Delivery`` per channel are written in one transaction. A cycle killed at any point leaves
+either all of it or none, and a second cycle finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from django.db import transaction
+from django.utils import timezone
+
+from projects.governance.audit import audit_record
+from projects.governance.models import AuditAction
+from projects.models import Project
+from tracking.alerts.conf import alerts_settings
+from tracking.alerts.delivery import SendOutcome, email_send, webhook_send, webhook_url_check
+from tracking.alerts.models import (
+    DEFAULT_THRESHOLDS,
+    AlertEvent,
+    AlertRule,
+    Budget,
+    Channel,
+    ChannelKind,
+    Comparator,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    EventType,
+    Metric,
+    Period,
+    RuleState,
+)
+from tracking.alerts.selectors import BudgetStatus, RuleValue, budget_measure_many, rule_measure_many
+
+MONEY_METRICS = frozenset({Metric.AI_COST, Metric.COST})
+
+
+class AlertsInvalid(ValueError):
+    """Input a budget, rule or channel cannot take; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _channels_of(project: Project, channel_ids: list[int]) -> list[Channel]:
+    channels = list(Channel.objects.filter(project=project, pk__in=channel_ids))
+    missing = set(channel_ids) - {c.pk for c in channels}
+    if missing:
+        raise AlertsInvalid("channels", f"No channel {sorted(missing)[0]} in this project.")
+    return channels
+
+
+def channel_create(*, project: Project, kind: str, url: str = "", to: list[str] | None = None, name: str = "") -> Channel:
+    if kind == ChannelKind.WEBHOOK:
+        webhook_url_check(url=url)
+        channel = Channel(project=project, kind=kind, name=name, url=url, secret=secrets.token_hex(32))
+    elif kind == ChannelKind.EMAIL:
+        if not to:
+            raise AlertsInvalid("to", "Give at least one address.")
+        channel = Channel(project=project, kind=kind, name=name, to=list(to))
+    else:
+        raise AlertsInvalid("kind", "Must be 'webhook' or 'email'.")
+    channel.save()
+    audit_record(project=project, action=AuditAction.ALERTS_CHANGE, target=f"channel {channel.pk}", details={"created": kind})
+    return channel
+
+
+def channel_delete(*, channel: Channel) -> None:
+    audit_record(project=channel.project, action=AuditAction.ALERTS_CHANGE, target=f"channel {channel.pk}", details={"deleted": channel.kind})
+    channel.delete()
+
+
+def channel_test(*, channel: Channel) -> Delivery:
+    """Send a test notification through the outbox, exactly as a real one would go."""
+    with transaction.atomic():
+        event = AlertEvent.objects.create(
+            project=channel.project,
+            key=f"test:{channel.pk}:{secrets.token_hex(8)}",
+            type=EventType.CHANNEL_TEST,
+            text=f"[{channel.project.slug}] Test notification from MeauxCLOUD Analytics.",
+            details={"threshold": None, "channel": channel.pk},
+        )
+        delivery = Delivery.objects.create(event=event, channel=channel, next_attempt_at=timezone.now())
+        transaction.on_commit(_deliver_soon)
+    return delivery
+
+
+def budget_create(
+    *,
+    project: Project,
+    name: str,
+    dataset: str,
+    period: str,
+    amount_usd: Decimal,
+    rolling_days: int | None = None,
+    thresholds: list[int] | None = None,
+    forecast: bool = False,
+    cost_type: str = "",
+    cost_project: str = "",
+    model: str = "",
+    channel_ids: list[int] | None = None,
+) -> Budget:
+    if Budget.objects.filter(project=project, name=name).exists():
+        raise AlertsInvalid("name", f"A budget named {name!r} exists in this project.")
+    if model and (cost_type or cost_project):
+        raise AlertsInvalid("filters", "A budget counts AI cost of a model or cost points, not both.")
+    budget = Budget(
+        project=project, name=name, dataset=dataset, period=period, rolling_days=rolling_days,
+        amount_usd=amount_usd, thresholds=sorted(set(thresholds or DEFAULT_THRESHOLDS)), forecast=forecast,
+        cost_type=cost_type, cost_project=cost_project, model=model,
+    )
+    channels = _channels_of(project, channel_ids or [])
+    with transaction.atomic():
+        budget.save()
+        budget.channels.set(channels)
+        audit_record(project=project, action=AuditAction.ALERTS_CHANGE, target=f"budget {budget.pk}", details={"created": name})
+    return budget
+
+
+def budget_delete(*, budget: Budget) -> None:
+    audit_record(project=budget.project, action=AuditAction.ALERTS_CHANGE, target=f"budget {budget.pk}", details={"deleted": budget.name})
+    budget.delete()
+
+
+def rule_create(
+    *,
+    project: Project,
+    name: str,
+    dataset: str,
+    metric: str,
+    window_minutes: int,
+    op: str,
+    threshold: Decimal,
+    min_requests: int = 0,
+    error_type: str = "",
+    path: str = "",
+    channel_ids: list[int] | None = None,
+) -> AlertRule:
+    if AlertRule.objects.filter(project=project, name=name).exists():
+        raise AlertsInvalid("name", f"A rule named {name!r} exists in this project.")
+    if (error_type or path) and metric != Metric.ERROR_EVENTS:
+        raise AlertsInvalid("error_type", "error_type and path narrow only the error_events metric.")
+    rule = AlertRule(
+        project=project, name=name, dataset=dataset, metric=metric, window_minutes=window_minutes, op=op,
+        threshold=threshold, min_requests=min_requests, error_type=error_type, path=path,
+    )
+    channels = _channels_of(project, channel_ids or [])
+    with transaction.atomic():
+        rule.save()
+        rule.channels.set(channels)
+        audit_record(project=project, action=AuditAction.ALERTS_CHANGE, target=f"rule {rule.pk}", details={"created": name})
+    return rule
+
+
+def rule_delete(*, rule: AlertRule) -> None:
+    audit_record(project=rule.project, action=AuditAction.ALERTS_CHANGE, target=f"rule {rule.pk}", details={"deleted": rule.name})
+    rule.delete()
+
+
+def _deliver_soon() -> None:
+    from tracking.alerts.tasks import deliver_soon
+
+    deliver_soon()
+
+
+def _event_create(
+    *, project: Project, key: str, type: str, text: str, channels: list[Channel], now: datetime,
+    budget: Budget | None = None, rule: AlertRule | None = None, threshold: Decimal | None = None,
+    value: Decimal | None = None, details: dict[str, Any],
+) -> AlertEvent | None:
+    """The event and its outbox rows, once: a key seen before means another cycle did it."""
+    event, created = AlertEvent.objects.get_or_create(
+        key=key,
+        defaults={
+            "project": project, "type": type, "text": text[:500], "budget": budget, "rule": rule,
+            "threshold": threshold, "value": value, "details": details,
+        },
+    )
+    if not created:
+        return None
+    Delivery.objects.bulk_create([Delivery(event=event, channel=channel, next_attempt_at=now) for channel in channels])
+    audit_record(project=project, action=AuditAction.ALERTS_EVENT, target=key, details={"type": type, "text": text[:200]})
+    if channels:
+        transaction.on_commit(_deliver_soon)
+    return event
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.normalize():f}" if value == value.to_integral() else f"{value.quantize(Decimal('0.01'))}"
+
+
+def _budget_details(budget: Budget, status: BudgetStatus) -> dict[str, Any]:
+    return {
+        "budget": {"id": budget.pk, "name": budget.name, "dataset": budget.dataset, "period": budget.period},
+        "spent_usd": str(status.spent_usd),
+        "amount_usd": str(budget.amount_usd.normalize()),
+        "percent": str(status.percent),
+        "forecast_usd": str(status.forecast_usd),
+        "period_start": status.period.start.isoformat(),
+    }
+
+
+def _budget_apply(budget: Budget, status: BudgetStatus, now: datetime) -> int:
+    """Notify thresholds newly crossed (and the forecast) in this period; returns events made."""
+    rolling = budget.period == Period.ROLLING
+    state_crossed = budget.crossed if budget.period_key == status.period.key else []
+    forecast_over = budget.forecast and status.forecast_usd > budget.amount_usd
+    forecast_done = budget.forecast_notified and budget.period_key == status.period.key
+    changes = set(status.crossed) != set(state_crossed) if rolling else bool(set(status.crossed) - set(state_crossed))
+    changes = changes or budget.period_key != status.period.key or (forecast_over and not forecast_done)
+    changes = changes or (rolling and forecast_done and not forecast_over)
+    if not changes:
+        return 0
+    made = 0
+    with transaction.atomic():
+        locked = Budget.objects.select_for_update().get(pk=budget.pk)
+        if locked.period_key != status.period.key:
+            locked.period_key, locked.crossed, locked.forecast_notified = status.period.key, [], False
+        if rolling and set(locked.crossed) - set(status.crossed):
+            # Spend fell back below a threshold as the window moved: it may notify again.
+            locked.crossed = [t for t in locked.crossed if t in status.crossed]
+            locked.rearmed += 1
+        if rolling and locked.forecast_notified and not forecast_over:
+            locked.forecast_notified = False
+            locked.rearmed += 1
+        channels = list(budget.channels.all())
+        details = _budget_details(budget, status)
+        span = {"day": "today", "month": "this month"}.get(budget.period, f"in the last {budget.rolling_days} days")
+        for threshold in sorted(set(status.crossed) - set(locked.crossed)):
+            made += _event_create(
+                project=budget.project, key=f"budget:{budget.pk}:{locked.period_key}:{locked.rearmed}:{threshold}",
+                type=EventType.BUDGET_THRESHOLD, budget=budget, threshold=Decimal(threshold), value=status.spent_usd,
+                channels=channels, now=now, details=details | {"threshold": threshold},
+                text=(
+                    f"[{budget.project.slug}] Budget '{budget.name}' crossed {threshold}%: "
+                    f"${_money(status.spent_usd)} of ${_money(budget.amount_usd)} spent {span}."
+                ),
+            ) is not None
+        if forecast_over and not locked.forecast_notified:
+            made += _event_create(
+                project=budget.project, key=f"budget:{budget.pk}:{locked.period_key}:{locked.rearmed}:forecast",
+                type=EventType.BUDGET_FORECAST, budget=budget, threshold=Decimal(100), value=status.forecast_usd,
+                channels=channels, now=now, details=details | {"threshold": 100},
+                text=(
+                    f"[{budget.project.slug}] Budget '{budget.name}' is forecast to reach ${_money(status.forecast_usd)} "
+                    f"(budget ${_money(budget.amount_usd)}); ${_money(status.spent_usd)} spent so far."
+                ),
+            ) is not None
+            locked.forecast_notified = True
+        locked.crossed = sorted(set(locked.crossed) | set(status.crossed))
+        locked.save(update_fields=["period_key", "crossed", "forecast_notified", "rearmed"])
+    return made
+
+
+def _rule_number(rule: AlertRule, value: Decimal) -> Any:
+    """Rates and latencies travel as JSON numbers, money as decimal strings (the contract)."""
+    return str(value.normalize()) if rule.metric in MONEY_METRICS else float(value)
+
+
+def _rule_apply(rule: AlertRule, measured: RuleValue, now: datetime) -> int:
+    if measured.value is None:
+        return 0
+    breached = measured.value > rule.threshold if rule.op == Comparator.ABOVE else measured.value < rule.threshold
+    wanted = RuleState.FIRING if breached else RuleState.OK
+    if wanted == rule.state:
+        return 0
+    with transaction.atomic():
+        locked = AlertRule.objects.select_for_update().get(pk=rule.pk)
+        if locked.state == wanted:
+            return 0
+        if wanted == RuleState.FIRING:
+            locked.episode += 1
+        locked.state, locked.state_since = wanted, now
+        locked.save(update_fields=["state", "episode", "state_since"])
+        firing = wanted == RuleState.FIRING
+        word = "firing" if firing else "resolved"
+        comparison = f"{rule.op} {_rule_number(rule, rule.threshold)}" if firing else f"back {'below' if rule.op == '>' else 'above'} {_rule_number(rule, rule.threshold)}"
+        made = _event_create(
+            project=rule.project, key=f"rule:{rule.pk}:{locked.episode}:{word}",
+            type=EventType.ALERT_FIRING if firing else EventType.ALERT_RESOLVED, rule=rule,
+            threshold=rule.threshold, value=measured.value, channels=list(rule.channels.all()), now=now,
+            details={
+                "threshold": _rule_number(rule, rule.threshold),
+                "rule": {"id": rule.pk, "name": rule.name, "dataset": rule.dataset, "metric": rule.metric,
+                         "op": rule.op, "window_minutes": rule.window_minutes},
+                "value": _rule_number(rule, measured.value),
+                "requests": measured.requests,
+            },
+            text=(
+                f"[{rule.project.slug}] {'FIRING' if firing else 'RESOLVED'}: {rule.name}: {rule.metric} is "
+                f"{_rule_number(rule, measured.value)} ({comparison}) over {rule.window_minutes} min."
+            ),
+        )
+    rule.state, rule.episode = locked.state, locked.episode
+    return made is not None
+
+
+@dataclass
+class Evaluation:
+    budgets: int = 0
+    rules: int = 0
+    events: int = 0
+    seconds: float = 0.0
+    statuses: dict[int, BudgetStatus] = field(default_factory=dict)
+
+
+def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
+    """One cycle over every budget and rule. Idempotent: rerun at once, it notifies nothing."""
+    started = timezone.now()
+    now = now or started
+    result = Evaluation()
+    budgets = list(Budget.objects.select_related("project").prefetch_related("channels"))
+    statuses = budget_measure_many(budgets=budgets, now=now)
+    for budget in budgets:
+        status = statuses[budget.pk]
+        result.events += _budget_apply(budget, status, now)
+        budget.spent_usd, budget.forecast_usd, budget.evaluated_at = status.spent_usd, status.forecast_usd, now
+    # Only the status cache here: thresholds and period state change under the lock above.
+    Budget.objects.bulk_update(budgets, ["spent_usd", "forecast_usd", "evaluated_at"], batch_size=500)
+    rules = list(AlertRule.objects.select_related("project").prefetch_related("channels"))
+    values = rule_measure_many(rules=rules, now=now)
+    for rule in rules:
+        measured = values[rule.pk]
+        result.events += _rule_apply(rule, measured, now)
+        rule.last_value, rule.evaluated_at = measured.value, now
+    AlertRule.objects.bulk_update(rules, ["last_value", "evaluated_at"], batch_size=500)
+    result.budgets, result.rules, result.statuses = len(budgets), len(rules), statuses
+    result.seconds = (timezone.now() - started).total_seconds()
+    return result
+
+
+MAX_RETRY_DELAY = timedelta(hours=1)
+
+
+def delivery_body(*, delivery: Delivery) -> bytes:
+    """The webhook JSON: the same bytes on every attempt, so its id and content never drift."""
+    event = delivery.event
+    payload = {
+        "type": event.type,
+        "project": event.project.slug,
+        "id": str(delivery.id),
+        "text": event.text,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        **event.details,
+    }
+    return orjson.dumps(payload)
+
+
+def _send(delivery: Delivery) -> SendOutcome:
+    channel = delivery.channel
+    if channel.kind == ChannelKind.WEBHOOK:
+        return webhook_send(url=channel.url, secret=channel.secret, body=delivery_body(delivery=delivery), delivery_id=str(delivery.id))
+    event = delivery.event
+    body = f"{event.text}\n\nDelivery id: {delivery.id}\nDetails: {orjson.dumps(event.details, option=orjson.OPT_INDENT_2).decode()}\n"
+    return email_send(to=list(channel.to), subject=event.text[:200], body=body, delivery_id=str(delivery.id))
+
+
+def delivery_send_one(*, now: datetime | None = None) -> Delivery | None:
+    """Send the next due delivery, if any, holding its row lock for the whole attempt.
+
+    Two workers never send one delivery at once (the second skips the locked row), and the
+    row becomes "sent" in the transaction that follows a successful send. A worker killed
+    between the receiver's answer and that commit leaves the row pending, so it is sent
+    again with the same delivery id: the one duplicate receivers must drop (docs/alerts.md).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("event__project", "channel")
+            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at")
+            .first()
+        )
+        if delivery is None:
+            return None
+        started = timezone.now()
+        clock = time.monotonic()
+        outcome = _send(delivery)
+        DeliveryAttempt.objects.create(
+            delivery=delivery, started_at=started, duration_ms=int((time.monotonic() - clock) * 1000),
+            ok=outcome.ok, status_code=outcome.status_code, error=outcome.error[:500],
+        )
+        delivery.attempts += 1
+        if outcome.ok:
+            delivery.status, delivery.sent_at, delivery.last_error = DeliveryStatus.SENT, timezone.now(), ""
+        else:
+            delivery.last_error = outcome.error[:500] or f"HTTP {outcome.status_code}"
+            delay = min(timedelta(seconds=alerts_settings.DELIVERY_RETRY_SECONDS * 2 ** (delivery.attempts - 1)), MAX_RETRY_DELAY)
+            give_up_at = delivery.event.created_at + timedelta(seconds=alerts_settings.DELIVERY_GIVE_UP_SECONDS)
+            if timezone.now() + delay > give_up_at:
+                delivery.status = DeliveryStatus.FAILED
+            delivery.next_attempt_at = timezone.now() + delay
+        delivery.save(update_fields=["attempts", "status", "sent_at", "last_error", "next_attempt_at"])
+    return delivery
+
+
+def delivery_send_due(*, limit: int = 200, seconds: float = 30.0) -> int:
+    """Send due deliveries until none is left, ``limit`` were tried or ``seconds`` passed."""
+    deadline = time.monotonic() + seconds
+    tried = 0
+    while tried < limit and time.monotonic() < deadline:
+        if delivery_send_one() is None:
+            break
+        tried += 1
+    return tried
