@@ -259,6 +259,7 @@ def ceiling(payloads: list[bytes], *, dataset_id: int, batch_rows: int = 20_000)
     import psycopg
 
     from tracking import db
+    from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS
 
     now = datetime.now(UTC)
     rows = []
@@ -267,7 +268,7 @@ def ceiling(payloads: list[bytes], *, dataset_id: int, batch_rows: int = 20_000)
             blobs = point["blobs"] + [None] * (4 - len(point["blobs"]))
             doubles = point["doubles"] + [None] * (3 - len(point["doubles"]))
             rows.append([dataset_id, now, point["indexes"][0], None, *blobs, *doubles])
-    columns = ["dataset_id", '"timestamp"', "index1", "dedup_id"] + db.BLOB_COLUMNS[:4] + db.DOUBLE_COLUMNS[:3]
+    columns = ["dataset_id", '"timestamp"', "index1", "dedup_id", *BLOB_COLUMNS[:4], *DOUBLE_COLUMNS[:3]]
     statement = f"COPY {db.TABLE} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     types = ["int8", "timestamptz", "text", "text"] + ["text"] * 4 + ["float8"] * 3
     with psycopg.connect(database_url()) as conn:

@@ -3,10 +3,11 @@
 from http import HTTPStatus
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from meauxcloud.database import database_unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -49,16 +50,6 @@ def _flatten(detail: Any) -> str:
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
-#: SQLSTATE classes meaning "the database cannot serve now", not "this request is wrong".
-UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "25006")
-
-
-def database_unavailable(exc: Exception) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
-    return isinstance(exc, DatabaseError) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
-
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if database_unavailable(exc):

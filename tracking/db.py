@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta
 from django.db import connection
 from psycopg import sql
 
+from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS
+
 TABLE = "tracking_datapoint"
 PARTITION_PREFIX = f"{TABLE}_p"
-BLOB_COLUMNS = [f"blob{i}" for i in range(1, 21)]
-DOUBLE_COLUMNS = [f"double{i}" for i in range(1, 21)]
 
 
 def datapoint_table_sql() -> str:
@@ -90,8 +90,7 @@ def datapoint_copy(*, rows: Iterable[Sequence[object]], blob_count: int, double_
     format: timestamps and doubles travel as 8 bytes instead of being printed by Python
     and parsed by PostgreSQL, which halves the COPY's cost (docs/benchmarks.md).
     """
-    columns = ["dataset_id", "timestamp", "index1", "dedup_id"]
-    columns += BLOB_COLUMNS[:blob_count] + DOUBLE_COLUMNS[:double_count]
+    columns = [*COPY_HEAD_COLUMNS, *BLOB_COLUMNS[:blob_count], *DOUBLE_COLUMNS[:double_count]]
     types = ["int8", "timestamptz", "text", "text"] + ["text"] * blob_count + ["float8"] * double_count
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(TABLE), sql.SQL(", ").join(map(sql.Identifier, columns))

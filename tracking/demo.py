@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from projects.models import Project
 from tracking.ingest import buffer
-from tracking.ingest.decode import epoch_us
+from tracking.ingest.decode import PointRow, epoch_us
 from tracking.services import dataset_get_or_create
 
 PATHS = ["/", "/api/projects", "/api/users", "/api/metrics", "/login", "/api/ai/chat", "/assets/app.js",
@@ -28,10 +28,10 @@ def _status(rng: random.Random) -> str:
     return "500" if roll < 0.02 else "503" if roll < 0.03 else "404" if roll < 0.07 else "201" if roll < 0.15 else "200"
 
 
-def demo_rows(*, now: datetime, days: int, requests_per_hour: int, seed: int = 7) -> list[list[object]]:
-    """Rows ``[ts_us, index1, blobs, doubles, id]`` spread over ``days`` up to ``now``."""
+def demo_rows(*, now: datetime, days: int, requests_per_hour: int, seed: int = 7) -> list[PointRow]:
+    """Points spread over ``days`` up to ``now``."""
     rng = random.Random(seed)
-    rows: list[list[object]] = []
+    rows: list[PointRow] = []
     start = now - timedelta(days=days)
     hours = days * 24
     for hour in range(hours):
@@ -45,27 +45,27 @@ def demo_rows(*, now: datetime, days: int, requests_per_hour: int, seed: int = 7
             path = PATHS[min(int(rng.paretovariate(1.2)) - 1, len(PATHS) - 1)]
             status = _status(rng)
             duration = round(rng.lognormvariate(3.5, 0.6) * (4 if status.startswith("5") else 1), 2)
-            rows.append([ts, f"ray-{rng.getrandbits(48):012x}", [rng.choice(METHODS), path, status, "production",
-                         "Mozilla/5.0"], [duration, 1, float(rng.randint(200, 60_000))], None])
+            rows.append(PointRow(ts, f"ray-{rng.getrandbits(48):012x}", [rng.choice(METHODS), path, status, "production",
+                         "Mozilla/5.0"], [duration, 1, float(rng.randint(200, 60_000))]))
             if status.startswith("5"):
-                rows.append([ts, error := rng.choice(ERROR_TYPES), ["error", error, path], [1], None])
+                rows.append(PointRow(ts, error := rng.choice(ERROR_TYPES), ["error", error, path], [1]))
             if path == "/api/ai/chat":
                 model, price = rng.choice(MODELS)
                 tokens = float(rng.randint(100, 4000))
-                rows.append([ts, model, ["ai-usage", model, "tokens"], [tokens, round(tokens * price, 6), 1], None])
+                rows.append(PointRow(ts, model, ["ai-usage", model, "tokens"], [tokens, round(tokens * price, 6), 1]))
             if rng.random() < 0.1:
                 user = f"user-{rng.randint(1, 300)}"
                 event = rng.choice(["login", "signup", "upload", "share", "purchase"])
-                rows.append([ts, user, ["user-event", event, user], [1], None])
+                rows.append(PointRow(ts, user, ["user-event", event, user], [1]))
         for team_project in TEAM_PROJECTS:
             ts = epoch_us(base + timedelta(minutes=30))
             if base + timedelta(minutes=30) > now:
                 continue
             for cost_type in COST_TYPES:
                 amount = round(rng.uniform(0.01, 0.4) * (3 if cost_type == "ai" else 1), 4)
-                rows.append([ts, team_project, [team_project, cost_type, "cost"], [amount, 1], None])
+                rows.append(PointRow(ts, team_project, [team_project, cost_type, "cost"], [amount, 1]))
             resource = rng.choice(["cpu_ms", "memory_mb", "storage_gb", "bandwidth_gb"])
-            rows.append([ts, team_project, ["resource", resource, team_project], [rng.uniform(1, 500), 1], None])
+            rows.append(PointRow(ts, team_project, ["resource", resource, team_project], [rng.uniform(1, 500), 1]))
     return rows
 
 

@@ -6,10 +6,10 @@ from django.db.models import Q
 
 from projects.models import Project
 
+# The one naming rule of datasets, and of labels: both become SQL identifiers (the database checks it too).
 DATASET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 DATASET_NAME_RE = re.compile(DATASET_NAME_PATTERN)
 MAX_RETENTION_DAYS = 3650
-LABEL_COLUMNS = frozenset([f"blob{i}" for i in range(1, 21)] + [f"double{i}" for i in range(1, 21)] + ["index1"])
 
 
 class Dataset(models.Model):

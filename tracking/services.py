@@ -1,31 +1,28 @@
 """Writes of the tracking app: accepting batches, draining the buffer, partition upkeep."""
 
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import msgspec
-import psycopg
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from meauxcloud.database import database_unavailable
 from projects.models import Project
 from tracking import db
+from tracking.columns import DATA_COLUMNS
 from tracking.conf import tracking_settings
 from tracking.ingest import buffer, outage
 from tracking.ingest.decode import EPOCH, TimeWindow, ValidatedBatch, epoch_us
-from tracking.models import LABEL_COLUMNS, Dataset, DeadLetter
+from tracking.models import DATASET_NAME_RE, Dataset, DeadLetter
 from tracking.rollups import services as rollups
 
 logger = logging.getLogger(__name__)
-
-TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "40001", "40P01", "25006", "55P03", "58")
-
 
 class DatasetNameInvalid(ValueError):
     pass
@@ -59,18 +56,15 @@ def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
     return candidate
 
 
-LABEL_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
-
-
 def dataset_labels_validate(*, labels: object) -> dict[str, str]:
     """Labels map data columns to names: ``{"blob2": "path", "double1": "duration_ms"}``."""
     if not isinstance(labels, dict):
         raise ValidationError("Labels must be a JSON object of column: name.")
     cleaned: dict[str, str] = {}
     for column, name in labels.items():
-        if column not in LABEL_COLUMNS:
+        if column not in DATA_COLUMNS:
             raise ValidationError(f"'{column}' is not a column (blob1..blob20, double1..double20, index1).")
-        if not isinstance(name, str) or not re.match(LABEL_NAME_PATTERN, name):
+        if not isinstance(name, str) or not DATASET_NAME_RE.fullmatch(name):
             raise ValidationError(f"The label of {column} must be a name of letters, digits and underscores.")
         cleaned[column] = name
     if len(set(cleaned.values())) != len(cleaned):
@@ -134,14 +128,6 @@ def _from_us(ts_us: int) -> datetime:
     return EPOCH + timedelta(microseconds=ts_us)
 
 
-def _is_transient(error: BaseException) -> bool:
-    cause = error.__cause__ if isinstance(error, DatabaseError) else error
-    if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
-        return True
-    sqlstate = getattr(cause, "sqlstate", None) or ""
-    return sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
-
-
 @dataclass(frozen=True)
 class DrainResult:
     entries: int
@@ -159,10 +145,10 @@ def _copy_rows(entries: list[buffer.BufferEntry]) -> tuple[list[list[object]], s
     blob_count = double_count = 0
     for entry in entries:
         for row in entry.rows:
-            if len(row[2]) > blob_count:
-                blob_count = len(row[2])
-            if len(row[3]) > double_count:
-                double_count = len(row[3])
+            if len(row.blobs) > blob_count:
+                blob_count = len(row.blobs)
+            if len(row.doubles) > double_count:
+                double_count = len(row.doubles)
     blob_padding = [[None] * (blob_count - width) for width in range(blob_count + 1)]
     double_padding = [[None] * (double_count - width) for width in range(double_count + 1)]
     moments: dict[int, datetime] = {}
@@ -170,11 +156,12 @@ def _copy_rows(entries: list[buffer.BufferEntry]) -> tuple[list[list[object]], s
     append = flat.append
     for entry in entries:
         dataset_id = entry.dataset_id
-        for ts_us, index1, blobs, doubles, point_id in entry.rows:
-            moment = moments.get(ts_us)
+        for row in entry.rows:
+            moment = moments.get(row.ts_us)
             if moment is None:
-                moment = moments[ts_us] = _from_us(ts_us)
-            append([dataset_id, moment, index1, point_id, *blobs, *blob_padding[len(blobs)],
+                moment = moments[row.ts_us] = _from_us(row.ts_us)
+            blobs, doubles = row.blobs, row.doubles
+            append([dataset_id, moment, row.index1, row.id, *blobs, *blob_padding[len(blobs)],
                     *doubles, *double_padding[len(doubles)]])
     return flat, {moment.date() for moment in moments.values()}, blob_count, double_count
 
@@ -238,13 +225,13 @@ def entries_store(*, entries: list[buffer.BufferEntry], known_partitions: set[st
         try:
             points += _write_entries(group, known_partitions=known_partitions)
         except Exception as error:
-            if _is_transient(error):
+            if database_unavailable(error):
                 raise
             for entry in group:
                 try:
                     points += _write_entries([entry], known_partitions=known_partitions)
                 except Exception as single_error:
-                    if _is_transient(single_error):
+                    if database_unavailable(single_error):
                         raise
                     _dead_letter(entry, single_error)
                     dead += 1

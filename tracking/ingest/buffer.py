@@ -16,9 +16,10 @@ import redis
 
 from meauxcloud.redis import redis_client
 from tracking.conf import tracking_settings
+from tracking.ingest.decode import PointRow
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[list[object]])
+_decoder = msgspec.msgpack.Decoder(list[PointRow])
 
 # Appending is one atomic script: the back-pressure check, the client-id dedup marks and
 # the XADD happen together or not at all, so a marked id always has its point buffered.
@@ -66,7 +67,7 @@ class BufferEntry:
     skip: frozenset[int]
 
     @cached_property
-    def rows(self) -> list[list[object]]:
+    def rows(self) -> list[PointRow]:
         rows = _decoder.decode(self.payload)
         if not self.skip:
             return rows
@@ -82,9 +83,9 @@ def _dedup_key(dataset_id: int, point_id: str) -> str:
     return f"{tracking_settings.STREAM_KEY}:dedup:{dataset_id}:{point_id}"
 
 
-def buffer_append(*, dataset_id: int, rows: list[list[object]]) -> tuple[str, int]:
+def buffer_append(*, dataset_id: int, rows: list[PointRow]) -> tuple[str, int]:
     """Buffer a validated batch; returns the entry id and how many points were repeats of earlier ids."""
-    ids = [(position, row[4]) for position, row in enumerate(rows) if row[4] is not None]
+    ids = [(position, row.id) for position, row in enumerate(rows) if row.id is not None]
     keys = [tracking_settings.STREAM_KEY] + [_dedup_key(dataset_id, point_id) for _, point_id in ids]
     args = [
         tracking_settings.BUFFER_HIGH_WATER,

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
-MAX_BLOBS = 20
-MAX_DOUBLES = 20
-MAX_INDEXES = 1
+from tracking.columns import MAX_BLOBS, MAX_DOUBLES, MAX_INDEXES
+
 MAX_INDEX_BYTES = 96
 MAX_BLOB_BYTES = 16_000
 MAX_ID_CHARS = 64
@@ -34,6 +33,22 @@ class DataPoint(msgspec.Struct, forbid_unknown_fields=True):
     doubles: list[float] | None = None
     indexes: list[str | None] | None = None
     timestamp: int | datetime | None = None
+    id: str | None = None
+
+
+class PointRow(msgspec.Struct, array_like=True, gc=False):
+    """One accepted point, from its check to the COPY that stores it.
+
+    ``array_like`` keeps its msgpack form the positional list ``[ts_us, index1, blobs,
+    doubles, id]`` that buffered entries have always had, so entries written before a
+    deploy drain after it. ``gc=False``: a row holds only strings, floats and lists of them,
+    so the garbage collector need not track millions of them.
+    """
+
+    ts_us: int
+    index1: str
+    blobs: list[str | None]
+    doubles: list[float]
     id: str | None = None
 
 
@@ -65,9 +80,9 @@ class PointError:
 
 @dataclass
 class ValidatedBatch:
-    """Valid points as compact rows ``[ts_us, index1, blobs, doubles, id]`` and the rejected ones."""
+    """Valid points as rows and the rejected ones."""
 
-    rows: list[list[object]] = field(default_factory=list)
+    rows: list[PointRow] = field(default_factory=list)
     errors: list[PointError] = field(default_factory=list)
 
     @property
@@ -77,9 +92,9 @@ class ValidatedBatch:
     def data_bytes(self) -> int:
         """Size of the point data the bytes quota counts: index and blob UTF-8 bytes, 8 per double."""
         total = 0
-        for _, index1, blobs, doubles, _ in self.rows:
-            total += len(index1.encode()) + 8 * len(doubles)
-            total += sum(len(blob.encode()) for blob in blobs if blob is not None)
+        for row in self.rows:
+            total += len(row.index1.encode()) + 8 * len(row.doubles)
+            total += sum(len(blob.encode()) for blob in row.blobs if blob is not None)
         return total
 
 
@@ -118,7 +133,7 @@ def _timestamp_us(value: int | datetime, window: TimeWindow) -> int:
     return ts_us
 
 
-def point_check(point: DataPoint, window: TimeWindow) -> list[object]:
+def point_check(point: DataPoint, window: TimeWindow) -> PointRow:
     """Check one decoded point in Analytics Engine's order (indexes, blobs, doubles)."""
     index1 = ""
     if point.indexes:
@@ -154,7 +169,7 @@ def point_check(point: DataPoint, window: TimeWindow) -> list[object]:
             raise PointRejected("invalid_id", "id must be 1 to 64 characters.")
         _utf8(point.id, where="id")
     ts_us = window.now_us if point.timestamp is None else _timestamp_us(point.timestamp, window)
-    return [ts_us, index1, blobs, doubles, point.id]
+    return PointRow(ts_us, index1, blobs, doubles, point.id)
 
 
 def _decode_message(error: msgspec.ValidationError) -> str:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from tracking.ingest.decode import EPOCH, MAX_BLOBS, MAX_DOUBLES, DataPoint
+from tracking.columns import MAX_BLOBS, MAX_DOUBLES
+from tracking.ingest.decode import EPOCH, DataPoint
 
 _event_decoder = msgspec.json.Decoder(dict[str, object])
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -23,19 +22,11 @@ from rest_framework.response import Response
 
 from projects.api import ProjectAPIView
 from projects.models import Project
-from tracking.models import Dataset
+from tracking.models import DATASET_NAME_PATTERN, Dataset
 from tracking.reports.db import metrics_realtime
-from tracking.reports.selectors import (
-    REPORTS,
-    Report,
-    Table,
-    metrics_cost_trend,
-    realtime_window,
-    report_dataset_default,
-    report_get,
-    report_interval_default,
-)
-from tracking.reports.window import INTERVALS, PRESETS, Window, WindowInvalid, window_build, window_preset
+from tracking.reports.selectors import REPORTS, Report, Table, metrics_cost_trend, report_dataset_default, report_get, report_window
+from tracking.reports.window import INTERVALS, PRESETS, Window, WindowInvalid
+from tracking.sql.formats import result_json
 
 SEED_DATASET = "meauxcloud_analytics"
 
@@ -56,7 +47,7 @@ DEFAULT_RANGE = "24h"
 class ReportInputSerializer(serializers.Serializer):
     """Query string of every report; ``from``/``to`` win over ``range``."""
 
-    dataset = serializers.RegexField(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", required=False)
+    dataset = serializers.RegexField(DATASET_NAME_PATTERN, required=False)
     range = serializers.ChoiceField(choices=sorted(PRESETS), required=False)
     interval = serializers.ChoiceField(choices=INTERVALS, required=False, help_text="Chart bucket width in seconds.")
     project = serializers.SlugField(required=False, help_text="Project slug; needed with a session, not with a key.")
@@ -184,17 +175,16 @@ def dataset_resolve(*, project: Project, name: str | None) -> Dataset | None:
 
 def window_resolve(*, report: str, params: dict, now: datetime) -> Window:
     """Turn validated query parameters into a window; errors become 400 problems."""
-    if report == "realtime":
-        return realtime_window(now=now)
-    end = params.get("to") or now
-    start = params.get("from") or end - PRESETS[params.get("range", DEFAULT_RANGE)]
-    interval = params.get("interval")
-    if interval is None:
-        interval = report_interval_default(name=report, length=end - start)
     try:
-        if params.get("from"):
-            return window_build(start=start, end=end, interval=interval)
-        return window_preset(length=end - start, end=end, interval=interval)
+        return report_window(
+            name=report,
+            now=now,
+            preset=params.get("range"),
+            start=params.get("from"),
+            end=params.get("to"),
+            interval=params.get("interval"),
+            default_range=DEFAULT_RANGE,
+        )
     except WindowInvalid as error:
         raise exceptions.ValidationError({"interval" if "interval" in str(error) else "from": [str(error)]}) from None
 
@@ -238,7 +228,7 @@ class ReportTableCsvApi(ReportApi):
 
 
 class MetricsInputSerializer(serializers.Serializer):
-    dataset = serializers.RegexField(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", required=False)
+    dataset = serializers.RegexField(DATASET_NAME_PATTERN, required=False)
     project = serializers.SlugField(required=False)
 
 
@@ -254,25 +244,6 @@ class SqlResultSerializer(serializers.Serializer):
     data = serializers.ListField(child=serializers.DictField())
     rows = serializers.IntegerField()
     rows_before_limit_at_least = serializers.IntegerField()
-
-
-def sql_result(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[object]]) -> dict[str, object]:
-    def cell(kind: str, value: object) -> object:
-        if kind in ("UInt64", "Int64"):
-            return str(int(value))
-        if kind == "DateTime":
-            return value.strftime("%Y-%m-%d %H:%M:%S")
-        if kind == "Float64":
-            return float(value)
-        return value
-
-    data = [{name: cell(kind, value) for (name, kind), value in zip(columns, row, strict=True)} for row in rows]
-    return {
-        "meta": [{"name": name, "type": kind} for name, kind in columns],
-        "data": data,
-        "rows": len(data),
-        "rows_before_limit_at_least": len(data),
-    }
 
 
 class _MetricsApi(ProjectAPIView):
@@ -295,7 +266,7 @@ class MetricsRealtimeApi(_MetricsApi):
             dataset_id=dataset.id, since=timezone.now() - timedelta(minutes=5)
         )
         columns = [("total_requests", "UInt64"), ("avg_response_time", "Float64"), ("error_count", "UInt64")]
-        return Response(SqlResultSerializer(sql_result(columns, [(total, average, errors)])).data)
+        return Response(SqlResultSerializer(result_json(columns=columns, rows=[(total, average, errors)])).data)
 
 
 class MetricsCostsApi(_MetricsApi):
@@ -306,4 +277,4 @@ class MetricsCostsApi(_MetricsApi):
         dataset = self._dataset(request)
         rows = [] if dataset is None else metrics_cost_trend(project=self.project, dataset=dataset, now=timezone.now())
         columns = [("date", "DateTime"), ("cost_type", "String"), ("total_cost", "Float64")]
-        return Response(SqlResultSerializer(sql_result(columns, rows)).data)
+        return Response(SqlResultSerializer(result_json(columns=columns, rows=rows)).data)

@@ -18,10 +18,9 @@ from django.db.models import F
 from projects.models import Project
 from tracking.models import Dataset
 from tracking.reports.db import rollup_aggregate
-from tracking.reports.window import Window, bucket_starts, window_build, window_pieces
+from tracking.reports.window import PRESETS, Window, bucket_starts, window_build, window_pieces, window_preset
 from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
-REPORTS = ("overview", "usage", "costs", "errors", "ai", "realtime")
 TOP = 10
 ZERO = Decimal(0)
 
@@ -423,7 +422,8 @@ def metrics_cost_trend(*, project: Project, dataset: Dataset, now: datetime) -> 
     return sorted(rows, key=lambda row: (-row[0].timestamp(), row[1]))
 
 
-SELECTORS: dict[str, Callable[..., Report]] = {
+# Every report, in display order: the API, the pages and their navigation list reports from here.
+REPORTS: dict[str, Callable[..., Report]] = {
     "overview": report_overview,
     "usage": report_usage,
     "costs": report_costs,
@@ -440,10 +440,37 @@ def report_interval_default(*, name: str, length: timedelta) -> int | None:
     return None
 
 
+def report_window(
+    *,
+    name: str,
+    now: datetime,
+    preset: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    interval: int | None = None,
+    default_range: str = "24h",
+) -> Window:
+    """The window a report reads, for the API and the pages alike; raises ``WindowInvalid``.
+
+    Realtime's window is fixed. With ``start`` the range is exactly ``[start, end)``;
+    otherwise it is the preset (or ``default_range``) ending at ``end``, moved back to a
+    bucket boundary. ``end`` defaults to ``now``; the interval to the report's choice.
+    """
+    if name == "realtime":
+        return realtime_window(now=now)
+    end = end or now
+    length = end - start if start is not None else PRESETS[preset or default_range]
+    if interval is None:
+        interval = report_interval_default(name=name, length=length)
+    if start is not None:
+        return window_build(start=start, end=end, interval=interval)
+    return window_preset(length=length, end=end, interval=interval)
+
+
 def report_get(*, project: Project, name: str, dataset: Dataset | None, window: Window, now: datetime) -> Report:
     if dataset is not None and dataset.project_id != project.id:
         raise ValueError("dataset belongs to another project")
-    return SELECTORS[name](project=project, dataset=dataset, window=window, now=now)
+    return REPORTS[name](project=project, dataset=dataset, window=window, now=now)
 
 
 def report_dataset_default(*, project: Project) -> Dataset | None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import connection
 from psycopg import sql as pgsql
 
+from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS
 from tracking.rollups.layout import COST_MARKER, HISTOGRAM_KINDS, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
 
 TIER_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour", "day": "tracking_rollup_day"}
@@ -140,8 +141,8 @@ def dataset_labels(*, dataset_ids: list[int]) -> list[tuple[int, dict]]:
 
 
 def _stage_table_sql() -> str:
-    blobs = ", ".join(f"blob{i} text" for i in range(1, 21))
-    doubles = ", ".join(f"double{i} double precision" for i in range(1, 21))
+    blobs = ", ".join(f"{name} text" for name in BLOB_COLUMNS)
+    doubles = ", ".join(f"{name} double precision" for name in DOUBLE_COLUMNS)
     return (
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (dataset_id bigint NOT NULL, \"timestamp\" timestamptz NOT NULL, "
         f"_sample_interval integer NOT NULL DEFAULT 1, {blobs}, {doubles}) ON COMMIT DELETE ROWS"

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS
 from tracking.rollups import db
 from tracking.rollups.layout import Layout, layout_from_labels, minute_tier_horizon
 
@@ -58,8 +59,9 @@ def rollups_apply(*, rows: Iterable[Sequence[object]], blob_count: int, double_c
     for dataset_id in dataset_ids:
         by_layout[layout_from_labels(labels.get(dataset_id))].append(dataset_id)
     wanted = set(BASE_COLUMNS).union(*(_layout_columns(layout) for layout in by_layout))
-    positions = {f"blob{i}": 3 + i for i in range(1, blob_count + 1)}
-    positions |= {f"double{i}": 3 + blob_count + i for i in range(1, double_count + 1)}
+    head = len(COPY_HEAD_COLUMNS)
+    positions = {name: head + i for i, name in enumerate(BLOB_COLUMNS[:blob_count])}
+    positions |= {name: head + blob_count + i for i, name in enumerate(DOUBLE_COLUMNS[:double_count])}
     columns = sorted(column for column in wanted if column in positions)
     picks = [positions[column] for column in columns]
     db.rollup_stage(rows=([row[0], row[1], *(row[i] for i in picks)] for row in rows), columns=columns)

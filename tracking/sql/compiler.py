@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, SQL_COLUMNS
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.functions import (
@@ -32,9 +33,6 @@ from tracking.sql.functions import (
 )
 from tracking.sql.ir import BINARY_NAMES, NORMALISED_FUNCTIONS, Compiled, DatasetRef, Scope, Source, Typed, display_name
 
-BLOBS = [f"blob{i}" for i in range(1, 21)]
-DOUBLES = [f"double{i}" for i in range(1, 21)]
-STANDARD_COLUMNS = ["dataset", "timestamp", "_sample_interval", "index1", *BLOBS, *DOUBLES]
 INTERVAL_UNITS = {"SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 _SELECT_ARGS = {
     "expressions",
@@ -466,8 +464,8 @@ class Compiler:
             '"timestamp"',
             "_sample_interval::bigint AS _sample_interval",
             "index1",
-            *[f"coalesce({blob}, '') AS {blob}" for blob in BLOBS],
-            *[f"coalesce({double}, 0) AS {double}" for double in DOUBLES],
+            *[f"coalesce({blob}, '') AS {blob}" for blob in BLOB_COLUMNS],
+            *[f"coalesce({double}, 0) AS {double}" for double in DOUBLE_COLUMNS],
         ]
         return (
             f"SELECT {', '.join(columns)} FROM public.tracking_datapoint "
@@ -476,13 +474,13 @@ class Compiler:
 
     def _dataset_source(self, dataset: DatasetRef, *, visible_name: str, pg_alias: str) -> Source:
         types = {"dataset": "String", "timestamp": "DateTime", "_sample_interval": "UInt32", "index1": "String"}
-        types.update({blob: "String" for blob in BLOBS})
-        types.update({double: "Float64" for double in DOUBLES})
+        types.update({blob: "String" for blob in BLOB_COLUMNS})
+        types.update({double: "Float64" for double in DOUBLE_COLUMNS})
         columns = {name: Typed(f'{pg_alias}."{name}"', ch_type) for name, ch_type in types.items()}
         for physical, label in (dataset.labels or {}).items():
             if physical in columns and isinstance(label, str) and label and label not in types:
                 columns[label] = columns[physical]
-        return Source(name=visible_name, columns=columns, star=list(STANDARD_COLUMNS))
+        return Source(name=visible_name, columns=columns, star=list(SQL_COLUMNS))
 
     def _star(self, scope: Scope, item: exp.Expression) -> list[tuple[str, Typed]]:
         table = item.table if isinstance(item, exp.Column) else ""

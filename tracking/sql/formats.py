@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import math
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 from tracking.sql import chtypes as ct
@@ -124,6 +125,31 @@ def _csv_field(value: Any, ch_type: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def result_json(
+    *,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    rows_before_limit: int | None = None,
+    elapsed: float | None = None,
+    compact: bool = False,
+) -> dict[str, Any]:
+    """ClickHouse's ``FORMAT JSON`` (or ``JSONCompact``) document of a result, before serialisation.
+
+    The one place that shapes it: the SQL API and the seed's metrics endpoints both answer with it.
+    """
+    names = [name for name, _ in columns]
+    encoded = [[json_value(value, ch_type) for value, (_, ch_type) in zip(row, columns, strict=True)] for row in rows]
+    body: dict[str, Any] = {
+        "meta": [{"name": name, "type": ch_type} for name, ch_type in columns],
+        "data": encoded if compact else [dict(zip(names, row, strict=True)) for row in encoded],
+        "rows": len(rows),
+        "rows_before_limit_at_least": rows_before_limit if rows_before_limit is not None else len(rows),
+    }
+    if elapsed is not None:
+        body["statistics"] = {"elapsed": round(elapsed, 6)}
+    return body
+
+
 def result_render(
     *,
     output_format: str,
@@ -133,36 +159,36 @@ def result_render(
     elapsed: float,
 ) -> bytes:
     """Serialise a result in one of the supported formats."""
-    if output_format in ("JSON", "JSONCompact", "JSONEachRow"):
-        encoded = [[json_value(value, ch_type) for value, (_, ch_type) in zip(row, columns)] for row in rows]
-        if output_format == "JSONEachRow":
-            lines = [
-                json.dumps(dict(zip([name for name, _ in columns], row)), ensure_ascii=False, separators=(",", ":"))
-                for row in encoded
-            ]
-            return ("\n".join(lines) + ("\n" if lines else "")).encode()
-        if output_format == "JSON":
-            data: list[Any] = [dict(zip([name for name, _ in columns], row)) for row in encoded]
-        else:
-            data = encoded
-        body = {
-            "meta": [{"name": name, "type": ch_type} for name, ch_type in columns],
-            "data": data,
-            "rows": len(rows),
-            "rows_before_limit_at_least": rows_before_limit if rows_before_limit is not None else len(rows),
-            "statistics": {"elapsed": round(elapsed, 6)},
-        }
+    if output_format == "JSONEachRow":
+        names = [name for name, _ in columns]
+        lines = [
+            json.dumps(
+                {name: json_value(value, ch_type) for name, value, (_, ch_type) in zip(names, row, columns, strict=True)},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            for row in rows
+        ]
+        return ("\n".join(lines) + ("\n" if lines else "")).encode()
+    if output_format in ("JSON", "JSONCompact"):
+        body = result_json(
+            columns=columns,
+            rows=rows,
+            rows_before_limit=rows_before_limit,
+            elapsed=elapsed,
+            compact=output_format == "JSONCompact",
+        )
         return json.dumps(body, ensure_ascii=False).encode()
     if output_format == "TabSeparated":
         lines = [
             "\t".join(
                 _tsv_escape(text_value(value, ch_type)) if value is not None else "\\N"
-                for value, (_, ch_type) in zip(row, columns)
+                for value, (_, ch_type) in zip(row, columns, strict=True)
             )
             for row in rows
         ]
         return ("\n".join(lines) + ("\n" if lines else "")).encode()
     if output_format == "CSV":
-        lines = [",".join(_csv_field(value, ch_type) for value, (_, ch_type) in zip(row, columns)) for row in rows]
+        lines = [",".join(_csv_field(value, ch_type) for value, (_, ch_type) in zip(row, columns, strict=True)) for row in rows]
         return ("\n".join(lines) + ("\n" if lines else "")).encode()
     raise ValueError(f"unknown format {output_format}")

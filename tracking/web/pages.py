@@ -9,16 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tracking.reports.selectors import Report, Series, Table
+from tracking.reports.selectors import REPORTS, Report, Series, Table
 
-PAGES = (
-    ("overview", "Overview"),
-    ("usage", "Usage"),
-    ("costs", "Costs"),
-    ("errors", "Errors"),
-    ("ai", "AI"),
-    ("realtime", "Realtime"),
-)
+#: (report, title) of every page, in the reports' order.
+PAGES = tuple((name, "AI" if name == "ai" else name.capitalize()) for name in REPORTS)
 
 #: (total key, label, format) per page, in display order.
 CARDS: dict[str, list[tuple[str, str, str]]] = {

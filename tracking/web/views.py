@@ -24,8 +24,8 @@ from projects.selectors import api_key_list, membership_list, project_get_for_us
 from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
 from tracking.models import Dataset
 from tracking.reports.api import table_as_csv
-from tracking.reports.selectors import REPORTS, Report, realtime_window, report_dataset_default, report_get, report_interval_default
-from tracking.reports.window import PRESETS, Window, WindowInvalid, window_build, window_preset
+from tracking.reports.selectors import REPORTS, Report, report_dataset_default, report_get, report_window
+from tracking.reports.window import PRESETS, Window, WindowInvalid
 from tracking.selectors import dataset_list
 from tracking.services import dataset_update
 from tracking.web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ReportFilterForm
@@ -60,22 +60,23 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 def _window(form: ReportFilterForm, *, name: str, now: datetime) -> tuple[Window, str | None]:
     """The chosen window, or the page's default one and the reason the choice was refused."""
-    if name == "realtime":
-        return realtime_window(now=now), None
     default = DEFAULT_RANGES.get(name, "24h")
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     chosen = data.get("range") or default
     custom = chosen == "custom" and data.get("start") and data.get("end")
-    start, end = (data["start"], data["end"]) if custom else (now - PRESETS.get(chosen, PRESETS[default]), now)
-    interval = data.get("interval") or report_interval_default(name=name, length=end - start)
     try:
-        if custom:
-            return window_build(start=start, end=end, interval=interval), None
-        return window_preset(length=end - start, end=end, interval=interval), None
+        window = report_window(
+            name=name,
+            now=now,
+            preset=chosen if chosen in PRESETS else None,
+            start=data["start"] if custom else None,
+            end=data["end"] if custom else None,
+            interval=data.get("interval") or None,
+            default_range=default,
+        )
     except WindowInvalid as error:
-        length = PRESETS[default]
-        fallback = window_preset(length=length, end=now, interval=report_interval_default(name=name, length=length))
-        return fallback, str(error)
+        return report_window(name=name, now=now, default_range=default), str(error)
+    return window, None
 
 
 def _report(request: HttpRequest, slug: str, name: str) -> tuple[Project, str | None, Report, ReportFilterForm, str | None]:

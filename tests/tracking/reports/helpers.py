@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import connection
 
 from tracking.ingest import buffer
-from tracking.ingest.decode import epoch_us
+from tracking.ingest.decode import PointRow, epoch_us
 from tracking.models import Dataset
 from tracking.services import buffer_drain
 
@@ -26,7 +26,7 @@ def points_store(dataset: Dataset, points: Sequence[Point], *, batch: int = 50) 
     """Buffer the points in batches and drain them, as the ingest API and the worker do."""
     buffer.buffer_ensure_group()
     for start in range(0, len(points), batch):
-        rows = [[epoch_us(p.at), p.index1, list(p.blobs), list(p.doubles), None] for p in points[start : start + batch]]
+        rows = [PointRow(epoch_us(p.at), p.index1, list(p.blobs), list(p.doubles)) for p in points[start : start + batch]]
         buffer.buffer_append(dataset_id=dataset.id, rows=rows)
     return buffer_drain(time_budget=30, block_ms=10).points
 

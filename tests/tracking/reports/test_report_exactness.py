@@ -239,7 +239,7 @@ def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_ow
     from tests.factories import DatasetFactory
     from tests.tracking.reports.helpers import Point
     from tracking.ingest import buffer
-    from tracking.ingest.decode import epoch_us
+    from tracking.ingest.decode import PointRow, epoch_us
     from tracking.services import buffer_drain
 
     plain = DatasetFactory(project=project, name="plain")
@@ -248,7 +248,7 @@ def test_one_drain_of_two_datasets_with_different_labels_rolls_each_up_by_its_ow
     point = Point(at, ["GET", "/orders/1", "200", "production", "/orders/:id"], [10.0, 1, 5])
     buffer.buffer_ensure_group()
     for dataset in (plain, relabelled):
-        buffer.buffer_append(dataset_id=dataset.id, rows=[[epoch_us(p.at), "", p.blobs, p.doubles, None] for p in [point, point]])
+        buffer.buffer_append(dataset_id=dataset.id, rows=[PointRow(epoch_us(p.at), "", p.blobs, p.doubles) for p in [point, point]])
 
     assert buffer_drain(time_budget=10, block_ms=10).points == 4
     window = window_build(start=NOW - timedelta(hours=1), end=NOW)

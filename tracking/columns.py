@@ -1,0 +1,19 @@
+"""The catalogue of a data point's columns: every list of blob, double and index columns comes from here.
+
+Analytics Engine's shape is fixed (20 blobs, 20 doubles, one index), and the points table,
+the rollup stage table, the SQL API's schema, dataset labels and COPY all name the same
+columns; one catalogue keeps them from drifting apart.
+"""
+
+MAX_BLOBS = 20
+MAX_DOUBLES = 20
+MAX_INDEXES = 1
+BLOB_COLUMNS = tuple(f"blob{i}" for i in range(1, MAX_BLOBS + 1))
+DOUBLE_COLUMNS = tuple(f"double{i}" for i in range(1, MAX_DOUBLES + 1))
+INDEX_COLUMN = "index1"
+# The columns a dataset label can name.
+DATA_COLUMNS = frozenset((*BLOB_COLUMNS, *DOUBLE_COLUMNS, INDEX_COLUMN))
+# The columns of a dataset as the SQL API shows them, in Analytics Engine's order.
+SQL_COLUMNS = ("dataset", "timestamp", "_sample_interval", INDEX_COLUMN, *BLOB_COLUMNS, *DOUBLE_COLUMNS)
+# The leading columns of a COPY row (``tracking.db.datapoint_copy``); blobs then doubles follow.
+COPY_HEAD_COLUMNS = ("dataset_id", "timestamp", INDEX_COLUMN, "dedup_id")
