@@ -193,7 +193,7 @@ CELERY_BEAT_SCHEDULE = {
     # Hourly, next to retention: minute rollups past 3 days, hour/day rollups past retention.
     "prune-rollups": {"task": "tracking.prune_rollups", "schedule": 3600.0},
     "refresh-statistics": {"task": "tracking.refresh_statistics", "schedule": 60.0, "options": {"expires": 60}},
-    "resume-deletions": {"task": "governance.deletion_resume", "schedule": 60.0, "options": {"expires": 60}},
+    "resume-deletions": {"task": "tracking.deletion_resume", "schedule": 60.0, "options": {"expires": 60}},
 }
 
 # ---- BUDGETS AND ALERTS (docs/alerts.md) ----

@@ -6,4 +6,4 @@ class TrackingConfig(AppConfig):
     verbose_name = "Tracking"
 
     def ready(self) -> None:
-        from tracking import checks  # noqa: F401  (registers system checks)
+        from tracking import checks, signals  # noqa: F401  (registers system checks and the dataset receivers)

@@ -140,19 +140,35 @@ def dataset_touch(*, dataset_ids: list[int], at: datetime) -> None:
         )
 
 
-def datapoint_delete_before(*, dataset_id: int, partition: str, before: datetime, limit: int) -> int:
-    """Delete up to ``limit`` expired rows of one dataset in one partition; bounded so it never locks long."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(
-                """
-                DELETE FROM {table} WHERE ctid IN (
-                    SELECT ctid FROM {table} WHERE dataset_id = %s AND "timestamp" < %s LIMIT %s
-                )
-                """
-            ).format(table=sql.Identifier(partition)),
-            [dataset_id, before, limit],
+def datapoint_delete_batch(
+    *, partition: str, dataset_id: int, limit: int, before: datetime | None = None, column: str = "", value: str = ""
+) -> int:
+    """Delete up to ``limit`` of a dataset's rows in one partition: all of them, those older than
+    ``before`` (retention), or those where ``column = value`` (a deletion job's filter).
+
+    Bounded by ``ctid`` so one statement holds its row locks briefly and never blocks the
+    COPYs of ingest, which only insert.
+    """
+    conditions = [sql.SQL("dataset_id = %s")]
+    params: list[object] = [dataset_id]
+    if before is not None:
+        conditions.append(sql.SQL('"timestamp" < %s'))
+        params.append(before)
+    if column:
+        if column != "index1" and column not in BLOB_COLUMNS:
+            raise ValueError(f"cannot filter on {column!r}")
+        conditions.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+        params.append(value)
+    params.append(limit)
+    statement = sql.SQL(
+        """
+        DELETE FROM {table} WHERE ctid IN (
+            SELECT ctid FROM {table} WHERE {conditions} LIMIT %s
         )
+        """
+    ).format(table=sql.Identifier(partition), conditions=sql.SQL(" AND ").join(conditions))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
         return cursor.rowcount
 
 

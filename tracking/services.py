@@ -313,7 +313,7 @@ def retention_apply(*, now: datetime, max_batches: int = 50) -> RetentionResult:
                 if batches >= max_batches:
                     return RetentionResult(dropped, deleted, finished=False)
                 with transaction.atomic():
-                    removed = db.datapoint_delete_before(
+                    removed = db.datapoint_delete_batch(
                         dataset_id=dataset.id,
                         partition=name,
                         before=cutoff,

@@ -68,11 +68,13 @@ def audit_record(
     outcome: str = AuditOutcome.OK,
     details: dict[str, Any] | None = None,
     actor: Actor | None = None,
+    project_slug: str = "",
 ) -> AuditEvent:
+    """``project_slug`` names a project that is gone (``project`` None), e.g. when its data deletion finishes."""
     actor = actor or actor_current()
     return AuditEvent.objects.create(
         project=project,
-        project_slug=project.slug if project is not None else "",
+        project_slug=project.slug if project is not None else project_slug,
         action=action,
         actor=actor.label,
         user=actor.user,

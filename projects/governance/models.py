@@ -97,7 +97,10 @@ class DeletionJob(models.Model):
     before the request cannot land after the deletion.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deletion_jobs")
+    # A job outlives its project: deleting a project schedules the deletion of its datasets' points,
+    # which takes longer than the request that deleted the project.
+    project = models.ForeignKey(Project, null=True, on_delete=models.SET_NULL, related_name="deletion_jobs")
+    project_slug = models.CharField(max_length=64, help_text="Copied, so the job still names a deleted project.")
     dataset_id_value = models.BigIntegerField(help_text="Id of the dataset (kept after the dataset row is gone).")
     dataset_name = models.CharField(max_length=64)
     kind = models.CharField(max_length=8, choices=DeletionKind.choices)

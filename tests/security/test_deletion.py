@@ -6,11 +6,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from projects.governance.deletion import DeletionInvalid, deletion_advance, deletion_request
 from projects.governance.models import AuditAction, AuditEvent, DeletionJob
 from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.helpers import post_points
 from tracking.db import partition_list
+from tracking.deletion.services import DeletionInvalid, deletion_advance, deletion_request
 from tracking.models import Dataset
 from tracking.services import buffer_drain
 

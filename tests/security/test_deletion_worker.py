@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 
 from projects.governance.models import DeletionJob
-from projects.governance.tasks import deletion_resume_task
 from tests.support.processes import process_kill, wait_until, worker_start
+from tracking.deletion.tasks import deletion_resume_task
 from tracking.models import Dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -1,6 +1,6 @@
 """Fallback copies of datasets, so ingest finds its dataset while PostgreSQL is unreachable (meauxcloud/fallback.py)."""
 
-from meauxcloud.fallback import fallback_recall, fallback_remember
+from meauxcloud.fallback import fallback_forget, fallback_recall, fallback_remember
 from tracking.models import Dataset
 
 
@@ -15,3 +15,8 @@ def dataset_remember(*, dataset: Dataset) -> None:
 def dataset_recall(*, project_id: int, name: str) -> Dataset | None:
     dataset = fallback_recall(_dataset_slot(project_id, name))
     return dataset if isinstance(dataset, Dataset) else None
+
+
+def dataset_forget(*, dataset: Dataset) -> None:
+    """A deleted dataset must not be written to again from a stale copy during a later outage."""
+    fallback_forget(_dataset_slot(dataset.project_id, dataset.name))

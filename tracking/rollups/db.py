@@ -296,3 +296,17 @@ def rollup_prune_retention(*, now: datetime) -> int:
             )
             deleted += cursor.rowcount
     return deleted
+
+
+def rollup_prune_orphans() -> int:
+    """Delete rows of datasets that no longer exist. A deletion job removes a dataset's rollups
+    itself; this catches rows a drain wrote for it meanwhile, or any deletion that bypassed the
+    ORM. The retention prune joins the datasets and so would never reach them."""
+    deleted = 0
+    with connection.cursor() as cursor:
+        for table in TIER_TABLES.values():
+            cursor.execute(
+                f"DELETE FROM {table} AS r WHERE NOT EXISTS (SELECT 1 FROM tracking_dataset AS d WHERE d.id = r.dataset_id)"
+            )
+            deleted += cursor.rowcount
+    return deleted

@@ -86,6 +86,11 @@ def rollups_rebuild(*, dataset_id: int, labels: dict[str, str] | None, now: date
 
 
 def rollups_prune(*, now: datetime) -> int:
-    """Drop rows no report reads any more: minute rows past the minute tier's horizon, and hour
-    and day rows older than their dataset's retention. Meant to run hourly, like retention."""
-    return db.rollup_prune_minutes(before=minute_tier_horizon(now)) + db.rollup_prune_retention(now=now)
+    """Drop rows no report reads any more: minute rows past the minute tier's horizon, hour and
+    day rows older than their dataset's retention, and rows of deleted datasets. Meant to run
+    hourly, like retention."""
+    return (
+        db.rollup_prune_minutes(before=minute_tier_horizon(now))
+        + db.rollup_prune_retention(now=now)
+        + db.rollup_prune_orphans()
+    )

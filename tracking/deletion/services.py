@@ -7,6 +7,11 @@ beat re-queues unfinished jobs and deleting already-deleted rows is a no-op.
 
 Points still in the ingest buffer are not forgotten: a job first waits until every
 buffer entry accepted before it has been stored, then deletes.
+
+Every way a dataset row disappears goes through here: the API and the deletion admin call
+``deletion_request``; admin delete actions, queryset deletes and the cascade of a project
+reach ``dataset_deletion_ensure`` through a ``pre_delete`` receiver (tracking/signals.py).
+A job outlives its project: it keeps the project's slug and loses only the reference.
 """
 
 import logging
@@ -16,17 +21,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from meauxcloud.redis import redis_client
-from projects.governance import db as governance_db
 from projects.governance.audit import actor_current, audit_record
 from projects.governance.conf import governance_settings
 from projects.governance.models import FILTER_COLUMNS, AuditAction, DeletionJob, DeletionKind, DeletionStatus
 from projects.models import Project
 from tracking import db as tracking_db
 from tracking.conf import tracking_settings
+from tracking.ingest import outage
 from tracking.models import Dataset
 from tracking.rollups import services as rollups
 
 logger = logging.getLogger(__name__)
+
+UNFINISHED = (DeletionStatus.PENDING, DeletionStatus.RUNNING)
 
 
 class DeletionInvalid(ValueError):
@@ -46,16 +53,10 @@ def _buffer_stored_through(marker: str) -> bool:
     return not redis_client().xrange(tracking_settings.STREAM_KEY, min="-", max=marker, count=1)
 
 
-def deletion_request(
-    *, project: Project, dataset: Dataset, column: str = "", value: str = ""
-) -> DeletionJob:
-    """Ask for a whole dataset (no column) or its points where ``column = value`` to be deleted."""
-    if dataset.project_id != project.id:
-        raise DeletionInvalid("The dataset belongs to another project.")
-    if column and column not in FILTER_COLUMNS:
-        raise DeletionInvalid(f"Points can be matched on {', '.join(FILTER_COLUMNS[:3])} … blob20; not {column!r}.")
+def _job_create(*, project: Project, dataset: Dataset, column: str, value: str) -> DeletionJob:
     job = DeletionJob.objects.create(
         project=project,
+        project_slug=project.slug,
         dataset_id_value=dataset.id,
         dataset_name=dataset.name,
         kind=DeletionKind.FILTER if column else DeletionKind.DATASET,
@@ -70,10 +71,41 @@ def deletion_request(
         target=dataset.name,
         details={"job": job.id, "kind": job.kind, "column": column, "value": value},
     )
-    from projects.governance.tasks import deletion_advance_task
+    from tracking.deletion.tasks import deletion_advance_task
 
     transaction.on_commit(lambda: deletion_advance_task.delay(job.id))
     return job
+
+
+def deletion_request(
+    *, project: Project, dataset: Dataset, column: str = "", value: str = ""
+) -> DeletionJob:
+    """Ask for a whole dataset (no column) or its points where ``column = value`` to be deleted."""
+    if dataset.project_id != project.id:
+        raise DeletionInvalid("The dataset belongs to another project.")
+    if column and column not in FILTER_COLUMNS:
+        raise DeletionInvalid(f"Points can be matched on {', '.join(FILTER_COLUMNS[:3])} … blob20; not {column!r}.")
+    return _job_create(project=project, dataset=dataset, column=column, value=value)
+
+
+def dataset_deletion_ensure(*, dataset: Dataset) -> DeletionJob | None:
+    """The dataset row is being deleted: make sure a job deletes its points and rollups.
+
+    Nothing to do when an unfinished whole-dataset job exists already (the job's own
+    ``drop_dataset`` phase deletes the row this way). The row goes at once, so the job's
+    ``drop_dataset`` phase finds nothing to drop.
+    """
+    outage.dataset_forget(dataset=dataset)
+    if DeletionJob.objects.filter(
+        dataset_id_value=dataset.id, kind=DeletionKind.DATASET, status__in=UNFINISHED
+    ).exists():
+        return None
+    return _job_create(project=dataset.project, dataset=dataset, column="", value="")
+
+
+def deletion_jobs_detach(*, project: Project) -> int:
+    """The project is being deleted: its jobs keep running, and keep its slug, without the reference."""
+    return DeletionJob.objects.filter(project=project).update(project=None)
 
 
 @dataclass(frozen=True)
@@ -97,7 +129,7 @@ def _delete_batches(job: DeletionJob, budget: int) -> tuple[int, bool]:
             if batches >= budget:
                 return deleted, False
             with transaction.atomic():
-                removed = governance_db.datapoint_delete_batch(
+                removed = tracking_db.datapoint_delete_batch(
                     partition=partition, dataset_id=job.dataset_id_value, limit=limit, column=job.column, value=job.value
                 )
             batches += 1
@@ -146,6 +178,7 @@ def deletion_advance(*, job: DeletionJob) -> DeletionStep:
         job.save(update_fields=["status", "phase", "deleted_rows", "partitions_done_through", "finished_at", "updated_at"])
         audit_record(
             project=job.project,
+            project_slug=job.project_slug,
             action=AuditAction.DATA_DELETE_DONE,
             target=job.dataset_name,
             details={"job": job.id, "kind": job.kind, "column": job.column, "deleted_rows": job.deleted_rows},

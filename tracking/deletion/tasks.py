@@ -1,22 +1,25 @@
-"""Celery tasks of governance: thin, idempotent, taking only ids."""
+"""Celery tasks of data deletion: thin, idempotent, taking only ids.
+
+Found by the worker through ``app.autodiscover_tasks([..., "tracking.deletion"])`` (meauxcloud/celery.py).
+"""
 
 from celery import shared_task
 from django.db import DatabaseError, close_old_connections, connection
 
 from meauxcloud.api import database_unavailable
-from projects.governance import db as governance_db
-from projects.governance.deletion import deletion_advance, deletion_fail
 from projects.governance.models import DeletionJob, DeletionStatus
+from tracking.deletion import db
+from tracking.deletion.services import deletion_advance, deletion_fail
 
 
-@shared_task(name="governance.deletion_advance", ignore_result=True)
+@shared_task(name="tracking.deletion_advance", ignore_result=True)
 def deletion_advance_task(job_id: int) -> None:
     """One bounded slice of a deletion; reschedules itself until the job is done."""
     close_old_connections()
-    if not governance_db.deletion_lock_try(job_id=job_id):
+    if not db.deletion_lock_try(job_id=job_id):
         return  # another worker is on it
     try:
-        job = DeletionJob.objects.filter(pk=job_id).select_related("project").first()
+        job = DeletionJob.objects.filter(pk=job_id).first()
         if job is None:
             return
         try:
@@ -27,14 +30,14 @@ def deletion_advance_task(job_id: int) -> None:
             raise
     finally:
         try:
-            governance_db.deletion_lock_release(job_id=job_id)
+            db.deletion_lock_release(job_id=job_id)
         except DatabaseError:
             connection.close()  # closing the session frees its advisory locks
     if not step.finished:
         deletion_advance_task.apply_async((job_id,), countdown=1)
 
 
-@shared_task(name="governance.deletion_resume", ignore_result=True)
+@shared_task(name="tracking.deletion_resume", ignore_result=True)
 def deletion_resume_task() -> int:
     """Re-queue unfinished jobs, e.g. after a worker died between two slices."""
     close_old_connections()

@@ -1,0 +1,43 @@
+"""Receivers for changes to datasets and projects that have no single service to hook.
+
+Dataset retention is edited in admin forms, and a dataset or a project can be deleted from
+an admin page, an admin bulk action, a queryset, a cascade or the shell: model signals see
+every path, so each change is audited and each deletion runs the deletion job
+(tracking/deletion/services.py), leaving no point or rollup row behind.
+"""
+
+from typing import Any
+
+from django.db.models.signals import pre_delete, pre_save
+from django.dispatch import receiver
+
+from projects.governance.audit import audit_record
+from projects.governance.models import AuditAction
+from projects.models import Project
+from tracking.deletion.services import dataset_deletion_ensure, deletion_jobs_detach
+from tracking.models import Dataset
+
+
+@receiver(pre_save, sender=Dataset, dispatch_uid="audit_dataset_retention")
+def _dataset_retention(sender: type, instance: Dataset, **kwargs: Any) -> None:
+    if instance.pk is None:
+        return
+    before = Dataset.objects.filter(pk=instance.pk).values_list("retention_days", flat=True).first()
+    if before is not None and before != instance.retention_days:
+        audit_record(
+            project=instance.project,
+            action=AuditAction.DATASET_RETENTION,
+            target=instance.name,
+            details={"from_days": before, "to_days": instance.retention_days},
+        )
+
+
+@receiver(pre_delete, sender=Dataset, dispatch_uid="deletion_dataset_deleted")
+def _dataset_deleted(sender: type, instance: Dataset, **kwargs: Any) -> None:
+    dataset_deletion_ensure(dataset=instance)
+
+
+@receiver(pre_delete, sender=Project, dispatch_uid="deletion_project_deleted")
+def _project_deleted(sender: type, instance: Project, **kwargs: Any) -> None:
+    """Runs after its datasets' receivers (Django deletes dependants first), so their new jobs are detached too."""
+    deletion_jobs_detach(project=instance)
