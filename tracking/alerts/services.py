@@ -204,7 +204,7 @@ def _budget_details(budget: Budget, status: BudgetStatus) -> dict[str, Any]:
     return {
         "budget": {"id": budget.pk, "name": budget.name, "dataset": budget.dataset, "period": budget.period},
         "spent_usd": str(status.spent_usd),
-        "amount_usd": str(budget.amount_usd.normalize()),
+        "amount_usd": str(budget.amount_usd),
         "percent": str(status.percent),
         "forecast_usd": str(status.forecast_usd),
         "period_start": status.period.start.isoformat(),
@@ -265,7 +265,7 @@ def _budget_apply(budget: Budget, status: BudgetStatus, now: datetime) -> int:
 
 def _rule_number(rule: AlertRule, value: Decimal) -> Any:
     """Rates and latencies travel as JSON numbers, money as decimal strings (the contract)."""
-    return str(value.normalize()) if rule.metric in MONEY_METRICS else float(value)
+    return f"{value.normalize():f}" if rule.metric in MONEY_METRICS else float(value)
 
 
 def _rule_apply(rule: AlertRule, measured: RuleValue, now: datetime) -> int:
