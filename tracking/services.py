@@ -28,8 +28,17 @@ class DatasetNameInvalid(ValueError):
     pass
 
 
-def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
-    """Analytics Engine creates a dataset on its first write; so do we."""
+def dataset_lookup(*, project: Project, name: str) -> Dataset:
+    """The project's dataset ``name``, or an unsaved one when it does not exist yet.
+
+    The name is checked before any lookup (a ``%00`` in it was a 500), and nothing is
+    created here: ingest saves the dataset only once a batch has a point to store.
+    """
+    if not DATASET_NAME_RE.fullmatch(name):
+        raise DatasetNameInvalid(
+            "Dataset names use letters, digits and underscores, start with a letter or underscore, "
+            "and have at most 64 characters."
+        )
     try:
         dataset = Dataset.objects.filter(project=project, name=name).first()
     except DatabaseError:
@@ -40,20 +49,20 @@ def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
     if dataset is not None:
         outage.dataset_remember(dataset=dataset)
         return dataset
-    candidate = Dataset(project=project, name=name)
-    try:
-        candidate.full_clean(exclude=["project"], validate_unique=False)
-    except Exception:
-        raise DatasetNameInvalid(
-            "Dataset names use letters, digits and underscores, start with a letter or underscore, "
-            "and have at most 64 characters."
-        ) from None
+    return Dataset(project=project, name=name)
+
+
+def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
+    """Analytics Engine creates a dataset on its first write; so do we."""
+    dataset = dataset_lookup(project=project, name=name)
+    if dataset.pk is not None:
+        return dataset
     try:
         with transaction.atomic():
-            candidate.save()
+            dataset.save()
     except IntegrityError:
         return Dataset.objects.get(project=project, name=name)
-    return candidate
+    return dataset
 
 
 def dataset_labels_validate(*, labels: object) -> dict[str, str]:

@@ -15,6 +15,11 @@ class GovernanceSettings:
         return django_settings.GOVERNANCE_QUERY_LEASE_SECONDS
 
     @property
+    def DEFAULT_CONCURRENT_QUERIES(self) -> int:
+        """SQL queries a project may run at once when its quota sets none (-1: unlimited)."""
+        return getattr(django_settings, "GOVERNANCE_DEFAULT_CONCURRENT_QUERIES", 2)
+
+    @property
     def DELETION_BATCH_ROWS(self) -> int:
         return django_settings.GOVERNANCE_DELETION_BATCH_ROWS
 

@@ -104,11 +104,12 @@ def quota_limits(*, project_id: int) -> Limits:
         row = ProjectQuota.objects.filter(project_id=project_id).first()
     except DatabaseError:
         return cached[1] if cached is not None else Limits()
-    limits = Limits() if row is None else Limits(
+    default_concurrency = governance_settings.DEFAULT_CONCURRENT_QUERIES
+    limits = Limits(concurrent_queries=default_concurrency) if row is None else Limits(
         points_per_day=_value(row.points_per_day),
         bytes_per_day=_value(row.bytes_per_day),
         queries_per_minute=_value(row.queries_per_minute),
-        concurrent_queries=_value(row.concurrent_queries),
+        concurrent_queries=default_concurrency if row.concurrent_queries is None else row.concurrent_queries,
     )
     _limits_cache[project_id] = (now, limits)
     return limits

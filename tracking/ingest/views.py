@@ -11,7 +11,7 @@ from meauxcloud.api import problem_response
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
 from projects.governance.quotas import ingest_quota
-from projects.models import Scope
+from projects.models import Project, Scope
 from tracking import tasks
 from tracking.conf import tracking_settings
 from tracking.ingest import body as body_reader
@@ -20,12 +20,30 @@ from tracking.ingest.buffer import BufferFull
 from tracking.ingest.decode import MalformedBody, ValidatedBatch
 from tracking.ingest.openapi import HEALTH_SCHEMA, INGEST_SCHEMA, WORKERD_SCHEMA
 from tracking.ingest.workerd import InvalidEvent, workerd_event_decode
+from tracking.models import Dataset
 from tracking.selectors import health_report
-from tracking.services import DatasetNameInvalid, IngestOutcome, datapoints_accept, dataset_get_or_create, dataset_time_window
+from tracking.services import (
+    DatasetNameInvalid,
+    IngestOutcome,
+    datapoints_accept,
+    dataset_get_or_create,
+    dataset_lookup,
+    dataset_time_window,
+)
 
 JSON_TYPES = ("application/json", "text/plain", "")
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/ndjson")
 RETRY_AFTER_SECONDS = 5
+UTF8_CHARSETS = ("", "utf-8", "utf8", "us-ascii", "ascii")
+LATIN1_CHARSETS = ("iso-8859-1", "latin-1", "latin1")
+
+
+def _charset(request: Request) -> str:
+    for parameter in request.META.get("CONTENT_TYPE", "").split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return ""
 
 
 def _read(request: Request) -> bytes | Response:
@@ -45,7 +63,8 @@ def _read(request: Request) -> bytes | Response:
         return problem_response(status_code=400, code="malformed_body", detail=str(error))
 
 
-def _accept(dataset, batch: ValidatedBatch) -> Response:
+def _accept(dataset: Dataset, batch: ValidatedBatch) -> Response:
+    """Buffer the batch's valid points; the dataset is created only when there is one to store."""
     if not batch.rows:
         return problem_response(
             status_code=400,
@@ -54,6 +73,8 @@ def _accept(dataset, batch: ValidatedBatch) -> Response:
             errors=[error.as_dict() for error in batch.errors],
         )
     try:
+        if dataset.pk is None:
+            dataset = dataset_get_or_create(project=dataset.project, name=dataset.name)
         with ingest_quota(project_id=dataset.project_id, points=len(batch.rows), size=batch.data_bytes):
             outcome: IngestOutcome = datapoints_accept(dataset=dataset, batch=batch)
     except BufferFull:
@@ -77,9 +98,9 @@ def _accept(dataset, batch: ValidatedBatch) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-def _dataset_or_problem(project, name: str):
+def _dataset_or_problem(project: Project, name: str) -> Dataset | Response:
     try:
-        return dataset_get_or_create(project=project, name=name)
+        return dataset_lookup(project=project, name=name)
     except DatasetNameInvalid as error:
         return problem_response(status_code=400, code="invalid_dataset", detail=str(error))
 
@@ -101,9 +122,18 @@ class DatapointIngestView(ProjectAPIView):
                 code="unsupported_media_type",
                 detail=f"Content-Type '{content_type}' is not supported; send application/json or application/x-ndjson.",
             )
+        charset = _charset(request)
+        if charset not in UTF8_CHARSETS + LATIN1_CHARSETS:
+            return problem_response(
+                status_code=415,
+                code="unsupported_charset",
+                detail=f"charset '{charset}' is not supported; send UTF-8 (or ISO-8859-1, which is converted).",
+            )
         body = _read(request)
         if isinstance(body, Response):
             return body
+        if charset in LATIN1_CHARSETS:
+            body = body.decode("latin-1").encode("utf-8")
         target = _dataset_or_problem(self.project, dataset)
         if isinstance(target, Response):
             return target

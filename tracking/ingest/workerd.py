@@ -50,8 +50,10 @@ def workerd_event_decode(body: bytes) -> tuple[str, DataPoint]:
     """The event's dataset name and its data point (blob and double positions kept)."""
     try:
         event = _event_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         raise InvalidEvent("Body is not a JSON object.") from None
+    except UnicodeDecodeError:
+        raise InvalidEvent("Body is not valid UTF-8.") from None
     dataset = _bytes_field(event, "dataset")
     if not dataset:
         raise InvalidEvent("dataset is missing.")

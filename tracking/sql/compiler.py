@@ -31,7 +31,17 @@ from tracking.sql.functions import (
     substring,
     to_string,
 )
-from tracking.sql.ir import BINARY_NAMES, NORMALISED_FUNCTIONS, Compiled, DatasetRef, Scope, Source, Typed, display_name
+from tracking.sql.ir import (
+    BINARY_NAMES,
+    NORMALISED_FUNCTIONS,
+    Compiled,
+    DatasetRef,
+    Scope,
+    Source,
+    Typed,
+    display_name,
+    is_storable_text,
+)
 
 INTERVAL_UNITS = {"SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 _SELECT_ARGS = {
@@ -78,6 +88,8 @@ class Compiler:
         return f"%({name})s::{pg}"
 
     def text(self, value: str) -> Typed:
+        if not is_storable_text(value):
+            raise SqlError("A string in the query holds a NUL character or a lone surrogate, which text cannot hold")
         return Typed(self.param(value, "text"), "String", const=value)
 
     def int_const(self, value: int) -> Typed:
@@ -579,7 +591,11 @@ class Compiler:
             raise sql_error_at("Query parameters are written {name:Type}", node)
         if name not in self.bound:
             raise sql_error_at(f"Query parameter {name} has no value", node)
+        if not isinstance(kind, exp.DataType):
+            raise sql_error_at(f"Query parameter type {kind} is not supported", node)
         ch_type = kind.sql(dialect="clickhouse")
+        if ch_type == "DATE":  # sqlglot spells ClickHouse's Date in capitals
+            ch_type = "Date"
         value = self.bound[name]
         return bound_parameter(self, name=name, ch_type=ch_type, value=value, node=node)
 

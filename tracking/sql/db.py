@@ -5,6 +5,8 @@ settings (READ ONLY, role, timeouts, the RLS dataset list) never outlive the que
 when the caller is already inside a transaction (tests, management commands).
 """
 
+import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +19,19 @@ from tracking.sql.schema import DATASET_IDS_SETTING, ROLE
 
 @dataclass(frozen=True)
 class SandboxLimits:
+    """``deadline`` (``time.monotonic()``) is the request's one time budget, shared by all its statements."""
+
     statement_timeout_ms: int
     work_mem: str
     max_rows: int
+    deadline: float = math.inf
+
+
+def _remaining_ms(limits: SandboxLimits) -> int:
+    remaining = int((limits.deadline - time.monotonic()) * 1000)
+    if remaining <= 0:
+        raise SqlError("Query exceeded the time limit", status=422)
+    return min(remaining, limits.statement_timeout_ms)
 
 
 @dataclass(frozen=True)
@@ -75,7 +87,7 @@ def sql_sandbox_run(
                     "set_config('search_path', 'pg_catalog', true), set_config('jit', 'off', true), "
                     "set_config(%s, %s, true)",
                     [
-                        str(limits.statement_timeout_ms),
+                        str(_remaining_ms(limits)),
                         limits.work_mem,
                         DATASET_IDS_SETTING,
                         ",".join(str(i) for i in dataset_ids),
@@ -92,6 +104,7 @@ def sql_sandbox_run(
                         rows_before_limit = int(rows[0][-1]) if rows else None
                         rows = [row[:-1] for row in rows]
                     if count_query is not None and rows_before_limit is None:
+                        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(_remaining_ms(limits))])
                         cursor.execute(count_query, params)
                         rows_before_limit = int(cursor.fetchone()[0])
                 except (psycopg.Error, DatabaseError) as error:
@@ -105,6 +118,11 @@ def sql_sandbox_run(
 def _sql_error_from(error: psycopg.Error | None) -> SqlError:
     """A caller-safe message: PostgreSQL texts can name internal aliases, so most are replaced."""
     sqlstate = getattr(error, "sqlstate", None) or ""
+    if not sqlstate and isinstance(error, psycopg.DataError):
+        # Raised by psycopg while loading a row, e.g. a timestamp past Python's years 1 to 9999.
+        if any(word in str(error) for word in ("timestamp", "date")):
+            return SqlError("Date/time value out of range: results can hold years 0001 to 9999")
+        return SqlError("A result value cannot be represented")
     if sqlstate == "57014":
         return SqlError("Query exceeded the time limit", status=422)
     if sqlstate in _SQLSTATE_MESSAGES:

@@ -11,6 +11,7 @@ from tracking.sql.db import SandboxLimits, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, result_render
 from tracking.sql.ir import DEFAULT_TIMEZONE, TIMEZONES, DatasetRef, ShowStatement
+from tracking.sql.pool import sql_pool_slot
 from tracking.sql.translate import sql_parse, sql_translate
 
 __all__ = ["SqlError", "SqlResult", "sql_execute"]
@@ -28,11 +29,13 @@ class SqlResult:
     rows_before_limit: int
 
 
-def sql_limits() -> SandboxLimits:
+def sql_limits(*, started: float) -> SandboxLimits:
+    timeout_ms = tracking_settings.SQL_STATEMENT_TIMEOUT_MS
     return SandboxLimits(
-        statement_timeout_ms=tracking_settings.SQL_STATEMENT_TIMEOUT_MS,
+        statement_timeout_ms=timeout_ms,
         work_mem=tracking_settings.SQL_WORK_MEM,
         max_rows=tracking_settings.SQL_MAX_ROWS,
+        deadline=started + timeout_ms / 1000,
     )
 
 
@@ -46,6 +49,8 @@ def _project_datasets(project: Project) -> list[DatasetRef]:
 def sql_execute(*, project: Project, sql: str, params: dict[str, Any] | None = None) -> SqlResult:
     """Run one Analytics Engine SQL statement over ``project``'s datasets.
 
+    The statement runs in a slot of the SQL pool (``PoolBusy``, a 429, when none is free) and
+    within one time budget from the moment the request arrived, whatever it runs.
     Raises ``SqlError`` (with line/column when known) for anything refused or failed;
     every other exception is a bug.
     """
@@ -56,14 +61,15 @@ def sql_execute(*, project: Project, sql: str, params: dict[str, Any] | None = N
         columns, rows = _show(statement, datasets)
         return _result(statement.format, columns, rows, len(rows), started)
     translation = sql_translate(statement=statement, datasets=datasets, bound=params)
-    outcome = sql_sandbox_run(
-        query=translation.sql,
-        params=translation.params,
-        count_query=translation.count_sql,
-        count_column=translation.count_column,
-        dataset_ids=translation.dataset_ids,
-        limits=sql_limits(),
-    )
+    with sql_pool_slot():
+        outcome = sql_sandbox_run(
+            query=translation.sql,
+            params=translation.params,
+            count_query=translation.count_sql,
+            count_column=translation.count_column,
+            dataset_ids=translation.dataset_ids,
+            limits=sql_limits(started=started),
+        )
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else len(outcome.rows)
     return _result(translation.format, translation.columns, outcome.rows, rows_before_limit, started)
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracking.sql import chtypes as ct
+from tracking.sql.errors import SqlError
 
 CONTENT_TYPES = {
     "JSON": "application/json; charset=UTF-8",
@@ -49,8 +50,14 @@ def float_text(value: float) -> str:
 
 
 def _datetime_text(value: dt.datetime, ch_type: str) -> str:
+    """'YYYY-MM-DD hh:mm:ss' in the column's zone; years are always four digits (strftime gives '1-01-01')."""
     zone = ct.datetime_tz(ch_type) or "UTC"
-    return value.astimezone(zoneinfo.ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        local = value.astimezone(zoneinfo.ZoneInfo(zone))
+    except OverflowError:
+        utc = value.isoformat(sep=" ", timespec="seconds")
+        raise SqlError(f"Date/time value out of range: {utc} has no year 0001-9999 form in {zone}") from None
+    return f"{local.year:04d}-{local:%m-%d %H:%M:%S}"
 
 
 def json_value(value: Any, ch_type: str) -> Any:

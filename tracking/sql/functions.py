@@ -16,7 +16,16 @@ from sqlglot import exp
 
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import sql_error_at
-from tracking.sql.ir import ASCII_LOWER, ASCII_UPPER, TIMEZONES, ExpressionCompiler, Scope, Typed, display_name
+from tracking.sql.ir import (
+    ASCII_LOWER,
+    ASCII_UPPER,
+    TIMEZONES,
+    ExpressionCompiler,
+    Scope,
+    Typed,
+    display_name,
+    is_storable_text,
+)
 
 Scalar = Callable[[ExpressionCompiler, exp.Expression, list[Typed]], Typed]
 Aggregate = Callable[[ExpressionCompiler, Scope, exp.Expression, list[exp.Expression], list[exp.Expression]], Typed]
@@ -156,7 +165,17 @@ def arithmetic(c: ExpressionCompiler, op: str, left: Typed, right: Typed, node: 
     )
     if result == "Float64":
         return _agg(Typed(f"(({a})::float8 {symbol} ({b})::float8)", result), left, right)
+    if _is_numeric_const(left) or _is_numeric_const(right):
+        # A UInt64 literal above 2^63-1 is numeric, whose arithmetic never overflows: check the range
+        # here, so 18446744073709551615 + 1 is "Numeric value out of range" (bigint's overflow error).
+        value = f"({a} {symbol} {b})"
+        checked = f"(CASE WHEN {value} BETWEEN 0 AND {2**64 - 1} THEN {value} ELSE ({value} * 0 + {2**64})::bigint END)"
+        return _agg(Typed(checked, result), left, right)
     return _agg(Typed(f"({a} {symbol} {b})", result), left, right)
+
+
+def _is_numeric_const(typed: Typed) -> bool:
+    return isinstance(typed.const, int) and not isinstance(typed.const, bool) and typed.const > 2**63 - 1
 
 
 def compare(c: ExpressionCompiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
@@ -333,10 +352,16 @@ def bound_parameter(c: ExpressionCompiler, *, name: str, ch_type: str, value: An
     if ch_type == "Float64":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise sql_error_at(f"Query parameter {name} must be a number", node)
-        return replace(c.float_const(float(value)), type="Float64")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise sql_error_at(f"Query parameter {name} is out of range for Float64", node) from None
+        return replace(c.float_const(number), type="Float64")
     if ch_type == "String":
         if not isinstance(value, str):
             raise sql_error_at(f"Query parameter {name} must be a string", node)
+        if not is_storable_text(value):
+            raise sql_error_at(f"Query parameter {name} must be UTF-8 text without NUL characters", node)
         return c.text(value)
     if ch_type == "DateTime":
         if not isinstance(value, str):

@@ -231,3 +231,14 @@ def display_name(node: exp.Expression | None) -> str:
             return f"{spelling}({display_name(node.this)})"
         return f"quantile({display_name(node.args.get('quantile'))})({display_name(node.this)})"
     return node.sql(dialect="clickhouse")
+
+
+def is_storable_text(value: str) -> bool:
+    """PostgreSQL text holds neither NUL nor a lone surrogate (which has no UTF-8 form)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

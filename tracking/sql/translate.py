@@ -5,6 +5,7 @@ translation itself is ``tracking.sql.compiler``'s.
 """
 
 import logging
+import re
 from typing import Any
 
 import sqlglot
@@ -55,6 +56,7 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
         raise SqlError(f"Cannot tokenize query: {str(error)[:200]}") from None
     except RecursionError:
         raise SqlError("Query is nested too deeply") from None
+    _interval_strings_check(tokens)
     significant = [token for token in tokens if token.token_type != TokenType.SEMICOLON]
     if significant and significant[0].token_type == TokenType.SHOW:
         return _show_parse(significant)
@@ -87,6 +89,21 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
             raise sql_error_at("Syntax error: a query starts with SELECT, WITH or SHOW", statement)
         raise sql_error_at(f"Only SELECT and SHOW statements are allowed, not {kind}", statement)
     return statement
+
+
+_INTERVAL_TEXT = re.compile(r"\s*[+-]?\d+(\s+[A-Za-z]+)?\s*")
+
+
+def _interval_strings_check(tokens: list) -> None:
+    """``INTERVAL '1 day; SELECT 1' DAY``: sqlglot keeps the leading ``1 day`` and drops the rest silently."""
+    for previous, token in zip(tokens, tokens[1:], strict=False):
+        if previous.token_type == TokenType.INTERVAL and token.token_type == TokenType.STRING:
+            if not _INTERVAL_TEXT.fullmatch(token.text):
+                raise SqlError(
+                    f"INTERVAL '{token.text[:40]}' is not an amount with an optional unit, such as '1' or '1 day'",
+                    line=token.line,
+                    column=max(1, token.col - len(token.text) - 1),
+                )
 
 
 def _show_parse(tokens: list) -> ShowStatement:

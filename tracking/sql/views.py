@@ -16,6 +16,7 @@ from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
 from projects.models import Scope
 from tracking.sql.engine import SqlError, SqlResult
+from tracking.sql.ir import is_storable_text
 from tracking.sql.runner import query_run
 from tracking.sql.translate import MAX_QUERY_BYTES
 
@@ -43,6 +44,8 @@ def _query_from_body(request: Request) -> tuple[str, dict[str, Any] | None]:
     if content_type == "application/json" or stripped.startswith("{"):
         try:
             payload = json.loads(text)
+        except RecursionError:
+            raise _BadBody("The JSON body nests too deeply") from None
         except ValueError:
             if content_type == "application/json":
                 raise _BadBody("The body is not valid JSON") from None
@@ -52,6 +55,8 @@ def _query_from_body(request: Request) -> tuple[str, dict[str, Any] | None]:
         params = payload.get("params")
         if params is not None and not isinstance(params, dict):
             raise _BadBody('"params" must be an object of named values')
+        if not is_storable_text(payload["query"]):
+            raise _BadBody('"query" holds a NUL character or a lone surrogate (an unpaired \\ud800-\\udfff escape)')
         return payload["query"], params
     return text, None
 
