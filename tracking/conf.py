@@ -108,17 +108,17 @@ class TrackingSettings:
     @property
     def SQL_MAX_CONCURRENT(self) -> int:
         """SQL queries running at once across the installation (tracking.sql.pool)."""
-        return getattr(django_settings, "SQL_MAX_CONCURRENT", 4)
+        return django_settings.SQL_MAX_CONCURRENT
 
     @property
     def SQL_PROCESS_CONCURRENCY(self) -> int:
         """SQL queries running at once in one web process; keep it below the server's threads."""
-        return getattr(django_settings, "SQL_PROCESS_CONCURRENCY", 2)
+        return django_settings.SQL_PROCESS_CONCURRENCY
 
     @property
     def SQL_LEASE_SECONDS(self) -> int:
         """How long a crashed process's pool slot stays taken."""
-        return getattr(django_settings, "SQL_LEASE_SECONDS", 60)
+        return django_settings.SQL_LEASE_SECONDS
 
 
 tracking_settings = TrackingSettings()

@@ -17,7 +17,7 @@ class GovernanceSettings:
     @property
     def DEFAULT_CONCURRENT_QUERIES(self) -> int:
         """SQL queries a project may run at once when its quota sets none (-1: unlimited)."""
-        return getattr(django_settings, "GOVERNANCE_DEFAULT_CONCURRENT_QUERIES", 2)
+        return django_settings.GOVERNANCE_DEFAULT_CONCURRENT_QUERIES
 
     @property
     def DELETION_BATCH_ROWS(self) -> int:

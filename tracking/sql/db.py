@@ -28,10 +28,10 @@ class SandboxLimits:
 
 
 def _remaining_ms(limits: SandboxLimits) -> int:
-    remaining = int((limits.deadline - time.monotonic()) * 1000)
+    remaining = (limits.deadline - time.monotonic()) * 1000
     if remaining <= 0:
         raise SqlError("Query exceeded the time limit", status=422)
-    return min(remaining, limits.statement_timeout_ms)
+    return int(min(remaining, limits.statement_timeout_ms))
 
 
 @dataclass(frozen=True)
