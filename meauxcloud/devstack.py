@@ -138,7 +138,8 @@ def redis_embedded_url() -> str:
 
     port_file = _state("redis.port")
     recorded = _pid_file(port_file)
-    if recorded is not None and _redis_ping(recorded):
+    # Only our own server: another clone's Redis may answer on the recorded port by now.
+    if recorded is not None and redis_pid() is not None and _redis_ping(recorded):
         return f"redis://127.0.0.1:{recorded}/0"
     port = _free_port(recorded or 6390)
     data = _state("redis")
@@ -217,27 +218,29 @@ def environment(*, database: str) -> dict[str, str]:
     return env
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True
-    )
-    return result.stdout
+def prepare(*, credentials_file: Path) -> dict[str, str]:
+    """Migrate, create partitions, the admin and the demo project, static files and demo data.
 
+    Runs in one Django process (``devstack prepare``): each management command started on
+    its own would pay Django's start-up again. bootstrap_demo reuses var/credentials.json
+    only while it still works against the database, so a database that was dropped and
+    recreated is bootstrapped again; it also generates the password itself.
+    """
+    import io
 
-def _bootstrap(env: dict[str, str]) -> dict[str, str]:
-    """Migrate, then create the admin and the demo project once; their secrets are kept in var/."""
-    _manage(env, "migrate", "--no-input")
-    _manage(env, "ensure_partitions")
-    credentials_file = _state("credentials.json")
-    if credentials_file.exists():
-        credentials = json.loads(credentials_file.read_text())
-        if credentials.get("database_url") == env["DATABASE_URL"]:
-            return credentials
-    password = secrets.token_urlsafe(12)
-    credentials = json.loads(_manage(env, "bootstrap_demo", "--password", password, "--json"))
-    credentials["database_url"] = env["DATABASE_URL"]
-    credentials_file.write_text(json.dumps(credentials, indent=2))
-    credentials_file.chmod(0o600)
+    import django
+    from django.core.management import call_command
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meauxcloud.settings")
+    django.setup()
+    quiet = io.StringIO()
+    call_command("migrate", interactive=False, stdout=quiet)
+    call_command("ensure_partitions", stdout=quiet)
+    printed = io.StringIO()
+    call_command("bootstrap_demo", f"--credentials={credentials_file}", "--json", stdout=printed)
+    credentials: dict[str, str] = json.loads(printed.getvalue())
+    call_command("collectstatic", interactive=False, verbosity=0, stdout=quiet)
+    call_command("load_demo_data", project=credentials["project"], stdout=quiet)
     return credentials
 
 
@@ -308,9 +311,11 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
 def _serve(base_env: dict[str, str], options: "RunOptions", children: dict[str, subprocess.Popen[bytes]]) -> int:
     state = {"pid": os.getpid(), **{name: base_env[name] for name in SERVICE_VARIABLES}}
     _run_state_write(state)
-    credentials = _bootstrap(base_env)
-    _manage(base_env, "collectstatic", "--no-input", "-v", "0")
-    _manage(base_env, "load_demo_data", "--project", credentials["project"])
+    prepared = subprocess.run(
+        [PYTHON, "-m", "meauxcloud.devstack", "prepare"], cwd=ROOT, env=base_env, check=True,
+        stdout=subprocess.PIPE, text=True,
+    )
+    credentials: dict[str, str] = json.loads(prepared.stdout.splitlines()[-1])
     processes = {
         "web": [PYTHON, "-m", "gunicorn", "meauxcloud.wsgi", "--bind", f"{options.bind}:{options.port}",
                 "--workers", str(options.web_concurrency), "--threads", "4",
@@ -442,6 +447,7 @@ def main() -> int:
     exec_parser.add_argument("argv", nargs=argparse.REMAINDER)
     sub.add_parser("run", help="run web, worker and beat in the foreground; Ctrl-C stops everything")
     sub.add_parser("stop", help="stop what a `make run` of this clone left running")
+    sub.add_parser("prepare", help="(run by `run`, with Django's environment) migrate, bootstrap, demo data")
     args = parser.parse_args()
     read_env_file()
     if args.command == "env":
@@ -457,6 +463,9 @@ def main() -> int:
                 return 130
     if args.command == "stop":
         return stop()
+    if args.command == "prepare":
+        print(json.dumps(prepare(credentials_file=_state("credentials.json"))))
+        return 0
     return run()
 
 

@@ -2,11 +2,12 @@
 
 import hmac
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from projects.models import ApiKey, Membership, Project
-from projects.services import api_key_hash
+from projects.models import ApiKey, Membership, Project, Scope
+from projects.services import DemoCredentials, api_key_hash
 
 
 def api_key_get_active(*, secret: str) -> ApiKey | None:
@@ -47,3 +48,18 @@ def project_get_for_user(*, user: AbstractBaseUser, slug: str) -> tuple[Project,
 
 def membership_list(*, project: Project) -> QuerySet[Membership]:
     return Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+
+
+def demo_credentials_valid(*, credentials: DemoCredentials) -> bool:
+    """Whether kept credentials still sign in and authenticate against this database.
+
+    They go stale when the database was dropped and recreated, or keys were revoked.
+    """
+    user = get_user_model().objects.filter(username=credentials.username, is_active=True).first()
+    if user is None or not user.check_password(credentials.password):
+        return False
+    for secret, scope in ((credentials.write_key, Scope.WRITE), (credentials.read_key, Scope.READ)):
+        api_key = api_key_get_active(secret=secret)
+        if api_key is None or api_key.project.slug != credentials.project or scope not in api_key.scopes:
+            return False
+    return True

@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django.utils import timezone
 from projects import outage
 from projects.governance.audit import audit_record
 from projects.governance.models import AuditAction
-from projects.models import ApiKey, Membership, Project, Role
+from projects.models import ApiKey, Membership, Project, Role, Scope
 
 KEY_PREFIX = "mc_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -178,3 +179,38 @@ def project_resume(*, project: Project) -> Project:
         project.refresh_from_db(fields=["suspended_at", "suspended_reason"])
     _key_copies_forget(project=project)
     return project
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    """What `make run` prints and keeps in var/credentials.json."""
+
+    username: str
+    password: str
+    project: str
+    write_key: str
+    read_key: str
+
+
+def demo_bootstrap(*, username: str, project_slug: str, password: str | None = None) -> DemoCredentials:
+    """The admin user (given this password, or a generated one) and the demo project with a write and a read key.
+
+    The password is generated here rather than by the caller: passed on a command line, a
+    generated password that starts with ``-`` would be read as an option.
+    """
+    password = password or secrets.token_urlsafe(12)
+    user_model = get_user_model()
+    with transaction.atomic():
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            user = user_model.objects.create_superuser(username=username, email=f"{username}@localhost")
+        user.set_password(password)
+        user.save()
+        demo = Project.objects.filter(slug=project_slug).first() or project_create(
+            slug=project_slug, name="MeauxCLOUD demo", owner=user
+        )
+        write_key = api_key_create(project=demo, name="demo write key", scopes=[Scope.WRITE], created_by=user)
+        read_key = api_key_create(project=demo, name="demo read key", scopes=[Scope.READ], created_by=user)
+    return DemoCredentials(
+        username=username, password=password, project=demo.slug, write_key=write_key.secret, read_key=read_key.secret
+    )

@@ -2,7 +2,9 @@
 
 `make run` (``python -m meauxcloud.devstack run``) with no URLs set; `manage.py` from a
 second terminal finds its services; Ctrl-C (SIGINT to the terminal's process group) leaves
-no process of the clone behind; `make stop` cleans up after a run killed with SIGKILL.
+no process of the clone behind; a run after its database was dropped and recreated
+bootstraps again, with a generated password that starts with "-"; `make stop` cleans up
+after a run killed with SIGKILL.
 """
 
 import json
@@ -11,11 +13,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,13 +122,16 @@ def _ingest(key: str, dataset: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    clone = _copy_repository(tmp_path_factory.mktemp("clone"))
+def clone() -> Iterator[Path]:
+    # Not under pytest's basetemp: as root, pgserver runs PostgreSQL as another user and opens
+    # the path to it, and a concurrent pytest session resets that directory to 0700.
+    clone = _copy_repository(Path(tempfile.mkdtemp(prefix="meauxcloud-clone-")))
     (clone / "var").mkdir()
     (clone / "var" / "redis.port").write_text(str(REDIS_PORT))  # the embedded Redis keeps a recorded port
     yield clone
     subprocess.run([sys.executable, "-m", "meauxcloud.devstack", "stop"], cwd=clone, env=_terminal_env(), timeout=120)
     assert clone_processes(clone) == []
+    shutil.rmtree(clone)
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +156,9 @@ def test_second_terminal_command_uses_make_runs_services_and_ctrl_c_stops_everyt
         assert keys["project"] == "foo"
         # The key made in the second terminal authenticates at the web server of `make run`.
         assert _ingest(keys["write_key"], "newcomer") == {"accepted": 1, "rejected": 0, "errors": []}
-        assert any("postgres -D" in line for line in clone_processes(clone))
-        assert any("redis-server" in line for line in clone_processes(clone))
+        running = {line.split()[0] for line in clone_processes(clone)}
+        servers = [(clone / "var" / name).read_text().split()[0] for name in ("postgres/postmaster.pid", "redis/redis.pid")]
+        assert set(servers) <= running
     finally:
         exit_code = run.ctrl_c()
 
@@ -169,12 +178,47 @@ def test_manage_py_with_nothing_running_says_what_to_do(clone):
     assert "Start `make run` in another terminal" in result.stderr
 
 
-def test_make_stop_cleans_up_after_a_run_killed_without_its_clean_up(clone, run_env):
-    run = Run(clone, run_env)
-    run.wait_ready()
-    state = json.loads((clone / "var" / "run.json").read_text())
-    os.kill(run.process.pid, signal.SIGKILL)
-    run.process.wait(timeout=10)
+def _recreate_run_database(clone: Path) -> None:
+    """DROP and CREATE the database of `make run`, on the embedded server (started for it)."""
+    exports = subprocess.run(
+        [sys.executable, "-m", "meauxcloud.devstack", "env"], cwd=clone, env=_terminal_env(),
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout
+    url = next(line.split("=", 1)[1] for line in exports.splitlines() if line.startswith("export DATABASE_URL="))
+    socket_dir = unquote(urlsplit(url).netloc.rpartition("@")[2])
+    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE meauxcloud WITH (FORCE)")
+        conn.execute("CREATE DATABASE meauxcloud")
+
+
+def test_run_after_its_database_was_recreated_with_a_dash_password_then_stop_after_kill_9(clone, run_env, tmp_path):
+    before = json.loads((clone / "var" / "credentials.json").read_text())
+    _recreate_run_database(clone)
+    # Every generated token starts with "-", as one in 64 of them does.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import secrets\n_generate = secrets.token_urlsafe\n"
+        "secrets.token_urlsafe = lambda nbytes=None: '-' + _generate(nbytes)[1:]\n"
+    )
+    run = Run(clone, {**run_env, "PYTHONPATH": str(tmp_path)})
+    try:
+        run.wait_ready()
+        state = json.loads((clone / "var" / "run.json").read_text())
+        credentials = json.loads((clone / "var" / "credentials.json").read_text())
+        signs_in = manage(
+            clone, "shell", "--verbosity=0", "-c",
+            "import json; from django.contrib.auth import authenticate; "
+            "c = json.load(open('var/credentials.json')); "
+            "print(authenticate(username=c['username'], password=c['password']) is not None)",
+        )
+
+        assert credentials["password"].startswith("-") and credentials["password"] != before["password"]
+        assert credentials["write_key"] != before["write_key"]
+        assert f"password {credentials['password']}" in run.log.read_text()
+        assert signs_in.stdout.strip() == "True", signs_in.stderr
+        assert _ingest(credentials["write_key"], "newcomer")["accepted"] == 1
+    finally:
+        os.kill(run.process.pid, signal.SIGKILL)
+        run.process.wait(timeout=10)
     assert _group_exists(state["group"])
     assert clone_processes(clone) != []
 

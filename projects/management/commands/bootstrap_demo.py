@@ -1,47 +1,64 @@
+import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
 
-from projects.models import Project, Scope
-from projects.services import api_key_create, project_create
+from projects.selectors import demo_credentials_valid
+from projects.services import DemoCredentials, demo_bootstrap
 
 
 class Command(BaseCommand):
-    help = "Create the admin user and the demo project with keys (used by `make run`); prints them once."
+    help = (
+        "Create the admin user (with a generated password unless --password) and the demo project with a write "
+        "and a read key; prints them. With --credentials FILE (what `make run` uses), credentials kept in FILE "
+        "that still work against this database are printed again unchanged; otherwise new ones replace them."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
-        parser.add_argument("--password", required=True)
+        parser.add_argument("--password", help="the admin's password (default: generated)")
         parser.add_argument("--project", default="demo")
+        parser.add_argument("--credentials", type=Path, help="JSON file to reuse when still valid, else to write")
         parser.add_argument("--json", action="store_true")
 
-    @transaction.atomic
-    def handle(self, *args: Any, username: str, password: str, project: str, json: bool, **options: Any) -> None:
-        user_model = get_user_model()
-        user = user_model.objects.filter(username=username).first()
-        if user is None:
-            user = user_model.objects.create_superuser(username=username, email=f"{username}@localhost")
-        user.set_password(password)
-        user.save()
-        demo = Project.objects.filter(slug=project).first() or project_create(
-            slug=project, name="MeauxCLOUD demo", owner=user
-        )
-        write_key = api_key_create(project=demo, name="demo write key", scopes=[Scope.WRITE], created_by=user)
-        read_key = api_key_create(project=demo, name="demo read key", scopes=[Scope.READ], created_by=user)
-        result = {
-            "username": username,
-            "password": password,
-            "project": demo.slug,
-            "write_key": write_key.secret,
-            "read_key": read_key.secret,
-        }
-        self.stdout.write(_render(result, as_json=json))
+    def handle(
+        self,
+        *args: Any,
+        username: str,
+        password: str | None,
+        project: str,
+        credentials: Path | None,
+        json: bool,
+        **options: Any,
+    ) -> None:
+        kept = _read(credentials) if credentials is not None and password is None else None
+        if kept is None or kept.username != username or kept.project != project or not demo_credentials_valid(credentials=kept):
+            kept = demo_bootstrap(username=username, project_slug=project, password=password)
+            if credentials is not None:
+                _write(credentials, kept)
+        self.stdout.write(_render(kept, as_json=json))
 
 
-def _render(result: dict[str, str], *, as_json: bool) -> str:
+def _read(path: Path) -> DemoCredentials | None:
+    """The kept credentials; a missing or unreadable file counts as stale (it is only ever generated)."""
+    try:
+        data = json.loads(path.read_text())
+        return DemoCredentials(**{field.name: str(data[field.name]) for field in dataclasses.fields(DemoCredentials)})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write(path: Path, credentials: DemoCredentials) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps(dataclasses.asdict(credentials), indent=2) + "\n")
+
+
+def _render(credentials: DemoCredentials, *, as_json: bool) -> str:
+    result = dataclasses.asdict(credentials)
     if as_json:
         return json.dumps(result)
     return "\n".join(f"{key}: {value}" for key, value in result.items())
