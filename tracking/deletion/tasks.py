@@ -6,7 +6,7 @@ Found by the worker through ``app.autodiscover_tasks([..., "tracking.deletion"])
 from celery import shared_task
 from django.db import DatabaseError, close_old_connections, connection
 
-from meauxcloud.api import database_unavailable
+from meauxcloud.database import database_unavailable
 from projects.governance.models import DeletionJob, DeletionStatus
 from tracking.deletion import db
 from tracking.deletion.services import deletion_advance, deletion_fail
