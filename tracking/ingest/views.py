@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from meauxcloud.api import problem_response
+from meauxcloud.api import ApiProblem
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
 from projects.governance.quotas import ingest_quota
@@ -46,27 +46,27 @@ def _charset(request: Request) -> str:
     return ""
 
 
-def _read(request: Request) -> bytes | Response:
+def _read(request: Request) -> bytes:
     try:
         return body_reader.body_read(request._request, limit=tracking_settings.MAX_BODY_BYTES)
     except body_reader.BodyTooLarge:
-        return problem_response(
+        raise ApiProblem(
             status_code=413,
             code="body_too_large",
             detail=f"Body exceeds {tracking_settings.MAX_BODY_BYTES} bytes (after decompression).",
-        )
+        ) from None
     except body_reader.UnsupportedEncoding as error:
-        return problem_response(
+        raise ApiProblem(
             status_code=415, code="unsupported_encoding", detail=f"Content-Encoding '{error}' is not supported; use gzip."
-        )
+        ) from None
     except body_reader.CorruptBody as error:
-        return problem_response(status_code=400, code="malformed_body", detail=str(error))
+        raise ApiProblem(status_code=400, code="malformed_body", detail=str(error)) from None
 
 
 def _accept(dataset: Dataset, batch: ValidatedBatch) -> Response:
     """Buffer the batch's valid points; the dataset is created only when there is one to store."""
     if not batch.rows:
-        return problem_response(
+        raise ApiProblem(
             status_code=400,
             code="no_valid_points",
             detail="The batch has no valid data point." if batch.errors else "The batch is empty.",
@@ -78,31 +78,31 @@ def _accept(dataset: Dataset, batch: ValidatedBatch) -> Response:
         with ingest_quota(project_id=dataset.project_id, points=len(batch.rows), size=batch.data_bytes):
             outcome: IngestOutcome = datapoints_accept(dataset=dataset, batch=batch)
     except BufferFull:
-        return problem_response(
+        raise ApiProblem(
             status_code=503,
             code="buffer_full",
             detail="The ingest buffer is above its high-water mark; retry later.",
             retry_after=RETRY_AFTER_SECONDS,
-        )
+        ) from None
     except redis.RedisError:
-        return problem_response(
+        raise ApiProblem(
             status_code=503,
             code="buffer_unavailable",
             detail="The ingest buffer is unreachable; nothing was accepted. Retry later.",
             retry_after=RETRY_AFTER_SECONDS,
-        )
+        ) from None
     tasks.drain_soon()
-    body = {"accepted": outcome.accepted, "rejected": outcome.rejected, "errors": outcome.errors}
+    body: dict[str, object] = {"accepted": outcome.accepted, "rejected": outcome.rejected, "errors": outcome.errors}
     if outcome.duplicates:
         body["duplicates"] = outcome.duplicates
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-def _dataset_or_problem(project: Project, name: str) -> Dataset | Response:
+def _dataset(project: Project, name: str) -> Dataset:
     try:
         return dataset_lookup(project=project, name=name)
     except DatasetNameInvalid as error:
-        return problem_response(status_code=400, code="invalid_dataset", detail=str(error))
+        raise ApiProblem(status_code=400, code="invalid_dataset", detail=str(error)) from None
 
 
 class DatapointIngestView(ProjectAPIView):
@@ -117,33 +117,29 @@ class DatapointIngestView(ProjectAPIView):
     def post(self, request: Request, dataset: str) -> Response:
         content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type not in JSON_TYPES + NDJSON_TYPES:
-            return problem_response(
+            raise ApiProblem(
                 status_code=415,
                 code="unsupported_media_type",
                 detail=f"Content-Type '{content_type}' is not supported; send application/json or application/x-ndjson.",
             )
         charset = _charset(request)
         if charset not in UTF8_CHARSETS + LATIN1_CHARSETS:
-            return problem_response(
+            raise ApiProblem(
                 status_code=415,
                 code="unsupported_charset",
                 detail=f"charset '{charset}' is not supported; send UTF-8 (or ISO-8859-1, which is converted).",
             )
         body = _read(request)
-        if isinstance(body, Response):
-            return body
         if charset in LATIN1_CHARSETS:
             body = body.decode("latin-1").encode("utf-8")
-        target = _dataset_or_problem(self.project, dataset)
-        if isinstance(target, Response):
-            return target
+        target = _dataset(self.project, dataset)
         window = dataset_time_window(dataset=target, now=timezone.now())
         try:
             count, batch = ingest.batch_validate(body, ndjson=content_type in NDJSON_TYPES, window=window)
         except MalformedBody as error:
-            return problem_response(status_code=400, code="malformed_body", detail=str(error))
+            raise ApiProblem(status_code=400, code="malformed_body", detail=str(error)) from None
         if count > tracking_settings.MAX_POINTS_PER_REQUEST:
-            return problem_response(
+            raise ApiProblem(
                 status_code=413,
                 code="too_many_points",
                 detail=f"A request may carry at most {tracking_settings.MAX_POINTS_PER_REQUEST} data points; it had {count}.",
@@ -162,15 +158,11 @@ class WorkerdEventView(ProjectAPIView):
     @WORKERD_SCHEMA
     def post(self, request: Request) -> Response:
         body = _read(request)
-        if isinstance(body, Response):
-            return body
         try:
             dataset_name, point = workerd_event_decode(body)
         except InvalidEvent as error:
-            return problem_response(status_code=400, code="invalid_event", detail=str(error))
-        target = _dataset_or_problem(self.project, dataset_name)
-        if isinstance(target, Response):
-            return target
+            raise ApiProblem(status_code=400, code="invalid_event", detail=str(error)) from None
+        target = _dataset(self.project, dataset_name)
         batch = ValidatedBatch()
         try:
             batch.rows.append(ingest.point_check(point, dataset_time_window(dataset=target, now=timezone.now())))

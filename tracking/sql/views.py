@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from meauxcloud.api import problem_response
+from meauxcloud.api import ApiProblem
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
 from projects.models import Scope
@@ -162,21 +162,21 @@ class SqlView(ProjectAPIView):
         responses={200: _RESULT, 422: OpenApiResponse(description="problem+json with detail, line and column")},
         tags=["sql"],
     )
-    def post(self, request: Request) -> HttpResponse | Response:
+    def post(self, request: Request) -> HttpResponse:
         try:
             query, params = _query_from_body(request)
         except _BodyTooLarge as error:
-            return problem_response(status_code=413, code="body_too_large", detail=str(error))
+            raise ApiProblem(status_code=413, code="body_too_large", detail=str(error)) from None
         except _BadBody as error:
-            return problem_response(status_code=400, code="malformed_body", detail=str(error))
+            raise ApiProblem(status_code=400, code="malformed_body", detail=str(error)) from None
         try:
             result = query_run(project=self.project, sql=query, params=params)
         except SqlError as error:
-            return problem_response(
+            raise ApiProblem(
                 status_code=error.status,
                 code="invalid_query",
                 detail=error.message,
                 line=error.line,
                 column=error.column,
-            )
+            ) from None
         return _success(result)
