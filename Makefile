@@ -39,11 +39,11 @@ test-fast: $(STAMP)
 ## Benchmarks on their own database, Redis DB and stream: full (< 30 min) or quick (< 3 min); see docs/benchmarks.md.
 bench: $(STAMP)
 	$(PY) -m pip install -q -r bench/requirements.txt
-	$(PY) -m bench.run
+	$(PY) -m meauxcloud.devstack exec -- $(PY) -m bench.run
 
 bench-quick: $(STAMP)
 	$(PY) -m pip install -q -r bench/requirements.txt
-	$(PY) -m bench.run --quick
+	$(PY) -m meauxcloud.devstack exec -- $(PY) -m bench.run --quick
 
 ## Every fault of tests/faults under >=100,000 points on private PostgreSQL/Redis (docs/reliability.md).
 faults: $(STAMP)

@@ -13,6 +13,7 @@ This module imports no Django at the top: it decides the environment Django star
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -308,6 +309,14 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
             os.killpg(group, signal.SIGKILL)
 
 
+def _browsable_host(bind: str) -> str:
+    """Where a browser on this machine reaches a server bound to ``bind`` (all interfaces: loopback)."""
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(bind).is_unspecified:
+            return "127.0.0.1"
+    return bind or "127.0.0.1"
+
+
 def _serve(base_env: dict[str, str], options: "RunOptions", children: dict[str, subprocess.Popen[bytes]]) -> int:
     state = {"pid": os.getpid(), **{name: base_env[name] for name in SERVICE_VARIABLES}}
     _run_state_write(state)
@@ -331,7 +340,7 @@ def _serve(base_env: dict[str, str], options: "RunOptions", children: dict[str, 
         group = next(iter(children.values())).pid if children else 0
         children[name] = subprocess.Popen(command, cwd=ROOT, env=base_env, process_group=group)
     _run_state_write({**state, "group": children["web"].pid})
-    host = "127.0.0.1" if options.bind in ("0.0.0.0", "::", "") else options.bind
+    host = _browsable_host(options.bind)
     print(
         "\n".join(
             [
