@@ -16,6 +16,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from projects.governance.models import ProjectQuota
+from projects.governance.quotas import quota_limits_forget
 from projects.models import ApiKey, Membership, Project, Scope
 from projects.services import api_key_create, api_key_revoke, project_resume, project_suspend
 
@@ -62,6 +64,15 @@ class ApiKeyInline(admin.TabularInline):
         return format_html('<a href="{}" class="revoke-key">Revoke…</a>', url)
 
 
+class ProjectQuotaInline(admin.StackedInline):
+    model = ProjectQuota
+    extra = 0
+    max_num = 1
+    can_delete = True
+    fields = ["points_per_day", "bytes_per_day", "queries_per_minute", "concurrent_queries"]
+    verbose_name_plural = "quota (empty fields: unlimited)"
+
+
 class SuspendedFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
@@ -83,7 +94,7 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "memberships__user__username", "memberships__user__email"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["suspended_at", "suspended_reason", "created_at"]
-    inlines = [MembershipInline, ApiKeyInline]
+    inlines = [MembershipInline, ApiKeyInline, ProjectQuotaInline]
     actions = ["suspend", "resume"]
     change_form_template = "admin/projects/project/change_form.html"
 
@@ -93,6 +104,11 @@ class ProjectAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="suspended_at")
     def status(self, obj: Project) -> str:
         return "suspended" if obj.is_suspended else "active"
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is ProjectQuota:
+            quota_limits_forget(project_id=form.instance.pk)
 
     def get_urls(self) -> list:
         own = [

@@ -1,15 +1,31 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Exists, F, OuterRef, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from projects.governance.models import FILTER_COLUMNS, DeletionJob
+from projects.admin import ProjectAdmin
+from projects.governance.models import FILTER_COLUMNS, DeletionJob, ProjectQuota
+from projects.governance.quotas import quota_ingest_share
+from projects.models import Project
 from tracking import db
 from tracking.deletion.services import DeletionInvalid, deletion_request
 from tracking.models import Dataset, DeadLetter
+from tracking.reports.selectors import REPORTS
+from tracking.selectors import dataset_figures_annotate, project_figures_annotate
 from tracking.services import dataset_labels_validate, dataset_update
+
+QUOTA_WARNING_SHARE = 0.8
+#: Sorts projects that never wrote below every other (instead of PostgreSQL's NULLs first when descending).
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DatasetAdminForm(forms.ModelForm):
@@ -96,3 +112,168 @@ class DeletionJobAdmin(admin.ModelAdmin):
             return
         obj.pk = job.pk
         obj.__dict__.update({k: v for k, v in job.__dict__.items() if not k.startswith("_")})
+
+
+class DatasetInline(admin.TabularInline):
+    """Read-only: retention and labels change on the dataset's own page, through the service
+    (a label change rebuilds the dataset's rollups)."""
+
+    model = Dataset
+    extra = 0
+    fields = ["name", "retention_days", "labels", "points_30d", "storage", "last_write_at", "reports"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
+        return dataset_figures_annotate(super().get_queryset(request), today=timezone.now().date())
+
+    @admin.display(description="points (30 d)")
+    def points_30d(self, obj: Dataset) -> int:
+        return obj.points_30d
+
+    @admin.display(description="on disk (est.)")
+    def storage(self, obj: Dataset) -> str:
+        return "–" if obj.storage_bytes is None else filesizeformat(obj.storage_bytes)
+
+    @admin.display(description="reports")
+    def reports(self, obj: Dataset) -> str:
+        url = reverse("web:overview", args=[obj.project.slug])
+        return format_html('<a href="{}?dataset={}">reports</a>', url, obj.name)
+
+
+class ActivityFilter(admin.SimpleListFilter):
+    title = "last write"
+    parameter_name = "activity"
+    WINDOWS = {"day": timedelta(days=1), "week": timedelta(days=7)}
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("day", "In the last day"), ("week", "In the last week"), ("silent", "Silent for a week")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> QuerySet[Project]:
+        value = self.value()
+        if value is None:
+            return queryset
+        since = timezone.now() - self.WINDOWS.get(value, self.WINDOWS["week"])
+        recent = Exists(Dataset.objects.filter(project=OuterRef("pk"), last_write_at__gte=since))
+        return queryset.filter(~recent if value == "silent" else recent)
+
+
+class QuotaFilter(admin.SimpleListFilter):
+    title = "quota"
+    parameter_name = "quota"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("over80", "Over 80% of a daily quota")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> QuerySet[Project]:
+        if self.value() != "over80":
+            return queryset
+        shares = quota_ingest_share(quotas=ProjectQuota.objects.all())
+        return queryset.filter(pk__in=[pk for pk, share in shares.items() if share >= QUOTA_WARNING_SHARE])
+
+
+def _count(value: int | Decimal) -> str:
+    return f"{value:,.0f}" if value else "0"
+
+
+class ProjectConsoleAdmin(ProjectAdmin):
+    """The project list with each project's last 30 days, and its datasets on its page.
+
+    Figures come from ``tracking_dataset_day`` (kept by the drain with the rollups) and the
+    hourly storage estimate; quota use from Redis, one round trip per page. docs/admin.md
+    defines each column.
+    """
+
+    list_display = [
+        "slug", "name", "status", "points", "requests", "errors_5xx", "errors_5xx_share", "cost", "ai_tokens",
+        "storage", "last_write", "dataset_count", "member_count", "quota_use",
+    ]
+    list_filter = [*ProjectAdmin.list_filter, ActivityFilter, QuotaFilter]
+    inlines = [*ProjectAdmin.inlines, DatasetInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
+        return project_figures_annotate(super().get_queryset(request), today=timezone.now().date())
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
+        return [*super().get_readonly_fields(request, obj), "links"]
+
+    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
+        fields = super().get_fields(request, obj)
+        return fields if obj is None else [*fields, "links"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            rows = list(changelist.result_list)
+            shares = quota_ingest_share(quotas=ProjectQuota.objects.filter(project__in=rows))
+            for project in rows:
+                project.quota_share = shares.get(project.pk)
+        return response
+
+    @admin.display(description="points (30 d)", ordering="points_30d")
+    def points(self, obj: Project) -> str:
+        return _count(obj.points_30d)
+
+    @admin.display(description="requests", ordering="requests_30d")
+    def requests(self, obj: Project) -> str:
+        return _count(obj.requests_30d)
+
+    @admin.display(description="5xx", ordering="errors_5xx_30d")
+    def errors_5xx(self, obj: Project) -> str:
+        return _count(obj.errors_5xx_30d)
+
+    @admin.display(description="5xx share", ordering=Coalesce(F("errors_5xx_share"), Value(-1.0)))
+    def errors_5xx_share(self, obj: Project) -> str:
+        return "–" if obj.errors_5xx_share is None else f"{obj.errors_5xx_share:.1%}"
+
+    @admin.display(description="cost (USD)", ordering="cost_usd_30d")
+    def cost(self, obj: Project) -> str:
+        return f"{obj.cost_usd_30d:,.2f}"
+
+    @admin.display(description="AI tokens", ordering="ai_tokens_30d")
+    def ai_tokens(self, obj: Project) -> str:
+        return _count(obj.ai_tokens_30d)
+
+    @admin.display(description="on disk (est.)", ordering=Coalesce(F("storage_bytes"), Value(-1)))
+    def storage(self, obj: Project) -> str:
+        return "–" if obj.storage_bytes is None else filesizeformat(obj.storage_bytes)
+
+    @admin.display(description="last write", ordering=Coalesce(F("last_write"), Value(NEVER)))
+    def last_write(self, obj: Project) -> str:
+        return "never" if obj.last_write is None else f"{obj.last_write:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="datasets", ordering="datasets_count")
+    def dataset_count(self, obj: Project) -> int:
+        return obj.datasets_count
+
+    @admin.display(description="members", ordering="members_count")
+    def member_count(self, obj: Project) -> int:
+        return obj.members_count
+
+    @admin.display(description="quota today")
+    def quota_use(self, obj: Project) -> str:
+        share = getattr(obj, "quota_share", None)
+        if share is None:
+            return "–"
+        if share >= QUOTA_WARNING_SHARE:
+            return format_html('<strong class="quota-warning">{}%</strong>', round(share * 100))
+        return f"{round(share * 100)}%"
+
+    @admin.display(description="links")
+    def links(self, obj: Project) -> str:
+        reports = format_html_join(
+            " · ",
+            '<a href="{}">{}</a>',
+            ((reverse("web:overview" if name == "overview" else "web:report", args=[obj.slug] + ([] if name == "overview" else [name])), name) for name in REPORTS),
+        )
+        audit = reverse("admin:governance_auditevent_changelist") + f"?project_slug={obj.slug}"
+        return format_html('Reports: {} — <a href="{}">audit log</a>', reports, audit)
+
+
+admin.site.unregister(Project)
+admin.site.register(Project, ProjectConsoleAdmin)

@@ -259,3 +259,34 @@ def statistics_lock_release() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s)", [STATISTICS_LOCK])
 
+
+
+STORAGE_VIEW = "tracking_dataset_storage"
+
+
+def storage_view_sql() -> str:
+    """Per dataset, the bytes of each day partition (with its indexes) times the dataset's
+    share of that day's points (``tracking_dataset_day``); an estimate, refreshed hourly."""
+    return f"""
+CREATE MATERIALIZED VIEW {STORAGE_VIEW} AS
+WITH parts AS (
+    SELECT to_date(substr(c.relname, {len(PARTITION_PREFIX) + 1}), 'YYYYMMDD') AS day, pg_total_relation_size(c.oid) AS bytes
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+    WHERE p.relname = '{TABLE}' AND c.relname ~ '^{PARTITION_PREFIX}[0-9]{{8}}$'
+), days AS (
+    SELECT day, sum(points) AS points FROM tracking_dataset_day GROUP BY day
+)
+SELECT t.dataset_id, t.project_id, round(sum(p.bytes::numeric * t.points / d.points))::bigint AS bytes,
+       now() AS refreshed_at
+FROM tracking_dataset_day t JOIN days d USING (day) JOIN parts p USING (day)
+WHERE d.points > 0
+GROUP BY t.dataset_id, t.project_id;
+CREATE UNIQUE INDEX {STORAGE_VIEW}_dataset ON {STORAGE_VIEW} (dataset_id);
+CREATE INDEX {STORAGE_VIEW}_project ON {STORAGE_VIEW} (project_id) INCLUDE (bytes);
+"""
+
+
+def storage_refresh() -> None:
+    """CONCURRENTLY: the admin keeps reading the previous figures while this runs."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {STORAGE_VIEW}")

@@ -75,3 +75,46 @@ class DeadLetter(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class DatasetDay(models.Model):
+    """A dataset's figures for one UTC day, kept with the rollups (``tracking.rollups.db``).
+
+    Read-only here: the drain adds to it in the transaction that stores the points, and
+    rollup rebuilds (relabels, deletions) recompute it. Admin's project list sums 30 rows
+    per dataset instead of scanning points or the rollup tiers.
+    """
+
+    pk = models.CompositePrimaryKey("dataset", "day")
+    dataset = models.ForeignKey(Dataset, on_delete=models.DO_NOTHING, db_constraint=False, related_name="days")
+    day = models.DateField()
+    project = models.ForeignKey(Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    points = models.BigIntegerField()
+    requests = models.BigIntegerField()
+    errors_5xx = models.BigIntegerField()
+    cost_usd = models.DecimalField(max_digits=65, decimal_places=30)
+    ai_tokens = models.DecimalField(max_digits=65, decimal_places=30)
+
+    class Meta:
+        managed = False
+        db_table = "tracking_dataset_day"
+
+
+class DatasetStorage(models.Model):
+    """Estimated bytes on disk per dataset: each day partition's size shared by its points.
+
+    A materialized view (``tracking.db.storage_view_sql``) refreshed hourly by the
+    ``tracking.refresh_storage`` task: sizes change slowly, and asking PostgreSQL for a
+    partition's size per list row would cost a catalog lookup each.
+    """
+
+    dataset = models.OneToOneField(
+        Dataset, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="storage"
+    )
+    project = models.ForeignKey(Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    bytes = models.BigIntegerField()
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "tracking_dataset_storage"

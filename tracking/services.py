@@ -365,3 +365,8 @@ def statistics_refresh(*, max_tables: int | None = None) -> list[str]:
     finally:
         db.statistics_lock_release()
 
+
+
+def storage_estimate_refresh() -> None:
+    """Recompute every dataset's estimated bytes on disk (admin's storage figures)."""
+    db.storage_refresh()

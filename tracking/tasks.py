@@ -84,3 +84,10 @@ def apply_retention() -> int:
 @shared_task(name="tracking.heartbeat", ignore_result=True)
 def heartbeat() -> None:
     buffer.worker_heartbeat_record()
+
+
+@shared_task(name="tracking.refresh_storage", ignore_result=True, time_limit=600, soft_time_limit=540)
+def refresh_storage() -> None:
+    """Idempotent and cheap (one catalog lookup per partition, one pass over the day totals)."""
+    close_old_connections()
+    services.storage_estimate_refresh()

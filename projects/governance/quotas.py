@@ -12,12 +12,13 @@ crashed process's slot leaves after ``QUERY_LEASE_SECONDS``.
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+import redis
 from django.db import DatabaseError
 
 from meauxcloud.api import ApiProblem
@@ -243,3 +244,33 @@ def query_slot(*, project: Project) -> Iterator[None]:
         yield
     finally:
         redis_client().zrem(keys[1], token)
+
+
+def quota_ingest_share(*, quotas: Iterable[ProjectQuota]) -> dict[int, float]:
+    """Today's use of each project's points or bytes per day quota, the higher share (1.0 = full).
+
+    One Redis round trip for all of them (admin's project list); projects without an ingest
+    quota are left out, and a Redis failure leaves everyone out rather than failing the page.
+    """
+    limited = [quota for quota in quotas if quota.points_per_day is not None or quota.bytes_per_day is not None]
+    if not limited:
+        return {}
+    now = datetime.now(UTC)
+    keys = [key for quota in limited for key in _day_keys(quota.project_id, now)]
+    try:
+        values = redis_client().mget(keys)
+    except redis.RedisError:
+        return {}
+    shares: dict[int, float] = {}
+    for position, quota in enumerate(limited):
+        used = (int(values[2 * position] or 0), int(values[2 * position + 1] or 0))
+        shares[quota.project_id] = max(
+            _share(used_value, limit) for used_value, limit in zip(used, (quota.points_per_day, quota.bytes_per_day), strict=True)
+        )
+    return shares
+
+
+def _share(used: int, limit: int | None) -> float:
+    if limit is None:
+        return 0.0
+    return 1.0 if limit == 0 else used / limit

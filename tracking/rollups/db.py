@@ -54,6 +54,52 @@ def rollup_tables_drop_sql() -> str:
     return "\n".join(f"DROP TABLE IF EXISTS {table};" for table in TIER_TABLES.values())
 
 
+DAY_TOTALS_TABLE = "tracking_dataset_day"
+#: A status counts as 5xx as ``reports.selectors.status_class`` counts it.
+FIVE_XX_SQL = "k2 ~ '^5[0-9][0-9]$'"
+
+
+def day_totals_table_sql() -> str:
+    """One row per dataset and UTC day: the figures the admin's project list sorts by.
+
+    Kept with the rollups (same transaction, same rebuilds), so they equal the day tier's
+    sums; the admin then reads ~30 rows per dataset instead of the day tier's thousands.
+    ``project_id`` is copied (a dataset never changes project) so a project's figures are
+    an index range scan.
+    """
+    return f"""
+CREATE TABLE {DAY_TOTALS_TABLE} (
+    dataset_id bigint NOT NULL,
+    day date NOT NULL,
+    project_id bigint NOT NULL,
+    points bigint NOT NULL,
+    requests bigint NOT NULL,
+    errors_5xx bigint NOT NULL,
+    cost_usd numeric NOT NULL,
+    ai_tokens numeric NOT NULL,
+    PRIMARY KEY (dataset_id, day)
+);
+CREATE INDEX tracking_dataset_day_project ON {DAY_TOTALS_TABLE} (project_id, day) INCLUDE (points, requests, errors_5xx, cost_usd, ai_tokens);"""
+
+
+def _day_totals_select(source: str, where: str) -> str:
+    """Day totals grouped from rollup-shaped rows (``dataset_id, bucket, kind, k2, n, s1``)."""
+    histograms = ", ".join(str(int(kind)) for kind in sorted(HISTOGRAM_KINDS))
+    return f"""
+        SELECT r.dataset_id, (r.bucket AT TIME ZONE 'UTC')::date AS day, d.project_id,
+            sum(r.n), coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)}), 0),
+            coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)} AND {FIVE_XX_SQL}), 0),
+            coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.COST)}), 0),
+            coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.AI)}), 0)
+        FROM {source} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
+        WHERE r.kind NOT IN ({histograms}){where}
+        GROUP BY 1, 2, 3 ORDER BY 1, 2"""
+
+
+def day_totals_backfill_sql() -> str:
+    return f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(TIER_TABLES['day'], '')};"
+
+
 def _column(name: str) -> str:
     if not _COLUMN_RE.match(name):
         raise ValueError(f"not a data column: {name!r}")
@@ -212,7 +258,13 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
                 FROM fine WHERE bin IS NOT NULL GROUP BY 1, 2, 5
             ),
             minute AS ({upsert("minute", "1 minute")}),
-            hour AS ({upsert("hour", "1 hour")})
+            hour AS ({upsert("hour", "1 hour")}),
+            totals AS (
+                INSERT INTO {DAY_TOTALS_TABLE} AS t {_day_totals_select("minutes", "")}
+                ON CONFLICT (dataset_id, day) DO UPDATE SET points = t.points + EXCLUDED.points,
+                    requests = t.requests + EXCLUDED.requests, errors_5xx = t.errors_5xx + EXCLUDED.errors_5xx,
+                    cost_usd = t.cost_usd + EXCLUDED.cost_usd, ai_tokens = t.ai_tokens + EXCLUDED.ai_tokens
+            )
             {upsert("day", "1 day")}
             """,
             ([] if dataset_ids is None else [dataset_ids]) + [list(LATENCY_BOUNDS)],
@@ -269,6 +321,10 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
         _rebuild_from_raw(
             cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain="1 minute", start=minute_from, end=far_future
         )
+        cursor.execute(f"DELETE FROM {DAY_TOTALS_TABLE} WHERE dataset_id = %s", [dataset_id])
+        cursor.execute(
+            f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(TIER_TABLES['day'], ' AND r.dataset_id = %s')}", [dataset_id]
+        )
         for table in TIER_TABLES.values():
             cursor.execute(f"ANALYZE {table}")
 
@@ -295,6 +351,13 @@ def rollup_prune_retention(*, now: datetime) -> int:
                 [now],
             )
             deleted += cursor.rowcount
+        cursor.execute(
+            f"""
+            DELETE FROM {DAY_TOTALS_TABLE} AS t USING tracking_dataset AS d
+            WHERE t.dataset_id = d.id AND t.day < ((%s - make_interval(days => d.retention_days)) AT TIME ZONE 'UTC')::date + 1
+            """,
+            [now],
+        )
     return deleted
 
 
