@@ -26,6 +26,31 @@ class ApiKeyUser:
         return f"key {self.api_key.prefix}"
 
 
+def api_key_authenticate(*, secret: str) -> ApiKey | None:
+    """The active key a secret names (recently checked copies and outage copies first), touched; else None.
+
+    Shared by DRF's Bearer authentication and the ClickHouse HTTP interface, which takes the
+    same secret from ClickHouse's own headers, basic auth or URL parameters.
+    """
+    if not secret:
+        return None
+    hashed_key = api_key_hash(secret=secret)
+    api_key = outage.api_key_recent(hashed_key=hashed_key)
+    if api_key is None:
+        try:
+            api_key = api_key_get_active(secret=secret)
+        except DatabaseError:
+            api_key = outage.api_key_recall(hashed_key=hashed_key)
+            if api_key is None:
+                raise
+        else:
+            if api_key is not None:
+                outage.api_key_remember(api_key=api_key)
+    if api_key is not None:
+        api_key_touch(api_key=api_key)
+    return api_key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -36,24 +61,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         keyword, _, secret = header.partition(" ")
         if keyword.lower() != self.keyword.lower():
             return None
-        secret = secret.strip()
-        if not secret:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
-        hashed_key = api_key_hash(secret=secret)
-        api_key = outage.api_key_recent(hashed_key=hashed_key)
-        if api_key is None:
-            try:
-                api_key = api_key_get_active(secret=secret)
-            except DatabaseError:
-                api_key = outage.api_key_recall(hashed_key=hashed_key)
-                if api_key is None:
-                    raise
-            else:
-                if api_key is not None:
-                    outage.api_key_remember(api_key=api_key)
+        api_key = api_key_authenticate(secret=secret.strip())
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        api_key_touch(api_key=api_key)
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request: HttpRequest) -> str:

@@ -9,6 +9,7 @@ ClickHouse defaults. All user literals are bound parameters; the emitted SQL tex
 only identifiers this module generated.
 """
 
+import json
 import math
 from dataclasses import replace
 from typing import Any
@@ -31,17 +32,8 @@ from tracking.sql.functions import (
     substring,
     to_string,
 )
-from tracking.sql.ir import (
-    BINARY_NAMES,
-    NORMALISED_FUNCTIONS,
-    Compiled,
-    DatasetRef,
-    Scope,
-    Source,
-    Typed,
-    display_name,
-    is_storable_text,
-)
+from tracking.sql.introspection import DEFAULT_DATABASE, SYSTEM_DATABASE, VirtualTable, system_table
+from tracking.sql.ir import BINARY_NAMES, NORMALISED_FUNCTIONS, Compiled, DatasetRef, Scope, Source, Typed, display_name, is_storable_text
 
 INTERVAL_UNITS = {"SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 _SELECT_ARGS = {
@@ -68,8 +60,10 @@ class Compiler:
     calls are delegated to ``tracking.sql.functions``.
     """
 
-    def __init__(self, *, datasets: list[DatasetRef], bound: dict[str, Any]) -> None:
+    def __init__(self, *, datasets: list[DatasetRef], bound: dict[str, Any], database: str = DEFAULT_DATABASE) -> None:
         self.datasets = {dataset.name: dataset for dataset in datasets}
+        self.dataset_list = datasets
+        self.database = database
         self.bound = bound
         self.params: dict[str, Any] = {}
         self._param_keys: dict[tuple[str, Any], str] = {}
@@ -441,24 +435,45 @@ class Compiler:
             return f"({compiled.sql}) AS {pg_alias}"
         if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Identifier):
             raise sql_error_at(f"Unsupported FROM source: {display_name(node)}", node)
-        if node.args.get("db") or node.args.get("catalog"):
-            raise sql_error_at("Qualified table names are not allowed; use a dataset name", node)
+        if node.args.get("catalog"):
+            raise sql_error_at(f"Unknown table {node.sql(dialect='clickhouse')}: name a dataset or database.table", node)
         for key in ("joins", "laterals", "pivots", "sample", "version", "when", "changes"):
             if node.args.get(key):
                 raise sql_error_at(f"{key.upper()} on a table is not supported", node)
         name = node.name
         visible_name = node.alias or name
-        if name in scope.ctes:
+        database = node.args["db"].name if node.args.get("db") else None
+        if database is None and name in scope.ctes:
             cte = scope.ctes[name]
             pg_alias = self.new_alias("t")
             source = self._derived_source(name=visible_name, pg_alias=pg_alias, compiled=cte.compiled)
             scope.sources.append(source)
             return f"{cte.pg_name} AS {pg_alias}"
+        database = database or self.database
+        if database == SYSTEM_DATABASE:
+            virtual = system_table(name, self.dataset_list)
+            if virtual is None:
+                raise sql_error_at(f"Unknown table system.{name}", node)
+            pg_alias = self.new_alias("t")
+            scope.sources.append(self._virtual_source(virtual, visible_name=visible_name, pg_alias=pg_alias))
+            return f"({self._virtual_sql(virtual)}) AS {pg_alias}"
+        if database != DEFAULT_DATABASE:
+            raise sql_error_at(f"Unknown database {database}: the project's datasets are in default", node)
         dataset = self._dataset(name, node)
         self.used_dataset_ids.add(dataset.id)
         pg_alias = self.new_alias("t")
         scope.sources.append(self._dataset_source(dataset, visible_name=visible_name, pg_alias=pg_alias))
         return f"({self._dataset_sql(dataset)}) AS {pg_alias}"
+
+    def _virtual_sql(self, table: VirtualTable) -> str:
+        """A system table as one bound JSON document: its rows never enter the SQL text."""
+        payload = json.dumps([dict(zip([name for name, _ in table.columns], row, strict=True)) for row in table.rows])
+        definitions = ", ".join(f'"{name}" {ct.pg_type(ch_type)}' for name, ch_type in table.columns)
+        return f"SELECT * FROM jsonb_to_recordset({self.param(payload, 'jsonb')}) AS v({definitions})"
+
+    def _virtual_source(self, table: VirtualTable, *, visible_name: str, pg_alias: str) -> Source:
+        columns = {name: Typed(f'{pg_alias}."{name}"', ch_type) for name, ch_type in table.columns}
+        return Source(name=visible_name, columns=columns, star=[name for name, _ in table.columns])
 
     def _dataset(self, name: str, node: exp.Expression) -> DatasetRef:
         dataset = self.datasets.get(name)

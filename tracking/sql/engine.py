@@ -10,6 +10,7 @@ from tracking.models import Dataset
 from tracking.sql.db import SandboxLimits, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, result_render
+from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE, SYSTEM_DATABASE, dataset_describe, system_table, system_table_names
 from tracking.sql.ir import DEFAULT_TIMEZONE, TIMEZONES, DatasetRef, ShowStatement
 from tracking.sql.pool import sql_pool_slot
 from tracking.sql.translate import sql_parse, sql_translate
@@ -46,21 +47,32 @@ def _project_datasets(project: Project) -> list[DatasetRef]:
     ]
 
 
-def sql_execute(*, project: Project, sql: str, params: dict[str, Any] | None = None) -> SqlResult:
+def sql_execute(
+    *,
+    project: Project,
+    sql: str,
+    params: dict[str, Any] | None = None,
+    default_format: str = "JSON",
+    database: str = DEFAULT_DATABASE,
+) -> SqlResult:
     """Run one Analytics Engine SQL statement over ``project``'s datasets.
 
     The statement runs in a slot of the SQL pool (``PoolBusy``, a 429, when none is free) and
     within one time budget from the moment the request arrived, whatever it runs.
+    ``default_format`` applies when the statement has no FORMAT clause; ``database`` is
+    where unqualified names resolve (``default`` or ``system``).
     Raises ``SqlError`` (with line/column when known) for anything refused or failed;
     every other exception is a bug.
     """
     started = time.monotonic()
     datasets = _project_datasets(project)
-    statement = sql_parse(sql=sql)
+    statement = sql_parse(sql=sql, default_format=default_format)
     if isinstance(statement, ShowStatement):
-        columns, rows = _show(statement, datasets)
+        columns, rows = show_rows(statement, datasets, database=database)
         return _result(statement.format, columns, rows, len(rows), started)
-    translation = sql_translate(statement=statement, datasets=datasets, bound=params)
+    translation = sql_translate(
+        statement=statement, datasets=datasets, bound=params, default_format=default_format, database=database
+    )
     with sql_pool_slot():
         outcome = sql_sandbox_run(
             query=translation.sql,
@@ -74,9 +86,40 @@ def sql_execute(*, project: Project, sql: str, params: dict[str, Any] | None = N
     return _result(translation.format, translation.columns, outcome.rows, rows_before_limit, started)
 
 
-def _show(statement: ShowStatement, datasets: list[DatasetRef]) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]]]:
+def show_rows(
+    statement: ShowStatement, datasets: list[DatasetRef], *, database: str
+) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]]]:
+    """SHOW TABLES/DATABASES/TIMEZONE(S), DESCRIBE TABLE and EXISTS TABLE, from the dataset list."""
+    target_database = statement.database or database
+    if statement.what in ("TABLES", "DESCRIBE", "EXISTS") and target_database not in DATABASES:
+        raise SqlError(f"Unknown database {target_database}: the project's datasets are in default")
+    if statement.what == "DATABASES":
+        return [("name", "String")], [(name,) for name in DATABASES]
     if statement.what == "TABLES":
+        if target_database == SYSTEM_DATABASE:
+            return [("name", "String")], [(name,) for name in system_table_names()]
         return [("name", "String")], [(dataset.name,) for dataset in datasets]
+    if statement.what in ("DESCRIBE", "EXISTS"):
+        dataset = next((d for d in datasets if d.name == statement.target), None)
+        if target_database == SYSTEM_DATABASE:
+            virtual = system_table(statement.target, datasets)
+            described = [(name, ch_type, "", "", "") for name, ch_type in virtual.columns] if virtual else None
+        else:
+            described = dataset_describe(dataset) if dataset else None
+        if statement.what == "EXISTS":
+            return [("result", "UInt8")], [(int(described is not None),)]
+        if described is None:
+            raise SqlError(f"Unknown table {target_database}.{statement.target}")
+        columns = [
+            ("name", "String"),
+            ("type", "String"),
+            ("default_type", "String"),
+            ("default_expression", "String"),
+            ("comment", "String"),
+            ("codec_expression", "String"),
+            ("ttl_expression", "String"),
+        ]
+        return columns, [(*row, "", "") for row in described]
     if statement.what == "TIMEZONES":
         return [("name", "String")], [(name,) for name in sorted(TIMEZONES)]
     return [("timezone", "String")], [(DEFAULT_TIMEZONE,)]

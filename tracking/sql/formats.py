@@ -14,13 +14,22 @@ from typing import Any
 
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError
+from tracking.sql.native import native_render, row_binary_render
 
 CONTENT_TYPES = {
     "JSON": "application/json; charset=UTF-8",
     "JSONCompact": "application/json; charset=UTF-8",
     "JSONEachRow": "application/x-ndjson; charset=UTF-8",
+    "JSONCompactEachRow": "application/x-ndjson; charset=UTF-8",
     "TabSeparated": "text/tab-separated-values; charset=UTF-8",
+    "TabSeparatedWithNames": "text/tab-separated-values; charset=UTF-8",
+    "TabSeparatedWithNamesAndTypes": "text/tab-separated-values; charset=UTF-8",
     "CSV": "text/csv; charset=UTF-8; header=absent",
+    "CSVWithNames": "text/csv; charset=UTF-8; header=present",
+    "Native": "application/octet-stream",
+    "RowBinary": "application/octet-stream",
+    "RowBinaryWithNames": "application/octet-stream",
+    "RowBinaryWithNamesAndTypes": "application/octet-stream",
 }
 
 
@@ -166,16 +175,21 @@ def result_render(
     elapsed: float,
 ) -> bytes:
     """Serialise a result in one of the supported formats."""
-    if output_format == "JSONEachRow":
+    if output_format == "Native":
+        return native_render(columns, rows)
+    if output_format.startswith("RowBinary"):
+        return row_binary_render(
+            columns, rows, names=output_format != "RowBinary", types=output_format.endswith("AndTypes")
+        )
+    if output_format in ("JSONEachRow", "JSONCompactEachRow"):
         names = [name for name, _ in columns]
-        lines = [
-            json.dumps(
-                {name: json_value(value, ch_type) for name, value, (_, ch_type) in zip(names, row, columns, strict=True)},
-                ensure_ascii=False,
-                separators=(",", ":"),
-            )
-            for row in rows
-        ]
+        lines = []
+        for row in rows:
+            values = [json_value(value, ch_type) for value, (_, ch_type) in zip(row, columns, strict=True)]
+            if output_format == "JSONEachRow":
+                lines.append(json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False, separators=(",", ":")))
+            else:
+                lines.append(json.dumps(values, ensure_ascii=False, separators=(", ", ":")))
         return ("\n".join(lines) + ("\n" if lines else "")).encode()
     if output_format in ("JSON", "JSONCompact"):
         body = result_json(
@@ -186,8 +200,13 @@ def result_render(
             compact=output_format == "JSONCompact",
         )
         return json.dumps(body, ensure_ascii=False).encode()
-    if output_format == "TabSeparated":
-        lines = [
+    if output_format.startswith("TabSeparated"):
+        header = []
+        if output_format != "TabSeparated":
+            header.append("\t".join(_tsv_escape(name) for name, _ in columns))
+        if output_format.endswith("AndTypes"):
+            header.append("\t".join(_tsv_escape(ch_type) for _, ch_type in columns))
+        lines = header + [
             "\t".join(
                 _tsv_escape(text_value(value, ch_type)) if value is not None else "\\N"
                 for value, (_, ch_type) in zip(row, columns, strict=True)
@@ -195,7 +214,13 @@ def result_render(
             for row in rows
         ]
         return ("\n".join(lines) + ("\n" if lines else "")).encode()
-    if output_format == "CSV":
-        lines = [",".join(_csv_field(value, ch_type) for value, (_, ch_type) in zip(row, columns, strict=True)) for row in rows]
+    if output_format.startswith("CSV"):
+        header = []
+        if output_format == "CSVWithNames":
+            header = [",".join('"' + name.replace('"', '""') + '"' for name, _ in columns)]
+        lines = header + [
+            ",".join(_csv_field(value, ch_type) for value, (_, ch_type) in zip(row, columns, strict=True))
+            for row in rows
+        ]
         return ("\n".join(lines) + ("\n" if lines else "")).encode()
     raise ValueError(f"unknown format {output_format}")

@@ -8,6 +8,7 @@ Monday ``toStartOfWeek``); helpers that PostgreSQL lacks live in the ``meaux_ch`
 """
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -16,16 +17,8 @@ from sqlglot import exp
 
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import sql_error_at
-from tracking.sql.ir import (
-    ASCII_LOWER,
-    ASCII_UPPER,
-    TIMEZONES,
-    ExpressionCompiler,
-    Scope,
-    Typed,
-    display_name,
-    is_storable_text,
-)
+from tracking.sql.introspection import SERVER_VERSION
+from tracking.sql.ir import ASCII_LOWER, ASCII_UPPER, TIMEZONES, ExpressionCompiler, Scope, Typed, display_name, is_storable_text
 
 Scalar = Callable[[ExpressionCompiler, exp.Expression, list[Typed]], Typed]
 Aggregate = Callable[[ExpressionCompiler, Scope, exp.Expression, list[exp.Expression], list[exp.Expression]], Typed]
@@ -339,8 +332,13 @@ def to_date(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> T
 
 
 def bound_parameter(c: ExpressionCompiler, *, name: str, ch_type: str, value: Any, node: exp.Expression) -> Typed:
-    """A ``{name:Type}`` placeholder bound from the request's params, checked against its type."""
+    """A ``{name:Type}`` placeholder bound from the request's params, checked against its type.
+
+    Numbers may also come as their exact text, as ClickHouse's HTTP ``param_<name>`` sends them.
+    """
     info = ct.int_info(ch_type)
+    if isinstance(value, str) and (info is not None or ch_type == "Float64"):
+        value = _numeric_text(value, integer=info is not None)
     if info is not None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise sql_error_at(f"Query parameter {name} must be an integer", node)
@@ -382,6 +380,16 @@ def bound_parameter(c: ExpressionCompiler, *, name: str, ch_type: str, value: An
             raise sql_error_at(f"Query parameter {name} must be a 'YYYY-MM-DD' string", node)
         return Typed(c.param(parsed_date, "date"), "Date", const=value)
     raise sql_error_at(f"Query parameter type {ch_type} is not supported", node)
+
+
+def _numeric_text(text: str, *, integer: bool) -> Any:
+    """The number a parameter's text spells exactly, or the text itself (refused by the caller)."""
+    stripped = text.strip()
+    if integer:
+        return int(stripped) if re.fullmatch(r"[+-]?[0-9]{1,20}", stripped) else text
+    if re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|nan)", stripped):
+        return float(stripped)
+    return text
 
 
 # ---- scalar functions ----------------------------------------------------------------
@@ -862,6 +870,16 @@ def _timezone_fn(c: ExpressionCompiler, node: exp.Expression, args: list[Typed])
     return c.text("Etc/UTC")
 
 
+def _constant_text(value: Callable[[ExpressionCompiler], str]) -> Scalar:
+    """Server facts clients ask for on connect (``SELECT version(), timezone()``, ``currentDatabase()``)."""
+
+    def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
+        _arity(node, args, 0)
+        return c.text(value(c))
+
+    return run
+
+
 _SCALARS: dict[str, Scalar] = {
     "if": _if_fn,
     "multiif": _multi_if,
@@ -952,6 +970,11 @@ _SCALARS: dict[str, Scalar] = {
     "datetrunc": _date_trunc,
     "formatdatetime": _format_datetime,
     "timezone": _timezone_fn,
+    "version": _constant_text(lambda c: SERVER_VERSION),
+    "currentdatabase": _constant_text(lambda c: c.database),
+    "currentuser": _constant_text(lambda c: "default"),
+    "user": _constant_text(lambda c: "default"),
+    "hostname": _constant_text(lambda c: "meauxcloud"),
     "tofloat64": _converter("Float64"),
     **{key: _date_part_fn(key) for key in _DATE_PARTS},
     **{

@@ -88,13 +88,19 @@ class Translation:
 
 @dataclass(frozen=True)
 class ShowStatement:
+    """SHOW, DESCRIBE or EXISTS: answered from the dataset list, never from the catalog."""
+
     what: str
     format: str
+    target: str = ""
+    database: str | None = None
 
 
 
 class ExpressionCompiler(Protocol):
     """What a function translation needs from the compiler: bound values and nested expressions."""
+
+    database: str
 
     def param(self, value: Any, pg: str) -> str: ...
 

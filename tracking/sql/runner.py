@@ -14,25 +14,41 @@ from projects.governance.models import AuditAction, AuditOutcome
 from projects.governance.quotas import QuotaExceeded, query_slot
 from projects.models import Project
 from tracking.sql.engine import SqlError, SqlResult, sql_execute
+from tracking.sql.introspection import DEFAULT_DATABASE
 
 
 def query_run(
-    *, project: Project, sql: str, params: dict[str, Any] | None = None, quotas: bool = True
+    *,
+    project: Project,
+    sql: str,
+    params: dict[str, Any] | None = None,
+    quotas: bool = True,
+    default_format: str = "JSON",
+    database: str = DEFAULT_DATABASE,
+    interface: str = "",
 ) -> SqlResult:
     """``sql_execute`` under quotas, with one audit event per query; raises what it raises.
 
     ``quotas=False`` is for operators' shell queries (``manage.py ae_query``): audited, not limited.
+    ``default_format`` and ``database`` are the ClickHouse HTTP interface's defaults; ``interface``
+    names where the query came from in the audit log (``clickhouse-http``, ``explorer``).
     """
     started = time.monotonic()
     details: dict[str, Any] = {"sql": sql[: governance_settings.AUDIT_SQL_MAX_CHARS]}
     if params:
         details["params"] = sorted(params)
+    if interface:
+        details["interface"] = interface
     try:
         if quotas:
             with query_slot(project=project):
-                result = sql_execute(project=project, sql=sql, params=params)
+                result = sql_execute(
+                    project=project, sql=sql, params=params, default_format=default_format, database=database
+                )
         else:
-            result = sql_execute(project=project, sql=sql, params=params)
+            result = sql_execute(
+                project=project, sql=sql, params=params, default_format=default_format, database=database
+            )
     except QuotaExceeded as refusal:
         _record(project, details, started, AuditOutcome.REFUSED, error=str(refusal.detail))
         raise

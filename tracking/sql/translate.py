@@ -23,10 +23,22 @@ MAX_AST_NODES = 20_000
 FORMATS = {
     "json": "JSON",
     "jsoneachrow": "JSONEachRow",
+    "ndjson": "JSONEachRow",
+    "jsonlines": "JSONEachRow",
+    "jsoncompact": "JSONCompact",
+    "jsoncompacteachrow": "JSONCompactEachRow",
     "tabseparated": "TabSeparated",
     "tsv": "TabSeparated",
+    "tabseparatedwithnames": "TabSeparatedWithNames",
+    "tsvwithnames": "TabSeparatedWithNames",
+    "tabseparatedwithnamesandtypes": "TabSeparatedWithNamesAndTypes",
+    "tsvwithnamesandtypes": "TabSeparatedWithNamesAndTypes",
     "csv": "CSV",
-    "jsoncompact": "JSONCompact",
+    "csvwithnames": "CSVWithNames",
+    "native": "Native",
+    "rowbinary": "RowBinary",
+    "rowbinarywithnames": "RowBinaryWithNames",
+    "rowbinarywithnamesandtypes": "RowBinaryWithNamesAndTypes",
 }
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -44,8 +56,13 @@ class _Parser(ClickHouse.Parser):
 class AnalyticsEngineDialect(ClickHouse):
     parser_class = _Parser
 
-def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
-    """Parse exactly one statement; SHOW statements are recognised from the token stream."""
+def sql_parse(*, sql: str, default_format: str = "JSON") -> exp.Expression | ShowStatement:
+    """Parse exactly one statement; SHOW statements are recognised from the token stream.
+
+    ``default_format`` is the output format when the statement names none: JSON for the
+    Analytics Engine endpoints, TabSeparated (or the ``default_format`` parameter) for the
+    ClickHouse HTTP interface.
+    """
     if len(sql.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
         raise SqlError(f"Query is longer than {MAX_QUERY_BYTES} bytes")
     if not sql.strip():
@@ -58,8 +75,11 @@ def sql_parse(*, sql: str) -> exp.Expression | ShowStatement:
         raise SqlError("Query is nested too deeply") from None
     _interval_strings_check(tokens)
     significant = [token for token in tokens if token.token_type != TokenType.SEMICOLON]
-    if significant and significant[0].token_type == TokenType.SHOW:
-        return _show_parse(significant)
+    if significant and (
+        significant[0].token_type in (TokenType.SHOW, TokenType.DESCRIBE)
+        or significant[0].text.upper() in ("DESC", "EXISTS")
+    ):
+        return _show_parse(significant, default_format)
     try:
         statements = [
             statement for statement in sqlglot.parse(sql, dialect=AnalyticsEngineDialect) if statement is not None
@@ -106,11 +126,14 @@ def _interval_strings_check(tokens: list) -> None:
                 )
 
 
-def _show_parse(tokens: list) -> ShowStatement:
-    """sqlglot keeps everything after SHOW as one raw string; tokenize that remainder again."""
-    words = ["SHOW"]
-    for token in tokens[1:]:
-        if token.token_type == TokenType.STRING:
+def _show_parse(tokens: list, default_format: str) -> ShowStatement:
+    """SHOW, DESCRIBE and EXISTS, read from the token stream.
+
+    sqlglot keeps everything after SHOW as one raw string; that remainder is tokenized again.
+    """
+    words: list[str] = []
+    for token in tokens:
+        if token.token_type == TokenType.STRING and tokens[0].token_type == TokenType.SHOW:
             words += [
                 inner.text
                 for inner in AnalyticsEngineDialect().tokenize(token.text)
@@ -118,20 +141,38 @@ def _show_parse(tokens: list) -> ShowStatement:
             ]
         else:
             words.append(token.text)
-    upper = [word.upper() for word in words]
-    output_format = "JSON"
-    if len(upper) >= 2 and upper[-2] == "FORMAT":
+    output_format = default_format
+    if len(words) >= 2 and words[-2].upper() == "FORMAT":
         output_format = format_name(words[-1])
-        upper = upper[:-2]
-    if upper not in (["SHOW", "TABLES"], ["SHOW", "TIMEZONES"], ["SHOW", "TIMEZONE"]):
-        raise SqlError("Supported SHOW statements are SHOW TABLES, SHOW TIMEZONES and SHOW TIMEZONE", line=1, column=1)
-    return ShowStatement(what=upper[1], format=output_format)
+        words = words[:-2]
+    upper = [word.upper() for word in words]
+    if upper in (["SHOW", "TIMEZONES"], ["SHOW", "TIMEZONE"], ["SHOW", "DATABASES"], ["SHOW", "TABLES"]):
+        return ShowStatement(what=upper[1], format=output_format)
+    if len(upper) == 4 and upper[:2] == ["SHOW", "TABLES"] and upper[2] in ("FROM", "IN"):
+        return ShowStatement(what="TABLES", format=output_format, database=words[3])
+    if upper and upper[0] in ("DESCRIBE", "DESC", "EXISTS"):
+        rest = words[2:] if len(upper) > 1 and upper[1] == "TABLE" else words[1:]
+        if len(rest) == 1:
+            return ShowStatement(what="EXISTS" if upper[0] == "EXISTS" else "DESCRIBE", format=output_format, target=rest[0])
+        if len(rest) == 3 and rest[1] == ".":
+            return ShowStatement(
+                what="EXISTS" if upper[0] == "EXISTS" else "DESCRIBE",
+                format=output_format,
+                target=rest[2],
+                database=rest[0],
+            )
+    raise SqlError(
+        "Supported statements besides SELECT: SHOW TABLES [FROM db], SHOW DATABASES, SHOW TIMEZONE(S), "
+        "DESCRIBE TABLE [db.]name and EXISTS TABLE [db.]name",
+        line=1,
+        column=1,
+    )
 
 
 def format_name(name: str) -> str:
     canonical = FORMATS.get(name.lower())
     if canonical is None:
-        raise SqlError(f"Unknown format {name}: use JSON, JSONEachRow, TabSeparated, CSV or JSONCompact")
+        raise SqlError(f"Unknown format {name}: use one of {', '.join(sorted(set(FORMATS.values())))}")
     return canonical
 
 
@@ -195,11 +236,20 @@ def _shape_check(statement: exp.Expression) -> None:
 
 
 def sql_translate(
-    *, statement: exp.Expression, datasets: list[DatasetRef], bound: dict[str, Any] | None = None
+    *,
+    statement: exp.Expression,
+    datasets: list[DatasetRef],
+    bound: dict[str, Any] | None = None,
+    default_format: str = "JSON",
+    database: str = "default",
 ) -> Translation:
-    """Translate a parsed SELECT/UNION for a project whose datasets are ``datasets``."""
-    compiler = Compiler(datasets=datasets, bound=bound or {})
-    output_format = "JSON"
+    """Translate a parsed SELECT/UNION for a project whose datasets are ``datasets``.
+
+    ``database`` is where unqualified table names resolve: ``default`` (the datasets) or
+    ``system`` (the introspection tables).
+    """
+    compiler = Compiler(datasets=datasets, bound=bound or {}, database=database)
+    output_format = default_format
     if statement.args.get("format") is not None:
         output_format = format_name(statement.args["format"].name)
         statement = statement.copy()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tracking.sql import views
+from tracking.sql import clickhouse_http, views
 
 urlpatterns = [
     path(
@@ -9,4 +9,7 @@ urlpatterns = [
         name="analytics-engine-sql",
     ),
     path("api/v1/sql", views.SqlView.as_view(), name="sql"),
+    path("clickhouse/", clickhouse_http.clickhouse_query_view, name="clickhouse-http"),
+    path("clickhouse", clickhouse_http.clickhouse_query_view),
+    path("clickhouse/ping", clickhouse_http.clickhouse_ping_view, name="clickhouse-ping"),
 ]

@@ -24,7 +24,6 @@ ATTACKS = {
     "pg_user": "SELECT usename, passwd FROM pg_shadow",
     "information_schema": "SELECT * FROM information_schema.tables",
     "information_schema_columns": "SELECT column_name FROM information_schema.columns",
-    "clickhouse_system": "SELECT * FROM system.tables",
     "pg_sleep": "SELECT pg_sleep(10)",
     "pg_sleep_in_where": "SELECT count() FROM weather WHERE pg_sleep(1) IS NULL",
     "pg_read_file": "SELECT pg_read_file('/etc/passwd')",
@@ -34,7 +33,7 @@ ATTACKS = {
     "current_setting": "SELECT current_setting('meaux_sql.dataset_ids')",
     "dblink": "SELECT dblink('host=127.0.0.1 user=postgres', 'SELECT 1')",
     "query_to_xml": "SELECT query_to_xml('SELECT * FROM tracking_datapoint', true, true, '')",
-    "version": "SELECT version()",
+    "backend_pid": "SELECT pg_backend_pid()",
     "stacked_drop": "SELECT 1; DROP TABLE tracking_datapoint",
     "stacked_select_other_tenant": "SELECT 1; SELECT * FROM secrets",
     "comment_hidden_delete": "SELECT 1 /* harmless */; DELETE FROM tracking_datapoint",
@@ -68,7 +67,7 @@ ATTACKS = {
     "string_agg_other_tenant": "SELECT string_agg(blob1, ',') FROM secrets",
     "dataset_id_column": "SELECT * FROM weather WHERE dataset_id > 0",
     "window_function": "SELECT count() OVER () FROM weather",
-    "unknown_format": "SELECT 1 FORMAT Native",
+    "unknown_format": "SELECT 1 FORMAT Parquet",
     "limit_by": "SELECT blob1 FROM weather LIMIT 1 BY blob1",
     "empty": "   ",
     "garbage": "SELEC * FROMM weather",
@@ -79,7 +78,6 @@ ATTACKS = {
 REASONS = {
     "advisory_lock": "Unknown or not allowed function: pg_advisory_lock",
     "cast_regclass": "Syntax error",
-    "clickhouse_system": "Qualified table names are not allowed",
     "clickhouse_table_function": "Unsupported FROM source: numbers(1000000000)",
     "comment_hidden_delete": "Exactly one statement is allowed per query",
     "copy_to_file": "Only SELECT and SHOW statements are allowed, not COPY",
@@ -94,8 +92,8 @@ REASONS = {
     "generate_series_scalar": "Unknown or not allowed function: generate_series",
     "generate_series_table": "Unsupported FROM source: generate_series",
     "huge_or_chain": "Query is longer than 65536 bytes",
-    "information_schema": "Qualified table names are not allowed",
-    "information_schema_columns": "Qualified table names are not allowed",
+    "information_schema": "Unknown database information_schema",
+    "information_schema_columns": "Unknown database information_schema",
     "insert": "Only SELECT and SHOW statements are allowed, not INSERT",
     "into_outfile": "Syntax error",
     "join_other_tenant": "Unknown table secrets: not a dataset of this project",
@@ -106,7 +104,7 @@ REASONS = {
     "other_projects_dataset": "Unknown table secrets: not a dataset of this project",
     "other_projects_dataset_backticks": "Unknown table secrets: not a dataset of this project",
     "other_projects_dataset_quoted": "Unknown table secrets: not a dataset of this project",
-    "pg_catalog_qualified": "Qualified table names are not allowed",
+    "pg_catalog_qualified": "Unknown database pg_catalog",
     "pg_class": "Unknown table pg_class: not a dataset of this project",
     "pg_ls_dir": "Unknown or not allowed function: pg_ls_dir",
     "pg_read_file": "Unknown or not allowed function: pg_read_file",
@@ -114,7 +112,7 @@ REASONS = {
     "pg_sleep_in_where": "Unknown or not allowed function: pg_sleep",
     "pg_user": "Unknown table pg_shadow: not a dataset of this project",
     "physical_table": "Unknown table tracking_datapoint: not a dataset of this project",
-    "physical_table_qualified": "Qualified table names are not allowed",
+    "physical_table_qualified": "Unknown database public",
     "query_to_xml": "Unknown or not allowed function: query_to_xml",
     "recursive_cte_bomb": "WITH RECURSIVE is not supported",
     "repeat_memory_bomb": "Unknown or not allowed function: repeat",
@@ -132,9 +130,9 @@ REASONS = {
     "txid": "Unknown or not allowed function: txid_current",
     "union_distinct_catalog": "Only UNION ALL is supported",
     "union_other_tenant": "Unknown table secrets: not a dataset of this project",
-    "unknown_format": "Unknown format Native",
+    "unknown_format": "Unknown format Parquet",
     "url_table_function": "Unsupported FROM source: url(",
-    "version": "Unknown or not allowed function: version",
+    "backend_pid": "Unknown or not allowed function: pg_backend_pid",
     "window_function": "unsupported expression type: count() OVER ()",
 }
 
@@ -170,6 +168,42 @@ def test_hostile_query_is_refused_on_both_endpoints(
     assert REASONS[name] in cloudflare.content.decode()
     native = client.post("/api/v1/sql", data=sql, content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {key}")
     _assert_refused(native, cloudflare=False)
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_hostile_query_is_refused_through_the_clickhouse_interface(
+    name: str, client: Client, loaded: LoadedProject, settings: object
+) -> None:
+    settings.SQL_STATEMENT_TIMEOUT_MS = 2_000
+    key = key_for(loaded.project, "read").secret
+    response = client.post(
+        f"/clickhouse/?user={loaded.project.slug}",
+        data=ATTACKS[name],
+        content_type="text/plain",
+        HTTP_X_CLICKHOUSE_KEY=key,
+    )
+    body = response.content.decode()
+    assert 400 <= response.status_code < 500, (response.status_code, body[:300])
+    assert body.startswith(f"Code: {response['X-ClickHouse-Exception-Code']}. DB::Exception: ")
+    assert "TOP-SECRET" not in body and "%(p" not in body and "meaux_sql_reader" not in body
+    assert REASONS[name] in body
+
+
+def test_other_tenants_never_appear_in_system_tables(client: Client, loaded: LoadedProject) -> None:
+    key = key_for(loaded.project, "read").secret
+    for sql in (
+        "SELECT * FROM system.tables FORMAT JSON",
+        "SELECT * FROM system.columns FORMAT JSON",
+        "SELECT * FROM system.databases FORMAT JSON",
+        "SHOW TABLES",
+        "DESCRIBE TABLE secrets",
+        "SELECT * FROM default.secrets",
+        "SELECT * FROM system.secrets",
+    ):
+        response = client.post("/clickhouse/", data=sql, content_type="text/plain", HTTP_X_CLICKHOUSE_KEY=key)
+        assert b"secrets" not in response.content.replace(b"Unknown table default.secrets", b"").replace(
+            b"Unknown table secrets", b""
+        ).replace(b"Unknown table system.secrets", b""), (sql, response.content[:300])
 
 
 def test_cross_join_explosion_stops_at_the_statement_timeout(
