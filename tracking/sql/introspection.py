@@ -11,6 +11,7 @@ so every SQL feature (WHERE, LIKE, ORDER BY, joins) works on them.
 from dataclasses import dataclass
 from typing import Any
 
+from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN
 from tracking.conf import tracking_settings
 from tracking.sql.formats import CONTENT_TYPES
 from tracking.sql.ir import TIMEZONES, DatasetRef
@@ -21,15 +22,13 @@ DEFAULT_DATABASE = "default"
 SYSTEM_DATABASE = "system"
 DATABASES = (DEFAULT_DATABASE, SYSTEM_DATABASE)
 
-BLOBS = [f"blob{i}" for i in range(1, 21)]
-DOUBLES = [f"double{i}" for i in range(1, 21)]
 DATASET_COLUMNS: list[tuple[str, str]] = [
     ("dataset", "String"),
     ("timestamp", "DateTime"),
     ("_sample_interval", "UInt32"),
-    ("index1", "String"),
-    *[(blob, "String") for blob in BLOBS],
-    *[(double, "Float64") for double in DOUBLES],
+    (INDEX_COLUMN, "String"),
+    *[(blob, "String") for blob in BLOB_COLUMNS],
+    *[(double, "Float64") for double in DOUBLE_COLUMNS],
 ]
 _SORTING_KEY = "dataset, timestamp"
 
