@@ -5,11 +5,16 @@ from django.db import models
 from django.db.models import Q
 
 from projects.models import Project
+from tracking.otlp.mapping import mapping_validate
 
 # The one naming rule of datasets, and of labels: both become SQL identifiers (the database checks it too).
 DATASET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 DATASET_NAME_RE = re.compile(DATASET_NAME_PATTERN)
 MAX_RETENTION_DAYS = 3650
+
+
+def otlp_mapping_validator(value: object) -> None:
+    mapping_validate(mapping=value)
 
 
 class Dataset(models.Model):
@@ -32,6 +37,12 @@ class Dataset(models.Model):
         default=dict,
         blank=True,
         help_text='Column names for SQL and reports, e.g. {"blob2": "path", "double1": "duration_ms"}.',
+    )
+    otlp_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[otlp_mapping_validator],
+        help_text="How OTLP spans, logs and metrics become points; only what differs from the defaults (docs/otlp.md).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_write_at = models.DateTimeField(null=True, blank=True)

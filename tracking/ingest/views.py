@@ -46,7 +46,8 @@ def _charset(request: Request) -> str:
     return ""
 
 
-def _read(request: Request) -> bytes:
+def read_body(request: Request) -> bytes:
+    """The raw body within ``MAX_BODY_BYTES``, gzip undone; ``ApiProblem`` (400, 413, 415) otherwise."""
     try:
         return body_reader.body_read(request._request, limit=tracking_settings.MAX_BODY_BYTES)
     except body_reader.BodyTooLarge:
@@ -63,15 +64,12 @@ def _read(request: Request) -> bytes:
         raise ApiProblem(status_code=400, code="malformed_body", detail=str(error)) from None
 
 
-def _accept(dataset: Dataset, batch: ValidatedBatch) -> Response:
-    """Buffer the batch's valid points; the dataset is created only when there is one to store."""
-    if not batch.rows:
-        raise ApiProblem(
-            status_code=400,
-            code="no_valid_points",
-            detail="The batch has no valid data point." if batch.errors else "The batch is empty.",
-            errors=[error.as_dict() for error in batch.errors],
-        )
+def batch_buffer(dataset: Dataset, batch: ValidatedBatch) -> IngestOutcome:
+    """Charge the project's quota and buffer the batch's points; ``ApiProblem`` (429, 503) when either refuses.
+
+    Shared by every write endpoint (REST, workerd, OTLP), so quotas and back-pressure answer
+    alike on all of them. The dataset is created here, only when there is a point to store.
+    """
     try:
         if dataset.pk is None:
             dataset = dataset_get_or_create(project=dataset.project, name=dataset.name)
@@ -92,13 +90,26 @@ def _accept(dataset: Dataset, batch: ValidatedBatch) -> Response:
             retry_after=RETRY_AFTER_SECONDS,
         ) from None
     tasks.drain_soon()
+    return outcome
+
+
+def _accept(dataset: Dataset, batch: ValidatedBatch) -> Response:
+    """Buffer the batch's valid points; the dataset is created only when there is one to store."""
+    if not batch.rows:
+        raise ApiProblem(
+            status_code=400,
+            code="no_valid_points",
+            detail="The batch has no valid data point." if batch.errors else "The batch is empty.",
+            errors=[error.as_dict() for error in batch.errors],
+        )
+    outcome = batch_buffer(dataset, batch)
     body: dict[str, object] = {"accepted": outcome.accepted, "rejected": outcome.rejected, "errors": outcome.errors}
     if outcome.duplicates:
         body["duplicates"] = outcome.duplicates
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-def _dataset(project: Project, name: str) -> Dataset:
+def dataset_for_write(project: Project, name: str) -> Dataset:
     try:
         return dataset_lookup(project=project, name=name)
     except DatasetNameInvalid as error:
@@ -129,10 +140,10 @@ class DatapointIngestView(ProjectAPIView):
                 code="unsupported_charset",
                 detail=f"charset '{charset}' is not supported; send UTF-8 (or ISO-8859-1, which is converted).",
             )
-        body = _read(request)
+        body = read_body(request)
         if charset in LATIN1_CHARSETS:
             body = body.decode("latin-1").encode("utf-8")
-        target = _dataset(self.project, dataset)
+        target = dataset_for_write(self.project, dataset)
         window = dataset_time_window(dataset=target, now=timezone.now())
         try:
             count, batch = ingest.batch_validate(body, ndjson=content_type in NDJSON_TYPES, window=window)
@@ -157,12 +168,12 @@ class WorkerdEventView(ProjectAPIView):
 
     @WORKERD_SCHEMA
     def post(self, request: Request) -> Response:
-        body = _read(request)
+        body = read_body(request)
         try:
             dataset_name, point = workerd_event_decode(body)
         except InvalidEvent as error:
             raise ApiProblem(status_code=400, code="invalid_event", detail=str(error)) from None
-        target = _dataset(self.project, dataset_name)
+        target = dataset_for_write(self.project, dataset_name)
         batch = ValidatedBatch()
         try:
             batch.rows.append(ingest.point_check(point, dataset_time_window(dataset=target, now=timezone.now())))

@@ -55,12 +55,25 @@ class DatasetSettingsForm(forms.Form):
         help_text='JSON, e.g. {"blob2": "path", "double1": "duration_ms"}. A label naming a request role moves it.',
     )
 
+    otlp_mapping = forms.CharField(
+        required=False,
+        label="OTLP mapping (JSON)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='What differs from the default mapping of OTLP spans, logs and metrics, e.g. {"logs": {"enabled": true}} (docs/otlp.md).',
+    )
+
     def clean_labels(self) -> dict[str, str]:
-        text = self.cleaned_data.get("labels") or "{}"
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"Not JSON: {error.msg}.") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Labels must be a JSON object.")
-        return value
+        return _json_object(self.cleaned_data.get("labels"), "Labels")
+
+    def clean_otlp_mapping(self) -> dict[str, object]:
+        return _json_object(self.cleaned_data.get("otlp_mapping"), "The OTLP mapping")
+
+
+def _json_object(text: str | None, what: str) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise forms.ValidationError(f"Not JSON: {error.msg}.") from None
+    if not isinstance(value, dict):
+        raise forms.ValidationError(f"{what} must be a JSON object.")
+    return value

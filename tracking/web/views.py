@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +24,7 @@ from projects.models import MANAGER_ROLES, ApiKey, Membership, Project, Role
 from projects.selectors import api_key_list, membership_list, project_get_for_user, project_list_for_user
 from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
 from tracking.models import Dataset
+from tracking.otlp.services import dataset_otlp_mapping_set
 from tracking.reports.api import table_as_csv
 from tracking.reports.selectors import REPORTS, Report, report_dataset_default, report_get, report_window
 from tracking.reports.window import PRESETS, Window, WindowInvalid
@@ -141,7 +143,7 @@ def _settings_context(project: Project, role: str, **extra: object) -> dict[str,
         "keys": api_key_list(project=project).select_related("created_by"),
         "members": membership_list(project=project),
         "datasets": [
-            (dataset, DatasetSettingsForm(initial={"retention_days": dataset.retention_days, "labels": _labels_text(dataset)}, prefix=f"d{dataset.id}"))
+            (dataset, DatasetSettingsForm(initial=_dataset_initial(dataset), prefix=f"d{dataset.id}"))
             for dataset in Dataset.objects.filter(project=project).order_by("name")
         ],
         "roles": Role.choices,
@@ -151,8 +153,12 @@ def _settings_context(project: Project, role: str, **extra: object) -> dict[str,
     }
 
 
-def _labels_text(dataset: Dataset) -> str:
-    return json.dumps(dataset.labels or {}, sort_keys=True)
+def _dataset_initial(dataset: Dataset) -> dict[str, object]:
+    return {
+        "retention_days": dataset.retention_days,
+        "labels": json.dumps(dataset.labels or {}, sort_keys=True),
+        "otlp_mapping": json.dumps(dataset.otlp_mapping or {}, sort_keys=True),
+    }
 
 
 @login_required
@@ -242,7 +248,9 @@ def dataset_settings_view(request: HttpRequest, slug: str, dataset_id: int) -> H
     form = DatasetSettingsForm(request.POST, prefix=f"d{dataset.id}")
     if form.is_valid():
         try:
-            dataset_update(dataset=dataset, retention_days=form.cleaned_data["retention_days"], labels=form.cleaned_data["labels"])
+            with transaction.atomic():
+                dataset_otlp_mapping_set(dataset=dataset, mapping=form.cleaned_data["otlp_mapping"])
+                dataset_update(dataset=dataset, retention_days=form.cleaned_data["retention_days"], labels=form.cleaned_data["labels"])
         except ValidationError as error:
             messages.error(request, f"{dataset.name}: {' '.join(error.messages)}")
         else:
