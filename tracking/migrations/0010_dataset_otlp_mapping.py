@@ -8,7 +8,7 @@ import tracking.models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0008_sql_rls_initplan'),
+        ('tracking', '0009_dataset_day_totals_and_storage'),
     ]
 
     operations = [
