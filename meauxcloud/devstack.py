@@ -276,11 +276,16 @@ def discover() -> None:
         os.environ["SECRET_KEY"] = key_file.read_text().strip()
     missing = [name for name in SERVICE_VARIABLES if not os.environ.get(name)]
     if missing:
+        killed = (
+            "\nThe last `make run` here ended without cleaning up; `make stop` stops what it left running."
+            if state is not None
+            else ""
+        )
         sys.exit(
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, and no `make run` is running in {ROOT}.\n"
             "Start `make run` in another terminal (it runs PostgreSQL and Redis under ./var, and "
             "commands started here then find them), or set DATABASE_URL and REDIS_URL "
-            "(README, Configuration)."
+            f"(README, Configuration).{killed}"
         )
 
 

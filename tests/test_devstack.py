@@ -153,6 +153,11 @@ def test_second_terminal_command_uses_make_runs_services_and_ctrl_c_stops_everyt
 
         assert created.returncode == 0, created.stderr
         keys = json.loads(created.stdout)
+        again = subprocess.run(
+            [sys.executable, "-m", "meauxcloud.devstack", "run"], cwd=clone, env=run_env,
+            capture_output=True, text=True, timeout=120,
+        )
+        assert (again.returncode, again.stderr) == (1, f"`make run` is already running in {clone} (pid {state['pid']}).\n")
         assert keys["project"] == "foo"
         # The key made in the second terminal authenticates at the web server of `make run`.
         assert _ingest(keys["write_key"], "newcomer") == {"accepted": 1, "rejected": 0, "errors": []}
@@ -221,6 +226,9 @@ def test_run_after_its_database_was_recreated_with_a_dash_password_then_stop_aft
         run.process.wait(timeout=10)
     assert _group_exists(state["group"])
     assert clone_processes(clone) != []
+    orphaned = manage(clone, "create_project", "baz", "--json")
+    assert orphaned.returncode == 1
+    assert orphaned.stderr.endswith("`make stop` stops what it left running.\n")
 
     stopped = subprocess.run(
         [sys.executable, "-m", "meauxcloud.devstack", "stop"], cwd=clone, env=_terminal_env(),
