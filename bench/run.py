@@ -3,10 +3,10 @@
 Quick (< 3 min): ingest at both batch sizes, the COPY ceiling, visibility, footprint, and
 the seed queries at 100k points; its tables go to var/bench/benchmarks-quick.md. Full
 (< 30 min): bigger ingest runs, the seed queries at 1M and 10M points, index and
-partition alternatives, plus the middleware and reports benchmarks when their scripts
-are present; it rewrites only its section of docs/benchmarks.md (between the
-``bench:ingest`` markers) and the chart. The Middleware and Reports sections belong to
-their own scripts.
+partition alternatives, plus the middleware, reports and alerts benchmarks when their
+scripts are present; it rewrites only its section of docs/benchmarks.md (between the
+``bench:ingest`` markers) and the chart. The Middleware, Reports and Alerts sections belong
+to their own scripts.
 """
 
 import argparse
@@ -290,6 +290,7 @@ def main() -> None:
     side = [_side_bench("middleware", ["--requests", "5000"] if args.quick else [], timeout=300)]
     if not args.quick:
         side.append(_side_bench("reports", ["--no-docs"], timeout=1200))  # its own section is its script's to write
+        side.append(_side_bench("alerts", [], timeout=900))
     results["side"] = side
     results["seconds"] = round(time.monotonic() - started)
     OUT.mkdir(parents=True, exist_ok=True)

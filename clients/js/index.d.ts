@@ -51,3 +51,20 @@ export class DataPointError extends TypeError {
 export function createDataset(options: DatasetOptions): MeauxcloudDataset;
 export function checkDataPoint(point?: AnalyticsEngineDataPoint): Record<string, unknown>;
 export function retryAfterSeconds(value: string | null, now?: number): number | null;
+
+export interface BudgetStatus {
+  name: string;
+  amount_usd: string;
+  spent_usd: string | null;
+  remaining_usd: string | null;
+  exhausted: boolean;
+  forecast_usd: string | null;
+  evaluated_at: string | null;
+}
+
+export function budgetStatus(options: {
+  url: string;
+  key: string;
+  scope: string;
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}): Promise<BudgetStatus>;

@@ -255,3 +255,19 @@ export function createDataset({
 
   return make(ctx);
 }
+
+/**
+ * Ask before you spend: a budget's status as the last evaluation found it (read key).
+ * Resolves to {name, amount_usd, spent_usd, remaining_usd, exhausted, forecast_usd, evaluated_at}
+ * (money as decimal strings); rejects with the server's problem detail on 4xx/5xx.
+ */
+export async function budgetStatus({ url, key, scope, fetch: fetchImpl = (...args) => globalThis.fetch(...args) }) {
+  const response = await fetchImpl(`${url.replace(/\/$/, "")}/api/v1/budgets/status?scope=${encodeURIComponent(scope)}`, {
+    headers: { Authorization: `Bearer ${key}` },
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new Error(`budgetStatus: HTTP ${response.status}: ${body.detail ?? "no detail"}`);
+  }
+  return body.budgets[0];
+}

@@ -4,11 +4,13 @@ import os
 import shutil
 import subprocess
 import urllib.request
+from decimal import Decimal
 
 import pytest
 
 from tests.clients.support import drain_until_stored
 from tests.clients.toolchain import ROOT, free_port, node_missing, workerd_serving
+from tracking.alerts.services import alerts_evaluate, budget_create
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -18,11 +20,16 @@ pytestmark = [
 JS_CLIENT = ROOT / "clients" / "js"
 
 
-def test_node_test_runner_passes_and_its_points_are_stored(live_server, project, write_key, partitions):
+def test_node_test_runner_passes_and_its_points_are_stored(live_server, project, write_key, read_key, partitions):
+    budget_create(project=project, name="llm", dataset="js_client", period="month", amount_usd=Decimal(5))
+    alerts_evaluate()
     result = subprocess.run(
         ["node", "--test", "test/"],
         cwd=JS_CLIENT,
-        env={**os.environ, "MEAUXCLOUD_URL": live_server.url, "MEAUXCLOUD_KEY": write_key, "MEAUXCLOUD_DATASET": "js_client"},
+        env={
+            **os.environ, "MEAUXCLOUD_URL": live_server.url, "MEAUXCLOUD_KEY": write_key, "MEAUXCLOUD_DATASET": "js_client",
+            "MEAUXCLOUD_READ_KEY": read_key, "MEAUXCLOUD_BUDGET": "llm",
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -30,7 +37,7 @@ def test_node_test_runner_passes_and_its_points_are_stored(live_server, project,
     rows = drain_until_stored(project, "js_client", 5, columns="index1, blob1, blob2, double1")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "# pass 8" in result.stdout
+    assert "# pass 10" in result.stdout
     assert "# fail 0" in result.stdout
     assert sorted(rows) == [(f"js-{n}", "js", f"n{n}", float(n)) for n in range(5)]
 

@@ -62,7 +62,7 @@ def test_kill9_during_delivery_loses_nothing_and_repeats_only_the_delivery_in_fl
     counts = Counter(receiver.ids())
     assert set(counts) == deliveries  # nothing lost, nothing invented
     assert {i for i, n in counts.items() if n > 1} <= set(in_flight)
-    assert all(n <= 2 for n in counts.values()) and len(in_flight) == 1
+    assert all(n <= 2 for n in counts.values()) and 1 <= len(in_flight) <= 2  # -c 2: two sends may be in flight
     assert all(r.signature_ok for r in receiver.received)
 
 

@@ -19,7 +19,7 @@ from projects.models import Project
 from tracking.alerts.models import AlertEvent, AlertRule, Budget, Channel, Delivery, Metric, Period
 from tracking.models import Dataset
 from tracking.reports.selectors import percentile_from_bins, rollup_totals, status_class
-from tracking.rollups.layout import DAY, Kind, floor_to
+from tracking.rollups.layout import DAY, HOUR, MINUTE, Kind, floor_to
 
 ZERO = Decimal(0)
 MONEY = Decimal("0.000001")
@@ -60,13 +60,16 @@ def _month_start(moment: datetime) -> datetime:
 
 
 def budget_period(*, budget: Budget, now: datetime) -> BudgetPeriod:
+    """Calendar periods in UTC; a rolling period starts on the hour N days back, so its reads
+    come from the hour and day tiers rather than from raw points at a ragged edge."""
     if budget.period == Period.DAY:
         start = floor_to(now, DAY)
         return BudgetPeriod(key=start.date().isoformat(), start=start, end=start + DAY)
     if budget.period == Period.MONTH:
         start = _month_start(now)
         return BudgetPeriod(key=start.strftime("%Y-%m"), start=start, end=_month_start(start + timedelta(days=32)))
-    return BudgetPeriod(key="rolling", start=now - timedelta(days=budget.rolling_days or 1), end=now)
+    start = floor_to(now - timedelta(days=budget.rolling_days or 1), HOUR)
+    return BudgetPeriod(key="rolling", start=start, end=now)
 
 
 def _budget_spend(budget: Budget, rows: Iterable[tuple]) -> Decimal:
@@ -113,10 +116,12 @@ def budget_measure_many(*, budgets: Sequence[Budget], now: datetime) -> dict[int
     for budget in budgets:
         period = budget_period(budget=budget, now=now)
         dataset = datasets.get((budget.project_id, budget.dataset))
-        measure_end = now + FUTURE_EDGE if budget.period == Period.ROLLING else min(period.end, now + FUTURE_EDGE)
+        # Whole days to the period's end (or past tomorrow): points stamped ahead count, and
+        # the day tier answers instead of raw points at a ragged end.
+        measure_end = floor_to(now, DAY) + 2 * DAY if budget.period == Period.ROLLING else period.end
         spent = recent = ZERO
         lookback = RATE_LOOKBACK[Period(budget.period)]
-        rate_start = max(period.start, now - lookback)
+        rate_start = max(period.start, floor_to(now - lookback, HOUR))
         if dataset is not None:
             spent = _budget_spend(budget, totals.rows(dataset, budget.project, period.start, measure_end))
             recent = spent if rate_start == period.start else _budget_spend(
@@ -200,7 +205,8 @@ def rule_measure_many(*, rules: Sequence[AlertRule], now: datetime) -> dict[int,
     by_id = {d.id: d for d in datasets.values()}
     for (dataset_id, minutes), members in groups.items():
         dataset = by_id[dataset_id]
-        start = now - timedelta(minutes=minutes)
+        # From the minute boundary: minute rollups, plus raw points only for the current minute.
+        start = floor_to(now, MINUTE) - timedelta(minutes=minutes)
         metrics = {rule.metric for rule in members}
         common = {"project": members[0].project, "dataset": dataset, "start": start, "end": now, "now": now}
         requests_rows = (

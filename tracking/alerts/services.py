@@ -22,6 +22,7 @@ from django.utils import timezone
 from projects.governance.audit import audit_record
 from projects.governance.models import AuditAction
 from projects.models import Project
+from tracking.alerts import db
 from tracking.alerts.conf import alerts_settings
 from tracking.alerts.delivery import SendOutcome, email_send, webhook_send, webhook_url_check
 from tracking.alerts.models import (
@@ -43,6 +44,8 @@ from tracking.alerts.models import (
 from tracking.alerts.selectors import BudgetStatus, RuleValue, budget_measure_many, rule_measure_many
 
 MONEY_METRICS = frozenset({Metric.AI_COST, Metric.COST})
+#: Budgets or rules whose state changes commit together (bounds how long their rows stay locked).
+STATE_CHUNK = 200
 
 
 class AlertsInvalid(ValueError):
@@ -322,19 +325,26 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
     result = Evaluation()
     budgets = list(Budget.objects.select_related("project").prefetch_related("channels"))
     statuses = budget_measure_many(budgets=budgets, now=now)
-    for budget in budgets:
-        status = statuses[budget.pk]
-        result.events += _budget_apply(budget, status, now)
-        budget.spent_usd, budget.forecast_usd, budget.evaluated_at = status.spent_usd, status.forecast_usd, now
+    for start in range(0, len(budgets), STATE_CHUNK):
+        # One commit per chunk, not per notification; rows are locked in one order (the
+        # models' ordering), so racing cycles cannot deadlock.
+        with transaction.atomic():
+            for budget in budgets[start : start + STATE_CHUNK]:
+                result.events += _budget_apply(budget, statuses[budget.pk], now)
     # Only the status cache here: thresholds and period state change under the lock above.
-    Budget.objects.bulk_update(budgets, ["spent_usd", "forecast_usd", "evaluated_at"], batch_size=500)
+    db.budget_status_cache_write(
+        ids=[b.pk for b in budgets],
+        spent=[statuses[b.pk].spent_usd for b in budgets],
+        forecast=[statuses[b.pk].forecast_usd for b in budgets],
+        evaluated_at=now,
+    )
     rules = list(AlertRule.objects.select_related("project").prefetch_related("channels"))
     values = rule_measure_many(rules=rules, now=now)
-    for rule in rules:
-        measured = values[rule.pk]
-        result.events += _rule_apply(rule, measured, now)
-        rule.last_value, rule.evaluated_at = measured.value, now
-    AlertRule.objects.bulk_update(rules, ["last_value", "evaluated_at"], batch_size=500)
+    for start in range(0, len(rules), STATE_CHUNK):
+        with transaction.atomic():
+            for rule in rules[start : start + STATE_CHUNK]:
+                result.events += _rule_apply(rule, values[rule.pk], now)
+    db.rule_value_cache_write(ids=[r.pk for r in rules], values=[values[r.pk].value for r in rules], evaluated_at=now)
     result.budgets, result.rules, result.statuses = len(budgets), len(rules), statuses
     result.seconds = (timezone.now() - started).total_seconds()
     return result

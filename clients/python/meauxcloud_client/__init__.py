@@ -6,6 +6,7 @@
 """
 
 from meauxcloud_client.aio import AsyncDataset
+from meauxcloud_client.budgets import BudgetStatus, BudgetStatusError, budget_status, budget_statuses
 from meauxcloud_client.dataset import Dataset
 from meauxcloud_client.helpers import (
     track_ai_usage,
@@ -23,10 +24,14 @@ from meauxcloud_client.validation import DataPointError, data_point_check
 __all__ = [
     "ASGIMiddleware",
     "AsyncDataset",
+    "BudgetStatus",
+    "BudgetStatusError",
     "DataPointError",
     "Dataset",
     "Stats",
     "WSGIMiddleware",
+    "budget_status",
+    "budget_statuses",
     "data_point_check",
     "shared_dataset",
     "track_ai_usage",

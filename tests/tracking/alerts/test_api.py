@@ -149,3 +149,18 @@ def test_send_test_goes_through_the_outbox(client, project, admin_key):
     delivery = Delivery.objects.get(pk=response.json()["id"])
     assert (delivery.event.type, delivery.status, delivery.channel) == ("channel.test", "pending", channel)
     assert alerts_evaluate().events == 0 and AlertEvent.objects.count() == 1
+
+
+def test_staff_see_every_projects_budgets_rules_and_deliveries_in_admin(client, project, admin_user):
+    channel = Channel.objects.create(project=project, kind="email", to=["ops@example.com"])
+    Budget.objects.create(project=project, name="llm", dataset="costs", amount_usd=Decimal(10), thresholds=[50])
+    from tracking.alerts.services import channel_test
+
+    delivery = channel_test(channel=channel)
+    client.force_login(admin_user)
+
+    for path in ("budget", "alertrule", "channel", "alertevent", "delivery"):
+        response = client.get(f"/admin/alerts/{path}/")
+        assert response.status_code == 200, path
+    assert b"llm" in client.get("/admin/alerts/budget/").content
+    assert client.get(f"/admin/alerts/delivery/{delivery.pk}/change/").status_code == 200
