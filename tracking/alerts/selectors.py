@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from projects.models import Project
 from tracking.alerts.models import AlertEvent, AlertRule, Budget, Channel, Delivery, Metric, Period
 from tracking.models import Dataset
-from tracking.reports.selectors import percentile_from_bins, rollup_totals, status_class
+from tracking.reports.selectors import percentile_from_bins, rollup_series, rollup_totals, status_class
 from tracking.rollups.layout import DAY, HOUR, MINUTE, Kind, floor_to
 
 ZERO = Decimal(0)
@@ -252,3 +252,37 @@ def event_list(*, project: Project, limit: int = 100) -> list[AlertEvent]:
 
 def delivery_list(*, project: Project, limit: int = 100) -> QuerySet[Delivery]:
     return Delivery.objects.filter(event__project=project).select_related("event", "channel")[:limit]
+
+
+def budget_chart(*, project: Project, budget: Budget, status: BudgetStatus, now: datetime) -> dict[str, object]:
+    """Cumulative spend per bucket (hours for a day budget, days otherwise) against the
+    budget line and, from now to the period's end, the forecast line. Chart data in the
+    shape the report pages draw (``t`` in epoch seconds, ``lines``)."""
+    step = HOUR if budget.period == Period.DAY else DAY
+    start = floor_to(status.period.start, step)
+    end = status.period.end if budget.period != Period.ROLLING else floor_to(now, DAY) + DAY
+    dataset = Dataset.objects.filter(project=project, name=budget.dataset).first()
+    per_bucket: dict[datetime, Decimal] = defaultdict(Decimal)
+    if dataset is not None:
+        for t, *rest in rollup_series(
+            project=project, dataset=dataset, start=status.period.start, end=end, step=step, now=now,
+            kinds=[Kind.COST, Kind.AI], group_by=["kind", "k1", "k2"],
+        ):
+            per_bucket[t] += _budget_spend(budget, [tuple(rest)])
+    moments, spent, line, forecast = [], [], [], []
+    running = ZERO
+    moment = start
+    while moment < end:
+        running += per_bucket.get(moment, ZERO)
+        moments.append(int(moment.timestamp()))
+        spent.append(float(running) if moment <= now else None)
+        line.append(float(budget.amount_usd))
+        moment += step
+    if moments:
+        # The forecast runs straight from the spend now to the projection at the period's end.
+        span = max((end - now).total_seconds(), 1.0)
+        for t in moments:
+            at = datetime.fromtimestamp(t, tz=now.tzinfo) + step
+            share = min(max((at - now).total_seconds() / span, 0.0), 1.0)
+            forecast.append(float(status.spent_usd + (status.forecast_usd - status.spent_usd) * Decimal(share)) if at >= now else None)
+    return {"t": moments, "lines": {"spent": spent, "budget": line, "forecast": forecast}, "unit": "USD"}

@@ -498,3 +498,22 @@ def rollup_totals(
         raise ValueError("dataset belongs to another project")
     reader = _Reader(dataset=dataset, window=Window(start=start, end=end, step=DAY), now=now)
     return reader.rows(kinds, group_by)
+
+
+def rollup_series(
+    *,
+    project: Project,
+    dataset: Dataset,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    now: datetime,
+    kinds: Sequence[int],
+    group_by: Sequence[str],
+) -> list[tuple]:
+    """Exact ``(t, *groups, n, s1, s2, s3)`` per ``step``-wide bucket over ``[start, end)``
+    (a budget's cumulative spend chart)."""
+    if dataset.project_id != project.id:
+        raise ValueError("dataset belongs to another project")
+    reader = _Reader(dataset=dataset, window=Window(start=start, end=end, step=step), now=now)
+    return reader.rows(kinds, ["t", *group_by], series=True)

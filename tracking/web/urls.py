@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
+from tracking.alerts import views as alerts_views
 from tracking.web import views
 
 app_name = "web"
@@ -21,6 +22,12 @@ urlpatterns = [
     path("projects/<slug:slug>/settings/members/<int:membership_id>/role/", views.member_role_view, name="member-role"),
     path("projects/<slug:slug>/settings/members/<int:membership_id>/remove/", views.member_remove_view, name="member-remove"),
     path("projects/<slug:slug>/settings/datasets/<int:dataset_id>/", views.dataset_settings_view, name="dataset-settings"),
+    path("projects/<slug:slug>/alerts/", alerts_views.alerts_page, name="alerts"),
+    path("projects/<slug:slug>/alerts/budgets/", alerts_views.budget_create_view, name="alerts-budget-create"),
+    path("projects/<slug:slug>/alerts/rules/", alerts_views.rule_create_view, name="alerts-rule-create"),
+    path("projects/<slug:slug>/alerts/channels/", alerts_views.channel_create_view, name="alerts-channel-create"),
+    path("projects/<slug:slug>/alerts/channels/<int:channel_id>/test/", alerts_views.channel_test_view, name="alerts-channel-test"),
+    path("projects/<slug:slug>/alerts/<str:kind>/<int:object_id>/delete/", alerts_views.alerts_delete_view, name="alerts-delete"),
     path("projects/<slug:slug>/<str:name>/", views.report_page, name="report"),
     path("projects/<slug:slug>/<str:name>/tables/<str:table>.csv", views.report_table_csv, name="report-csv"),
 ]
