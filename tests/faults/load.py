@@ -19,6 +19,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import psycopg
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+OTLP_TYPES = ("application/x-protobuf", "application/json")
 
 
 @dataclass
@@ -51,10 +57,11 @@ class LoadGenerator:
     """Sends ``points`` points in batches from ``threads`` threads, paced over ``duration`` seconds."""
 
     def __init__(self, *, port: int, key: str, dataset: str, run_id: str, points: int, batch: int,
-                 threads: int, duration: float, deadline: float) -> None:
+                 threads: int, duration: float, deadline: float, protocol: str = "rest") -> None:
         self.port = port
         self.key = key
-        self.path = f"/api/v1/datasets/{dataset}/datapoints"
+        self.protocol = protocol
+        self.path = f"/otlp/{dataset}/v1/traces" if protocol == "otlp" else f"/api/v1/datasets/{dataset}/datapoints"
         self.run_id = run_id
         self.batch = batch
         self.threads = threads
@@ -68,16 +75,39 @@ class LoadGenerator:
         self._unfinished: list[int] = []
 
     def _body(self, numbers: list[int]) -> tuple[bytes, list[str]]:
+        if self.protocol == "otlp":
+            return self._spans(numbers)
         ids = [f"{self.run_id}-{number}" for number in numbers]
         points = [
             {"id": point_id, "indexes": [f"i{number % 97}"], "blobs": [point_id, "é☃𝄞"], "doubles": [number, -0.0]}
-            for point_id, number in zip(ids, numbers)
+            for point_id, number in zip(ids, numbers, strict=True)
         ]
         return json.dumps(points).encode(), ids
 
+    def _spans(self, numbers: list[int]) -> tuple[bytes, list[str]]:
+        """One export of server spans; a span's point id is its trace id, span id and ``r`` (tracking/otlp)."""
+        request = ExportTraceServiceRequest()
+        spans = request.resource_spans.add().scope_spans.add().spans
+        ids = []
+        now = time.time_ns()
+        for number in numbers:
+            trace_id = bytes.fromhex(f"{self.run_id:0>16}"[:16]) + number.to_bytes(8, "big")
+            span_id = number.to_bytes(8, "big")
+            point_id = f"{trace_id.hex()}{span_id.hex()}r"
+            ids.append(point_id)
+            spans.append(Span(
+                trace_id=trace_id, span_id=span_id, name="GET", kind=Span.SPAN_KIND_SERVER,
+                start_time_unix_nano=now, end_time_unix_nano=now + 1_000_000 + number,
+                attributes=[KeyValue(key="http.request.method", value=AnyValue(string_value="GET")),
+                            KeyValue(key="http.route", value=AnyValue(string_value=point_id)),
+                            KeyValue(key="http.response.status_code", value=AnyValue(int_value=200))],
+            ))
+        return request.SerializeToString(), ids
+
     def _send(self, conn: http.client.HTTPConnection | None, body: bytes, ids: list[str]) -> tuple[bool, http.client.HTTPConnection | None, float]:
         """One attempt; returns (accepted, connection to reuse, seconds to wait before a retry)."""
-        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+        content_type = "application/x-protobuf" if self.protocol == "otlp" else "application/json"
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": content_type}
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
@@ -100,9 +130,16 @@ class LoadGenerator:
                 raise AssertionError(f"partial acceptance of a valid batch: {outcome}")
             self.ledger.record(ids, "accepted", "202")
             return True, conn, 0
-        problem = response.getheader("Content-Type", "").startswith("application/problem+json")
+        if status == 200 and self.protocol == "otlp":
+            answer = ExportTraceServiceResponse.FromString(payload)
+            if answer.partial_success.rejected_spans:
+                raise AssertionError(f"partial acceptance of a valid export: {answer}")
+            self.ledger.record(ids, "accepted", "200")
+            return True, conn, 0
+        content_type = response.getheader("Content-Type", "")
+        problem = content_type.startswith("application/problem+json") or (self.protocol == "otlp" and content_type in OTLP_TYPES)
         definite = 400 <= status < 500 or (status == 503 and problem)
-        code = json.loads(payload).get("code", "") if problem else ""
+        code = _problem_code(payload, content_type) if problem else ""
         self.ledger.record(ids, "rejected" if definite else "unknown", f"{status} {code}".strip(),
                            retry_after=retry_after is not None)
         if response.getheader("Connection", "").lower() == "close":
@@ -171,20 +208,33 @@ class Verdict:
         }
 
 
-def stored_ids(database_url: str, *, project_slug: str, dataset: str) -> Counter:
+def _problem_code(payload: bytes, content_type: str) -> str:
+    """The problem's code: from problem+json, or the ErrorInfo reason of an OTLP ``google.rpc.Status``."""
+    if content_type.startswith("application/problem+json"):
+        return json.loads(payload).get("code", "")
+    status = status_pb2.Status.FromString(payload) if content_type == "application/x-protobuf" else None
+    if status is None or not status.details:
+        return ""
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    return info.reason
+
+
+def stored_ids(database_url: str, *, project_slug: str, dataset: str, id_column: str = "blob1") -> Counter:
+    """Stored point ids; each point also carries its id in ``id_column``, so a point is never another's."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
-            """
-            SELECT p.dedup_id, p.blob1 FROM tracking_datapoint p
+            f"""
+            SELECT p.dedup_id, p.{id_column} FROM tracking_datapoint p
             JOIN tracking_dataset d ON d.id = p.dataset_id
             JOIN projects_project pr ON pr.id = d.project_id
             WHERE pr.slug = %s AND d.name = %s
             """,
             [project_slug, dataset],
         ).fetchall()
-    for dedup_id, blob1 in rows:
-        if dedup_id != blob1:
-            raise AssertionError(f"point {dedup_id} stored with another point's blob {blob1!r}")
+    for dedup_id, carried in rows:
+        if dedup_id != carried:
+            raise AssertionError(f"point {dedup_id} stored with another point's {id_column} {carried!r}")
     return Counter(dedup_id for dedup_id, _ in rows)
 
 

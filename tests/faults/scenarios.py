@@ -51,6 +51,8 @@ class Fault:
     description: str
     inject: Callable[[Stack, LoadGenerator, Size, Observations], None]
     settings: dict[str, str] = field(default_factory=dict)
+    #: ``rest`` posts JSON points; ``otlp`` exports protobuf server spans to the OTLP receiver.
+    protocol: str = "rest"
 
 
 def _wait_progress(load: LoadGenerator, fraction: float, timeout: float = 120) -> None:
@@ -128,6 +130,8 @@ FAULTS = {
               settings={"TRACKING_BUFFER_HIGH_WATER": "20"}),
         Fault("postgres_read_only", "PostgreSQL switched to read-only, then back", postgres_read_only),
         Fault("web_restart", "gunicorn killed -9 mid-load and started again", web_restart),
+        Fault("otlp_worker_kill9", "kill -9 of the Celery worker, repeatedly, under OTLP/HTTP span exports", worker_kill9,
+              protocol="otlp"),
     ]
 }
 
@@ -172,7 +176,7 @@ def fault_run(*, postgres: PrivatePostgres, base: Path, fault: Fault, size: Size
         load = LoadGenerator(
             port=stack.web_port, key=key, dataset="faults", run_id=uuid.uuid4().hex[:10], points=size.points,
             batch=size.batch, threads=size.threads, duration=size.duration,
-            deadline=time.monotonic() + size.duration + 30 * size.outage + 120,
+            deadline=time.monotonic() + size.duration + 30 * size.outage + 120, protocol=fault.protocol,
         )
         seen = Observations()
         outcome: dict[str, object] = {}
@@ -182,19 +186,20 @@ def fault_run(*, postgres: PrivatePostgres, base: Path, fault: Fault, size: Size
         loader.join()
         result = outcome["result"]
         client = redis.Redis.from_url(private_redis.url)
+        id_column = "blob2" if fault.protocol == "otlp" else "blob1"  # an OTLP span's route is its point id
         drain_started = time.monotonic()
-        stored = stored_ids(postgres.url, project_slug=slug, dataset="faults")
+        stored = stored_ids(postgres.url, project_slug=slug, dataset="faults", id_column=id_column)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if _backlog(client) == 0:
                 time.sleep(2.0)  # a late redelivery would land within this
-                again = stored_ids(postgres.url, project_slug=slug, dataset="faults")
+                again = stored_ids(postgres.url, project_slug=slug, dataset="faults", id_column=id_column)
                 if again == stored and _backlog(client) == 0:
                     break
                 stored = again
                 continue
             time.sleep(0.5)
-            stored = stored_ids(postgres.url, project_slug=slug, dataset="faults")
+            stored = stored_ids(postgres.url, project_slug=slug, dataset="faults", id_column=id_column)
         drain_seconds = time.monotonic() - drain_started
         verdict = check(result.ledger, stored)
         return FaultReport(

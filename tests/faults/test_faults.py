@@ -81,3 +81,10 @@ def test_web_server_killed_mid_load_retried_points_are_stored_once(harness):
     report = _run(harness, "web_restart")
 
     assert report.statuses["refused"] > 0
+
+
+def test_worker_killed_repeatedly_under_otlp_exports_loses_and_duplicates_nothing(harness):
+    report = _run(harness, "otlp_worker_kill9")
+
+    assert report.observations.notes == ["worker killed -9 2 times during the load"]
+    assert report.statuses["200"] == 6000 // SHORT.batch

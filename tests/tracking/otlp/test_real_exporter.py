@@ -6,76 +6,16 @@ drains the buffer; the report API must then count exactly the requests that were
 """
 
 import math
-import os
 import signal
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 
 import pytest
 from django.db import connection
 
-from tests.support.processes import ROOT, process_kill, wait_until, worker_start
+from tests.support.processes import process_kill, wait_until, worker_start
+from tests.tracking.otlp.app_runner import durations, run_instrumented_app, stored
 from tracking.models import Dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-APP_PORT = 8201
-REQUESTS = [("GET", f"/items/{n % 5}") for n in range(30)] + [("GET", "/missing")] * 4 + [("POST", "/checkout/fail")] * 6
-
-
-def _call(method: str, path: str) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{APP_PORT}{path}", method=method, data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-def _stored(name: str) -> int:
-    dataset = Dataset.objects.filter(name=name).first()
-    if dataset is None:
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s", [dataset.id])
-        return cursor.fetchone()[0]
-
-
-def _durations(name: str) -> list[float]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT double1 FROM tracking_datapoint WHERE dataset_id = %s AND blob1 IN ('GET', 'POST') ORDER BY double1",
-            [Dataset.objects.get(name=name).id],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def run_instrumented_app(live_server_url: str, write_key: str, dataset: str, protocol: str) -> list[int]:
-    """Start the app with only the OTEL_* settings, make the requests, and let it flush on exit."""
-    env = dict(os.environ)
-    env.update(
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"{live_server_url}/otlp/{dataset}",
-        OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer {write_key}",
-        OTEL_SERVICE_NAME="shop",
-        OTEL_RESOURCE_ATTRIBUTES="deployment.environment=staging",
-        OTEL_BSP_SCHEDULE_DELAY="200",
-        OTEL_BLRP_SCHEDULE_DELAY="200",
-    )
-    app = subprocess.Popen(
-        [sys.executable, "-m", "tests.tracking.otlp.instrumented_app", "--port", str(APP_PORT), "--protocol", protocol],
-        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert app.stdout.readline().strip() == "ready"
-        statuses = [_call(method, path) for method, path in REQUESTS]
-    finally:
-        app.stdin.close()
-        app.wait(timeout=60)
-    assert app.returncode == 0
-    return statuses
-
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
 def test_an_instrumented_app_shows_its_requests_errors_and_p95_in_the_reports(
@@ -85,7 +25,7 @@ def test_an_instrumented_app_shows_its_requests_errors_and_p95_in_the_reports(
     try:
         statuses = run_instrumented_app(live_server.url, write_key, "otel", protocol)
         # 40 request points, and one error point for each 500: from its span and from its ERROR log.
-        assert wait_until(lambda: _stored("otel") == 40 + 6 + 6, timeout=60)
+        assert wait_until(lambda: stored("otel") == 40 + 6 + 6, timeout=60)
     finally:
         process_kill(worker, signal.SIGTERM)
     assert sorted(statuses) == [200] * 30 + [404] * 4 + [500] * 6
@@ -96,8 +36,8 @@ def test_an_instrumented_app_shows_its_requests_errors_and_p95_in_the_reports(
 
     totals = overview["totals"]
     assert (totals["requests"], totals["errors_5xx"], totals["errors_4xx"]) == (40, 6, 4)
-    durations = _durations("otel")
-    exact_p95 = durations[math.ceil(0.95 * len(durations)) - 1]
+    observed = durations("otel")
+    exact_p95 = observed[math.ceil(0.95 * len(observed)) - 1]
     assert exact_p95 <= totals["p95_ms"] <= exact_p95 * 1.05
     assert {row["path"]: row["requests"] for row in overview["tables"]["top_paths"]["rows"]} == {
         "/items/0": 6, "/items/1": 6, "/items/2": 6, "/items/3": 6, "/items/4": 6, "/checkout/fail": 6, "/missing": 4,

@@ -1,0 +1,66 @@
+"""After a real OTel-instrumented app exports to us, a member sees its numbers on the report pages (headless Chromium)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from projects.models import Role
+from tests.factories import MembershipFactory, UserFactory
+from tests.support.processes import process_kill, wait_until, worker_start
+from tests.tracking.otlp.app_runner import REQUESTS, run_instrumented_app, stored
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+def test_overview_and_errors_pages_show_the_instrumented_apps_requests(
+    client, live_server, chromium, project, write_key, read_key, partitions, tmp_path, celery_queue
+):
+    owner = UserFactory(username="otel-owner")
+    MembershipFactory(project=project, user=owner, role=Role.OWNER)
+    worker = worker_start(queue=celery_queue, log_path=tmp_path / "worker.log", beat=False)
+    try:
+        run_instrumented_app(live_server.url, write_key, "otel", "http/protobuf")
+        assert wait_until(lambda: stored("otel") == len(REQUESTS) + 12, timeout=60)
+    finally:
+        process_kill(worker, signal.SIGTERM)
+    api = client.get("/api/v1/reports/overview?dataset=otel&range=1h", HTTP_AUTHORIZATION=f"Bearer {read_key}").json()
+
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "otel-owner")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/projects/")
+    page.goto(f"{live_server.url}/projects/{project.slug}/?dataset=otel&range=1h")
+    page.wait_for_function("[...document.querySelectorAll('.chart[data-chart]')].every(c => c.dataset.drawn)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "otlp-overview.png", full_page=True)
+    overview = {key: page.text_content(f"[data-total={key}]") for key in ("requests", "error_rate", "p95_ms")}
+    page.goto(f"{live_server.url}/projects/{project.slug}/errors/?dataset=otel&range=1h")
+    errors = {key: page.text_content(f"[data-total={key}]") for key in ("errors_5xx", "errors_4xx", "error_events")}
+
+    assert overview["requests"] == "40"
+    assert overview["error_rate"] == "15.00%"
+    assert overview["p95_ms"] == f"{api['totals']['p95_ms']:,.1f} ms"
+    assert errors == {"errors_5xx": "6", "errors_4xx": "4", "error_events": "12"}
