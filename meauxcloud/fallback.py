@@ -56,10 +56,11 @@ def fallback_remember(slot: str, value: object) -> None:
 def fallback_recall(slot: str) -> object | None:
     """The Redis copy, for when PostgreSQL cannot answer."""
     try:
-        return cache.get(slot)
+        value: object | None = cache.get(slot)
     except Exception as error:
         logger.warning("could not read a fallback copy: %s", type(error).__name__)
         return None
+    return value
 
 
 def fallback_forget(slot: str) -> None:

@@ -5,6 +5,7 @@ dependencies point one way only (``tracking`` → ``projects`` → ``meauxcloud`
 """
 
 from functools import cache
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -13,4 +14,4 @@ from django.conf import settings
 @cache
 def redis_client() -> redis.Redis:
     """One connection pool per process, on ``REDIS_URL``; ``redis_client.cache_clear()`` forgets it."""
-    return redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30, socket_timeout=10)
+    return cast(redis.Redis, redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30, socket_timeout=10))

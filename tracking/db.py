@@ -149,8 +149,8 @@ def datapoint_delete_batch(
     Bounded by ``ctid`` so one statement holds its row locks briefly and never blocks the
     COPYs of ingest, which only insert.
     """
-    conditions = [sql.SQL("dataset_id = %s")]
-    params: list[object] = [dataset_id]
+    conditions: list[sql.Composable] = [sql.SQL("dataset_id = %s")]
+    params: list[datetime | int | str] = [dataset_id]
     if before is not None:
         conditions.append(sql.SQL('"timestamp" < %s'))
         params.append(before)
@@ -169,7 +169,7 @@ def datapoint_delete_batch(
     ).format(table=sql.Identifier(partition), conditions=sql.SQL(" AND ").join(conditions))
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def datapoint_count(*, dataset_id: int) -> int:

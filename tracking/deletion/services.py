@@ -16,6 +16,7 @@ A job outlives its project: it keeps the project's slug and loses only the refer
 
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -42,7 +43,7 @@ class DeletionInvalid(ValueError):
 
 def _buffer_marker() -> str:
     """The id of the newest buffer entry now (or 0-0): everything up to it must be stored first."""
-    newest = redis_client().xrevrange(tracking_settings.STREAM_KEY, count=1)
+    newest = cast(list[tuple[bytes, dict[bytes, bytes]]], redis_client().xrevrange(tracking_settings.STREAM_KEY, count=1))
     return newest[0][0].decode() if newest else "0-0"
 
 
