@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from projects.models import MANAGER_ROLES, ApiKey, Membership, Project, Role
 from projects.selectors import api_key_list, membership_list, project_get_for_user, project_list_for_user
 from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
+from tracking.alerts.selectors import budget_list
 from tracking.models import Dataset
 from tracking.otlp.services import dataset_otlp_mapping_set
 from tracking.reports.api import table_as_csv
@@ -34,6 +35,7 @@ from tracking.web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddF
 from tracking.web.pages import PAGES, page_build
 
 DEFAULT_RANGES = {"costs": "30d", "realtime": "5m"}
+BUDGET_PAGES = frozenset({"overview", "costs"})
 
 
 def _access(request: HttpRequest, slug: str) -> tuple[Project, str | None]:
@@ -120,6 +122,8 @@ def report_page(request: HttpRequest, slug: str, name: str = "overview") -> Http
             f"/api/v1/datasets/{report.dataset.name if report.dataset else 'meauxcloud_analytics'}/datapoints"
         ),
         **page_build(report),
+        # Budget status on the pages about money, as the last evaluation found it.
+        "budgets": list(budget_list(project=project)) if name in BUDGET_PAGES else [],
     }
     return render(request, "web/report.html", context)
 

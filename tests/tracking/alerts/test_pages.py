@@ -81,3 +81,16 @@ def test_strangers_get_404(client, project):
     client.force_login(UserFactory())
 
     assert client.get(f"/projects/{project.slug}/alerts/").status_code == 404
+
+
+def test_overview_and_costs_show_each_budgets_status_from_the_last_evaluation(client, project):
+    Budget.objects.create(
+        project=project, name="llm", dataset="costs", amount_usd=Decimal(100), thresholds=[50, 80],
+        spent_usd=Decimal("85.5"), forecast_usd=Decimal(120), crossed=[50, 80], period_key="2026-12",
+    )
+    _client_as(client, project, Role.VIEWER)
+
+    for page in ("", "costs/"):
+        content = client.get(f"/projects/{project.slug}/{page}").content.decode()
+        assert 'data-budget="llm"' in content and "$85.50 of $100.00" in content and "crossed 50%, 80%" in content
+    assert 'data-budget="llm"' not in client.get(f"/projects/{project.slug}/errors/").content.decode()
