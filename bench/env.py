@@ -1,7 +1,8 @@
 """The benchmark's own database, Redis DB, stream and queue, and the processes under test.
 
 Benchmarks must not disturb other engineers' tests on the same machine, so they get a
-database of their own (``meauxcloud_bench``), Redis database 15, their own stream key and
+database of their own (``meauxcloud_bench``, or ``BENCH_DATABASE``), Redis database 15 (or
+``BENCH_REDIS_DB``), their own stream key and
 Celery queue. The URLs come from the environment (or ``.env``) as for ``make run``;
 without them the embedded PostgreSQL/Redis of ``make run`` are used, so ``make
 bench-quick`` works on a fresh clone after ``make run``'s set-up.
@@ -19,8 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
-BENCH_DB = "meauxcloud_bench"
-BENCH_REDIS_DB = 15
+# Overridable so that two benchmarks on one machine do not truncate each other's tables.
+BENCH_DB = os.environ.get("BENCH_DATABASE", "meauxcloud_bench")
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "15"))
 STREAM_KEY = "meauxcloud:bench:ingest"
 QUEUE = "bench"
 PYTHON = sys.executable

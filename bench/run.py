@@ -3,9 +3,9 @@
 Quick (< 3 min): ingest at both batch sizes, the COPY ceiling, visibility, footprint, and
 the seed queries at 100k points; its tables go to var/bench/benchmarks-quick.md. Full
 (< 30 min): bigger ingest runs, the seed queries at 1M and 10M points, index and
-partition alternatives, plus the middleware, reports and alerts benchmarks when their
+partition alternatives, plus the middleware, OTLP, reports and alerts benchmarks when their
 scripts are present; it rewrites only its section of docs/benchmarks.md (between the
-``bench:ingest`` markers) and the chart. The Middleware, Reports and Alerts sections belong
+``bench:ingest`` markers) and the chart. The Middleware, OTLP, Reports and Alerts sections belong
 to their own scripts.
 """
 
@@ -288,6 +288,8 @@ def main() -> None:
 
         results["indexes"] = indexes.run(points=1_000_000)
     side = [_side_bench("middleware", ["--requests", "5000"] if args.quick else [], timeout=300)]
+    # OTLP spans against the native path in one run; a quick run keeps the docs' full figures.
+    side.append(_side_bench("otlp", ["--quick", "--no-docs"] if args.quick else [], timeout=900))
     if not args.quick:
         side.append(_side_bench("reports", ["--no-docs"], timeout=1200))  # its own section is its script's to write
         side.append(_side_bench("alerts", [], timeout=900))
