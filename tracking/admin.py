@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -8,6 +9,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -16,12 +18,13 @@ from projects.admin import ProjectAdmin
 from projects.governance.models import FILTER_COLUMNS, DeletionJob, ProjectQuota
 from projects.governance.quotas import quota_ingest_share
 from projects.models import Project
-from tracking import db
+from tracking import db, tasks
+from tracking.conf import tracking_settings
 from tracking.deletion.services import DeletionInvalid, deletion_request
-from tracking.models import Dataset, DeadLetter
+from tracking.models import Dataset, DeadLetter, DeadLetterResolution
 from tracking.reports.selectors import REPORTS
-from tracking.selectors import dataset_figures_annotate, project_figures_annotate
-from tracking.services import dataset_labels_validate, dataset_update
+from tracking.selectors import dataset_figures_annotate, project_list_with_figures
+from tracking.services import dataset_labels_validate, dataset_update, dead_letter_discard, dead_letter_points
 
 QUOTA_WARNING_SHARE = 0.8
 #: Sorts projects that never wrote below every other (instead of PostgreSQL's NULLs first when descending).
@@ -63,11 +66,76 @@ class DatasetAdmin(admin.ModelAdmin):
         return db.datapoint_count(dataset_id=obj.id) if obj.pk else 0
 
 
+class DiscardForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text="Goes to the audit log.")
+
+
+class ResolvedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("open", "Open"), *DeadLetterResolution.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> QuerySet[DeadLetter]:
+        if self.value() == "open":
+            return queryset.filter(resolution="")
+        if self.value():
+            return queryset.filter(resolution=self.value())
+        return queryset
+
+
 @admin.register(DeadLetter)
 class DeadLetterAdmin(admin.ModelAdmin):
-    list_display = ["entry_id", "dataset", "error", "created_at"]
-    readonly_fields = ["entry_id", "dataset", "error", "created_at"]
-    exclude = ["payload"]
+    """Replay re-writes an entry through the drain's path in a worker; discard records why not."""
+
+    list_display = ["entry_id", "dataset", "error", "created_at", "resolution", "resolved_by"]
+    list_filter = [ResolvedFilter]
+    search_fields = ["entry_id", "error", "dataset__name", "dataset__project__slug"]
+    fields = ["entry_id", "dataset", "error", "first_points", "created_at", "resolution", "resolved_at", "resolved_by",
+              "resolution_note", "replayed_points"]
+    readonly_fields = fields
+    actions = ["replay", "discard"]
+    PREVIEW_POINTS = 5
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DeadLetter]:
+        return super().get_queryset(request).select_related("dataset__project")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=f"first {PREVIEW_POINTS} points")
+    def first_points(self, obj: DeadLetter) -> str:
+        points = dead_letter_points(dead_letter=obj, limit=self.PREVIEW_POINTS)
+        return format_html("<pre>{}</pre>", json.dumps(points, indent=1, ensure_ascii=False))
+
+    @admin.action(description="Replay selected dead letters (stores each once)", permissions=["change"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        open_ids = list(queryset.filter(resolution="").values_list("pk", flat=True))
+        for pk in open_ids:
+            tasks.replay_dead_letter.apply_async(args=[pk, request.user.pk], queue=tracking_settings.DRAIN_QUEUE)
+        self.message_user(request, f"Queued {len(open_ids)} dead letter(s) for replay; resolved ones were skipped.")
+
+    @admin.action(description="Discard selected dead letters…", permissions=["change"])
+    def discard(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> HttpResponse | None:
+        form = DiscardForm(request.POST if "apply" in request.POST else None)
+        letters = list(queryset)
+        if form.is_bound and form.is_valid():
+            count = sum(dead_letter_discard(dead_letter=letter, reason=form.cleaned_data["reason"]) for letter in letters)
+            self.message_user(request, f"Discarded {count} dead letter(s).")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Discard dead letters",
+            "opts": self.model._meta,
+            "letters": letters,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/tracking/deadletter/discard.html", context)
 
 
 class DeletionJobForm(forms.ModelForm):
@@ -196,7 +264,7 @@ class ProjectConsoleAdmin(ProjectAdmin):
     inlines = [*ProjectAdmin.inlines, DatasetInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
-        return project_figures_annotate(super().get_queryset(request), today=timezone.now().date())
+        return project_list_with_figures(super().get_queryset(request))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
         return [*super().get_readonly_fields(request, obj), "links"]
@@ -215,45 +283,48 @@ class ProjectConsoleAdmin(ProjectAdmin):
                 project.quota_share = shares.get(project.pk)
         return response
 
-    @admin.display(description="points (30 d)", ordering="points_30d")
+    @admin.display(description="points (30 d)", ordering="figures__points")
     def points(self, obj: Project) -> str:
-        return _count(obj.points_30d)
+        return _count(obj.figures.points)
 
-    @admin.display(description="requests", ordering="requests_30d")
+    @admin.display(description="requests", ordering="figures__requests")
     def requests(self, obj: Project) -> str:
-        return _count(obj.requests_30d)
+        return _count(obj.figures.requests)
 
-    @admin.display(description="5xx", ordering="errors_5xx_30d")
+    @admin.display(description="5xx", ordering="figures__errors_5xx")
     def errors_5xx(self, obj: Project) -> str:
-        return _count(obj.errors_5xx_30d)
+        return _count(obj.figures.errors_5xx)
 
-    @admin.display(description="5xx share", ordering=Coalesce(F("errors_5xx_share"), Value(-1.0)))
+    @admin.display(description="5xx share", ordering=Coalesce(F("figures__errors_5xx_share"), Value(-1.0)))
     def errors_5xx_share(self, obj: Project) -> str:
-        return "–" if obj.errors_5xx_share is None else f"{obj.errors_5xx_share:.1%}"
+        share = obj.figures.errors_5xx_share
+        return "–" if share is None else f"{share:.1%}"
 
-    @admin.display(description="cost (USD)", ordering="cost_usd_30d")
+    @admin.display(description="cost (USD)", ordering="figures__cost_usd")
     def cost(self, obj: Project) -> str:
-        return f"{obj.cost_usd_30d:,.2f}"
+        return f"{obj.figures.cost_usd:,.2f}"
 
-    @admin.display(description="AI tokens", ordering="ai_tokens_30d")
+    @admin.display(description="AI tokens", ordering="figures__ai_tokens")
     def ai_tokens(self, obj: Project) -> str:
-        return _count(obj.ai_tokens_30d)
+        return _count(obj.figures.ai_tokens)
 
-    @admin.display(description="on disk (est.)", ordering=Coalesce(F("storage_bytes"), Value(-1)))
+    @admin.display(description="on disk (est.)", ordering=Coalesce(F("figures__storage_bytes"), Value(-1)))
     def storage(self, obj: Project) -> str:
-        return "–" if obj.storage_bytes is None else filesizeformat(obj.storage_bytes)
+        size = obj.figures.storage_bytes
+        return "–" if size is None else filesizeformat(size)
 
-    @admin.display(description="last write", ordering=Coalesce(F("last_write"), Value(NEVER)))
+    @admin.display(description="last write", ordering=Coalesce(F("figures__last_write"), Value(NEVER)))
     def last_write(self, obj: Project) -> str:
-        return "never" if obj.last_write is None else f"{obj.last_write:%Y-%m-%d %H:%M}"
+        moment = obj.figures.last_write
+        return "never" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
 
-    @admin.display(description="datasets", ordering="datasets_count")
+    @admin.display(description="datasets", ordering="figures__datasets")
     def dataset_count(self, obj: Project) -> int:
-        return obj.datasets_count
+        return obj.figures.datasets
 
-    @admin.display(description="members", ordering="members_count")
+    @admin.display(description="members", ordering="figures__members")
     def member_count(self, obj: Project) -> int:
-        return obj.members_count
+        return obj.figures.members
 
     @admin.display(description="quota today")
     def quota_use(self, obj: Project) -> str:

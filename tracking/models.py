@@ -1,5 +1,6 @@
 import re
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -75,17 +76,44 @@ class IngestedEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
 
+class DeadLetterResolution(models.TextChoices):
+    REPLAYED = "replayed", "Replayed"
+    DISCARDED = "discarded", "Discarded"
+
+
 class DeadLetter(models.Model):
-    """A buffer entry that failed on its own for a reason retrying cannot fix."""
+    """A buffer entry that failed on its own for a reason retrying cannot fix.
+
+    Kept after it is resolved (replayed once its cause is fixed, or discarded with a
+    reason), so the record of what failed and what was done about it stays.
+    """
 
     entry_id = models.CharField(max_length=40, unique=True)
     dataset = models.ForeignKey(Dataset, null=True, on_delete=models.SET_NULL, related_name="dead_letters")
     payload = models.BinaryField()
+    skip = ArrayField(
+        models.PositiveIntegerField(), default=list, blank=True,
+        help_text="Positions of the entry's points that were repeats of earlier point ids, as buffered.",
+    )
     error = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    resolution = models.CharField(max_length=16, choices=DeadLetterResolution.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=200, blank=True)
+    resolution_note = models.TextField(blank=True)
+    replayed_points = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(resolution="") & Q(resolved_at__isnull=True)) | (~Q(resolution="") & Q(resolved_at__isnull=False)),
+                name="dead_letter_resolved_consistently",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.entry_id
 
 
 class DatasetDay(models.Model):
@@ -129,3 +157,25 @@ class DatasetStorage(models.Model):
     class Meta:
         managed = False
         db_table = "tracking_dataset_storage"
+
+
+class ProjectFigures(models.Model):
+    """A project's last 30 days for admin's list: the view ``tracking.db.figures_view_sql``."""
+
+    project = models.OneToOneField(
+        Project, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="figures"
+    )
+    points = models.BigIntegerField()
+    requests = models.BigIntegerField()
+    errors_5xx = models.BigIntegerField()
+    errors_5xx_share = models.FloatField(null=True)
+    cost_usd = models.DecimalField(max_digits=65, decimal_places=30)
+    ai_tokens = models.DecimalField(max_digits=65, decimal_places=30)
+    storage_bytes = models.BigIntegerField(null=True)
+    datasets = models.BigIntegerField()
+    last_write = models.DateTimeField(null=True)
+    members = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "tracking_project_figures"

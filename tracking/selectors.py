@@ -2,18 +2,16 @@
 
 from datetime import date, timedelta
 
+import redis
 from django.db import connection
-from django.db.models import Count, F, FloatField, Max, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from projects.models import Membership, Project
+from projects.models import Project
+from tracking import db
 from tracking.conf import tracking_settings
 from tracking.ingest import buffer
-from tracking.models import Dataset, DatasetDay, DatasetStorage
-
-#: Admin figures cover this many UTC days before today, and today: the reports' "30d" window.
-FIGURE_DAYS = 30
-DAY_FIGURES = ("points", "requests", "errors_5xx", "cost_usd", "ai_tokens")
+from tracking.models import Dataset, DatasetDay, DeadLetter
 
 WORKER_STALE_SECONDS = 30
 
@@ -26,49 +24,20 @@ def dataset_get(*, project: Project, name: str) -> Dataset | None:
     return Dataset.objects.filter(project=project, name=name).first()
 
 
-def _summed(model: type, field: str, *, key: str, **filters: object) -> Subquery:
-    rows = model.objects.filter(**{key: OuterRef("pk")}, **filters).values(key).annotate(total=Sum(field)).values("total")
-    return Subquery(rows)
-
-
 def figures_since(*, today: date) -> date:
-    return today - timedelta(days=FIGURE_DAYS)
+    return today - timedelta(days=db.FIGURE_DAYS)
 
 
-def project_figures_annotate(queryset: QuerySet[Project], *, today: date) -> QuerySet[Project]:
-    """Projects with their figures of the last 30 days, sortable in SQL (staff only).
-
-    From the day totals kept with the rollups and the hourly storage estimate, never the
-    points: each figure is one index range scan per project shown (or per project, when
-    sorting by it).
-    """
-    since = figures_since(today=today)
-    day_figures = {
-        f"{name}_30d": Coalesce(_summed(DatasetDay, name, key="project", day__gte=since), Value(0), output_field=DatasetDay._meta.get_field(name))
-        for name in DAY_FIGURES
-    }
-    counts = {
-        "datasets_count": Coalesce(
-            Subquery(Dataset.objects.filter(project=OuterRef("pk")).values("project").annotate(n=Count("pk")).values("n")), 0
-        ),
-        "members_count": Coalesce(
-            Subquery(Membership.objects.filter(project=OuterRef("pk")).values("project").annotate(n=Count("pk")).values("n")), 0
-        ),
-        "last_write": Subquery(
-            Dataset.objects.filter(project=OuterRef("pk")).values("project").annotate(at=Max("last_write_at")).values("at")
-        ),
-        "storage_bytes": _summed(DatasetStorage, "bytes", key="project"),
-    }
-    return queryset.annotate(**day_figures, **counts).annotate(
-        errors_5xx_share=Cast(F("errors_5xx_30d"), FloatField()) / NullIf(Cast(F("requests_30d"), FloatField()), 0.0)
-    )
+def project_list_with_figures(queryset: QuerySet[Project]) -> QuerySet[Project]:
+    """Projects with ``project.figures``: their last 30 days (staff only), one join whatever the sort."""
+    return queryset.select_related("figures")
 
 
 def dataset_figures_annotate(queryset: QuerySet[Dataset], *, today: date) -> QuerySet[Dataset]:
     """Datasets with their points of the last 30 days and estimated bytes on disk."""
-    since = figures_since(today=today)
+    points = DatasetDay.objects.filter(dataset=OuterRef("pk"), day__gte=figures_since(today=today))
     return queryset.annotate(
-        points_30d=Coalesce(_summed(DatasetDay, "points", key="dataset", day__gte=since), 0),
+        points_30d=Coalesce(Subquery(points.values("dataset").annotate(total=Sum("points")).values("total")), 0),
         storage_bytes=F("storage__bytes"),
     )
 
@@ -99,4 +68,25 @@ def health_report() -> dict[str, object]:
         report["redis"] = {"status": "down", "error": type(error).__name__}
         healthy = False
     report["status"] = "ok" if healthy else "down"
+    return report
+
+
+def pipeline_report(*, today: date) -> dict[str, object]:
+    """What /healthz knows plus what an operator asks next: backlog age, last drain and
+    retention run, partitions ahead, open dead letters (staff only; /healthz stays terse)."""
+    health = health_report()
+    report: dict[str, object] = {
+        "health": health, "oldest_entry_seconds": None, "last_drain": None, "last_retention": None,
+        "partitions_ahead": None, "dead_letters_open": None,
+    }
+    if health.get("redis", {}).get("status") == "ok":
+        try:
+            report["oldest_entry_seconds"] = buffer.buffer_oldest_age()
+            report["last_drain"] = buffer.event_last(topic="drain")
+            report["last_retention"] = buffer.event_last(topic="retention")
+        except redis.RedisError:
+            pass
+    if health.get("database", {}).get("status") != "down":
+        report["partitions_ahead"] = sum(1 for name in db.partition_list() if db.partition_day(name) > today)
+        report["dead_letters_open"] = DeadLetter.objects.filter(resolution="").count()
     return report

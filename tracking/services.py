@@ -13,13 +13,15 @@ from django.db.models import Max
 from django.utils import timezone
 
 from meauxcloud.database import database_unavailable
+from projects.governance.audit import Actor, actor_current, audit_record
+from projects.governance.models import AuditAction
 from projects.models import Project
 from tracking import db
 from tracking.columns import DATA_COLUMNS
 from tracking.conf import tracking_settings
 from tracking.ingest import buffer, outage
 from tracking.ingest.decode import EPOCH, TimeWindow, ValidatedBatch, epoch_us
-from tracking.models import DATASET_NAME_RE, Dataset, DeadLetter
+from tracking.models import DATASET_NAME_RE, Dataset, DeadLetter, DeadLetterResolution
 from tracking.rollups import services as rollups
 
 logger = logging.getLogger(__name__)
@@ -201,7 +203,12 @@ def _dead_letter(entry: buffer.BufferEntry, error: BaseException) -> None:
     dataset_id = entry.dataset_id if Dataset.objects.filter(pk=entry.dataset_id).exists() else None
     DeadLetter.objects.get_or_create(
         entry_id=entry.entry_id,
-        defaults={"dataset_id": dataset_id, "payload": entry.payload, "error": f"{type(error).__name__}: {error}"},
+        defaults={
+            "dataset_id": dataset_id,
+            "payload": entry.payload,
+            "skip": sorted(entry.skip),
+            "error": f"{type(error).__name__}: {error}",
+        },
     )
     logger.error("dead-lettered buffer entry %s: %s", entry.entry_id, error)
 
@@ -269,6 +276,8 @@ def buffer_drain(*, time_budget: float | None = None, block_ms: int = 200) -> Dr
         total_dead += result.dead_letters
     if total_points:
         db.statistics_publish()
+    if total_entries:
+        buffer.event_record(topic="drain", details={"entries": total_entries, "points": total_points, "dead_letters": total_dead})
     return DrainResult(entries=total_entries, points=total_points, dead_letters=total_dead)
 
 
@@ -335,6 +344,17 @@ def retention_apply(*, now: datetime, max_batches: int = 50) -> RetentionResult:
     return RetentionResult(dropped, deleted, finished=True)
 
 
+def retention_run(*, now: datetime) -> RetentionResult:
+    """One bounded retention pass and the ledger's pruning, remembered for the admin's pipeline panel."""
+    result = retention_apply(now=now)
+    ledger_prune(now=now)
+    buffer.event_record(
+        topic="retention",
+        details={"dropped_partitions": len(result.dropped_partitions), "deleted_rows": result.deleted_rows, "finished": result.finished},
+    )
+    return result
+
+
 def ledger_prune(*, now: datetime) -> int:
     """Ledger rows only matter while their entry could still be redelivered."""
     return db.ledger_prune(before=now - timedelta(days=7), limit=100_000)
@@ -370,3 +390,81 @@ def statistics_refresh(*, max_tables: int | None = None) -> list[str]:
 def storage_estimate_refresh() -> None:
     """Recompute every dataset's estimated bytes on disk (admin's storage figures)."""
     db.storage_refresh()
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    replayed: bool
+    points: int
+    error: str = ""
+
+
+def dead_letter_replay(*, dead_letter_id: int, actor: Actor) -> ReplayOutcome:
+    """Write a dead letter's points through the drain's own path, once its cause is fixed.
+
+    Exactly once, twice over: the row is locked and a resolved one is left alone, and the
+    write records the original entry id in the ledger in the same transaction, so an entry
+    already stored (by the drain or an earlier replay) stores nothing again. Still failing,
+    it stays a dead letter with the new error.
+    """
+    with transaction.atomic():
+        letter = DeadLetter.objects.select_for_update(of=("self",)).select_related("dataset__project").filter(pk=dead_letter_id).first()
+        if letter is None or letter.resolution:
+            return ReplayOutcome(replayed=False, points=0, error="" if letter else "no such dead letter")
+        if letter.dataset is None:
+            return ReplayOutcome(replayed=False, points=0, error="its dataset was deleted")
+        entry = buffer.BufferEntry(
+            entry_id=letter.entry_id, dataset_id=letter.dataset_id, payload=bytes(letter.payload), skip=frozenset(letter.skip)
+        )
+        try:
+            with transaction.atomic():
+                points = _write_entries([entry], known_partitions=set(db.partition_list()))
+        except Exception as error:
+            if database_unavailable(error):
+                raise
+            letter.error = f"{type(error).__name__}: {error}"
+            letter.save(update_fields=["error"])
+            return ReplayOutcome(replayed=False, points=0, error=letter.error)
+        letter.resolution = DeadLetterResolution.REPLAYED
+        letter.resolved_at = timezone.now()
+        letter.resolved_by = actor.label
+        letter.replayed_points = points
+        letter.save(update_fields=["resolution", "resolved_at", "resolved_by", "replayed_points"])
+        audit_record(
+            project=letter.dataset.project,
+            action=AuditAction.DEAD_LETTER_REPLAY,
+            target=letter.entry_id,
+            details={"dataset": letter.dataset.name, "points": points},
+            actor=actor,
+        )
+    return ReplayOutcome(replayed=True, points=points)
+
+
+def dead_letter_discard(*, dead_letter: DeadLetter, reason: str) -> bool:
+    """Give up on a dead letter, with the reason in the audit log; False if it was already resolved."""
+    actor = actor_current()
+    with transaction.atomic():
+        updated = DeadLetter.objects.filter(pk=dead_letter.pk, resolution="").update(
+            resolution=DeadLetterResolution.DISCARDED, resolved_at=timezone.now(), resolved_by=actor.label, resolution_note=reason
+        )
+        if updated:
+            audit_record(
+                project=dead_letter.dataset.project if dead_letter.dataset else None,
+                action=AuditAction.DEAD_LETTER_DISCARD,
+                target=dead_letter.entry_id,
+                details={"reason": reason, "error": dead_letter.error[:500]},
+                actor=actor,
+            )
+    return bool(updated)
+
+
+def dead_letter_points(*, dead_letter: DeadLetter, limit: int) -> list[dict[str, object]]:
+    """The first points of a dead letter as they were buffered, for an operator to read."""
+    try:
+        rows = buffer.BufferEntry(
+            entry_id=dead_letter.entry_id, dataset_id=dead_letter.dataset_id or 0,
+            payload=bytes(dead_letter.payload), skip=frozenset(dead_letter.skip),
+        ).rows
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return [{"undecodable": f"{type(error).__name__}: {error}"}]
+    return [msgspec.to_builtins(row) for row in rows[:limit]]

@@ -3,9 +3,11 @@
 import logging
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from projects.governance.audit import Actor
 from tracking import services
 from tracking.conf import tracking_settings
 from tracking.ingest import buffer
@@ -73,9 +75,7 @@ def maintain_partitions() -> list[str]:
 def apply_retention() -> int:
     """Bounded per run; reschedules itself until the backlog of expired rows is gone."""
     close_old_connections()
-    now = timezone.now()
-    result = services.retention_apply(now=now)
-    services.ledger_prune(now=now)
+    result = services.retention_run(now=timezone.now())
     if not result.finished:
         apply_retention.apply_async(countdown=1)
     return result.deleted_rows
@@ -91,3 +91,16 @@ def refresh_storage() -> None:
     """Idempotent and cheap (one catalog lookup per partition, one pass over the day totals)."""
     close_old_connections()
     services.storage_estimate_refresh()
+
+
+@shared_task(name="tracking.replay_dead_letter", ignore_result=True)
+def replay_dead_letter(dead_letter_id: int, user_id: int | None = None) -> int:
+    """Idempotent: a replayed dead letter is resolved and its entry is in the ledger, so a
+    second run (or a second request) stores nothing."""
+    close_old_connections()
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
+    actor = Actor(label=f"user {user.get_username()}", user=user) if user is not None else Actor(label="system")
+    outcome = services.dead_letter_replay(dead_letter_id=dead_letter_id, actor=actor)
+    if outcome.error:
+        logger.warning("dead letter %s not replayed: %s", dead_letter_id, outcome.error)
+    return outcome.points

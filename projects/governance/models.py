@@ -34,6 +34,8 @@ class AuditAction(models.TextChoices):
     PROJECT_RESUME = "project.resume", "Project resumed"
     ALERTS_CHANGE = "alerts.change", "Budget, alert rule or channel changed"
     ALERTS_EVENT = "alerts.event", "Budget or alert notification"
+    DEAD_LETTER_REPLAY = "dead_letter.replay", "Dead letter replayed"
+    DEAD_LETTER_DISCARD = "dead_letter.discard", "Dead letter discarded"
 
 
 class AuditOutcome(models.TextChoices):

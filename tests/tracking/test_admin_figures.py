@@ -92,20 +92,20 @@ def test_the_list_shows_each_projects_figures_equal_to_its_reports(admin_client,
     for name in ("busy", "light", "silent"):
         project, row = three_projects[name], rows[name]
         expected = report_totals(admin_client, project)
-        assert (row.requests_30d, row.errors_5xx_30d, row.cost_usd_30d, row.ai_tokens_30d) == tuple(
+        assert (row.figures.requests, row.figures.errors_5xx, row.figures.cost_usd, row.figures.ai_tokens) == tuple(
             expected[figure] for figure in FIGURES
         ), name
     busy, light, silent = rows["busy"], rows["light"], rows["silent"]
-    assert (busy.requests_30d, busy.errors_5xx_30d, busy.cost_usd_30d, busy.ai_tokens_30d) == (7, 3, Decimal("1.75"), 1200)
-    assert busy.points_30d == 10 == sum(db.datapoint_count(dataset_id=d.id) for d in busy.datasets.all()) - 2
-    assert (light.points_30d, silent.points_30d, silent.requests_30d, silent.cost_usd_30d) == (5, 0, 0, 0)
-    assert busy.errors_5xx_share == pytest.approx(3 / 7)
-    assert silent.errors_5xx_share is None
-    assert (busy.datasets_count, busy.members_count, light.datasets_count, silent.members_count) == (2, 2, 1, 0)
-    assert busy.storage_bytes == sum(DatasetStorage.objects.filter(project=busy).values_list("bytes", flat=True))
-    assert busy.storage_bytes > light.storage_bytes > 0
-    assert silent.storage_bytes is None and silent.last_write is None
-    assert busy.last_write == max(d.last_write_at for d in busy.datasets.all())
+    assert (busy.figures.requests, busy.figures.errors_5xx, busy.figures.cost_usd, busy.figures.ai_tokens) == (7, 3, Decimal("1.75"), 1200)
+    assert busy.figures.points == 10 == sum(db.datapoint_count(dataset_id=d.id) for d in busy.datasets.all()) - 2
+    assert (light.figures.points, silent.figures.points, silent.figures.requests, silent.figures.cost_usd) == (5, 0, 0, 0)
+    assert busy.figures.errors_5xx_share == pytest.approx(3 / 7)
+    assert silent.figures.errors_5xx_share is None
+    assert (busy.figures.datasets, busy.figures.members, light.figures.datasets, silent.figures.members) == (2, 2, 1, 0)
+    assert busy.figures.storage_bytes == sum(DatasetStorage.objects.filter(project=busy).values_list("bytes", flat=True))
+    assert busy.figures.storage_bytes > light.figures.storage_bytes > 0
+    assert silent.figures.storage_bytes is None and silent.figures.last_write is None
+    assert busy.figures.last_write == max(d.last_write_at for d in busy.datasets.all())
 
 
 def test_the_list_renders_the_figures(admin_client, three_projects):
@@ -146,8 +146,8 @@ def test_a_relabel_rebuilds_the_day_totals_with_the_rollups(three_projects):
 
 
 def test_filters_activity_suspension_and_quota(admin_client, three_projects):
-    from projects.governance.models import ProjectQuota
     from meauxcloud.redis import redis_client
+    from projects.governance.models import ProjectQuota
     from projects.governance.quotas import KEY_PREFIX, ingest_quota, quota_limits_forget
     from projects.services import project_suspend
 

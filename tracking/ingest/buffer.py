@@ -117,6 +117,29 @@ def buffer_depth() -> int:
     return redis_client().xlen(tracking_settings.STREAM_KEY)
 
 
+def buffer_oldest_age() -> float | None:
+    """Seconds since the oldest entry still in the stream was accepted (an entry id is its time), or None if empty."""
+    oldest = redis_client().xrange(tracking_settings.STREAM_KEY, count=1)
+    if not oldest:
+        return None
+    accepted_ms = int(oldest[0][0].split(b"-")[0])
+    return max(0.0, time.time() - accepted_ms / 1000)
+
+
+def _last_key(topic: str) -> str:
+    return f"{tracking_settings.STREAM_KEY}:last:{topic}"
+
+
+def event_record(*, topic: str, details: dict[str, object]) -> None:
+    """Remember when a maintenance step last ran and what it did (drain, retention), for operators."""
+    redis_client().set(_last_key(topic), _encoder.encode({"at": time.time(), **details}))
+
+
+def event_last(*, topic: str) -> dict[str, object] | None:
+    value = redis_client().get(_last_key(topic))
+    return None if value is None else msgspec.msgpack.decode(value)
+
+
 def buffer_ensure_group() -> None:
     try:
         redis_client().xgroup_create(
