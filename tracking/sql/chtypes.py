@@ -59,6 +59,10 @@ def array_element(ch_type: str) -> str:
     return ch_type[len("Array(") : -1]
 
 
+def is_tuple(ch_type: str) -> bool:
+    return ch_type.startswith("Tuple(")
+
+
 def is_nullable(ch_type: str) -> bool:
     return ch_type.startswith("Nullable(")
 
@@ -94,6 +98,8 @@ def smallest_int_type(value: int) -> str:
 
 def pg_type(ch_type: str) -> str:
     base = strip_nullable(ch_type)
+    if "Tuple(" in base:
+        return "jsonb"
     if base in INT_TYPES:
         return "bigint"
     if base == "Float64":
@@ -114,6 +120,8 @@ def pg_type(ch_type: str) -> str:
 def default_sql(ch_type: str) -> str:
     """The value a non-Nullable ClickHouse column takes when unset or over an empty set."""
     base = strip_nullable(ch_type)
+    if "Tuple(" in base:
+        return "'[]'::jsonb"
     if base in INT_TYPES:
         return "0::bigint"
     if base == "Float64":

@@ -599,6 +599,18 @@ class Compiler:
     def _null(self, scope: Scope, node: exp.Null) -> Typed:
         return Typed("NULL", ct.NOTHING, const=None)
 
+    def _tuple(self, scope: Scope, node: exp.Tuple) -> Typed:
+        """``(a, b)``: carried as a JSON array (Grafana's ``$columns`` groups ``(key, value)`` pairs)."""
+        elements = [self.expr(scope, item) for item in node.expressions]
+        types = []
+        for item, typed in zip(node.expressions, elements, strict=True):
+            base = ct.strip_nullable(typed.type)
+            if not (ct.is_number(base) or ct.is_string(base)) or typed.type.startswith("Interval"):
+                raise sql_error_at(f"Tuples hold numbers and strings, not {typed.type}", item)
+            types.append("UInt8" if typed.boolean and typed.type != "Bool" else typed.type)
+        sql = "jsonb_build_array(" + ", ".join(self.value(typed) for typed in elements) + ")"
+        return Typed(sql, f"Tuple({', '.join(types)})", aggregate=any(typed.aggregate for typed in elements))
+
     def _placeholder(self, scope: Scope, node: exp.Placeholder) -> Typed:
         name = node.name
         kind = node.args.get("kind")
@@ -633,6 +645,8 @@ class Compiler:
                 raise sql_error_at(f"Column {name} is ambiguous: qualify it with a table name", node)
             if matches:
                 return self.source_column(scope, matches[0], name)
+            if name.lower() in ("nan", "inf") and not node.this.quoted:
+                return self.float_const(float(name))
             raise sql_error_at(f"Unknown column {name}", node)
         for source in scope.sources:
             if source.name == table and name in source.columns:
@@ -828,6 +842,7 @@ def interval_parts(node: exp.Interval) -> tuple[int, str]:
 
 
 _EXPRESSION_HANDLERS = {
+    exp.Tuple: Compiler._tuple,
     exp.ArgMax: Compiler._normalised_function,
     exp.ArgMin: Compiler._normalised_function,
     exp.Floor: Compiler._normalised_function,

@@ -1,5 +1,6 @@
 """Public entry point of the SQL API: one query in, one formatted result out."""
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,23 @@ def sql_execute(
             limits=sql_limits(started=started),
         )
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else len(outcome.rows)
-    return _result(translation.format, translation.columns, outcome.rows, rows_before_limit, started)
+    rows = _json_columns_decode(translation.columns, outcome.rows)
+    return _result(translation.format, translation.columns, rows, rows_before_limit, started)
+
+
+def _json_columns_decode(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Tuples travel as jsonb, which Django's connection hands over as text: decode those columns."""
+    indexes = [index for index, (_, ch_type) in enumerate(columns) if "Tuple(" in ch_type]
+    if not indexes:
+        return rows
+    decoded = []
+    for row in rows:
+        values = list(row)
+        for index in indexes:
+            if isinstance(values[index], str):
+                values[index] = json.loads(values[index])
+        decoded.append(tuple(values))
+    return decoded
 
 
 def show_rows(

@@ -14,7 +14,7 @@ from typing import Any
 
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError
-from tracking.sql.native import native_render, row_binary_render
+from tracking.sql.native import native_render, row_binary_render, tuple_elements
 
 CONTENT_TYPES = {
     "JSON": "application/json; charset=UTF-8",
@@ -76,6 +76,8 @@ def json_value(value: Any, ch_type: str) -> Any:
     if base.startswith("Array("):
         element = ct.array_element(base)
         return [json_value(item, element) for item in value]
+    if ct.is_tuple(base):
+        return [json_value(item, element) for item, element in zip(value, tuple_elements(base), strict=True)]
     if base in ("UInt64", "Int64"):
         return str(int(value))
     if base in ct.INT_TYPES:
@@ -104,6 +106,9 @@ def text_value(value: Any, ch_type: str, *, quote_strings: bool = False) -> str:
     if base.startswith("Array("):
         element = ct.array_element(base)
         return "[" + ",".join(text_value(item, element, quote_strings=True) for item in value) + "]"
+    if ct.is_tuple(base):
+        items = zip(value, tuple_elements(base), strict=True)
+        return "(" + ",".join(text_value(item, element, quote_strings=True) for item, element in items) + ")"
     if base in ct.INT_TYPES:
         return str(int(value))
     if base == "Float64":

@@ -870,6 +870,47 @@ def _timezone_fn(c: ExpressionCompiler, node: exp.Expression, args: list[Typed])
     return c.text("Etc/UTC")
 
 
+def _row_number_value(c: ExpressionCompiler, typed: Typed, node: exp.Expression) -> tuple[str, str]:
+    """The value runningDifference subtracts and its ClickHouse result type."""
+    base = ct.strip_nullable(typed.type)
+    if ct.is_float(base):
+        return c.value(typed), "Float64"
+    if ct.is_int(base) or typed.boolean:
+        bits, _ = ct.int_info(base) or (8, False)
+        return c.value(typed), {8: "Int16", 16: "Int32"}.get(bits, "Int64")
+    if ct.is_datetime(base):
+        return f"extract(epoch FROM {typed.sql})::bigint", "Int64"
+    if ct.is_date(base):
+        return f"({typed.sql} - date '1970-01-01')", "Int32"
+    raise sql_error_at(f"Illegal type {typed.type} of argument of function {_fname(node)}", node)
+
+
+def _running_difference(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    """``x - previous x`` in the order rows reach the SELECT (0 on the first row), as ClickHouse's block order.
+
+    Grafana's ``$rate``/``$perSecond``/``$delta`` macros apply it over a subquery sorted by time,
+    whose order PostgreSQL keeps into ``OVER ()``.
+    """
+    _arity(node, args, 1)
+    value, result_type = _row_number_value(c, args[0], node)
+    return Typed(f"(({value}) - coalesce(lag({value}) OVER (), ({value})))", result_type)
+
+
+def _neighbor(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
+    """``neighbor(x, offset[, default])``: the value ``offset`` rows away, or the default past either end."""
+    if len(args) not in (2, 3):
+        raise sql_error_at(f"Function {_fname(node)} takes 2 or 3 arguments", node)
+    value = args[0]
+    offset = _const_int(args[1], node, "The offset")
+    result_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
+    default = c.value(args[2]) if len(args) == 3 else ct.default_sql(result_type)
+    if offset == 0:
+        return Typed(c.value(value), result_type)
+    function = "lead" if offset > 0 else "lag"
+    sql = f"{function}({c.value(value)}, {abs(offset)}, ({default})::{ct.pg_type(result_type)}) OVER ()"
+    return Typed(sql, result_type)
+
+
 def _constant_text(value: Callable[[ExpressionCompiler], str]) -> Scalar:
     """Server facts clients ask for on connect (``SELECT version(), timezone()``, ``currentDatabase()``)."""
 
@@ -971,6 +1012,8 @@ _SCALARS: dict[str, Scalar] = {
     "formatdatetime": _format_datetime,
     "timezone": _timezone_fn,
     "version": _constant_text(lambda c: SERVER_VERSION),
+    "runningdifference": _running_difference,
+    "neighbor": _neighbor,
     "currentdatabase": _constant_text(lambda c: c.database),
     "currentuser": _constant_text(lambda c: "default"),
     "user": _constant_text(lambda c: "default"),
@@ -1215,7 +1258,33 @@ def _top_k(weighted: bool) -> Aggregate:
     return run
 
 
+def _group_array(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    """``groupArray([N])(x)``: the values in the order rows arrive; tuples (Grafana's ``$columns``) as JSON arrays."""
+    _arity(node, args, 1)
+    size: int | None = None
+    if params:
+        if len(params) > 1:
+            raise sql_error_at(f"{node.name} takes one parameter N", node)
+        size = _const_int(c.expr(scope, params[0]), node, "N")
+        if not 1 <= size <= 1_000_000:
+            raise sql_error_at(f"N of {node.name} must be between 1 and 1000000", node)
+    value = _agg_arg(c, scope, args[0])
+    element = "UInt8" if value.boolean and value.type != "Bool" else ct.strip_nullable(value.type)
+    if ct.is_array(element):
+        raise sql_error_at(f"{node.name} of arrays is not supported", node)
+    not_null = f" FILTER (WHERE ({value.sql}) IS NOT NULL)" if ct.is_nullable(value.type) else ""
+    if ct.is_tuple(element):
+        ordered = f"jsonb_agg({value.sql}){not_null}"
+        if size is not None:
+            ordered = f"jsonb_path_query_array({ordered}, '$[0 to {size - 1}]')"
+        return Typed(f"coalesce({ordered}, '[]'::jsonb)", f"Array({element})", aggregate=True)
+    limit = f"[1:{size}]" if size is not None else ""
+    sql = f"coalesce((array_agg({c.value(value)}){not_null}){limit}, {ct.default_sql(f'Array({element})')})"
+    return Typed(sql, f"Array({element})", aggregate=True)
+
+
 _AGGREGATES: dict[str, Aggregate] = {
+    "grouparray": _group_array,
     "count": _count,
     "uniq": _uniq,
     "uniqexact": _uniq,

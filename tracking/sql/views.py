@@ -6,7 +6,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,8 +14,9 @@ from rest_framework.response import Response
 from meauxcloud.api import ApiProblem
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication
-from projects.models import Scope
+from projects.models import Project, Scope
 from tracking.sql.engine import SqlError, SqlResult
+from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE
 from tracking.sql.ir import is_storable_text
 from tracking.sql.runner import query_run
 from tracking.sql.translate import MAX_QUERY_BYTES
@@ -93,6 +94,16 @@ _RESULT = OpenApiResponse(
 )
 
 
+def _database(request: Request, project: Project) -> str:
+    """The ``database`` parameter ClickHouse tools send: ``default``/``system``, or the project slug for default."""
+    database = request.query_params.get("database") or DEFAULT_DATABASE
+    if database == project.slug:
+        return DEFAULT_DATABASE
+    if database not in DATABASES:
+        raise SqlError(f"Unknown database {database}: the project's datasets are in default")
+    return database
+
+
 def _success(result: SqlResult) -> HttpResponse:
     return HttpResponse(result.body, content_type=result.content_type, status=200)
 
@@ -122,8 +133,36 @@ class CloudflareSqlView(ProjectAPIView):
     def post(self, request: Request, project_slug: str) -> HttpResponse:
         try:
             query, params = _query_from_body(request)
-            result = query_run(project=self.project, sql=query, params=params)
+            result = query_run(
+                project=self.project, sql=query, params=params, database=_database(request, self.project)
+            )
         except (SqlError, _BadBody) as error:
+            return HttpResponse(f"Input was invalid: {error}", status=422, content_type="text/plain; charset=utf-8")
+        return _success(result)
+
+    @extend_schema(
+        operation_id="analytics_engine_sql_get",
+        summary="Analytics Engine SQL as ?query= (what Grafana's Altinity plugin sends unless 'Use POST' is set)",
+        parameters=[
+            OpenApiParameter("query", str, required=True, description="The SQL, URL-encoded (spaces as + or %20)."),
+            OpenApiParameter("database", str, description="default (the datasets) or system; the slug means default."),
+        ],
+        responses={
+            200: _RESULT,
+            (422, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Input was invalid: <reason>"),
+        },
+        tags=["sql"],
+    )
+    def get(self, request: Request, project_slug: str) -> HttpResponse:
+        """Other parameters the plugin adds (``add_http_cors_header``, ``enable_http_compression``) are ignored."""
+        query = request.query_params.get("query")
+        if not query:
+            return HttpResponse(
+                "Input was invalid: the query parameter is missing", status=422, content_type="text/plain; charset=utf-8"
+            )
+        try:
+            result = query_run(project=self.project, sql=query, database=_database(request, self.project))
+        except SqlError as error:
             return HttpResponse(f"Input was invalid: {error}", status=422, content_type="text/plain; charset=utf-8")
         return _success(result)
 
@@ -144,6 +183,11 @@ class CloudflareSqlView(ProjectAPIView):
                 response["WWW-Authenticate"] = 'Bearer realm="api"'
             return response
         return super().handle_exception(exc)
+
+
+@extend_schema_view(get=extend_schema(exclude=True), post=extend_schema(exclude=True))
+class CloudflareSqlSlashView(CloudflareSqlView):
+    """The same endpoint with a trailing slash: Grafana's Altinity plugin requests ``<url>/?query=...``."""
 
 
 class SqlView(ProjectAPIView):

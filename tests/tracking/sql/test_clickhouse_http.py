@@ -128,6 +128,8 @@ def test_text_formats_match_clickhouse(
         "SELECT toUInt64(18446744073709551615) AS big, toInt8(-3) AS small, 2.5 AS f, NULL AS n",
         "SELECT toDateTime('2024-01-02 03:04:05') AS t, toDate('2024-01-02') AS d, toInt64(-1) AS i",
         "SELECT city, count() AS n, max(temp) AS t, min(timestamp) > 0 AS ok FROM weather GROUP BY city ORDER BY city",
+        "SELECT (1, 'a') AS tup, groupArray((city, toUInt64(1))) AS pairs FROM (SELECT city FROM weather ORDER BY city "
+        "LIMIT 3)",
     ],
 )
 def test_binary_formats_are_byte_for_byte_clickhouses(
