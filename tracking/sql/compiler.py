@@ -601,6 +601,8 @@ class Compiler:
 
     def _tuple(self, scope: Scope, node: exp.Tuple) -> Typed:
         """``(a, b)``: carried as a JSON array (Grafana's ``$columns`` groups ``(key, value)`` pairs)."""
+        if not node.expressions:
+            raise sql_error_at("An empty tuple () is not supported", node)
         elements = [self.expr(scope, item) for item in node.expressions]
         types = []
         for item, typed in zip(node.expressions, elements, strict=True):
