@@ -104,8 +104,8 @@ def _data_ensure(projects: int) -> float:
         )
         cursor.execute(
             """
-            INSERT INTO tracking_dataset (project_id, name, retention_days, labels, created_at, last_write_at)
-            SELECT p.id, n, 92, '{}'::jsonb, now(), now() - (p.id %% 20) * INTERVAL '1 day'
+            INSERT INTO tracking_dataset (project_id, name, retention_days, labels, otlp_mapping, created_at, last_write_at)
+            SELECT p.id, n, 92, '{}'::jsonb, '{}'::jsonb, now(), now() - (p.id %% 20) * INTERVAL '1 day'
             FROM projects_project p CROSS JOIN (VALUES ('api'), ('jobs')) AS d(n) WHERE p.slug LIKE %s
             """,
             [f"{PREFIX}%"],
