@@ -19,6 +19,7 @@ from projects.governance.models import FILTER_COLUMNS, DeletionJob, ProjectQuota
 from projects.governance.quotas import quota_ingest_share
 from projects.models import Project
 from tracking import db, tasks
+from tracking.alerts.models import AlertRule, Budget
 from tracking.conf import tracking_settings
 from tracking.deletion.services import DeletionInvalid, deletion_request
 from tracking.models import Dataset, DeadLetter, DeadLetterResolution
@@ -213,6 +214,33 @@ class DatasetInline(admin.TabularInline):
         return format_html('<a href="{}?dataset={}">reports</a>', url, obj.name)
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Budgets and alert rules change through the API or the project's pages, whose services
+    validate them and keep the audit log (tracking/alerts/admin.py); admin shows them."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class BudgetInline(ReadOnlyInline):
+    model = Budget
+    fields = ["name", "dataset", "period", "amount_usd", "spent_usd", "forecast_usd", "crossed", "evaluated_at"]
+    readonly_fields = fields
+
+
+class AlertRuleInline(ReadOnlyInline):
+    model = AlertRule
+    fields = ["name", "dataset", "metric", "op", "threshold", "window_minutes", "state", "last_value", "evaluated_at"]
+    readonly_fields = fields
+
+
 class ActivityFilter(admin.SimpleListFilter):
     title = "last write"
     parameter_name = "activity"
@@ -261,7 +289,7 @@ class ProjectConsoleAdmin(ProjectAdmin):
         "storage", "last_write", "dataset_count", "member_count", "quota_use",
     ]
     list_filter = [*ProjectAdmin.list_filter, ActivityFilter, QuotaFilter]
-    inlines = [*ProjectAdmin.inlines, DatasetInline]
+    inlines = [*ProjectAdmin.inlines, DatasetInline, BudgetInline, AlertRuleInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
         return project_list_with_figures(super().get_queryset(request))

@@ -222,3 +222,17 @@ def test_view_only_staff_see_the_figures_but_no_actions(client, three_projects):
 
     assert '<td class="field-requests">7</td>' in response.content.decode()
     assert 'name="action"' not in response.content.decode()
+
+
+def test_the_project_page_lists_budgets_and_alert_rules(admin_client):
+    from tracking.alerts.models import AlertRule, Budget
+
+    project = ProjectFactory()
+    Budget.objects.create(project=project, name="monthly cap", dataset="api", amount_usd=Decimal("250"), thresholds=[50, 100])
+    AlertRule.objects.create(project=project, name="errors up", dataset="api", metric="5xx_rate", window_minutes=10, threshold=Decimal("0.05"))
+
+    page = " ".join(admin_client.get(f"/admin/projects/project/{project.pk}/change/").content.decode().split())
+
+    assert '<td class="field-name"> <p>monthly cap</p>' in page
+    assert '<td class="field-name"> <p>errors up</p>' in page
+    assert 'name="budgets-0-name"' not in page
