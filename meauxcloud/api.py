@@ -3,7 +3,9 @@
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -22,6 +24,17 @@ class ApiProblem(exceptions.APIException):
         self.retry_after = retry_after
         self.extra = extra
         super().__init__(detail=detail, code=code)
+
+
+class StrictJSONParser(JSONParser):
+    """JSON that PostgreSQL can store: orjson refuses lone surrogates, nesting past 1,024
+    levels (where ``json`` would raise RecursionError, a 500) and numbers past 64 bits."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return orjson.loads(stream.read() if stream is not None else b"")
+        except orjson.JSONDecodeError as error:
+            raise exceptions.ParseError(f"JSON parse error - {error}") from error
 
 
 def problem_response(

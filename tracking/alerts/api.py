@@ -8,12 +8,12 @@ from typing import Any
 
 from django.db import IntegrityError
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from meauxcloud.api import ApiProblem, problem_response
+from meauxcloud.api import ApiProblem, StrictJSONParser, problem_response
 from projects.api import ProjectAPIView
 from projects.models import Scope
 from tracking.alerts import selectors, services
@@ -39,6 +39,7 @@ MONEY = Decimal("0.000001")
 
 class _AdminView(ProjectAPIView):
     required_scope = Scope.ADMIN
+    parser_classes = [StrictJSONParser]
 
     def invalid(self, error: services.AlertsInvalid | UrlRefused) -> ApiProblem:
         return ApiProblem(status_code=400, code="invalid", detail=f"{error.field}: {error}", errors={error.field: [str(error)]})
@@ -266,21 +267,24 @@ class CachedStatusListSerializer(serializers.Serializer):
     budgets = CachedStatusSerializer(many=True)
 
 
+class CachedStatusInputSerializer(serializers.Serializer):
+    scope = serializers.CharField(max_length=100, required=False, help_text="A budget's name; all budgets when absent.")
+
+
 class BudgetCachedStatusApi(ProjectAPIView):
     """``GET /api/v1/budgets/status?scope=<budget name>`` with a read key: one indexed read of
     what the last evaluation found, so a service can ask before every expensive call."""
 
     required_scope = Scope.READ
 
-    @extend_schema(
-        parameters=[OpenApiParameter("scope", str, description="A budget's name; all budgets when absent.")],
-        responses=CachedStatusListSerializer,
-    )
+    @extend_schema(parameters=[CachedStatusInputSerializer], responses=CachedStatusListSerializer)
     def get(self, request: Request) -> Response:
+        query = CachedStatusInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         budgets = Budget.objects.filter(project=self.project).only(
             "name", "amount_usd", "spent_usd", "forecast_usd", "evaluated_at"
         )
-        scope = request.query_params.get("scope")
+        scope = query.validated_data.get("scope")
         if scope is not None:
             budgets = budgets.filter(name=scope)
         rows = [
