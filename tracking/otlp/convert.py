@@ -199,11 +199,16 @@ class PointBuilder:
 
 
 class Converter:
+    """Walks one export request; subclasses know their signal's items."""
+
     def __init__(self, *, signal: Signal, mapping: OtlpMapping, window: TimeWindow) -> None:
         self.mapping = mapping
         self.window = window
         self.conversion = Conversion(signal=signal)
         self.builder = PointBuilder(self.conversion)
+
+    def convert(self, request: Message) -> Conversion:
+        raise NotImplementedError
 
     def add(self, item: int, label: str, point: DataPoint) -> None:
         try:
@@ -444,7 +449,8 @@ class MetricConverter(Converter):
     def _is_genai(self, metric: Message) -> bool:
         return self.mapping.ai.enabled and self.mapping.ai.from_metrics and metric.name == GENAI_TOKEN_METRIC
 
-    def resource_points(self, metric, kind, data, data_point, source, moment, base_id, label) -> int:
+    def resource_points(self, metric: Message, kind: str | None, data: Message | None, data_point: Message,
+                        source: Source, moment: datetime | None, base_id: str | None, label: str) -> int:
         """Gauges and sums as one point each; histograms and summaries as one point per bucket plus their sum."""
         common = {1: "resource", 2: metric.name, 5: kind, 7: metric.unit or None}
         rows: list[tuple[str, str | None, dict[int, float]]] = []
@@ -504,7 +510,8 @@ class MetricConverter(Converter):
             self.add(self.item, label, point)
         return len(rows)
 
-    def genai_point(self, data_point, source, moment, base_id, label) -> None:
+    def genai_point(self, data_point: Message, source: Source, moment: datetime | None, base_id: str | None,
+                    label: str) -> None:
         token_type = source.text("gen_ai.token.type")
         tokens = data_point.sum
         calls = float(data_point.count) if token_type == "input" else 0.0

@@ -47,7 +47,7 @@ def run_instrumented_app(live_server_url: str, write_key: str, dataset: str, pro
     env = dict(os.environ)
     env.update(
         OTEL_EXPORTER_OTLP_ENDPOINT=f"{live_server_url}/otlp/{dataset}",
-        OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer {write_key}",
+        OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer%20{write_key}",  # as docs/otlp.md writes it
         OTEL_SERVICE_NAME="shop",
         OTEL_RESOURCE_ATTRIBUTES="deployment.environment=staging",
         OTEL_BSP_SCHEDULE_DELAY="200",

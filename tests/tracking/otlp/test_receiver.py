@@ -194,6 +194,41 @@ def test_metrics_become_resource_points_with_histograms_kept_as_buckets(client, 
     ]
 
 
+def test_exponential_histograms_keep_their_buckets_with_power_of_two_bounds(client, write_key, partitions):
+    metric = metrics_pb2.Metric(name="latency", unit="s")
+    point = metric.exponential_histogram.data_points.add(
+        time_unix_nano=span(1).start_time_unix_nano, scale=0, count=6, sum=9.5, zero_count=1)
+    point.positive.offset = 1
+    point.positive.bucket_counts.extend([2, 0, 3])
+
+    export(client, write_key, "infra", "metrics", metrics(metric))
+
+    assert drain() == 4
+    assert sorted(stored_rows(Dataset.objects.get(name="infra"), "blob5, blob6, double1, double2, double3")) == [
+        ("exponential_histogram", "le=0", 0.0, 1.0, None),
+        ("exponential_histogram", "le=16.0", 0.0, 3.0, 16.0),
+        ("exponential_histogram", "le=4.0", 0.0, 2.0, 4.0),
+        ("exponential_histogram", "sum", 9.5, 0.0, None),
+    ]
+
+
+def test_genai_token_metrics_become_ai_points_when_the_mapping_asks(client, write_key, project, partitions):
+    Dataset.objects.create(project=project, name="llm", otlp_mapping={"ai": {"from_metrics": True}, "metrics": {"enabled": False}})
+    metric = metrics_pb2.Metric(name="gen_ai.client.token.usage", unit="{token}")
+    for token_type, total, calls in (("input", 900.0, 3), ("output", 150.0, 3)):
+        point = metric.histogram.data_points.add(time_unix_nano=span(1).start_time_unix_nano, count=calls, sum=total)
+        point.attributes.extend(attributes({"gen_ai.token.type": token_type, "gen_ai.request.model": "claude-x",
+                                            "gen_ai.provider.name": "anthropic"}))
+
+    export(client, write_key, "llm", "metrics", metrics(metric))
+
+    assert drain() == 2
+    assert sorted(stored_rows(Dataset.objects.get(name="llm"), "blob1, blob2, blob3, double1, double3, double4, double5")) == [
+        ("ai-usage", "claude-x", "anthropic", 150.0, 0.0, 0.0, 150.0),
+        ("ai-usage", "claude-x", "anthropic", 900.0, 3.0, 900.0, 0.0),
+    ]
+
+
 def test_invalid_items_are_rejected_and_counted_while_valid_ones_are_kept(client, write_key, partitions):
     backwards = span(8)
     backwards.end_time_unix_nano = backwards.start_time_unix_nano - 1
