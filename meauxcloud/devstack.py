@@ -37,6 +37,9 @@ VAR = ROOT / "var"
 PYTHON = sys.executable
 RUN_DATABASE = "meauxcloud"
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL")
+# What `make run` sets for its processes, and `discover` for commands beside it, unless set:
+# plain-HTTP cookies on 127.0.0.1, and webhooks to local receivers, the point of a dev stack.
+RUN_DEFAULTS = {"DEBUG": "0", "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0", "ALERTS_ALLOW_PRIVATE_URLS": "1"}
 
 
 def _free_port(preferred: int) -> int:
@@ -262,7 +265,8 @@ def discover() -> None:
     """Give a command started beside `make run` (in a second terminal) the services `make run` uses.
 
     Only what the environment (or the env file) leaves unset is filled in: the URLs from
-    var/run.json while its `make run` is alive, the secret from var/secret_key. Without
+    var/run.json and RUN_DEFAULTS while its `make run` is alive, the secret from
+    var/secret_key. Without
     URLs and without a running `make run` it exits with a message saying what to do.
     """
     read_env_file()
@@ -271,6 +275,8 @@ def discover() -> None:
         for name in SERVICE_VARIABLES:
             if not os.environ.get(name):
                 os.environ[name] = state[name]
+        for name, value in RUN_DEFAULTS.items():
+            os.environ.setdefault(name, value)
     key_file = VAR / "secret_key"
     if not os.environ.get("SECRET_KEY") and key_file.exists():
         os.environ["SECRET_KEY"] = key_file.read_text().strip()
@@ -383,12 +389,7 @@ def run() -> int:
     embedded |= {"redis"} if not os.environ.get("REDIS_URL") else set()
     exit_code = 0
     try:
-        base_env = {**os.environ, **environment(database=RUN_DATABASE)}
-        base_env.setdefault("DEBUG", "0")
-        base_env.setdefault("SESSION_COOKIE_SECURE", "0")
-        base_env.setdefault("CSRF_COOKIE_SECURE", "0")
-        # Local receivers (a webhook on localhost) are the point of a development stack.
-        base_env.setdefault("ALERTS_ALLOW_PRIVATE_URLS", "1")
+        base_env = {**RUN_DEFAULTS, **os.environ, **environment(database=RUN_DATABASE)}
         if "TRACKING_CHECK_REDIS" not in os.environ and os.environ.get("REDIS_URL"):
             print("Using your REDIS_URL; ingest checks that it is persistent and never evicts.", flush=True)
         exit_code = _serve(base_env, run_options(), children)

@@ -211,15 +211,17 @@ def test_run_after_its_database_was_recreated_with_a_dash_password_then_stop_aft
         credentials = json.loads((clone / "var" / "credentials.json").read_text())
         signs_in = manage(
             clone, "shell", "--verbosity=0", "-c",
-            "import json; from django.contrib.auth import authenticate; "
+            "import json; from django.conf import settings; from django.contrib.auth import authenticate; "
             "c = json.load(open('var/credentials.json')); "
-            "print(authenticate(username=c['username'], password=c['password']) is not None)",
+            "print(authenticate(username=c['username'], password=c['password']) is not None, "
+            "settings.SESSION_COOKIE_SECURE, settings.ALERTS_ALLOW_PRIVATE_URLS)",
         )
 
         assert credentials["password"].startswith("-") and credentials["password"] != before["password"]
         assert credentials["write_key"] != before["write_key"]
         assert f"password {credentials['password']}" in run.log.read_text()
-        assert signs_in.stdout.strip() == "True", signs_in.stderr
+        # Signed in, with the settings `make run` gives its own processes.
+        assert signs_in.stdout.strip() == "True False True", signs_in.stderr
         assert _ingest(credentials["write_key"], "newcomer")["accepted"] == 1
     finally:
         os.kill(run.process.pid, signal.SIGKILL)
