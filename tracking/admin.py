@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +24,7 @@ from tracking.alerts.models import AlertRule, Budget
 from tracking.conf import tracking_settings
 from tracking.deletion.services import DeletionInvalid, deletion_request
 from tracking.models import Dataset, DeadLetter, DeadLetterResolution
+from tracking.otlp.services import dataset_otlp_mapping_set
 from tracking.reports.selectors import REPORTS
 from tracking.selectors import dataset_figures_annotate, project_list_with_figures
 from tracking.services import dataset_labels_validate, dataset_update, dead_letter_discard, dead_letter_points
@@ -35,7 +37,7 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 class DatasetAdminForm(forms.ModelForm):
     class Meta:
         model = Dataset
-        fields = ["project", "name", "retention_days", "labels"]
+        fields = ["project", "name", "retention_days", "labels", "otlp_mapping"]
 
     def clean_labels(self) -> dict[str, str]:
         return dataset_labels_validate(labels=self.cleaned_data["labels"])
@@ -48,7 +50,7 @@ class DatasetAdmin(admin.ModelAdmin):
     list_filter = ["project"]
     search_fields = ["name", "project__slug"]
     readonly_fields = ["created_at", "last_write_at", "row_estimate"]
-    fields = ["project", "name", "retention_days", "labels", "row_estimate", "last_write_at", "created_at"]
+    fields = ["project", "name", "retention_days", "labels", "otlp_mapping", "row_estimate", "last_write_at", "created_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         return super().get_queryset(request).select_related("project")
@@ -59,7 +61,9 @@ class DatasetAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         stored = Dataset.objects.get(pk=obj.pk)
-        dataset_update(dataset=stored, retention_days=obj.retention_days, labels=obj.labels)
+        with transaction.atomic():
+            dataset_otlp_mapping_set(dataset=stored, mapping=obj.otlp_mapping)
+            dataset_update(dataset=stored, retention_days=obj.retention_days, labels=obj.labels)
 
     @admin.display(description="rows")
     def row_estimate(self, obj: Dataset) -> int:

@@ -70,3 +70,18 @@ def test_the_mapping_is_edited_in_the_dataset_settings(client, project):
     assert "shop: OTLP mapping: Object contains unknown field `colour` - at `logs`" in refused.content.decode()
     page = client.get(f"/projects/{project.slug}/settings/").content.decode()
     assert "OTLP mapping (JSON)" in page
+
+
+def test_the_mapping_is_edited_in_django_admin_and_validated_there(admin_client, project):
+    dataset = Dataset.objects.create(project=project, name="shop")
+    url = f"/admin/tracking/dataset/{dataset.id}/change/"
+    fields = {"project": project.id, "name": "shop", "retention_days": 92, "labels": "{}"}
+
+    refused = admin_client.post(url, {**fields, "otlp_mapping": '{"requests": {"columns": {"blob1": "x"}}}'})
+    saved = admin_client.post(url, {**fields, "otlp_mapping": '{"dedup": false}'})
+
+    assert refused.status_code == 200
+    assert "requests.columns: blob1 is filled by the requests layout" in refused.content.decode()
+    assert saved.status_code == 302
+    dataset.refresh_from_db()
+    assert dataset.otlp_mapping == {"dedup": False}
