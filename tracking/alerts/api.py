@@ -201,6 +201,15 @@ class BudgetListApi(_AdminView):
         return Response({"id": budget.pk}, status=status.HTTP_201_CREATED)
 
 
+class BudgetUpdateSerializer(serializers.Serializer):
+    amount_usd = serializers.DecimalField(
+        max_digits=18, decimal_places=6, min_value=Decimal("0.000001"), max_value=MAX_MONEY, required=False
+    )
+    thresholds = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=1000), min_length=1, max_length=10, required=False)
+    forecast = serializers.BooleanField(required=False)
+    channels = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=20, required=False)
+
+
 class BudgetDetailApi(_AdminView):
     @extend_schema(responses=BudgetOutputSerializer)
     def get(self, request: Request, budget_id: int) -> Response:
@@ -208,6 +217,20 @@ class BudgetDetailApi(_AdminView):
         if budget is None:
             return _not_found("budget")
         return Response(BudgetOutputSerializer(budget).data)
+
+    @extend_schema(request=BudgetUpdateSerializer, responses=BudgetOutputSerializer)
+    def patch(self, request: Request, budget_id: int) -> Response:
+        budget = selectors.budget_get(project=self.project, budget_id=budget_id)
+        if budget is None:
+            return _not_found("budget")
+        body = BudgetUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        try:
+            budget = services.budget_update(budget=budget, channel_ids=data.pop("channels", None), **data)
+        except services.AlertsInvalid as error:
+            raise self.invalid(error) from error
+        return Response(BudgetOutputSerializer(selectors.budget_get(project=self.project, budget_id=budget.pk)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, budget_id: int) -> Response:
@@ -348,6 +371,14 @@ class RuleListApi(_AdminView):
         return Response({"id": rule.pk}, status=status.HTTP_201_CREATED)
 
 
+class RuleUpdateSerializer(serializers.Serializer):
+    threshold = serializers.DecimalField(max_digits=24, decimal_places=6, min_value=Decimal(0), max_value=MAX_MONEY, required=False)
+    op = serializers.ChoiceField(choices=Comparator.choices, required=False)
+    window_minutes = serializers.IntegerField(min_value=MIN_WINDOW_MINUTES, max_value=MAX_WINDOW_MINUTES, required=False)
+    min_requests = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    channels = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=20, required=False)
+
+
 class RuleDetailApi(_AdminView):
     @extend_schema(responses=RuleOutputSerializer)
     def get(self, request: Request, rule_id: int) -> Response:
@@ -355,6 +386,20 @@ class RuleDetailApi(_AdminView):
         if rule is None:
             return _not_found("rule")
         return Response(RuleOutputSerializer(rule).data)
+
+    @extend_schema(request=RuleUpdateSerializer, responses=RuleOutputSerializer)
+    def patch(self, request: Request, rule_id: int) -> Response:
+        rule = selectors.rule_get(project=self.project, rule_id=rule_id)
+        if rule is None:
+            return _not_found("rule")
+        body = RuleUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        try:
+            rule = services.rule_update(rule=rule, channel_ids=data.pop("channels", None), **data)
+        except services.AlertsInvalid as error:
+            raise self.invalid(error) from error
+        return Response(RuleOutputSerializer(selectors.rule_get(project=self.project, rule_id=rule.pk)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, rule_id: int) -> Response:

@@ -131,6 +131,31 @@ def budget_create(
     return budget
 
 
+def budget_update(
+    *,
+    budget: Budget,
+    amount_usd: Decimal | None = None,
+    thresholds: list[int] | None = None,
+    forecast: bool | None = None,
+    channel_ids: list[int] | None = None,
+) -> Budget:
+    """Change what a budget alerts on. Thresholds already notified this period stay notified;
+    a new threshold below the current spend is notified by the next evaluation."""
+    changed: dict[str, object] = {}
+    with transaction.atomic():
+        locked = Budget.objects.select_for_update().get(pk=budget.pk)
+        for name, value in (("amount_usd", amount_usd), ("thresholds", sorted(set(thresholds)) if thresholds else None), ("forecast", forecast)):
+            if value is not None and getattr(locked, name) != value:
+                setattr(locked, name, value)
+                changed[name] = str(value)
+        locked.save(update_fields=["amount_usd", "thresholds", "forecast"])
+        if channel_ids is not None:
+            locked.channels.set(_channels_of(locked.project, channel_ids))
+            changed["channels"] = sorted(channel_ids)
+        audit_record(project=locked.project, action=AuditAction.ALERTS_CHANGE, target=f"budget {locked.pk}", details={"updated": changed})
+    return locked
+
+
 def budget_delete(*, budget: Budget) -> None:
     audit_record(project=budget.project, action=AuditAction.ALERTS_CHANGE, target=f"budget {budget.pk}", details={"deleted": budget.name})
     budget.delete()
@@ -164,6 +189,31 @@ def rule_create(
         rule.channels.set(channels)
         audit_record(project=project, action=AuditAction.ALERTS_CHANGE, target=f"rule {rule.pk}", details={"created": name})
     return rule
+
+
+def rule_update(
+    *,
+    rule: AlertRule,
+    threshold: Decimal | None = None,
+    op: str | None = None,
+    window_minutes: int | None = None,
+    min_requests: int | None = None,
+    channel_ids: list[int] | None = None,
+) -> AlertRule:
+    """Change a rule's condition; its state stays, and the next evaluation judges the new one."""
+    changed: dict[str, object] = {}
+    with transaction.atomic():
+        locked = AlertRule.objects.select_for_update().get(pk=rule.pk)
+        for name, value in (("threshold", threshold), ("op", op), ("window_minutes", window_minutes), ("min_requests", min_requests)):
+            if value is not None and getattr(locked, name) != value:
+                setattr(locked, name, value)
+                changed[name] = str(value)
+        locked.save(update_fields=["threshold", "op", "window_minutes", "min_requests"])
+        if channel_ids is not None:
+            locked.channels.set(_channels_of(locked.project, channel_ids))
+            changed["channels"] = sorted(channel_ids)
+        audit_record(project=locked.project, action=AuditAction.ALERTS_CHANGE, target=f"rule {locked.pk}", details={"updated": changed})
+    return locked
 
 
 def rule_delete(*, rule: AlertRule) -> None:

@@ -164,3 +164,30 @@ def test_staff_see_every_projects_budgets_rules_and_deliveries_in_admin(client, 
         assert response.status_code == 200, path
     assert b"llm" in client.get("/admin/alerts/budget/").content
     assert client.get(f"/admin/alerts/delivery/{delivery.pk}/change/").status_code == 200
+
+
+def test_patch_changes_a_budget_and_a_rule_and_the_next_cycle_judges_the_new_values(client, project, admin_key, dataset, partitions):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.tracking.alerts.conftest import cost, request, store
+
+    budget = _call(client, "post", "/api/v1/budgets", admin_key, {"name": "b", "dataset": "costs", "period": "day", "amount_usd": "100"}).json()
+    rule = _call(client, "post", "/api/v1/alerts/rules", admin_key, {
+        "name": "r", "dataset": "costs", "metric": "requests", "window_minutes": 5, "threshold": 100,
+    }).json()
+    now = timezone.now()
+    store(dataset, [cost(now - timedelta(minutes=1), 30), request(now - timedelta(minutes=1), "200")])
+    alerts_evaluate(now=now)
+    assert AlertEvent.objects.count() == 0
+
+    changed = _call(client, "patch", f"/api/v1/budgets/{budget['id']}", admin_key, {"amount_usd": "50", "thresholds": [50, 90]})
+    ruled = _call(client, "patch", f"/api/v1/alerts/rules/{rule['id']}", admin_key, {"threshold": "0.5", "min_requests": 1})
+    assert (changed.status_code, changed.json()["amount_usd"], changed.json()["thresholds"]) == (200, "50.000000", [50, 90])
+    assert (ruled.status_code, ruled.json()["threshold"]) == (200, "0.500000")
+    alerts_evaluate(now=now)
+
+    assert sorted(AlertEvent.objects.values_list("type", flat=True)) == ["alert.firing", "budget.threshold"]
+    assert _call(client, "patch", f"/api/v1/budgets/{budget['id']}", admin_key, {"thresholds": [0]}).status_code == 400
+    assert _call(client, "patch", f"/api/v1/alerts/rules/{rule['id']}", admin_key, {"channels": [999999]}).status_code == 400
