@@ -266,15 +266,16 @@ def discover() -> None:
 
     Only what the environment (or the env file) leaves unset is filled in: the URLs from
     var/run.json and RUN_DEFAULTS while its `make run` is alive, the secret from
-    var/secret_key. Without
-    URLs and without a running `make run` it exits with a message saying what to do.
+    var/secret_key. Without URLs and without a running `make run` it exits with a message
+    saying what to do.
     """
     read_env_file()
     state = _run_state()
-    if state is not None and _alive(state["pid"]):
+    live = _live_run(state)
+    if live is not None:
         for name in SERVICE_VARIABLES:
             if not os.environ.get(name):
-                os.environ[name] = state[name]
+                os.environ[name] = live[name]
         for name, value in RUN_DEFAULTS.items():
             os.environ.setdefault(name, value)
     key_file = VAR / "secret_key"
@@ -378,8 +379,8 @@ def _serve(base_env: dict[str, str], options: "RunOptions", children: dict[str, 
 
 
 def run() -> int:
-    previous = _run_state()
-    if previous is not None and _alive(previous["pid"]):
+    previous = _live_run(_run_state())
+    if previous is not None:
         print(f"`make run` is already running in {ROOT} (pid {previous['pid']}).", file=sys.stderr)
         return 1
     signal.signal(signal.SIGINT, _raise_stop)
@@ -409,26 +410,67 @@ def run() -> int:
     return exit_code
 
 
+def _group_members(group: int) -> list[int] | None:
+    """This clone's processes (working in it) in process group ``group``; None without /proc."""
+    if not Path("/proc/self").exists():
+        return None
+    members = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == group:
+                if _runs_in(int(entry.name), ROOT):
+                    members.append(int(entry.name))
+    return members
+
+
 def _end_group(group: int) -> bool:
-    """SIGTERM a process group, SIGKILL it if some member outlives 10 s; False if it was already gone."""
-    try:
-        os.killpg(group, signal.SIGTERM)
-    except ProcessLookupError:
+    """SIGTERM the recorded group's processes, SIGKILL what is left after 10 s; False if none was left.
+
+    Only processes that work in this clone are signalled: after a reboot the recorded group
+    id may belong to someone else. The group is scanned again until it is empty, since a
+    pool (Celery's, gunicorn's) may start a replacement for a child that exited meanwhile.
+    """
+    members = _group_members(group)
+    if members is None:  # no /proc to check against (macOS): the whole recorded group
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
+            return True
         return False
-    deadline = time.monotonic() + 10
-    with contextlib.suppress(ProcessLookupError):
-        while time.monotonic() < deadline:
-            os.killpg(group, 0)
+    if not members:
+        return False
+    for stop_signal, patience in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        signalled: set[int] = set()
+        deadline = time.monotonic() + patience
+        while members and time.monotonic() < deadline:
+            for pid in set(members) - signalled:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, stop_signal)
+                signalled.add(pid)
             time.sleep(0.2)
-        os.killpg(group, signal.SIGKILL)
+            members = _group_members(group) or []
+        if not members:
+            break
     return True
+
+
+def _live_run(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The `make run` recorded in var/run.json if it still runs (its pid may have been reused since)."""
+    if state is None or not _alive(state["pid"]):
+        return None
+    try:
+        command = Path(f"/proc/{state['pid']}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return None if Path("/proc/self").exists() else state
+    except OSError:
+        return None
+    return state if b"meauxcloud.devstack" in command else None
 
 
 def stop() -> int:
     """Stop what a `make run` of this clone left running: its supervisor, processes and embedded servers."""
     state = _run_state() or {}
     stopped = []
-    if state.get("pid") and _alive(state["pid"]):
+    if _live_run(state or None) is not None:
         os.kill(state["pid"], signal.SIGTERM)
         _wait_gone([state["pid"]], timeout=60)
         stopped.append(f"make run (pid {state['pid']})")

@@ -78,6 +78,21 @@ def _group_exists(group: int) -> bool:
     return True
 
 
+def _group_listing(group: int) -> list[str]:
+    """The members of a process group (state, cwd, command), for a failure message."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if not proc.name.isdigit() or int(stat[2]) != group:
+                continue
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"{proc.name} {stat[0]} cwd={os.readlink(proc / 'cwd')} {command}")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 class Run:
     """`make run` in a terminal of its own: a new session, so Ctrl-C can be sent to its process group."""
 
@@ -169,7 +184,7 @@ def test_second_terminal_command_uses_make_runs_services_and_ctrl_c_stops_everyt
 
     assert exit_code == 0, run.log.read_text()[-3000:]
     assert not _group_exists(run.process.pid)
-    assert not _group_exists(state["group"])
+    assert not _group_exists(state["group"]), _group_listing(state["group"])
     assert clone_processes(clone) == []
     assert not (clone / "var" / "run.json").exists()
 
@@ -238,5 +253,5 @@ def test_run_after_its_database_was_recreated_with_a_dash_password_then_stop_aft
     )
 
     assert stopped.stdout.strip() == "Stopped web, worker and beat, postgres, redis."
-    assert not _group_exists(state["group"])
+    assert not _group_exists(state["group"]), _group_listing(state["group"])
     assert clone_processes(clone) == []
