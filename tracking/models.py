@@ -1,5 +1,6 @@
 import re
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -179,3 +180,27 @@ class ProjectFigures(models.Model):
     class Meta:
         managed = False
         db_table = "tracking_project_figures"
+
+
+class SavedQuery(models.Model):
+    """A named SQL query shared within a project: owners and admins save, every member reads and runs."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="saved_queries")
+    name = models.CharField(max_length=120)
+    sql = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="saved_query_unique_name"),
+            models.CheckConstraint(condition=~Q(name=""), name="saved_query_name_not_empty"),
+            models.CheckConstraint(condition=~Q(sql=""), name="saved_query_sql_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}/{self.name}"

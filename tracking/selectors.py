@@ -1,17 +1,19 @@
 """Reads of the tracking app."""
 
 from datetime import date, timedelta
+from typing import Any
 
 import redis
 from django.db import connection
 from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from projects.governance.models import AuditAction, AuditEvent
 from projects.models import Project
 from tracking import db
 from tracking.conf import tracking_settings
 from tracking.ingest import buffer
-from tracking.models import Dataset, DatasetDay, DeadLetter
+from tracking.models import Dataset, DatasetDay, DeadLetter, SavedQuery
 
 WORKER_STALE_SECONDS = 30
 
@@ -90,3 +92,16 @@ def pipeline_report(*, today: date) -> dict[str, object]:
         report["partitions_ahead"] = sum(1 for name in db.partition_list() if db.partition_day(name) > today)
         report["dead_letters_open"] = DeadLetter.objects.filter(resolution="").count()
     return report
+
+
+def saved_query_list(*, project: Project) -> QuerySet[SavedQuery]:
+    return SavedQuery.objects.filter(project=project).order_by("name")
+
+
+def sql_history_list(*, project: Project, user: Any, limit: int = 20) -> list[AuditEvent]:
+    """The member's own recent SQL, from the audit log (every query is recorded there, whichever way it ran)."""
+    return list(
+        AuditEvent.objects.filter(project=project, action=AuditAction.SQL_RUN, user=user).order_by("-created_at", "-id")[
+            :limit
+        ]
+    )

@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import msgspec
 from django.core.exceptions import ValidationError
@@ -21,8 +22,9 @@ from tracking.columns import DATA_COLUMNS
 from tracking.conf import tracking_settings
 from tracking.ingest import buffer, outage
 from tracking.ingest.decode import EPOCH, TimeWindow, ValidatedBatch, epoch_us
-from tracking.models import DATASET_NAME_RE, Dataset, DeadLetter, DeadLetterResolution
+from tracking.models import DATASET_NAME_RE, Dataset, DeadLetter, DeadLetterResolution, SavedQuery
 from tracking.rollups import services as rollups
+from tracking.sql.translate import MAX_QUERY_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -468,3 +470,36 @@ def dead_letter_points(*, dead_letter: DeadLetter, limit: int) -> list[dict[str,
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         return [{"undecodable": f"{type(error).__name__}: {error}"}]
     return [msgspec.to_builtins(row) for row in rows[:limit]]
+
+
+class SavedQueryInvalid(ValueError):
+    pass
+
+
+def saved_query_save(*, project: Project, user: Any, name: str, sql: str) -> SavedQuery:
+    """Create or replace the project's query of that name; the explorer's owners and admins call it."""
+    name, sql = name.strip(), sql.strip()
+    if not name or len(name) > 120:
+        raise SavedQueryInvalid("name: give the query a name of 1 to 120 characters")
+    if not sql:
+        raise SavedQueryInvalid("sql: the query is empty")
+    if len(sql.encode("utf-8")) > MAX_QUERY_BYTES:
+        raise SavedQueryInvalid(f"sql: a query is at most {MAX_QUERY_BYTES} bytes")
+    saved, created = SavedQuery.objects.update_or_create(
+        project=project, name=name, defaults={"sql": sql, "created_by": user}
+    )
+    audit_record(
+        project=project,
+        action=AuditAction.SAVED_QUERY,
+        target=name,
+        details={"sql": sql[:2000], "created": created},
+    )
+    return saved
+
+
+def saved_query_delete(*, project: Project, saved_query_id: int) -> None:
+    deleted = SavedQuery.objects.filter(project=project, id=saved_query_id).first()
+    if deleted is None:
+        return
+    deleted.delete()
+    audit_record(project=project, action=AuditAction.SAVED_QUERY, target=deleted.name, details={"deleted": True})

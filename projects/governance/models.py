@@ -30,6 +30,7 @@ class AuditAction(models.TextChoices):
     DATA_DELETE_REQUEST = "data.delete_request", "Data deletion requested"
     DATA_DELETE_DONE = "data.delete_done", "Data deletion finished"
     SQL_RUN = "sql.run", "SQL query run"
+    SAVED_QUERY = "sql.saved", "Saved SQL query changed"
     PROJECT_SUSPEND = "project.suspend", "Project suspended"
     PROJECT_RESUME = "project.resume", "Project resumed"
     ALERTS_CHANGE = "alerts.change", "Budget, alert rule or channel changed"

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from meauxcloud.api import ApiProblem
 from projects.api import ProjectAPIView
-from projects.authentication import ApiKeyAuthentication
+from projects.authentication import ApiKeyAuthentication, RawBodySessionAuthentication
 from projects.models import Project, Scope
 from tracking.sql.engine import SqlError, SqlResult
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE
@@ -193,10 +193,12 @@ class CloudflareSqlSlashView(CloudflareSqlView):
 class SqlView(ProjectAPIView):
     """``POST /api/v1/sql``: raw SQL, or JSON ``{"query", "params"}`` binding ``{name:Type}`` placeholders.
 
-    Errors are problem+json with the position of the offending token.
+    Errors are problem+json with the position of the offending token. Members may call it with
+    their session (``?project=<slug>`` and the ``X-CSRFToken`` header), as the SQL explorer does.
     """
 
     required_scope = Scope.READ
+    authentication_classes = [ApiKeyAuthentication, RawBodySessionAuthentication]
     parser_classes: list = []
 
     @extend_schema(

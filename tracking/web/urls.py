@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from tracking.alerts import views as alerts_views
-from tracking.web import views
+from tracking.web import explorer, views
 
 app_name = "web"
 
@@ -22,6 +22,9 @@ urlpatterns = [
     path("projects/<slug:slug>/settings/members/<int:membership_id>/role/", views.member_role_view, name="member-role"),
     path("projects/<slug:slug>/settings/members/<int:membership_id>/remove/", views.member_remove_view, name="member-remove"),
     path("projects/<slug:slug>/settings/datasets/<int:dataset_id>/", views.dataset_settings_view, name="dataset-settings"),
+    path("projects/<slug:slug>/sql/", explorer.sql_explorer, name="sql"),
+    path("projects/<slug:slug>/sql/saved/", explorer.saved_query_save_view, name="sql-save"),
+    path("projects/<slug:slug>/sql/saved/<int:saved_query_id>/delete/", explorer.saved_query_delete_view, name="sql-delete"),
     path("projects/<slug:slug>/alerts/", alerts_views.alerts_page, name="alerts"),
     path("projects/<slug:slug>/alerts/budgets/", alerts_views.budget_create_view, name="alerts-budget-create"),
     path("projects/<slug:slug>/alerts/rules/", alerts_views.rule_create_view, name="alerts-rule-create"),
