@@ -25,6 +25,7 @@ from projects.governance.quotas import QuotaExceeded
 from projects.models import ApiKey, Scope
 from tracking.sql.engine import SqlError, SqlResult
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE, SERVER_VERSION
+from tracking.sql.native import native_render
 from tracking.sql.runner import query_run
 from tracking.sql.translate import MAX_QUERY_BYTES, format_name
 
@@ -167,16 +168,24 @@ def _default_format(request: HttpRequest) -> str:
         raise _from_sql_error(error) from None
 
 
-def _success(result: SqlResult, query_id: str) -> HttpResponse:
-    response = HttpResponse(result.body, content_type=result.content_type)
+def _protocol_version(request: HttpRequest) -> int:
+    value = request.GET.get("client_protocol_version", "")
+    return int(value) if value.isdigit() and len(value) <= 9 else 0
+
+
+def _success(result: SqlResult, query_id: str, protocol_version: int) -> HttpResponse:
+    body = result.body
+    if result.format == "Native" and protocol_version:
+        body = native_render(result.columns, result.rows, protocol_version=protocol_version)
+    response = HttpResponse(body, content_type=result.content_type)
     summary = {
         "read_rows": str(len(result.rows)),
-        "read_bytes": str(len(result.body)),
+        "read_bytes": str(len(body)),
         "written_rows": "0",
         "written_bytes": "0",
         "total_rows_to_read": str(result.rows_before_limit),
         "result_rows": str(len(result.rows)),
-        "result_bytes": str(len(result.body)),
+        "result_bytes": str(len(body)),
     }
     response["X-ClickHouse-Summary"] = json.dumps(summary, separators=(",", ":"))
     response["X-ClickHouse-Format"] = result.format
@@ -218,7 +227,7 @@ def clickhouse_query_view(request: HttpRequest) -> HttpResponse:
         response = _error_response(error, query_id)
         response["Retry-After"] = str(refusal.retry_after)
         return response
-    return _success(result, query_id)
+    return _success(result, query_id, _protocol_version(request))
 
 
 def clickhouse_ping_view(request: HttpRequest) -> HttpResponse:

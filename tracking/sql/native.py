@@ -147,15 +147,28 @@ def column_data(values: list[Any], ch_type: str) -> bytes:
     return b"".join(encode(value) for value in values)
 
 
-def native_render(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> bytes:
+#: Protocol revisions that change the Native block layout (ClickHouse's ProtocolDefines.h).
+REVISION_WITH_BLOCK_INFO = 51903
+REVISION_WITH_CUSTOM_SERIALIZATION = 54454
+# BlockInfo: field 1 is_overflows = false, field 2 bucket_num = -1, field 0 ends it.
+_BLOCK_INFO = b"\x01\x00\x02\xff\xff\xff\xff\x00"
+
+
+def native_render(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]], *, protocol_version: int = 0) -> bytes:
     """One Native block holding the whole result.
 
     An empty result is still one block with the column names and types (and no rows), so
-    drivers can name the columns of an empty DataFrame.
+    drivers can name the columns of an empty DataFrame. ``protocol_version`` is the HTTP
+    ``client_protocol_version``: from 51903 the block starts with BlockInfo, from 54454 each
+    column says it has no custom serialization (what clickhouse-connect and clickhouse-go read).
     """
-    parts = [leb128(len(columns)), leb128(len(rows))]
+    parts = [_BLOCK_INFO] if protocol_version >= REVISION_WITH_BLOCK_INFO else []
+    parts += [leb128(len(columns)), leb128(len(rows))]
     for index, (name, ch_type) in enumerate(columns):
-        parts += [_string(name), _string(ch_type), column_data([row[index] for row in rows], ch_type)]
+        parts += [_string(name), _string(ch_type)]
+        if protocol_version >= REVISION_WITH_CUSTOM_SERIALIZATION:
+            parts.append(b"\x00")
+        parts.append(column_data([row[index] for row in rows], ch_type))
     return b"".join(parts)
 
 

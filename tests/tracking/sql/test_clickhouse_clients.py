@@ -120,6 +120,7 @@ def test_clickhouse_connect_reads_the_seed_queries_with_clickhouse_types(
         host=server.host, port=server.port, username=loaded.project.slug, password=key, proxy_path="/clickhouse"
     )
     assert ch.server_version == "24.8.1.1"
+    assert ch.protocol_version == 54405  # its Native probe read our BlockInfo; queries below use it
     assert ch.command("SELECT 1") == 1
     assert ch.ping() is True
     for name, query in sorted(SEED_QUERIES.items()):
@@ -200,3 +201,21 @@ def test_official_javascript_client_reads_the_seed_queries(server: Server, loade
         assert sorted(map(key_of, whole["body"]["data"])) == sorted(map(key_of, expected["data"]))
     refused = answers[-1]
     assert refused["ok"] is False and refused["code"] == "60"
+
+
+def test_a_chunked_body_without_content_length_is_read(server: Server, loaded: LoadedProject) -> None:
+    import http.client
+
+    key = key_for(loaded.project, "read").secret
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    chunks = iter([b"SELECT count() > 0 ", b"FROM weather ", b"FORMAT JSONEachRow"])
+    connection.request(
+        "POST",
+        "/clickhouse/?default_format=TabSeparated",
+        body=chunks,
+        headers={"X-ClickHouse-User": loaded.project.slug, "X-ClickHouse-Key": key, "Transfer-Encoding": "chunked"},
+        encode_chunked=True,
+    )
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b'{"greater(count(), 0)":1}\n')
+    connection.close()

@@ -241,3 +241,16 @@ def test_queries_are_audited_as_clickhouse_http(client: Client, loaded: LoadedPr
     event = AuditEvent.objects.filter(project=loaded.project).order_by("-id").first()
     assert event.details["sql"] == "SELECT 42"
     assert event.details["interface"] == "clickhouse-http"
+
+
+def test_native_follows_the_client_protocol_version(client: Client, loaded: LoadedProject, read_key: str) -> None:
+    """clickhouse-connect probes with client_protocol_version=54405 and checks bytes 8..16; clickhouse-go sends a newer one."""
+    plain = ch_get(client, read_key, query="SELECT 1 AS check FORMAT Native")
+    assert plain.content == b"\x01\x01\x05check\x05UInt8\x01"
+    with_block_info = ch_get(client, read_key, query="SELECT 1 AS check FORMAT Native", client_protocol_version="54405")
+    assert with_block_info.content == b"\x01\x00\x02\xff\xff\xff\xff\x00" + plain.content
+    assert with_block_info.content[8:16] == b"\x01\x01\x05check"
+    custom = ch_get(client, read_key, query="SELECT 1 AS check FORMAT Native", client_protocol_version="54460")
+    assert custom.content == b"\x01\x00\x02\xff\xff\xff\xff\x00\x01\x01\x05check\x05UInt8\x00\x01"
+    text = ch_get(client, read_key, query="SELECT 1 AS check", client_protocol_version="54405")
+    assert text.content == b"1\n"
