@@ -293,6 +293,7 @@ def main() -> None:
     if not args.quick:
         side.append(_side_bench("reports", ["--no-docs"], timeout=1200))  # its own section is its script's to write
         side.append(_side_bench("alerts", [], timeout=900))
+        side.append(_side_bench("admin", [], timeout=900))  # writes its own "Admin" section
     results["side"] = side
     results["seconds"] = round(time.monotonic() - started)
     OUT.mkdir(parents=True, exist_ok=True)

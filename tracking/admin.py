@@ -284,7 +284,7 @@ class ProjectConsoleAdmin(ProjectAdmin):
     """The project list with each project's last 30 days, and its datasets on its page.
 
     Figures come from ``tracking_dataset_day`` (kept by the drain with the rollups) and the
-    hourly storage estimate; quota use from Redis, one round trip per page. docs/admin.md
+    storage estimate (refreshed every 10 minutes); quota use from Redis, one round trip per page. docs/admin.md
     defines each column.
     """
 

@@ -143,7 +143,7 @@ class DatasetDay(models.Model):
 class DatasetStorage(models.Model):
     """Estimated bytes on disk per dataset: each day partition's size shared by its points.
 
-    A materialized view (``tracking.db.storage_view_sql``) refreshed hourly by the
+    A materialized view (``tracking.db.storage_view_sql``) refreshed every 10 minutes by the
     ``tracking.refresh_storage`` task: sizes change slowly, and asking PostgreSQL for a
     partition's size per list row would cost a catalog lookup each.
     """
