@@ -70,12 +70,17 @@ def clone_processes(clone: Path) -> list[str]:
     return found
 
 
-def _group_exists(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _group_exists(group: int, *, settle: float = 0) -> bool:
+    """Whether any process of the group exists; ``settle``: seconds to let exited ones be reaped."""
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.2)
 
 
 def _group_listing(group: int) -> list[str]:
@@ -183,8 +188,8 @@ def test_second_terminal_command_uses_make_runs_services_and_ctrl_c_stops_everyt
         exit_code = run.ctrl_c()
 
     assert exit_code == 0, run.log.read_text()[-3000:]
-    assert not _group_exists(run.process.pid)
-    assert not _group_exists(state["group"]), _group_listing(state["group"])
+    assert not _group_exists(run.process.pid, settle=10)
+    assert not _group_exists(state["group"], settle=10), _group_listing(state["group"])
     assert clone_processes(clone) == []
     assert not (clone / "var" / "run.json").exists()
 
@@ -253,5 +258,19 @@ def test_run_after_its_database_was_recreated_with_a_dash_password_then_stop_aft
     )
 
     assert stopped.stdout.strip() == "Stopped web, worker and beat, postgres, redis."
-    assert not _group_exists(state["group"]), _group_listing(state["group"])
+    assert not _group_exists(state["group"], settle=10), _group_listing(state["group"])
+    assert clone_processes(clone) == []
+
+
+def test_make_test_stops_the_embedded_servers_it_started(clone):
+    result = subprocess.run(
+        [sys.executable, "-m", "meauxcloud.devstack", "exec", "--database", "meauxcloud_test", "--",
+         sys.executable, "-c", "import os; print(os.environ['DATABASE_URL'], os.environ['REDIS_URL'])"],
+        cwd=clone, env=_terminal_env(), capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    database_url, redis_url = result.stdout.split()
+    assert database_url.startswith("postgres://postgres@%2F") and database_url.endswith("/meauxcloud_test")
+    assert redis_url == f"redis://127.0.0.1:{REDIS_PORT}/0"
     assert clone_processes(clone) == []
