@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import IntegrityError
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -113,6 +113,19 @@ class ChannelTestApi(_AdminView):
         return Response({"id": str(delivery.id)}, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": ["month", "day"]},
+            {
+                "type": "object",
+                "properties": {"rolling_days": {"type": "integer", "minimum": 1, "maximum": MAX_ROLLING_DAYS}},
+                "required": ["rolling_days"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
 class PeriodField(serializers.Field):
     """``"month"``, ``"day"`` or ``{"rolling_days": N}``."""
 
@@ -300,7 +313,7 @@ class BudgetCachedStatusApi(ProjectAPIView):
 
     required_scope = Scope.READ
 
-    @extend_schema(parameters=[CachedStatusInputSerializer], responses=CachedStatusListSerializer)
+    @extend_schema(operation_id="budgets_cached_status", parameters=[CachedStatusInputSerializer], responses=CachedStatusListSerializer)
     def get(self, request: Request) -> Response:
         query = CachedStatusInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -39,6 +40,13 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: object) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "A project API key with the 'read' scope."}
+
+
+class RawBodySessionScheme(SessionScheme):
+    """The SQL API's session authentication: Django's session cookie, with its CSRF check on the raw request."""
+
+    target_class = "projects.authentication.RawBodySessionAuthentication"
+    name = "sqlCookieAuth"
 
 
 DEFAULT_RANGE = "24h"
