@@ -151,7 +151,7 @@ def report_times(ours: "Ours", dataset: str) -> list[dict[str, object]]:
     for label, path in ENDPOINTS:
         url = f"{path}{'&' if '?' in path else '?'}dataset={dataset}"
 
-        def call() -> None:
+        def call(url: str = url) -> None:
             status, body = ours.client.post(url, None, ours.headers, method="GET")
             if status != 200:
                 raise RuntimeError(f"{url} answered {status}: {body[:200]!r}")
@@ -277,12 +277,12 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
     try:
         for name, template in SEED_QUERIES.items():
             try:
-                our_ms, our_result = _median_ms(lambda: ours(template.format(table=dataset)))
+                our_ms, our_result = _median_ms(lambda template=template: ours(template.format(table=dataset)))
                 error = None
             except RuntimeError as failure:  # e.g. the SQL API's statement timeout
                 our_ms, our_result, error = float("nan"), [], str(failure)[:200]
-            ch_ms, ch_result = _median_ms(lambda: chdb_engine(template.format(table="bench.points")))
-            duck_ms, _ = _median_ms(lambda: duck_engine(template.format(table="points")))
+            ch_ms, ch_result = _median_ms(lambda template=template: chdb_engine(template.format(table="bench.points")))
+            duck_ms, _ = _median_ms(lambda template=template: duck_engine(template.format(table="points")))
             rows.append({
                 "query": name, "ours_ms": round(our_ms, 1), "chdb_ms": round(ch_ms, 1), "duckdb_ms": round(duck_ms, 1),
                 "vs_chdb": round(our_ms / ch_ms, 2), "vs_duckdb": round(our_ms / duck_ms, 2), "rows": len(our_result),

@@ -150,7 +150,7 @@ def _measure() -> list[dict[str, object]]:
     key = api_key_create(project=project, name="bench", scopes=["read"]).secret
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     timings: dict[str, list[float]] = {name: [] for name, _ in ENDPOINTS}
-    for name, url in ENDPOINTS:
+    for _name, url in ENDPOINTS:
         response = client.get(url)
         if response.status_code != 200:
             raise SystemExit(f"{url} answered {response.status_code}: {response.content[:300]!r}")

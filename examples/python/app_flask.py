@@ -12,6 +12,7 @@ import os
 from flask import Flask
 
 from meauxcloud_client import Dataset, WSGIMiddleware
+
 from settings import DATASET, URL, WRITE_KEY
 
 app = Flask(__name__)

@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from meauxcloud_client import ASGIMiddleware, Dataset
+
 from settings import DATASET, URL, WRITE_KEY
 
 

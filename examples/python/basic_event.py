@@ -4,6 +4,7 @@
 """
 
 from meauxcloud_client import Dataset
+
 from settings import DATASET, URL, WRITE_KEY
 
 analytics = Dataset(URL, WRITE_KEY, DATASET)

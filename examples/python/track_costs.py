@@ -5,6 +5,7 @@ event and resource rows.
 """
 
 from meauxcloud_client import Dataset, track_ai_usage, track_project_cost, track_resource, track_user_event
+
 from settings import DATASET, URL, WRITE_KEY
 
 analytics = Dataset(URL, WRITE_KEY, DATASET)

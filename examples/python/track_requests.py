@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 
 from meauxcloud_client import Dataset, track_request
+
 from settings import DATASET, URL, WRITE_KEY
 
 analytics = Dataset(URL, WRITE_KEY, DATASET)

@@ -8,14 +8,7 @@
 from meauxcloud_client.aio import AsyncDataset
 from meauxcloud_client.budgets import BudgetStatus, BudgetStatusError, budget_status, budget_statuses
 from meauxcloud_client.dataset import Dataset
-from meauxcloud_client.helpers import (
-    track_ai_usage,
-    track_error,
-    track_project_cost,
-    track_request,
-    track_resource,
-    track_user_event,
-)
+from meauxcloud_client.helpers import track_ai_usage, track_error, track_project_cost, track_request, track_resource, track_user_event
 from meauxcloud_client.middleware import ASGIMiddleware, WSGIMiddleware
 from meauxcloud_client.pipeline import Stats
 from meauxcloud_client.registry import shared_dataset
