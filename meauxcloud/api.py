@@ -79,7 +79,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return problem_response(
             status_code=exc.status_code,
             detail=str(exc.detail),
-            code=str(exc.detail.code),
+            code=str(exc.get_codes()),
             retry_after=exc.retry_after,
             **exc.extra,
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from projects.authentication import signed_in
 from projects.governance.models import ProjectQuota
 from projects.governance.quotas import quota_limits_forget
 from projects.models import ApiKey, Membership, Project, Scope
@@ -23,6 +25,9 @@ from projects.services import api_key_create, api_key_revoke, project_resume, pr
 
 SUSPEND_PERMISSION = "projects.suspend_project"
 
+
+# The key columns an inline shows; the last, the revoke link, only to those who may revoke.
+KEY_FIELDS = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at", "revoke")
 
 class IssueKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Says where the key is used, e.g. “production web”.")
@@ -46,15 +51,15 @@ class ApiKeyInline(admin.TabularInline):
 
     model = ApiKey
     extra = 0
-    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at", "revoke"]
-    readonly_fields = fields
+    fields = KEY_FIELDS
+    readonly_fields = KEY_FIELDS
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.fields if request.user.has_perm("projects.change_apikey") else self.fields[:-1]
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return KEY_FIELDS if request.user.has_perm("projects.change_apikey") else KEY_FIELDS[:-1]
 
     @admin.display(description="")
     def revoke(self, obj: ApiKey) -> str:
@@ -101,8 +106,8 @@ class ProjectAdmin(admin.ModelAdmin):
     actions = ["suspend", "resume"]
     change_form_template = "admin/projects/project/change_form.html"
 
-    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
-        return ["name", "slug"] if obj is None else ["name", "slug", "created_at", "suspended_at", "suspended_reason"]
+    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> tuple[str, ...]:
+        return ("name", "slug") if obj is None else ("name", "slug", "created_at", "suspended_at", "suspended_reason")
 
     @admin.display(description="status", ordering="suspended_at")
     def status(self, obj: Project) -> str:
@@ -137,7 +142,7 @@ class ProjectAdmin(admin.ModelAdmin):
             "projects": projects,
             "form": form,
             "action_url": action_url,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/projects/project/suspend.html", context)
 
@@ -204,7 +209,7 @@ class ProjectAdmin(admin.ModelAdmin):
         form = IssueKeyForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             issued = api_key_create(
-                project=project, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user
+                project=project, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=signed_in(request.user)
             )
             return self._page(
                 request, "admin/projects/project/key_issued.html", f"Key issued for {project.slug}", project=project, issued=issued
@@ -255,7 +260,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             obj.save(update_fields=["name"])
             return
         issued = api_key_create(
-            project=obj.project, name=obj.name, scopes=list(obj.scopes) or [Scope.READ], created_by=request.user
+            project=obj.project, name=obj.name, scopes=list(obj.scopes) or [Scope.READ], created_by=signed_in(request.user)
         )
         obj.pk = issued.api_key.pk
         obj.prefix = issued.api_key.prefix

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from meauxcloud.api import ApiProblem
-from projects.authentication import ApiKeyUser
+from projects.authentication import ApiKeyUser, signed_in
 from projects.models import MANAGER_ROLES, ApiKey, Project, Scope
 from projects.selectors import membership_get
 
@@ -55,10 +55,11 @@ class ProjectAPIView(APIView):
         if not slug:
             raise exceptions.ValidationError({"project": "Name the project (its slug) when using a session."})
         project = Project.objects.filter(slug=slug).first()
-        membership = membership_get(project=project, user=request.user) if project is not None else None
-        if project is None or not (request.user.is_superuser or membership):
+        user = signed_in(request.user)
+        membership = membership_get(project=project, user=user) if project is not None else None
+        if project is None or not (user.is_superuser or membership):
             raise exceptions.NotFound("No such project.")
-        if self.required_scope == Scope.ADMIN and not request.user.is_superuser and membership.role not in MANAGER_ROLES:
+        if self.required_scope == Scope.ADMIN and not user.is_superuser and (membership is None or membership.role not in MANAGER_ROLES):
             raise exceptions.PermissionDenied("Only the project's owners and admins may do this.")
         return project
 

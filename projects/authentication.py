@@ -1,7 +1,8 @@
 """Bearer API keys for DRF, resolving the project once per request."""
 
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
-from django.http import HttpRequest
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -52,10 +53,17 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     return api_key
 
 
+def signed_in(user: object) -> User:
+    """The person behind a session that authentication already let through, typed as such."""
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request: HttpRequest) -> tuple[ApiKeyUser, ApiKey] | None:
+    def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
@@ -67,7 +75,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         return ApiKeyUser(api_key), api_key
 
-    def authenticate_header(self, request: HttpRequest) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
 
 

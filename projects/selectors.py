@@ -3,7 +3,7 @@
 import hmac
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from projects.models import ApiKey, Membership, Project, Scope
@@ -21,13 +21,13 @@ def api_key_get_active(*, secret: str) -> ApiKey | None:
     return api_key
 
 
-def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
+def project_list_for_user(*, user: User) -> QuerySet[Project]:
     if user.is_superuser:
         return Project.objects.all()
     return Project.objects.filter(memberships__user=user)
 
 
-def membership_get(*, project: Project, user: AbstractBaseUser) -> Membership | None:
+def membership_get(*, project: Project, user: User) -> Membership | None:
     return Membership.objects.filter(project=project, user=user).first()
 
 
@@ -35,7 +35,7 @@ def api_key_list(*, project: Project) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(project=project)
 
 
-def project_get_for_user(*, user: AbstractBaseUser, slug: str) -> tuple[Project, Membership | None] | None:
+def project_get_for_user(*, user: User, slug: str) -> tuple[Project, Membership | None] | None:
     """The project and the user's membership, or None when the user may not see it (staff see all)."""
     project = Project.objects.filter(slug=slug).first()
     if project is None:

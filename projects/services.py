@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ def api_key_hash(*, secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def project_create(*, slug: str, name: str = "", owner: AbstractBaseUser | None = None) -> Project:
+def project_create(*, slug: str, name: str = "", owner: User | None = None) -> Project:
     project = Project(slug=slug, name=name or slug)
     project.full_clean()
     with transaction.atomic():
@@ -42,7 +42,7 @@ def project_create(*, slug: str, name: str = "", owner: AbstractBaseUser | None 
 
 
 def api_key_create(
-    *, project: Project, name: str, scopes: list[str], created_by: AbstractBaseUser | None = None
+    *, project: Project, name: str, scopes: list[str], created_by: User | None = None
 ) -> IssuedKey:
     """Keys look like ``mc_<8 id chars>_<43 secret chars>``; the id part is shown in lists."""
     public_id = secrets.token_hex(4)
@@ -89,12 +89,12 @@ def api_key_touch(*, api_key: ApiKey) -> None:
         api_key.last_used_at = now
 
 
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(*, project: Project, user: User, role: str) -> Membership:
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
     return membership
 
 
-def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
+def membership_remove(*, project: Project, user: User) -> None:
     Membership.objects.filter(project=project, user=user).delete()
 
 
@@ -108,7 +108,7 @@ def _owners_locked(*, project: Project) -> int:
     return len(Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).values_list("pk", flat=True))
 
 
-def membership_change(*, project: Project, actor_role: str, user: AbstractBaseUser, role: str) -> Membership:
+def membership_change(*, project: Project, actor_role: str, user: User, role: str) -> Membership:
     """Add a member or change a role, as someone holding ``actor_role`` (owner or admin).
 
     Admins manage members and admins; only owners grant or take away ownership, and the
@@ -127,7 +127,7 @@ def membership_change(*, project: Project, actor_role: str, user: AbstractBaseUs
         return membership_set(project=project, user=user, role=role)
 
 
-def membership_delete(*, project: Project, actor_role: str, user: AbstractBaseUser) -> None:
+def membership_delete(*, project: Project, actor_role: str, user: User) -> None:
     """Remove a member under the same rules as ``membership_change``."""
     current = Membership.objects.filter(project=project, user=user).first()
     if current is None:

@@ -162,14 +162,14 @@ class DeletionJobAdmin(admin.ModelAdmin):
     search_fields = ["dataset_name", "project_slug", "value"]
     form = DeletionJobForm
 
-    def get_fields(self, request: HttpRequest, obj: DeletionJob | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: DeletionJob | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["dataset", "column", "value"]
-        return ["project_slug", "dataset_name", "kind", "column", "value", "status", "phase", "deleted_rows",
-                "requested_by", "error", "created_at", "finished_at"]
+            return ("dataset", "column", "value")
+        return ("project_slug", "dataset_name", "kind", "column", "value", "status", "phase", "deleted_rows",
+                "requested_by", "error", "created_at", "finished_at")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: DeletionJob | None = None) -> list[str]:
-        return [] if obj is None else self.get_fields(request, obj)
+    def get_readonly_fields(self, request: HttpRequest, obj: DeletionJob | None = None) -> tuple[str, ...]:
+        return () if obj is None else self.get_fields(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

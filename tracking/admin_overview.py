@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
@@ -24,7 +25,7 @@ TOP_DATASETS = 20
 def admin_overview_data(*, now) -> dict[str, object]:
     since = now - timedelta(days=OVERVIEW_DAYS)
     totals = {row[0]: row[1:] for row in reports_db.project_totals(since=since)}
-    projects = []
+    projects: list[dict[str, Any]] = []
     for project in Project.objects.order_by("slug"):
         requests, fives, errors, cost = totals.get(project.id, (0, 0, 0, Decimal(0)))
         projects.append(

@@ -18,9 +18,9 @@ class TrackingSettings:
         return django_settings.TRACKING_CONSUMER_GROUP
 
     @property
-    def DRAIN_QUEUE(self) -> str | None:
-        """Celery queue for drain kicks; None routes to the default queue."""
-        return django_settings.TRACKING_DRAIN_QUEUE
+    def DRAIN_QUEUE(self) -> str:
+        """Celery queue for drain kicks; unset, Celery's default queue."""
+        return django_settings.TRACKING_DRAIN_QUEUE or django_settings.CELERY_TASK_DEFAULT_QUEUE
 
     @property
     def BUFFER_HIGH_WATER(self) -> int:

@@ -6,8 +6,10 @@ be distributed by dataset later (docs/scaling.md).
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from django.db import connection
+from django.db.backends.postgresql.base import DatabaseWrapper as PostgresConnection
 from psycopg import sql
 
 from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS
@@ -236,7 +238,7 @@ def statistics_publish() -> None:
     PostgreSQL 15+ batches a backend's table counters; the statistics refresher, in another
     session, decides from them what to analyze right after a drain.
     """
-    if connection.pg_version >= 150000:
+    if cast(PostgresConnection, connection).pg_version >= 150000:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_stat_force_next_flush()")
 

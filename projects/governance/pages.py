@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from projects.authentication import signed_in
 from projects.governance.audit import audit_list
 from projects.governance.models import AuditAction
 from projects.selectors import project_get_for_user
@@ -13,7 +14,7 @@ PAGE_SIZE = 200
 
 @login_required
 def audit_page(request: HttpRequest, slug: str) -> HttpResponse:
-    found = project_get_for_user(user=request.user, slug=slug)
+    found = project_get_for_user(user=signed_in(request.user), slug=slug)
     if found is None:
         raise Http404("No such project.")
     project, _ = found

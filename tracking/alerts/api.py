@@ -26,6 +26,7 @@ from tracking.alerts.models import (
     AlertEvent,
     AlertRule,
     Budget,
+    Channel,
     ChannelKind,
     Comparator,
     Metric,
@@ -354,7 +355,7 @@ class RuleInputSerializer(serializers.Serializer):
 
 
 class RuleOutputSerializer(serializers.ModelSerializer):
-    channels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    channels: serializers.PrimaryKeyRelatedField[Channel] = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
         model = AlertRule

@@ -55,7 +55,7 @@ def webhook_url_check(*, url: str) -> None:
         infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (OSError, ValueError) as error:
         raise UrlRefused(f"The webhook host {parts.hostname!r} does not resolve.") from error
-    if any(_address_private(info[4][0]) for info in infos):
+    if any(_address_private(str(info[4][0])) for info in infos):
         raise UrlRefused(
             f"The webhook host {parts.hostname!r} is on a loopback or private network; "
             "set ALERTS_ALLOW_PRIVATE_URLS=1 to allow that (development only)."

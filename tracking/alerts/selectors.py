@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -72,7 +73,7 @@ def budget_period(*, budget: Budget, now: datetime) -> BudgetPeriod:
     return BudgetPeriod(key="rolling", start=start, end=now)
 
 
-def _budget_spend(budget: Budget, rows: Iterable[tuple]) -> Decimal:
+def _budget_spend(budget: Budget, rows: Iterable[tuple[Any, ...]]) -> Decimal:
     """Rows are ``(kind, k1, k2, n, s1, s2, s3)``: cost points keep project id and type in k1/k2
     and the amount in s1; ``ai-usage`` points keep the model in k1 and the cost in s2."""
     total = ZERO
@@ -90,9 +91,9 @@ class _Totals:
 
     def __init__(self, *, now: datetime) -> None:
         self.now = now
-        self.cache: dict[tuple[int, datetime, datetime], list[tuple]] = {}
+        self.cache: dict[tuple[int, datetime, datetime], list[tuple[Any, ...]]] = {}
 
-    def rows(self, dataset: Dataset, project: Project, start: datetime, end: datetime) -> list[tuple]:
+    def rows(self, dataset: Dataset, project: Project, start: datetime, end: datetime) -> list[tuple[Any, ...]]:
         key = (dataset.id, start, end)
         if key not in self.cache:
             self.cache[key] = rollup_totals(
@@ -158,7 +159,7 @@ _OTHER_METRICS = frozenset({Metric.ERROR_EVENTS, Metric.AI_TOKENS, Metric.AI_COS
 VOLUME_GATED = frozenset({Metric.RATE_5XX, Metric.RATE_4XX, Metric.P95, Metric.P99, Metric.ERROR_EVENTS})
 
 
-def _rule_value(rule: AlertRule, requests_rows: list[tuple], other_rows: list[tuple]) -> RuleValue:
+def _rule_value(rule: AlertRule, requests_rows: list[tuple[Any, ...]], other_rows: list[tuple[Any, ...]]) -> RuleValue:
     by_class: dict[str, int] = defaultdict(int)
     bins: dict[int, int] = {}
     for kind, k2, n, *_ in requests_rows:
@@ -208,13 +209,13 @@ def rule_measure_many(*, rules: Sequence[AlertRule], now: datetime) -> dict[int,
         # From the minute boundary: minute rollups, plus raw points only for the current minute.
         start = floor_to(now, MINUTE) - timedelta(minutes=minutes)
         metrics = {rule.metric for rule in members}
-        common = {"project": members[0].project, "dataset": dataset, "start": start, "end": now, "now": now}
+        project = members[0].project
         requests_rows = (
-            rollup_totals(**common, kinds=[Kind.REQUEST, Kind.LATENCY_ALL], group_by=["kind", "k2"])
+            rollup_totals(project=project, dataset=dataset, start=start, end=now, now=now, kinds=[Kind.REQUEST, Kind.LATENCY_ALL], group_by=["kind", "k2"])
             if metrics & _REQUEST_METRICS else []
         )
         other_rows = (
-            rollup_totals(**common, kinds=[Kind.ERROR, Kind.AI, Kind.COST], group_by=["kind", "k1", "k2"])
+            rollup_totals(project=project, dataset=dataset, start=start, end=now, now=now, kinds=[Kind.ERROR, Kind.AI, Kind.COST], group_by=["kind", "k1", "k2"])
             if metrics & _OTHER_METRICS else []
         )
         for rule in members:

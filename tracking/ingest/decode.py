@@ -8,6 +8,7 @@ point refused by Cloudflare is refused here with the same words.
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -185,7 +186,7 @@ def _check_into(batch: ValidatedBatch, index: int, point: DataPoint, window: Tim
         batch.errors.append(PointError(index, rejected.code, rejected.detail))
 
 
-def batch_validate_raw(raw_points: list[bytes | msgspec.Raw], window: TimeWindow, *, unit: str = "Line") -> ValidatedBatch:
+def batch_validate_raw(raw_points: Sequence[bytes | msgspec.Raw], window: TimeWindow, *, unit: str = "Line") -> ValidatedBatch:
     """Decode and check each point apart, so one bad point (or NDJSON line) rejects only itself."""
     batch = ValidatedBatch()
     for index, raw in enumerate(raw_points):
@@ -243,7 +244,7 @@ def array_elements(body: bytes) -> list[bytes] | None:
     return None
 
 
-def body_split(body: bytes, *, ndjson: bool) -> list[bytes | msgspec.Raw]:
+def body_split(body: bytes, *, ndjson: bool) -> Sequence[bytes | msgspec.Raw]:
     """The raw points of a body: one object, an array of objects, or one object per line."""
     if ndjson:
         return [line for line in body.splitlines() if line.strip()]

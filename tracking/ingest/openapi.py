@@ -28,7 +28,7 @@ class PointErrorSerializer(serializers.Serializer):
 class IngestResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     rejected = serializers.IntegerField()
-    errors = PointErrorSerializer(many=True)
+    errors = PointErrorSerializer(many=True)  # type: ignore[assignment]  # DRF's metaclass moves declared fields off the class
     duplicates = serializers.IntegerField(required=False)
 
 

@@ -39,6 +39,8 @@ def _bytes_field(event: dict[str, object], name: str) -> str | None:
 def _timestamp(value: object) -> datetime | None:
     if value is None:
         return None
+    if not isinstance(value, int | float | str):
+        raise InvalidEvent("timestamp must be nanoseconds since the epoch.")
     try:
         nanos = int(value)
     except (TypeError, ValueError):

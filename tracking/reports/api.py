@@ -67,7 +67,7 @@ class ReportInputSerializer(serializers.Serializer):
 class NumberField(serializers.Field):
     """A count stays an integer; an exact decimal sum becomes a JSON number; no value is null."""
 
-    def to_representation(self, value: object) -> object:
+    def to_representation(self, value: int | Decimal | float | None) -> int | float | None:
         if value is None or isinstance(value, int):
             return value
         return float(value)
@@ -249,7 +249,7 @@ class SqlResultSerializer(serializers.Serializer):
     """The Analytics Engine SQL API's JSON: 64-bit integers are strings, as ClickHouse writes them."""
 
     meta = SqlColumnSerializer(many=True)
-    data = serializers.ListField(child=serializers.DictField())
+    data = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]  # DRF's metaclass moves declared fields off the class
     rows = serializers.IntegerField()
     rows_before_limit_at_least = serializers.IntegerField()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection
 
@@ -51,7 +52,7 @@ def rollup_aggregate(
     kinds = [int(kind) for kind in kinds]
     key_list = list(keys) if keys is not None else None
     selects: list[str] = []
-    params: list[object] = []
+    params: list[Any] = []
     for piece in pieces:
         if piece.source == "raw":
             sql, names = raw_piece_sql(layout, kinds=kinds, keyed=key_list is not None)
@@ -79,7 +80,7 @@ def rollup_aggregate(
         if key_list is not None:
             params.append(key_list)
     outer = []
-    outer_params: list[object] = []
+    outer_params: list[Any] = []
     for group in group_by:
         if group == "t":
             if step is None:

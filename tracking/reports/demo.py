@@ -8,6 +8,7 @@ data are as exact as over ingested data.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -74,7 +75,7 @@ def datapoints_generate(*, dataset: Dataset, points: int, end: datetime, days: f
             last = min(points, written + CHUNK)
             cursor.execute(
                 _INSERT,
-                {"dataset": dataset.id, "end": end, "span": timedelta(days=days), "first": written + 1, "last": last},
+                cast(dict[str, Any], {"dataset": dataset.id, "end": end, "span": timedelta(days=days), "first": written + 1, "last": last}),
             )
             written = last
         cursor.execute("UPDATE tracking_dataset SET last_write_at = %s WHERE id = %s", [end, dataset.id])

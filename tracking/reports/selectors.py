@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import F
 
@@ -30,7 +31,7 @@ class Table:
     """Rows of one report table; ``columns`` are ``(key, heading)`` pairs in display order."""
 
     columns: list[tuple[str, str]]
-    rows: list[dict[str, object]]
+    rows: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class _Reader:
         self.now = now
         self.layout: Layout = layout_from_labels(dataset.labels if dataset else None)
         self.oldest = floor_to(now - timedelta(days=dataset.retention_days), DAY) + DAY if dataset else now
-        self.request_groups: list[tuple] | None = None
+        self.request_groups: list[tuple[Any, ...]] | None = None
 
     def rows(
         self,
@@ -104,7 +105,7 @@ class _Reader:
         keys: Sequence[str] | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
-    ) -> list[tuple]:
+    ) -> list[tuple[Any, ...]]:
         if self.dataset is None:
             return []
         lo = max(start or self.window.start, self.oldest)
@@ -123,8 +124,8 @@ class _Reader:
             keys=keys,
         )
 
-    def total(self, kind: int, **ranges: datetime) -> tuple[int, Decimal, Decimal, Decimal]:
-        rows = self.rows([kind], [], **ranges)
+    def total(self, kind: int, *, start: datetime | None = None, end: datetime | None = None) -> tuple[int, Decimal, Decimal, Decimal]:
+        rows = self.rows([kind], [], start=start, end=end)
         if not rows:
             return 0, ZERO, ZERO, ZERO
         n, s1, s2, s3 = rows[0]
@@ -141,7 +142,7 @@ class _Reader:
         """The latency histogram of all requests, from its own small rollup rows."""
         return {int(bin_text): int(n) for bin_text, n, *_ in self.rows([Kind.LATENCY_ALL], ["k2"])}
 
-    def series(self, rows: list[tuple], value: Callable[[tuple], tuple[str, float]], unit: str = "") -> Series:
+    def series(self, rows: list[tuple[Any, ...]], value: Callable[[tuple[Any, ...]], tuple[str, float]], unit: str = "") -> Series:
         """Dense lines from ``(t, ...)`` rows; ``value`` maps a row to (line name, amount)."""
         starts = bucket_starts(self.window)
         index = {moment: i for i, moment in enumerate(starts)}
@@ -156,7 +157,7 @@ class _Reader:
         return Series(t=starts, lines=dict(sorted(lines.items())), unit=unit)
 
 
-def _request_groups(reader: _Reader) -> list[tuple]:
+def _request_groups(reader: _Reader) -> list[tuple[Any, ...]]:
     """Requests per (path, status): one read serves the totals, the path and the status tables."""
     if reader.request_groups is None:
         reader.request_groups = reader.rows([Kind.REQUEST], ["k1", "k2"])
@@ -192,7 +193,7 @@ def _percentiles(bins: dict[int, int]) -> dict[str, float | None]:
 
 def _path_table(reader: _Reader, *, limit: int, with_p95: bool) -> Table:
     """Busiest paths; their p95 needs per-path histograms, the costliest read, so only Usage asks."""
-    per_path: dict[str, list] = defaultdict(lambda: [0, ZERO, ZERO])
+    per_path: dict[str, list[Any]] = defaultdict(lambda: [0, ZERO, ZERO])
     for path, _status, n, s1, _s2, s3 in _request_groups(reader):
         totals = per_path[path]
         totals[0] += int(n)
@@ -336,7 +337,7 @@ def report_errors(*, project: Project, dataset: Dataset | None, window: Window, 
     )
     totals = requests.lines.get("requests", [0.0] * len(requests.t))
     fives = server.lines.get("5xx", [0.0] * len(requests.t))
-    rate = [(100.0 * f / r) if r else None for f, r in zip(fives, totals, strict=True)]
+    rate = [(100.0 * (f or 0.0) / r) if r else None for f, r in zip(fives, totals, strict=True)]
     report.series["error_rate"] = Series(t=requests.t, lines={"5xx_percent": rate}, unit="%")
     event_rows = reader.rows([Kind.ERROR], ["t"], series=True)
     report.series["error_events"] = reader.series(event_rows, lambda row: ("errors", row[1]), "errors")
@@ -491,7 +492,7 @@ def rollup_totals(
     now: datetime,
     kinds: Sequence[int],
     group_by: Sequence[str],
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Exact ``(*groups, n, s1, s2, s3)`` of some kinds over ``[start, end)``, for evaluations
     (budgets, alert rules) that need other ranges than a report's window."""
     if dataset.project_id != project.id:

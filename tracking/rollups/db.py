@@ -11,8 +11,10 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from psycopg import sql as pgsql
 
 from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS
@@ -175,7 +177,7 @@ def raw_piece_sql(layout: Layout, *, kinds: Sequence[int], keyed: bool, staged: 
     return sql, names
 
 
-def raw_piece_params(names: list[str], values: dict[str, object]) -> list[object]:
+def raw_piece_params(names: list[str], values: dict[str, Any]) -> list[Any]:
     return [values[name] for name in names]
 
 
@@ -271,7 +273,7 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
         )
 
 
-def _rebuild_from_raw(cursor: object, *, dataset_id: int, layout: Layout, table: str, grain: str, start: datetime, end: datetime) -> None:
+def _rebuild_from_raw(cursor: CursorWrapper, *, dataset_id: int, layout: Layout, table: str, grain: str, start: datetime, end: datetime) -> None:
     kinds = [int(kind) for kind in Kind]
     sql, names = raw_piece_sql(layout, kinds=kinds, keyed=False)
     params = raw_piece_params(

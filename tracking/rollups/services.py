@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS
 from tracking.rollups import db
@@ -41,7 +42,7 @@ def _layout_columns(layout: Layout) -> set[str]:
     }
 
 
-def rollups_apply(*, rows: Iterable[Sequence[object]], blob_count: int, double_count: int) -> None:
+def rollups_apply(*, rows: Iterable[Sequence[Any]], blob_count: int, double_count: int) -> None:
     """Add a batch's points to every rollup tier; call inside the transaction that stores them.
 
     ``rows`` are the COPY rows of ``tracking.db.datapoint_copy``: ``dataset_id, timestamp,

@@ -443,8 +443,8 @@ class Compiler:
         name = node.name
         visible_name = node.alias or name
         database = node.args["db"].name if node.args.get("db") else None
-        if database is None and name in scope.ctes:
-            cte = scope.ctes[name]
+        cte = scope.ctes.get(name) if database is None else None
+        if cte is not None and cte.compiled is not None:  # a CTE's source always carries its compiled query
             pg_alias = self.new_alias("t")
             source = self._derived_source(name=visible_name, pg_alias=pg_alias, compiled=cte.compiled)
             scope.sources.append(source)

@@ -161,8 +161,8 @@ def arithmetic(c: ExpressionCompiler, op: str, left: Typed, right: Typed, node: 
     if _is_numeric_const(left) or _is_numeric_const(right):
         # A UInt64 literal above 2^63-1 is numeric, whose arithmetic never overflows: check the range
         # here, so 18446744073709551615 + 1 is "Numeric value out of range" (bigint's overflow error).
-        value = f"({a} {symbol} {b})"
-        checked = f"(CASE WHEN {value} BETWEEN 0 AND {2**64 - 1} THEN {value} ELSE ({value} * 0 + {2**64})::bigint END)"
+        total = f"({a} {symbol} {b})"
+        checked = f"(CASE WHEN {total} BETWEEN 0 AND {2**64 - 1} THEN {total} ELSE ({total} * 0 + {2**64})::bigint END)"
         return _agg(Typed(checked, result), left, right)
     return _agg(Typed(f"({a} {symbol} {b})", result), left, right)
 

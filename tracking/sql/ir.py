@@ -192,13 +192,13 @@ def display_name(node: exp.Expression | None) -> str:
             items = f"({items})"
         return f"{base}({display_name(node.this)}, {items})"
     if isinstance(node, exp.If):
-        parts = [node.this, node.args.get("true"), node.args.get("false")]
-        return "if(" + ", ".join(display_name(part) for part in parts if part is not None) + ")"
+        branches = [node.this, node.args.get("true"), node.args.get("false")]
+        return "if(" + ", ".join(display_name(part) for part in branches if part is not None) + ")"
     if isinstance(node, exp.StrPosition):
         return f"position({display_name(node.this)}, {display_name(node.args.get('substr'))})"
     if isinstance(node, exp.Substring):
-        parts = [node.this, node.args.get("start"), node.args.get("length")]
-        return "substring(" + ", ".join(display_name(part) for part in parts if part is not None) + ")"
+        operands = [node.this, node.args.get("start"), node.args.get("length")]
+        return "substring(" + ", ".join(display_name(part) for part in operands if part is not None) + ")"
     if isinstance(node, exp.Interval):
         unit = node.unit.name.capitalize() if node.unit else ""
         return f"toInterval{unit}({display_name(node.this)})"
@@ -216,8 +216,8 @@ def display_name(node: exp.Expression | None) -> str:
         return ", ".join(display_name(item) for item in node.expressions)
     if isinstance(node, exp.ParameterizedAgg):
         params = ", ".join(display_name(item) for item in node.expressions)
-        args = ", ".join(display_name(item) for item in node.args.get("params") or [])
-        return f"{node.name}({params})({args})"
+        arguments = ", ".join(display_name(item) for item in node.args.get("params") or [])
+        return f"{node.name}({params})({arguments})"
     if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc, exp.CombinedAggFunc)):
         args = node.expressions
         if len(args) == 1 and isinstance(args[0], exp.Star):

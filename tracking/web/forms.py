@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 from django import forms
 
@@ -28,9 +29,9 @@ class ReportFilterForm(forms.Form):
     )
     dataset = forms.ChoiceField(required=False)
 
-    def __init__(self, *args: object, datasets: list[str], **kwargs: object) -> None:
+    def __init__(self, *args: Any, datasets: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].choices = [(name, name) for name in datasets]
+        cast(forms.ChoiceField, self.fields["dataset"]).choices = [(name, name) for name in datasets]
 
 
 class ApiKeyCreateForm(forms.Form):

@@ -6,6 +6,7 @@ template (``web/report.html``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -95,7 +96,9 @@ def format_value(value: object, kind: str = "") -> str:
         return "–"
     if isinstance(value, str):
         return value
-    number = float(value) if isinstance(value, Decimal | int | float) else value
+    if not isinstance(value, Decimal | int | float):
+        return str(value)
+    number = float(value)
     if kind == "percent":
         return f"{number * 100:.2f}%"
     if kind == "usd":
@@ -134,7 +137,7 @@ class Card:
 class Chart:
     name: str
     title: str
-    data: dict[str, object]
+    data: Mapping[str, object]
     points: int
 
 

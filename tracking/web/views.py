@@ -12,6 +12,7 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -20,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from projects.authentication import signed_in
 from projects.models import MANAGER_ROLES, ApiKey, Membership, Project, Role
 from projects.selectors import api_key_list, membership_list, project_get_for_user, project_list_for_user
 from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
@@ -40,7 +42,7 @@ BUDGET_PAGES = frozenset({"overview", "costs"})
 
 def _access(request: HttpRequest, slug: str) -> tuple[Project, str | None]:
     """The project and the user's role in it; a superuser without a membership acts as its owner."""
-    found = project_get_for_user(user=request.user, slug=slug)
+    found = project_get_for_user(user=signed_in(request.user), slug=slug)
     if found is None:
         raise Http404("No such project.")
     project, membership = found
@@ -58,7 +60,7 @@ def _manager(request: HttpRequest, slug: str) -> tuple[Project, str]:
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    projects = project_list_for_user(user=request.user).order_by("name")
+    projects = project_list_for_user(user=signed_in(request.user)).order_by("name")
     return render(request, "web/project_list.html", {"projects": projects})
 
 
@@ -178,7 +180,7 @@ def api_key_create_view(request: HttpRequest, slug: str) -> HttpResponse:
     form = ApiKeyCreateForm(request.POST)
     if not form.is_valid():
         return render(request, "web/settings.html", _settings_context(project, role, key_form=form), status=400)
-    issued = api_key_create(project=project, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user)
+    issued = api_key_create(project=project, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=signed_in(request.user))
     # The secret is rendered in this response only, never stored or redirected through a session.
     return render(request, "web/settings.html", _settings_context(project, role, new_key=issued), status=201)
 
@@ -220,7 +222,7 @@ def member_role_view(request: HttpRequest, slug: str, membership_id: int) -> Htt
     return _membership_change(request, project, role, membership.user, form.cleaned_data["role"])
 
 
-def _membership_change(request: HttpRequest, project: Project, role: str, user: object, new_role: str) -> HttpResponse:
+def _membership_change(request: HttpRequest, project: Project, role: str, user: User, new_role: str) -> HttpResponse:
     try:
         membership_change(project=project, actor_role=role, user=user, role=new_role)
     except MembershipChangeRefused as error:
@@ -260,6 +262,6 @@ def dataset_settings_view(request: HttpRequest, slug: str, dataset_id: int) -> H
         else:
             messages.success(request, f"{dataset.name} saved.")
     else:
-        messages.error(request, f"{dataset.name}: {' '.join(e for errors in form.errors.values() for e in errors)}")
+        messages.error(request, f"{dataset.name}: {' '.join(str(e) for errors in form.errors.values() for e in errors)}")
     return redirect("web:settings", slug=project.slug)
 

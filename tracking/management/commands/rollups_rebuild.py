@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -13,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("datasets", nargs="*", help="PROJECT/DATASET names; all datasets when omitted")
 
     def handle(self, *args, datasets: list[str], **options):
-        chosen = Dataset.objects.select_related("project").order_by("id")
+        chosen: Iterable[Dataset] = Dataset.objects.select_related("project").order_by("id")
         if datasets:
             pairs = [name.split("/", 1) for name in datasets]
             if any(len(pair) != 2 for pair in pairs):
