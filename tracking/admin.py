@@ -193,7 +193,7 @@ class DatasetInline(admin.TabularInline):
 
     model = Dataset
     extra = 0
-    fields = ["name", "retention_days", "labels", "points_30d", "storage", "last_write_at", "reports"]
+    fields = ("name", "retention_days", "labels", "points_30d", "storage", "last_write_at", "reports")
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -301,9 +301,9 @@ class ProjectConsoleAdmin(ProjectAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
         return [*super().get_readonly_fields(request, obj), "links"]
 
-    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Project | None = None) -> tuple[str, ...]:
         fields = super().get_fields(request, obj)
-        return fields if obj is None else [*fields, "links"]
+        return fields if obj is None else (*fields, "links")
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)

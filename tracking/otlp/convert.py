@@ -219,6 +219,10 @@ class Converter:
     def point_id(self, base: str | None, suffix: str) -> str | None:
         return f"{base}{suffix}" if base and self.mapping.dedup else None
 
+    def convert(self, request: Message) -> Conversion:
+        """The points of one export request; each signal's converter reads its own message type."""
+        raise NotImplementedError
+
 
 def _http_path(source: Source) -> str | None:
     """The route (low cardinality) if the instrumentation knows it, else the path, without the query."""

@@ -128,7 +128,7 @@ class OtlpExportView(ProjectAPIView):
             response.partial_success.error_message = text
         return HttpResponse(response_encode(response, content_type=content_type), content_type=content_type)
 
-    def handle_exception(self, exc: Exception) -> Response | HttpResponse:
+    def handle_exception(self, exc: Exception) -> Response | HttpResponse:  # type: ignore[override]  # DRF finalizes any HttpResponse
         """Every error as a ``google.rpc.Status`` in the request's encoding, status and headers kept."""
         response = super().handle_exception(exc)
         data: Any = getattr(response, "data", None) or {}

@@ -223,8 +223,8 @@ def clickhouse_query_view(request: HttpRequest) -> HttpResponse:
     except SqlError as error:
         return _error_response(_from_sql_error(error), query_id)
     except QuotaExceeded as refusal:
-        error = ClickHouseError(202, "TOO_MANY_SIMULTANEOUS_QUERIES", str(refusal.detail), 429)
-        response = _error_response(error, query_id)
+        too_many = ClickHouseError(202, "TOO_MANY_SIMULTANEOUS_QUERIES", str(refusal.detail), 429)
+        response = _error_response(too_many, query_id)
         response["Retry-After"] = str(refusal.retry_after)
         return response
     return _success(result, query_id, _protocol_version(request))
