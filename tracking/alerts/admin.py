@@ -45,7 +45,7 @@ class ChannelAdmin(ReadOnlyAdmin):
 
 class DeliveryInline(admin.TabularInline):
     model = Delivery
-    fields = ["id", "channel", "status", "attempts", "next_attempt_at", "sent_at", "last_error"]
+    fields = ("id", "channel", "status", "attempts", "next_attempt_at", "sent_at", "last_error")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -62,7 +62,7 @@ class AlertEventAdmin(ReadOnlyAdmin):
 
 class AttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ["started_at", "duration_ms", "ok", "status_code", "error"]
+    fields = ("started_at", "duration_ms", "ok", "status_code", "error")
     readonly_fields = fields
     extra = 0
     can_delete = False

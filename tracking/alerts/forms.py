@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 
 from tracking.alerts.models import MAX_ROLLING_DAYS, MAX_WINDOW_MINUTES, MIN_WINDOW_MINUTES, Channel, ChannelKind, Comparator, Metric
 from tracking.models import DATASET_NAME_PATTERN
@@ -17,7 +19,7 @@ class _ChannelsField(forms.ModelMultipleChoiceField):
         return f"{obj.kind}: {obj.name or obj.url or ', '.join(obj.to)}"
 
 
-def _channels(project_channels: object) -> _ChannelsField:
+def _channels(project_channels: QuerySet[Channel]) -> _ChannelsField:
     return _ChannelsField(queryset=project_channels, required=False, widget=forms.CheckboxSelectMultiple)
 
 
@@ -33,7 +35,7 @@ class BudgetForm(forms.Form):
     project_id = forms.CharField(max_length=200, required=False, label="Project id (blob1)")
     model = forms.CharField(max_length=200, required=False, label="AI model")
 
-    def __init__(self, *args: object, project_channels: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, project_channels: QuerySet[Channel], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["channels"] = _channels(project_channels)
 
@@ -46,8 +48,8 @@ class BudgetForm(forms.Form):
             raise forms.ValidationError("One to ten percentages from 1 to 1000.")
         return values
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if data.get("period") == "rolling" and not data.get("rolling_days"):
             self.add_error("rolling_days", "A rolling period needs its number of days.")
         return data
@@ -64,7 +66,7 @@ class RuleForm(forms.Form):
     error_type = forms.CharField(max_length=200, required=False)
     path = forms.CharField(max_length=500, required=False)
 
-    def __init__(self, *args: object, project_channels: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, project_channels: QuerySet[Channel], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["channels"] = _channels(project_channels)
 

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from projects.authentication import signed_in
 from projects.models import MANAGER_ROLES, Project, Role
 from projects.selectors import project_get_for_user
 from tracking.alerts import selectors, services
@@ -23,7 +24,7 @@ from tracking.web.pages import PAGES
 
 
 def _access(request: HttpRequest, slug: str, *, manage: bool = False) -> tuple[Project, str | None]:
-    found = project_get_for_user(user=request.user, slug=slug)
+    found = project_get_for_user(user=signed_in(request.user), slug=slug)
     if found is None:
         raise Http404("No such project.")
     project, membership = found

@@ -511,7 +511,7 @@ def rollup_series(
     now: datetime,
     kinds: Sequence[int],
     group_by: Sequence[str],
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Exact ``(t, *groups, n, s1, s2, s3)`` per ``step``-wide bucket over ``[start, end)``
     (a budget's cumulative spend chart)."""
     if dataset.project_id != project.id:
