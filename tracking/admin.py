@@ -97,8 +97,8 @@ class DeadLetterAdmin(admin.ModelAdmin):
     list_display = ["entry_id", "dataset", "error", "created_at", "resolution", "resolved_by"]
     list_filter = [ResolvedFilter]
     search_fields = ["entry_id", "error", "dataset__name", "dataset__project__slug"]
-    fields = ["entry_id", "dataset", "error", "first_points", "created_at", "resolution", "resolved_at", "resolved_by",
-              "resolution_note", "replayed_points"]
+    fields = ("entry_id", "dataset", "error", "first_points", "created_at", "resolution", "resolved_at", "resolved_by",
+              "resolution_note", "replayed_points")
     readonly_fields = fields
     actions = ["replay", "discard"]
     PREVIEW_POINTS = 5
@@ -121,7 +121,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         open_ids = list(queryset.filter(resolution="").values_list("pk", flat=True))
         for pk in open_ids:
-            tasks.replay_dead_letter.apply_async(args=[pk, request.user.pk], queue=tracking_settings.DRAIN_QUEUE)
+            tasks.replay_dead_letter.apply_async(args=(pk, request.user.pk), queue=tracking_settings.DRAIN_QUEUE)
         self.message_user(request, f"Queued {len(open_ids)} dead letter(s) for replay; resolved ones were skipped.")
 
     @admin.action(description="Discard selected dead letters…", permissions=["change"])
@@ -235,13 +235,13 @@ class ReadOnlyInline(admin.TabularInline):
 
 class BudgetInline(ReadOnlyInline):
     model = Budget
-    fields = ["name", "dataset", "period", "amount_usd", "spent_usd", "forecast_usd", "crossed", "evaluated_at"]
+    fields = ("name", "dataset", "period", "amount_usd", "spent_usd", "forecast_usd", "crossed", "evaluated_at")
     readonly_fields = fields
 
 
 class AlertRuleInline(ReadOnlyInline):
     model = AlertRule
-    fields = ["name", "dataset", "metric", "op", "threshold", "window_minutes", "state", "last_value", "evaluated_at"]
+    fields = ("name", "dataset", "metric", "op", "threshold", "window_minutes", "state", "last_value", "evaluated_at")
     readonly_fields = fields
 
 

@@ -44,7 +44,7 @@ def dataset_figures_annotate(queryset: QuerySet[Dataset], *, today: date) -> Que
     )
 
 
-def health_report() -> dict[str, object]:
+def health_report() -> dict[str, Any]:
     """State of the database, the buffer and the workers, for /healthz and operators."""
     report: dict[str, object] = {}
     healthy = True
@@ -73,11 +73,11 @@ def health_report() -> dict[str, object]:
     return report
 
 
-def pipeline_report(*, today: date) -> dict[str, object]:
+def pipeline_report(*, today: date) -> dict[str, Any]:
     """What /healthz knows plus what an operator asks next: backlog age, last drain and
     retention run, partitions ahead, open dead letters (staff only; /healthz stays terse)."""
     health = health_report()
-    report: dict[str, object] = {
+    report: dict[str, Any] = {
         "health": health, "oldest_entry_seconds": None, "last_drain": None, "last_retention": None,
         "partitions_ahead": None, "dead_letters_open": None,
     }

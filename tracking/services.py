@@ -416,7 +416,7 @@ def dead_letter_replay(*, dead_letter_id: int, actor: Actor) -> ReplayOutcome:
         if letter.dataset is None:
             return ReplayOutcome(replayed=False, points=0, error="its dataset was deleted")
         entry = buffer.BufferEntry(
-            entry_id=letter.entry_id, dataset_id=letter.dataset_id, payload=bytes(letter.payload), skip=frozenset(letter.skip)
+            entry_id=letter.entry_id, dataset_id=letter.dataset.id, payload=bytes(letter.payload), skip=frozenset(letter.skip)
         )
         try:
             with transaction.atomic():

@@ -219,10 +219,6 @@ class Converter:
     def point_id(self, base: str | None, suffix: str) -> str | None:
         return f"{base}{suffix}" if base and self.mapping.dedup else None
 
-    def convert(self, request: Message) -> Conversion:
-        """The points of one export request; each signal's converter reads its own message type."""
-        raise NotImplementedError
-
 
 def _http_path(source: Source) -> str | None:
     """The route (low cardinality) if the instrumentation knows it, else the path, without the query."""
@@ -462,7 +458,7 @@ class MetricConverter(Converter):
             value = data_point.as_double if data_point.WhichOneof("value") == "as_double" else float(data_point.as_int)
             detail = None
             if kind == "sum":
-                detail = "delta" if data.aggregation_temporality == 1 else "cumulative"
+                detail = "delta" if data is not None and data.aggregation_temporality == 1 else "cumulative"
             rows.append(("v", detail, {1: value, 2: 1.0}))
         elif kind == "histogram":
             bounds = list(data_point.explicit_bounds)
