@@ -88,4 +88,4 @@ class RawBodySessionAuthentication(authentication.SessionAuthentication):
     """
 
     def enforce_csrf(self, request: Request) -> None:
-        super().enforce_csrf(request._request)
+        super().enforce_csrf(request._request)  # type: ignore[arg-type]  # the Django request on purpose, see above
