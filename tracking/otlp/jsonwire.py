@@ -14,6 +14,9 @@ reads are built (links, dropped counts, exemplars and flags are not).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import msgspec
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -365,7 +368,7 @@ def _metrics(document: JMetrics) -> ExportMetricsServiceRequest:
     ])
 
 
-DECODERS = {
+DECODERS: dict[str, tuple[msgspec.json.Decoder[Any], Callable[[Any], Any]]] = {
     "traces": (msgspec.json.Decoder(JTraces, strict=False), _traces),
     "logs": (msgspec.json.Decoder(JLogs, strict=False), _logs),
     "metrics": (msgspec.json.Decoder(JMetrics, strict=False), _metrics),
