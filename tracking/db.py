@@ -302,13 +302,13 @@ FIGURE_DAYS = 30
 def figures_view_sql() -> str:
     """Every project's figures of the last 30 UTC days, in one row per project (a plain view).
 
-    Aggregates the day totals (about 31 rows per dataset), the storage estimate and counts
+    Aggregates the project day totals (31 rows per project), the storage estimate and counts
     once for all projects and joins them: a fixed cost however the list is sorted, where
     a subquery per row and figure was evaluated for every project before sorting.
     ``CURRENT_DATE`` is UTC: Django's connections run in UTC.
     """
     return f"""
-CREATE VIEW {FIGURES_VIEW} AS
+CREATE OR REPLACE VIEW {FIGURES_VIEW} AS
 SELECT p.id AS project_id,
     coalesce(t.points, 0) AS points, coalesce(t.requests, 0) AS requests, coalesce(t.errors_5xx, 0) AS errors_5xx,
     t.errors_5xx::float8 / nullif(t.requests, 0) AS errors_5xx_share,
@@ -318,7 +318,7 @@ FROM projects_project AS p
 LEFT JOIN (
     SELECT project_id, sum(points) AS points, sum(requests) AS requests, sum(errors_5xx) AS errors_5xx,
         sum(cost_usd) AS cost_usd, sum(ai_tokens) AS ai_tokens
-    FROM tracking_dataset_day WHERE day >= CURRENT_DATE - {FIGURE_DAYS} GROUP BY project_id
+    FROM tracking_project_day WHERE day >= CURRENT_DATE - {FIGURE_DAYS} GROUP BY project_id
 ) AS t ON t.project_id = p.id
 LEFT JOIN (SELECT project_id, sum(bytes)::bigint AS bytes FROM {STORAGE_VIEW} GROUP BY project_id) AS s ON s.project_id = p.id
 LEFT JOIN (

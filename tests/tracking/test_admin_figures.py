@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -236,3 +237,41 @@ def test_the_project_page_lists_budgets_and_alert_rules(admin_client):
     assert '<td class="field-name"> <p>monthly cap</p>' in page
     assert '<td class="field-name"> <p>errors up</p>' in page
     assert 'name="budgets-0-name"' not in page
+
+
+def project_days(project: Project) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT day, points, requests, errors_5xx, cost_usd, ai_tokens FROM tracking_project_day WHERE project_id = %s ORDER BY day",
+            [project.pk],
+        )
+        return cursor.fetchall()
+
+
+def dataset_days_summed(project: Project) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT day, sum(points), sum(requests), sum(errors_5xx), sum(cost_usd), sum(ai_tokens) FROM tracking_dataset_day "
+            "WHERE project_id = %s GROUP BY day ORDER BY day",
+            [project.pk],
+        )
+        return cursor.fetchall()
+
+
+def test_project_day_totals_equal_their_datasets_through_drains_rebuilds_and_deletions(three_projects):
+    from tracking.rollups.services import rollups_rebuild
+
+    busy = three_projects["busy"]
+    assert project_days(busy) == dataset_days_summed(busy) != []
+
+    api = busy.datasets.get(name="api")
+    dataset_update(dataset=api, retention_days=api.retention_days, labels={"blob7": "method"})
+    assert project_days(busy) == dataset_days_summed(busy)
+
+    jobs = busy.datasets.get(name="jobs")
+    jobs_id = jobs.pk
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tracking_dataset WHERE id = %s", [jobs_id])
+    rollups_rebuild(dataset_id=jobs_id, labels=None, now=timezone.now())
+    assert project_days(busy) == dataset_days_summed(busy)
+    assert sum(row[1] for row in project_days(busy)) == 10  # api's points of every kind, two older than 30 days

@@ -3,7 +3,26 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from tracking.db import FIGURES_VIEW, figures_view_sql
+# The view as first created; 0014 replaces it (frozen here: tracking.db.figures_view_sql changes).
+VIEW_SQL = """
+CREATE VIEW tracking_project_figures AS
+SELECT p.id AS project_id,
+    coalesce(t.points, 0) AS points, coalesce(t.requests, 0) AS requests, coalesce(t.errors_5xx, 0) AS errors_5xx,
+    t.errors_5xx::float8 / nullif(t.requests, 0) AS errors_5xx_share,
+    coalesce(t.cost_usd, 0) AS cost_usd, coalesce(t.ai_tokens, 0) AS ai_tokens,
+    s.bytes AS storage_bytes, coalesce(d.datasets, 0) AS datasets, d.last_write, coalesce(m.members, 0) AS members
+FROM projects_project AS p
+LEFT JOIN (
+    SELECT project_id, sum(points) AS points, sum(requests) AS requests, sum(errors_5xx) AS errors_5xx,
+        sum(cost_usd) AS cost_usd, sum(ai_tokens) AS ai_tokens
+    FROM tracking_dataset_day WHERE day >= CURRENT_DATE - 30 GROUP BY project_id
+) AS t ON t.project_id = p.id
+LEFT JOIN (SELECT project_id, sum(bytes)::bigint AS bytes FROM tracking_dataset_storage GROUP BY project_id) AS s ON s.project_id = p.id
+LEFT JOIN (
+    SELECT project_id, count(*) AS datasets, max(last_write_at) AS last_write FROM tracking_dataset GROUP BY project_id
+) AS d ON d.project_id = p.id
+LEFT JOIN (SELECT project_id, count(*) AS members FROM projects_membership GROUP BY project_id) AS m ON m.project_id = p.id;
+"""
 
 
 class Migration(migrations.Migration):
@@ -14,7 +33,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(sql=figures_view_sql(), reverse_sql=f"DROP VIEW {FIGURES_VIEW};"),
+        migrations.RunSQL(sql=VIEW_SQL, reverse_sql="DROP VIEW tracking_project_figures;"),
         migrations.CreateModel(
             name='ProjectFigures',
             fields=[

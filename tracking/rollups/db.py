@@ -89,10 +89,10 @@ def _day_totals_select(source: str, where: str) -> str:
     histograms = ", ".join(str(int(kind)) for kind in sorted(HISTOGRAM_KINDS))
     return f"""
         SELECT r.dataset_id, (r.bucket AT TIME ZONE 'UTC')::date AS day, d.project_id,
-            sum(r.n), coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)}), 0),
-            coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)} AND {FIVE_XX_SQL}), 0),
-            coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.COST)}), 0),
-            coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.AI)}), 0)
+            sum(r.n) AS points, coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)}), 0) AS requests,
+            coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)} AND {FIVE_XX_SQL}), 0) AS errors_5xx,
+            coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.COST)}), 0) AS cost_usd,
+            coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.AI)}), 0) AS ai_tokens
         FROM {source} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
         WHERE r.kind NOT IN ({histograms}){where}
         GROUP BY 1, 2, 3 ORDER BY 1, 2"""
@@ -100,6 +100,43 @@ def _day_totals_select(source: str, where: str) -> str:
 
 def day_totals_backfill_sql() -> str:
     return f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(TIER_TABLES['day'], '')};"
+
+
+PROJECT_DAY_TABLE = "tracking_project_day"
+_FIGURES = "points, requests, errors_5xx, cost_usd, ai_tokens"
+_FIGURE_SUMS = "sum(points), sum(requests), sum(errors_5xx), sum(cost_usd), sum(ai_tokens)"
+_FIGURE_ADD = ", ".join(f"{name} = t.{name} + EXCLUDED.{name}" for name in _FIGURES.split(", "))
+
+
+def project_day_table_sql() -> str:
+    """The day totals summed per project: half the rows or fewer for the admin's list to add up
+    (a project has one or more datasets). Kept in the same statements as the dataset rows."""
+    return f"""
+CREATE TABLE {PROJECT_DAY_TABLE} (
+    project_id bigint NOT NULL,
+    day date NOT NULL,
+    points bigint NOT NULL,
+    requests bigint NOT NULL,
+    errors_5xx bigint NOT NULL,
+    cost_usd numeric NOT NULL,
+    ai_tokens numeric NOT NULL,
+    PRIMARY KEY (project_id, day)
+);
+CREATE INDEX tracking_project_day_day ON {PROJECT_DAY_TABLE} (day) INCLUDE (project_id, {_FIGURES});"""
+
+
+def _project_days_recompute(cursor: object, *, project_ids: list[int]) -> None:
+    """Replace the projects' rows with the sums of their datasets' rows."""
+    cursor.execute(f"DELETE FROM {PROJECT_DAY_TABLE} WHERE project_id = ANY(%s)", [project_ids])
+    cursor.execute(
+        f"INSERT INTO {PROJECT_DAY_TABLE} SELECT project_id, day, {_FIGURE_SUMS} FROM {DAY_TOTALS_TABLE} "
+        "WHERE project_id = ANY(%s) GROUP BY 1, 2 ORDER BY 1, 2",
+        [project_ids],
+    )
+
+
+def project_day_backfill_sql() -> str:
+    return f"INSERT INTO {PROJECT_DAY_TABLE} SELECT project_id, day, {_FIGURE_SUMS} FROM {DAY_TOTALS_TABLE} GROUP BY 1, 2;"
 
 
 def _column(name: str) -> str:
@@ -261,11 +298,15 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
             ),
             minute AS ({upsert("minute", "1 minute")}),
             hour AS ({upsert("hour", "1 hour")}),
+            day_rows AS MATERIALIZED ({_day_totals_select("minutes", "")}),
             totals AS (
-                INSERT INTO {DAY_TOTALS_TABLE} AS t {_day_totals_select("minutes", "")}
-                ON CONFLICT (dataset_id, day) DO UPDATE SET points = t.points + EXCLUDED.points,
-                    requests = t.requests + EXCLUDED.requests, errors_5xx = t.errors_5xx + EXCLUDED.errors_5xx,
-                    cost_usd = t.cost_usd + EXCLUDED.cost_usd, ai_tokens = t.ai_tokens + EXCLUDED.ai_tokens
+                INSERT INTO {DAY_TOTALS_TABLE} AS t SELECT * FROM day_rows
+                ON CONFLICT (dataset_id, day) DO UPDATE SET {_FIGURE_ADD}
+            ),
+            project_totals AS (
+                INSERT INTO {PROJECT_DAY_TABLE} AS t
+                SELECT project_id, day, {_FIGURE_SUMS} FROM day_rows GROUP BY 1, 2 ORDER BY 1, 2
+                ON CONFLICT (project_id, day) DO UPDATE SET {_FIGURE_ADD}
             )
             {upsert("day", "1 day")}
             """,
@@ -323,10 +364,16 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
         _rebuild_from_raw(
             cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain="1 minute", start=minute_from, end=far_future
         )
+        cursor.execute(
+            f"SELECT project_id FROM tracking_dataset WHERE id = %s UNION SELECT project_id FROM {DAY_TOTALS_TABLE} WHERE dataset_id = %s",
+            [dataset_id, dataset_id],
+        )
+        project_ids = [row[0] for row in cursor.fetchall()]
         cursor.execute(f"DELETE FROM {DAY_TOTALS_TABLE} WHERE dataset_id = %s", [dataset_id])
         cursor.execute(
             f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(TIER_TABLES['day'], ' AND r.dataset_id = %s')}", [dataset_id]
         )
+        _project_days_recompute(cursor, project_ids=project_ids)
         for table in TIER_TABLES.values():
             cursor.execute(f"ANALYZE {table}")
 
@@ -357,9 +404,13 @@ def rollup_prune_retention(*, now: datetime) -> int:
             f"""
             DELETE FROM {DAY_TOTALS_TABLE} AS t USING tracking_dataset AS d
             WHERE t.dataset_id = d.id AND t.day < ((%s - make_interval(days => d.retention_days)) AT TIME ZONE 'UTC')::date + 1
+            RETURNING t.project_id
             """,
             [now],
         )
+        touched = sorted({row[0] for row in cursor.fetchall()})
+        if touched:
+            _project_days_recompute(cursor, project_ids=touched)
     return deleted
 
 
@@ -374,4 +425,11 @@ def rollup_prune_orphans() -> int:
                 f"DELETE FROM {table} AS r WHERE NOT EXISTS (SELECT 1 FROM tracking_dataset AS d WHERE d.id = r.dataset_id)"
             )
             deleted += cursor.rowcount
+        cursor.execute(
+            f"DELETE FROM {DAY_TOTALS_TABLE} AS r WHERE NOT EXISTS (SELECT 1 FROM tracking_dataset AS d WHERE d.id = r.dataset_id) "
+            "RETURNING r.project_id"
+        )
+        touched = sorted({row[0] for row in cursor.fetchall()})
+        if touched:
+            _project_days_recompute(cursor, project_ids=touched)
     return deleted
