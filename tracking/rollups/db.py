@@ -125,7 +125,7 @@ CREATE TABLE {PROJECT_DAY_TABLE} (
 CREATE INDEX tracking_project_day_day ON {PROJECT_DAY_TABLE} (day) INCLUDE (project_id, {_FIGURES});"""
 
 
-def _project_days_recompute(cursor: object, *, project_ids: list[int]) -> None:
+def _project_days_recompute(cursor: CursorWrapper, *, project_ids: list[int]) -> None:
     """Replace the projects' rows with the sums of their datasets' rows."""
     cursor.execute(f"DELETE FROM {PROJECT_DAY_TABLE} WHERE project_id = ANY(%s)", [project_ids])
     cursor.execute(
