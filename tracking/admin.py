@@ -23,7 +23,7 @@ from tracking import db, tasks
 from tracking.alerts.models import AlertRule, Budget
 from tracking.conf import tracking_settings
 from tracking.deletion.services import DeletionInvalid, deletion_request
-from tracking.models import Dataset, DeadLetter, DeadLetterResolution
+from tracking.models import Dataset, DeadLetter, DeadLetterResolution, SavedQuery
 from tracking.otlp.services import dataset_otlp_mapping_set
 from tracking.reports.selectors import REPORTS
 from tracking.selectors import dataset_figures_annotate, project_list_with_figures
@@ -88,6 +88,22 @@ class ResolvedFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(resolution=self.value())
         return queryset
+
+
+@admin.register(SavedQuery)
+class SavedQueryAdmin(admin.ModelAdmin):
+    """Read-only for platform admins: members save queries in the explorer, where saving is audited."""
+
+    list_display = ["name", "project", "created_by", "updated_at"]
+    list_filter = ["project"]
+    search_fields = ["name", "sql", "project__slug"]
+    readonly_fields = ["project", "name", "sql", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SavedQuery | None = None) -> bool:
+        return False
 
 
 @admin.register(DeadLetter)

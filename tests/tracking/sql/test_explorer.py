@@ -105,3 +105,10 @@ def test_non_members_get_404(loaded: LoadedProject) -> None:
 def test_anonymous_users_are_sent_to_log_in(loaded: LoadedProject, path: str) -> None:
     response = Client().get(f"/projects/{loaded.project.slug}/{path}")
     assert response.status_code in (302, 405)
+
+
+def test_platform_admins_see_saved_queries_read_only(loaded: LoadedProject, admin_client: Client) -> None:
+    SavedQuery.objects.create(project=loaded.project, name="Hourly", sql="SELECT 1")
+    listing = admin_client.get("/admin/tracking/savedquery/")
+    assert listing.status_code == 200 and "Hourly" in listing.content.decode()
+    assert admin_client.get("/admin/tracking/savedquery/add/").status_code == 403

@@ -11,7 +11,7 @@ import pytest
 
 from projects.models import Role
 from tests.factories import MembershipFactory, UserFactory
-from tests.tracking.reports.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.tracking.reports.test_browser import CHROMIUM, browser  # noqa: F401 (the shared Chromium fixture)
 from tests.tracking.sql.conftest import LoadedProject, SeedData
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -24,18 +24,8 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def test_run_chart_save_download_and_error_position(
-    live_server, browser, loaded: LoadedProject, seed_data: SeedData
+    live_server, browser, loaded: LoadedProject, seed_data: SeedData  # noqa: F811 (the fixture imported above)
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     MembershipFactory(project=loaded.project, user=UserFactory(username="owner"), role=Role.OWNER)
