@@ -10,20 +10,33 @@ from django.db import connection
 
 
 def budget_status_cache_write(
-    *, ids: Sequence[int], spent: Sequence[Decimal], forecast: Sequence[Decimal], evaluated_at: datetime
+    *,
+    ids: Sequence[int],
+    period_keys: Sequence[str],
+    spent: Sequence[Decimal],
+    forecast: Sequence[Decimal],
+    evaluated_at: datetime,
 ) -> None:
     """Every budget's status cache in one statement (Django's bulk_update builds one CASE per
-    row and field, which costs seconds at a thousand budgets)."""
+    row and field, which costs seconds at a thousand budgets).
+
+    A budget whose period has turned over with nothing to notify starts the new period here
+    (no threshold crossed, forecast not notified), without a lock of its own: UPDATE re-reads
+    the row, so a period another cycle already started under its lock is left as it is.
+    """
     if not ids:
         return
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            UPDATE alerts_budget AS b SET spent_usd = v.spent, forecast_usd = v.forecast, evaluated_at = %s
-            FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS v(id, spent, forecast)
+            UPDATE alerts_budget AS b SET spent_usd = v.spent, forecast_usd = v.forecast, evaluated_at = %s,
+                crossed = CASE WHEN b.period_key = v.period_key THEN b.crossed ELSE '{}' END,
+                forecast_notified = b.forecast_notified AND b.period_key = v.period_key,
+                period_key = v.period_key
+            FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::numeric[]) AS v(id, period_key, spent, forecast)
             WHERE b.id = v.id
             """,
-            [evaluated_at, list(ids), list(spent), list(forecast)],
+            [evaluated_at, list(ids), list(period_keys), list(spent), list(forecast)],
         )
 
 

@@ -271,7 +271,7 @@ def _budget_apply(budget: Budget, status: BudgetStatus, now: datetime) -> int:
     forecast_over = budget.forecast and status.forecast_usd > budget.amount_usd
     forecast_done = budget.forecast_notified and budget.period_key == status.period.key
     changes = set(status.crossed) != set(state_crossed) if rolling else bool(set(status.crossed) - set(state_crossed))
-    changes = changes or budget.period_key != status.period.key or (forecast_over and not forecast_done)
+    changes = changes or (forecast_over and not forecast_done)
     changes = changes or (rolling and forecast_done and not forecast_over)
     if not changes:
         return 0
@@ -381,9 +381,10 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
         with transaction.atomic():
             for budget in budgets[start : start + STATE_CHUNK]:
                 result.events += _budget_apply(budget, statuses[budget.pk], now)
-    # Only the status cache here: thresholds and period state change under the lock above.
+    # The status cache and quiet period turnovers; notified thresholds change under the lock above.
     db.budget_status_cache_write(
         ids=[b.pk for b in budgets],
+        period_keys=[statuses[b.pk].period.key for b in budgets],
         spent=[statuses[b.pk].spent_usd for b in budgets],
         forecast=[statuses[b.pk].forecast_usd for b in budgets],
         evaluated_at=now,
