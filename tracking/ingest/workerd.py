@@ -45,7 +45,10 @@ def _timestamp(value: object) -> datetime | None:
         nanos = int(value)
     except (TypeError, ValueError):
         raise InvalidEvent("timestamp must be nanoseconds since the epoch.") from None
-    return EPOCH + timedelta(microseconds=nanos // 1000)
+    try:
+        return EPOCH + timedelta(microseconds=nanos // 1000)
+    except OverflowError:
+        raise InvalidEvent("timestamp is out of range.") from None
 
 
 def workerd_event_decode(body: bytes) -> tuple[str, DataPoint]:
@@ -67,7 +70,10 @@ def workerd_event_decode(body: bytes) -> tuple[str, DataPoint]:
         value = event.get(f"double{n}", 0)
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise InvalidEvent(f"double{n} must be a number.")
-        doubles.append(float(value))
+        try:
+            doubles.append(float(value))
+        except OverflowError:
+            raise InvalidEvent(f"double{n} is out of range for a double.") from None
     index1 = _bytes_field(event, "index1")
     point = DataPoint(
         blobs=blobs or None,

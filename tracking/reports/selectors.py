@@ -19,7 +19,7 @@ from django.db.models import F
 from projects.models import Project
 from tracking.models import Dataset
 from tracking.reports.db import rollup_aggregate
-from tracking.reports.window import PRESETS, Window, bucket_starts, window_build, window_pieces, window_preset
+from tracking.reports.window import PRESETS, Window, WindowInvalid, bucket_starts, window_build, window_pieces, window_preset
 from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
 TOP = 10
@@ -463,9 +463,12 @@ def report_window(
     length = end - start if start is not None else PRESETS[preset or default_range]
     if interval is None:
         interval = report_interval_default(name=name, length=length)
-    if start is not None:
-        return window_build(start=start, end=end, interval=interval)
-    return window_preset(length=length, end=end, interval=interval)
+    try:
+        if start is not None:
+            return window_build(start=start, end=end, interval=interval)
+        return window_preset(length=length, end=end, interval=interval)
+    except OverflowError:  # found by tests/security/test_properties_endpoints.py: to=0001-01-01 was a 500
+        raise WindowInvalid("The range must lie between the years 0001 and 9999.") from None
 
 
 def report_get(*, project: Project, name: str, dataset: Dataset | None, window: Window, now: datetime) -> Report:

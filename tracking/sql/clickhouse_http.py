@@ -179,12 +179,12 @@ def _success(result: SqlResult, query_id: str, protocol_version: int) -> HttpRes
         body = native_render(result.columns, result.rows, protocol_version=protocol_version)
     response = HttpResponse(body, content_type=result.content_type)
     summary = {
-        "read_rows": str(len(result.rows)),
+        "read_rows": str(result.row_count),
         "read_bytes": str(len(body)),
         "written_rows": "0",
         "written_bytes": "0",
         "total_rows_to_read": str(result.rows_before_limit),
-        "result_rows": str(len(result.rows)),
+        "result_rows": str(result.row_count),
         "result_bytes": str(len(body)),
     }
     response["X-ClickHouse-Summary"] = json.dumps(summary, separators=(",", ":"))

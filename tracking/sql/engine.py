@@ -10,7 +10,7 @@ from tracking.conf import tracking_settings
 from tracking.models import Dataset
 from tracking.sql.db import SandboxLimits, sql_sandbox_run
 from tracking.sql.errors import SqlError
-from tracking.sql.formats import CONTENT_TYPES, result_render
+from tracking.sql.formats import CONTENT_TYPES, RowWriter, result_render
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE, SYSTEM_DATABASE, dataset_describe, system_table, system_table_names
 from tracking.sql.ir import DEFAULT_TIMEZONE, TIMEZONES, DatasetRef, ShowStatement
 from tracking.sql.pool import sql_pool_slot
@@ -21,13 +21,14 @@ __all__ = ["SqlError", "SqlResult", "sql_execute"]
 
 @dataclass(frozen=True)
 class SqlResult:
-    """A finished query: the rendered body plus the typed rows for callers that print tables."""
+    """A finished query: the rendered body; the typed rows only when asked for (``keep_rows``) or for Native."""
 
     format: str
     content_type: str
     body: bytes
     columns: list[tuple[str, str]]
     rows: list[tuple[Any, ...]]
+    row_count: int
     rows_before_limit: int
 
 
@@ -55,13 +56,15 @@ def sql_execute(
     params: dict[str, Any] | None = None,
     default_format: str = "JSON",
     database: str = DEFAULT_DATABASE,
+    keep_rows: bool = False,
 ) -> SqlResult:
     """Run one Analytics Engine SQL statement over ``project``'s datasets.
 
     The statement runs in a slot of the SQL pool (``PoolBusy``, a 429, when none is free) and
     within one time budget from the moment the request arrived, whatever it runs.
     ``default_format`` applies when the statement has no FORMAT clause; ``database`` is
-    where unqualified names resolve (``default`` or ``system``).
+    where unqualified names resolve (``default`` or ``system``). Rows stream from the
+    database into the body (``formats.RowWriter``); ``keep_rows`` also keeps them typed.
     Raises ``SqlError`` (with line/column when known) for anything refused or failed;
     every other exception is a bug.
     """
@@ -74,6 +77,12 @@ def sql_execute(
     translation = sql_translate(
         statement=statement, datasets=datasets, bound=params, default_format=default_format, database=database
     )
+    writer = RowWriter(
+        output_format=translation.format,
+        columns=translation.columns,
+        max_bytes=tracking_settings.SQL_MAX_RESULT_BYTES,
+        keep_rows=keep_rows,
+    )
     with sql_pool_slot():
         outcome = sql_sandbox_run(
             query=translation.sql,
@@ -82,10 +91,18 @@ def sql_execute(
             count_column=translation.count_column,
             dataset_ids=translation.dataset_ids,
             limits=sql_limits(started=started),
+            sink=lambda batch: writer.write(_json_columns_decode(translation.columns, batch)),
         )
-    rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else len(outcome.rows)
-    rows = _json_columns_decode(translation.columns, outcome.rows)
-    return _result(translation.format, translation.columns, rows, rows_before_limit, started)
+    rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else writer.row_count
+    return SqlResult(
+        format=translation.format,
+        content_type=CONTENT_TYPES[translation.format],
+        body=writer.finish(rows_before_limit=rows_before_limit, elapsed=time.monotonic() - started),
+        columns=translation.columns,
+        rows=writer.rows,
+        row_count=writer.row_count,
+        rows_before_limit=rows_before_limit,
+    )
 
 
 def _json_columns_decode(columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -165,5 +182,6 @@ def _result(
         body=body,
         columns=columns,
         rows=rows,
+        row_count=len(rows),
         rows_before_limit=rows_before_limit,
     )

@@ -229,3 +229,92 @@ def result_render(
         ]
         return ("\n".join(lines) + ("\n" if lines else "")).encode()
     raise ValueError(f"unknown format {output_format}")
+
+
+# Formats whose rows render on their own: after the first batch (which carries any header),
+# batches render in the header-less variant and the pieces concatenate to the whole body.
+_ROW_FORMATS = {
+    "JSONEachRow": "JSONEachRow",
+    "JSONCompactEachRow": "JSONCompactEachRow",
+    "TabSeparated": "TabSeparated",
+    "TabSeparatedWithNames": "TabSeparated",
+    "TabSeparatedWithNamesAndTypes": "TabSeparated",
+    "CSV": "CSV",
+    "CSVWithNames": "CSV",
+    "RowBinary": "RowBinary",
+    "RowBinaryWithNames": "RowBinary",
+    "RowBinaryWithNamesAndTypes": "RowBinary",
+}
+
+
+class RowWriter:
+    """A result body built batch by batch as rows leave the database, refused once it passes ``max_bytes``.
+
+    What a query holds in memory is the body so far (at most ``max_bytes``) plus one batch
+    of rows, never the whole result as Python objects. Native is one columnar block, so
+    its rows are kept until ``finish`` (they are bounded by the row cap); so are the rows
+    of a caller that asks for them (``keep_rows``: the shell's text table).
+    """
+
+    def __init__(self, *, output_format: str, columns: list[tuple[str, str]], max_bytes: int, keep_rows: bool = False):
+        self.output_format = output_format
+        self.columns = columns
+        self.max_bytes = max_bytes
+        self.keep_rows = keep_rows or (output_format not in _ROW_FORMATS and output_format not in ("JSON", "JSONCompact"))
+        self.rows: list[tuple[Any, ...]] = []
+        self.row_count = 0
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._names = [name for name, _ in columns]
+
+    def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self.keep_rows:
+            self.rows.extend(rows)
+        if self.output_format in ("JSON", "JSONCompact"):
+            for row in rows:
+                values = [json_value(value, ch_type) for value, (_, ch_type) in zip(row, self.columns, strict=True)]
+                item = values if self.output_format == "JSONCompact" else dict(zip(self._names, values, strict=True))
+                self._add(json.dumps(item, ensure_ascii=False).encode(), separator=2 if self._parts else 0)
+        elif self.output_format in _ROW_FORMATS:
+            variant = self.output_format if self.row_count == 0 else _ROW_FORMATS[self.output_format]
+            self._add(
+                result_render(output_format=variant, columns=self.columns, rows=list(rows), rows_before_limit=None, elapsed=0)
+            )
+        self.row_count += len(rows)
+
+    def _add(self, piece: bytes, separator: int = 0) -> None:
+        self._parts.append(piece)
+        self._size += len(piece) + separator
+        if self._size > self.max_bytes:
+            raise SqlError(f"Result exceeds {self.max_bytes} bytes: add a LIMIT or aggregate")
+
+    def finish(self, *, rows_before_limit: int | None, elapsed: float) -> bytes:
+        """The whole body, byte for byte what ``result_render`` gives for all the rows at once."""
+        if self.output_format in ("JSON", "JSONCompact"):
+            document = result_json(
+                columns=self.columns,
+                rows=[],
+                rows_before_limit=rows_before_limit,
+                elapsed=elapsed,
+                compact=self.output_format == "JSONCompact",
+            )
+            document["rows"] = self.row_count
+            document["rows_before_limit_at_least"] = rows_before_limit if rows_before_limit is not None else self.row_count
+            # Keys and strings are escaped inside the document, so '"data": []' occurs once: the key.
+            body = json.dumps(document, ensure_ascii=False).encode()
+            body = body.replace(b'"data": []', b'"data": [' + b", ".join(self._parts) + b"]", 1)
+        elif self.output_format in _ROW_FORMATS and self.row_count:
+            body = b"".join(self._parts)
+        else:
+            body = result_render(
+                output_format=self.output_format,
+                columns=self.columns,
+                rows=self.rows,
+                rows_before_limit=rows_before_limit,
+                elapsed=elapsed,
+            )
+        if len(body) > self.max_bytes:
+            raise SqlError(f"Result exceeds {self.max_bytes} bytes: add a LIMIT or aggregate")
+        return body

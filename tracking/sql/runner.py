@@ -26,12 +26,14 @@ def query_run(
     default_format: str = "JSON",
     database: str = DEFAULT_DATABASE,
     interface: str = "",
+    keep_rows: bool = False,
 ) -> SqlResult:
     """``sql_execute`` under quotas, with one audit event per query; raises what it raises.
 
     ``quotas=False`` is for operators' shell queries (``manage.py ae_query``): audited, not limited.
     ``default_format`` and ``database`` are the ClickHouse HTTP interface's defaults; ``interface``
-    names where the query came from in the audit log (``clickhouse-http``, ``explorer``).
+    names where the query came from in the audit log (``clickhouse-http``, ``explorer``);
+    ``keep_rows`` keeps the typed rows besides the body (the shell prints them as a table).
     """
     started = time.monotonic()
     details: dict[str, Any] = {"sql": sql[: governance_settings.AUDIT_SQL_MAX_CHARS]}
@@ -43,11 +45,21 @@ def query_run(
         if quotas:
             with query_slot(project=project):
                 result = sql_execute(
-                    project=project, sql=sql, params=params, default_format=default_format, database=database
+                    project=project,
+                    sql=sql,
+                    params=params,
+                    default_format=default_format,
+                    database=database,
+                    keep_rows=keep_rows,
                 )
         else:
             result = sql_execute(
-                project=project, sql=sql, params=params, default_format=default_format, database=database
+                project=project,
+                sql=sql,
+                params=params,
+                default_format=default_format,
+                database=database,
+                keep_rows=keep_rows,
             )
     except QuotaExceeded as refusal:
         _record(project, details, started, AuditOutcome.REFUSED, error=str(refusal.detail))
@@ -58,7 +70,7 @@ def query_run(
     except Exception as error:
         _record(project, details, started, AuditOutcome.ERROR, error=type(error).__name__)
         raise
-    details["rows"] = len(result.rows)
+    details["rows"] = result.row_count
     _record(project, details, started, AuditOutcome.OK)
     return result
 

@@ -61,16 +61,17 @@ def test_rls_hides_other_datasets_even_if_a_query_escaped_the_allowlist(loaded: 
     assert nothing.rows == [(0,)]
 
 
-def test_sandbox_transaction_is_read_only(loaded: LoadedProject) -> None:
-    with pytest.raises(SqlError) as error:
-        sql_sandbox_run(
-            query="DELETE FROM public.tracking_datapoint",
-            params={},
-            count_query=None,
-            dataset_ids=[loaded.weather.id],
-            limits=LIMITS,
-        )
-    assert error.value.message == "Query failed (SQLSTATE 25006)"
+def test_sandbox_runs_nothing_but_reads(loaded: LoadedProject) -> None:
+    """Behind the allowlist: a cursor takes only a SELECT, in a READ ONLY transaction as a role without write grants."""
+    refusals = {}
+    for query in (
+        "DELETE FROM public.tracking_datapoint",
+        "WITH gone AS (DELETE FROM public.tracking_datapoint RETURNING 1) SELECT count(*) FROM gone",
+    ):
+        with pytest.raises(SqlError) as error:
+            sql_sandbox_run(query=query, params={}, count_query=None, dataset_ids=[loaded.weather.id], limits=LIMITS)
+        refusals[query[:6]] = error.value.message
+    assert refusals == {"DELETE": "Query failed (SQLSTATE 42601)", "WITH g": "Query failed (SQLSTATE 0A000)"}
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s", [loaded.weather.id])
         assert cursor.fetchone() == (240,)

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"No project with slug {options['project']!r}.")
         try:
-            result = query_run(project=project, sql=options["sql"], quotas=False)
+            result = query_run(project=project, sql=options["sql"], quotas=False, keep_rows=True)
         except SqlError as error:
             raise CommandError(f"Input was invalid: {error}") from None
         if result.format != "JSON" or options["format"] == "json":
