@@ -166,7 +166,10 @@ TRACKING_ANALYZE_MAX_TABLES = env.int("TRACKING_ANALYZE_MAX_TABLES", default=4)
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a reverse proxy (meauxcloud/proxy.py): only then are X-Forwarded-Proto and -For believed.
+TRUSTED_PROXY = env.bool("TRUSTED_PROXY", default=False)
+if TRUSTED_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Production hardening (docs/security.md). HSTS is only ever sent on HTTPS responses. The
 # redirect is opt-in because TLS usually ends at a proxy that redirects by itself.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

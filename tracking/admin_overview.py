@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -48,7 +49,13 @@ def admin_overview_data(*, now) -> dict[str, object]:
     }
 
 
+OVERVIEW_PERMISSION = "tracking.view_platform_overview"
+
+
 def admin_overview(request: HttpRequest) -> HttpResponse:
+    """Every tenant's figures: staff status alone is not enough, the permission (or superuser) is."""
+    if not request.user.has_perm(OVERVIEW_PERMISSION):
+        raise PermissionDenied
     context = {**admin.site.each_context(request), "title": "Reports overview", **admin_overview_data(now=timezone.now())}
     return TemplateResponse(request, "admin/overview.html", context)
 

@@ -59,6 +59,7 @@ class Dataset(models.Model):
                 name="dataset_retention_range",
             ),
         ]
+        permissions = [("view_platform_overview", "Can view the reports overview of every project")]
 
     def __str__(self) -> str:
         return f"{self.project.slug}/{self.name}"

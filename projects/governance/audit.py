@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from meauxcloud.proxy import client_address
 from projects.governance.models import AuditEvent, AuditOutcome
 from projects.models import Project
 
@@ -50,7 +51,7 @@ def actor_current() -> Actor:
     request = _current_request.get()
     if request is None:
         return Actor(label="system")
-    ip = request.META.get("REMOTE_ADDR") or None
+    ip = client_address(request) or None
     user = getattr(request, "user", None)
     api_key = getattr(user, "api_key", None)
     if api_key is not None:

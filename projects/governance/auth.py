@@ -11,12 +11,13 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from meauxcloud.proxy import client_address
 from meauxcloud.redis import redis_client
 from projects.governance.conf import governance_settings
 
 
 def _slot(request: HttpRequest | None, username: str) -> str:
-    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    address = client_address(request) if request is not None else ""
     return f"meauxcloud:login-failures:{address}:{username.lower()}"
 
 
