@@ -1209,6 +1209,57 @@ def _quantile_fn(c: ExpressionCompiler, scope: Scope, node: exp.Expression, para
     return quantile(c, outer, params[0] if params else None, args[0], node)
 
 
+def _exact_position(level: float, x: str) -> str:
+    """ClickHouse's quantileExact position: floor(level * n) of the sorted values (0-based; the last at level 1)."""
+    if level >= 1:
+        return f"count({x})"
+    return f"(floor({level!r}::float8 * count({x})::float8)::bigint + 1)"
+
+
+def _exact_input(c: ExpressionCompiler, scope: Scope, node: exp.Expression, args: list) -> tuple[str, str, str]:
+    """(value SQL, result type, empty-group default) of the quantileExact family's one argument."""
+    _arity(node, args, 1)
+    value = _agg_arg(c, scope, args[0])
+    x = _num(c, value, node)
+    result_type = "Float64" if ct.is_float(value.type) else ("UInt8" if value.boolean else value.type)
+    default = "'NaN'::float8" if result_type == "Float64" else ct.default_sql(result_type)
+    return x, result_type, default
+
+
+def _quantile_exact(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    """quantileExact(level)(x), medianExact(x): an element of x itself, never interpolated."""
+    if len(params) > 1:
+        raise sql_error_at(f"{node.name} takes one level", node)
+    level = _level(c, scope, node, params[0]) if params else 0.5
+    x, result_type, default = _exact_input(c, scope, node, args)
+    sql = f"coalesce((array_agg({x} ORDER BY {x}) FILTER (WHERE {x} IS NOT NULL))[{_exact_position(level, x)}], {default})"
+    return Typed(sql, result_type, aggregate=True)
+
+
+def _quantiles_exact(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    """quantilesExact(l1, l2, ...)(x): one sort, one element per level."""
+    if not params:
+        raise sql_error_at(f"Write {node.name}(level, ...)(column)", node)
+    levels = [_level(c, scope, node, level) for level in params]
+    x, result_type, default = _exact_input(c, scope, node, args)
+    values = f"(array_agg({x} ORDER BY {x}) FILTER (WHERE {x} IS NOT NULL))"
+    items = ", ".join(f"coalesce({values}[{_exact_position(level, x)}], {default})" for level in levels)
+    return Typed(f"ARRAY[{items}]", f"Array({result_type})", aggregate=True)
+
+
+def _quantiles(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
+    """quantiles(l1, l2, ...)(x): interpolated like quantile, NaN for each level of an empty group."""
+    if not params:
+        raise sql_error_at(f"Write {node.name}(level, ...)(column)", node)
+    levels = [_level(c, scope, node, level) for level in params]
+    _arity(node, args, 1)
+    x = _num(c, _agg_arg(c, scope, args[0]), node)
+    array = "ARRAY[" + ", ".join(f"{level!r}" for level in levels) + "]::float8[]"
+    nans = "ARRAY[" + ", ".join("'NaN'::float8" for _ in levels) + "]"
+    sql = f"coalesce(percentile_cont({array}) WITHIN GROUP (ORDER BY ({x})::float8), {nans})"
+    return Typed(sql, "Array(Float64)", aggregate=True)
+
+
 def _quantile_weighted(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     if params:
         if len(params) > 1:
@@ -1306,6 +1357,10 @@ _AGGREGATES: dict[str, Aggregate] = {
     "anylast": _first_last(last=True),
     "quantile": _quantile_fn,
     "median": _quantile_fn,
+    "quantileexact": _quantile_exact,
+    "medianexact": _quantile_exact,
+    "quantilesexact": _quantiles_exact,
+    "quantiles": _quantiles,
     "quantileexactweighted": _quantile_weighted,
     "quantileweighted": _quantile_weighted,
     "topk": _top_k(weighted=False),

@@ -228,6 +228,25 @@ CASES: list[Case] = [
         difference="quantileWeighted(q, x, w) is the legacy AE spelling of quantileExactWeighted(q)(x, w)",
     ),
     Case(
+        "quantile_exact_family",
+        f"SELECT city, quantileExact(0.5)(temp) AS e50, quantileExact(0.9)(temp) AS e90, quantileExact(0)(temp) AS e0, "
+        f"quantileExact(1)(temp) AS e100, medianExact(temp) AS me, quantileExact(temp) AS ed FROM {W} GROUP BY city",
+    ),
+    Case(
+        "quantile_exact_int",
+        f"SELECT quantileExact(0.25)(_sample_interval) AS a, medianExact(_sample_interval) AS m, "
+        f"quantilesExact(0, 0.1, 0.5, 0.999, 1)(_sample_interval) AS qs FROM {A}",
+    ),
+    Case(
+        "quantiles_interpolated",
+        f"SELECT city, quantiles(0.1, 0.5, 0.9)(temp) AS qs, quantilesExact(0.25, 0.75)(temp) AS qe FROM {W} GROUP BY city",
+    ),
+    Case(
+        "quantile_family_empty_group",
+        f"SELECT quantileExact(0.5)(temp) AS e, quantiles(0.5, 0.9)(temp) AS qs, quantilesExact(0.5)(_sample_interval) AS qe, "
+        f"medianExact(_sample_interval) AS mi FROM {W} WHERE temp > 1e9",
+    ),
+    Case(
         "quantile_median",
         f"SELECT city, quantile(0.5)(temp) AS q, median(temp) AS m, quantile(0.9)(temp) AS q9 FROM {W} GROUP BY city",
     ),
