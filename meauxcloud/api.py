@@ -1,9 +1,12 @@
 """RFC 9457 problem details for every API error, so clients parse one error shape."""
 
+import json
 from http import HTTPStatus
 from typing import Any
 
 import orjson
+from django.http import HttpRequest, HttpResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -97,3 +100,32 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         if header in response:
             problem[header] = response[header]
     return problem
+
+
+#: Paths whose clients parse JSON: Django's own 404 and 400 pages would be HTML to them.
+API_PATH_PREFIXES = ("/api/", "/client/", "/clickhouse/", "/metrics/", "/otlp/", "/healthz")
+
+
+def _problem_page(request: HttpRequest, *, status_code: int, code: str, detail: str) -> HttpResponse | None:
+    if not request.path.startswith(API_PATH_PREFIXES):
+        return None
+    body = {
+        "type": f"https://meauxcloud.dev/problems/{code}",
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    return HttpResponse(json.dumps(body), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: problem+json for API paths, Django's page elsewhere."""
+    problem = _problem_page(request, status_code=404, code="not_found", detail=f"No endpoint at {request.path}.")
+    return problem or defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400`` (e.g. a Host not in ALLOWED_HOSTS): problem+json for API paths."""
+    problem = _problem_page(request, status_code=400, code="bad_request", detail="The request was refused as malformed.")
+    return problem or defaults.bad_request(request, exception)

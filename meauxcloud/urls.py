@@ -17,3 +17,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tracking.web.urls")),
 ]
+
+handler404 = "meauxcloud.api.not_found"
+handler400 = "meauxcloud.api.bad_request"

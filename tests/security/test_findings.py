@@ -203,3 +203,23 @@ def test_a_chunked_body_over_the_limit_is_a_413(client: Client, write_key: str, 
     response = _chunked(client, write_key, b'{"blobs": ["a"]}\n' * 100)
 
     assert (response.status_code, _problem(response)["code"]) == (413, "body_too_large")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/datasets/web/nope", "/client/v4/nope"])
+def test_an_unknown_api_path_is_a_404_problem(client: Client, path: str) -> None:
+    response = client.get(path)
+
+    assert (response.status_code, _problem(response)["code"]) == (404, "not_found")
+
+
+def test_an_unknown_page_is_still_an_html_404(client: Client) -> None:
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_host_not_allowed_is_a_400_problem_on_api_paths(client: Client) -> None:
+    response = client.get("/api/v1/reports/overview", HTTP_HOST="evil.example")
+
+    assert (response.status_code, _problem(response)["code"]) == (400, "bad_request")
