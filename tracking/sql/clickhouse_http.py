@@ -26,6 +26,7 @@ from projects.models import ApiKey, Scope
 from tracking.sql.engine import SqlError, SqlResult
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE, SERVER_VERSION
 from tracking.sql.native import native_render
+from tracking.sql.pool import PoolBusy
 from tracking.sql.runner import query_run
 from tracking.sql.translate import MAX_QUERY_BYTES, format_name
 
@@ -222,7 +223,7 @@ def clickhouse_query_view(request: HttpRequest) -> HttpResponse:
         return _error_response(error, query_id)
     except SqlError as error:
         return _error_response(_from_sql_error(error), query_id)
-    except QuotaExceeded as refusal:
+    except (QuotaExceeded, PoolBusy) as refusal:
         too_many = ClickHouseError(202, "TOO_MANY_SIMULTANEOUS_QUERIES", str(refusal.detail), 429)
         response = _error_response(too_many, query_id)
         response["Retry-After"] = str(refusal.retry_after)

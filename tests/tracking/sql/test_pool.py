@@ -118,3 +118,14 @@ def test_a_spent_budget_runs_nothing(db: None) -> None:
 
     with pytest.raises(SqlError, match="Query exceeded the time limit"):
         sql_sandbox_run(query="SELECT 1", params={}, count_query=None, dataset_ids=[], limits=limits)
+
+
+def test_the_clickhouse_interface_answers_a_full_pool_with_its_own_429(client: Client, web, read_key: str, settings) -> None:
+    settings.SQL_PROCESS_CONCURRENCY = 1
+
+    with pool.sql_pool_slot():
+        busy = client.get("/clickhouse/", {"query": QUERY}, HTTP_X_CLICKHOUSE_USER=web.project.slug,
+                          HTTP_X_CLICKHOUSE_KEY=read_key)
+
+    assert (busy.status_code, busy["Retry-After"], busy["X-ClickHouse-Exception-Code"]) == (429, "2", "202")
+    assert b"TOO_MANY_SIMULTANEOUS_QUERIES" in busy.content
