@@ -6,6 +6,7 @@ data" is the question an auditor asks first.
 """
 
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from projects.governance.audit import audit_record
@@ -42,17 +43,7 @@ def query_run(
     if interface:
         details["interface"] = interface
     try:
-        if quotas:
-            with query_slot(project=project):
-                result = sql_execute(
-                    project=project,
-                    sql=sql,
-                    params=params,
-                    default_format=default_format,
-                    database=database,
-                    keep_rows=keep_rows,
-                )
-        else:
+        with query_slot(project=project) if quotas else nullcontext():
             result = sql_execute(
                 project=project,
                 sql=sql,
