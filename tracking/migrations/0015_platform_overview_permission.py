@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0013_saved_query'),
+        ('tracking', '0014_project_day_totals'),
     ]
 
     operations = [
