@@ -23,9 +23,11 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 import pytest
 
+from tests.clients.toolchain import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-WEB_PORT = 8131
-REDIS_PORT = 8132
+WEB_PORT = free_port()
+REDIS_PORT = free_port()
 
 pytestmark = [
     pytest.mark.slow,

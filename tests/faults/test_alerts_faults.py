@@ -28,7 +28,7 @@ WORKER_ENV = {"ALERTS_EVALUATION_SECONDS": "1", "ALERTS_ALLOW_PRIVATE_URLS": "1"
 @pytest.fixture
 def receiver(settings) -> Iterator[WebhookReceiver]:
     settings.ALERTS_ALLOW_PRIVATE_URLS = True
-    server = WebhookReceiver(port=8193)
+    server = WebhookReceiver()
     yield server
     server.close()
 

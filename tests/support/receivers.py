@@ -16,9 +16,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-#: This helper's ports (8190-8199): webhook receivers, then SMTP servers.
-WEBHOOK_PORT = 8191
-SMTP_PORT = 8192
+from tests.clients.toolchain import free_port
+
 MAX_AGE_SECONDS = 300
 
 
@@ -45,7 +44,7 @@ def signature_valid(*, secret: str, header: str, raw: bytes, now: float) -> bool
 class WebhookReceiver:
     """Answers 200 to each POST after ``delay`` seconds, or ``fail_first`` times with 500 first."""
 
-    port: int = WEBHOOK_PORT
+    port: int = 0
     secret: str = ""
     delay: float = 0.0
     fail_first: int = 0
@@ -75,6 +74,7 @@ class WebhookReceiver:
                 return None
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_address[1]
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -105,7 +105,8 @@ class _Inbox:
 class SmtpServer:
     """A real SMTP server on 127.0.0.1 (aiosmtpd); ``messages`` are parsed mails."""
 
-    def __init__(self, port: int = SMTP_PORT) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        port = port or free_port()
         self.inbox = _Inbox()
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=port)
         self.controller.start()

@@ -25,7 +25,7 @@ pytestmark = [
 
 def test_create_a_budget_see_its_chart_and_send_a_test_webhook(live_server, browser, partitions, settings):  # noqa: F811
     settings.ALERTS_ALLOW_PRIVATE_URLS = True
-    receiver = WebhookReceiver(port=8194)
+    receiver = WebhookReceiver()
     user = UserFactory(username="owner")
     project = ProjectFactory(slug="shop", name="Shop")
     MembershipFactory(project=project, user=user, role=Role.OWNER)

@@ -9,10 +9,11 @@ import time
 
 import orjson
 
+from tests.clients.toolchain import free_port
 from tests.support.processes import ROOT
 from tracking.alerts.delivery import webhook_send
 
-PORT = 8195
+PORT = free_port()
 
 
 def test_the_documented_python_receiver_verifies_signatures_and_drops_repeats(tmp_path, settings):
