@@ -67,3 +67,25 @@ def test_workerd_event_without_dataset_is_400(client, write_key):
 
     assert response.status_code == 400
     assert response.json()["detail"] == "dataset is missing."
+
+
+def test_workerd_event_with_a_double_past_float64_is_400(client, write_key):
+    body = b'{"dataset": ' + str(_bytes("analytics")).encode() + b', "double1": ' + b"9" * 400 + b"}"
+
+    response = client.post(
+        "/api/v1/workerd/analytics-engine", data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {write_key}"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "double1 is out of range for a double."
+
+
+def test_workerd_event_with_a_timestamp_past_the_calendar_is_400(client, write_key):
+    body = b'{"dataset": ' + str(_bytes("analytics")).encode() + b', "timestamp": ' + str(10**25).encode() + b"}"
+
+    response = client.post(
+        "/api/v1/workerd/analytics-engine", data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {write_key}"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "timestamp is out of range."

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -441,6 +441,11 @@ def report_interval_default(*, name: str, length: timedelta) -> int | None:
     return None
 
 
+# Points are stamped after the epoch; a window's buckets and presets must stay inside datetime's range.
+WINDOW_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+WINDOW_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def report_window(
     *,
     name: str,
@@ -460,6 +465,8 @@ def report_window(
     if name == "realtime":
         return realtime_window(now=now)
     end = end or now
+    if not (WINDOW_EARLIEST <= (start or end) and end <= WINDOW_LATEST):
+        raise WindowInvalid(f"Dates must fall between {WINDOW_EARLIEST:%Y-%m-%d} and {WINDOW_LATEST:%Y-%m-%d}.")
     length = end - start if start is not None else PRESETS[preset or default_range]
     if interval is None:
         interval = report_interval_default(name=name, length=length)

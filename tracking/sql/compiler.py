@@ -33,7 +33,18 @@ from tracking.sql.functions import (
     to_string,
 )
 from tracking.sql.introspection import DEFAULT_DATABASE, SYSTEM_DATABASE, VirtualTable, system_table
-from tracking.sql.ir import BINARY_NAMES, NORMALISED_FUNCTIONS, Compiled, DatasetRef, Scope, Source, Typed, display_name, is_storable_text
+from tracking.sql.ir import (
+    BINARY_NAMES,
+    EXTRACT_FUNCTIONS,
+    NORMALISED_FUNCTIONS,
+    Compiled,
+    DatasetRef,
+    Scope,
+    Source,
+    Typed,
+    display_name,
+    is_storable_text,
+)
 
 INTERVAL_UNITS = {"SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 _SELECT_ARGS = {
@@ -782,17 +793,9 @@ class Compiler:
 
     def _extract(self, scope: Scope, node: exp.Extract) -> Typed:
         unit = node.this.name.upper()
-        functions = {
-            "YEAR": "toYear",
-            "MONTH": "toMonth",
-            "DAY": "toDayOfMonth",
-            "HOUR": "toHour",
-            "MINUTE": "toMinute",
-            "SECOND": "toSecond",
-        }
-        if unit not in functions:
+        if unit not in EXTRACT_FUNCTIONS:
             raise sql_error_at(f"extract() supports YEAR, MONTH, DAY, HOUR, MINUTE and SECOND, not {unit}", node)
-        return date_part(self, functions[unit].lower(), self.expr(scope, node.expression), node)
+        return date_part(self, EXTRACT_FUNCTIONS[unit].lower(), self.expr(scope, node.expression), node)
 
     def _position(self, scope: Scope, node: exp.StrPosition) -> Typed:
         if node.args.get("position") is not None or node.args.get("occurrence") is not None:

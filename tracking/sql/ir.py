@@ -133,6 +133,15 @@ BINARY_NAMES = {
     exp.Or: "or",
     exp.DPipe: "concat",
 }
+#: EXTRACT(<unit> FROM x) is ClickHouse's <function>(x).
+EXTRACT_FUNCTIONS = {
+    "YEAR": "toYear",
+    "MONTH": "toMonth",
+    "DAY": "toDayOfMonth",
+    "HOUR": "toHour",
+    "MINUTE": "toMinute",
+    "SECOND": "toSecond",
+}
 NORMALISED_FUNCTIONS = {exp.ArgMax: "argMax", exp.ArgMin: "argMin", exp.Floor: "floor", exp.Ceil: "ceil"}
 
 
@@ -203,14 +212,7 @@ def display_name(node: exp.Expression | None) -> str:
         unit = node.unit.name.capitalize() if node.unit else ""
         return f"toInterval{unit}({display_name(node.this)})"
     if isinstance(node, exp.Extract):
-        field_name = {
-            "YEAR": "toYear",
-            "MONTH": "toMonth",
-            "DAY": "toDayOfMonth",
-            "HOUR": "toHour",
-            "MINUTE": "toMinute",
-            "SECOND": "toSecond",
-        }.get(node.this.name.upper(), "extract")
+        field_name = EXTRACT_FUNCTIONS.get(node.this.name.upper(), "extract")
         return f"{field_name}({display_name(node.expression)})"
     if isinstance(node, exp.Distinct):
         return ", ".join(display_name(item) for item in node.expressions)

@@ -87,6 +87,18 @@ def test_invalid_range_is_a_problem(client, read_key, live_dataset):
     assert response.json()["errors"] == {"from": ["The range must be between 5 minutes and 90 days."]}
 
 
+def test_dates_past_the_calendar_are_a_problem_not_an_overflow(client, read_key, live_dataset):
+    response = client.get(
+        "/api/v1/reports/overview",
+        {"from": "9999-12-30T00:00:00Z", "to": "9999-12-31T00:00:00Z"},
+        HTTP_AUTHORIZATION=f"Bearer {read_key}",
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"] == {"from": ["Dates must fall between 1970-01-01 and 9999-01-01."]}
+
+
 def test_unknown_dataset_and_report_are_not_found(client, read_key, live_dataset):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {read_key}"}
 
