@@ -275,3 +275,16 @@ def test_project_day_totals_equal_their_datasets_through_drains_rebuilds_and_del
     rollups_rebuild(dataset_id=jobs_id, labels=None, now=timezone.now())
     assert project_days(busy) == dataset_days_summed(busy)
     assert sum(row[1] for row in project_days(busy)) == 10  # api's points of every kind, two older than 30 days
+
+
+def test_inlines_follow_their_own_models_view_permissions(client, three_projects):
+    from django.contrib.auth.models import Permission
+
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename="view_project"))
+    client.force_login(staff)
+    url = f"/admin/projects/project/{three_projects['busy'].pk}/change/"
+
+    assert "field-points_30d" not in client.get(url).content.decode()
+    staff.user_permissions.add(Permission.objects.get(codename="view_dataset"))
+    assert "field-points_30d" in client.get(url).content.decode()
