@@ -1,6 +1,6 @@
 """Long mode of the fault harness (`make faults`): every fault under ≥100,000 points.
 
-    python -m tests.faults.run [--faults worker_kill9,redis_kill9] [--points 200000] [--json var/faults.json]
+    python -m tests.faults.run [--faults worker_kill9,redis_kill9] [--points 200000] [--soak-minutes 30] [--json var/faults.json]
 
 Prints one JSON line per fault and exits non-zero if any point was lost, invented or
 duplicated. Needs Debian's PostgreSQL 15 binaries and redis-server; touches no shared server.
@@ -9,11 +9,12 @@ duplicated. Needs Debian's PostgreSQL 15 binaries and redis-server; touches no s
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
-from tests.faults.scenarios import FAULTS, LONG, SHORT, fault_run
+from tests.faults.scenarios import FAULTS, LONG, SHORT, fault_run, soak_size
 from tests.faults.stack import PrivatePostgres, stack_base
 
 
@@ -40,6 +41,8 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=None)
     parser.add_argument("--short", action="store_true", help="the sizes `make test` uses")
     parser.add_argument("--json", type=Path, default=None, help="also write all reports to this file")
+    parser.add_argument("--soak-minutes", type=float, default=float(os.environ.get("FAULTS_SOAK_MINUTES", "30")),
+                        help="length of the soak fault (default 30, or $FAULTS_SOAK_MINUTES)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = parser.parse_args()
     size = SHORT if args.short else LONG
@@ -50,11 +53,12 @@ def main() -> int:
     reports = []
     try:
         for name in args.faults.split(","):
-            report = fault_run(postgres=postgres, base=base, fault=FAULTS[name], size=size).as_dict()
+            fault_size = soak_size(args.soak_minutes * 60) if name == "soak" else size
+            report = fault_run(postgres=postgres, base=base, fault=FAULTS[name], size=fault_size).as_dict()
             reports.append(report)
             print(json.dumps(report), flush=True)
     finally:
-        postgres.stop("fast")
+        postgres.close()
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
         else:

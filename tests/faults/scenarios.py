@@ -5,10 +5,15 @@ processes, and the harness' PostgreSQL cluster. The fault is injected while the 
 runs; afterwards the harness waits for the backlog to drain and checks the ledger.
 """
 
+import errno
+import os
 import signal
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +21,7 @@ from pathlib import Path
 import redis
 
 from tests.faults.load import LoadGenerator, Verdict, check, stored_ids
-from tests.faults.stack import PrivatePostgres, PrivateRedis, Stack, wait_until
+from tests.faults.stack import PrivatePostgres, PrivateRedis, Stack, group_rss_bytes, process_rss_bytes, wait_until
 
 STREAM_KEY = "meauxcloud:ingest"
 
@@ -38,6 +43,7 @@ LONG = Size(points=100_000, batch=500, threads=4, duration=40.0, outage=8.0, mar
 @dataclass
 class Observations:
     notes: list[str] = field(default_factory=list)
+    figures: dict[str, object] = field(default_factory=dict)
     health_during_fault: dict | None = None
     health_status_during_fault: int | None = None
 
@@ -113,6 +119,109 @@ def postgres_read_only(stack: Stack, load: LoadGenerator, size: Size, seen: Obse
     seen.note(f"postgres read-only (default_transaction_read_only) at 20% for {size.outage:g}s")
 
 
+def _fill(directory: Path) -> Path:
+    """Write zeros into ``directory`` until its filesystem says ENOSPC; returns the filler file."""
+    filler = directory / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for chunk in (1 << 20, 4096):
+            zeros = bytes(chunk)
+            try:
+                while True:
+                    os.write(descriptor, zeros)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def disk_full(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
+    disk = stack.base / "small-disk"
+    stack.postgres.datapoints_on_small_disk(disk, megabytes=2048)
+    log_offset = stack.postgres.log.stat().st_size
+    _wait_progress(load, 0.2)
+    filler = _fill(disk)
+    started = time.monotonic()
+    enospc = wait_until(
+        lambda: b"No space left on device" in stack.postgres.log.read_bytes()[log_offset:], timeout=60, interval=0.2
+    )
+    time.sleep(max(0.0, size.outage - (time.monotonic() - started)))
+    seen.health_status_during_fault, seen.health_during_fault = stack.healthz()
+    errors = stack.postgres.log.read_bytes()[log_offset:].count(b"No space left on device")
+    filler.unlink()
+    seen.note(
+        f"datapoints' tmpfs filled at 20% for {time.monotonic() - started:.1f}s; "
+        f"the drain {'hit ENOSPC' if enospc else 'never hit ENOSPC'} ({errors} errors in PostgreSQL's log), then space was freed"
+    )
+
+
+#: Seconds between worker kills in the soak; the soak's length is its Size's duration.
+SOAK_KILL_EVERY = 60.0
+SOAK_RATE = 500  # points per second
+
+
+def soak_size(seconds: float) -> Size:
+    """A steady load of SOAK_RATE points/s in batches of 100 for ``seconds``."""
+    return Size(points=int(SOAK_RATE * seconds), batch=100, threads=4, duration=seconds, outage=2.0, marks=())
+
+
+def _memory(stack: Stack) -> dict[str, int]:
+    with redis.Redis.from_url(stack.redis.url) as client:
+        used = int(client.info("memory")["used_memory"])
+    return {
+        "web_rss": group_rss_bytes(stack.web.process.pid),
+        "worker_rss": group_rss_bytes(stack.worker.process.pid),
+        "redis_rss": process_rss_bytes(stack.redis.process.pid),
+        "redis_used_memory": used,
+    }
+
+
+def soak(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
+    """Steady ingest, a SQL query every second and a worker kill -9 every SOAK_KILL_EVERY seconds."""
+    queries: Counter = Counter()
+    done = threading.Event()
+
+    def query_loop() -> None:
+        while not done.wait(1.0):
+            request = urllib.request.Request(
+                f"{stack.url}/client/v4/accounts/{stack.project_slug}/analytics_engine/sql",
+                data=b"SELECT index1, count() AS n, sum(double1) AS s FROM faults GROUP BY index1 ORDER BY n DESC LIMIT 5",
+                headers={"Authorization": f"Bearer {stack.read_key}"}, method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    queries[str(response.status)] += 1
+            except urllib.error.HTTPError as error:
+                queries[str(error.code)] += 1
+            except OSError as error:
+                queries[type(error).__name__] += 1
+
+    _wait_progress(load, 0.02)
+    started = time.monotonic()
+    before = _memory(stack)
+    querier = threading.Thread(target=query_loop, daemon=True)
+    querier.start()
+    kills = 0
+    while load.progress() < 0.98 and time.monotonic() - started < size.duration * 2:
+        time.sleep(min(SOAK_KILL_EVERY, max(1.0, size.duration / 10)))
+        if load.progress() >= 0.98:
+            break
+        stack.worker.signal(signal.SIGKILL)
+        stack.worker_start()
+        kills += 1
+    time.sleep(5)  # let the restarted worker settle before the second measurement
+    after = _memory(stack)
+    done.set()
+    querier.join()
+    seen.figures.update(
+        soak_seconds=round(time.monotonic() - started, 1), worker_kills=kills, sql_answers=dict(queries),
+        memory_start=before, memory_end=after,
+    )
+    seen.note(f"soak of {time.monotonic() - started:.0f}s: {kills} worker kills, {sum(queries.values())} SQL queries")
+
+
 def web_restart(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
     _wait_progress(load, 0.3)
     stack.web.signal(signal.SIGKILL)
@@ -130,6 +239,8 @@ FAULTS = {
               settings={"TRACKING_BUFFER_HIGH_WATER": "20"}),
         Fault("postgres_read_only", "PostgreSQL switched to read-only, then back", postgres_read_only),
         Fault("web_restart", "gunicorn killed -9 mid-load and started again", web_restart),
+        Fault("disk_full", "PostgreSQL's datapoints tablespace (a tmpfs) full mid-load, then freed", disk_full),
+        Fault("soak", "steady ingest + SQL queries + a worker kill -9 every minute, measuring memory", soak),
         Fault("otlp_worker_kill9", "kill -9 of the Celery worker, repeatedly, under OTLP/HTTP span exports", worker_kill9,
               protocol="otlp"),
     ]
@@ -154,7 +265,7 @@ class FaultReport:
             "statuses": dict(self.statuses), "retry_after_seen": self.retry_after_seen,
             "health_status_during_fault": self.observations.health_status_during_fault,
             "health_during_fault": self.observations.health_during_fault,
-            "notes": self.observations.notes,
+            "notes": self.observations.notes, **self.observations.figures,
         }
 
 

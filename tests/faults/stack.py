@@ -60,6 +60,7 @@ class PrivatePostgres:
         self.log = base / "postgres.log"
         self.port = free_port()
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/{DATABASE}"
+        self.mounts: list[Path] = []
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(_as_postgres() + list(args), check=check, capture_output=True, text=True)
@@ -94,6 +95,36 @@ class PrivatePostgres:
             env={**os.environ, "PGOPTIONS": "-c default_transaction_read_only=off"},
         )
         return result.stdout.strip()
+
+    def close(self) -> None:
+        """Stop the cluster, then unmount the small disks it was given."""
+        self.stop("fast")
+        for mount in reversed(self.mounts):
+            subprocess.run(["umount", str(mount)], check=False, capture_output=True)
+        self.mounts.clear()
+
+    def datapoints_on_small_disk(self, mount: Path, *, megabytes: int) -> None:
+        """Move every datapoint partition (and its indexes) to a tablespace on a tmpfs of its own.
+
+        Needs root (``mount``). Only the datapoints live there; the WAL and the ingest ledger
+        stay on the cluster's disk, as with a dedicated data volume that fills up.
+        """
+        mount.mkdir(parents=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=0700", "tmpfs", str(mount)],
+                       check=True, capture_output=True, text=True)
+        self.mounts.append(mount)
+        postgres = pwd.getpwnam("postgres")
+        os.chown(mount, postgres.pw_uid, postgres.pw_gid)
+        self.psql(f"CREATE TABLESPACE small_disk LOCATION '{mount}'")
+        self.psql("ALTER TABLE tracking_datapoint SET TABLESPACE small_disk")
+        partitions = self.psql(
+            "SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'tracking_datapoint'::regclass"
+        ).split()
+        for partition in partitions:
+            self.psql(f"ALTER TABLE {partition} SET TABLESPACE small_disk")
+            for index in self.psql(f"SELECT indexrelid::regclass FROM pg_index WHERE indrelid = '{partition}'::regclass").split():
+                self.psql(f"ALTER INDEX {index} SET TABLESPACE small_disk")
 
     def read_only(self, on: bool) -> None:
         """Flip the whole server to read-only as a failover or full disk would, without restarting it."""
@@ -196,6 +227,8 @@ class Stack:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(40))
     web: Role | None = None
     worker: Role | None = None
+    read_key: str = ""
+    project_slug: str = ""
 
     @property
     def env(self) -> dict[str, str]:
@@ -227,6 +260,7 @@ class Stack:
     def project_create(self, slug: str) -> str:
         """A project and its write key; returns the secret."""
         created = json.loads(self.manage("create_project", slug, "--json"))
+        self.project_slug, self.read_key = slug, created["read_key"]
         return created["write_key"]
 
     def web_start(self) -> None:
@@ -276,6 +310,23 @@ class Stack:
         for role in (self.web, self.worker):
             if role is not None:
                 role.signal(signal.SIGKILL)
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident memory of every process in a process group (gunicorn master + workers, celery + children)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...; rss is the 22nd
+            total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+def process_rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def stack_base() -> Path:

@@ -3,6 +3,7 @@
 `make faults` runs the same faults at ≥100,000 points (tests/faults/run.py).
 """
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.run import harness_postgres
-from tests.faults.scenarios import FAULTS, SHORT, FaultReport, fault_run
+from tests.faults.scenarios import FAULTS, SHORT, FaultReport, fault_run, soak_size
 from tests.faults.stack import PG_BIN, REDIS_SERVER, PrivatePostgres, stack_base
 
 pytestmark = [
@@ -27,7 +28,7 @@ def harness() -> Iterator[tuple[PrivatePostgres, Path]]:
     base = stack_base()
     postgres = harness_postgres(base)
     yield postgres, base
-    postgres.stop("fast")
+    postgres.close()
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -83,8 +84,29 @@ def test_web_server_killed_mid_load_retried_points_are_stored_once(harness):
     assert report.statuses["refused"] > 0
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="disk_full mounts a small tmpfs, which needs root")
+def test_datapoints_disk_full_keeps_ingest_answering_202_and_drains_once_space_returns(harness):
+    report = _run(harness, "disk_full")
+
+    assert report.statuses == {"202": 6000 // SHORT.batch}
+    assert "the drain hit ENOSPC" in report.observations.notes[0]
+    assert report.observations.health_during_fault["buffer"]["depth"] > 0
+
+
 def test_worker_killed_repeatedly_under_otlp_exports_loses_and_duplicates_nothing(harness):
     report = _run(harness, "otlp_worker_kill9")
 
     assert report.observations.notes == ["worker killed -9 2 times during the load"]
     assert report.statuses["200"] == 6000 // SHORT.batch
+
+
+def test_short_soak_with_sql_queries_and_worker_kills_loses_and_duplicates_nothing(harness):
+    postgres, base = harness
+    report = fault_run(postgres=postgres, base=base, fault=FAULTS["soak"], size=soak_size(15))
+
+    summary, figures = report.verdict.summary(), report.observations.figures
+    assert (summary["lost"], summary["invented"], summary["duplicates"]) == (0, 0, 0), report.as_dict()
+    assert (summary["attempted"], summary["accepted"], summary["stored"]) == (7500, 7500, 7500), report.as_dict()
+    assert figures["worker_kills"] > 0
+    assert set(figures["sql_answers"]) == {"200"}
+    assert figures["memory_end"]["redis_rss"] > 0
