@@ -10,6 +10,8 @@ from projects.models import Project
 from tests.factories import ProjectFactory, key_for
 from tracking.ingest.buffer import buffer_ensure_group
 
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_stream(settings: object) -> Iterator[str]:

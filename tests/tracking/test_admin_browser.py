@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from pathlib import Path
 
 import orjson
-import pytest
 from django.utils import timezone
 
 from tests.factories import DatasetFactory, ProjectFactory, UserFactory
+from tests.support.browser import ARTIFACTS, BROWSER_MARKS
 from tests.tracking.reports.helpers import Point, points_store
 from tracking.services import storage_estimate_refresh
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
-
-
-@pytest.fixture
-def chromium(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
+pytestmark = BROWSER_MARKS
 
 
 def ingest(base_url: str, key: str) -> tuple[int, dict]:
@@ -50,7 +31,7 @@ def ingest(base_url: str, key: str) -> tuple[int, dict]:
         return error.code, orjson.loads(error.read())
 
 
-def test_an_operator_reads_the_list_issues_a_key_and_suspends_a_project(live_server, chromium, partitions):
+def test_an_operator_reads_the_list_issues_a_key_and_suspends_a_project(live_server, browser, partitions):
     UserFactory(username="root", is_staff=True, is_superuser=True)
     project = ProjectFactory(slug="acme-shop")
     dataset = DatasetFactory(project=project, name="api")
@@ -59,7 +40,7 @@ def test_an_operator_reads_the_list_issues_a_key_and_suspends_a_project(live_ser
     storage_estimate_refresh()
     base = live_server.url
 
-    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{base}/admin/login/")
     page.fill("#id_username", "root")
     page.fill("#id_password", "correct-horse-battery")

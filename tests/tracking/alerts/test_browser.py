@@ -3,24 +3,18 @@ budget's chart drawn with data, and sends a test webhook that a real receiver ve
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from projects.models import Role
 from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.support.browser import ARTIFACTS, BROWSER_MARKS
 from tests.support.receivers import WebhookReceiver
 from tests.tracking.reports.helpers import Point, points_store
-from tests.tracking.reports.test_browser import ARTIFACTS, CHROMIUM, browser  # noqa: F401 (fixture)
 from tracking.alerts.services import delivery_send_due
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def test_create_a_budget_see_its_chart_and_send_a_test_webhook(live_server, browser, partitions, settings):  # noqa: F811

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
-from pathlib import Path
-
-import pytest
 
 from projects.models import Role
 from tests.factories import MembershipFactory, UserFactory
+from tests.support.browser import ARTIFACTS, BROWSER_MARKS
 from tests.support.processes import process_kill, wait_until, worker_start
 from tests.tracking.otlp.app_runner import REQUESTS, run_instrumented_app, stored
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
-
-
-@pytest.fixture
-def chromium(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
+pytestmark = BROWSER_MARKS
 
 
 def test_overview_and_errors_pages_show_the_instrumented_apps_requests(
-    client, live_server, chromium, project, write_key, read_key, partitions, tmp_path, celery_queue
+    client, live_server, browser, project, write_key, read_key, partitions, tmp_path, celery_queue
 ):
     owner = UserFactory(username="otel-owner")
     MembershipFactory(project=project, user=owner, role=Role.OWNER)
@@ -46,7 +26,7 @@ def test_overview_and_errors_pages_show_the_instrumented_apps_requests(
         process_kill(worker, signal.SIGTERM)
     api = client.get("/api/v1/reports/overview?dataset=otel&range=1h", HTTP_AUTHORIZATION=f"Bearer {read_key}").json()
 
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", "otel-owner")
     page.fill("#id_password", "correct-horse-battery")

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from pathlib import Path
-
-import pytest
 
 from projects.models import Role
 from tests.factories import MembershipFactory, UserFactory
-from tests.tracking.reports.test_browser import CHROMIUM, browser  # noqa: F401 (the shared Chromium fixture)
+from tests.support.browser import ARTIFACTS, BROWSER_MARKS
 from tests.tracking.sql.conftest import LoadedProject, SeedData
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOURLY = "SELECT toStartOfHour(timestamp) AS hour, count() AS points\nFROM weather\nGROUP BY hour\nORDER BY hour"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def test_run_chart_save_download_and_error_position(
