@@ -60,7 +60,7 @@ bench-quick: $(STAMP)
 	$(PY) -m pip install -q -r bench/requirements.txt
 	$(PY) -m meauxcloud.devstack exec -- $(PY) -m bench.run --quick
 
-## Every fault of tests/faults under >=100,000 points on private PostgreSQL/Redis (docs/reliability.md).
+## Every fault of tests/faults under >=100,000 points and a 30-minute soak (FAULTS_SOAK_MINUTES=N shortens it), on private PostgreSQL/Redis (docs/reliability.md).
 faults: $(DEV_STAMP)
 	$(PY) -m tests.faults.run --json var/faults.json
 
