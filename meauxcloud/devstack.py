@@ -264,10 +264,12 @@ def _run_state_write(state: dict[str, Any]) -> None:
 def discover() -> None:
     """Give a command started beside `make run` (in a second terminal) the services `make run` uses.
 
-    Only what the environment (or the env file) leaves unset is filled in: the URLs from
-    var/run.json and RUN_DEFAULTS while its `make run` is alive, the secret from
-    var/secret_key. Without URLs and without a running `make run` it exits with a message
-    saying what to do.
+    Only what the environment (or the env file) leaves unset is filled in, and only while
+    that `make run` is alive: the URLs from var/run.json, RUN_DEFAULTS, the secret from
+    var/secret_key. The dev stack's secret never reaches a process started without it, so
+    a production command without SECRET_KEY still refuses to start in a checkout where
+    `make run` (or `make test`) once ran. Without URLs and without a running `make run` it
+    exits with a message saying what to do.
     """
     read_env_file()
     state = _run_state()
@@ -278,9 +280,9 @@ def discover() -> None:
                 os.environ[name] = live[name]
         for name, value in RUN_DEFAULTS.items():
             os.environ.setdefault(name, value)
-    key_file = VAR / "secret_key"
-    if not os.environ.get("SECRET_KEY") and key_file.exists():
-        os.environ["SECRET_KEY"] = key_file.read_text().strip()
+        key_file = VAR / "secret_key"
+        if not os.environ.get("SECRET_KEY") and key_file.exists():
+            os.environ["SECRET_KEY"] = key_file.read_text().strip()
     missing = [name for name in SERVICE_VARIABLES if not os.environ.get(name)]
     if missing:
         killed = (

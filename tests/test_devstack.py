@@ -205,6 +205,21 @@ def test_manage_py_with_nothing_running_says_what_to_do(clone):
     assert "Start `make run` in another terminal" in result.stderr
 
 
+def test_a_command_without_make_run_alive_does_not_borrow_the_dev_stacks_secret(clone):
+    """Production settings in a checkout where `make run` once ran still refuse a missing SECRET_KEY."""
+    key_file = clone / "var" / "secret_key"
+    if not key_file.exists():
+        key_file.write_text("dev-stack-secret")
+    env = _terminal_env(DATABASE_URL="postgres://postgres@127.0.0.1:1/none", REDIS_URL="redis://127.0.0.1:1/0", DEBUG="0")
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=clone, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 1
+    assert "SECRET_KEY is not set" in result.stderr
+
+
 def _recreate_run_database(clone: Path) -> None:
     """DROP and CREATE the database of `make run`, on the embedded server (started for it)."""
     exports = subprocess.run(

@@ -74,7 +74,7 @@ class RuleForm(forms.Form):
 class ChannelForm(forms.Form):
     kind = forms.ChoiceField(choices=ChannelKind.choices)
     name = forms.CharField(max_length=100, required=False)
-    url = forms.URLField(max_length=2000, required=False, label="Webhook URL")
+    url = forms.URLField(max_length=2000, required=False, label="Webhook URL", assume_scheme="https")
     to = forms.CharField(required=False, label="E-mail addresses", help_text="Comma-separated.")
 
     def clean_to(self) -> list[str]:
