@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.env import OUT, ROOT, _postgres_database_ensure, bench_environment
+from bench.env import OUT, django_setup, docs_update, migrate, report_stamp
 
 DATABASE = "meauxcloud_bench_admin"
 PREFIX = "bench-admin-"
@@ -44,20 +42,6 @@ CASES = [
     ("filter: active in the last week", {"activity": "week"}),
     ("search by member", {"q": "member-0500"}),
 ]
-
-
-def _setup() -> None:
-    env = bench_environment()
-    parts = urlsplit(env["DATABASE_URL"])
-    env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
-    _postgres_database_ensure(env["DATABASE_URL"])
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
 
 
 def _data_ensure(projects: int) -> float:
@@ -232,23 +216,8 @@ def _markdown(report: dict[str, object]) -> str:
         "rest of the console's extra time over *plain* is Django admin rendering 15 columns instead of 4 (50 rows "
         'a page). The machine was shared with other test runs (see the load average): compare the ratio, not the '
         'absolute times.',
-        "",
     ]
     return "\n".join(lines)
-
-
-START, END = "<!-- bench:admin:start -->", "<!-- bench:admin:end -->"
-
-
-def _docs_update(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section}{END}\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
 
 
 def main() -> None:
@@ -256,12 +225,12 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
-    _setup()
+    django_setup(DATABASE)
+    migrate()
     setup_s = _data_ensure(args.projects)
     results = _measure()
     report = {
-        "when": datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} when measuring)",
+        **report_stamp(),
         "projects": args.projects,
         "setup_s": round(setup_s, 1),
         "results": results,
@@ -269,7 +238,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "admin.json").write_text(json.dumps(report, indent=2))
     if not args.no_docs:
-        _docs_update(_markdown(report))
+        docs_update("admin", _markdown(report))
     missed = [row["case"] for row in results if not row["met"]]
     print("all page medians within target" if not missed else f"over target: {', '.join(missed)}")
 

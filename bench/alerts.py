@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.env import OUT, _postgres_database_ensure, bench_environment
+from bench.env import OUT, django_setup, migrate
 
 DATABASE = "meauxcloud_bench_alerts"
 PREFIX = "bench-alerts-"
@@ -58,20 +56,6 @@ RULES = [
     {"metric": "cost_usd", "window_minutes": 1440, "threshold": Decimal(2)},
     {"metric": "5xx_rate", "window_minutes": 1440, "threshold": Decimal("0.3"), "min_requests": 100},
 ]
-
-
-def _setup() -> None:
-    env = bench_environment()
-    parts = urlsplit(env["DATABASE_URL"])
-    env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
-    _postgres_database_ensure(env["DATABASE_URL"])
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
 
 
 def _rows(dataset_id: int, now: datetime, rng: random.Random) -> list[list[object]]:
@@ -159,7 +143,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", type=int, default=100)
     args = parser.parse_args()
-    _setup()
+    django_setup(DATABASE)
+    migrate()
     from django.db import connection
     from django.utils import timezone
 

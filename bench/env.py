@@ -15,11 +15,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
+DOC = ROOT / "docs" / "benchmarks.md"
 # Overridable so that two benchmarks on one machine do not truncate each other's tables.
 BENCH_DB = os.environ.get("BENCH_DATABASE", "meauxcloud_bench")
 BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "15"))
@@ -54,16 +56,20 @@ def _libpq(url: str) -> str:
     return url
 
 
-def bench_environment() -> dict[str, str]:
-    """Variables for every bench process: the bench database, Redis DB 15, own stream and queue."""
+def bench_environment(database: str = BENCH_DB) -> dict[str, str]:
+    """Variables for every bench process: the bench database, Redis DB 15, own stream and queue.
+
+    A benchmark whose data outlives its runs names a database of its own, so that the
+    others' truncations do not make it generate its data again.
+    """
     import environ
 
     from meauxcloud import devstack
 
     environ.Env.read_env(ROOT / ".env", overwrite=False)
     env = dict(os.environ)
-    env.update(devstack.environment(database=BENCH_DB))
-    env["DATABASE_URL"] = _with_database(env["DATABASE_URL"], BENCH_DB)
+    env.update(devstack.environment(database=database))
+    env["DATABASE_URL"] = _with_database(env["DATABASE_URL"], database)
     _postgres_database_ensure(env["DATABASE_URL"])
     redis_parts = urlsplit(env["REDIS_URL"])
     env["REDIS_URL"] = urlunsplit(redis_parts._replace(path=f"/{BENCH_REDIS_DB}"))
@@ -80,9 +86,9 @@ def bench_environment() -> dict[str, str]:
     return env
 
 
-def django_setup() -> dict[str, str]:
+def django_setup(database: str = BENCH_DB) -> dict[str, str]:
     """Point this process at the bench database and start Django; returns the environment."""
-    env = bench_environment()
+    env = bench_environment(database)
     os.environ.update(env)
     import django
 
@@ -98,6 +104,36 @@ def migrate() -> None:
     from django.core.management import call_command
 
     call_command("migrate", "--no-input", verbosity=0)
+
+
+def report_stamp() -> dict[str, str]:
+    """When and under what load the figures were taken: the machine is shared, so the ratio is what counts."""
+    return {
+        "when": datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} when measuring)",
+    }
+
+
+def docs_update(name: str, section: str, *, at_top: bool = False, doc: Path = DOC) -> None:
+    """Rewrite one benchmark's section of docs/benchmarks.md, between its ``bench:<name>`` markers.
+
+    Each script owns only its marked section, so a rerun leaves the other scripts' figures
+    and the hand-written text as they are. A section not there yet is appended, or put right
+    under the title with ``at_top``.
+    """
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    block = f"{start}\n{section}\n{end}"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + block + rest.split(end, 1)[1]
+    elif at_top:
+        title_end = text.find("\n") + 1 if text.startswith("# ") else 0
+        text = text[:title_end] + "\n" + block + "\n" + text[title_end:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)
 
 
 def redis_reset() -> None:

@@ -34,11 +34,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from bench.env import OUT, ROOT, Stack, django_setup, free_port
+from bench.env import OUT, Stack, django_setup, docs_update, free_port
 from bench.ingest import Client, setup, stored_points
 
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:otlp:start -->", "<!-- bench:otlp:end -->"
 SPANS_PER_EXPORT = 512
 PATHS = [f"/api/items/{n}" for n in range(40)] + ["/checkout", "/login", "/search"]
 MODES = ("native", "otlp_protobuf", "otlp_json")
@@ -230,7 +228,6 @@ def markdown(results: dict[str, object]) -> str:
     stored = results["stored_per_s_median"]
     names = {"native": "native JSON points", "otlp_protobuf": "OTLP protobuf spans", "otlp_json": "OTLP/JSON spans"}
     lines = [
-        START,
         "## OTLP ingest (`python -m bench.otlp`)",
         "",
         f"{'Quick' if results['quick'] else 'Full'} run of {results['started_at']}: {results['rounds']} alternating rounds of "
@@ -253,19 +250,8 @@ def markdown(results: dict[str, object]) -> str:
         "decodes flat JSON with msgspec straight into rows; OTLP/JSON is decoded by msgspec too but then built into "
         "protobuf messages, so that one mapping serves both encodings. End to end the difference shrinks, because the "
         "HTTP stack, Redis and the drain's COPY cost the same per stored point.",
-        END,
     ]
     return "\n".join(lines)
-
-
-def docs_update(section: str) -> None:
-    text = DOC.read_text()
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(text)
 
 
 def main() -> None:
@@ -278,7 +264,7 @@ def main() -> None:
     print(json.dumps({k: results[k] for k in ("per_core_points_per_s", "per_core_vs_native", "stored_per_s_median",
                                               "stored_vs_native")}, indent=2))
     if not args.no_docs:
-        docs_update(markdown(results))
+        docs_update("otlp", markdown(results))
 
 
 if __name__ == "__main__":

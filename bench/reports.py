@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import time
-from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
+from datetime import timedelta
 
-from bench.env import OUT, ROOT, _postgres_database_ensure, bench_environment
+from bench.env import OUT, django_setup, docs_update, migrate, report_stamp
 
 DATABASE = "meauxcloud_bench_reports"
 PROJECT = "bench-reports"
@@ -48,20 +46,6 @@ ENDPOINTS = [
     ("/metrics/costs", "/metrics/costs"),
     ("CSV top paths, 30 days", "/api/v1/reports/usage/tables/top_paths.csv?range=30d"),
 ]
-
-
-def _setup() -> None:
-    env = bench_environment()
-    parts = urlsplit(env["DATABASE_URL"])
-    env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
-    _postgres_database_ensure(env["DATABASE_URL"])
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "--no-input", verbosity=0)
 
 
 def _stored_points(dataset_id: int) -> int:
@@ -231,23 +215,7 @@ def _markdown(report: dict[str, object]) -> str:
         + ", ".join(f"{name.removeprefix('tracking_rollup_')} {v['rows']:,} rows / {v['mb']} MB" for name, v in sorted(footprint.items()))
         + "."
     )
-    lines.append("")
     return "\n".join(lines)
-
-
-START, END = "<!-- bench:reports:start -->", "<!-- bench:reports:end -->"
-
-
-def _docs_update(section: str) -> None:
-    """Replace this benchmark's marked section of docs/benchmarks.md, or append it."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section}{END}\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
 
 
 def main() -> None:
@@ -255,13 +223,13 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=10_000_000)
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
-    _setup()
+    django_setup(DATABASE)
+    migrate()
     setup = _data_ensure(args.points)
     fresh = _fresh_points(FRESH_POINTS)
     results = _measure()
     report = {
-        "when": datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} when measuring)",
+        **report_stamp(),
         "points": args.points,
         "setup": setup,
         "fresh_write": fresh,
@@ -271,7 +239,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "reports.json").write_text(json.dumps(report, indent=2))
     if not args.no_docs:
-        _docs_update(_markdown(report))
+        docs_update("reports", _markdown(report))
     missed = [row["endpoint"] for row in results if not row["met"]]
     print("all medians within target" if not missed else f"over target: {', '.join(missed)}")
 

@@ -19,11 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.env import OUT, ROOT
+from bench.env import OUT, ROOT, docs_update
 
-DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "docs" / "benchmarks-ingest-queries.png"
-START, END = "<!-- bench:ingest:start -->", "<!-- bench:ingest:end -->"
 INGEST_TARGET, VISIBILITY_TARGET_S, CHDB_TARGET = 0.5, 2.0, 2.0
 SQL_TIMEOUT_MS = 10_000  # the SQL API's default statement timeout (settings.SQL_STATEMENT_TIMEOUT_MS)
 
@@ -123,7 +121,6 @@ def markdown(results: dict[str, object], *, chart_path: str) -> str:
     ingest = results["ingest"]
     ceiling = ingest["ceiling"]["rows_per_s"]
     lines = [
-        START,
         f"## Ingest, visibility, footprint and SQL queries ({'quick' if results['quick'] else 'full'} run)",
         "",
         f"Measured {results['when']} on {results['machine']}, PostgreSQL {results['postgres']}; "
@@ -243,22 +240,7 @@ def markdown(results: dict[str, object], *, chart_path: str) -> str:
         lines += ["", f"### `{side['command']}` in this run ({side['status']})", ""]
         if side["output"]:
             lines += ["```", side["output"], "```"]
-    lines += ["", END]
     return "\n".join(lines)
-
-
-def docs_update(section: str) -> None:
-    """Replace only the text between our markers; a new file gets them right under the title."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + section + after
-    else:
-        title_end = text.find("\n") + 1 if text.startswith("# ") else 0
-        text = text[:title_end] + "\n" + section + "\n" + text[title_end:]
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
 
 
 def main() -> None:
@@ -271,7 +253,7 @@ def main() -> None:
     if args.render:
         results = json.loads((OUT / "run-full.json").read_text())
         chart(results, CHART)
-        docs_update(markdown(results, chart_path=CHART.name))
+        docs_update("ingest", markdown(results, chart_path=CHART.name), at_top=True)
         return
     from bench import ingest, queries
 
@@ -305,7 +287,7 @@ def main() -> None:
         where = "var/bench/benchmarks-quick.md"
     else:
         chart(results, CHART)
-        docs_update(markdown(results, chart_path=CHART.name))
+        docs_update("ingest", markdown(results, chart_path=CHART.name), at_top=True)
         where = "docs/benchmarks.md"
     print(f"bench {'quick' if args.quick else 'full'} done in {results['seconds']} s; results in {where}")
 
