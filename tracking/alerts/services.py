@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.db import transaction
@@ -46,6 +47,8 @@ from tracking.alerts.selectors import BudgetStatus, RuleValue, budget_measure_ma
 MONEY_METRICS = frozenset({Metric.AI_COST, Metric.COST})
 #: Budgets or rules whose state changes commit together (bounds how long their rows stay locked).
 STATE_CHUNK = 200
+
+_Alerting = TypeVar("_Alerting", Budget, AlertRule)
 
 
 class AlertsInvalid(ValueError):
@@ -99,6 +102,34 @@ def channel_test(*, channel: Channel) -> Delivery:
     return delivery
 
 
+def _alerting_save(alerting: _Alerting, *, kind: str, channel_ids: list[int]) -> _Alerting:
+    """Save a new budget or rule with its channels and the audit row, all or nothing."""
+    channels = _channels_of(alerting.project, channel_ids)
+    with transaction.atomic():
+        alerting.save()
+        alerting.channels.set(channels)
+        audit_record(project=alerting.project, action=AuditAction.ALERTS_CHANGE, target=f"{kind} {alerting.pk}", details={"created": alerting.name})
+    return alerting
+
+
+def _alerting_update(alerting: _Alerting, *, kind: str, fields: dict[str, object], channel_ids: list[int] | None) -> _Alerting:
+    """Set the given fields (None leaves one as it is) under the row lock that evaluation takes
+    too, so a change never interleaves with a cycle's state write; audits what changed."""
+    changed: dict[str, object] = {}
+    with transaction.atomic():
+        locked = type(alerting).objects.select_for_update().get(pk=alerting.pk)
+        for name, value in fields.items():
+            if value is not None and getattr(locked, name) != value:
+                setattr(locked, name, value)
+                changed[name] = str(value)
+        locked.save(update_fields=list(fields))
+        if channel_ids is not None:
+            locked.channels.set(_channels_of(locked.project, channel_ids))
+            changed["channels"] = sorted(channel_ids)
+        audit_record(project=locked.project, action=AuditAction.ALERTS_CHANGE, target=f"{kind} {locked.pk}", details={"updated": changed})
+    return locked
+
+
 def budget_create(
     *,
     project: Project,
@@ -123,12 +154,7 @@ def budget_create(
         amount_usd=amount_usd, thresholds=sorted(set(thresholds or DEFAULT_THRESHOLDS)), forecast=forecast,
         cost_type=cost_type, cost_project=cost_project, model=model,
     )
-    channels = _channels_of(project, channel_ids or [])
-    with transaction.atomic():
-        budget.save()
-        budget.channels.set(channels)
-        audit_record(project=project, action=AuditAction.ALERTS_CHANGE, target=f"budget {budget.pk}", details={"created": name})
-    return budget
+    return _alerting_save(budget, kind="budget", channel_ids=channel_ids or [])
 
 
 def budget_update(
@@ -141,19 +167,10 @@ def budget_update(
 ) -> Budget:
     """Change what a budget alerts on. Thresholds already notified this period stay notified;
     a new threshold below the current spend is notified by the next evaluation."""
-    changed: dict[str, object] = {}
-    with transaction.atomic():
-        locked = Budget.objects.select_for_update().get(pk=budget.pk)
-        for name, value in (("amount_usd", amount_usd), ("thresholds", sorted(set(thresholds)) if thresholds else None), ("forecast", forecast)):
-            if value is not None and getattr(locked, name) != value:
-                setattr(locked, name, value)
-                changed[name] = str(value)
-        locked.save(update_fields=["amount_usd", "thresholds", "forecast"])
-        if channel_ids is not None:
-            locked.channels.set(_channels_of(locked.project, channel_ids))
-            changed["channels"] = sorted(channel_ids)
-        audit_record(project=locked.project, action=AuditAction.ALERTS_CHANGE, target=f"budget {locked.pk}", details={"updated": changed})
-    return locked
+    return _alerting_update(
+        budget, kind="budget", channel_ids=channel_ids,
+        fields={"amount_usd": amount_usd, "thresholds": sorted(set(thresholds)) if thresholds else None, "forecast": forecast},
+    )
 
 
 def budget_delete(*, budget: Budget) -> None:
@@ -183,12 +200,7 @@ def rule_create(
         project=project, name=name, dataset=dataset, metric=metric, window_minutes=window_minutes, op=op,
         threshold=threshold, min_requests=min_requests, error_type=error_type, path=path,
     )
-    channels = _channels_of(project, channel_ids or [])
-    with transaction.atomic():
-        rule.save()
-        rule.channels.set(channels)
-        audit_record(project=project, action=AuditAction.ALERTS_CHANGE, target=f"rule {rule.pk}", details={"created": name})
-    return rule
+    return _alerting_save(rule, kind="rule", channel_ids=channel_ids or [])
 
 
 def rule_update(
@@ -201,19 +213,10 @@ def rule_update(
     channel_ids: list[int] | None = None,
 ) -> AlertRule:
     """Change a rule's condition; its state stays, and the next evaluation judges the new one."""
-    changed: dict[str, object] = {}
-    with transaction.atomic():
-        locked = AlertRule.objects.select_for_update().get(pk=rule.pk)
-        for name, value in (("threshold", threshold), ("op", op), ("window_minutes", window_minutes), ("min_requests", min_requests)):
-            if value is not None and getattr(locked, name) != value:
-                setattr(locked, name, value)
-                changed[name] = str(value)
-        locked.save(update_fields=["threshold", "op", "window_minutes", "min_requests"])
-        if channel_ids is not None:
-            locked.channels.set(_channels_of(locked.project, channel_ids))
-            changed["channels"] = sorted(channel_ids)
-        audit_record(project=locked.project, action=AuditAction.ALERTS_CHANGE, target=f"rule {locked.pk}", details={"updated": changed})
-    return locked
+    return _alerting_update(
+        rule, kind="rule", channel_ids=channel_ids,
+        fields={"threshold": threshold, "op": op, "window_minutes": window_minutes, "min_requests": min_requests},
+    )
 
 
 def rule_delete(*, rule: AlertRule) -> None:
@@ -359,6 +362,20 @@ def _rule_apply(rule: AlertRule, measured: RuleValue, now: datetime) -> int:
     return made is not None
 
 
+def _apply_in_chunks(items: list[_Alerting], apply: Callable[[_Alerting], int]) -> int:
+    """Apply measured state to budgets or rules; returns the events made.
+
+    One commit per chunk, not per notification; rows are locked in one order (the models'
+    ordering), so racing cycles cannot deadlock.
+    """
+    made = 0
+    for start in range(0, len(items), STATE_CHUNK):
+        with transaction.atomic():
+            for item in items[start : start + STATE_CHUNK]:
+                made += apply(item)
+    return made
+
+
 @dataclass
 class Evaluation:
     budgets: int = 0
@@ -375,12 +392,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
     result = Evaluation()
     budgets = list(Budget.objects.select_related("project").prefetch_related("channels"))
     statuses = budget_measure_many(budgets=budgets, now=now)
-    for start in range(0, len(budgets), STATE_CHUNK):
-        # One commit per chunk, not per notification; rows are locked in one order (the
-        # models' ordering), so racing cycles cannot deadlock.
-        with transaction.atomic():
-            for budget in budgets[start : start + STATE_CHUNK]:
-                result.events += _budget_apply(budget, statuses[budget.pk], now)
+    result.events += _apply_in_chunks(budgets, lambda budget: _budget_apply(budget, statuses[budget.pk], now))
     # The status cache and quiet period turnovers; notified thresholds change under the lock above.
     db.budget_status_cache_write(
         ids=[b.pk for b in budgets],
@@ -391,10 +403,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
     )
     rules = list(AlertRule.objects.select_related("project").prefetch_related("channels"))
     values = rule_measure_many(rules=rules, now=now)
-    for start in range(0, len(rules), STATE_CHUNK):
-        with transaction.atomic():
-            for rule in rules[start : start + STATE_CHUNK]:
-                result.events += _rule_apply(rule, values[rule.pk], now)
+    result.events += _apply_in_chunks(rules, lambda rule: _rule_apply(rule, values[rule.pk], now))
     db.rule_value_cache_write(ids=[r.pk for r in rules], values=[values[r.pk].value for r in rules], evaluated_at=now)
     result.budgets, result.rules, result.statuses = len(budgets), len(rules), statuses
     result.seconds = (timezone.now() - started).total_seconds()
