@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError
 from django.utils import timezone
@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from meauxcloud.api import ApiProblem, StrictJSONParser, problem_response
+from meauxcloud.api import ApiProblem, StrictJSONParser
 from projects.api import ProjectAPIView
 from projects.models import Scope
 from tracking.alerts import selectors, services
@@ -46,8 +46,18 @@ class _AdminView(ProjectAPIView):
         return ApiProblem(status_code=400, code="invalid", detail=f"{error.field}: {error}", errors={error.field: [str(error)]})
 
 
-def _not_found(what: str) -> Response:
-    return problem_response(status_code=404, code="not_found", detail=f"No such {what} in this project.")
+_Found = TypeVar("_Found")
+
+
+def _not_found(what: str) -> ApiProblem:
+    return ApiProblem(status_code=404, code="not_found", detail=f"No such {what} in this project.")
+
+
+def _found(found: _Found | None, what: str) -> _Found:
+    """What a selector found in the project, or a 404 problem naming what was missing."""
+    if found is None:
+        raise _not_found(what)
+    return found
 
 
 class ChannelInputSerializer(serializers.Serializer):
@@ -93,9 +103,7 @@ class ChannelListApi(_AdminView):
 class ChannelDetailApi(_AdminView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, channel_id: int) -> Response:
-        channel = selectors.channel_get(project=self.project, channel_id=channel_id)
-        if channel is None:
-            return _not_found("channel")
+        channel = _found(selectors.channel_get(project=self.project, channel_id=channel_id), "channel")
         services.channel_delete(channel=channel)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -107,9 +115,7 @@ class DeliveryRefSerializer(serializers.Serializer):
 class ChannelTestApi(_AdminView):
     @extend_schema(request=None, responses={202: DeliveryRefSerializer})
     def post(self, request: Request, channel_id: int) -> Response:
-        channel = selectors.channel_get(project=self.project, channel_id=channel_id)
-        if channel is None:
-            return _not_found("channel")
+        channel = _found(selectors.channel_get(project=self.project, channel_id=channel_id), "channel")
         delivery = services.channel_test(channel=channel)
         return Response({"id": str(delivery.id)}, status=status.HTTP_202_ACCEPTED)
 
@@ -227,16 +233,12 @@ class BudgetUpdateSerializer(serializers.Serializer):
 class BudgetDetailApi(_AdminView):
     @extend_schema(responses=BudgetOutputSerializer)
     def get(self, request: Request, budget_id: int) -> Response:
-        budget = selectors.budget_get(project=self.project, budget_id=budget_id)
-        if budget is None:
-            return _not_found("budget")
+        budget = _found(selectors.budget_get(project=self.project, budget_id=budget_id), "budget")
         return Response(BudgetOutputSerializer(budget).data)
 
     @extend_schema(request=BudgetUpdateSerializer, responses=BudgetOutputSerializer)
     def patch(self, request: Request, budget_id: int) -> Response:
-        budget = selectors.budget_get(project=self.project, budget_id=budget_id)
-        if budget is None:
-            return _not_found("budget")
+        budget = _found(selectors.budget_get(project=self.project, budget_id=budget_id), "budget")
         body = BudgetUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
@@ -248,9 +250,7 @@ class BudgetDetailApi(_AdminView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, budget_id: int) -> Response:
-        budget = selectors.budget_get(project=self.project, budget_id=budget_id)
-        if budget is None:
-            return _not_found("budget")
+        budget = _found(selectors.budget_get(project=self.project, budget_id=budget_id), "budget")
         services.budget_delete(budget=budget)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -271,9 +271,7 @@ class BudgetStatusApi(_AdminView):
 
     @extend_schema(responses=BudgetStatusSerializer)
     def get(self, request: Request, budget_id: int) -> Response:
-        budget = selectors.budget_get(project=self.project, budget_id=budget_id)
-        if budget is None:
-            return _not_found("budget")
+        budget = _found(selectors.budget_get(project=self.project, budget_id=budget_id), "budget")
         budget.project = self.project
         measured = selectors.budget_measure_many(budgets=[budget], now=timezone.now())[budget.pk]
         return Response(
@@ -337,7 +335,7 @@ class BudgetCachedStatusApi(ProjectAPIView):
             for b in budgets
         ]
         if scope is not None and not rows:
-            return _not_found("budget")
+            raise _not_found("budget")
         return Response(CachedStatusListSerializer({"budgets": rows}).data)
 
 
@@ -396,16 +394,12 @@ class RuleUpdateSerializer(serializers.Serializer):
 class RuleDetailApi(_AdminView):
     @extend_schema(responses=RuleOutputSerializer)
     def get(self, request: Request, rule_id: int) -> Response:
-        rule = selectors.rule_get(project=self.project, rule_id=rule_id)
-        if rule is None:
-            return _not_found("rule")
+        rule = _found(selectors.rule_get(project=self.project, rule_id=rule_id), "rule")
         return Response(RuleOutputSerializer(rule).data)
 
     @extend_schema(request=RuleUpdateSerializer, responses=RuleOutputSerializer)
     def patch(self, request: Request, rule_id: int) -> Response:
-        rule = selectors.rule_get(project=self.project, rule_id=rule_id)
-        if rule is None:
-            return _not_found("rule")
+        rule = _found(selectors.rule_get(project=self.project, rule_id=rule_id), "rule")
         body = RuleUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
@@ -417,9 +411,7 @@ class RuleDetailApi(_AdminView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, rule_id: int) -> Response:
-        rule = selectors.rule_get(project=self.project, rule_id=rule_id)
-        if rule is None:
-            return _not_found("rule")
+        rule = _found(selectors.rule_get(project=self.project, rule_id=rule_id), "rule")
         services.rule_delete(rule=rule)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -94,9 +94,14 @@ def test_another_projects_key_sees_nothing(client, project, admin_key):
     other = ProjectFactory()
     channel = Channel.objects.create(project=other, kind="email", to=["x@example.com"])
 
-    assert _call(client, "delete", f"/api/v1/alerts/channels/{channel.pk}", admin_key).status_code == 404
+    deleted = _call(client, "delete", f"/api/v1/alerts/channels/{channel.pk}", admin_key)
     assert _call(client, "post", f"/api/v1/alerts/channels/{channel.pk}/test", admin_key).status_code == 404
     assert Channel.objects.filter(pk=channel.pk).exists()
+    assert (deleted.status_code, deleted["Content-Type"]) == (404, "application/problem+json")
+    assert deleted.json() == {
+        "type": "https://meauxcloud.dev/problems/not_found", "title": "Not Found", "status": 404,
+        "detail": "No such channel in this project.", "code": "not_found",
+    }
 
 
 @pytest.mark.parametrize(
