@@ -63,9 +63,9 @@ def _translated(points: int) -> dict[str, tuple[str, dict[str, object]]]:
 
     refs = [DatasetRef(id=DATASET_ID, name="alt", labels={})]
     out = {}
-    for name, template in SEED_QUERIES.items():
-        translation = sql_translate(statement=sql_parse(sql=template.format(table="alt")), datasets=refs, bound=None)
-        out[name] = (translation.sql, translation.params)
+    for query in SEED_QUERIES:
+        translation = sql_translate(statement=sql_parse(sql=query.ae.format(table="alt")), datasets=refs, bound=None)
+        out[query.name] = (translation.sql, translation.params)
     return out
 
 

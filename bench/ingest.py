@@ -104,11 +104,17 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def post(self, path: str, body: bytes | None, headers: dict[str, str], method: str = "POST") -> tuple[int, bytes]:
+        status, payload, _ = self.request(path, body, headers, method)
+        return status, payload
+
+    def request(self, path: str, body: bytes | None, headers: dict[str, str],
+                method: str = "POST") -> tuple[int, bytes, dict[str, str]]:
+        """Status, body and the response headers (names lower-cased)."""
         for attempt in (0, 1):
             try:
                 self.conn.request(method, path, body=body, headers=headers)
                 response = self.conn.getresponse()
-                return response.status, response.read()
+                return response.status, response.read(), {name.lower(): value for name, value in response.getheaders()}
             except (OSError, http.client.HTTPException):
                 self.conn.close()
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)

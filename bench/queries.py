@@ -20,6 +20,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,34 +32,180 @@ from bench.env import OUT, Stack, database_url, django_setup, free_port, migrate
 PROJECT = "bench"
 RUNS = 5
 
+@dataclass(frozen=True)
+class Query:
+    """One dashboard query: ``ae`` is what a client sends us (and chdb runs as is), ``duckdb`` DuckDB's text of it.
+
+    Placeholders: ``{table}`` is the dataset (``bench.points`` in chdb, ``points`` in DuckDB);
+    ``{since_1h}``, ``{since_24h}``, ``{since_7d}``, ``{since_30d}`` are the window starts and
+    ``{window_start}``/``{window_end}`` a fixed 1-hour window, all 'YYYY-MM-DD hh:mm:ss' UTC
+    literals with seconds (ragged edges), as Grafana's ``$__timeFilter`` sends absolute bounds.
+    Fixed bounds also make every engine answer over exactly the same rows, so their row counts
+    can be compared.
+    """
+
+    name: str
+    ae: str
+    duckdb: str
+
+
+def _seed(name: str, text: str) -> Query:
+    """The seed's queries are standard enough for DuckDB to run them unchanged."""
+    return Query(name, text, text)
+
+
 # The seed's queries as written in analytics-engine-setup.md; {table} is the dataset.
-SEED_QUERIES: dict[str, str] = {
-    "requests by path (24 h)": """
+SEED_QUERIES: list[Query] = [
+    _seed("requests by path (24 h)", """
         SELECT blob2 AS path, SUM(double2) AS request_count, AVG(double1) AS avg_duration_ms
         FROM {table}
         WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET'
-        GROUP BY path ORDER BY request_count DESC LIMIT 10""",
-    "cost by project (7 d)": """
+        GROUP BY path ORDER BY request_count DESC LIMIT 10"""),
+    _seed("cost by project (7 d)", """
         SELECT blob1 AS project_id, blob2 AS cost_type, SUM(double1) AS total_cost
         FROM {table}
         WHERE timestamp > NOW() - INTERVAL '7' DAY AND blob3 = 'cost'
-        GROUP BY project_id, cost_type ORDER BY total_cost DESC""",
-    "error rate (1 h)": """
+        GROUP BY project_id, cost_type ORDER BY total_cost DESC"""),
+    _seed("error rate (1 h)", """
         SELECT blob2 AS error_type, COUNT(*) AS error_count
         FROM {table}
         WHERE timestamp > NOW() - INTERVAL '1' HOUR AND blob1 = 'error'
-        GROUP BY error_type ORDER BY error_count DESC""",
-    "realtime (5 min)": """
+        GROUP BY error_type ORDER BY error_count DESC"""),
+    _seed("realtime (5 min)", """
         SELECT COUNT(*) AS total_requests, AVG(double1) AS avg_response_time,
                SUM(CASE WHEN blob3 LIKE '5%' THEN 1 ELSE 0 END) AS error_count
         FROM {table}
-        WHERE timestamp > NOW() - INTERVAL '5' MINUTE""",
-    "cost trends (30 d)": """
+        WHERE timestamp > NOW() - INTERVAL '5' MINUTE"""),
+    _seed("cost trends (30 d)", """
         SELECT DATE_TRUNC('day', timestamp) AS date, blob2 AS cost_type, SUM(double1) AS total_cost
         FROM {table}
         WHERE timestamp > NOW() - INTERVAL '30' DAY AND blob3 = 'cost'
-        GROUP BY date, cost_type ORDER BY date DESC""",
-}
+        GROUP BY date, cost_type ORDER BY date DESC"""),
+]
+
+# Ten more queries of the shape dashboards send, over the layouts of bench/data.py (requests:
+# blob1 method, blob2 path, blob3 status, blob4 'production', double1 ms, double3 bytes; cost:
+# blob1 project, blob2 cost type, blob3 'cost', double1 amount; AI: blob1 'ai-usage', blob2
+# model, double1 tokens, double2 USD; errors: blob1 'error', blob2 type, blob3 path). Ties in
+# ORDER BY are broken by a key so that every engine returns the same rows.
+DASHBOARD_QUERIES: list[Query] = [
+    Query(
+        "requests per minute (1 h)",
+        """SELECT toStartOfInterval(timestamp, INTERVAL '1' MINUTE) AS minute, COUNT(*) AS requests,
+               AVG(double1) AS avg_ms
+        FROM {table} WHERE timestamp >= '{since_1h}' AND blob4 = 'production'
+        GROUP BY minute ORDER BY minute""",
+        """SELECT date_trunc('minute', timestamp) AS minute, COUNT(*) AS requests, AVG(double1) AS avg_ms
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_1h}' AND blob4 = 'production'
+        GROUP BY minute ORDER BY minute""",
+    ),
+    Query(
+        "requests per hour (24 h)",
+        """SELECT toStartOfHour(timestamp) AS hour, COUNT(*) AS requests, AVG(double1) AS avg_ms
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob4 = 'production'
+        GROUP BY hour ORDER BY hour""",
+        """SELECT date_trunc('hour', timestamp) AS hour, COUNT(*) AS requests, AVG(double1) AS avg_ms
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob4 = 'production'
+        GROUP BY hour ORDER BY hour""",
+    ),
+    Query(
+        "top paths by errors (24 h)",
+        """SELECT blob3 AS path, COUNT(*) AS errors
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob1 = 'error'
+        GROUP BY path ORDER BY errors DESC, path LIMIT 10""",
+        """SELECT blob3 AS path, COUNT(*) AS errors
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob1 = 'error'
+        GROUP BY path ORDER BY errors DESC, path LIMIT 10""",
+    ),
+    Query(
+        "status classes per path (24 h)",
+        """SELECT blob2 AS path, countIf(blob3 LIKE '2%') AS ok, countIf(blob3 LIKE '4%') AS client_errors,
+               countIf(blob3 LIKE '5%') AS server_errors, sumIf(double1, blob3 LIKE '5%') AS server_error_ms
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob4 = 'production'
+        GROUP BY path ORDER BY server_errors DESC, path LIMIT 20""",
+        """SELECT blob2 AS path, COUNT(*) FILTER (WHERE blob3 LIKE '2%') AS ok,
+               COUNT(*) FILTER (WHERE blob3 LIKE '4%') AS client_errors,
+               COUNT(*) FILTER (WHERE blob3 LIKE '5%') AS server_errors,
+               COALESCE(SUM(double1) FILTER (WHERE blob3 LIKE '5%'), 0) AS server_error_ms
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob4 = 'production'
+        GROUP BY path ORDER BY server_errors DESC, path LIMIT 20""",
+    ),
+    Query(
+        "latency per method (7 d)",
+        """SELECT blob1 AS method, COUNT(*) AS requests, AVG(double1) AS avg_ms, SUM(double3) AS bytes
+        FROM {table} WHERE timestamp >= '{since_7d}' AND blob4 = 'production'
+        GROUP BY method ORDER BY requests DESC""",
+        """SELECT blob1 AS method, COUNT(*) AS requests, AVG(double1) AS avg_ms, SUM(double3) AS bytes
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_7d}' AND blob4 = 'production'
+        GROUP BY method ORDER BY requests DESC""",
+    ),
+    Query(
+        "cost per project per day (30 d)",
+        """SELECT toStartOfDay(timestamp) AS day, blob1 AS project, SUM(double1) AS cost
+        FROM {table} WHERE timestamp >= '{since_30d}' AND blob3 = 'cost'
+        GROUP BY day, project ORDER BY day DESC, cost DESC, project""",
+        """SELECT date_trunc('day', timestamp) AS day, blob1 AS project, SUM(double1) AS cost
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_30d}' AND blob3 = 'cost'
+        GROUP BY day, project ORDER BY day DESC, cost DESC, project""",
+    ),
+    Query(
+        "AI tokens per model (7 d)",
+        """SELECT blob2 AS model, SUM(double1) AS tokens, SUM(double2) AS cost_usd, COUNT(*) AS calls
+        FROM {table} WHERE timestamp >= '{since_7d}' AND blob1 = 'ai-usage'
+        GROUP BY model ORDER BY tokens DESC""",
+        """SELECT blob2 AS model, SUM(double1) AS tokens, SUM(double2) AS cost_usd, COUNT(*) AS calls
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_7d}' AND blob1 = 'ai-usage'
+        GROUP BY model ORDER BY tokens DESC""",
+    ),
+    Query(
+        "sample-weighted requests per status (24 h)",
+        """SELECT blob3 AS status, SUM(_sample_interval) AS requests,
+               SUM(_sample_interval * double1) / SUM(_sample_interval) AS avg_ms
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob4 = 'production'
+        GROUP BY status ORDER BY requests DESC""",
+        """SELECT blob3 AS status, SUM(_sample_interval) AS requests,
+               SUM(_sample_interval * double1) / SUM(_sample_interval) AS avg_ms
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob4 = 'production'
+        GROUP BY status ORDER BY requests DESC""",
+    ),
+    Query(
+        "min/max latency per path (24 h)",
+        """SELECT blob2 AS path, MIN(double1) AS fastest_ms, MAX(double1) AS slowest_ms, COUNT(*) AS requests
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob4 = 'production'
+        GROUP BY path ORDER BY slowest_ms DESC, path LIMIT 20""",
+        """SELECT blob2 AS path, MIN(double1) AS fastest_ms, MAX(double1) AS slowest_ms, COUNT(*) AS requests
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob4 = 'production'
+        GROUP BY path ORDER BY slowest_ms DESC, path LIMIT 20""",
+    ),
+    Query(
+        "one path, fixed 1-hour window",
+        """SELECT blob3 AS status, COUNT(*) AS requests, AVG(double1) AS avg_ms
+        FROM {table}
+        WHERE timestamp >= '{window_start}' AND timestamp < '{window_end}' AND blob2 = '/api/projects'
+        GROUP BY status ORDER BY status""",
+        """SELECT blob3 AS status, COUNT(*) AS requests, AVG(double1) AS avg_ms
+        FROM {table}
+        WHERE timestamp >= TIMESTAMPTZ '{window_start}' AND timestamp < TIMESTAMPTZ '{window_end}'
+          AND blob2 = '/api/projects'
+        GROUP BY status ORDER BY status""",
+    ),
+]
+QUERIES = SEED_QUERIES + DASHBOARD_QUERIES
+
+
+def time_bounds(now: datetime) -> dict[str, str]:
+    """The literal window starts of DASHBOARD_QUERIES, relative to the load's ``now`` (seconds kept: ragged)."""
+
+    def text(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    return {
+        "since_1h": text(now - timedelta(hours=1)), "since_24h": text(now - timedelta(hours=24)),
+        "since_7d": text(now - timedelta(days=7)), "since_30d": text(now - timedelta(days=30)),
+        # A past hour that starts mid-minute, in the busy part of the day before.
+        "window_start": text(now - timedelta(hours=27, minutes=13, seconds=27)),
+        "window_end": text(now - timedelta(hours=26, minutes=13, seconds=27)),
+    }
 
 
 def _median_ms(run: Callable[[], object]) -> tuple[float, object]:
@@ -72,10 +219,11 @@ def _median_ms(run: Callable[[], object]) -> tuple[float, object]:
 
 
 def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool, copy: bool = True) -> dict[str, float]:
-    """COPY the TSV into a fresh dataset (or only make the fresh dataset, ``copy=False``), ANALYZE; returns the timings.
+    """COPY the TSV into a fresh dataset (or only make the fresh dataset, ``copy=False``); returns the timings.
 
-    The SQL engine reads raw points only, so report rollups are rebuilt only when asked
-    (they cost more than the COPY itself; bench/reports.py benchmarks the reports).
+    No ANALYZE: the queries are timed first as they are right after a bulk load, then
+    after a manual ANALYZE (``run``). Report rollups are rebuilt only when asked (they
+    cost more than the COPY itself; bench/reports.py benchmarks the reports).
     """
     import psycopg
     from django.db import connection
@@ -110,11 +258,11 @@ def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool,
         started = time.perf_counter()
         rollups_rebuild(dataset_id=target.id, labels=None, now=datetime.now(UTC))
         timings["rollups_s"] = round(time.perf_counter() - started, 1)
-    return timings | analyze()
+    return timings
 
 
 def analyze() -> dict[str, float]:
-    """Fresh planner statistics after a bulk load, as autovacuum would gather soon after."""
+    """A manual ANALYZE of the points (parent and partitions), what an operator would run after a bulk load."""
     from django.db import connection
 
     started = time.perf_counter()
@@ -124,22 +272,26 @@ def analyze() -> dict[str, float]:
 
 
 class Ours:
-    """The SQL API over HTTP, with a read key of the bench project."""
+    """The Cloudflare-shaped SQL endpoint over HTTP with a read key of the bench project.
+
+    ``plan="raw"`` adds ``?plan=raw``, which makes the engine scan raw points even where a
+    projection covers the query; the plan that answered comes back in ``X-Query-Plan``.
+    """
 
     def __init__(self, port: int, key: str) -> None:
         from bench.ingest import Client
 
         self.client = Client(port)
         self.headers = {"Authorization": f"Bearer {key}"}
+        self.path = f"/client/v4/accounts/{PROJECT}/analytics_engine/sql"
+        self.plan = ""
 
-    def __call__(self, query: str) -> list[dict[str, object]]:
-        status, body = self.client.post("/api/v1/sql", (query + " FORMAT JSON").encode(), self.headers)
+    def __call__(self, query: str, *, plan: str | None = None) -> list[dict[str, object]]:
+        path = self.path + (f"?plan={plan}" if plan else "")
+        status, body, headers = self.client.request(path, (query + " FORMAT JSON").encode(), self.headers)
         if status != 200:
-            try:
-                detail = json.loads(body)["detail"]
-            except (ValueError, KeyError, TypeError):
-                detail = body[:200].decode(errors="replace")
-            raise RuntimeError(f"SQL API answered {status}: {detail}")
+            raise RuntimeError(f"SQL API answered {status}: {body[:200].decode(errors='replace')}")
+        self.plan = headers.get("x-query-plan", "(no header)")
         return json.loads(body)["data"]
 
 
@@ -163,7 +315,10 @@ def report_times(ours: "Ours", dataset: str) -> list[dict[str, object]]:
 
 
 class Chdb:
-    """chdb (embedded ClickHouse) with the points in a MergeTree table, blobs/doubles defaulting as in AE."""
+    """chdb (embedded ClickHouse) with the points in a MergeTree table, blobs/doubles defaulting as in AE.
+
+    ``_sample_interval`` is stored as 1 for every point, as our COPY leaves it.
+    """
 
     def __init__(self, tsv: Path) -> None:
         from chdb import session
@@ -174,12 +329,13 @@ class Chdb:
         self.session.query("CREATE DATABASE IF NOT EXISTS bench")
         self.session.query("DROP TABLE IF EXISTS bench.points")
         self.session.query(
-            f"CREATE TABLE bench.points (timestamp DateTime64(6, 'UTC'), index1 String, {blobs}, {doubles}) "
-            "ENGINE = MergeTree ORDER BY timestamp"
+            f"CREATE TABLE bench.points (timestamp DateTime64(6, 'UTC'), index1 String, {blobs}, {doubles}, "
+            "_sample_interval UInt32 DEFAULT 1) ENGINE = MergeTree ORDER BY timestamp"
         )
         started = time.perf_counter()
+        columns = ", ".join(["timestamp", "index1"] + [f"blob{i}" for i in range(1, 5)] + [f"double{i}" for i in range(1, 4)])
         self.session.query(
-            f"INSERT INTO bench.points SELECT * FROM file('{tsv}', TSV, "
+            f"INSERT INTO bench.points ({columns}) SELECT * FROM file('{tsv}', TSV, "
             f"'timestamp DateTime64(6, \\'UTC\\'), index1 String, {blobs}, {doubles}')"
         )
         self.load_s = round(time.perf_counter() - started, 1)
@@ -192,7 +348,7 @@ class Chdb:
 
 
 class Duck:
-    """DuckDB with the points in a native table (timestamps as UTC TIMESTAMPTZ)."""
+    """DuckDB with the points in a native table (timestamps as UTC TIMESTAMPTZ, ``_sample_interval`` 1)."""
 
     def __init__(self, tsv: Path) -> None:
         import duckdb
@@ -203,7 +359,7 @@ class Duck:
         columns |= {f"blob{i}": "VARCHAR" for i in range(1, 5)} | {f"double{i}": "DOUBLE" for i in range(1, 4)}
         started = time.perf_counter()
         self.conn.execute(
-            f"CREATE OR REPLACE TABLE points AS SELECT * FROM read_csv('{tsv}', delim='\t', header=false, "
+            f"CREATE OR REPLACE TABLE points AS SELECT *, 1::UINTEGER AS _sample_interval FROM read_csv('{tsv}', delim='\t', header=false, "
             f"nullstr='\\N', quote='', escape='', columns={columns!r})"
         )
         self.load_s = round(time.perf_counter() - started, 1)
@@ -241,15 +397,65 @@ def ingest_load(stack: Stack, points: data.Points, *, dataset: str, write_key: s
     return {"ingest_s": round(seconds, 1), "ingest_points_per_s": round(acked / seconds)}
 
 
-def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict[str, object]:
-    """Load ``points`` into the three engines and time the seed queries.
+def statistics_state() -> dict[str, object]:
+    """Rows changed since each partition's last ANALYZE, summed, and when the newest ANALYZE ran.
 
-    ``via_ingest`` sends the points through the ingest API (the real write path, rollups
-    included) instead of COPY; every engine still gets the very same rows.
+    Taken at the start of the no-ANALYZE phase, it says whether the product's own statistics
+    maintenance (drain and beat) had already caught up with the load.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT coalesce(sum(s.n_mod_since_analyze), 0), max(greatest(s.last_analyze, s.last_autoanalyze))
+            FROM pg_stat_user_tables s JOIN pg_inherits i ON i.inhrelid = s.relid
+            WHERE i.inhparent = 'tracking_datapoint'::regclass
+            """
+        )
+        modified, last = cursor.fetchone()
+    return {"rows_modified_since_analyze": int(modified), "last_analyze": last.isoformat() if last else None}
+
+
+def _attempt(run: Callable[[], object]) -> tuple[float, object, str | None]:
+    """Median ms and result, or NaN and the error (e.g. the SQL API's statement timeout)."""
+    try:
+        ms, result = _median_ms(run)
+    except RuntimeError as failure:
+        return float("nan"), [], str(failure)[:200]
+    return ms, result, None
+
+
+def ours_both_paths(ours: Ours, text: str) -> dict[str, object]:
+    """The default plan (a projection where one covers the query) and the forced raw scan of the same text."""
+    ms, result, error = _attempt(lambda: ours(text))
+    plan = ours.plan if error is None else "failed"
+    raw_ms, raw_result, raw_error = _attempt(lambda: ours(text, plan="raw"))
+    raw_plan = ours.plan if raw_error is None else "failed"
+    return {
+        "ours_ms": round(ms, 1), "ours_raw_ms": round(raw_ms, 1), "plan": plan, "raw_plan": raw_plan,
+        "rows": len(result), "same_as_raw": error is None and raw_error is None and result == raw_result,
+        "error": error or raw_error,
+    }
+
+
+def _ratio(ours_ms: float, theirs_ms: float) -> float:
+    return round(ours_ms / theirs_ms, 2) if theirs_ms else float("nan")
+
+
+def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict[str, object]:
+    """Load ``points`` into the three engines and time the seed and dashboard queries.
+
+    ``via_ingest`` sends the points through the ingest API (the real write path, projections
+    and rollups included) instead of COPY; every engine still gets the very same rows. Our
+    queries run twice: right after the load with no manual ANALYZE (whatever statistics the
+    product's own maintenance has gathered by then), and after ``ANALYZE tracking_datapoint``,
+    where chdb and DuckDB are measured interleaved per query.
     """
     env = django_setup()
     migrate()
     now = datetime.now(UTC)
+    bounds = time_bounds(now)
     tsv = data.DATA_DIR / f"queries-{points}.tsv"
     started = time.perf_counter()
     generated = data.generate(points, now=now)
@@ -263,40 +469,51 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
         if via_ingest:
             pg_timings = pg_load(tsv, dataset=dataset, now=now, days=30, rollups=False, copy=False)
             pg_timings |= ingest_load(stack, generated, dataset=dataset, write_key=credentials.write_key)
-            pg_timings |= analyze()
         else:
             pg_timings = pg_load(tsv, dataset=dataset, now=now, days=30, rollups=rollups)
     except BaseException:
         stack.stop()
         raise
     del generated
-    footprint = ingest.footprint(data.generate(20_000, now=now, seed=13))
-    chdb_engine, duck_engine = Chdb(tsv), Duck(tsv)
     ours = Ours(stack.port, credentials.read_key)
     rows = []
     try:
-        for name, template in SEED_QUERIES.items():
-            try:
-                our_ms, our_result = _median_ms(lambda template=template: ours(template.format(table=dataset)))
-                error = None
-            except RuntimeError as failure:  # e.g. the SQL API's statement timeout
-                our_ms, our_result, error = float("nan"), [], str(failure)[:200]
-            ch_ms, ch_result = _median_ms(lambda template=template: chdb_engine(template.format(table="bench.points")))
-            duck_ms, _ = _median_ms(lambda template=template: duck_engine(template.format(table="points")))
-            rows.append({
-                "query": name, "ours_ms": round(our_ms, 1), "chdb_ms": round(ch_ms, 1), "duckdb_ms": round(duck_ms, 1),
-                "vs_chdb": round(our_ms / ch_ms, 2), "vs_duckdb": round(our_ms / duck_ms, 2), "rows": len(our_result),
-                "chdb_rows": json.loads(ch_result)["rows"], "error": error,
-            })
-            print(json.dumps(rows[-1]), flush=True)
+        fresh_statistics = statistics_state()
+        fresh = {}
+        for query in QUERIES:
+            fresh[query.name] = ours_both_paths(ours, query.ae.format(table=dataset, **bounds))
+            print(json.dumps({"phase": "no ANALYZE", "query": query.name} | fresh[query.name]), flush=True)
+        pg_timings |= analyze()
+        footprint = ingest.footprint(data.generate(20_000, now=now, seed=13))
+        chdb_engine, duck_engine = Chdb(tsv), Duck(tsv)
+        for query in QUERIES:
+            row: dict[str, object] = {"query": query.name, "seed": query in SEED_QUERIES}
+            row |= ours_both_paths(ours, query.ae.format(table=dataset, **bounds))
+            ch_ms, ch_result = _median_ms(lambda query=query: chdb_engine(query.ae.format(table="bench.points", **bounds)))
+            duck_ms, duck_result = _median_ms(lambda query=query: duck_engine(query.duckdb.format(table="points", **bounds)))
+            chdb_rows, duckdb_rows = json.loads(ch_result)["rows"], len(duck_result)
+            before = fresh[query.name]
+            row |= {
+                "chdb_ms": round(ch_ms, 1), "duckdb_ms": round(duck_ms, 1),
+                "vs_chdb": _ratio(row["ours_ms"], ch_ms), "raw_vs_chdb": _ratio(row["ours_raw_ms"], ch_ms),
+                "vs_duckdb": _ratio(row["ours_ms"], duck_ms),
+                "chdb_rows": chdb_rows, "duckdb_rows": duckdb_rows,
+                "rows_match": row["rows"] == chdb_rows == duckdb_rows,
+                "fresh": before | {"vs_chdb": _ratio(before["ours_ms"], ch_ms),
+                                   "raw_vs_chdb": _ratio(before["ours_raw_ms"], ch_ms)},
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        chdb_engine.close()
+        duck_engine.close()
         reports = report_times(ours, dataset) if via_ingest else []
     finally:
         stack.stop()
-        chdb_engine.close()
-        duck_engine.close()
     results = {
-        "points": points, "tsv_mb": round(tsv_bytes / 1e6), "generate_s": generate_s, "pg_load": pg_timings,
-        "footprint": footprint,
+        "points": points, "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": f"python -m bench.queries --points {points}" + (" --via-ingest" if via_ingest else ""),
+        "tsv_mb": round(tsv_bytes / 1e6), "generate_s": generate_s, "pg_load": pg_timings,
+        "fresh_statistics": fresh_statistics, "footprint": footprint,
         "chdb_load_s": chdb_engine.load_s, "duckdb_load_s": duck_engine.load_s, "queries": rows,
         "reports": reports,
     }
