@@ -143,10 +143,19 @@ def dataset_touch(*, dataset_ids: list[int], at: datetime) -> None:
 
 
 def datapoint_delete_batch(
-    *, partition: str, dataset_id: int, limit: int, before: datetime | None = None, column: str = "", value: str = ""
+    *,
+    partition: str,
+    dataset_id: int,
+    limit: int,
+    before: datetime | None = None,
+    column: str = "",
+    value: str = "",
+    touched: set[datetime] | None = None,
 ) -> int:
     """Delete up to ``limit`` of a dataset's rows in one partition: all of them, those older than
     ``before`` (retention), or those where ``column = value`` (a deletion job's filter).
+    ``touched`` collects the minutes (UTC, floored) of the deleted points, for the projections
+    to recompute (``tracking.projections.services.projections_points_deleted``).
 
     Bounded by ``ctid`` so one statement holds its row locks briefly and never blocks the
     COPYs of ingest, which only insert.
@@ -166,11 +175,17 @@ def datapoint_delete_batch(
         """
         DELETE FROM {table} WHERE ctid IN (
             SELECT ctid FROM {table} WHERE {conditions} LIMIT %s
-        )
+        ) {returning}
         """
-    ).format(table=sql.Identifier(partition), conditions=sql.SQL(" AND ").join(conditions))
+    ).format(
+        table=sql.Identifier(partition),
+        conditions=sql.SQL(" AND ").join(conditions),
+        returning=sql.SQL("RETURNING date_bin('1 minute', \"timestamp\", TIMESTAMPTZ '1970-01-01 00:00:00+00')" if touched is not None else ""),
+    )
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
+        if touched is not None:
+            touched.update(row[0] for row in cursor.fetchall())
         return int(cursor.rowcount)
 
 

@@ -205,3 +205,69 @@ class SavedQuery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project.slug}/{self.name}"
+
+
+#: What a projection may group by and aggregate (``tracking.projections``); the database checks it too.
+PROJECTION_DIMENSIONS = ("index1", *(f"blob{i}" for i in range(1, 21)))
+PROJECTION_DOUBLES = tuple(f"double{i}" for i in range(1, 21))
+PROJECTION_MAX_DIMENSIONS = 4
+
+
+class ProjectionGrain(models.IntegerChoices):
+    MINUTE = 60, "Minute"
+    HOUR = 3600, "Hour"
+    DAY = 86400, "Day"
+
+
+class ProjectionState(models.TextChoices):
+    BACKFILLING = "backfilling", "Backfilling"
+    READY = "ready", "Ready"
+
+
+class Projection(models.Model):
+    """Exact pre-aggregates of a dataset's points that the SQL engine answers covered queries from.
+
+    Per time bucket of ``grain`` and distinct values of ``dimensions`` it keeps the point count,
+    the sum of ``_sample_interval``, and per double of ``doubles`` the exact (numeric) sum, the
+    exact sum of ``_sample_interval * x``, the minimum and the maximum. Rows live in
+    ``tracking_projection_row`` (``tracking.projections.db``) and change in the transaction that
+    stores, deletes or expires points. A projection made for points already stored is
+    ``backfilling`` until ``projection_backfill_step`` has recomputed every chunk from
+    ``backfill_cursor`` through ``backfill_until``; only ``ready`` ones answer queries.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="projections")
+    name = models.CharField(
+        max_length=64,
+        validators=[RegexValidator(DATASET_NAME_PATTERN, "Letters, digits and underscores; 64 at most.")],
+    )
+    dimensions = ArrayField(models.CharField(max_length=8), default=list, blank=True)
+    doubles = ArrayField(models.CharField(max_length=8), default=list, blank=True)
+    grain = models.PositiveIntegerField(choices=ProjectionGrain.choices, default=ProjectionGrain.HOUR)
+    state = models.CharField(max_length=16, choices=ProjectionState.choices, default=ProjectionState.BACKFILLING)
+    backfill_cursor = models.DateTimeField(null=True, blank=True, help_text="Chunks before this are recomputed from raw points.")
+    backfill_until = models.DateTimeField(null=True, blank=True, help_text="The newest point stored when the projection was made.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dataset_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="projection_unique_name_per_dataset"),
+            models.CheckConstraint(condition=Q(name__regex=DATASET_NAME_PATTERN), name="projection_name_valid"),
+            models.CheckConstraint(
+                condition=Q(dimensions__contained_by=list(PROJECTION_DIMENSIONS))
+                & Q(dimensions__len__lte=PROJECTION_MAX_DIMENSIONS),
+                name="projection_dimensions_valid",
+            ),
+            models.CheckConstraint(condition=Q(doubles__contained_by=list(PROJECTION_DOUBLES)), name="projection_doubles_valid"),
+            models.CheckConstraint(condition=Q(grain__in=ProjectionGrain.values), name="projection_grain_valid"),
+            models.CheckConstraint(
+                condition=(Q(state=ProjectionState.READY) & Q(ready_at__isnull=False))
+                | (Q(state=ProjectionState.BACKFILLING) & Q(ready_at__isnull=True)),
+                name="projection_ready_consistently",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}/{self.name}"

@@ -4,7 +4,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -23,6 +23,7 @@ from tracking.conf import tracking_settings
 from tracking.ingest import buffer, outage
 from tracking.ingest.decode import EPOCH, TimeWindow, ValidatedBatch, epoch_us
 from tracking.models import DATASET_NAME_RE, Dataset, DeadLetter, DeadLetterResolution, SavedQuery
+from tracking.projections import services as projections
 from tracking.rollups import services as rollups
 from tracking.sql.translate import MAX_QUERY_BYTES
 
@@ -57,13 +58,15 @@ def dataset_lookup(*, project: Project, name: str) -> Dataset:
 
 
 def dataset_get_or_create(*, project: Project, name: str) -> Dataset:
-    """Analytics Engine creates a dataset on its first write; so do we."""
+    """Analytics Engine creates a dataset on its first write; so do we, with its default projections
+    (ready at once: there is nothing to backfill)."""
     dataset = dataset_lookup(project=project, name=name)
     if dataset.pk is not None:
         return dataset
     try:
         with transaction.atomic():
             dataset.save()
+            projections.projections_defaults_ensure(dataset=dataset)
     except IntegrityError:
         return Dataset.objects.get(project=project, name=name)
     return dataset
@@ -195,7 +198,14 @@ def _write_entries(entries: list[buffer.BufferEntry], *, known_partitions: set[s
             rows, _, blob_count, double_count = _copy_rows(entries)
         if entries:
             db.datapoint_copy(rows=rows, blob_count=blob_count, double_count=double_count)
-            rollups.rollups_apply(rows=rows, blob_count=blob_count, double_count=double_count)
+            specs = projections.projections_lock_for_batch(dataset_ids=[entry.dataset_id for entry in entries])
+            rollups.rollups_apply(
+                rows=rows,
+                blob_count=blob_count,
+                double_count=double_count,
+                also_stage=projections.projections_columns(specs=specs),
+            )
+            projections.projections_apply(specs=specs)
             db.ledger_record(entries=[(entry.entry_id, len(entry.rows)) for entry in entries])
             db.dataset_touch(dataset_ids=sorted({e.dataset_id for e in entries}), at=timezone.now())
     return len(rows) if entries else 0
@@ -320,6 +330,8 @@ def retention_apply(*, now: datetime, max_batches: int = 50) -> RetentionResult:
         if db.partition_day(name) + timedelta(days=1) <= horizon:
             with transaction.atomic():
                 db.partition_drop(name)
+                day = db.partition_day(name)
+                projections.projections_day_dropped(day_start=datetime(day.year, day.month, day.day, tzinfo=UTC))
             dropped.append(name)
     remaining = [name for name in partitions if name not in dropped]
     deleted = 0
@@ -333,12 +345,15 @@ def retention_apply(*, now: datetime, max_batches: int = 50) -> RetentionResult:
                 if batches >= max_batches:
                     return RetentionResult(dropped, deleted, finished=False)
                 with transaction.atomic():
+                    touched: set[datetime] = set()
                     removed = db.datapoint_delete_batch(
                         dataset_id=dataset.id,
                         partition=name,
                         before=cutoff,
                         limit=tracking_settings.RETENTION_DELETE_BATCH,
+                        touched=touched,
                     )
+                    projections.projections_points_deleted(dataset_id=dataset.id, timestamps=touched)
                 batches += 1
                 deleted += removed
                 if removed < tracking_settings.RETENTION_DELETE_BATCH:

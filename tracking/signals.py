@@ -8,14 +8,15 @@ every path, so each change is audited and each deletion runs the deletion job
 
 from typing import Any
 
-from django.db.models.signals import pre_delete, pre_save
+from django.db.models.signals import post_delete, pre_delete, pre_save
 from django.dispatch import receiver
 
 from projects.governance.audit import audit_record
 from projects.governance.models import AuditAction
 from projects.models import Project
 from tracking.deletion.services import dataset_deletion_ensure, deletion_jobs_detach
-from tracking.models import Dataset
+from tracking.models import Dataset, Projection
+from tracking.projections.db import projection_rows_delete
 
 
 @receiver(pre_save, sender=Dataset, dispatch_uid="audit_dataset_retention")
@@ -41,3 +42,9 @@ def _dataset_deleted(sender: type, instance: Dataset, **kwargs: Any) -> None:
 def _project_deleted(sender: type, instance: Project, **kwargs: Any) -> None:
     """Runs after its datasets' receivers (Django deletes dependants first), so their new jobs are detached too."""
     deletion_jobs_detach(project=instance)
+
+
+@receiver(post_delete, sender=Projection, dispatch_uid="projection_rows_deleted")
+def _projection_deleted(sender: type, instance: Projection, **kwargs: Any) -> None:
+    """A projection's rows go with it, whether it was dropped or its dataset was deleted."""
+    projection_rows_delete(projection_id=instance.id)

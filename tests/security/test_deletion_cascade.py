@@ -19,15 +19,17 @@ from tests.tracking.helpers import post_points
 from tracking.deletion.services import deletion_advance, deletion_request
 from tracking.deletion.tasks import deletion_resume_task
 from tracking.models import Dataset
+from tracking.projections.db import TABLE as PROJECTION_ROWS
+from tracking.projections.services import projections_prune
 from tracking.rollups.db import TIER_TABLES
 from tracking.rollups.services import rollups_prune
 from tracking.services import buffer_drain
 
-TABLES = ["tracking_datapoint", *TIER_TABLES.values()]
+TABLES = ["tracking_datapoint", *TIER_TABLES.values(), PROJECTION_ROWS]
 
 
 def _counts(dataset_ids: list[int]) -> dict[str, int]:
-    """Rows per table (points and each rollup tier) that belong to these datasets."""
+    """Rows per table (points, each rollup tier, projection rows) that belong to these datasets."""
     with connection.cursor() as cursor:
         counts = {}
         for table in TABLES:
@@ -155,14 +157,17 @@ def test_the_rollup_prune_removes_rows_of_datasets_that_no_longer_exist(project,
     buffer_drain(time_budget=5, block_ms=10)
     dataset = Dataset.objects.get(project=project, name="web")
     with connection.cursor() as cursor:  # a deletion that bypassed the ORM, so no job ran
+        cursor.execute("DELETE FROM tracking_projection WHERE dataset_id = %s", [dataset.id])
         cursor.execute("DELETE FROM tracking_dataset WHERE id = %s", [dataset.id])
     before = _counts([dataset.id])
 
     rollups_prune(now=timezone.now())
+    projections_prune()
 
     assert all(before[table] > 0 for table in TIER_TABLES.values())
-    assert {table: count for table, count in _counts([dataset.id]).items() if table in TIER_TABLES.values()} == dict.fromkeys(
-        TIER_TABLES.values(), 0
+    assert before[PROJECTION_ROWS] > 0
+    assert {table: count for table, count in _counts([dataset.id]).items() if table != "tracking_datapoint"} == dict.fromkeys(
+        [*TIER_TABLES.values(), PROJECTION_ROWS], 0
     )
 
 

@@ -16,6 +16,7 @@ A job outlives its project: it keeps the project's slug and loses only the refer
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from django.db import transaction
@@ -30,6 +31,7 @@ from tracking import db as tracking_db
 from tracking.conf import tracking_settings
 from tracking.ingest import outage
 from tracking.models import Dataset
+from tracking.projections import services as projections
 from tracking.rollups import services as rollups
 
 logger = logging.getLogger(__name__)
@@ -130,9 +132,16 @@ def _delete_batches(job: DeletionJob, budget: int) -> tuple[int, bool]:
             if batches >= budget:
                 return deleted, False
             with transaction.atomic():
+                touched: set[datetime] = set()
                 removed = tracking_db.datapoint_delete_batch(
-                    partition=partition, dataset_id=job.dataset_id_value, limit=limit, column=job.column, value=job.value
+                    partition=partition,
+                    dataset_id=job.dataset_id_value,
+                    limit=limit,
+                    column=job.column,
+                    value=job.value,
+                    touched=touched,
                 )
+                projections.projections_points_deleted(dataset_id=job.dataset_id_value, timestamps=touched)
             batches += 1
             deleted += removed
             if removed < limit:

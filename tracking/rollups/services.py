@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS
+from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN
 from tracking.rollups import db
 from tracking.rollups.layout import Layout, layout_from_labels, minute_tier_horizon
 
@@ -42,14 +42,17 @@ def _layout_columns(layout: Layout) -> set[str]:
     }
 
 
-def rollups_apply(*, rows: Iterable[Sequence[Any]], blob_count: int, double_count: int) -> None:
+def rollups_apply(
+    *, rows: Iterable[Sequence[Any]], blob_count: int, double_count: int, also_stage: Iterable[str] = ()
+) -> None:
     """Add a batch's points to every rollup tier; call inside the transaction that stores them.
 
     ``rows`` are the COPY rows of ``tracking.db.datapoint_copy``: ``dataset_id, timestamp,
     index1, dedup_id`` then ``blob_count`` blobs and ``double_count`` doubles. Only the
     columns reports read are staged (COPY into a temporary table), then grouped per minute
     in SQL. Stored points carry the column default ``_sample_interval = 1``, and so do
-    staged ones.
+    staged ones. ``also_stage`` names more columns to stage, for the projections that read
+    the stage next (``tracking.projections.services.projections_apply``).
     """
     rows = list(rows)
     if not rows:
@@ -59,9 +62,10 @@ def rollups_apply(*, rows: Iterable[Sequence[Any]], blob_count: int, double_coun
     by_layout: dict[Layout, list[int]] = defaultdict(list)
     for dataset_id in dataset_ids:
         by_layout[layout_from_labels(labels.get(dataset_id))].append(dataset_id)
-    wanted = set(BASE_COLUMNS).union(*(_layout_columns(layout) for layout in by_layout))
+    wanted = set(BASE_COLUMNS).union(*(_layout_columns(layout) for layout in by_layout), also_stage)
     head = len(COPY_HEAD_COLUMNS)
-    positions = {name: head + i for i, name in enumerate(BLOB_COLUMNS[:blob_count])}
+    positions = {INDEX_COLUMN: COPY_HEAD_COLUMNS.index(INDEX_COLUMN)}
+    positions |= {name: head + i for i, name in enumerate(BLOB_COLUMNS[:blob_count])}
     positions |= {name: head + blob_count + i for i, name in enumerate(DOUBLE_COLUMNS[:double_count])}
     columns = sorted(column for column in wanted if column in positions)
     picks = [positions[column] for column in columns]

@@ -1,0 +1,148 @@
+"""Projections stay equal to their raw points: through the drain, backfills, deletions and retention."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from tests.factories import DatasetFactory
+from tests.tracking.helpers import post_points
+from tests.tracking.sql.support import Point, points_insert
+from tracking.models import Dataset, Projection, ProjectionState
+from tracking.projections import db as projection_db
+from tracking.projections.services import (
+    ProjectionInvalid,
+    projection_backfill,
+    projection_backfill_step,
+    projection_create,
+    projection_drop,
+    projections_compact,
+    projections_points_deleted,
+)
+from tracking.services import buffer_drain, retention_apply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def rows_of(projection: Projection) -> list[tuple]:
+    """The projection's rows merged per key, as the planner reads them."""
+    dims = ", ".join(f"d{i}" for i in range(1, len(projection.dimensions) + 1))
+    measures = ", ".join(
+        f"sum(s{i}), sum(w{i}), min(lo{i}), max(hi{i})" for i in range(1, len(projection.doubles) + 1)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT bucket{', ' + dims if dims else ''}, sum(n), sum(si){', ' + measures if measures else ''} "
+            f"FROM {projection_db.TABLE} WHERE projection_id = %s GROUP BY bucket{', ' + dims if dims else ''} ORDER BY 1, 2",
+            [projection.id],
+        )
+        return cursor.fetchall()
+
+
+def raw_rows(projection: Projection) -> list[tuple]:
+    """The same rows computed straight from the points."""
+    dims = ", ".join(f"coalesce({d}, '')" for d in projection.dimensions)
+    measures = ", ".join(
+        f"sum(coalesce({d}, 0)::text::numeric), sum((_sample_interval::float8 * coalesce({d}, 0))::text::numeric), "
+        f"min(coalesce({d}, 0)), max(coalesce({d}, 0))"
+        for d in projection.doubles
+    )
+    bucket = projection_db.bucket_sql(projection.grain, '"timestamp"')
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {bucket}{', ' + dims if dims else ''}, count(*), sum(_sample_interval){', ' + measures if measures else ''} "
+            f"FROM tracking_datapoint WHERE dataset_id = %s GROUP BY {bucket}{', ' + dims if dims else ''} ORDER BY 1, 2",
+            [projection.dataset_id],
+        )
+        return cursor.fetchall()
+
+
+def drain() -> int:
+    return buffer_drain(time_budget=5, block_ms=10).points
+
+
+def test_a_dataset_made_by_ingest_gets_the_ready_default_projection_and_the_drain_keeps_it(client, write_key, partitions):
+    now = datetime.now(UTC)
+    body = [
+        {"blobs": ["GET", f"/p{i % 3}", "200"], "doubles": [i * 0.1, 1, 0.3], "timestamp": (now - timedelta(minutes=i * 7)).isoformat()}
+        for i in range(40)
+    ]
+    post_points(client, write_key, "requests", body)
+    post_points(client, write_key, "requests", body[:5])
+    assert drain() == 45
+
+    [projection] = Projection.objects.filter(dataset__name="requests")
+    assert (projection.name, projection.state, projection.dimensions) == ("dashboard", ProjectionState.READY, ["blob1", "blob2", "blob3"])
+    assert rows_of(projection) == raw_rows(projection)
+    assert sum(row[4] for row in rows_of(projection)) == 45
+
+
+def test_a_projection_of_stored_points_backfills_in_resumable_steps(db, partitions):
+    dataset = DatasetFactory()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    points_insert(
+        dataset=dataset,
+        points=[
+            Point(start + timedelta(hours=5 * i), f"i{i}", ["a" if i % 2 else "b", "x"], [0.1 * i, 1e-5], sample_interval=1 + i % 3)
+            for i in range(15)
+        ],
+    )
+    projection = projection_create(dataset=dataset, name="by_a", dimensions=["blob1"], doubles=["double1", "double2"])
+    assert projection.state == ProjectionState.BACKFILLING
+
+    assert projection_backfill_step(projection_id=projection.id) is False
+    assert projection_backfill(projection_id=projection.id) is True
+    projection.refresh_from_db()
+    assert projection.state == ProjectionState.READY and projection.ready_at is not None
+    assert rows_of(projection) == raw_rows(projection)
+
+
+def test_deleted_points_and_retention_recompute_the_buckets_they_touched(db, partitions):
+    dataset = DatasetFactory(retention_days=2)
+    now = datetime.now(UTC)
+    points = [Point(now - timedelta(hours=7 * i, minutes=i), "", ["k", f"v{i % 2}"], [float(i)]) for i in range(12)]
+    points_insert(dataset=dataset, points=points)
+    projection = projection_create(dataset=dataset, name="p", dimensions=["blob2"], doubles=["double1"])
+    projection_backfill(projection_id=projection.id)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'DELETE FROM tracking_datapoint WHERE dataset_id = %s AND double1 IN (1, 4) RETURNING "timestamp"', [dataset.id]
+        )
+        deleted = [row[0] for row in cursor.fetchall()]
+    projections_points_deleted(dataset_id=dataset.id, timestamps=deleted)
+    assert rows_of(projection) == raw_rows(projection)
+
+    retention_apply(now=now)
+    assert rows_of(projection) == raw_rows(projection)
+    assert all(row[0] >= now - timedelta(days=3) for row in rows_of(projection))
+
+
+def test_compaction_merges_partial_rows_without_changing_a_sum(client, write_key, partitions):
+    old = datetime.now(UTC) - timedelta(hours=5)
+    for i in range(4):
+        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [0.1 * (i + 1)], "timestamp": old.isoformat()})
+        drain()
+    projection = Projection.objects.get(dataset__name="events")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {projection_db.TABLE} WHERE projection_id = %s", [projection.id])
+        assert cursor.fetchone()[0] == 4
+    before = rows_of(projection)
+
+    assert projections_compact(before=datetime.now(UTC)) == 3
+    assert rows_of(projection) == before == raw_rows(projection)
+
+
+def test_projection_input_is_checked_and_a_drop_takes_the_rows(db):
+    dataset = DatasetFactory()
+    with pytest.raises(ProjectionInvalid, match="dimensions: at most 4"):
+        projection_create(dataset=dataset, name="wide", dimensions=["blob1", "blob2", "blob3", "blob4", "blob5"], doubles=[])
+    with pytest.raises(ProjectionInvalid, match="doubles: 'blob1' is not"):
+        projection_create(dataset=dataset, name="bad", dimensions=[], doubles=["blob1"])
+    projection = projection_create(dataset=dataset, name="ok", dimensions=["index1"], doubles=[])
+    with pytest.raises(ProjectionInvalid, match="already has a projection named ok"):
+        projection_create(dataset=dataset, name="ok", dimensions=[], doubles=[])
+    assert projection.state == ProjectionState.READY
+    projection_drop(projection=projection)
+    assert not Projection.objects.filter(pk=projection.pk).exists()
+    assert Dataset.objects.filter(pk=dataset.pk).exists()

@@ -1,0 +1,267 @@
+"""Raw SQL of projections: the rows table, its maintenance from staged and raw points, and the locks.
+
+All projections share one append-only table, ``tracking_projection_row``: per projection,
+bucket and dimension values, mergeable partial aggregates. A drain appends one row per
+group of its batch; readers sum the rows of a key (the SQL they run groups anyway), and
+``projection_compact`` merges them later, as ClickHouse's SummingMergeTree does. Exact
+because every sum is ``numeric``: ``x::text::numeric`` is the shortest round-trip decimal
+of a float8, and adding such decimals in any order gives the same digits.
+
+Dimension values sit in positional columns ``d1..d4`` and doubles in ``s1..s20`` (sum),
+``w1..w20`` (sum of ``_sample_interval * x``), ``lo1..lo20``/``hi1..hi20`` (min/max), in the
+order of the projection's ``dimensions`` and ``doubles``. Column names interpolated into SQL
+come from those validated lists only.
+
+Consistency with raw points rests on one advisory lock per dataset: a drain holds it shared
+from before it reads the dataset's projections until it commits; a backfill chunk, a
+deletion batch, a compaction and ``projection_create`` hold it exclusively. So a chunk
+recomputed from raw points never races a drain adding to it, and a drain never misses a
+projection created while it ran.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+
+from tracking.models import PROJECTION_DOUBLES, PROJECTION_MAX_DIMENSIONS
+
+TABLE = "tracking_projection_row"
+EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+STAGE_TABLE = "tracking_rollup_stage"
+TS = '"timestamp"'
+_LOCK_NAMESPACE = "tracking.projections"
+_NAME_RE = re.compile(r"^(index1|blob([1-9]|1[0-9]|20)|double([1-9]|1[0-9]|20))$")
+MAX_DOUBLES = len(PROJECTION_DOUBLES)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the SQL of one projection needs: its id, dataset, grain (seconds) and column lists."""
+
+    id: int
+    dataset_id: int
+    grain: int
+    dimensions: tuple[str, ...]
+    doubles: tuple[str, ...]
+    name: str = ""
+
+
+def _name(column: str) -> str:
+    if not _NAME_RE.match(column):
+        raise ValueError(f"not a data column: {column!r}")
+    return column
+
+
+def rows_table_sql() -> str:
+    """DDL of the rows table. No foreign key (like the points table): Django's test flush
+    truncates only the tables it knows. Deleting a projection deletes its rows (``tracking.signals``)."""
+    dims = ",\n".join(f"    d{i} text" for i in range(1, PROJECTION_MAX_DIMENSIONS + 1))
+    measures = ",\n".join(
+        f"    s{i} numeric,\n    w{i} numeric,\n    lo{i} double precision,\n    hi{i} double precision"
+        for i in range(1, MAX_DOUBLES + 1)
+    )
+    return f"""
+CREATE TABLE {TABLE} (
+    projection_id bigint NOT NULL,
+    dataset_id bigint NOT NULL,
+    bucket timestamptz NOT NULL,
+{dims},
+    n bigint NOT NULL CHECK (n > 0),
+    si bigint NOT NULL CHECK (si >= n),
+{measures}
+);
+CREATE INDEX {TABLE}_bucket ON {TABLE} (projection_id, bucket);
+GRANT SELECT ON {TABLE} TO meaux_sql_reader;
+ALTER TABLE {TABLE} ENABLE ROW LEVEL SECURITY;
+CREATE POLICY meaux_sql_project_datasets ON {TABLE} FOR SELECT TO meaux_sql_reader
+  USING (dataset_id = ANY (ARRAY(SELECT unnest(string_to_array(
+    coalesce(nullif(current_setting('meaux_sql.dataset_ids', true), ''), '0'), ','))::bigint)));
+"""
+
+
+def rows_table_drop_sql() -> str:
+    return f"DROP TABLE IF EXISTS {TABLE};"
+
+
+def bucket_sql(grain: int, moment: str) -> str:
+    return f"date_bin(INTERVAL '{int(grain)} seconds', {moment}, {EPOCH_SQL})"
+
+
+def _row_columns(spec: Spec) -> list[str]:
+    columns = ["projection_id", "dataset_id", "bucket"]
+    columns += [f"d{i}" for i in range(1, len(spec.dimensions) + 1)]
+    columns += ["n", "si"]
+    for i in range(1, len(spec.doubles) + 1):
+        columns += [f"s{i}", f"w{i}", f"lo{i}", f"hi{i}"]
+    return columns
+
+
+def point_measures_sql(spec: Spec) -> list[str]:
+    """Per point, the values a row of ``spec`` aggregates, in ``_row_columns`` order after the
+    dimensions: the SQL engine's raw reading of a dataset (``coalesce(x, 0)``, ``_sample_interval``
+    as bigint) and the float8 product it computes for ``_sample_interval * x``."""
+    parts = ["1::bigint", "_sample_interval::bigint"]
+    for double in spec.doubles:
+        x = f"coalesce({_name(double)}, 0)"
+        parts += [
+            f"({x})::text::numeric",
+            f"((_sample_interval::bigint)::float8 * ({x})::float8)::text::numeric",
+            x,
+            x,
+        ]
+    return parts
+
+
+def _aggregate_select(spec: Spec, source: str) -> str:
+    """Rows of ``spec`` grouped from points of ``source`` (a FROM clause naming ``dataset_id``,
+    ``timestamp``, ``_sample_interval`` and the columns)."""
+    dims = [f"coalesce({_name(d)}, '')" if d != "index1" else "coalesce(index1, '')" for d in spec.dimensions]
+    aggregates = ["count(*)", "sum(_sample_interval)"]
+    for double in spec.doubles:
+        x = f"coalesce({_name(double)}, 0)"
+        aggregates += [
+            f"sum(({x})::text::numeric)",
+            f"sum(((_sample_interval::bigint)::float8 * ({x})::float8)::text::numeric)",
+            f"min({x})",
+            f"max({x})",
+        ]
+    keys = ", ".join(str(i) for i in range(3, 4 + len(dims)))
+    return (
+        f"SELECT {int(spec.id)}, {int(spec.dataset_id)}, {bucket_sql(spec.grain, TS)}"
+        f"{''.join(', ' + d for d in dims)}, {', '.join(aggregates)} FROM {source} GROUP BY {keys}"
+    )
+
+
+def projection_apply_staged(*, spec: Spec) -> None:
+    """Append the staged batch's points of ``spec``'s dataset as partial rows (the drain's part)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TABLE} ({', '.join(_row_columns(spec))}) "
+            + _aggregate_select(spec, f"{STAGE_TABLE} WHERE dataset_id = {int(spec.dataset_id)}"),
+        )
+
+
+def projection_recompute(*, spec: Spec, start: datetime, end: datetime) -> int:
+    """Replace ``spec``'s rows of buckets in [start, end) (grain-aligned) by rows computed from raw points."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE projection_id = %s AND bucket >= %s AND bucket < %s", [spec.id, start, end])
+        cursor.execute(
+            f"INSERT INTO {TABLE} ({', '.join(_row_columns(spec))}) "
+            + _aggregate_select(
+                spec, 'tracking_datapoint WHERE dataset_id = %s AND "timestamp" >= %s AND "timestamp" < %s'
+            )
+            + " ORDER BY 3",
+            [spec.dataset_id, start, end],
+        )
+        return int(cursor.rowcount)
+
+
+def projection_recompute_buckets(*, spec: Spec, buckets: Sequence[datetime]) -> None:
+    """Replace the rows of these buckets (starts, grain-aligned) by rows computed from raw points."""
+    if not buckets:
+        return
+    starts = sorted(set(buckets))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE projection_id = %s AND bucket = ANY(%s)", [spec.id, starts])
+        cursor.execute(
+            f"INSERT INTO {TABLE} ({', '.join(_row_columns(spec))}) "
+            + _aggregate_select(
+                spec,
+                'tracking_datapoint WHERE dataset_id = %s AND "timestamp" >= %s AND "timestamp" < %s '
+                f"AND {bucket_sql(spec.grain, TS)} = ANY(%s)",
+            )
+            + " ORDER BY 3",
+            [spec.dataset_id, starts[0], starts[-1] + timedelta(seconds=spec.grain), starts],
+        )
+
+
+def projection_compact(*, spec: Spec, start: datetime, end: datetime) -> int:
+    """Merge the partial rows of buckets in [start, end) into one row per key; returns rows removed."""
+    columns = _row_columns(spec)
+    key_count = 3 + len(spec.dimensions)
+    merged = columns[:key_count] + ["sum(n)", "sum(si)"]
+    for i in range(1, len(spec.doubles) + 1):
+        merged += [f"sum(s{i})", f"sum(w{i})", f"min(lo{i})", f"max(hi{i})"]
+    keys = ", ".join(columns[:key_count])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH gone AS (
+                DELETE FROM {TABLE} WHERE projection_id = %s AND bucket >= %s AND bucket < %s RETURNING *
+            ), merged AS (
+                INSERT INTO {TABLE} ({', '.join(columns)})
+                SELECT {', '.join(merged)} FROM gone GROUP BY {keys} ORDER BY bucket
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM merged)
+            """,
+            [spec.id, start, end],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def projection_rows_delete(*, projection_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE projection_id = %s", [projection_id])
+        return int(cursor.rowcount)
+
+
+def rows_delete_between(*, start: datetime, end: datetime) -> int:
+    """Rows of every projection in [start, end): a day partition of points was dropped."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE bucket >= %s AND bucket < %s", [start, end])
+        return int(cursor.rowcount)
+
+
+def rows_prune_orphans() -> int:
+    """Rows whose projection is gone (a delete that bypassed the ORM's signals)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {TABLE} AS r WHERE NOT EXISTS (SELECT 1 FROM tracking_projection AS p WHERE p.id = r.projection_id)"
+        )
+        return int(cursor.rowcount)
+
+
+def fragmented_ranges(*, spec: Spec, since: datetime, before: datetime, limit: int) -> list[tuple[datetime, int]]:
+    """Buckets in [since, before) holding more rows than keys: what compaction would shrink."""
+    dims = ", ".join(f"d{i}" for i in range(1, len(spec.dimensions) + 1))
+    distinct = f"count(DISTINCT ({dims}))" if dims else "1"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT bucket, count(*) - {distinct} FROM {TABLE} WHERE projection_id = %s AND bucket >= %s AND bucket < %s "
+            f"GROUP BY bucket HAVING count(*) > {distinct} ORDER BY bucket LIMIT %s",
+            [spec.id, since, before, limit],
+        )
+        return [(row[0], int(row[1])) for row in cursor.fetchall()]
+
+
+def points_extent(*, dataset_id: int) -> tuple[datetime, datetime] | None:
+    """The oldest and newest stored point of a dataset (two index probes)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT (SELECT min("timestamp") FROM tracking_datapoint WHERE dataset_id = %s), '
+            '(SELECT max("timestamp") FROM tracking_datapoint WHERE dataset_id = %s)',
+            [dataset_id, dataset_id],
+        )
+        low, high = cursor.fetchone()
+    return None if low is None else (low, high)
+
+
+def datasets_lock_shared(*, dataset_ids: Sequence[int]) -> None:
+    """The drain's side of the lock, until commit; in id order, so two drains never deadlock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock_shared(hashtext(%s), (id %% 2147483647)::int) FROM unnest(%s::bigint[]) AS id ORDER BY id",
+            [_LOCK_NAMESPACE, sorted(dataset_ids)],
+        )
+
+
+def dataset_lock(*, dataset_id: int) -> None:
+    """Exclusive, until commit: no drain of this dataset adds to its projections meanwhile."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), (%s::bigint %% 2147483647)::int)", [_LOCK_NAMESPACE, dataset_id])

@@ -1,0 +1,270 @@
+"""Writes of projections: create, drop, backfill, and keeping them equal to the raw points.
+
+A projection's rows change in the transaction that changes the points they summarise: the
+drain appends the staged batch's groups (``projections_apply``), point deletions and
+retention recompute the buckets they touched from the points left
+(``projections_points_deleted``), and a dropped day partition takes its buckets along
+(``projections_day_dropped``). ``tracking.projections.db`` explains the lock that makes a
+backfill exact while drains run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tracking.models import (
+    DATASET_NAME_RE,
+    PROJECTION_DIMENSIONS,
+    PROJECTION_DOUBLES,
+    PROJECTION_MAX_DIMENSIONS,
+    Dataset,
+    Projection,
+    ProjectionGrain,
+    ProjectionState,
+)
+from tracking.projections import db
+from tracking.projections.selectors import projection_specs
+
+#: How much time one backfill step recomputes: one day of raw points, under the dataset's lock.
+BACKFILL_CHUNK = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ProjectionDefinition:
+    name: str
+    dimensions: tuple[str, ...]
+    doubles: tuple[str, ...]
+    grain: int = ProjectionGrain.HOUR
+
+
+#: Every new dataset gets these (docs/sql.md): the seed's dashboard queries group and filter on
+#: blob1..blob3 and aggregate double1..double3 (bench/queries.py SEED_QUERIES).
+DEFAULT_PROJECTIONS: tuple[ProjectionDefinition, ...] = (
+    ProjectionDefinition(
+        name="dashboard", dimensions=("blob1", "blob2", "blob3"), doubles=("double1", "double2", "double3")
+    ),
+)
+
+
+class ProjectionInvalid(ValidationError):
+    pass
+
+
+def floor_to(moment: datetime, seconds: int) -> datetime:
+    whole = int((moment - EPOCH).total_seconds() // seconds) * seconds
+    return EPOCH + timedelta(seconds=whole)
+
+
+def _validate(*, name: str, dimensions: Sequence[str], doubles: Sequence[str], grain: int) -> None:
+    if not DATASET_NAME_RE.fullmatch(name):
+        raise ProjectionInvalid("name: letters, digits and underscores, starting with a letter or underscore; 64 at most")
+    if len(dimensions) > PROJECTION_MAX_DIMENSIONS:
+        raise ProjectionInvalid(f"dimensions: at most {PROJECTION_MAX_DIMENSIONS} columns")
+    for column in dimensions:
+        if column not in PROJECTION_DIMENSIONS:
+            raise ProjectionInvalid(f"dimensions: {column!r} is not index1 or blob1..blob20")
+    if len(set(dimensions)) != len(dimensions):
+        raise ProjectionInvalid("dimensions: a column is listed twice")
+    for column in doubles:
+        if column not in PROJECTION_DOUBLES:
+            raise ProjectionInvalid(f"doubles: {column!r} is not double1..double20")
+    if len(set(doubles)) != len(doubles):
+        raise ProjectionInvalid("doubles: a column is listed twice")
+    if grain not in ProjectionGrain.values:
+        raise ProjectionInvalid(f"grain: one of {', '.join(str(value) for value in ProjectionGrain.values)} seconds")
+
+
+def projection_create(
+    *, dataset: Dataset, name: str, dimensions: Sequence[str], doubles: Sequence[str], grain: int = ProjectionGrain.HOUR
+) -> Projection:
+    """Add a projection; ready at once for a dataset without points, else ``backfilling``.
+
+    Takes the dataset's lock exclusively, so every drain either committed before (its points
+    are backfilled) or reads the new projection and maintains it from its first batch.
+    Raises ``ProjectionInvalid`` naming the field, also for a name already taken.
+    """
+    _validate(name=name, dimensions=dimensions, doubles=doubles, grain=grain)
+    try:
+        with transaction.atomic():
+            db.dataset_lock(dataset_id=dataset.id)
+            extent = db.points_extent(dataset_id=dataset.id)
+            projection = Projection(dataset=dataset, name=name, dimensions=list(dimensions), doubles=list(doubles), grain=grain)
+            if extent is None:
+                projection.state = ProjectionState.READY
+                projection.ready_at = timezone.now()
+            else:
+                projection.backfill_cursor = floor_to(extent[0], int(BACKFILL_CHUNK.total_seconds()))
+                projection.backfill_until = extent[1]
+            projection.save()
+    except IntegrityError:
+        raise ProjectionInvalid(f"name: the dataset already has a projection named {name}") from None
+    return projection
+
+
+def projections_defaults_ensure(*, dataset: Dataset) -> list[Projection]:
+    """Create the default projections the dataset lacks (by name); returns those created."""
+    existing = set(Projection.objects.filter(dataset=dataset).values_list("name", flat=True))
+    return [
+        projection_create(
+            dataset=dataset,
+            name=definition.name,
+            dimensions=definition.dimensions,
+            doubles=definition.doubles,
+            grain=definition.grain,
+        )
+        for definition in DEFAULT_PROJECTIONS
+        if definition.name not in existing
+    ]
+
+
+def projection_reset(*, projection: Projection) -> Projection:
+    """Forget a projection's rows and backfill it again from raw points, e.g. after a bulk load
+    that wrote points without the drain (``tracking.reports.demo``, the benchmarks)."""
+    with transaction.atomic():
+        db.dataset_lock(dataset_id=projection.dataset_id)
+        db.projection_rows_delete(projection_id=projection.id)
+        extent = db.points_extent(dataset_id=projection.dataset_id)
+        if extent is None:
+            projection.state, projection.ready_at = ProjectionState.READY, timezone.now()
+            projection.backfill_cursor = projection.backfill_until = None
+        else:
+            projection.state, projection.ready_at = ProjectionState.BACKFILLING, None
+            projection.backfill_cursor = floor_to(extent[0], int(BACKFILL_CHUNK.total_seconds()))
+            projection.backfill_until = extent[1]
+        projection.save(update_fields=["state", "ready_at", "backfill_cursor", "backfill_until"])
+    return projection
+
+
+def projections_rebuild(*, dataset_id: int) -> None:
+    """Reset and backfill every projection of a dataset to completion (unbounded: for loads and commands)."""
+    for projection in Projection.objects.filter(dataset_id=dataset_id).order_by("id"):
+        projection_reset(projection=projection)
+        projection_backfill(projection_id=projection.id)
+
+
+def projection_drop(*, projection: Projection) -> None:
+    """Delete a projection and its rows (the rows go in ``tracking.signals``, for cascades too)."""
+    with transaction.atomic():
+        projection.delete()
+
+
+def projection_backfill_step(*, projection_id: int, chunk: timedelta = BACKFILL_CHUNK) -> bool:
+    """Recompute the next chunk of a backfilling projection from raw points; True once it is ready.
+
+    Bounded (one chunk of time) and resumable (the cursor moves in the same transaction as the
+    rows), and exact while drains run: the dataset's lock is held exclusively, so no drain adds
+    to the chunk between the delete and the insert. Idempotent for a ready or deleted projection.
+    """
+    with transaction.atomic():
+        projection = Projection.objects.filter(pk=projection_id).first()
+        if projection is None:
+            return True
+        db.dataset_lock(dataset_id=projection.dataset_id)
+        projection = Projection.objects.select_for_update().filter(pk=projection_id).first()
+        if projection is None or projection.state == ProjectionState.READY:
+            return True
+        assert projection.backfill_cursor is not None and projection.backfill_until is not None
+        start = projection.backfill_cursor
+        end = start + chunk
+        db.projection_recompute(spec=_spec(projection), start=start, end=end)
+        projection.backfill_cursor = end
+        if end > projection.backfill_until:
+            projection.state = ProjectionState.READY
+            projection.ready_at = timezone.now()
+        projection.save(update_fields=["backfill_cursor", "state", "ready_at"])
+        return projection.state == ProjectionState.READY
+
+
+def projection_backfill(*, projection_id: int, max_steps: int | None = None) -> bool:
+    """Run backfill steps until ready (or ``max_steps``); True when ready."""
+    steps = 0
+    while max_steps is None or steps < max_steps:
+        if projection_backfill_step(projection_id=projection_id):
+            return True
+        steps += 1
+    return False
+
+
+def _spec(projection: Projection) -> db.Spec:
+    return db.Spec(
+        id=projection.id,
+        dataset_id=projection.dataset_id,
+        grain=projection.grain,
+        dimensions=tuple(projection.dimensions),
+        doubles=tuple(projection.doubles),
+    )
+
+
+def projections_lock_for_batch(*, dataset_ids: Iterable[int]) -> list[db.Spec]:
+    """The drain's first step: lock the batch's datasets (shared) and read their projections."""
+    ids = sorted(set(dataset_ids))
+    if not ids:
+        return []
+    db.datasets_lock_shared(dataset_ids=ids)
+    return projection_specs(dataset_ids=ids)
+
+
+def projections_columns(*, specs: Iterable[db.Spec]) -> set[str]:
+    """The point columns the stage must carry for ``projections_apply``."""
+    columns: set[str] = set()
+    for spec in specs:
+        columns.update(spec.dimensions)
+        columns.update(spec.doubles)
+    return columns
+
+
+def projections_apply(*, specs: Iterable[db.Spec]) -> None:
+    """Append the staged batch to each projection; inside the drain's transaction, after staging."""
+    for spec in specs:
+        db.projection_apply_staged(spec=spec)
+
+
+def projections_points_deleted(*, dataset_id: int, timestamps: Iterable[datetime]) -> None:
+    """Points of these timestamps were deleted in this transaction: recompute their buckets.
+
+    Takes the dataset's lock exclusively (until commit), like a backfill step.
+    """
+    moments = list(timestamps)
+    if not moments:
+        return
+    db.dataset_lock(dataset_id=dataset_id)
+    for spec in projection_specs(dataset_ids=[dataset_id]):
+        db.projection_recompute_buckets(spec=spec, buckets=sorted({floor_to(m, spec.grain) for m in moments}))
+
+
+def projections_day_dropped(*, day_start: datetime) -> int:
+    """A day partition of points was dropped: every projection's buckets of that UTC day go too."""
+    return db.rows_delete_between(start=day_start, end=day_start + timedelta(days=1))
+
+
+def projections_compact(*, before: datetime, max_buckets: int = 200, lookback: timedelta = timedelta(days=2)) -> int:
+    """Merge the partial rows drains appended, bucket by bucket, for buckets in [before - lookback, before).
+
+    Older buckets seldom get points (late writes); left fragmented, they are still exact.
+    Bounded (``max_buckets`` per call across projections) and exact: sums and extremes merge
+    without loss, and the dataset's lock keeps backfills and deletions out meanwhile.
+    Returns the rows removed.
+    """
+    removed = 0
+    budget = max_buckets
+    for projection in Projection.objects.order_by("id"):
+        if budget <= 0:
+            break
+        spec = _spec(projection)
+        for bucket, _ in db.fragmented_ranges(spec=spec, since=before - lookback, before=before, limit=budget):
+            with transaction.atomic():
+                db.dataset_lock(dataset_id=spec.dataset_id)
+                removed += db.projection_compact(spec=spec, start=bucket, end=bucket + timedelta(seconds=spec.grain))
+            budget -= 1
+    return removed
+
+
+def projections_prune() -> int:
+    return db.rows_prune_orphans()

@@ -1,0 +1,43 @@
+"""Celery tasks of projections: backfilling new ones, compacting appended rows, pruning orphans.
+
+Found by the worker through ``app.autodiscover_tasks(["tracking.projections"])`` (meauxcloud/celery.py).
+Each is idempotent and bounded; beat runs them (meauxcloud/settings.py), and
+``projection_backfill`` is also sent when an owner adds a projection.
+"""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db import close_old_connections
+from django.utils import timezone
+
+from tracking.models import Projection, ProjectionState
+from tracking.projections import services
+
+#: Backfill steps (one day of points each) one task run takes before giving way.
+BACKFILL_STEPS_PER_RUN = 30
+
+
+@shared_task(name="tracking.projection_backfill", ignore_result=True, time_limit=600, soft_time_limit=540)
+def projection_backfill(projection_id: int) -> bool:
+    """Advance one projection's backfill by a bounded number of steps; True once it is ready."""
+    close_old_connections()
+    return services.projection_backfill(projection_id=projection_id, max_steps=BACKFILL_STEPS_PER_RUN)
+
+
+@shared_task(name="tracking.projections_backfill", ignore_result=True, time_limit=600, soft_time_limit=540)
+def projections_backfill() -> int:
+    """Resume every backfilling projection (after a restart, or ones made by the migration); returns how many."""
+    close_old_connections()
+    pending = list(Projection.objects.filter(state=ProjectionState.BACKFILLING).order_by("id").values_list("id", flat=True))
+    for projection_id in pending:
+        services.projection_backfill(projection_id=projection_id, max_steps=BACKFILL_STEPS_PER_RUN)
+    return len(pending)
+
+
+@shared_task(name="tracking.projections_compact", ignore_result=True, time_limit=600, soft_time_limit=540)
+def projections_compact() -> int:
+    """Merge the partial rows of buckets closed for a while; then drop rows of deleted projections."""
+    close_old_connections()
+    removed = services.projections_compact(before=timezone.now() - timedelta(hours=1))
+    return removed + services.projections_prune()
