@@ -1,23 +1,19 @@
 """The project's audit log as a page, for every member (the compliance view of the seed)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from projects.authentication import signed_in
 from projects.governance.audit import audit_list
 from projects.governance.models import AuditAction
-from projects.selectors import project_get_for_user
+from projects.pages import project_for_member
 
 PAGE_SIZE = 200
 
 
 @login_required
 def audit_page(request: HttpRequest, slug: str) -> HttpResponse:
-    found = project_get_for_user(user=signed_in(request.user), slug=slug)
-    if found is None:
-        raise Http404("No such project.")
-    project, _ = found
+    project, _role = project_for_member(request, slug)
     action = request.GET.get("action") or None
     if action not in AuditAction.values:
         action = None

@@ -8,30 +8,17 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from projects.authentication import signed_in
-from projects.models import MANAGER_ROLES, Project, Role
-from projects.selectors import project_get_for_user
+from projects.models import Project
+from projects.pages import project_for_manager, project_for_member
 from tracking.alerts import selectors, services
 from tracking.alerts.delivery import UrlRefused
 from tracking.alerts.forms import BudgetForm, ChannelForm, RuleForm
-from tracking.web.pages import PAGES
-
-
-def _access(request: HttpRequest, slug: str, *, manage: bool = False) -> tuple[Project, str | None]:
-    found = project_get_for_user(user=signed_in(request.user), slug=slug)
-    if found is None:
-        raise Http404("No such project.")
-    project, membership = found
-    role = membership.role if membership is not None else (Role.OWNER if request.user.is_superuser else None)
-    if manage and role not in MANAGER_ROLES:
-        raise PermissionDenied("Only owners and admins manage budgets and alerts.")
-    return project, role
+from tracking.web.pages import member_page_context
 
 
 def _page(request: HttpRequest, project: Project, role: str | None, status: int = 200, **forms: object) -> HttpResponse:
@@ -43,11 +30,7 @@ def _page(request: HttpRequest, project: Project, role: str | None, status: int 
     channels = selectors.channel_list(project=project)
     rows = [(budget, statuses[budget.pk]) for budget in budgets]
     context = {
-        "project": project,
-        "role": role,
-        "can_manage": role in MANAGER_ROLES,
-        "pages": PAGES,
-        "page": "alerts",
+        **member_page_context(project=project, role=role, page="alerts"),
         "budgets": rows,
         "rules": selectors.rule_list(project=project),
         "channels": channels,
@@ -66,14 +49,14 @@ def _page(request: HttpRequest, project: Project, role: str | None, status: int 
 
 @login_required
 def alerts_page(request: HttpRequest, slug: str) -> HttpResponse:
-    project, role = _access(request, slug)
+    project, role = project_for_member(request, slug)
     return _page(request, project, role)
 
 
 @login_required
 @require_POST
 def budget_create_view(request: HttpRequest, slug: str) -> HttpResponse:
-    project, role = _access(request, slug, manage=True)
+    project, role = project_for_manager(request, slug)
     form = BudgetForm(request.POST, project_channels=selectors.channel_list(project=project))
     if form.is_valid():
         data = form.cleaned_data
@@ -96,7 +79,7 @@ def budget_create_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def rule_create_view(request: HttpRequest, slug: str) -> HttpResponse:
-    project, role = _access(request, slug, manage=True)
+    project, role = project_for_manager(request, slug)
     form = RuleForm(request.POST, project_channels=selectors.channel_list(project=project))
     if form.is_valid():
         data = dict(form.cleaned_data)
@@ -114,7 +97,7 @@ def rule_create_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def channel_create_view(request: HttpRequest, slug: str) -> HttpResponse:
-    project, role = _access(request, slug, manage=True)
+    project, role = project_for_manager(request, slug)
     form = ChannelForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -131,7 +114,7 @@ def channel_create_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def channel_test_view(request: HttpRequest, slug: str, channel_id: int) -> HttpResponse:
-    project, _role = _access(request, slug, manage=True)
+    project, _role = project_for_manager(request, slug)
     channel = selectors.channel_get(project=project, channel_id=channel_id)
     if channel is None:
         raise Http404("No such channel.")
@@ -143,7 +126,7 @@ def channel_test_view(request: HttpRequest, slug: str, channel_id: int) -> HttpR
 @login_required
 @require_POST
 def alerts_delete_view(request: HttpRequest, slug: str, kind: str, object_id: int) -> HttpResponse:
-    project, _role = _access(request, slug, manage=True)
+    project, _role = project_for_manager(request, slug)
     if kind == "budget" and (budget := selectors.budget_get(project=project, budget_id=object_id)):
         services.budget_delete(budget=budget)
     elif kind == "rule" and (rule := selectors.rule_get(project=project, rule_id=object_id)):

@@ -11,31 +11,26 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from projects.models import MANAGER_ROLES
+from projects.pages import project_for_manager, project_for_member
 from tracking.selectors import dataset_list, saved_query_list, sql_history_list
 from tracking.services import SavedQueryInvalid, saved_query_delete, saved_query_save
 from tracking.sql.introspection import dataset_describe
 from tracking.sql.ir import DatasetRef
-from tracking.web.pages import PAGES
-from tracking.web.views import _access, _manager
+from tracking.web.pages import member_page_context
 
 EXAMPLE_QUERY = "SELECT toStartOfHour(timestamp) AS hour, count() AS points\nFROM {dataset}\nGROUP BY hour\nORDER BY hour"
 
 
 @login_required
 def sql_explorer(request: HttpRequest, slug: str) -> HttpResponse:
-    project, role = _access(request, slug)
+    project, role = project_for_member(request, slug)
     datasets = []
     for dataset in dataset_list(project=project).order_by("name"):
         ref = DatasetRef(id=dataset.id, name=dataset.name, labels=dataset.labels or {})
         datasets.append({"name": dataset.name, "columns": dataset_describe(ref)})
     first = datasets[0]["name"] if datasets else "my_dataset"
     context = {
-        "project": project,
-        "role": role,
-        "can_manage": role in MANAGER_ROLES,
-        "page": "sql",
-        "pages": PAGES,
+        **member_page_context(project=project, role=role, page="sql"),
         "datasets": datasets,
         "saved_queries": saved_query_list(project=project),
         "history": sql_history_list(project=project, user=request.user),
@@ -47,7 +42,7 @@ def sql_explorer(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def saved_query_save_view(request: HttpRequest, slug: str) -> HttpResponse:
-    project, _role = _manager(request, slug)
+    project, _role = project_for_manager(request, slug)
     try:
         saved = saved_query_save(
             project=project, user=request.user, name=request.POST.get("name", ""), sql=request.POST.get("sql", "")
@@ -62,7 +57,7 @@ def saved_query_save_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def saved_query_delete_view(request: HttpRequest, slug: str, saved_query_id: int) -> HttpResponse:
-    project, _role = _manager(request, slug)
+    project, _role = project_for_manager(request, slug)
     saved_query_delete(project=project, saved_query_id=saved_query_id)
     messages.success(request, "Saved query deleted.")
     return redirect("web:sql", slug=project.slug)

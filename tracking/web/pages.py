@@ -10,10 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from projects.models import MANAGER_ROLES, Project
 from tracking.reports.selectors import REPORTS, Report, Series, Table
 
 #: (report, title) of every page, in the reports' order.
 PAGES = tuple((name, "AI" if name == "ai" else name.capitalize()) for name in REPORTS)
+
+
+def member_page_context(*, project: Project, role: str | None, page: str) -> dict[str, object]:
+    """The frame of every project page (base template): its tabs, the current one, and whether to offer managing."""
+    return {"project": project, "role": role, "can_manage": role in MANAGER_ROLES, "pages": PAGES, "page": page}
+
 
 #: (total key, label, format) per page, in display order.
 CARDS: dict[str, list[tuple[str, str, str]]] = {

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,8 +22,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from projects.authentication import signed_in
-from projects.models import MANAGER_ROLES, ApiKey, Membership, Project, Role
-from projects.selectors import api_key_list, membership_list, project_get_for_user, project_list_for_user
+from projects.models import ApiKey, Membership, Project, Role
+from projects.pages import project_for_manager, project_for_member
+from projects.selectors import api_key_list, membership_list, project_list_for_user
 from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
 from tracking.alerts.selectors import budget_list
 from tracking.models import Dataset
@@ -34,28 +35,10 @@ from tracking.reports.window import PRESETS, Window, WindowInvalid
 from tracking.selectors import dataset_list
 from tracking.services import dataset_update
 from tracking.web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ReportFilterForm
-from tracking.web.pages import PAGES, page_build
+from tracking.web.pages import member_page_context, page_build
 
 DEFAULT_RANGES = {"costs": "30d", "realtime": "5m"}
 BUDGET_PAGES = frozenset({"overview", "costs"})
-
-
-def _access(request: HttpRequest, slug: str) -> tuple[Project, str | None]:
-    """The project and the user's role in it; a superuser without a membership acts as its owner."""
-    found = project_get_for_user(user=signed_in(request.user), slug=slug)
-    if found is None:
-        raise Http404("No such project.")
-    project, membership = found
-    if membership is not None:
-        return project, membership.role
-    return project, Role.OWNER if request.user.is_superuser else None
-
-
-def _manager(request: HttpRequest, slug: str) -> tuple[Project, str]:
-    project, role = _access(request, slug)
-    if role not in MANAGER_ROLES:
-        raise PermissionDenied("Only owners and admins manage this project.")
-    return project, role
 
 
 @login_required
@@ -88,7 +71,7 @@ def _window(form: ReportFilterForm, *, name: str, now: datetime) -> tuple[Window
 def _report(request: HttpRequest, slug: str, name: str) -> tuple[Project, str | None, Report, ReportFilterForm, str | None]:
     if name not in REPORTS:
         raise Http404("No such report.")
-    project, role = _access(request, slug)
+    project, role = project_for_member(request, slug)
     datasets = list(dataset_list(project=project).order_by("name"))
     form = ReportFilterForm(
         request.GET or None, initial={"range": DEFAULT_RANGES.get(name, "24h")}, datasets=[d.name for d in datasets]
@@ -111,12 +94,8 @@ def _report(request: HttpRequest, slug: str, name: str) -> tuple[Project, str | 
 def report_page(request: HttpRequest, slug: str, name: str = "overview") -> HttpResponse:
     project, role, report, form, problem = _report(request, slug, name)
     context = {
-        "project": project,
-        "role": role,
-        "can_manage": role in MANAGER_ROLES,
+        **member_page_context(project=project, role=role, page=name),
         "report": report,
-        "page": name,
-        "pages": PAGES,
         "form": form,
         "problem": problem,
         "query": request.GET.urlencode(),
@@ -140,12 +119,8 @@ def report_table_csv(request: HttpRequest, slug: str, name: str, table: str) -> 
 
 def _settings_context(project: Project, role: str, **extra: object) -> dict[str, object]:
     return {
-        "project": project,
-        "role": role,
-        "can_manage": True,
+        **member_page_context(project=project, role=role, page="settings"),
         "is_owner": role == Role.OWNER,
-        "pages": PAGES,
-        "page": "settings",
         "keys": api_key_list(project=project).select_related("created_by"),
         "members": membership_list(project=project),
         "datasets": [
@@ -169,14 +144,14 @@ def _dataset_initial(dataset: Dataset) -> dict[str, object]:
 
 @login_required
 def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
-    project, role = _manager(request, slug)
+    project, role = project_for_manager(request, slug)
     return render(request, "web/settings.html", _settings_context(project, role))
 
 
 @login_required
 @require_POST
 def api_key_create_view(request: HttpRequest, slug: str) -> HttpResponse:
-    project, role = _manager(request, slug)
+    project, role = project_for_manager(request, slug)
     form = ApiKeyCreateForm(request.POST)
     if not form.is_valid():
         return render(request, "web/settings.html", _settings_context(project, role, key_form=form), status=400)
@@ -188,7 +163,7 @@ def api_key_create_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def api_key_revoke_view(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
-    project, _role = _manager(request, slug)
+    project, _role = project_for_manager(request, slug)
     api_key = get_object_or_404(ApiKey, pk=key_id, project=project)
     api_key_revoke(api_key=api_key)
     messages.success(request, f"Key {api_key.prefix}… revoked.")
@@ -198,7 +173,7 @@ def api_key_revoke_view(request: HttpRequest, slug: str, key_id: int) -> HttpRes
 @login_required
 @require_POST
 def member_add_view(request: HttpRequest, slug: str) -> HttpResponse:
-    project, role = _manager(request, slug)
+    project, role = project_for_manager(request, slug)
     form = MemberAddForm(request.POST)
     if not form.is_valid():
         return render(request, "web/settings.html", _settings_context(project, role, member_form=form), status=400)
@@ -213,7 +188,7 @@ def member_add_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def member_role_view(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
-    project, role = _manager(request, slug)
+    project, role = project_for_manager(request, slug)
     membership = get_object_or_404(Membership, pk=membership_id, project=project)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
@@ -235,7 +210,7 @@ def _membership_change(request: HttpRequest, project: Project, role: str, user: 
 @login_required
 @require_POST
 def member_remove_view(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
-    project, role = _manager(request, slug)
+    project, role = project_for_manager(request, slug)
     membership = get_object_or_404(Membership, pk=membership_id, project=project)
     try:
         membership_delete(project=project, actor_role=role, user=membership.user)
@@ -249,7 +224,7 @@ def member_remove_view(request: HttpRequest, slug: str, membership_id: int) -> H
 @login_required
 @require_POST
 def dataset_settings_view(request: HttpRequest, slug: str, dataset_id: int) -> HttpResponse:
-    project, role = _manager(request, slug)
+    project, role = project_for_manager(request, slug)
     dataset = get_object_or_404(Dataset, pk=dataset_id, project=project)
     form = DatasetSettingsForm(request.POST, prefix=f"d{dataset.id}")
     if form.is_valid():
