@@ -2,15 +2,17 @@
 
 Analytics Engine's shape is fixed (20 blobs, 20 doubles, one index), and the points table,
 the rollup stage table, the SQL API's schema, dataset labels and COPY all name the same
-columns; one catalogue keeps them from drifting apart.
+columns; one catalogue keeps them from drifting apart. The shape itself is
+``meauxcloud.columns``, so that projects (deletion filters) name the same columns.
 """
 
-MAX_BLOBS = 20
-MAX_DOUBLES = 20
-MAX_INDEXES = 1
-BLOB_COLUMNS = tuple(f"blob{i}" for i in range(1, MAX_BLOBS + 1))
-DOUBLE_COLUMNS = tuple(f"double{i}" for i in range(1, MAX_DOUBLES + 1))
-INDEX_COLUMN = "index1"
+from meauxcloud.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN, MAX_BLOBS, MAX_DOUBLES, MAX_INDEXES
+
+__all__ = [
+    "BLOB_COLUMNS", "COPY_HEAD_COLUMNS", "DATA_COLUMNS", "DOUBLE_COLUMNS", "INDEX_COLUMN", "MAX_BLOBS", "MAX_DOUBLES",
+    "MAX_INDEXES", "SQL_COLUMNS",
+]
+
 # The columns a dataset label can name.
 DATA_COLUMNS = frozenset((*BLOB_COLUMNS, *DOUBLE_COLUMNS, INDEX_COLUMN))
 # The columns of a dataset as the SQL API shows them, in Analytics Engine's order.

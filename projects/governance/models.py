@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from meauxcloud.columns import BLOB_COLUMNS, INDEX_COLUMN
 from projects.models import Project
 
 
@@ -89,7 +90,8 @@ class DeletionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-FILTER_COLUMNS = ["index1"] + [f"blob{i}" for i in range(1, 21)]
+#: The columns a filtered deletion can match on.
+FILTER_COLUMNS = [INDEX_COLUMN, *BLOB_COLUMNS]
 
 
 class DeletionJob(models.Model):
