@@ -136,6 +136,16 @@ def test_api_accepts_a_filter_deletion_with_a_write_key_and_reports_progress(cli
     assert status.json()["status"] == "pending"
     assert (with_read_key.status_code, missing.status_code, half.status_code, bad_column.status_code) == (403, 404, 400, 400)
     assert missing["Content-Type"] == "application/problem+json"
+    assert missing.json() == {
+        "type": "https://meauxcloud.dev/problems/dataset_not_found", "title": "Not Found", "status": 404,
+        "detail": "No such dataset.", "code": "dataset_not_found",
+    }
+    unknown_job = client.get(f"/api/v1/deletions/{created.json()['id'] + 1000}", **headers)
+    assert (unknown_job.status_code, unknown_job["Content-Type"]) == (404, "application/problem+json")
+    assert unknown_job.json() == {
+        "type": "https://meauxcloud.dev/problems/not_found", "title": "Not Found", "status": 404,
+        "detail": "No such deletion.", "code": "not_found",
+    }
 
 
 def test_admin_requests_a_filter_deletion_attributed_to_the_signed_in_user(client, project):

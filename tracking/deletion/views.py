@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from meauxcloud.api import problem_response
+from meauxcloud.api import ApiProblem
 from projects.api import ProjectAPIView
 from projects.governance.models import FILTER_COLUMNS, DeletionJob
 from projects.models import Scope
@@ -60,7 +60,7 @@ class DeletionListView(ProjectAPIView):
         body.is_valid(raise_exception=True)
         dataset = dataset_get(project=self.project, name=body.validated_data["dataset"])
         if dataset is None:
-            return problem_response(status_code=404, code="dataset_not_found", detail="No such dataset.")
+            raise ApiProblem(status_code=404, code="dataset_not_found", detail="No such dataset.")
         try:
             job = deletion_request(
                 project=self.project,
@@ -69,7 +69,7 @@ class DeletionListView(ProjectAPIView):
                 value=body.validated_data.get("equals", ""),
             )
         except DeletionInvalid as error:
-            return problem_response(status_code=400, code="invalid_deletion", detail=str(error))
+            raise ApiProblem(status_code=400, code="invalid_deletion", detail=str(error)) from None
         return Response(_job_body(job), status=status.HTTP_202_ACCEPTED)
 
 
@@ -82,5 +82,5 @@ class DeletionDetailView(ProjectAPIView):
     def get(self, request: Request, job_id: int) -> Response:
         job = deletion_job_get(project=self.project, job_id=job_id)
         if job is None:
-            return problem_response(status_code=404, code="not_found", detail="No such deletion.")
+            raise ApiProblem(status_code=404, code="not_found", detail="No such deletion.")
         return Response(_job_body(job))
