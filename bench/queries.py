@@ -92,25 +92,27 @@ SEED_QUERIES: list[Query] = [
 # blob1 method, blob2 path, blob3 status, blob4 'production', double1 ms, double3 bytes; cost:
 # blob1 project, blob2 cost type, blob3 'cost', double1 amount; AI: blob1 'ai-usage', blob2
 # model, double1 tokens, double2 USD; errors: blob1 'error', blob2 type, blob3 path). Ties in
-# ORDER BY are broken by a key so that every engine returns the same rows.
+# ORDER BY are broken by a key so that every engine returns the same rows. Requests are picked
+# by method; D5 filters on the environment (blob4) instead, a column the default projection
+# leaves out, and D1 groups by minute, finer than its hour grain: what falling back costs.
 DASHBOARD_QUERIES: list[Query] = [
     Query(
         "requests per minute (1 h)",
         """SELECT toStartOfInterval(timestamp, INTERVAL '1' MINUTE) AS minute, COUNT(*) AS requests,
                AVG(double1) AS avg_ms
-        FROM {table} WHERE timestamp >= '{since_1h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= '{since_1h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY minute ORDER BY minute""",
         """SELECT date_trunc('minute', timestamp) AS minute, COUNT(*) AS requests, AVG(double1) AS avg_ms
-        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_1h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_1h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY minute ORDER BY minute""",
     ),
     Query(
         "requests per hour (24 h)",
         """SELECT toStartOfHour(timestamp) AS hour, COUNT(*) AS requests, AVG(double1) AS avg_ms
-        FROM {table} WHERE timestamp >= '{since_24h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY hour ORDER BY hour""",
         """SELECT date_trunc('hour', timestamp) AS hour, COUNT(*) AS requests, AVG(double1) AS avg_ms
-        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY hour ORDER BY hour""",
     ),
     Query(
@@ -126,13 +128,13 @@ DASHBOARD_QUERIES: list[Query] = [
         "status classes per path (24 h)",
         """SELECT blob2 AS path, countIf(blob3 LIKE '2%') AS ok, countIf(blob3 LIKE '4%') AS client_errors,
                countIf(blob3 LIKE '5%') AS server_errors, sumIf(double1, blob3 LIKE '5%') AS server_error_ms
-        FROM {table} WHERE timestamp >= '{since_24h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY path ORDER BY server_errors DESC, path LIMIT 20""",
         """SELECT blob2 AS path, COUNT(*) FILTER (WHERE blob3 LIKE '2%') AS ok,
                COUNT(*) FILTER (WHERE blob3 LIKE '4%') AS client_errors,
                COUNT(*) FILTER (WHERE blob3 LIKE '5%') AS server_errors,
                COALESCE(SUM(double1) FILTER (WHERE blob3 LIKE '5%'), 0) AS server_error_ms
-        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY path ORDER BY server_errors DESC, path LIMIT 20""",
     ),
     Query(
@@ -166,20 +168,20 @@ DASHBOARD_QUERIES: list[Query] = [
         "sample-weighted requests per status (24 h)",
         """SELECT blob3 AS status, SUM(_sample_interval) AS requests,
                SUM(_sample_interval * double1) / SUM(_sample_interval) AS avg_ms
-        FROM {table} WHERE timestamp >= '{since_24h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY status ORDER BY requests DESC""",
         """SELECT blob3 AS status, SUM(_sample_interval) AS requests,
                SUM(_sample_interval * double1) / SUM(_sample_interval) AS avg_ms
-        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY status ORDER BY requests DESC""",
     ),
     Query(
         "min/max latency per path (24 h)",
         """SELECT blob2 AS path, MIN(double1) AS fastest_ms, MAX(double1) AS slowest_ms, COUNT(*) AS requests
-        FROM {table} WHERE timestamp >= '{since_24h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= '{since_24h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY path ORDER BY slowest_ms DESC, path LIMIT 20""",
         """SELECT blob2 AS path, MIN(double1) AS fastest_ms, MAX(double1) AS slowest_ms, COUNT(*) AS requests
-        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob4 = 'production'
+        FROM {table} WHERE timestamp >= TIMESTAMPTZ '{since_24h}' AND blob1 IN ('GET', 'POST', 'PUT', 'DELETE')
         GROUP BY path ORDER BY slowest_ms DESC, path LIMIT 20""",
     ),
     Query(
