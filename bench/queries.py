@@ -36,6 +36,7 @@ from bench.env import OUT, Stack, database_url, django_setup, docs_update, free_
 
 PROJECT = "bench"
 RUNS = 5
+FRESH_RUNS = 3  # the no-ANALYZE pass repeats less, to keep the 10M run within ~15 minutes on this machine
 
 @dataclass(frozen=True)
 class Query:
@@ -215,10 +216,10 @@ def time_bounds(now: datetime) -> dict[str, str]:
     }
 
 
-def _median_ms(run: Callable[[], object]) -> tuple[float, object]:
+def _median_ms(run: Callable[[], object], runs: int = RUNS) -> tuple[float, object]:
     result = run()  # warm-up
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - started)
@@ -228,9 +229,10 @@ def _median_ms(run: Callable[[], object]) -> tuple[float, object]:
 def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool, copy: bool = True) -> dict[str, float]:
     """COPY the TSV into a fresh dataset (or only make the fresh dataset, ``copy=False``); returns the timings.
 
-    No ANALYZE: the queries are timed first as they are right after a bulk load, then
-    after a manual ANALYZE (``run``). Report rollups are rebuilt only when asked (they
-    cost more than the COPY itself; bench/reports.py benchmarks the reports).
+    The dataset's projections are rebuilt from the copied points (the drain maintains them
+    on the ingest path). No ANALYZE: the queries are timed first as they are right after a
+    bulk load, then after a manual ANALYZE (``run``). Report rollups are rebuilt only when
+    asked (they cost more than the COPY itself; bench/reports.py benchmarks the reports).
     """
     import psycopg
     from django.db import connection
@@ -239,6 +241,7 @@ def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool,
     from projects.services import project_create
     from tracking import db
     from tracking.models import Dataset
+    from tracking.projections.services import projections_rebuild
     from tracking.rollups.services import rollups_rebuild
     from tracking.services import dataset_get_or_create
 
@@ -261,6 +264,10 @@ def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool,
     with psycopg.connect(database_url()) as conn:
         data.pg_copy(tsv, dataset_id=target.id, conn=conn)
     timings["copy_s"] = round(time.perf_counter() - started, 1)
+    # COPY bypasses the drain, so the dataset's projections are rebuilt from the points, as after any bulk load.
+    started = time.perf_counter()
+    projections_rebuild(dataset_id=target.id)
+    timings["projections_s"] = round(time.perf_counter() - started, 1)
     if rollups:
         started = time.perf_counter()
         rollups_rebuild(dataset_id=target.id, labels=None, now=datetime.now(UTC))
@@ -404,6 +411,51 @@ def ingest_load(stack: Stack, points: data.Points, *, dataset: str, write_key: s
     return {"ingest_s": round(seconds, 1), "ingest_points_per_s": round(acked / seconds)}
 
 
+def projection_storage(*, dataset: str, points: int) -> dict[str, object]:
+    """Bytes of the dataset's projections per 1M points, beside the raw points' bytes per 1M.
+
+    All projections share one table, so the dataset's part of it (heap, TOAST and indexes) is
+    the table's size times the dataset's share of its rows; the raw points' part is measured
+    the same way over the partitions of ``tracking_datapoint``.
+    """
+    from django.db import connection
+
+    from tracking.models import Dataset
+    from tracking.projections.db import TABLE
+
+    dataset_id = Dataset.objects.get(project__slug=PROJECT, name=dataset).id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FILTER (WHERE dataset_id = %s), count(*), pg_total_relation_size(%s) FROM {TABLE}",
+            [dataset_id, TABLE],
+        )
+        rows, all_rows, table_bytes = cursor.fetchone()
+        cursor.execute(
+            "SELECT name, grain, array_length(dimensions, 1), array_length(doubles, 1) FROM tracking_projection "
+            "WHERE dataset_id = %s ORDER BY name",
+            [dataset_id],
+        )
+        projections = [f"{name} ({dims or 0} dimensions x {doubles or 0} doubles, {grain} s grain)"
+                       for name, grain, dims, doubles in cursor.fetchall()]
+        cursor.execute(
+            """
+            SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0) FROM pg_inherits i
+            WHERE i.inhparent = 'tracking_datapoint'::regclass
+            """
+        )
+        raw_bytes = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FILTER (WHERE dataset_id = %s), count(*) FROM tracking_datapoint", [dataset_id])
+        raw_rows, raw_all = cursor.fetchone()
+    per_million = 1_000_000 / points
+    projection_mb = int(table_bytes) * (rows / all_rows if all_rows else 0) * per_million / 1e6
+    raw_mb = int(raw_bytes) * (raw_rows / raw_all if raw_all else 0) * per_million / 1e6
+    return {
+        "projections": projections, "rows": rows, "rows_per_million_points": round(rows * per_million),
+        "mb_per_million_points": round(projection_mb, 1), "raw_mb_per_million_points": round(raw_mb, 1),
+        "share_of_raw": round(projection_mb / raw_mb, 4) if raw_mb else None,
+    }
+
+
 def statistics_state() -> dict[str, object]:
     """Rows changed since each partition's last ANALYZE, summed, and when the newest ANALYZE ran.
 
@@ -425,23 +477,23 @@ def statistics_state() -> dict[str, object]:
     return {"rows_modified_since_analyze": int(modified), "last_analyze_s_ago": round(float(age), 1) if age is not None else None}
 
 
-def _attempt(run: Callable[[], object]) -> tuple[float, object, str | None]:
+def _attempt(run: Callable[[], object], runs: int) -> tuple[float, object, str | None]:
     """Median ms and result, or NaN and the error (e.g. the SQL API's statement timeout)."""
     try:
-        ms, result = _median_ms(run)
+        ms, result = _median_ms(run, runs)
     except RuntimeError as failure:
         return float("nan"), [], str(failure)[:200]
     return ms, result, None
 
 
-def ours_both_paths(ours: Ours, text: str, *, fixed: bool) -> dict[str, object]:
+def ours_both_paths(ours: Ours, text: str, *, fixed: bool, runs: int = RUNS) -> dict[str, object]:
     """The default plan (a projection where one covers the query) and the forced raw scan of the same text.
 
     Their answers are compared only for ``fixed`` time bounds: a ``NOW()`` window moves between the two.
     """
-    ms, result, error = _attempt(lambda: ours(text))
+    ms, result, error = _attempt(lambda: ours(text), runs)
     plan = ours.plan if error is None else "failed"
-    raw_ms, raw_result, raw_error = _attempt(lambda: ours(text, plan="raw"))
+    raw_ms, raw_result, raw_error = _attempt(lambda: ours(text, plan="raw"), runs)
     raw_plan = ours.plan if raw_error is None else "failed"
     return {
         "ours_ms": round(ms, 1), "ours_raw_ms": round(raw_ms, 1), "plan": plan, "raw_plan": raw_plan,
@@ -493,10 +545,13 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
         fresh_statistics = statistics_state()
         fresh = {}
         for query in QUERIES:
-            fresh[query.name] = ours_both_paths(ours, query.ae.format(table=dataset, **bounds), fixed=query not in SEED_QUERIES)
+            fresh[query.name] = ours_both_paths(
+                ours, query.ae.format(table=dataset, **bounds), fixed=query not in SEED_QUERIES, runs=FRESH_RUNS
+            )
             print(json.dumps({"phase": "no ANALYZE", "query": query.name} | fresh[query.name]), flush=True)
         pg_timings |= analyze()
         footprint = ingest.footprint(data.generate(20_000, now=now, seed=13))
+        storage = projection_storage(dataset=dataset, points=points)
         chdb_engine, duck_engine = Chdb(tsv), Duck(tsv)
         for query in QUERIES:
             row: dict[str, object] = {"query": query.name, "seed": query in SEED_QUERIES}
@@ -525,7 +580,7 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
         "points": points, "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": f"python -m bench.queries --points {points}" + (" --via-ingest" if via_ingest else ""),
         "tsv_mb": round(tsv_bytes / 1e6), "generate_s": generate_s, "pg_load": pg_timings,
-        "fresh_statistics": fresh_statistics, "footprint": footprint,
+        "fresh_statistics": fresh_statistics, "footprint": footprint, "projection_storage": storage,
         "chdb_load_s": chdb_engine.load_s, "duckdb_load_s": duck_engine.load_s, "queries": rows,
         "reports": reports,
     }
@@ -611,7 +666,8 @@ def markdown(result_sets: list[dict[str, object]]) -> str:
             "",
             f"Right after the load, before any manual ANALYZE (the product's statistics maintenance had left "
             f"{fresh['rows_modified_since_analyze']:,} rows of the points' partitions changed since their last ANALYZE, "
-            f"the newest of which ran {ago} before the first query); ratios against chdb's time above:",
+            f"the newest of which ran {ago} before the first query); median of {FRESH_RUNS} after a warm-up, ratios "
+            "against chdb's time above:",
             "",
             "| query | plan | ours, projection path | ours, plan=raw | projection ÷ chdb | raw ÷ chdb | projection = raw |",
             "|---|---|---|---|---|---|---|",
@@ -623,6 +679,14 @@ def markdown(result_sets: list[dict[str, object]]) -> str:
                 f"| {_times(before['vs_chdb'], target if row['seed'] else None)} | {before['raw_vs_chdb']}x "
                 f"| {_same(before['same_as_raw'])} |"
             )
+        storage = result["projection_storage"]
+        lines += [
+            "",
+            f"Projection storage: {', '.join(storage['projections']) or 'no projection'}; {storage['rows']:,} rows = "
+            f"{storage['rows_per_million_points']:,} rows and **{storage['mb_per_million_points']} MB per 1M points** "
+            f"(heap, TOAST and indexes), against {storage['raw_mb_per_million_points']} MB per 1M for the raw points "
+            f"({storage['share_of_raw']:.1%} of raw).",
+        ]
         errors = [f"{label}: {row['error']}" for label, row in zip(labels, result["queries"]) if row.get("error")]
         if errors:
             lines += ["", "Failed: " + "; ".join(errors)]
