@@ -1,4 +1,4 @@
-"""Report endpoints over 10 million points spread over 30 days: the median of 30 calls each.
+"""Report endpoints over 10 million points spread over 90 days: the median of 30 calls each.
 
 The points are generated inside PostgreSQL (``tracking.reports.demo``) into a database of
 this benchmark's own (``meauxcloud_bench_reports``), once: later runs reuse them. Before
@@ -7,7 +7,9 @@ rollup hook in one transaction), so realtime has live data. Calls go through Dja
 test client, so the figures include authentication, serializers and JSON rendering but
 no network.
 
-Run: ``python -m bench.reports`` (``--points`` to change the volume). Results go to
+Run: ``python -m bench.reports`` (``--points``, ``--paths`` and ``--days`` to change the volume,
+the number of distinct request paths and the span; ``--rebuild`` keeps the points and rebuilds
+their rollups, after a change of their layout). Results go to
 var/bench/reports.json and the "Reports" section of docs/benchmarks.md.
 """
 
@@ -15,17 +17,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bench.env import OUT, django_setup, docs_update, migrate, report_stamp
 
-DATABASE = "meauxcloud_bench_reports"
+if TYPE_CHECKING:
+    from tracking.models import Dataset
+
+DATABASE = os.environ.get("BENCH_REPORTS_DATABASE", "meauxcloud_bench_reports")
 PROJECT = "bench-reports"
 DATASET = "meauxcloud_analytics"
-DAYS = 30
+DAYS = 90
+PATHS = 10_000
 CALLS = 10
 ROUNDS = 3
 TARGET_MS = 150
@@ -58,8 +66,8 @@ def _stored_points(dataset_id: int) -> int:
         return int(cursor.fetchone()[0])
 
 
-def _data_ensure(points: int) -> dict[str, float]:
-    """Generate the points unless a previous run left exactly that many; returns timings."""
+def _data_ensure(points: int, *, paths: int, days: int, rebuild: bool) -> dict[str, object]:
+    """Generate the points unless a previous run left exactly that shape; returns timings."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -72,13 +80,17 @@ def _data_ensure(points: int) -> dict[str, float]:
 
     project = Project.objects.filter(slug=PROJECT).first() or project_create(slug=PROJECT)
     dataset = dataset_get_or_create(project=project, name=DATASET)
-    if _stored_points(dataset.id) >= points:
-        return json.loads(SETUP_FILE.read_text()) if SETUP_FILE.exists() else {}
+    shape = {"points": points, "paths": paths, "days": days}
+    previous = json.loads(SETUP_FILE.read_text()) if SETUP_FILE.exists() else {}
+    if previous.get("shape") == shape and rebuild:
+        return previous | _rollups_rebuild(dataset)
+    if previous.get("shape") == shape and _stored_points(dataset.id) >= points:
+        return previous
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM tracking_datapoint WHERE dataset_id = %s", [dataset.id])
     now = timezone.now()
     started = time.perf_counter()
-    datapoints_generate(dataset=dataset, points=points, end=now, days=DAYS)
+    datapoints_generate(dataset=dataset, points=points, end=now, days=days, paths=paths)
     generated = time.perf_counter() - started
     started = time.perf_counter()
     with transaction.atomic():
@@ -87,10 +99,26 @@ def _data_ensure(points: int) -> dict[str, float]:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE tracking_datapoint")
     Dataset.objects.filter(pk=dataset.pk).update(last_write_at=now)
-    setup = {"generate_s": round(generated, 1), "rollup_rebuild_s": round(rebuilt, 1)}
+    setup = {"shape": shape, "generate_s": round(generated, 1), "rollup_rebuild_s": round(rebuilt, 1)}
     SETUP_FILE.parent.mkdir(parents=True, exist_ok=True)
     SETUP_FILE.write_text(json.dumps(setup))
     return setup
+
+
+def _rollups_rebuild(dataset: Dataset) -> dict[str, float]:
+    """Rebuild the rollups of points a previous run generated."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from tracking.rollups.services import rollups_rebuild
+
+    started = time.perf_counter()
+    with transaction.atomic():
+        rollups_rebuild(dataset_id=dataset.id, labels=dataset.labels, now=timezone.now())
+    rebuilt = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return {"rollup_rebuild_s": round(rebuilt, 1)}
 
 
 def _fresh_points(count: int) -> dict[str, float]:
@@ -179,7 +207,7 @@ def _markdown(report: dict[str, object]) -> str:
         "## Reports",
         "",
         f"`python -m bench.reports` on {report['machine']}, {report['when']}: {report['points']:,} points over "
-        f"{DAYS} days in one dataset, every report endpoint called {ROUNDS} × {CALLS} times (three rounds over all "
+        f"{report['days']} days in one dataset ({report['paths']:,} distinct request paths, drawn uniformly), every report endpoint called {ROUNDS} × {CALLS} times (three rounds over all "
         f"endpoints) after one warm-up call "
         f"(Django test client: authentication, selectors, serializers and JSON, no network). Target: median ≤ {TARGET_MS} ms.",
         "",
@@ -221,16 +249,21 @@ def _markdown(report: dict[str, object]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=10_000_000)
+    parser.add_argument("--paths", type=int, default=PATHS, help="distinct request paths")
+    parser.add_argument("--days", type=int, default=DAYS, help="days the points span")
+    parser.add_argument("--rebuild", action="store_true", help="keep the generated points, rebuild their rollups")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args()
     django_setup(DATABASE)
     migrate()
-    setup = _data_ensure(args.points)
+    setup = _data_ensure(args.points, paths=args.paths, days=args.days, rebuild=args.rebuild)
     fresh = _fresh_points(FRESH_POINTS)
     results = _measure()
     report = {
         **report_stamp(),
         "points": args.points,
+        "paths": args.paths,
+        "days": args.days,
         "setup": setup,
         "fresh_write": fresh,
         "results": results,

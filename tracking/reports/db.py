@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection
 
 from tracking.rollups.db import EPOCH_SQL, TIER_TABLES, raw_piece_params, raw_piece_sql
-from tracking.rollups.layout import HISTOGRAM_KINDS, LATENCY_BOUNDS, Kind, Layout
+from tracking.rollups.layout import DERIVED_KINDS, HISTOGRAM_KINDS, LATENCY_BOUNDS, Kind, Layout
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ def rollup_aggregate(
     """Sum ``n, s1, s2, s3`` over the pieces, grouped by ``group_by`` (from ``GROUPS``).
 
     ``t`` groups by ``step``-wide buckets aligned to the epoch; every piece's source must be
-    at most that fine. ``keys`` restricts ``k1`` (e.g. to the top paths).
+    at most that fine. ``keys`` restricts ``k1`` (e.g. to the top paths). Histogram rows come
+    out one per bin, the bin number in ``k2``, whether read raw or from a tier's arrays.
     """
     if not pieces:
         return []
@@ -51,6 +52,10 @@ def rollup_aggregate(
         raise ValueError(f"unknown grouping in {group_by!r}")
     kinds = [int(kind) for kind in kinds]
     key_list = list(keys) if keys is not None else None
+    # Requests not told apart by path are read from their path-less STATUS rows: a few per
+    # bucket, where REQUEST rows number the paths. Raw pieces yield REQUEST rows, which sum alike.
+    by_status = "k1" not in group_by and key_list is None
+    tier_kinds = [int(Kind.STATUS) if by_status and kind == Kind.REQUEST else kind for kind in kinds]
     selects: list[str] = []
     params: list[Any] = []
     for piece in pieces:
@@ -71,14 +76,24 @@ def rollup_aggregate(
             )
             continue
         table = TIER_TABLES[piece.source]
-        key_filter = " AND k1 = ANY(%s)" if key_list is not None else ""
-        selects.append(
-            f"SELECT bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM {table} "
-            f"WHERE dataset_id = %s AND bucket >= %s AND bucket < %s AND kind = ANY(%s){key_filter}"
+        where = "dataset_id = %s AND bucket >= %s AND bucket < %s AND kind = ANY(%s)" + (
+            " AND k1 = ANY(%s)" if key_list is not None else ""
         )
-        params += [dataset_id, piece.start, piece.end, kinds]
-        if key_list is not None:
-            params.append(key_list)
+        where_params = [dataset_id, piece.start, piece.end] + ([key_list] if key_list is not None else [])
+        plain = [kind for kind in tier_kinds if kind not in HISTOGRAM_KINDS]
+        histograms = [kind for kind in tier_kinds if kind in HISTOGRAM_KINDS]
+        if plain:
+            selects.append(
+                f"SELECT bucket AS ts, CASE kind WHEN {int(Kind.STATUS)} THEN {int(Kind.REQUEST)} ELSE kind END AS kind, "
+                f"k1, k2, n, s1, s2, s3 FROM {table} WHERE {where}"
+            )
+            params += [*where_params[:3], plain, *where_params[3:]]
+        if histograms:
+            selects.append(
+                f"SELECT bucket AS ts, kind, k1, u.bin::text AS k2, u.count AS n, 0 AS s1, 0 AS s2, 0 AS s3 FROM {table} "
+                f"CROSS JOIN LATERAL unnest(bins, counts) AS u(bin, count) WHERE {where}"
+            )
+            params += [*where_params[:3], histograms, *where_params[3:]]
     outer = []
     outer_params: list[Any] = []
     for group in group_by:
@@ -125,7 +140,7 @@ def dataset_volumes(*, since: datetime) -> list[tuple[int, int]]:
             SELECT dataset_id, sum(n) FROM {TIER_TABLES["hour"]}
             WHERE bucket >= %s AND NOT (kind = ANY(%s)) GROUP BY dataset_id ORDER BY 2 DESC
             """,
-            [since, sorted(int(kind) for kind in HISTOGRAM_KINDS)],
+            [since, sorted(int(kind) for kind in DERIVED_KINDS)],
         )
         return [(row[0], int(row[1])) for row in cursor.fetchall()]
 

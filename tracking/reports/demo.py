@@ -27,7 +27,8 @@ SELECT %(dataset)s, ts, 'ray-' || i,
     CASE WHEN r < 0.80 THEN (ARRAY['GET', 'GET', 'GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE'])[1 + floor(r1 * 8)::int]
          WHEN r < 0.86 THEN (ARRAY['web', 'api', 'batch'])[1 + floor(r1 * 3)::int]
          WHEN r < 0.90 THEN 'ai-usage' WHEN r < 0.94 THEN 'error' WHEN r < 0.97 THEN 'user-event' ELSE 'resource' END,
-    CASE WHEN r < 0.80 THEN (ARRAY['/', '/api/users', '/api/orders', '/api/orders/checkout', '/api/search', '/login',
+    CASE WHEN r < 0.80 AND %(paths)s::int IS NOT NULL THEN '/api/items/' || floor(r5 * %(paths)s::int)::int
+         WHEN r < 0.80 THEN (ARRAY['/', '/api/users', '/api/orders', '/api/orders/checkout', '/api/search', '/login',
                                    '/static/app.js', '/health', '/api/ai/chat', '/api/reports', '/docs', '/api/upload'])[1 + floor(r2 * 12)::int]
          WHEN r < 0.86 THEN (ARRAY['time', 'ai', 'compute'])[1 + floor(r2 * 3)::int]
          WHEN r < 0.90 THEN (ARRAY['gpt-4o', 'claude-3-5-sonnet', 'llama-3.1-8b'])[1 + floor(r2 * 3)::int]
@@ -54,14 +55,20 @@ SELECT %(dataset)s, ts, 'ray-' || i,
          ELSE 1 END,
     CASE WHEN r < 0.80 THEN floor(200 + r3 * 40000) WHEN r < 0.90 AND r >= 0.86 THEN 1 END
 FROM (
-    SELECT i, %(end)s - random() * %(span)s AS ts, random() AS r, random() AS r1, random() AS r2, random() AS r3, random() AS r4
+    SELECT i, %(end)s - random() * %(span)s AS ts, random() AS r, random() AS r1, random() AS r2, random() AS r3, random() AS r4, random() AS r5
     FROM generate_series(%(first)s, %(last)s) AS i
 ) AS g
 """
 
 
-def datapoints_generate(*, dataset: Dataset, points: int, end: datetime, days: float, seed: float = 0.42) -> int:
-    """Insert ``points`` demo points spread evenly over ``days`` days before ``end``."""
+def datapoints_generate(
+    *, dataset: Dataset, points: int, end: datetime, days: float, seed: float = 0.42, paths: int | None = None
+) -> int:
+    """Insert ``points`` demo points spread evenly over ``days`` days before ``end``.
+
+    Requests go to twelve fixed paths, or with ``paths`` to that many distinct paths drawn
+    uniformly (``/api/items/0`` ...), the worst case for per-path tables.
+    """
     start_day = (end - timedelta(days=days)).date()
     day = start_day
     while day <= end.date():
@@ -75,7 +82,7 @@ def datapoints_generate(*, dataset: Dataset, points: int, end: datetime, days: f
             last = min(points, written + CHUNK)
             cursor.execute(
                 _INSERT,
-                cast(dict[str, Any], {"dataset": dataset.id, "end": end, "span": timedelta(days=days), "first": written + 1, "last": last}),
+                cast(dict[str, Any], {"dataset": dataset.id, "end": end, "span": timedelta(days=days), "first": written + 1, "last": last, "paths": paths}),
             )
             written = last
         cursor.execute("UPDATE tracking_dataset SET last_write_at = %s WHERE id = %s", [end, dataset.id])

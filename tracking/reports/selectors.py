@@ -95,6 +95,7 @@ class _Reader:
         self.layout: Layout = layout_from_labels(dataset.labels if dataset else None)
         self.oldest = floor_to(now - timedelta(days=dataset.retention_days), DAY) + DAY if dataset else now
         self.request_groups: list[tuple[Any, ...]] | None = None
+        self.status_groups: list[tuple[Any, ...]] | None = None
 
     def rows(
         self,
@@ -158,16 +159,23 @@ class _Reader:
 
 
 def _request_groups(reader: _Reader) -> list[tuple[Any, ...]]:
-    """Requests per (path, status): one read serves the totals, the path and the status tables."""
+    """Requests per (path, status): one read serves the path tables."""
     if reader.request_groups is None:
         reader.request_groups = reader.rows([Kind.REQUEST], ["k1", "k2"])
     return reader.request_groups
 
 
+def _status_groups(reader: _Reader) -> list[tuple[Any, ...]]:
+    """Requests per status, from the tiers' path-less rows: the totals and the status table."""
+    if reader.status_groups is None:
+        reader.status_groups = reader.rows([Kind.REQUEST], ["k2"])
+    return reader.status_groups
+
+
 def _request_totals(reader: _Reader, report: Report) -> None:
     requests = server_errors = client_errors = 0
     duration = size = ZERO
-    for _path, status, count, s1, _s2, s3 in _request_groups(reader):
+    for status, count, s1, _s2, s3 in _status_groups(reader):
         n = int(count)
         requests += n
         duration += s1
@@ -268,9 +276,7 @@ def report_usage(*, project: Project, dataset: Dataset | None, window: Window, n
     report.series["requests_by_status"] = reader.series(request_rows, lambda row: (status_class(row[1]), row[2]), "requests")
     report.series["response_bytes"] = reader.series(request_rows, lambda row: ("bytes", row[5]), "bytes")
     report.tables["top_paths"] = _path_table(reader, limit=20, with_p95=True)
-    per_status: dict[str, int] = defaultdict(int)
-    for _path, status, n, *_ in _request_groups(reader):
-        per_status[status] += int(n)
+    per_status = {status: int(n) for status, n, *_ in _status_groups(reader)}
     report.tables["status_codes"] = Table(
         columns=[("status", "Status"), ("requests", "Requests")],
         rows=[{"status": status, "requests": n} for status, n in sorted(per_status.items(), key=lambda item: (-item[1], item[0]))],

@@ -18,7 +18,7 @@ from django.db.backends.utils import CursorWrapper
 from psycopg import sql as pgsql
 
 from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS
-from tracking.rollups.layout import COST_MARKER, HISTOGRAM_KINDS, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
+from tracking.rollups.layout import COST_MARKER, DERIVED_KINDS, HISTOGRAM_KINDS, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
 
 TIER_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour", "day": "tracking_rollup_day"}
 EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
@@ -87,7 +87,7 @@ CREATE INDEX tracking_dataset_day_project ON {DAY_TOTALS_TABLE} (project_id, day
 
 def _day_totals_select(source: str, where: str) -> str:
     """Day totals grouped from rollup-shaped rows (``dataset_id, bucket, kind, k2, n, s1``)."""
-    histograms = ", ".join(str(int(kind)) for kind in sorted(HISTOGRAM_KINDS))
+    derived = ", ".join(str(int(kind)) for kind in sorted(DERIVED_KINDS))
     return f"""
         SELECT r.dataset_id, (r.bucket AT TIME ZONE 'UTC')::date AS day, d.project_id,
             sum(r.n) AS points, coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)}), 0) AS requests,
@@ -95,7 +95,7 @@ def _day_totals_select(source: str, where: str) -> str:
             coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.COST)}), 0) AS cost_usd,
             coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.AI)}), 0) AS ai_tokens
         FROM {source} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
-        WHERE r.kind NOT IN ({histograms}){where}
+        WHERE r.kind NOT IN ({derived}){where}
         GROUP BY 1, 2, 3 ORDER BY 1, 2"""
 
 
@@ -260,24 +260,78 @@ def rollup_stage(*, rows: Iterable[Sequence[object]], columns: Sequence[str]) ->
                 copy.write_row(row)
 
 
+TIER_COLUMNS = "dataset_id, bucket, kind, k1, k2, n, s1, s2, s3, bins, counts"
+_HISTOGRAMS = ", ".join(str(int(kind)) for kind in sorted(HISTOGRAM_KINDS))
+_DERIVED = ", ".join(str(int(kind)) for kind in sorted(DERIVED_KINDS))
+
+
+def compact_sql(source: str, grain: str) -> str:
+    """Tier rows of one grain, in key order, from expanded rollup rows.
+
+    ``source`` yields ``dataset_id, ts, kind, k1, k2, n, s1, s2, s3`` where a histogram row
+    carries its bin number in ``k2`` (``raw_piece_sql``, ``expanded_tier_sql``). Out come the
+    sums per key and bucket, the path-less ``STATUS`` rows summed from the requests, and one
+    row per histogram key and bucket whose ``bins`` (ascending) and ``counts`` hold what were
+    rows of their own: 10,000 paths then cost 10,000 rows per bucket, not one per path and bin.
+    """
+    return f"""
+        SELECT * FROM (
+            WITH e AS MATERIALIZED (
+                SELECT dataset_id, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}) AS bucket, kind, k1, k2,
+                       sum(n) AS n, sum(s1) AS s1, sum(s2) AS s2, sum(s3) AS s3
+                FROM ({source}) AS s GROUP BY 1, 2, 3, 4, 5
+            )
+            SELECT dataset_id, bucket, kind, k1, k2, n::bigint, s1, s2, s3, NULL::smallint[], NULL::bigint[]
+            FROM e WHERE kind NOT IN ({_HISTOGRAMS})
+            UNION ALL
+            SELECT dataset_id, bucket, {int(Kind.STATUS)}, '', k2, sum(n)::bigint, sum(s1), sum(s2), sum(s3), NULL, NULL
+            FROM e WHERE kind = {int(Kind.REQUEST)} GROUP BY 1, 2, 5
+            UNION ALL
+            SELECT dataset_id, bucket, kind, k1, '', sum(n)::bigint, 0, 0, 0,
+                   array_agg(k2::smallint ORDER BY k2::smallint), array_agg(n::bigint ORDER BY k2::smallint)
+            FROM e WHERE kind IN ({_HISTOGRAMS}) GROUP BY 1, 2, 3, 4
+        ) AS t ORDER BY 1, 3, 2, 4, 5"""
+
+
+def expanded_tier_sql(table: str, where: str) -> str:
+    """A tier's rows as ``compact_sql`` reads them: a histogram row becomes a row per bin and
+    ``STATUS`` rows are left out (they are derived again). ``where``'s placeholders appear twice."""
+    return f"""
+        SELECT dataset_id, bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM {table}
+        WHERE {where} AND kind NOT IN ({_DERIVED})
+        UNION ALL
+        SELECT dataset_id, bucket, kind, k1, u.bin::text, u.count, 0, 0, 0
+        FROM {table} CROSS JOIN LATERAL unnest(bins, counts) AS u(bin, count)
+        WHERE {where} AND kind IN ({_HISTOGRAMS})"""
+
+
+#: Adding a batch's histogram to a stored one: the union of their bins, counts added per bin.
+_MERGE_BINS = (
+    "bins = CASE WHEN r.bins IS NULL THEN NULL ELSE "
+    "(SELECT array_agg(DISTINCT b ORDER BY b) FROM unnest(r.bins || EXCLUDED.bins) AS b) END, "
+    "counts = CASE WHEN r.bins IS NULL THEN NULL ELSE "
+    "(SELECT array_agg(c ORDER BY b) FROM (SELECT b, sum(c)::bigint AS c "
+    "FROM unnest(r.bins || EXCLUDED.bins, r.counts || EXCLUDED.counts) AS u(b, c) GROUP BY b) AS m) END"
+)
+
+
 def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> None:
     """Group the staged points of some datasets per minute and add them to all three tiers.
 
     One statement: points are classified once, grouped per minute (latency bins per path
-    and minute first, then merged into per-path and all-paths histograms), upserted into the minute tier and, regrouped, into
-    the hour and day tiers. Rows go in key order, so two writers lock shared rollup rows in
+    and minute first), then compacted at each tier's grain (``compact_sql``) and upserted,
+    with the day totals. Rows go in key order, so two writers lock shared rollup rows in
     the same order and cannot deadlock. ``dataset_ids`` None means every staged point.
     """
     keys = "dataset_id, kind, bucket, k1, k2"
-    update = "n = r.n + EXCLUDED.n, s1 = r.s1 + EXCLUDED.s1, s2 = r.s2 + EXCLUDED.s2, s3 = r.s3 + EXCLUDED.s3"
+    update = f"n = r.n + EXCLUDED.n, s1 = r.s1 + EXCLUDED.s1, s2 = r.s2 + EXCLUDED.s2, s3 = r.s3 + EXCLUDED.s3, {_MERGE_BINS}"
     minute = f"date_bin(INTERVAL '1 minute', ts, {EPOCH_SQL})"
+    expanded = "SELECT dataset_id, bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM minutes"
 
     def upsert(tier: str, grain: str) -> str:
         return f"""
-            INSERT INTO {TIER_TABLES[tier]} AS r (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
-            SELECT dataset_id, date_bin(INTERVAL '{grain}', bucket, {EPOCH_SQL}), kind, k1, k2,
-                   sum(n), sum(s1), sum(s2), sum(s3)
-            FROM minutes GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 3, 2, 4, 5
+            INSERT INTO {TIER_TABLES[tier]} AS r ({TIER_COLUMNS})
+            {compact_sql(expanded, grain)}
             ON CONFLICT ({keys}) DO UPDATE SET {update}"""
 
     with connection.cursor() as cursor:
@@ -319,27 +373,20 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
 
 
 def _rebuild_from_raw(cursor: CursorWrapper, *, dataset_id: int, layout: Layout, table: str, grain: str, start: datetime, end: datetime) -> None:
-    kinds = [int(kind) for kind in Kind]
-    sql, names = raw_piece_sql(layout, kinds=kinds, keyed=False)
+    kinds = [int(kind) for kind in Kind if kind not in DERIVED_KINDS]
+    sql, names = raw_piece_sql(layout, kinds=[*kinds, *HISTOGRAM_KINDS], keyed=False)
     params = raw_piece_params(
         names,
         {
             "dataset": dataset_id,
             "start": start,
             "end": end,
-            "kinds": [kind for kind in kinds if kind not in HISTOGRAM_KINDS],
+            "kinds": kinds,
             "bounds": list(LATENCY_BOUNDS),
             "histograms": sorted(int(kind) for kind in HISTOGRAM_KINDS),
         },
     )
-    cursor.execute(
-        f"""
-        INSERT INTO {table} (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
-        SELECT dataset_id, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}), kind, k1, k2, sum(n), sum(s1), sum(s2), sum(s3)
-        FROM ({sql}) AS r GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 3, 2, 4, 5
-        """,
-        params,
-    )
+    cursor.execute(f"INSERT INTO {table} ({TIER_COLUMNS}) {compact_sql(sql, grain)}", params)
 
 
 def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) -> None:
@@ -357,13 +404,9 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
             cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["hour"], grain="1 hour", start=far_past, end=far_future
         )
         cursor.execute(
-            f"""
-            INSERT INTO {TIER_TABLES["day"]} (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3)
-            SELECT dataset_id, date_bin(INTERVAL '1 day', bucket, {EPOCH_SQL}), kind, k1, k2,
-                   sum(n), sum(s1), sum(s2), sum(s3)
-            FROM {TIER_TABLES["hour"]} WHERE dataset_id = %s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 3, 2, 4, 5
-            """,
-            [dataset_id],
+            f"INSERT INTO {TIER_TABLES['day']} ({TIER_COLUMNS}) "
+            f"{compact_sql(expanded_tier_sql(TIER_TABLES['hour'], 'dataset_id = %s'), '1 day')}",
+            [dataset_id, dataset_id],
         )
         _rebuild_from_raw(
             cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain="1 minute", start=minute_from, end=far_future

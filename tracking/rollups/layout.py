@@ -24,10 +24,16 @@ class Kind(IntEnum):
     OTHER = 9
     LATENCY = 10
     LATENCY_ALL = 11
+    STATUS = 12
 
 
-#: Kinds that are histograms of request durations rather than points.
+#: Kinds that are histograms of request durations rather than points. A rollup keeps one row
+#: per key and bucket for them, its bins and counts in two arrays (``bins``, ``counts``).
 HISTOGRAM_KINDS = frozenset({Kind.LATENCY, Kind.LATENCY_ALL})
+#: Kinds that count again points another kind counts: the histograms, and the requests summed
+#: over all paths (``STATUS``, per status only), which answer path-less reads of requests
+#: from a few rows per bucket where ``REQUEST`` rows number the paths.
+DERIVED_KINDS = HISTOGRAM_KINDS | {Kind.STATUS}
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")

@@ -11,9 +11,10 @@ from django.db import connection
 from tests.tracking.reports.conftest import NOW
 from tests.tracking.reports.helpers import raw
 from tracking.models import Dataset
+from tracking.reports.db import Piece, rollup_aggregate
 from tracking.reports.selectors import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
 from tracking.reports.window import window_build, window_pieces
-from tracking.rollups.layout import HTTP_METHODS, LATENCY_BOUNDS
+from tracking.rollups.layout import HTTP_METHODS, LATENCY_BOUNDS, Kind, layout_from_labels
 from tracking.rollups.services import rollups_prune, rollups_rebuild
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +114,10 @@ def test_windows_read_rollup_tiers_not_only_raw_points(mixed_dataset):
 def test_rebuilt_rollups_equal_incremental_rollups(mixed_dataset):
     def snapshot() -> dict[str, list[tuple]]:
         return {
-            tier: raw(f"SELECT bucket, kind, k1, k2, n, s1, s2, s3 FROM tracking_rollup_{tier} WHERE dataset_id = %s ORDER BY 1, 2, 3, 4", [mixed_dataset.id])
+            tier: raw(
+                f"SELECT bucket, kind, k1, k2, n, s1, s2, s3, bins, counts FROM tracking_rollup_{tier} WHERE dataset_id = %s ORDER BY 1, 2, 3, 4",
+                [mixed_dataset.id],
+            )
             for tier in ("minute", "hour", "day")
         }
 
@@ -329,3 +333,49 @@ def test_realtime_totals_and_chart_equal_raw_sql(mixed_dataset):
     assert sum(report.series["requests"].lines.get("requests", [])) == charted
     assert report.totals["requests"] >= 14
     assert (len(report.series["requests"].t), chart_start) == (31, NOW.replace(second=0, microsecond=0) - 30 * MINUTE)
+
+
+READS = [
+    ([Kind.REQUEST], ["k1", "k2"], None),
+    ([Kind.REQUEST], ["k2"], None),
+    ([Kind.REQUEST], [], None),
+    ([Kind.REQUEST, Kind.LATENCY_ALL], ["kind", "k2"], None),
+    ([Kind.LATENCY], ["k1", "k2"], ["/", "/health", "/nowhere"]),
+    ([Kind.LATENCY_ALL], ["k2"], None),
+    ([Kind.COST, Kind.AI, Kind.ERROR], ["kind", "k1", "k2"], None),
+    ([Kind.REQUEST], ["k1"], ["/api/users"]),
+]
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=["3d-unaligned", "6h-unaligned", "24h", "5m", "old-3h"])
+@pytest.mark.parametrize("read", READS, ids=[f"{'+'.join(k.name for k in r[0])}-by-{'-'.join(r[1]) or 'none'}" for r in READS])
+def test_tier_reads_print_the_same_rows_as_raw_reads(mixed_dataset, window, read):
+    """Compact histograms and path-less STATUS rows are storage only: every read of the tiers
+    prints the rows the raw points give, digit for digit (``repr`` tells 1.0 from 1.00)."""
+    start, end = window
+    kinds, group_by, keys = read
+    layout = layout_from_labels(mixed_dataset.labels)
+
+    def read_from(pieces):
+        rows = rollup_aggregate(dataset_id=mixed_dataset.id, layout=layout, pieces=pieces, kinds=kinds, group_by=group_by, keys=keys)
+        return sorted(repr(row) for row in rows)
+
+    tiered = read_from(window_pieces(start=start, end=end, now=NOW))
+    assert tiered == read_from([Piece("raw", start, end)])
+    assert tiered or window == WINDOWS[3]  # five minutes may hold no cost, AI or error point
+
+
+def test_histograms_are_one_row_per_path_and_bucket(mixed_dataset):
+    rows = raw(
+        "SELECT kind, k1, bucket, count(*), min(cardinality(bins)), bool_and(cardinality(bins) = cardinality(counts)) "
+        "FROM tracking_rollup_hour WHERE dataset_id = %s AND kind IN (10, 11) GROUP BY 1, 2, 3",
+        [mixed_dataset.id],
+    )
+    (binned,), = raw(
+        f"SELECT count(DISTINCT (date_bin('1 hour', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00'), blob2)) "
+        f"FROM tracking_datapoint WHERE dataset_id = %s AND {REQUEST} AND double1 IS NOT NULL",
+        [mixed_dataset.id],
+    )
+    assert {row[3] for row in rows} == {1}
+    assert all(row[4] >= 1 and row[5] for row in rows)
+    assert sum(1 for row in rows if row[0] == Kind.LATENCY) == binned
