@@ -37,6 +37,8 @@ ATTACKS = {
     "topk_10000_triple_join": "SELECT topK(10000)(concat(a.blob4, b.blob4, c.blob4)) AS t FROM web a, web b, web c",
     "self_join_count": "SELECT count() AS n FROM web a, web b, web c WHERE a.blob1 <> c.blob2",
     "group_array_like_argmax": "SELECT argMax(concat(a.blob4, b.blob4), c.double1) AS m FROM web a, web b, web c",
+    "group_array_triple_join": "SELECT groupArray(concat(a.blob4, b.blob4, c.blob4)) AS g FROM web a, web b, web c",
+    "quantile_exact_triple_join": "SELECT quantileExact(0.5)(a.double1 * b.double1 * c.double1) AS q FROM web a, web b, web c",
 }
 FLOOD = ATTACKS["self_join_count"]
 

@@ -4,6 +4,7 @@ Secrets are never defaulted outside DEBUG: a production process without SECRET_K
 DATABASE_URL or REDIS_URL refuses to start instead of running half-configured.
 """
 
+import os
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -223,7 +224,11 @@ SQL_STATEMENT_TIMEOUT_MS = env.int("SQL_STATEMENT_TIMEOUT_MS", default=10_000)
 SQL_WORK_MEM = env.str("SQL_WORK_MEM", default="32MB")
 SQL_MAX_ROWS = env.int("SQL_MAX_ROWS", default=100_000)
 SQL_MAX_RESULT_BYTES = env.int("SQL_MAX_RESULT_BYTES", default=64 * 1024 * 1024)
-SQL_MAX_CONCURRENT = env.int("SQL_MAX_CONCURRENT", default=4)
+SQL_MAX_AGGREGATE_BYTES = env.int("SQL_MAX_AGGREGATE_BYTES", default=64 * 1024 * 1024)
+# One heavy statement per core: a fifth self-join on this 2-core machine made /healthz wait
+# 136 ms, two kept it at 36 ms (docs/reliability.md). The web host's cores stand in for the
+# database's, as in make run; set it when PostgreSQL has a machine of its own.
+SQL_MAX_CONCURRENT = env.int("SQL_MAX_CONCURRENT", default=os.cpu_count() or 1)
 SQL_PROCESS_CONCURRENCY = env.int("SQL_PROCESS_CONCURRENCY", default=2)
 SQL_LEASE_SECONDS = env.int("SQL_LEASE_SECONDS", default=60)
 TRACKING_STRICT_DURABILITY = env.bool("TRACKING_STRICT_DURABILITY", default=False)

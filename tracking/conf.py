@@ -106,6 +106,11 @@ class TrackingSettings:
         return django_settings.SQL_MAX_RESULT_BYTES
 
     @property
+    def SQL_MAX_AGGREGATE_BYTES(self) -> int:
+        """Bytes one query may feed to topK, groupArray and quantileExactWeighted (tracking.sql.compiler)."""
+        return django_settings.SQL_MAX_AGGREGATE_BYTES
+
+    @property
     def SQL_MAX_CONCURRENT(self) -> int:
         """SQL queries running at once across the installation (tracking.sql.pool)."""
         return django_settings.SQL_MAX_CONCURRENT

@@ -48,6 +48,7 @@ _ERROR_CODES = [
     ("syntax nodes", 168, "TOO_BIG_AST", 400),
     ("time limit", 159, "TIMEOUT_EXCEEDED", 408),
     ("Result exceeds", 396, "TOO_MANY_ROWS_OR_BYTES", 400),
+    ("SQL_MAX_AGGREGATE_BYTES", 241, "MEMORY_LIMIT_EXCEEDED", 400),
     ("Illegal type", 43, "ILLEGAL_TYPE_OF_ARGUMENT", 400),
     ("is not supported", 48, "NOT_IMPLEMENTED", 400),
 ]

@@ -17,6 +17,7 @@ from typing import Any
 from sqlglot import exp
 
 from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, SQL_COLUMNS
+from tracking.conf import tracking_settings
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.functions import (
@@ -62,6 +63,11 @@ _SELECT_ARGS = {
 }
 _COMPARISONS = {exp.EQ: "=", exp.NEQ: "<>", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
 _DISALLOWED_SELECT_ARGS_MESSAGE = "{} is not supported"
+AGGREGATE_BUDGET_PARAM = "aggregate_budget"
+# What the gate counts for one value besides its own bytes (array_agg's Datum and null flag,
+# the palloc chunk header); it also caps the rows the gate reads. bench/aggregates.py measures
+# the backend against the bytes so counted (docs/sql.md, "Bounded memory").
+VALUE_OVERHEAD_BYTES = 32
 
 
 class Compiler:
@@ -80,6 +86,7 @@ class Compiler:
         self._param_keys: dict[tuple[str, Any], str] = {}
         self._alias_counter = 0
         self.used_dataset_ids: set[int] = set()
+        self.aggregate_gates = 0
 
     # ---- parameters and names -------------------------------------------------
 
@@ -125,6 +132,8 @@ class Compiler:
         has_limit = node.args.get("limit") is not None or node.args.get("offset") is not None
         count_column = has_limit and isinstance(node, exp.Select) and node.args.get("distinct") is None
         compiled = self.select(node, ctes={}, count_window=True) if count_column else self.query(node, ctes={})
+        if self.aggregate_gates:
+            self.params[AGGREGATE_BUDGET_PARAM] = tracking_settings.SQL_MAX_AGGREGATE_BYTES // self.aggregate_gates
         count_sql = None
         if has_limit:
             unlimited = node.copy()
@@ -248,12 +257,12 @@ class Compiler:
                 )
             compiled_items.append((name, typed))
 
-        where_sql = ""
+        where_condition = ""
         if node.args.get("where") is not None:
             condition = self.cond(scope, node.args["where"].this)
             if condition.aggregate:
                 raise sql_error_at("Aggregate functions are not allowed in WHERE", node.args["where"])
-            where_sql = f" WHERE {condition.sql}"
+            where_condition = condition.sql
 
         group_sql = ""
         if group is not None:
@@ -276,6 +285,7 @@ class Compiler:
         if not (aggregate and group is None):
             order_sql = self.order_by(scope, node, select_items=compiled_items)
         limit_sql = self.limit_offset(node)
+        where_sql = self.aggregate_gate(scope, from_sql, where_condition)
         distinct = node.args.get("distinct")
         if distinct is not None and distinct.args.get("on"):
             raise sql_error_at("DISTINCT ON is not supported", node)
@@ -294,6 +304,29 @@ class Compiler:
         else:
             sql = f"{prefix}{keyword}{outputs}{from_sql}{where_sql}{group_sql}{having_sql}{order_sql}{limit_sql}"
         return Compiled(sql, [(name, typed) for name, typed in compiled_items])
+
+    def aggregate_gate(self, scope: Scope, from_sql: str, where_condition: str) -> str:
+        """The WHERE clause, gated when the SELECT has aggregates whose state is every value they read.
+
+        PostgreSQL bounds sorts and hash tables by ``work_mem`` (they spill to disk), but not
+        ``array_agg``: topK, groupArray and quantileExactWeighted would hold a whole group's
+        values in the backend. The gate is an uncorrelated subquery, so PostgreSQL runs it once,
+        as a one-time filter before the first row is aggregated, on the statement's snapshot:
+        it reads the same rows, at most ``budget / VALUE_OVERHEAD_BYTES + 1`` of them, sums
+        their arguments' sizes (plus the per-value overhead of the array state) and raises
+        past the budget. Under the budget the aggregates then read exactly those rows.
+        """
+        where_sql = f" WHERE {where_condition}" if where_condition else ""
+        if not scope.array_inputs:
+            return where_sql
+        self.aggregate_gates += 1
+        size = " + ".join(f"coalesce(pg_column_size({sql}), 0) + {VALUE_OVERHEAD_BYTES}" for sql in scope.array_inputs)
+        budget = f"%({AGGREGATE_BUDGET_PARAM})s::bigint"
+        gate = (
+            f"(SELECT meaux_ch.aggregate_input_check(sum(_bytes)::bigint, {budget}) FROM "
+            f"(SELECT {size} AS _bytes{from_sql}{where_sql} LIMIT {budget} / {VALUE_OVERHEAD_BYTES} + 1) AS _aggregate_input)"
+        )
+        return f" WHERE ({where_condition}) AND {gate}" if where_condition else f" WHERE {gate}"
 
     def _select_item(self, scope: Scope, name: str, item: exp.Expression) -> Typed:
         """Inside ``expr AS name``, ``name`` means the source column, as in ClickHouse."""

@@ -14,8 +14,9 @@ from typing import Any
 import psycopg
 from django.db import DatabaseError, connection, transaction
 
+from tracking.conf import tracking_settings
 from tracking.sql.errors import SqlError
-from tracking.sql.schema import DATASET_IDS_SETTING, ROLE
+from tracking.sql.schema import AGGREGATE_INPUT_SQLSTATE, DATASET_IDS_SETTING, ROLE
 
 FETCH_ROWS = 1_000
 CURSOR = "meaux_sql_result"
@@ -162,6 +163,13 @@ def _sql_error_from(error: psycopg.Error | None) -> SqlError:
         return SqlError("A result value cannot be represented")
     if sqlstate == "57014":
         return SqlError("Query exceeded the time limit", status=422)
+    if sqlstate == AGGREGATE_INPUT_SQLSTATE:
+        return SqlError(
+            "Aggregate state exceeds SQL_MAX_AGGREGATE_BYTES "
+            f"({tracking_settings.SQL_MAX_AGGREGATE_BYTES} bytes): topK, topKWeighted, groupArray and "
+            "quantileExactWeighted keep every value they read, and this query feeds them more. "
+            "Narrow the time range or WHERE, or use quantileExact, uniq or count, which are not limited"
+        )
     if sqlstate in _SQLSTATE_MESSAGES:
         message = _SQLSTATE_MESSAGES[sqlstate]
         if message is None:

@@ -1142,7 +1142,7 @@ def _arg_extreme(descending: bool) -> Aggregate:
             key_sql = f'({key_sql}) COLLATE "C"'
         order = "DESC" if descending else "ASC"
         result_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
-        sql = f"coalesce((array_agg({c.value(value)} ORDER BY {key_sql} {order}))[1], {ct.default_sql(result_type)})"
+        sql = f"coalesce(meaux_ch.first_of({c.value(value)} ORDER BY {key_sql} {order} NULLS LAST), {ct.default_sql(result_type)})"
         return Typed(sql, result_type, aggregate=True)
 
     return run
@@ -1159,12 +1159,12 @@ def _first_last(last: bool) -> Aggregate:
             if last:
                 order = [_flip(item) for item in order]
             return Typed(
-                f"coalesce((array_agg({c.value(value)} ORDER BY {', '.join(order)}))[1], {default})",
+                f"coalesce(meaux_ch.first_of({c.value(value)} ORDER BY {', '.join(order)}), {default})",
                 result_type,
                 aggregate=True,
             )
-        index = "count(*)" if last else "1"
-        return Typed(f"coalesce((array_agg({c.value(value)}))[{index}], {default})", result_type, aggregate=True)
+        kept = "meaux_ch.last_of" if last else "meaux_ch.first_of"
+        return Typed(f"coalesce({kept}({c.value(value)}), {default})", result_type, aggregate=True)
 
     return run
 
@@ -1209,11 +1209,30 @@ def _quantile_fn(c: ExpressionCompiler, scope: Scope, node: exp.Expression, para
     return quantile(c, outer, params[0] if params else None, args[0], node)
 
 
-def _exact_position(level: float, x: str) -> str:
-    """ClickHouse's quantileExact position: floor(level * n) of the sorted values (0-based; the last at level 1)."""
+def _exact_fractions(level: float) -> tuple[float, float]:
+    """Two ``percentile_disc`` fractions; ``_exact_pick`` chooses the one that lands on ClickHouse's element.
+
+    ClickHouse's quantileExact takes the sorted element at 0-based ``floor(level * n)`` (the
+    last at level 1); ``percentile_disc(f)`` takes the 1-based ``ceil(f * n)``, with the same
+    float8 product. They agree unless ``level * n`` is a whole number m, where ClickHouse
+    wants element m + 1: then ``level * (1 + 2**-45)`` lands on it, as its product lies in
+    (m, m + 1] for every m below 2**43 rows (clamped to 1, where it means the last element).
+    """
     if level >= 1:
-        return f"count({x})"
-    return f"(floor({level!r}::float8 * count({x})::float8)::bigint + 1)"
+        return 1.0, 1.0
+    return level, min(level * (1 + 2**-45), 1.0)
+
+
+def _exact_pick(level: float, x: str, first: int) -> str:
+    """1-based index, into the ``percentile_disc`` array, of the fraction ``_exact_fractions`` says applies."""
+    product = f"({level!r}::float8 * count({x})::float8)"
+    return f"(CASE WHEN {product} = floor({product}) THEN {first + 1} ELSE {first} END)"
+
+
+def _exact_sorted(x: str, levels: list[float]) -> str:
+    """One sort of x (``percentile_disc``: PostgreSQL's tuplesort, which spills past work_mem), two fractions a level."""
+    fractions = ", ".join(f"{fraction!r}" for level in levels for fraction in _exact_fractions(level))
+    return f"(percentile_disc(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY {x}))"
 
 
 def _exact_input(c: ExpressionCompiler, scope: Scope, node: exp.Expression, args: list) -> tuple[str, str, str]:
@@ -1232,7 +1251,7 @@ def _quantile_exact(c: ExpressionCompiler, scope: Scope, node: exp.Expression, p
         raise sql_error_at(f"{node.name} takes one level", node)
     level = _level(c, scope, node, params[0]) if params else 0.5
     x, result_type, default = _exact_input(c, scope, node, args)
-    sql = f"coalesce((array_agg({x} ORDER BY {x}) FILTER (WHERE {x} IS NOT NULL))[{_exact_position(level, x)}], {default})"
+    sql = f"coalesce({_exact_sorted(x, [level])}[{_exact_pick(level, x, 1)}], {default})"
     return Typed(sql, result_type, aggregate=True)
 
 
@@ -1242,8 +1261,8 @@ def _quantiles_exact(c: ExpressionCompiler, scope: Scope, node: exp.Expression, 
         raise sql_error_at(f"Write {node.name}(level, ...)(column)", node)
     levels = [_level(c, scope, node, level) for level in params]
     x, result_type, default = _exact_input(c, scope, node, args)
-    values = f"(array_agg({x} ORDER BY {x}) FILTER (WHERE {x} IS NOT NULL))"
-    items = ", ".join(f"coalesce({values}[{_exact_position(level, x)}], {default})" for level in levels)
+    values = _exact_sorted(x, levels)
+    items = ", ".join(f"coalesce({values}[{_exact_pick(level, x, 2 * i + 1)}], {default})" for i, level in enumerate(levels))
     return Typed(f"ARRAY[{items}]", f"Array({result_type})", aggregate=True)
 
 
@@ -1279,6 +1298,7 @@ def _quantile_weighted(c: ExpressionCompiler, scope: Scope, node: exp.Expression
     result_type = "Float64" if ct.is_float(value.type) else ("UInt8" if value.boolean else value.type)
     default = "'NaN'::float8" if result_type == "Float64" else ct.default_sql(result_type)
     element = "float8" if result_type == "Float64" else "bigint"
+    scope.array_inputs.extend([x, w])
     sql = (
         f"coalesce(meaux_ch.quantile_exact_weighted({level!r}::float8, array_agg(({x})::{element}), "
         f"array_agg(({w})::float8)), {default})"
@@ -1302,7 +1322,10 @@ def _top_k(weighted: bool) -> Aggregate:
         element_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
         weights = "NULL::float8[]"
         if weighted:
-            weights = f"array_agg(({_num(c, _agg_arg(c, scope, args[1]), node)})::float8)"
+            weight = _num(c, _agg_arg(c, scope, args[1]), node)
+            scope.array_inputs.append(weight)
+            weights = f"array_agg(({weight})::float8)"
+        scope.array_inputs.append(c.value(value))
         sql = f"meaux_ch.top_k(array_agg({c.value(value)}), {weights}, {k})"
         return Typed(sql, f"Array({element_type})", aggregate=True)
 
@@ -1324,6 +1347,7 @@ def _group_array(c: ExpressionCompiler, scope: Scope, node: exp.Expression, para
     if ct.is_array(element):
         raise sql_error_at(f"{node.name} of arrays is not supported", node)
     not_null = f" FILTER (WHERE ({value.sql}) IS NOT NULL)" if ct.is_nullable(value.type) else ""
+    scope.array_inputs.append(value.sql)
     if ct.is_tuple(element):
         ordered = f"jsonb_agg({value.sql}){not_null}"
         if size is not None:

@@ -59,6 +59,10 @@ class Scope:
     expanding: set[str] = field(default_factory=set)
     agg_order: list[str] = field(default_factory=list)
     in_agg: bool = False
+    # Arguments of the aggregates whose state is every value they read (topK, groupArray,
+    # quantileExactWeighted): the SELECT gates them (Compiler.aggregate_gate). Shared by the
+    # copies ``replace`` makes of this scope.
+    array_inputs: list[str] = field(default_factory=list)
     raw_outer: bool = False
 
 

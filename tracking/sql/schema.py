@@ -10,6 +10,7 @@ EXECUTE on exactly this schema.
 SCHEMA = "meaux_ch"
 ROLE = "meaux_sql_reader"
 DATASET_IDS_SETTING = "meaux_sql.dataset_ids"
+AGGREGATE_INPUT_SQLSTATE = "MXA01"
 
 HELPER_FUNCTIONS_SQL = r"""
 CREATE SCHEMA IF NOT EXISTS meaux_ch;
@@ -285,6 +286,44 @@ RETURNS anyarray LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     GROUP BY v ORDER BY total DESC, first_pos LIMIT k
   ) s
 $$;
+"""
+
+BOUNDED_AGGREGATES_SQL = r"""
+CREATE OR REPLACE FUNCTION meaux_ch.keep_first(kept anyelement, value anyelement) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$ BEGIN RETURN kept; END $$;
+
+CREATE OR REPLACE FUNCTION meaux_ch.keep_last(kept anyelement, value anyelement) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$ BEGIN RETURN value; END $$;
+
+CREATE OR REPLACE AGGREGATE meaux_ch.first_of(anyelement) (SFUNC = meaux_ch.keep_first, STYPE = anyelement);
+CREATE OR REPLACE AGGREGATE meaux_ch.last_of(anyelement) (SFUNC = meaux_ch.keep_last, STYPE = anyelement);
+
+CREATE OR REPLACE FUNCTION meaux_ch.aggregate_input_check(accounted bigint, budget bigint) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  IF coalesce(accounted, 0) > budget THEN
+    RAISE EXCEPTION 'values fed to array-state aggregates exceed % bytes', budget USING ERRCODE = 'MXA01';
+  END IF;
+  RETURN true;
+END
+$$;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA meaux_ch TO meaux_sql_reader;
+"""
+"""O(1)-state replacements of ``(array_agg(x ORDER BY ...))[1]`` and the input gate of the
+aggregates whose state is every value they read (docs/sql.md, "Bounded memory").
+
+``first_of``/``last_of`` keep one value: their strict transition skips NULLs as ClickHouse's
+``any`` does, and with ``ORDER BY`` the sort is PostgreSQL's, which spills past ``work_mem``.
+``aggregate_input_check`` runs once per query, as the InitPlan the compiler puts in front of
+topK/groupArray/quantileExactWeighted (tracking.sql.compiler.Compiler.aggregate_gate).
+"""
+
+BOUNDED_AGGREGATES_REVERSE_SQL = r"""
+DROP AGGREGATE IF EXISTS meaux_ch.first_of(anyelement);
+DROP AGGREGATE IF EXISTS meaux_ch.last_of(anyelement);
+DROP FUNCTION IF EXISTS meaux_ch.keep_first(anyelement, anyelement);
+DROP FUNCTION IF EXISTS meaux_ch.keep_last(anyelement, anyelement);
+DROP FUNCTION IF EXISTS meaux_ch.aggregate_input_check(bigint, bigint);
 """
 
 POLICY_SQL = r"""
