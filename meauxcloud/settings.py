@@ -136,6 +136,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Analytics Engine compatible ingest, SQL and reports on your own PostgreSQL.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # index1 and blob1..blob20: what a deletion filters on and what a projection groups by; one name for both.
+    "ENUM_NAME_OVERRIDES": {"BlobOrIndexColumnEnum": "tracking.models.PROJECTION_DIMENSIONS"},
 }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("tracking.sql.urls")),
     path("", include("tracking.alerts.urls")),
     path("", include("tracking.deletion.urls")),
+    path("", include("tracking.projections.urls")),
     path("", include("projects.governance.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -23,8 +23,10 @@ from tracking import db, tasks
 from tracking.alerts.models import AlertRule, Budget
 from tracking.conf import tracking_settings
 from tracking.deletion.services import DeletionInvalid, deletion_request
-from tracking.models import Dataset, DeadLetter, DeadLetterResolution, SavedQuery
+from tracking.models import Dataset, DeadLetter, DeadLetterResolution, Projection, SavedQuery
 from tracking.otlp.services import dataset_otlp_mapping_set
+from tracking.projections.selectors import projection_progress
+from tracking.projections.services import projection_drop
 from tracking.reports.selectors import REPORTS
 from tracking.selectors import dataset_figures_annotate, project_list_with_figures
 from tracking.services import dataset_labels_validate, dataset_update, dead_letter_discard, dead_letter_points
@@ -43,14 +45,74 @@ class DatasetAdminForm(forms.ModelForm):
         return dataset_labels_validate(labels=self.cleaned_data["labels"])
 
 
+def _progress(projection: Projection) -> str:
+    return f"{projection_progress(projection=projection):.0%}"
+
+
+@admin.register(Projection)
+class ProjectionAdmin(admin.ModelAdmin):
+    """Read-mostly for platform admins: each projection's state and backfill, and a drop action.
+
+    Adding one is the owners' choice (dataset page, API); a drop goes through the service, which
+    deletes its rows too, so queries it answered read raw points again.
+    """
+
+    list_display = ["name", "dataset_name", "project", "dimensions", "doubles", "grain", "state", "progress", "created_at", "ready_at"]
+    list_filter = ["state", "grain"]
+    search_fields = ["name", "dataset__name", "dataset__project__slug"]
+    fields = ("dataset", "name", "dimensions", "doubles", "grain", "state", "progress", "backfill_cursor", "backfill_until",
+              "created_at", "ready_at")
+    readonly_fields = fields
+    actions = ["drop"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Projection]:
+        return super().get_queryset(request).select_related("dataset__project")
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Projection | None = None) -> bool:
+        return False
+
+    @admin.display(description="dataset", ordering="dataset__name")
+    def dataset_name(self, obj: Projection) -> str:
+        return obj.dataset.name
+
+    @admin.display(description="project", ordering="dataset__project__slug")
+    def project(self, obj: Projection) -> str:
+        return obj.dataset.project.slug
+
+    @admin.display(description="backfilled")
+    def progress(self, obj: Projection) -> str:
+        return _progress(obj)
+
+    def delete_model(self, request: HttpRequest, obj: Projection) -> None:
+        projection_drop(projection=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Projection]) -> None:
+        for projection in queryset:
+            projection_drop(projection=projection)
+
+    @admin.action(description="Drop selected projections (and their rows)", permissions=["delete"])
+    def drop(self, request: HttpRequest, queryset: QuerySet[Projection]) -> None:
+        names = [f"{projection.dataset}/{projection.name}" for projection in queryset]
+        self.delete_queryset(request, queryset)
+        self.message_user(request, f"Dropped {len(names)} projection(s): {', '.join(names)}.")
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     form = DatasetAdminForm
     list_display = ["name", "project", "retention_days", "last_write_at", "created_at"]
     list_filter = ["project"]
     search_fields = ["name", "project__slug"]
-    readonly_fields = ["created_at", "last_write_at", "row_estimate"]
-    fields = ["project", "name", "retention_days", "labels", "otlp_mapping", "row_estimate", "last_write_at", "created_at"]
+    readonly_fields = ["created_at", "last_write_at", "row_estimate", "projections"]
+    fields = ["project", "name", "retention_days", "labels", "otlp_mapping", "row_estimate", "projections", "last_write_at", "created_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         return super().get_queryset(request).select_related("project")
@@ -64,6 +126,21 @@ class DatasetAdmin(admin.ModelAdmin):
         with transaction.atomic():
             dataset_otlp_mapping_set(dataset=stored, mapping=obj.otlp_mapping)
             dataset_update(dataset=stored, retention_days=obj.retention_days, labels=obj.labels)
+
+    @admin.display(description="projections")
+    def projections(self, obj: Dataset) -> str:
+        """Read-only here: owners add them on the dataset's page or through the API (docs/projections.md)."""
+        found = list(obj.projections.order_by("name")) if obj.pk else []
+        if not found:
+            return "none"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a> ({}, {})',
+            (
+                (reverse("admin:tracking_projection_change", args=[p.pk]), p.name, p.get_state_display(), _progress(p))
+                for p in found
+            ),
+        )
 
     @admin.display(description="rows")
     def row_estimate(self, obj: Dataset) -> int:

@@ -245,6 +245,7 @@ class Projection(models.Model):
     doubles = ArrayField(models.CharField(max_length=8), default=list, blank=True)
     grain = models.PositiveIntegerField(choices=ProjectionGrain.choices, default=ProjectionGrain.HOUR)
     state = models.CharField(max_length=16, choices=ProjectionState.choices, default=ProjectionState.BACKFILLING)
+    backfill_from = models.DateTimeField(null=True, blank=True, help_text="Where the backfill started: its progress is measured from here.")
     backfill_cursor = models.DateTimeField(null=True, blank=True, help_text="Chunks before this are recomputed from raw points.")
     backfill_until = models.DateTimeField(null=True, blank=True, help_text="The newest point stored when the projection was made.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tracking.models import Projection, ProjectionState
+from django.db.models import QuerySet
+
+from tracking.models import Dataset, Projection, ProjectionState
 from tracking.projections.db import Spec
 
 
@@ -25,3 +27,21 @@ def projections_ready(*, dataset_id: int) -> list[Spec]:
     ]
     specs.sort(key=lambda spec: (len(spec.dimensions), len(spec.doubles), spec.grain, spec.name))
     return specs
+
+
+def projection_list(*, dataset: Dataset) -> QuerySet[Projection]:
+    return Projection.objects.filter(dataset=dataset).select_related("dataset").order_by("name")
+
+
+def projection_get(*, dataset: Dataset, name: str) -> Projection | None:
+    return projection_list(dataset=dataset).filter(name=name).first()
+
+
+def projection_progress(*, projection: Projection) -> float:
+    """The share of the backfill's time range recomputed, from 0 to 1 (the cursor moves a chunk a step)."""
+    if projection.state == ProjectionState.READY:
+        return 1.0
+    start, cursor, until = projection.backfill_from, projection.backfill_cursor, projection.backfill_until
+    if start is None or cursor is None or until is None or until <= start:
+        return 0.0
+    return round(min(max((cursor - start) / (until - start), 0.0), 1.0), 4)

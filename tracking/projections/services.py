@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tracking.conf import tracking_settings
 from tracking.models import (
     DATASET_NAME_RE,
     PROJECTION_DIMENSIONS,
@@ -100,11 +101,24 @@ def projection_create(
                 projection.state = ProjectionState.READY
                 projection.ready_at = timezone.now()
             else:
-                projection.backfill_cursor = floor_to(extent[0], int(BACKFILL_CHUNK.total_seconds()))
+                projection.backfill_from = projection.backfill_cursor = floor_to(extent[0], int(BACKFILL_CHUNK.total_seconds()))
                 projection.backfill_until = extent[1]
             projection.save()
     except IntegrityError:
         raise ProjectionInvalid(f"name: the dataset already has a projection named {name}") from None
+    return projection
+
+
+def projection_add(
+    *, dataset: Dataset, name: str, dimensions: Sequence[str], doubles: Sequence[str], grain: int = ProjectionGrain.HOUR
+) -> Projection:
+    """An owner's new projection (dataset page, API): created, and once committed a worker
+    starts its backfill (``tracking.projection_backfill``, by id); beat resumes it after that."""
+    projection = projection_create(dataset=dataset, name=name, dimensions=dimensions, doubles=doubles, grain=grain)
+    if projection.state == ProjectionState.BACKFILLING:
+        from tracking.projections.tasks import projection_backfill
+
+        transaction.on_commit(lambda: projection_backfill.apply_async((projection.id,), queue=tracking_settings.DRAIN_QUEUE))
     return projection
 
 
@@ -133,12 +147,12 @@ def projection_reset(*, projection: Projection) -> Projection:
         extent = db.points_extent(dataset_id=projection.dataset_id)
         if extent is None:
             projection.state, projection.ready_at = ProjectionState.READY, timezone.now()
-            projection.backfill_cursor = projection.backfill_until = None
+            projection.backfill_from = projection.backfill_cursor = projection.backfill_until = None
         else:
             projection.state, projection.ready_at = ProjectionState.BACKFILLING, None
-            projection.backfill_cursor = floor_to(extent[0], int(BACKFILL_CHUNK.total_seconds()))
+            projection.backfill_from = projection.backfill_cursor = floor_to(extent[0], int(BACKFILL_CHUNK.total_seconds()))
             projection.backfill_until = extent[1]
-        projection.save(update_fields=["state", "ready_at", "backfill_cursor", "backfill_until"])
+        projection.save(update_fields=["state", "ready_at", "backfill_from", "backfill_cursor", "backfill_until"])
     return projection
 
 

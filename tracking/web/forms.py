@@ -8,7 +8,14 @@ from typing import Any, cast
 from django import forms
 
 from projects.models import Role, Scope
-from tracking.models import MAX_RETENTION_DAYS
+from tracking.models import (
+    DATASET_NAME_PATTERN,
+    MAX_RETENTION_DAYS,
+    PROJECTION_DIMENSIONS,
+    PROJECTION_DOUBLES,
+    PROJECTION_MAX_DIMENSIONS,
+    ProjectionGrain,
+)
 from tracking.reports.window import INTERVALS, PRESETS
 
 INTERVAL_NAMES = {10: "10 seconds", 60: "1 minute", 300: "5 minutes", 900: "15 minutes", 3600: "1 hour", 21600: "6 hours", 86400: "1 day"}
@@ -68,6 +75,38 @@ class DatasetSettingsForm(forms.Form):
 
     def clean_otlp_mapping(self) -> dict[str, object]:
         return _json_object(self.cleaned_data.get("otlp_mapping"), "The OTLP mapping")
+
+
+class ProjectionAddForm(forms.Form):
+    """Shape only; ``projection_create`` checks what the database holds (a name already taken)."""
+
+    name = forms.RegexField(
+        DATASET_NAME_PATTERN,
+        max_length=64,
+        error_messages={"invalid": "Letters, digits and underscores, not starting with a digit; 64 at most."},
+    )
+    dimensions = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"at most {PROJECTION_MAX_DIMENSIONS} columns",
+    )
+    doubles = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, help_text="Sum, min and max of.")
+    grain = forms.TypedChoiceField(choices=ProjectionGrain.choices, coerce=int, initial=ProjectionGrain.HOUR)
+
+    def __init__(self, *args: Any, labels: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+
+        def named(column: str) -> tuple[str, str]:
+            return column, f"{column} ({labels[column]})" if labels.get(column) else column
+
+        cast(forms.MultipleChoiceField, self.fields["dimensions"]).choices = [named(c) for c in PROJECTION_DIMENSIONS]
+        cast(forms.MultipleChoiceField, self.fields["doubles"]).choices = [named(c) for c in PROJECTION_DOUBLES]
+
+    def clean_dimensions(self) -> list[str]:
+        dimensions: list[str] = self.cleaned_data["dimensions"]
+        if len(dimensions) > PROJECTION_MAX_DIMENSIONS:
+            raise forms.ValidationError(f"At most {PROJECTION_MAX_DIMENSIONS} dimensions; {len(dimensions)} chosen.")
+        return dimensions
 
 
 def _json_object(text: str | None, what: str) -> dict:

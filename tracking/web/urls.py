@@ -22,6 +22,12 @@ urlpatterns = [
     path("projects/<slug:slug>/settings/members/<int:membership_id>/role/", views.member_role_view, name="member-role"),
     path("projects/<slug:slug>/settings/members/<int:membership_id>/remove/", views.member_remove_view, name="member-remove"),
     path("projects/<slug:slug>/settings/datasets/<int:dataset_id>/", views.dataset_settings_view, name="dataset-settings"),
+    path("projects/<slug:slug>/settings/datasets/<int:dataset_id>/projections/", views.projection_add_view, name="projection-add"),
+    path(
+        "projects/<slug:slug>/settings/datasets/<int:dataset_id>/projections/<int:projection_id>/drop/",
+        views.projection_drop_view,
+        name="projection-drop",
+    ),
     path("projects/<slug:slug>/sql/", explorer.sql_explorer, name="sql"),
     path("projects/<slug:slug>/sql/saved/", explorer.saved_query_save_view, name="sql-save"),
     path("projects/<slug:slug>/sql/saved/<int:saved_query_id>/delete/", explorer.saved_query_delete_view, name="sql-delete"),

@@ -27,14 +27,16 @@ from projects.pages import project_for_manager, project_for_member
 from projects.selectors import api_key_list, membership_list, project_list_for_user
 from projects.services import MembershipChangeRefused, api_key_create, api_key_revoke, membership_change, membership_delete
 from tracking.alerts.selectors import budget_list
-from tracking.models import Dataset
+from tracking.models import Dataset, Projection
 from tracking.otlp.services import dataset_otlp_mapping_set
+from tracking.projections.selectors import projection_list, projection_progress
+from tracking.projections.services import ProjectionInvalid, projection_add, projection_drop
 from tracking.reports.api import table_as_csv
 from tracking.reports.selectors import REPORTS, Report, report_dataset_default, report_get, report_window
 from tracking.reports.window import PRESETS, Window, WindowInvalid
 from tracking.selectors import dataset_list
 from tracking.services import dataset_update
-from tracking.web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ReportFilterForm
+from tracking.web.forms import ApiKeyCreateForm, DatasetSettingsForm, MemberAddForm, MemberRoleForm, ProjectionAddForm, ReportFilterForm
 from tracking.web.pages import member_page_context, page_build
 
 DEFAULT_RANGES = {"costs": "30d", "realtime": "5m"}
@@ -221,11 +223,29 @@ def member_remove_view(request: HttpRequest, slug: str, membership_id: int) -> H
     return redirect("web:settings", slug=project.slug)
 
 
+def _dataset_context(project: Project, role: str, dataset: Dataset, **extra: object) -> dict[str, object]:
+    projections = list(projection_list(dataset=dataset))
+    labels = {str(column): str(name) for column, name in (dataset.labels or {}).items()}
+    return {
+        **member_page_context(project=project, role=role, page="settings"),
+        "dataset": dataset,
+        "form": extra.pop("form", DatasetSettingsForm(initial=_dataset_initial(dataset), prefix=f"d{dataset.id}")),
+        "projections": [
+            (p, projection_progress(projection=p), [(c, labels.get(c, "")) for c in p.dimensions], [(c, labels.get(c, "")) for c in p.doubles])
+            for p in projections
+        ],
+        "projection_form": extra.pop("projection_form", ProjectionAddForm(labels=labels)),
+        **extra,
+    }
+
+
 @login_required
-@require_POST
 def dataset_settings_view(request: HttpRequest, slug: str, dataset_id: int) -> HttpResponse:
+    """The dataset's page (retention, labels, OTLP mapping, projections); POST saves the settings."""
     project, role = project_for_manager(request, slug)
     dataset = get_object_or_404(Dataset, pk=dataset_id, project=project)
+    if request.method != "POST":
+        return render(request, "web/dataset.html", _dataset_context(project, role, dataset))
     form = DatasetSettingsForm(request.POST, prefix=f"d{dataset.id}")
     if form.is_valid():
         try:
@@ -238,5 +258,33 @@ def dataset_settings_view(request: HttpRequest, slug: str, dataset_id: int) -> H
             messages.success(request, f"{dataset.name} saved.")
     else:
         messages.error(request, f"{dataset.name}: {' '.join(str(e) for errors in form.errors.values() for e in errors)}")
-    return redirect("web:settings", slug=project.slug)
+    return redirect("web:dataset-settings", slug=project.slug, dataset_id=dataset.id)
 
+
+@login_required
+@require_POST
+def projection_add_view(request: HttpRequest, slug: str, dataset_id: int) -> HttpResponse:
+    project, role = project_for_manager(request, slug)
+    dataset = get_object_or_404(Dataset, pk=dataset_id, project=project)
+    form = ProjectionAddForm(request.POST, labels=dataset.labels or {})
+    if form.is_valid():
+        try:
+            projection = projection_add(dataset=dataset, **form.cleaned_data)
+        except ProjectionInvalid as error:
+            field, _, message = error.messages[0].partition(": ")
+            form.add_error(field if message and field in form.fields else None, message or field)
+        else:
+            state = "ready" if projection.ready_at else "backfilling from the stored points"
+            messages.success(request, f"Projection {projection.name} added; {state}.")
+            return redirect("web:dataset-settings", slug=project.slug, dataset_id=dataset.id)
+    return render(request, "web/dataset.html", _dataset_context(project, role, dataset, projection_form=form), status=400)
+
+
+@login_required
+@require_POST
+def projection_drop_view(request: HttpRequest, slug: str, dataset_id: int, projection_id: int) -> HttpResponse:
+    project, _role = project_for_manager(request, slug)
+    projection = get_object_or_404(Projection, pk=projection_id, dataset_id=dataset_id, dataset__project=project)
+    projection_drop(projection=projection)
+    messages.success(request, f"Projection {projection.name} dropped; its queries read raw points again.")
+    return redirect("web:dataset-settings", slug=project.slug, dataset_id=dataset_id)
