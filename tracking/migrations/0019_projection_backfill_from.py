@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0017_rollups_compact_histograms'),
+        ('tracking', '0018_bounded_aggregates'),
     ]
 
     operations = [
