@@ -48,12 +48,14 @@ class ProjectionInputSerializer(serializers.Serializer):
     dimensions = serializers.ListField(
         child=_choice(PROJECTION_DIMENSIONS, "a column a projection groups by (index1, blob1..blob20)"),
         max_length=PROJECTION_MAX_DIMENSIONS,
+        error_messages={"max_length": f"At most {PROJECTION_MAX_DIMENSIONS} dimensions per projection."},
         default=list,
         help_text=f"The columns to group by: index1, blob1..blob20; at most {PROJECTION_MAX_DIMENSIONS}.",
     )
     doubles = serializers.ListField(
         child=_choice(PROJECTION_DOUBLES, "a column a projection aggregates (double1..double20)"),
         max_length=len(PROJECTION_DOUBLES),
+        error_messages={"max_length": f"At most {len(PROJECTION_DOUBLES)} doubles per projection."},
         default=list,
         help_text="The doubles whose sum, weighted sum, min and max are kept.",
     )

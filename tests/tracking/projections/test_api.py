@@ -63,7 +63,7 @@ def test_a_projection_of_an_empty_dataset_is_ready_at_once(client: Client, datas
         ({"name": "p", "dimensions": ["blob21"]}, "dimensions", '"blob21" is not a column a projection groups by (index1, blob1..blob20).'),
         ({"name": "p", "dimensions": ["double1"]}, "dimensions", '"double1" is not a column a projection groups by'),
         ({"name": "p", "doubles": ["blob1"]}, "doubles", '"blob1" is not a column a projection aggregates (double1..double20).'),
-        ({"name": "p", "dimensions": ["blob1", "blob2", "blob3", "blob4", "blob5"]}, "dimensions", "no more than 4 elements"),
+        ({"name": "p", "dimensions": ["blob1", "blob2", "blob3", "blob4", "blob5"]}, "dimensions", "At most 4 dimensions per projection."),
         ({"name": "p", "dimensions": ["blob1", "blob1"]}, "dimensions", "a column is listed twice"),
         ({"name": "p", "doubles": ["double2", "double2"]}, "doubles", "a column is listed twice"),
         ({"name": "1p"}, "name", "Letters, digits and underscores, not starting with a digit; 64 at most."),
