@@ -46,6 +46,7 @@ from tracking.sql.ir import (
     display_name,
     is_storable_text,
 )
+from tracking.sql.planner import NotCovered, ProjectionPlan
 
 INTERVAL_UNITS = {"SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 _SELECT_ARGS = {
@@ -77,7 +78,15 @@ class Compiler:
     calls are delegated to ``tracking.sql.functions``.
     """
 
-    def __init__(self, *, datasets: list[DatasetRef], bound: dict[str, Any], database: str = DEFAULT_DATABASE) -> None:
+    def __init__(
+        self,
+        *,
+        datasets: list[DatasetRef],
+        bound: dict[str, Any],
+        database: str = DEFAULT_DATABASE,
+        plan: ProjectionPlan | None = None,
+    ) -> None:
+        self.plan = plan
         self.datasets = {dataset.name: dataset for dataset in datasets}
         self.dataset_list = datasets
         self.database = database
@@ -281,6 +290,8 @@ class Compiler:
             having_sql = f" HAVING {self.cond(scope, node.args['having'].this).sql}"
 
         aggregate = group is not None or any(typed.aggregate for _, typed in compiled_items) or bool(having_sql)
+        if self.plan is not None and self.plan.reads(scope) and (not aggregate or len(scope.sources) > 1):
+            raise NotCovered("a projection answers only an aggregating SELECT over the dataset alone")
         order_sql = ""
         if not (aggregate and group is None):
             order_sql = self.order_by(scope, node, select_items=compiled_items)
@@ -506,6 +517,10 @@ class Compiler:
         dataset = self._dataset(name, node)
         self.used_dataset_ids.add(dataset.id)
         pg_alias = self.new_alias("t")
+        if self.plan is not None and self.plan.dataset.id == dataset.id:
+            source, sql = self.plan.dataset_source(self, visible_name=visible_name, pg_alias=pg_alias)
+            scope.sources.append(source)
+            return sql
         scope.sources.append(self._dataset_source(dataset, visible_name=visible_name, pg_alias=pg_alias))
         return f"({self._dataset_sql(dataset)}) AS {pg_alias}"
 
@@ -853,6 +868,8 @@ class Compiler:
         return function_call(self, scope, call)
 
     def _quantile(self, scope: Scope, node: exp.Quantile) -> Typed:
+        if self.plan is not None and self.plan.reads(scope):
+            raise NotCovered("quantiles are not kept by projections")
         return quantile(self, scope, node.args.get("quantile"), node.this, node)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from projects.models import Project
 from tracking.conf import tracking_settings
 from tracking.models import Dataset
+from tracking.projections.selectors import projections_ready
 from tracking.sql.db import SandboxLimits, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, RowWriter, result_render
@@ -16,7 +17,10 @@ from tracking.sql.ir import DEFAULT_TIMEZONE, TIMEZONES, DatasetRef, ShowStateme
 from tracking.sql.pool import sql_pool_slot
 from tracking.sql.translate import sql_parse, sql_translate
 
-__all__ = ["SqlError", "SqlResult", "sql_execute"]
+__all__ = ["PLANS", "SqlError", "SqlResult", "sql_execute"]
+
+#: ``auto``: a projection answers where one covers the query; ``raw``: always the raw scan.
+PLANS = ("auto", "raw")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class SqlResult:
     rows: list[tuple[Any, ...]]
     row_count: int
     rows_before_limit: int
+    #: ``raw`` or ``projection=<name>``: which path answered (``X-Query-Plan``).
+    plan: str = "raw"
 
 
 def sql_limits(*, started: float) -> SandboxLimits:
@@ -57,8 +63,12 @@ def sql_execute(
     default_format: str = "JSON",
     database: str = DEFAULT_DATABASE,
     keep_rows: bool = False,
+    plan: str = "auto",
 ) -> SqlResult:
     """Run one Analytics Engine SQL statement over ``project``'s datasets.
+
+    ``plan="auto"`` answers from a ready projection that covers the query, ``plan="raw"``
+    always scans the raw points (for comparisons); ``SqlResult.plan`` says which answered.
 
     The statement runs in a slot of the SQL pool (``PoolBusy``, a 429, when none is free) and
     within one time budget from the moment the request arrived, whatever it runs.
@@ -74,8 +84,15 @@ def sql_execute(
     if isinstance(statement, ShowStatement):
         columns, rows = show_rows(statement, datasets, database=database)
         return _result(statement.format, columns, rows, len(rows), started)
+    if plan not in PLANS:
+        raise SqlError(f"plan must be one of {', '.join(PLANS)}, not {plan[:40]!r}")
     translation = sql_translate(
-        statement=statement, datasets=datasets, bound=params, default_format=default_format, database=database
+        statement=statement,
+        datasets=datasets,
+        bound=params,
+        default_format=default_format,
+        database=database,
+        projections=projections_ready(dataset_ids=[dataset.id for dataset in datasets]) if plan == "auto" else None,
     )
     writer = RowWriter(
         output_format=translation.format,
@@ -102,6 +119,7 @@ def sql_execute(
         rows=writer.rows,
         row_count=writer.row_count,
         rows_before_limit=rows_before_limit,
+        plan=translation.plan,
     )
 
 

@@ -85,6 +85,9 @@ def _datetime(c: ExpressionCompiler, typed: Typed, node: exp.Expression) -> Type
     )
 
 
+as_datetime = _datetime
+
+
 def _local(c: ExpressionCompiler, typed: Typed, node: exp.Expression, tz: str | None = None) -> str:
     """The wall-clock timestamp of a DateTime in its (or the given) timezone; Dates stay dates."""
     if ct.is_date(typed.type):
@@ -173,6 +176,8 @@ def _is_numeric_const(typed: Typed) -> bool:
 
 def compare(c: ExpressionCompiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
     """A comparison with ClickHouse's conversions: a DateTime compares with a string as a DateTime."""
+    if c.plan is not None:
+        left, right = c.plan.time_compare(c, left, right, node)
     left_sql, right_sql = _comparable(c, left, right, node)
     if op not in ("=", "<>") and ct.is_string(left.type) and ct.is_string(right.type):
         left_sql = f'({left_sql}) COLLATE "C"'
@@ -327,6 +332,8 @@ def to_date(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> T
     if ct.is_string(value.type):
         return _agg(Typed(f"(({value.sql})::timestamp)::date", "Date"), value)
     if ct.is_datetime(value.type):
+        if c.plan is not None:
+            value = c.plan.time_bucket(value, amount=1, unit="DAY", tz=tz or ct.datetime_tz(value.type))
         return _agg(Typed(f"({_local(c, value, node, tz)})::date", "Date"), value)
     raise sql_error_at(f"Cannot convert {value.type} to Date", node)
 
@@ -784,6 +791,8 @@ def _start_of(unit: str, amount: int = 1) -> Scalar:
 
 
 def start_of(c: ExpressionCompiler, value: Typed, amount: int, unit: str, tz: str | None, node: exp.Expression) -> Typed:
+    if c.plan is not None:
+        value = c.plan.time_bucket(value, amount=amount, unit=unit, tz=tz)
     if unit in ("WEEK", "MONTH", "QUARTER", "YEAR"):
         local = _local(c, value, node, tz)
         if amount == 1:
@@ -1044,18 +1053,60 @@ def _distinct_arg(node: exp.Expression, args: list[exp.Expression]) -> tuple[boo
     return False, args
 
 
-def _sum_sql(c: ExpressionCompiler, value: Typed, node: exp.Expression, *, distinct: bool, condition: str = "") -> Typed:
+def exact_sql(c: ExpressionCompiler, value: Typed, node: exp.Expression) -> str:
+    """A number as an exact ``numeric``: a float8 through its shortest round-trip text.
+
+    Summing these is exact and associative, so a sum or average is the same whatever order
+    the rows arrive in: the raw scan and a projection's partial sums
+    (``tracking.projections``) give the same digits. PostgreSQL's float8 ``sum`` is not (it
+    adds in scan order), which made results vary with the plan. Costs about 4x a float sum.
+    """
+    if ct.is_float(value.type):
+        return f"(({value.sql})::float8)::text::numeric"
+    return f"({_num(c, value, node)})::numeric"
+
+
+def sum_sql(
+    c: ExpressionCompiler, value: Typed, node: exp.Expression, *, distinct: bool, condition: str = "", summand: str | None = None
+) -> Typed:
+    """``sum``: exact for floats (``exact_sql``). ``summand`` replaces the per-row term (a projection's partial sums)."""
     keyword = "DISTINCT " if distinct else ""
     if ct.is_float(value.type):
-        return Typed(f"coalesce(sum({keyword}{value.sql}){condition}, 0)::float8", "Float64", aggregate=True)
+        term = summand if summand is not None else exact_sql(c, value, node)
+        return Typed(f"coalesce(sum({keyword}{term}){condition}, 0)::float8", "Float64", aggregate=True)
     if value.boolean or ct.is_int(value.type):
         _, signed = ct.int_info(value.type) or (8, False)
+        term = summand if summand is not None else c.value(value)
         return Typed(
-            f"coalesce(sum({keyword}{c.value(value)}){condition}, 0)::bigint",
+            f"coalesce(sum({keyword}{term}){condition}, 0)::bigint",
             "Int64" if signed else "UInt64",
             aggregate=True,
         )
     raise sql_error_at(f"Illegal type {value.type} of argument for aggregate function {_fname(node)}", node)
+
+
+def avg_sql(
+    c: ExpressionCompiler,
+    value: Typed,
+    node: exp.Expression,
+    *,
+    distinct: bool,
+    condition: str = "",
+    summand: str | None = None,
+    count: str | None = None,
+) -> Typed:
+    """``avg`` as the exact sum over the count, divided in ``numeric`` and rounded once to Float64.
+
+    ``summand`` and ``count`` replace the per-row term and the count aggregate (a projection's).
+    """
+    keyword = "DISTINCT " if distinct else ""
+    term = summand if summand is not None else exact_sql(c, value, node)
+    counted = count if count is not None else f"count({keyword}{term})"
+    return Typed(
+        f"coalesce((sum({keyword}{term}){condition} / nullif({counted}{condition}, 0))::float8, 'NaN'::float8)",
+        "Float64",
+        aggregate=True,
+    )
 
 
 def _count(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
@@ -1081,15 +1132,13 @@ def _uniq(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: lis
 def _sum(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     distinct, args = _distinct_arg(node, args)
     _arity(node, args, 1)
-    return _sum_sql(c, _agg_arg(c, scope, args[0]), node, distinct=distinct)
+    return sum_sql(c, _agg_arg(c, scope, args[0]), node, distinct=distinct)
 
 
 def _avg(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
     distinct, args = _distinct_arg(node, args)
     _arity(node, args, 1)
-    value = _agg_arg(c, scope, args[0])
-    keyword = "DISTINCT " if distinct else ""
-    return Typed(f"coalesce(avg({keyword}({_num(c, value, node)})::float8), 'NaN'::float8)", "Float64", aggregate=True)
+    return avg_sql(c, _agg_arg(c, scope, args[0]), node, distinct=distinct)
 
 
 def _extreme_agg(kind: str) -> Aggregate:
@@ -1117,11 +1166,9 @@ def _conditional(kind: str) -> Aggregate:
         condition = c.as_cond(_agg_arg(c, scope, args[1]), node)
         filter_sql = f" FILTER (WHERE {condition.sql})"
         if kind == "sum":
-            return _sum_sql(c, value, node, distinct=False, condition=filter_sql)
+            return sum_sql(c, value, node, distinct=False, condition=filter_sql)
         if kind == "avg":
-            return Typed(
-                f"coalesce(avg(({_num(c, value, node)})::float8){filter_sql}, 'NaN'::float8)", "Float64", aggregate=True
-            )
+            return avg_sql(c, value, node, distinct=False, condition=filter_sql)
         if kind == "uniq":
             return Typed(f"count(DISTINCT {c.value(value)}){filter_sql}", "UInt64", aggregate=True)
         sql = c.value(value)
@@ -1392,6 +1439,9 @@ _AGGREGATES: dict[str, Aggregate] = {
 }
 
 
+AGGREGATES = _AGGREGATES
+
+
 def function_call(c: ExpressionCompiler, scope: Scope, node: exp.Expression) -> Typed:
     name = node.name
     key = name.lower()
@@ -1403,6 +1453,8 @@ def function_call(c: ExpressionCompiler, scope: Scope, node: exp.Expression) -> 
     if aggregate is not None:
         if scope.in_agg:
             raise sql_error_at("Aggregate function inside another aggregate function", node)
+        if c.plan is not None and c.plan.reads(scope):
+            return c.plan.aggregate(c, replace(scope, in_agg=True), key, node, params, args)
         return aggregate(c, replace(scope, in_agg=True), node, params, args)
     scalar = _SCALARS.get(key)
     if scalar is None:

@@ -88,6 +88,8 @@ class Translation:
     count_column: bool
     format: str
     dataset_ids: list[int]
+    #: Which path answers: ``raw`` or ``projection=<name>`` (the ``X-Query-Plan`` header).
+    plan: str = "raw"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class ExpressionCompiler(Protocol):
     """What a function translation needs from the compiler: bound values and nested expressions."""
 
     database: str
+    #: A ``tracking.sql.planner.ProjectionPlan`` while a query is compiled over a projection.
+    plan: Any
 
     def param(self, value: Any, pg: str) -> str: ...
 

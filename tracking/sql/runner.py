@@ -28,13 +28,15 @@ def query_run(
     database: str = DEFAULT_DATABASE,
     interface: str = "",
     keep_rows: bool = False,
+    plan: str = "auto",
 ) -> SqlResult:
     """``sql_execute`` under quotas, with one audit event per query; raises what it raises.
 
     ``quotas=False`` is for operators' shell queries (``manage.py ae_query``): audited, not limited.
     ``default_format`` and ``database`` are the ClickHouse HTTP interface's defaults; ``interface``
     names where the query came from in the audit log (``clickhouse-http``, ``explorer``);
-    ``keep_rows`` keeps the typed rows besides the body (the shell prints them as a table).
+    ``keep_rows`` keeps the typed rows besides the body (the shell prints them as a table);
+    ``plan`` is ``sql_execute``'s, and the audit event records the path that answered.
     """
     started = time.monotonic()
     details: dict[str, Any] = {"sql": sql[: governance_settings.AUDIT_SQL_MAX_CHARS]}
@@ -51,6 +53,7 @@ def query_run(
                 default_format=default_format,
                 database=database,
                 keep_rows=keep_rows,
+                plan=plan,
             )
     except QuotaExceeded as refusal:
         _record(project, details, started, AuditOutcome.REFUSED, error=str(refusal.detail))
@@ -62,6 +65,7 @@ def query_run(
         _record(project, details, started, AuditOutcome.ERROR, error=type(error).__name__)
         raise
     details["rows"] = result.row_count
+    details["plan"] = result.plan
     _record(project, details, started, AuditOutcome.OK)
     return result
 

@@ -13,9 +13,11 @@ from sqlglot import exp
 from sqlglot.dialects.clickhouse import ClickHouse
 from sqlglot.tokens import TokenType
 
+from tracking.projections.db import Spec
 from tracking.sql.compiler import Compiler
 from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.ir import DatasetRef, ShowStatement, Translation
+from tracking.sql.planner import PLACEHOLDER, NotCovered, ProjectionPlan
 
 MAX_QUERY_BYTES = 64 * 1024
 MAX_AST_DEPTH = 96
@@ -242,25 +244,59 @@ def sql_translate(
     bound: dict[str, Any] | None = None,
     default_format: str = "JSON",
     database: str = "default",
+    projections: dict[int, list[Spec]] | None = None,
 ) -> Translation:
     """Translate a parsed SELECT/UNION for a project whose datasets are ``datasets``.
 
     ``database`` is where unqualified table names resolve: ``default`` (the datasets) or
-    ``system`` (the introspection tables).
+    ``system`` (the introspection tables). ``projections`` (ready ones, per dataset id, the
+    preferred first) may answer a query that reads one dataset: the first that covers it
+    does (``tracking.sql.planner``), else the raw points.
     """
-    compiler = Compiler(datasets=datasets, bound=bound or {}, database=database)
     output_format = default_format
     if statement.args.get("format") is not None:
         output_format = format_name(statement.args["format"].name)
         statement = statement.copy()
         statement.set("format", None)
+    raw = _compile(statement, datasets=datasets, bound=bound or {}, database=database, output_format=output_format)
+    candidates = (projections or {}).get(raw.dataset_ids[0], []) if len(raw.dataset_ids) == 1 else []
+    for spec in candidates:
+        dataset = next(dataset for dataset in datasets if dataset.id == spec.dataset_id)
+        plan = ProjectionPlan(spec=spec, dataset=dataset)
+        try:
+            return _compile(statement, datasets=datasets, bound=bound or {}, database=database, output_format=output_format, plan=plan)
+        except (NotCovered, SqlError):
+            continue
+    return raw
+
+
+def _compile(
+    statement: exp.Expression,
+    *,
+    datasets: list[DatasetRef],
+    bound: dict[str, Any],
+    database: str,
+    output_format: str,
+    plan: ProjectionPlan | None = None,
+) -> Translation:
+    compiler = Compiler(datasets=datasets, bound=bound, database=database, plan=plan)
     compiled, count_sql, count_column = compiler.top(statement)
+    sql = compiled.sql
+    if plan is not None:
+        if not plan.sources:
+            raise NotCovered("the query does not read the dataset")
+        source = plan.source_sql(compiler)
+        sql = sql.replace(PLACEHOLDER, source)
+        count_sql = count_sql.replace(PLACEHOLDER, source) if count_sql is not None else None
+        plan.check(sql)
+        plan.check(count_sql or "")
     return Translation(
-        sql=compiled.sql,
+        sql=sql,
         params=compiler.params,
         columns=[(name, typed.type) for name, typed in compiled.columns],
         count_sql=count_sql,
         count_column=count_column,
         format=output_format,
         dataset_ids=sorted(compiler.used_dataset_ids),
+        plan=f"projection={plan.spec.name}" if plan is not None else "raw",
     )

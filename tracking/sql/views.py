@@ -15,7 +15,7 @@ from meauxcloud.api import ApiProblem
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication, RawBodySessionAuthentication
 from projects.models import Project, Scope
-from tracking.sql.engine import SqlError, SqlResult
+from tracking.sql.engine import PLANS, SqlError, SqlResult
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE
 from tracking.sql.ir import is_storable_text
 from tracking.sql.runner import query_run
@@ -104,8 +104,27 @@ def _database(request: Request, project: Project) -> str:
     return database
 
 
+def _plan(request: Request) -> str:
+    """``?plan=raw`` forces the raw scan even where a projection covers the query (to compare the two)."""
+    plan = request.query_params.get("plan") or "auto"
+    if plan not in PLANS:
+        raise SqlError(f"plan must be one of {', '.join(PLANS)}")
+    return plan
+
+
 def _success(result: SqlResult) -> HttpResponse:
-    return HttpResponse(result.body, content_type=result.content_type, status=200)
+    response = HttpResponse(result.body, content_type=result.content_type, status=200)
+    response["X-Query-Plan"] = result.plan
+    return response
+
+
+_PLAN_PARAMETER = OpenApiParameter(
+    "plan",
+    str,
+    enum=list(PLANS),
+    description="auto (default): a projection answers where one covers the query; raw: always scan the raw points. "
+    "The X-Query-Plan response header says which answered: raw or projection=<name>.",
+)
 
 
 class CloudflareSqlView(ProjectAPIView):
@@ -124,6 +143,7 @@ class CloudflareSqlView(ProjectAPIView):
         operation_id="analytics_engine_sql",
         summary="Analytics Engine SQL (Cloudflare-compatible)",
         request=_SQL_BODY,
+        parameters=[_PLAN_PARAMETER],
         responses={
             200: _RESULT,
             (422, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Input was invalid: <reason>"),
@@ -134,7 +154,11 @@ class CloudflareSqlView(ProjectAPIView):
         try:
             query, params = _query_from_body(request)
             result = query_run(
-                project=self.project, sql=query, params=params, database=_database(request, self.project)
+                project=self.project,
+                sql=query,
+                params=params,
+                database=_database(request, self.project),
+                plan=_plan(request),
             )
         except (SqlError, _BadBody) as error:
             return HttpResponse(f"Input was invalid: {error}", status=422, content_type="text/plain; charset=utf-8")
@@ -146,6 +170,7 @@ class CloudflareSqlView(ProjectAPIView):
         parameters=[
             OpenApiParameter("query", str, required=True, description="The SQL, URL-encoded (spaces as + or %20)."),
             OpenApiParameter("database", str, description="default (the datasets) or system; the slug means default."),
+            _PLAN_PARAMETER,
         ],
         responses={
             200: _RESULT,
@@ -161,7 +186,9 @@ class CloudflareSqlView(ProjectAPIView):
                 "Input was invalid: the query parameter is missing", status=422, content_type="text/plain; charset=utf-8"
             )
         try:
-            result = query_run(project=self.project, sql=query, database=_database(request, self.project))
+            result = query_run(
+                project=self.project, sql=query, database=_database(request, self.project), plan=_plan(request)
+            )
         except SqlError as error:
             return HttpResponse(f"Input was invalid: {error}", status=422, content_type="text/plain; charset=utf-8")
         return _success(result)
@@ -205,6 +232,7 @@ class SqlView(ProjectAPIView):
         operation_id="sql",
         summary="Analytics Engine SQL with bound parameters and problem+json errors",
         request=_SQL_BODY,
+        parameters=[_PLAN_PARAMETER],
         responses={200: _RESULT, 422: OpenApiResponse(description="problem+json with detail, line and column")},
         tags=["sql"],
     )
@@ -216,7 +244,7 @@ class SqlView(ProjectAPIView):
         except _BadBody as error:
             raise ApiProblem(status_code=400, code="malformed_body", detail=str(error)) from None
         try:
-            result = query_run(project=self.project, sql=query, params=params)
+            result = query_run(project=self.project, sql=query, params=params, plan=_plan(request))
         except SqlError as error:
             raise ApiProblem(
                 status_code=error.status,

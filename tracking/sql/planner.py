@@ -1,0 +1,266 @@
+"""The projection planner: one query compiled over a projection instead of the raw points, when it can be.
+
+The compiler (``tracking.sql.compiler``) asks a ``ProjectionPlan`` at four points: when it
+reads the dataset (the source becomes the projection's rows plus the raw points of the
+ragged buckets), when it compiles an aggregate (re-expressed over partial aggregates), when
+it compares ``timestamp`` with a constant (the bucket holding the constant is read raw), and
+when it buckets ``timestamp`` (only at a multiple of the grain). Everything else compiles
+unchanged. Columns the projection does not keep (doubles outside a covered aggregate, blobs
+that are not dimensions, ``timestamp`` used any other way) compile to *sentinels*, SQL text
+that cannot run; a plan whose final SQL still holds one is abandoned (``NotCovered``) and the
+query runs raw.
+
+Why the answer is exactly the raw scan's: a bucket that holds no constant ``timestamp`` is
+compared with is *uniform*, every comparison with ``timestamp`` has one outcome for all its
+points (comparisons are monotone), so its partial row stands for its points in every
+filter and every ``*If`` condition; the other buckets are read as raw points. Aggregates
+are exact and order-free on both paths (``functions.exact_sql``), and a time bucket at a
+multiple of the grain is constant over a projection bucket. Dimension-only aggregates that
+depend on the set of values alone (``uniq``, ``min``/``max`` of a dimension, ``DISTINCT``)
+compile unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from sqlglot import exp
+
+from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN, SQL_COLUMNS
+from tracking.projections.db import EPOCH_SQL, TABLE, Spec, point_measures_sql
+from tracking.sql import chtypes as ct
+from tracking.sql.errors import SqlError
+from tracking.sql.ir import DatasetRef, ExpressionCompiler, Scope, Source, Typed
+
+PLACEHOLDER = "\x00projection_source\x00"
+_UTC = frozenset({"UTC", "Etc/UTC"})
+#: Aggregates that see only the set of distinct argument values: over dimensions they compile unchanged.
+_SET_AGGREGATES = frozenset({"uniq", "uniqexact", "min", "max", "uniqif", "minif", "maxif"})
+
+
+class NotCovered(Exception):
+    """The query needs something the projection does not keep; the caller runs it raw."""
+
+
+@dataclass
+class ProjectionPlan:
+    """One attempt at answering a query from ``spec``; the compiler carries it while compiling.
+
+    Every read of the dataset (a subquery, the count query of a LIMIT) becomes its own source,
+    under its own alias; they share the ragged buckets, all edges of all reads (conservative).
+    """
+
+    spec: Spec
+    dataset: DatasetRef
+    sources: dict[str, Source] = field(default_factory=dict)
+    edges: list[str] = field(default_factory=list)
+
+    # ---- the source ------------------------------------------------------------
+
+    @staticmethod
+    def sentinel(alias: str, column: str) -> str:
+        return f'{alias}."?{column}"'
+
+    def dataset_source(self, c: ExpressionCompiler, *, visible_name: str, pg_alias: str) -> tuple[Source, str]:
+        """The projection as a FROM item; its SQL (``PLACEHOLDER``) is filled in once every edge is known."""
+        types = {"timestamp": "DateTime", "_sample_interval": "UInt32", INDEX_COLUMN: "String"}
+        types.update({blob: "String" for blob in BLOB_COLUMNS})
+        types.update({double: "Float64" for double in DOUBLE_COLUMNS})
+        columns = {"dataset": Typed(c.param(self.dataset.name, "text"), "String")}
+        for name, ch_type in types.items():
+            kept = name in self.spec.dimensions
+            columns[name] = Typed(f'{pg_alias}."{name}"' if kept else self.sentinel(pg_alias, name), ch_type)
+        for physical, label in (self.dataset.labels or {}).items():
+            if physical in columns and isinstance(label, str) and label and label not in types and label != "dataset":
+                columns[label] = columns[physical]
+        source = Source(name=visible_name, columns=columns, star=list(SQL_COLUMNS))
+        self.sources[pg_alias] = source
+        return source, f"({PLACEHOLDER}) AS {pg_alias}"
+
+    def source_sql(self, c: ExpressionCompiler) -> str:
+        """The projection's rows outside the ragged buckets and the raw points inside them, as one relation."""
+        spec = self.spec
+        grain = f"INTERVAL '{int(spec.grain)} seconds'"
+        edges = sorted(set(self.edges))
+        names = ['"timestamp"', *(f'"{d}"' for d in spec.dimensions), '"n"', '"si"']
+        kept = ["p.bucket", *(f"p.d{i}" for i in range(1, len(spec.dimensions) + 1)), "p.n", "p.si"]
+        for i in range(1, len(spec.doubles) + 1):
+            names += [f'"s{i}"', f'"w{i}"', f'"lo{i}"', f'"hi{i}"']
+            kept += [f"p.s{i}", f"p.w{i}", f"p.lo{i}", f"p.hi{i}"]
+        sql = (
+            f"SELECT {', '.join(f'{value} AS {name}' for value, name in zip(kept, names, strict=True))} "
+            f"FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(spec.id, 'bigint')}"
+        )
+        if not edges:
+            return sql
+        ragged = ", ".join(
+            f"(CASE WHEN isfinite({edge}) THEN date_bin({grain}, {edge}, {EPOCH_SQL}) ELSE '-infinity'::timestamptz END)"
+            for edge in edges
+        )
+        raw = ['"timestamp"', *(f"coalesce({d}, '')" for d in spec.dimensions), *point_measures_sql(spec)]
+        return (
+            f"{sql} AND NOT (p.bucket = ANY (ARRAY[{ragged}])) UNION ALL "
+            f"SELECT {', '.join(raw)} FROM (SELECT DISTINCT e FROM unnest(ARRAY[{ragged}]) AS e) AS r "
+            f'JOIN public.tracking_datapoint ON "timestamp" >= r.e AND "timestamp" < r.e + {grain} '
+            f"WHERE dataset_id = {c.param(self.dataset.id, 'bigint')}"
+        )
+
+    def _alias_of(self, scope: Scope) -> str | None:
+        for alias, source in self.sources.items():
+            if any(candidate is source for candidate in scope.sources):
+                return alias
+        return None
+
+    def _sentinel_column(self, sql: str) -> tuple[str, str] | None:
+        """(alias, column) when ``sql`` is exactly a sentinel of one of the plan's sources."""
+        alias, dot, rest = sql.partition('."?')
+        if not dot or alias not in self.sources or not rest.endswith('"'):
+            return None
+        return alias, rest[:-1]
+
+    def reads(self, scope: Scope) -> bool:
+        return self._alias_of(scope) is not None
+
+    def check(self, sql: str) -> None:
+        if any(f'{alias}."?' in sql for alias in self.sources):
+            raise NotCovered("a column the projection does not keep")
+
+    # ---- timestamp -------------------------------------------------------------
+
+    def time_compare(self, c: ExpressionCompiler, left: Typed, right: Typed, node: exp.Expression) -> tuple[Typed, Typed]:
+        """``timestamp <op> constant``: the constant's bucket becomes ragged, and ``timestamp`` the bucket start."""
+        from tracking.sql.functions import as_datetime
+
+        for side, other in ((left, right), (right, left)):
+            found = self._sentinel_column(side.sql)
+            if found is None or found[1] != "timestamp" or not _constant(other):
+                continue
+            if not (ct.is_datetime(other.type) or ct.is_date(other.type) or ct.is_string(other.type)):
+                return left, right
+            try:
+                moment = as_datetime(c, other, node)
+            except SqlError:
+                return left, right
+            self.edges.append(f"({moment.sql})::timestamptz")
+            column = replace(side, sql=f'{found[0]}."timestamp"')
+            return (column, right) if side is left else (left, column)
+        return left, right
+
+    def time_bucket(self, value: Typed, *, amount: int, unit: str, tz: str | None) -> Typed:
+        """``timestamp`` floored to boundaries that are all bucket boundaries is constant over a bucket."""
+        found = self._sentinel_column(value.sql)
+        if found is None or found[1] != "timestamp" or (tz is not None and tz not in _UTC):
+            return value
+        grain = self.spec.grain
+        if unit in ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
+            aligned = True
+        elif unit == "HOUR":
+            aligned = grain <= 3600 or amount >= 24
+        else:
+            seconds = amount * (60 if unit == "MINUTE" else 1)
+            aligned = seconds % grain == 0
+        return replace(value, sql=f'{found[0]}."timestamp"') if aligned else value
+
+    # ---- aggregates --------------------------------------------------------------
+
+    def aggregate(
+        self, c: ExpressionCompiler, scope: Scope, key: str, node: exp.Expression, params: list[exp.Expression], args: list[exp.Expression]
+    ) -> Typed:
+        """An aggregate over the projection's rows that equals the same aggregate over the points."""
+        from tracking.sql.functions import avg_sql, exact_sql, sum_sql
+
+        if params:
+            raise NotCovered(f"{key} with parameters")
+        alias = self._alias_of(scope)
+        assert alias is not None
+        distinct = len(args) == 1 and isinstance(args[0], exp.Distinct)
+        plain = list(args[0].expressions) if distinct else args
+        if key in ("count", "countif", "sum", "sumif", "avg", "avgif") and distinct:
+            return self._unchanged(c, scope, key, node, args)
+        if key in _SET_AGGREGATES:
+            measure = self._measure(c, scope, plain[0]) if plain else None
+            if measure is not None and key in ("min", "max", "minif", "maxif") and measure[0] == "double":
+                kind = "min" if key.startswith("min") else "max"
+                column = f'{alias}."{"lo" if kind == "min" else "hi"}{measure[1]}"'
+                condition = self._condition(c, scope, plain[1], node) if key.endswith("if") else ""
+                return Typed(f"coalesce({kind}({column}){condition}, {ct.default_sql('Float64')})", "Float64", aggregate=True)
+            return self._unchanged(c, scope, key, node, args)
+        n = f'{alias}."n"'
+        if key in ("count", "countif"):
+            condition = ""
+            if key == "countif":
+                if len(plain) != 1:
+                    raise NotCovered("countIf takes one condition")
+                condition = self._condition(c, scope, plain[0], node)
+            elif plain and not (len(plain) == 1 and isinstance(plain[0], exp.Star)):
+                if len(plain) != 1:
+                    raise NotCovered("count of a tuple")
+                if self._measure(c, scope, plain[0]) is None:
+                    value = c.expr(scope, plain[0])
+                    self.check(value.sql)
+                    condition = f" FILTER (WHERE ({c.value(value)}) IS NOT NULL)"
+            return Typed(f"coalesce(sum({n}){condition}, 0)::bigint", "UInt64", aggregate=True)
+        if key not in ("sum", "sumif", "avg", "avgif"):
+            raise NotCovered(f"{key} is not kept by projections")
+        if len(plain) != (2 if key.endswith("if") else 1):
+            raise NotCovered("arguments")
+        condition = self._condition(c, scope, plain[1], node) if key.endswith("if") else ""
+        value = c.expr(scope, plain[0])
+        measure = self._measure(c, scope, plain[0])
+        count = None
+        if measure is not None:
+            kind, index = measure
+            summand = {"double": f'{alias}."s{index}"', "weighted": f'{alias}."w{index}"', "si": f'{alias}."si"'}[kind]
+            count = f"sum({n})"
+        else:
+            self.check(value.sql)
+            if ct.is_nullable(value.type) or value.type == ct.NOTHING:
+                raise NotCovered("a nullable argument")
+            exact = exact_sql(c, value, node) if key.startswith("avg") or ct.is_float(value.type) else f"({c.value(value)})::numeric"
+            summand = f"({exact} * {n})"
+            count = f"sum({n})"
+        if key.startswith("sum"):
+            return sum_sql(c, value, node, distinct=False, condition=condition, summand=summand)
+        return avg_sql(c, value, node, distinct=False, condition=condition, summand=summand, count=count)
+
+    def _unchanged(self, c: ExpressionCompiler, scope: Scope, key: str, node: exp.Expression, args: list[exp.Expression]) -> Typed:
+        from tracking.sql.functions import AGGREGATES
+
+        typed = AGGREGATES[key](c, scope, node, [], args)
+        self.check(typed.sql)
+        return typed
+
+    def _condition(self, c: ExpressionCompiler, scope: Scope, node: exp.Expression, call: exp.Expression) -> str:
+        condition = c.as_cond(c.expr(scope, node), call)
+        self.check(condition.sql)
+        return f" FILTER (WHERE {condition.sql})"
+
+    def _measure(self, c: ExpressionCompiler, scope: Scope, node: exp.Expression) -> tuple[str, int] | None:
+        """``("double", k)`` for a kept double, ``("si", 0)`` for ``_sample_interval``, ``("weighted", k)``
+        for ``_sample_interval * double`` (either order), the projection's columns ``s``/``si``/``w``."""
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.Mul):
+            sides = [self._measure(c, scope, node.this), self._measure(c, scope, node.expression)]
+            kinds = sorted(side[0] for side in sides if side is not None)
+            if kinds == ["double", "si"]:
+                return next(("weighted", side[1]) for side in sides if side is not None and side[0] == "double")
+            return None
+        if not isinstance(node, exp.Column):
+            return None
+        try:
+            found = self._sentinel_column(c.expr(scope, node).sql)
+        except SqlError:
+            return None
+        if found is None:
+            return None
+        if found[1] == "_sample_interval":
+            return ("si", 0)
+        if found[1] in self.spec.doubles:
+            return ("double", self.spec.doubles.index(found[1]) + 1)
+        return None
+
+
+def _constant(typed: Typed) -> bool:
+    """No column and no subquery: compiled column references are always double-quoted."""
+    return not typed.aggregate and '"' not in typed.sql and "SELECT" not in typed.sql.upper()
