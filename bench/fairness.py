@@ -206,6 +206,7 @@ def _saturate(stack: Stack, read_keys: list[str], write_key: str, args: argparse
     """Flood the stack with heavy queries from every project while timing /healthz and ingest."""
 
     base = stack.base_url
+    load_before = os.getloadavg()[0]
     idle = _probe(base, write_key, samples=30, pause=0.05)
     statuses: Counter[str] = Counter()
     stop_flood = threading.Event()
@@ -241,6 +242,8 @@ def _saturate(stack: Stack, read_keys: list[str], write_key: str, args: argparse
         "samples": len(loaded["healthz_ms"]),
         "query_answers": dict(statuses),
         "web_worker_peak_rss_mb": round(flood_rss.peak_single.get("web", 0) / 2**20, 1),
+        # The machine is shared: other sessions' load moves every figure above.
+        "load_average_1min": {"before": round(load_before, 1), "after": round(os.getloadavg()[0], 1)},
     }
     print(json.dumps(figures), flush=True)
     return figures

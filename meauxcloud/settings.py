@@ -227,10 +227,11 @@ SQL_WORK_MEM = env.str("SQL_WORK_MEM", default="32MB")
 SQL_MAX_ROWS = env.int("SQL_MAX_ROWS", default=100_000)
 SQL_MAX_RESULT_BYTES = env.int("SQL_MAX_RESULT_BYTES", default=64 * 1024 * 1024)
 SQL_MAX_AGGREGATE_BYTES = env.int("SQL_MAX_AGGREGATE_BYTES", default=64 * 1024 * 1024)
-# One heavy statement per core: a fifth self-join on this 2-core machine made /healthz wait
-# 136 ms, two kept it at 36 ms (docs/reliability.md). The web host's cores stand in for the
-# database's, as in make run; set it when PostgreSQL has a machine of its own.
-SQL_MAX_CONCURRENT = env.int("SQL_MAX_CONCURRENT", default=os.cpu_count() or 1)
+# One heavy statement per core, one core always left to ingest, drains and /healthz: four
+# self-joins on this 2-core machine made /healthz wait 136 ms (docs/reliability.md). Each
+# statement runs on one core (no parallel workers, tracking.sql.db). The web host's cores
+# stand in for the database's, as in make run; set it when PostgreSQL has a machine of its own.
+SQL_MAX_CONCURRENT = env.int("SQL_MAX_CONCURRENT", default=max(1, (os.cpu_count() or 2) - 1))
 SQL_PROCESS_CONCURRENCY = env.int("SQL_PROCESS_CONCURRENCY", default=2)
 SQL_LEASE_SECONDS = env.int("SQL_LEASE_SECONDS", default=60)
 TRACKING_STRICT_DURABILITY = env.bool("TRACKING_STRICT_DURABILITY", default=False)

@@ -86,7 +86,9 @@ def sql_sandbox_run(
     Without a sink the rows are collected into the result.
     ``count_column``: the query's last column is the row count before LIMIT; it is split off.
     JIT is off: on month-long scans over ~40 partitions LLVM compilation alone took longer
-    than the query (docs/benchmarks.md: 33.4 s → 7.9 s at 10M points).
+    than the query (docs/benchmarks.md: 33.4 s → 7.9 s at 10M points). No parallel workers:
+    a query is one process, so it takes one of the pool's cores (``SQL_MAX_CONCURRENT``) and
+    one ``work_mem`` per sort or hash, not one per worker as well.
     """
     collected: list[tuple[Any, ...]] = []
     if sink is None:
@@ -101,6 +103,7 @@ def sql_sandbox_run(
                     "set_config('work_mem', %s, true), set_config('TimeZone', 'UTC', true), "
                     "set_config('search_path', 'pg_catalog', true), set_config('jit', 'off', true), "
                     "set_config('cursor_tuple_fraction', '1', true), "
+                    "set_config('max_parallel_workers_per_gather', '0', true), "
                     "set_config(%s, %s, true)",
                     [
                         str(_remaining_ms(limits)),

@@ -95,15 +95,17 @@ def test_settings_do_not_outlive_the_query(loaded: LoadedProject) -> None:
     assert (same_user, dataset_ids or "", read_only) == (True, "", "off")
 
 
-def test_sandbox_runs_without_jit_as_the_restricted_role(loaded: LoadedProject) -> None:
+def test_sandbox_runs_without_jit_or_parallel_workers_as_the_restricted_role(loaded: LoadedProject) -> None:
+    """One process per query: the pool's SQL_MAX_CONCURRENT counts cores, and work_mem is not multiplied by workers."""
     result = sql_sandbox_run(
-        query="SELECT current_setting('jit'), current_user, current_setting('transaction_read_only')",
+        query="SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather'), current_user, "
+        "current_setting('transaction_read_only')",
         params={},
         count_query=None,
         dataset_ids=[loaded.weather.id],
         limits=LIMITS,
     )
-    assert result.rows == [("off", ROLE, "on")]
+    assert result.rows == [("off", "0", ROLE, "on")]
 
 
 def test_rls_policy_reads_the_dataset_list_once_per_query(db: None) -> None:
