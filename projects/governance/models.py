@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     ALERTS_EVENT = "alerts.event", "Budget or alert notification"
     DEAD_LETTER_REPLAY = "dead_letter.replay", "Dead letter replayed"
     DEAD_LETTER_DISCARD = "dead_letter.discard", "Dead letter discarded"
+    PROJECTION_CHANGE = "projection.change", "Projection added or dropped"
 
 
 class AuditOutcome(models.TextChoices):

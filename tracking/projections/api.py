@@ -121,12 +121,10 @@ class _DatasetView(ProjectAPIView):
 
 
 def _invalid(error: services.ProjectionInvalid) -> ApiProblem:
-    field, _, message = error.messages[0].partition(": ")
-    if not message:
-        field, message = "non_field_errors", field
-    if "already has a projection named" in message:
-        return ApiProblem(status_code=409, code="conflict", detail=f"{field}: {message}", errors={field: [message]})
-    return ApiProblem(status_code=400, code="invalid", detail=f"{field}: {message}", errors={field: [message]})
+    status_code, code = (409, "conflict") if isinstance(error, services.ProjectionNameTaken) else (400, "invalid")
+    return ApiProblem(
+        status_code=status_code, code=code, detail=f"{error.field}: {error.reason}", errors={error.field: [error.reason]}
+    )
 
 
 @extend_schema(parameters=[DATASET_PARAMETER])

@@ -18,6 +18,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from projects.governance.audit import audit_record
+from projects.governance.models import AuditAction
 from tracking.conf import tracking_settings
 from tracking.models import (
     DATASET_NAME_RE,
@@ -55,7 +57,19 @@ DEFAULT_PROJECTIONS: tuple[ProjectionDefinition, ...] = (
 
 
 class ProjectionInvalid(ValidationError):
-    pass
+    """A refused projection. Its message reads ``"<field>: <reason>"``, so the API and the page name the field."""
+
+    @property
+    def field(self) -> str:
+        return str(self.message).partition(": ")[0]
+
+    @property
+    def reason(self) -> str:
+        return str(self.message).partition(": ")[2]
+
+
+class ProjectionNameTaken(ProjectionInvalid):
+    """The dataset already has a projection of that name: a conflict rather than bad input."""
 
 
 def floor_to(moment: datetime, seconds: int) -> datetime:
@@ -105,7 +119,7 @@ def projection_create(
                 projection.backfill_until = extent[1]
             projection.save()
     except IntegrityError:
-        raise ProjectionInvalid(f"name: the dataset already has a projection named {name}") from None
+        raise ProjectionNameTaken(f"name: the dataset already has a projection named {name}") from None
     return projection
 
 
@@ -115,6 +129,12 @@ def projection_add(
     """An owner's new projection (dataset page, API): created, and once committed a worker
     starts its backfill (``tracking.projection_backfill``, by id); beat resumes it after that."""
     projection = projection_create(dataset=dataset, name=name, dimensions=dimensions, doubles=doubles, grain=grain)
+    audit_record(
+        project=dataset.project,
+        action=AuditAction.PROJECTION_CHANGE,
+        target=f"{dataset.name}.{name}",
+        details={"added": {"dimensions": list(dimensions), "doubles": list(doubles), "grain": grain}},
+    )
     if projection.state == ProjectionState.BACKFILLING:
         from tracking.projections.tasks import projection_backfill
 
@@ -166,6 +186,11 @@ def projections_rebuild(*, dataset_id: int) -> None:
 def projection_drop(*, projection: Projection) -> None:
     """Delete a projection and its rows (the rows go in ``tracking.signals``, for cascades too)."""
     with transaction.atomic():
+        dataset = projection.dataset
+        audit_record(
+            project=dataset.project, action=AuditAction.PROJECTION_CHANGE, target=f"{dataset.name}.{projection.name}",
+            details={"dropped": {"dimensions": projection.dimensions, "doubles": projection.doubles, "grain": projection.grain}},
+        )
         projection.delete()
 
 

@@ -271,8 +271,7 @@ def projection_add_view(request: HttpRequest, slug: str, dataset_id: int) -> Htt
         try:
             projection = projection_add(dataset=dataset, **form.cleaned_data)
         except ProjectionInvalid as error:
-            field, _, message = error.messages[0].partition(": ")
-            form.add_error(field if message and field in form.fields else None, message or field)
+            form.add_error(error.field if error.field in form.fields else None, error.reason)
         else:
             state = "ready" if projection.ready_at else "backfilling from the stored points"
             messages.success(request, f"Projection {projection.name} added; {state}.")

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from projects.models import Role
+from projects.governance.models import AuditEvent
+from projects.models import ApiKey, Role
 from tests.factories import ProjectFactory, key_for
 from tests.tracking.projections.conftest import START, member
 from tracking.models import Dataset, Projection
@@ -154,3 +155,16 @@ def test_the_openapi_schema_documents_the_endpoints_and_validates_without_warnin
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     assert {"projections_list", "projections_create", "projections_retrieve", "projections_drop"} <= operations
     assert schema["components"]["schemas"]["ProjectionInput"]["properties"]["dimensions"]["maxItems"] == 4
+
+
+def test_adding_and_dropping_are_in_the_audit_log_with_the_key(client: Client, project, dataset: Dataset, admin_key: str) -> None:
+    _post(client, admin_key, {"name": "p", "dimensions": ["blob1"], "doubles": ["double2"], "grain": 86400})
+    client.delete(f"{URL}/p", HTTP_AUTHORIZATION=f"Bearer {admin_key}")
+
+    events = list(AuditEvent.objects.filter(project=project, action="projection.change").order_by("id"))
+    actor = f"key {ApiKey.objects.get(project=project, scopes=['admin']).prefix}"
+
+    assert [(e.target, e.details, e.actor) for e in events] == [
+        ("web.p", {"added": {"dimensions": ["blob1"], "doubles": ["double2"], "grain": 86400}}, actor),
+        ("web.p", {"dropped": {"dimensions": ["blob1"], "doubles": ["double2"], "grain": 86400}}, actor),
+    ]
