@@ -25,7 +25,7 @@ def test_an_owner_adds_a_projection_sees_it_backfilling_and_drops_it(client: Cli
 
     added = client.post(f"{base}projections/", {"name": "by_path", "dimensions": ["blob1", "blob2"], "doubles": ["double1"], "grain": "3600"}, follow=True)
     projection = Projection.objects.get(dataset=dataset)
-    row = re.search(r'<tr data-projection="by_path">.*?</tr>', added.content.decode(), re.S)
+    row = re.search(r'<tr data-projection="by_path" data-state-value="backfilling">.*?</tr>', added.content.decode(), re.S)
     dropped = client.post(f"{base}projections/{projection.id}/drop/", follow=True)
 
     assert added.redirect_chain == [(base, 302)]
