@@ -195,7 +195,9 @@ def datapoint_count(*, dataset_id: int) -> int:
         return cursor.fetchone()[0]
 
 
-ROLLUP_TABLES = ("tracking_rollup_minute", "tracking_rollup_hour", "tracking_rollup_day")
+ROLLUP_TABLES = (
+    "tracking_rollup_minute", "tracking_rollup_hour", "tracking_rollup_day", "tracking_rollup_week", "tracking_rollup_weeks4"
+)
 
 
 def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[str]:

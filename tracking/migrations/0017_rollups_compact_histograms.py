@@ -1,8 +1,7 @@
 from django.db import migrations
 
-from tracking.rollups.db import TIER_TABLES
-
 LATENCY, LATENCY_ALL, REQUEST, STATUS = 10, 11, 1, 12
+TIER_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour", "day": "tracking_rollup_day"}
 
 FORWARD = "\n".join(
     f"""

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from tracking.rollups.db import EPOCH_SQL, TIER_TABLES, raw_piece_params, raw_piece_sql
+from tracking.rollups.db import ALL_TABLES, EPOCH_SQL, TIER_TABLES, raw_piece_params, raw_piece_sql
 from tracking.rollups.layout import DERIVED_KINDS, HISTOGRAM_KINDS, LATENCY_BOUNDS, Kind, Layout
 
 
@@ -28,6 +28,19 @@ class Piece:
 
 
 GROUPS = ("t", "kind", "k1", "k2")
+
+
+def tier_kinds(*, kinds: Sequence[int], group_by: Sequence[str], keys: Sequence[str] | None) -> list[int]:
+    """The kinds a tier read of ``kinds`` reads: requests not told apart by path come from their
+    path-less STATUS rows (a few per bucket, where REQUEST rows number the paths and statuses;
+    raw pieces yield REQUEST rows, which sum alike)."""
+    by_status = "k1" not in group_by and keys is None
+    return [int(Kind.STATUS) if by_status and kind == Kind.REQUEST else int(kind) for kind in kinds]
+
+
+def coarse_readable(*, kinds: Sequence[int], group_by: Sequence[str], keys: Sequence[str] | None) -> bool:
+    """Whether the week tiers hold what the read needs: all but per-path-and-status requests."""
+    return Kind.REQUEST not in tier_kinds(kinds=kinds, group_by=group_by, keys=keys)
 
 
 def rollup_aggregate(
@@ -52,10 +65,7 @@ def rollup_aggregate(
         raise ValueError(f"unknown grouping in {group_by!r}")
     kinds = [int(kind) for kind in kinds]
     key_list = list(keys) if keys is not None else None
-    # Requests not told apart by path are read from their path-less STATUS rows: a few per
-    # bucket, where REQUEST rows number the paths. Raw pieces yield REQUEST rows, which sum alike.
-    by_status = "k1" not in group_by and key_list is None
-    tier_kinds = [int(Kind.STATUS) if by_status and kind == Kind.REQUEST else kind for kind in kinds]
+    stored = tier_kinds(kinds=kinds, group_by=group_by, keys=key_list)
     selects: list[str] = []
     params: list[Any] = []
     for piece in pieces:
@@ -75,13 +85,14 @@ def rollup_aggregate(
                 },
             )
             continue
-        table = TIER_TABLES[piece.source]
+        table = ALL_TABLES[piece.source]
         where = "dataset_id = %s AND bucket >= %s AND bucket < %s AND kind = ANY(%s)" + (
             " AND k1 = ANY(%s)" if key_list is not None else ""
         )
         where_params = [dataset_id, piece.start, piece.end] + ([key_list] if key_list is not None else [])
-        plain = [kind for kind in tier_kinds if kind not in HISTOGRAM_KINDS]
-        histograms = [kind for kind in tier_kinds if kind in HISTOGRAM_KINDS]
+        plain = [kind for kind in stored if kind not in HISTOGRAM_KINDS]
+        # Per-path histograms are kept in the PATH rows.
+        histograms = [int(Kind.PATH) if kind == Kind.LATENCY else kind for kind in stored if kind in HISTOGRAM_KINDS]
         if plain:
             selects.append(
                 f"SELECT bucket AS ts, CASE kind WHEN {int(Kind.STATUS)} THEN {int(Kind.REQUEST)} ELSE kind END AS kind, "
@@ -90,7 +101,8 @@ def rollup_aggregate(
             params += [*where_params[:3], plain, *where_params[3:]]
         if histograms:
             selects.append(
-                f"SELECT bucket AS ts, kind, k1, u.bin::text AS k2, u.count AS n, 0 AS s1, 0 AS s2, 0 AS s3 FROM {table} "
+                f"SELECT bucket AS ts, CASE kind WHEN {int(Kind.PATH)} THEN {int(Kind.LATENCY)} ELSE kind END AS kind, "
+                f"k1, u.bin::text AS k2, u.count AS n, 0 AS s1, 0 AS s2, 0 AS s3 FROM {table} "
                 f"CROSS JOIN LATERAL unnest(bins, counts) AS u(bin, count) WHERE {where}"
             )
             params += [*where_params[:3], histograms, *where_params[3:]]

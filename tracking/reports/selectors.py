@@ -18,7 +18,7 @@ from django.db.models import F
 
 from projects.models import Project
 from tracking.models import Dataset
-from tracking.reports.db import rollup_aggregate
+from tracking.reports.db import coarse_readable, rollup_aggregate
 from tracking.reports.window import PRESETS, Window, WindowInvalid, bucket_starts, window_build, window_pieces, window_preset
 from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
@@ -94,7 +94,7 @@ class _Reader:
         self.now = now
         self.layout: Layout = layout_from_labels(dataset.labels if dataset else None)
         self.oldest = floor_to(now - timedelta(days=dataset.retention_days), DAY) + DAY if dataset else now
-        self.request_groups: list[tuple[Any, ...]] | None = None
+        self.path_groups: list[tuple[Any, ...]] | None = None
         self.status_groups: list[tuple[Any, ...]] | None = None
 
     def rows(
@@ -114,7 +114,8 @@ class _Reader:
         if lo >= hi:
             return []
         step = self.window.step if series else None
-        pieces = window_pieces(start=lo, end=hi, now=self.now, step=step)
+        coarse = coarse_readable(kinds=kinds, group_by=group_by, keys=keys)
+        pieces = window_pieces(start=lo, end=hi, now=self.now, step=step, coarse=coarse)
         return rollup_aggregate(
             dataset_id=self.dataset.id,
             layout=self.layout,
@@ -158,11 +159,11 @@ class _Reader:
         return Series(t=starts, lines=dict(sorted(lines.items())), unit=unit)
 
 
-def _request_groups(reader: _Reader) -> list[tuple[Any, ...]]:
-    """Requests per (path, status): one read serves the path tables."""
-    if reader.request_groups is None:
-        reader.request_groups = reader.rows([Kind.REQUEST], ["k1", "k2"])
-    return reader.request_groups
+def _path_groups(reader: _Reader) -> list[tuple[Any, ...]]:
+    """Requests per path (``n``, duration, 5xx requests, bytes): one read serves the path tables."""
+    if reader.path_groups is None:
+        reader.path_groups = reader.rows([Kind.PATH], ["k1"])
+    return reader.path_groups
 
 
 def _status_groups(reader: _Reader) -> list[tuple[Any, ...]]:
@@ -201,12 +202,7 @@ def _percentiles(bins: dict[int, int]) -> dict[str, float | None]:
 
 def _path_table(reader: _Reader, *, limit: int, with_p95: bool) -> Table:
     """Busiest paths; their p95 needs per-path histograms, the costliest read, so only Usage asks."""
-    per_path: dict[str, list[Any]] = defaultdict(lambda: [0, ZERO, ZERO])
-    for path, _status, n, s1, _s2, s3 in _request_groups(reader):
-        totals = per_path[path]
-        totals[0] += int(n)
-        totals[1] += s1
-        totals[2] += s3
+    per_path = {path: (int(n), s1, s3) for path, n, s1, _s2, s3 in _path_groups(reader)}
     paths = sorted(per_path.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
     bins = reader.bins(keys=[path for path, _ in paths]) if paths and with_p95 else {}
     rows = []
@@ -357,12 +353,10 @@ def report_errors(*, project: Project, dataset: Dataset | None, window: Window, 
         columns=[("path", "Path"), ("errors", "Errors")],
         rows=[{"path": path, "errors": int(n)} for path, n, *_ in by_path[:50]],
     )
-    per_path: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for path, status, n, *_ in _request_groups(reader):
-        per_path[path][0] += int(n)
-        if status_class(status) == "5xx":
-            per_path[path][1] += int(n)
-    worst = sorted(((path, r, f) for path, (r, f) in per_path.items() if f), key=lambda item: (-item[2], item[0]))
+    worst = sorted(
+        ((path, int(n), int(fives)) for path, n, _s1, fives, _s3 in _path_groups(reader) if fives),
+        key=lambda item: (-item[2], item[0]),
+    )
     report.tables["server_errors_by_path"] = Table(
         columns=[("path", "Path"), ("requests", "Requests"), ("errors_5xx", "5xx"), ("share", "5xx share")],
         rows=[{"path": path, "requests": r, "errors_5xx": f, "share": _ratio(f, r)} for path, r, f in worst[:50]],

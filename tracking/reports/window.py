@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tracking.reports.db import Piece
-from tracking.rollups.layout import DAY, TIERS, floor_to, minute_tier_horizon
+from tracking.rollups.layout import COARSE_TIERS, DAY, TIERS, floor_to, minute_tier_horizon
 
 MIN_RANGE = timedelta(minutes=5)
 MAX_RANGE = timedelta(days=90)
@@ -95,13 +95,17 @@ def _ceil_to(moment: datetime, grain: timedelta) -> datetime:
     return floored if floored == moment else floored + grain
 
 
-def window_pieces(*, start: datetime, end: datetime, now: datetime, step: timedelta | None = None) -> list[Piece]:
+def window_pieces(
+    *, start: datetime, end: datetime, now: datetime, step: timedelta | None = None, coarse: bool = False
+) -> list[Piece]:
     """Split ``[start, end)`` into parts, each read from the coarsest source that fits it.
 
     With ``step`` (a time series), a tier is used only if its grain divides the step, so
-    each rollup bucket falls inside one chart bucket.
+    each rollup bucket falls inside one chart bucket. ``coarse`` allows the week tiers, for
+    reads whose kinds they keep.
     """
-    tiers = [(name, grain) for name, grain in TIERS if step is None or step % grain == timedelta(0)]
+    candidates = (COARSE_TIERS if coarse else ()) + TIERS
+    tiers = [(name, grain) for name, grain in candidates if step is None or step % grain == timedelta(0)]
     horizon = minute_tier_horizon(now)
     pieces: list[Piece] = []
 

@@ -21,6 +21,9 @@ from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS
 from tracking.rollups.layout import COST_MARKER, DERIVED_KINDS, HISTOGRAM_KINDS, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
 
 TIER_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour", "day": "tracking_rollup_day"}
+#: The week tiers (``layout.COARSE_TIERS``); apart from TIER_TABLES, which old migrations iterate.
+COARSE_TABLES = {"weeks4": "tracking_rollup_weeks4", "week": "tracking_rollup_week"}
+ALL_TABLES = TIER_TABLES | COARSE_TABLES
 EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 _COLUMN_RE = re.compile(r"^(blob|double)([1-9]|1[0-9]|20)$")
 _STAGE_COLUMN_RE = re.compile(r"^(index1|(blob|double)([1-9]|1[0-9]|20))$")
@@ -51,6 +54,28 @@ CREATE TABLE {table} (
 ) WITH (fillfactor = 70);"""
         )
     return "\n".join(statements)
+
+
+def coarse_tables_sql() -> str:
+    """DDL of the week tiers: the shape of the others with the histogram arrays."""
+    return "\n".join(
+        f"""
+CREATE TABLE {table} (
+    dataset_id bigint NOT NULL,
+    bucket timestamptz NOT NULL,
+    kind smallint NOT NULL,
+    k1 text NOT NULL,
+    k2 text NOT NULL,
+    n bigint NOT NULL,
+    s1 numeric NOT NULL,
+    s2 numeric NOT NULL,
+    s3 numeric NOT NULL,
+    bins smallint[],
+    counts bigint[],
+    PRIMARY KEY (dataset_id, kind, bucket, k1, k2)
+) WITH (fillfactor = 70);"""
+        for table in COARSE_TABLES.values()
+    )
 
 
 def rollup_tables_drop_sql() -> str:
@@ -200,6 +225,12 @@ def raw_piece_sql(layout: Layout, *, kinds: Sequence[int], keyed: bool, staged: 
     columns = "dataset_id, ts, kind, k1, k2, n, s1, s2, s3"
     sql = f"SELECT {columns} FROM ({classified_sql(layout, staged=staged)}) AS c WHERE kind = ANY(%s){key_filter}"
     names = [*source, "kinds"] + (["keys"] if keyed else [])
+    if Kind.PATH in kinds:
+        sql += (
+            f" UNION ALL SELECT dataset_id, ts, {int(Kind.PATH)}, k1, '', n, s1, CASE WHEN {FIVE_XX_SQL} THEN n ELSE 0 END, s3"
+            f" FROM ({classified_sql(layout, staged=staged)}) AS c WHERE kind = {int(Kind.REQUEST)}{key_filter}"
+        )
+        names += [*source] + (["keys"] if keyed else [])
     if HISTOGRAM_KINDS & set(kinds):
         # One scan yields both histograms: per path (LATENCY) and over all paths (LATENCY_ALL).
         # Per-path bins are the all-paths bins merged in pairs (PATH_LATENCY_BOUNDS).
@@ -265,58 +296,76 @@ _HISTOGRAMS = ", ".join(str(int(kind)) for kind in sorted(HISTOGRAM_KINDS))
 _DERIVED = ", ".join(str(int(kind)) for kind in sorted(DERIVED_KINDS))
 
 
-def compact_sql(source: str, grain: str) -> str:
+def compact_sql(source: str, grain: str, *, coarse: bool = False) -> str:
     """Tier rows of one grain, in key order, from expanded rollup rows.
 
-    ``source`` yields ``dataset_id, ts, kind, k1, k2, n, s1, s2, s3`` where a histogram row
-    carries its bin number in ``k2`` (``raw_piece_sql``, ``expanded_tier_sql``). Out come the
-    sums per key and bucket, the path-less ``STATUS`` rows summed from the requests, and one
-    row per histogram key and bucket whose ``bins`` (ascending) and ``counts`` hold what were
-    rows of their own: 10,000 paths then cost 10,000 rows per bucket, not one per path and bin.
+    ``source`` yields ``dataset_id, ts, kind, k1, k2, n, s1, s2, s3`` of the stored kinds, a
+    histogram row carrying its bin number in ``k2`` (``raw_piece_sql``, ``expanded_tier_sql``).
+    Out come the sums per key and bucket; the ``STATUS`` rows (requests over all paths); the
+    ``PATH`` rows (requests per path, ``s2`` the 5xx ones, with the path's latency histogram in
+    ``bins`` ascending and ``counts``); and one ``LATENCY_ALL`` row per bucket. 10,000 paths
+    cost 10,000 rows per bucket, not one per path and bin. ``coarse`` leaves ``REQUEST`` out.
     """
+    requests = f" AND kind <> {int(Kind.REQUEST)}" if coarse else ""
     return f"""
         SELECT * FROM (
             WITH e AS MATERIALIZED (
                 SELECT dataset_id, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}) AS bucket, kind, k1, k2,
                        sum(n) AS n, sum(s1) AS s1, sum(s2) AS s2, sum(s3) AS s3
                 FROM ({source}) AS s GROUP BY 1, 2, 3, 4, 5
+            ),
+            latency AS (
+                SELECT dataset_id, bucket, k1, array_agg(k2::smallint ORDER BY k2::smallint) AS bins,
+                       array_agg(n::bigint ORDER BY k2::smallint) AS counts
+                FROM e WHERE kind = {int(Kind.LATENCY)} GROUP BY 1, 2, 3
+            ),
+            paths AS (
+                SELECT dataset_id, bucket, k1, sum(n)::bigint AS n, sum(s1) AS s1,
+                       coalesce(sum(n) FILTER (WHERE {FIVE_XX_SQL}), 0) AS s2, sum(s3) AS s3
+                FROM e WHERE kind = {int(Kind.REQUEST)} GROUP BY 1, 2, 3
             )
             SELECT dataset_id, bucket, kind, k1, k2, n::bigint, s1, s2, s3, NULL::smallint[], NULL::bigint[]
-            FROM e WHERE kind NOT IN ({_HISTOGRAMS})
+            FROM e WHERE kind NOT IN ({_HISTOGRAMS}){requests}
             UNION ALL
             SELECT dataset_id, bucket, {int(Kind.STATUS)}, '', k2, sum(n)::bigint, sum(s1), sum(s2), sum(s3), NULL, NULL
             FROM e WHERE kind = {int(Kind.REQUEST)} GROUP BY 1, 2, 5
             UNION ALL
-            SELECT dataset_id, bucket, kind, k1, '', sum(n)::bigint, 0, 0, 0,
+            SELECT p.dataset_id, p.bucket, {int(Kind.PATH)}, p.k1, '', p.n, p.s1, p.s2, p.s3, l.bins, l.counts
+            FROM paths AS p LEFT JOIN latency AS l USING (dataset_id, bucket, k1)
+            UNION ALL
+            SELECT dataset_id, bucket, kind, '', '', sum(n)::bigint, 0, 0, 0,
                    array_agg(k2::smallint ORDER BY k2::smallint), array_agg(n::bigint ORDER BY k2::smallint)
-            FROM e WHERE kind IN ({_HISTOGRAMS}) GROUP BY 1, 2, 3, 4
+            FROM e WHERE kind = {int(Kind.LATENCY_ALL)} GROUP BY 1, 2, 3
         ) AS t ORDER BY 1, 3, 2, 4, 5"""
 
 
 def expanded_tier_sql(table: str, where: str) -> str:
-    """A tier's rows as ``compact_sql`` reads them: a histogram row becomes a row per bin and
-    ``STATUS`` rows are left out (they are derived again). ``where``'s placeholders appear twice."""
+    """A tier's rows as ``compact_sql`` reads them: the stored kinds, histograms one row per bin
+    (per-path ones from the ``PATH`` rows, as ``LATENCY``). ``where``'s placeholders appear
+    twice. A week tier has no ``REQUEST`` rows, so rebuilding from one yields no ``STATUS`` or
+    ``PATH`` rows: the week tiers are built from the day tier."""
     return f"""
         SELECT dataset_id, bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM {table}
         WHERE {where} AND kind NOT IN ({_DERIVED})
         UNION ALL
-        SELECT dataset_id, bucket, kind, k1, u.bin::text, u.count, 0, 0, 0
+        SELECT dataset_id, bucket, CASE kind WHEN {int(Kind.PATH)} THEN {int(Kind.LATENCY)} ELSE kind END,
+               k1, u.bin::text, u.count, 0, 0, 0
         FROM {table} CROSS JOIN LATERAL unnest(bins, counts) AS u(bin, count)
-        WHERE {where} AND kind IN ({_HISTOGRAMS})"""
+        WHERE {where} AND kind IN ({int(Kind.PATH)}, {int(Kind.LATENCY_ALL)})"""
 
 
 #: Adding a batch's histogram to a stored one: the union of their bins, counts added per bin.
 _MERGE_BINS = (
-    "bins = CASE WHEN r.bins IS NULL THEN NULL ELSE "
+    "bins = CASE WHEN r.bins IS NULL AND EXCLUDED.bins IS NULL THEN NULL ELSE "
     "(SELECT array_agg(DISTINCT b ORDER BY b) FROM unnest(r.bins || EXCLUDED.bins) AS b) END, "
-    "counts = CASE WHEN r.bins IS NULL THEN NULL ELSE "
+    "counts = CASE WHEN r.bins IS NULL AND EXCLUDED.bins IS NULL THEN NULL ELSE "
     "(SELECT array_agg(c ORDER BY b) FROM (SELECT b, sum(c)::bigint AS c "
     "FROM unnest(r.bins || EXCLUDED.bins, r.counts || EXCLUDED.counts) AS u(b, c) GROUP BY b) AS m) END"
 )
 
 
 def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> None:
-    """Group the staged points of some datasets per minute and add them to all three tiers.
+    """Group the staged points of some datasets per minute and add them to every tier.
 
     One statement: points are classified once, grouped per minute (latency bins per path
     and minute first), then compacted at each tier's grain (``compact_sql``) and upserted,
@@ -330,8 +379,8 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
 
     def upsert(tier: str, grain: str) -> str:
         return f"""
-            INSERT INTO {TIER_TABLES[tier]} AS r ({TIER_COLUMNS})
-            {compact_sql(expanded, grain)}
+            INSERT INTO {ALL_TABLES[tier]} AS r ({TIER_COLUMNS})
+            {compact_sql(expanded, grain, coarse=tier in COARSE_TABLES)}
             ON CONFLICT ({keys}) DO UPDATE SET {update}"""
 
     with connection.cursor() as cursor:
@@ -356,6 +405,8 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
             ),
             minute AS ({upsert("minute", "1 minute")}),
             hour AS ({upsert("hour", "1 hour")}),
+            week AS ({upsert("week", "7 days")}),
+            weeks4 AS ({upsert("weeks4", "28 days")}),
             day_rows AS MATERIALIZED ({_day_totals_select("minutes", "")}),
             totals AS (
                 INSERT INTO {DAY_TOTALS_TABLE} AS t SELECT * FROM day_rows
@@ -398,7 +449,7 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
     far_past = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
     far_future = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
     with connection.cursor() as cursor:
-        for table in TIER_TABLES.values():
+        for table in ALL_TABLES.values():
             cursor.execute(f"DELETE FROM {table} WHERE dataset_id = %s", [dataset_id])
         _rebuild_from_raw(
             cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["hour"], grain="1 hour", start=far_past, end=far_future
@@ -408,6 +459,12 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
             f"{compact_sql(expanded_tier_sql(TIER_TABLES['hour'], 'dataset_id = %s'), '1 day')}",
             [dataset_id, dataset_id],
         )
+        for tier, grain in (("week", "7 days"), ("weeks4", "28 days")):
+            cursor.execute(
+                f"INSERT INTO {COARSE_TABLES[tier]} ({TIER_COLUMNS}) "
+                f"{compact_sql(expanded_tier_sql(TIER_TABLES['day'], 'dataset_id = %s'), grain, coarse=True)}",
+                [dataset_id, dataset_id],
+            )
         _rebuild_from_raw(
             cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain="1 minute", start=minute_from, end=far_future
         )
@@ -421,7 +478,7 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
             f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(TIER_TABLES['day'], ' AND r.dataset_id = %s')}", [dataset_id]
         )
         _project_days_recompute(cursor, project_ids=project_ids)
-        for table in TIER_TABLES.values():
+        for table in ALL_TABLES.values():
             cursor.execute(f"ANALYZE {table}")
 
 
@@ -436,10 +493,10 @@ def rollup_prune_retention(*, now: datetime) -> int:
     day that each dataset's retention keeps (``reports._Reader.oldest``)."""
     deleted = 0
     with connection.cursor() as cursor:
-        for tier in ("hour", "day"):
+        for tier in ("hour", "day", *COARSE_TABLES):
             cursor.execute(
                 f"""
-                DELETE FROM {TIER_TABLES[tier]} AS r USING tracking_dataset AS d
+                DELETE FROM {ALL_TABLES[tier]} AS r USING tracking_dataset AS d
                 WHERE r.dataset_id = d.id
                   AND r.bucket < date_bin(INTERVAL '1 day', %s - make_interval(days => d.retention_days), {EPOCH_SQL})
                                  + INTERVAL '1 day'
@@ -467,7 +524,7 @@ def rollup_prune_orphans() -> int:
     ORM. The retention prune joins the datasets and so would never reach them."""
     deleted = 0
     with connection.cursor() as cursor:
-        for table in TIER_TABLES.values():
+        for table in ALL_TABLES.values():
             cursor.execute(
                 f"DELETE FROM {table} AS r WHERE NOT EXISTS (SELECT 1 FROM tracking_dataset AS d WHERE d.id = r.dataset_id)"
             )

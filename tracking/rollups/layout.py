@@ -25,15 +25,19 @@ class Kind(IntEnum):
     LATENCY = 10
     LATENCY_ALL = 11
     STATUS = 12
+    PATH = 13
 
 
 #: Kinds that are histograms of request durations rather than points. A rollup keeps one row
-#: per key and bucket for them, its bins and counts in two arrays (``bins``, ``counts``).
+#: per key and bucket for them, its bins and counts in two arrays (``bins``, ``counts``): the
+#: all-paths histogram in rows of its own, the per-path ones in the ``PATH`` rows.
 HISTOGRAM_KINDS = frozenset({Kind.LATENCY, Kind.LATENCY_ALL})
-#: Kinds that count again points another kind counts: the histograms, and the requests summed
-#: over all paths (``STATUS``, per status only), which answer path-less reads of requests
-#: from a few rows per bucket where ``REQUEST`` rows number the paths.
-DERIVED_KINDS = HISTOGRAM_KINDS | {Kind.STATUS}
+#: Kinds that count again points another kind counts: the histograms; the requests summed over
+#: all paths (``STATUS``, per status), which answer path-less reads of requests from a few rows
+#: per bucket where ``REQUEST`` rows number the paths and statuses; and the requests per path
+#: (``PATH``: ``s2`` holds the 5xx requests, ``bins``/``counts`` the path's latency histogram),
+#: which answer the path tables from one row per path and bucket.
+DERIVED_KINDS = HISTOGRAM_KINDS | {Kind.STATUS, Kind.PATH}
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
@@ -99,6 +103,10 @@ MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 TIERS: tuple[tuple[str, timedelta], ...] = (("day", DAY), ("hour", HOUR), ("minute", MINUTE))
+#: Coarser tiers for long ranges (blocks of 28 and 7 days aligned to the epoch, as ``date_bin``
+#: aligns them). They keep every kind but ``REQUEST``, whose rows per path and status are what
+#: makes a 90-day read of 10,000 paths slow: a read that needs those skips them.
+COARSE_TIERS: tuple[tuple[str, timedelta], ...] = (("weeks4", timedelta(days=28)), ("week", timedelta(days=7)))
 
 
 def minute_tier_horizon(now: datetime) -> datetime:

@@ -8,10 +8,12 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from tests.tracking.reports.conftest import NOW
-from tests.tracking.reports.helpers import raw
+from projects.models import Project
+from tests.factories import DatasetFactory
+from tests.tracking.reports.conftest import NOW, mixed_points
+from tests.tracking.reports.helpers import points_store, raw
 from tracking.models import Dataset
-from tracking.reports.db import Piece, rollup_aggregate
+from tracking.reports.db import Piece, coarse_readable, rollup_aggregate
 from tracking.reports.selectors import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
 from tracking.reports.window import window_build, window_pieces
 from tracking.rollups.layout import HTTP_METHODS, LATENCY_BOUNDS, Kind, layout_from_labels
@@ -118,7 +120,7 @@ def test_rebuilt_rollups_equal_incremental_rollups(mixed_dataset):
                 f"SELECT bucket, kind, k1, k2, n, s1, s2, s3, bins, counts FROM tracking_rollup_{tier} WHERE dataset_id = %s ORDER BY 1, 2, 3, 4",
                 [mixed_dataset.id],
             )
-            for tier in ("minute", "hour", "day")
+            for tier in ("minute", "hour", "day", "week", "weeks4")
         }
 
     incremental = snapshot()
@@ -127,6 +129,8 @@ def test_rebuilt_rollups_equal_incremental_rollups(mixed_dataset):
 
     assert rebuilt["hour"] == incremental["hour"]
     assert rebuilt["day"] == incremental["day"]
+    assert rebuilt["week"] == incremental["week"] and rebuilt["weeks4"] == incremental["weeks4"]
+    assert {row[1] for row in rebuilt["week"]} == {2, 3, 4, 5, 6, 9, 11, 12, 13}
     horizon_rows = [row for row in incremental["minute"] if row[0] >= NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)]
     assert rebuilt["minute"] == horizon_rows
     assert len(rebuilt["hour"]) > 100
@@ -344,38 +348,74 @@ READS = [
     ([Kind.LATENCY_ALL], ["k2"], None),
     ([Kind.COST, Kind.AI, Kind.ERROR], ["kind", "k1", "k2"], None),
     ([Kind.REQUEST], ["k1"], ["/api/users"]),
+    ([Kind.PATH], ["k1"], None),
+    ([Kind.PATH, Kind.LATENCY], ["kind", "k1", "k2"], ["/api/orders"]),
 ]
+READ_IDS = [f"{'+'.join(k.name for k in r[0])}-by-{'-'.join(r[1]) or 'none'}{'-keyed' if r[2] else ''}" for r in READS]
+
+
+def _reads_agree(dataset, start, end, read):
+    kinds, group_by, keys = read
+    layout = layout_from_labels(dataset.labels)
+    coarse = coarse_readable(kinds=kinds, group_by=group_by, keys=keys)
+
+    def read_from(pieces):
+        rows = rollup_aggregate(dataset_id=dataset.id, layout=layout, pieces=pieces, kinds=kinds, group_by=group_by, keys=keys)
+        return sorted(repr(row) for row in rows)
+
+    pieces = window_pieces(start=start, end=end, now=NOW, coarse=coarse)
+    tiered = read_from(pieces)
+    assert tiered == read_from([Piece("raw", start, end)])
+    return tiered, {piece.source for piece in pieces}
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=["3d-unaligned", "6h-unaligned", "24h", "5m", "old-3h"])
-@pytest.mark.parametrize("read", READS, ids=[f"{'+'.join(k.name for k in r[0])}-by-{'-'.join(r[1]) or 'none'}" for r in READS])
+@pytest.mark.parametrize("read", READS, ids=READ_IDS)
 def test_tier_reads_print_the_same_rows_as_raw_reads(mixed_dataset, window, read):
-    """Compact histograms and path-less STATUS rows are storage only: every read of the tiers
-    prints the rows the raw points give, digit for digit (``repr`` tells 1.0 from 1.00)."""
-    start, end = window
-    kinds, group_by, keys = read
-    layout = layout_from_labels(mixed_dataset.labels)
-
-    def read_from(pieces):
-        rows = rollup_aggregate(dataset_id=mixed_dataset.id, layout=layout, pieces=pieces, kinds=kinds, group_by=group_by, keys=keys)
-        return sorted(repr(row) for row in rows)
-
-    tiered = read_from(window_pieces(start=start, end=end, now=NOW))
-    assert tiered == read_from([Piece("raw", start, end)])
+    """Compact histograms and the derived STATUS and PATH rows are storage only: every read of
+    the tiers prints the rows the raw points give, digit for digit (``repr`` tells 1.0 from 1.00)."""
+    tiered, _sources = _reads_agree(mixed_dataset, *window, read)
     assert tiered or window == WINDOWS[3]  # five minutes may hold no cost, AI or error point
+
+
+@pytest.fixture
+def long_dataset(db: None, project: Project) -> Dataset:
+    dataset = DatasetFactory(project=project, name="long")
+    points_store(dataset, mixed_points(now=NOW, count=700, days=80, seed=11), batch=100)
+    dataset.refresh_from_db()
+    return dataset
+
+
+LONG_WINDOWS = [
+    (NOW - timedelta(days=75, hours=3, seconds=5), NOW - timedelta(seconds=3)),
+    (NOW - timedelta(days=37, minutes=1), NOW - timedelta(days=2, hours=5)),
+    (NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=30), NOW),
+]
+
+
+@pytest.mark.parametrize("window", LONG_WINDOWS, ids=["75d-unaligned", "35d-old", "30d-preset"])
+@pytest.mark.parametrize("read", READS, ids=READ_IDS)
+def test_week_tier_reads_print_the_same_rows_as_raw_reads(long_dataset, window, read):
+    tiered, sources = _reads_agree(long_dataset, *window, read)
+    assert tiered
+    assert ("week" in sources or "weeks4" in sources) == coarse_readable(kinds=read[0], group_by=read[1], keys=read[2])
 
 
 def test_histograms_are_one_row_per_path_and_bucket(mixed_dataset):
     rows = raw(
-        "SELECT kind, k1, bucket, count(*), min(cardinality(bins)), bool_and(cardinality(bins) = cardinality(counts)) "
-        "FROM tracking_rollup_hour WHERE dataset_id = %s AND kind IN (10, 11) GROUP BY 1, 2, 3",
+        "SELECT kind, k1, bucket, count(*), coalesce(cardinality(bins), 0), coalesce(cardinality(counts), 0) "
+        "FROM tracking_rollup_hour WHERE dataset_id = %s AND kind IN (11, 13) GROUP BY 1, 2, 3, 5, 6",
         [mixed_dataset.id],
     )
-    (binned,), = raw(
-        f"SELECT count(DISTINCT (date_bin('1 hour', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00'), blob2)) "
-        f"FROM tracking_datapoint WHERE dataset_id = %s AND {REQUEST} AND double1 IS NOT NULL",
+    (paths, timed), = raw(
+        "SELECT count(DISTINCT (h, blob2)), count(DISTINCT (h, blob2)) FILTER (WHERE double1 IS NOT NULL) FROM ("
+        f"SELECT date_bin('1 hour', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS h, * FROM tracking_datapoint "
+        f"WHERE dataset_id = %s AND {REQUEST}) AS p",
         [mixed_dataset.id],
     )
     assert {row[3] for row in rows} == {1}
-    assert all(row[4] >= 1 and row[5] for row in rows)
-    assert sum(1 for row in rows if row[0] == Kind.LATENCY) == binned
+    assert all(row[4] == row[5] for row in rows)
+    assert sum(1 for row in rows if row[0] == Kind.PATH) == paths
+    assert sum(1 for row in rows if row[0] == Kind.PATH and row[4]) == timed
+    (latency_rows,), = raw("SELECT count(*) FROM tracking_rollup_hour WHERE dataset_id = %s AND kind = 10", [mixed_dataset.id])
+    assert latency_rows == 0

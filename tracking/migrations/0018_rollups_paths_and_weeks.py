@@ -1,0 +1,42 @@
+from django.db import migrations
+
+from tracking.rollups.db import COARSE_TABLES, TIER_COLUMNS, coarse_tables_sql, compact_sql, expanded_tier_sql
+
+REQUEST, LATENCY, PATH = 1, 10, 13
+FIVE_XX = "k2 ~ '^5[0-9][0-9]$'"
+BASE_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour", "day": "tracking_rollup_day"}
+
+TO_PATHS = "\n".join(
+    f"""
+INSERT INTO {table} ({TIER_COLUMNS})
+    SELECT p.dataset_id, p.bucket, {PATH}, p.k1, '', p.n, p.s1, p.s2, p.s3, l.bins, l.counts
+    FROM (
+        SELECT dataset_id, bucket, k1, sum(n)::bigint AS n, sum(s1) AS s1,
+               coalesce(sum(n) FILTER (WHERE {FIVE_XX}), 0) AS s2, sum(s3) AS s3
+        FROM {table} WHERE kind = {REQUEST} GROUP BY 1, 2, 3
+    ) AS p LEFT JOIN (SELECT dataset_id, bucket, k1, bins, counts FROM {table} WHERE kind = {LATENCY}) AS l
+    USING (dataset_id, bucket, k1);
+DELETE FROM {table} WHERE kind = {LATENCY};
+"""
+    for table in BASE_TABLES.values()
+)
+
+WEEKS = "\n".join(
+    f"INSERT INTO {COARSE_TABLES[tier]} ({TIER_COLUMNS}) "
+    f"{compact_sql(expanded_tier_sql(BASE_TABLES['day'], 'true'), grain, coarse=True)};"
+    for tier, grain in (("week", "7 days"), ("weeks4", "28 days"))
+)
+
+
+class Migration(migrations.Migration):
+    """Per-path request rows (kind 13, with the path's latency histogram, replacing kind 10 rows)
+    and the week tiers (tracking/rollups/layout.py COARSE_TIERS), regrouped from existing rows."""
+
+    dependencies = [("tracking", "0017_rollups_compact_histograms")]
+
+    operations = [
+        migrations.RunSQL(
+            sql=coarse_tables_sql() + TO_PATHS + WEEKS,
+            reverse_sql="\n".join(f"DROP TABLE {table};" for table in COARSE_TABLES.values()),
+        )
+    ]
