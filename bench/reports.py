@@ -61,7 +61,7 @@ def _stored_points(dataset_id: int) -> int:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT coalesce(sum(n), 0) FROM tracking_rollup_day WHERE dataset_id = %s AND kind < 10", [dataset_id]
+            "SELECT coalesce(sum(n), 0) FROM tracking_rollup_day WHERE dataset_id = %s AND kind NOT IN (10, 11, 13)", [dataset_id]
         )
         return int(cursor.fetchone()[0])
 

@@ -31,15 +31,14 @@ GROUPS = ("t", "kind", "k1", "k2")
 
 
 def tier_kinds(*, kinds: Sequence[int], group_by: Sequence[str], keys: Sequence[str] | None) -> list[int]:
-    """The kinds a tier read of ``kinds`` reads: requests not told apart by path come from their
-    path-less STATUS rows (a few per bucket, where REQUEST rows number the paths and statuses;
-    raw pieces yield REQUEST rows, which sum alike)."""
+    """The kinds a tier read of ``kinds`` reads: requests not told apart by path come from the
+    STATUS rows (raw pieces yield REQUEST rows, which sum alike); ``layout.DERIVED_KINDS``."""
     by_status = "k1" not in group_by and keys is None
     return [int(Kind.STATUS) if by_status and kind == Kind.REQUEST else int(kind) for kind in kinds]
 
 
-def coarse_readable(*, kinds: Sequence[int], group_by: Sequence[str], keys: Sequence[str] | None) -> bool:
-    """Whether the week tiers hold what the read needs: all but per-path-and-status requests."""
+def tier_readable(*, kinds: Sequence[int], group_by: Sequence[str], keys: Sequence[str] | None) -> bool:
+    """Whether the tiers hold what the read needs: everything but requests per path and status."""
     return Kind.REQUEST not in tier_kinds(kinds=kinds, group_by=group_by, keys=keys)
 
 
@@ -54,6 +53,8 @@ def rollup_aggregate(
     keys: Sequence[str] | None = None,
 ) -> list[tuple]:
     """Sum ``n, s1, s2, s3`` over the pieces, grouped by ``group_by`` (from ``GROUPS``).
+
+    Tier pieces only for reads the tiers answer (``tier_readable``).
 
     ``t`` groups by ``step``-wide buckets aligned to the epoch; every piece's source must be
     at most that fine. ``keys`` restricts ``k1`` (e.g. to the top paths). Histogram rows come
@@ -170,6 +171,6 @@ def project_totals(*, since: datetime) -> list[tuple[int, int, int, int, object]
             FROM {TIER_TABLES["hour"]} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
             WHERE r.bucket >= %s GROUP BY d.project_id
             """,
-            [int(Kind.REQUEST), int(Kind.REQUEST), int(Kind.ERROR), int(Kind.COST), since],
+            [int(Kind.STATUS), int(Kind.STATUS), int(Kind.ERROR), int(Kind.COST), since],
         )
         return [(row[0], int(row[1] or 0), int(row[2] or 0), int(row[3] or 0), row[4] or 0) for row in cursor.fetchall()]

@@ -18,7 +18,7 @@ from django.db.models import F
 
 from projects.models import Project
 from tracking.models import Dataset
-from tracking.reports.db import coarse_readable, rollup_aggregate
+from tracking.reports.db import Piece, rollup_aggregate, tier_readable
 from tracking.reports.window import PRESETS, Window, WindowInvalid, bucket_starts, window_build, window_pieces, window_preset
 from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
@@ -114,8 +114,10 @@ class _Reader:
         if lo >= hi:
             return []
         step = self.window.step if series else None
-        coarse = coarse_readable(kinds=kinds, group_by=group_by, keys=keys)
-        pieces = window_pieces(start=lo, end=hi, now=self.now, step=step, coarse=coarse)
+        if tier_readable(kinds=kinds, group_by=group_by, keys=keys):
+            pieces = window_pieces(start=lo, end=hi, now=self.now, step=step)
+        else:
+            pieces = [Piece("raw", lo, hi)]
         return rollup_aggregate(
             dataset_id=self.dataset.id,
             layout=self.layout,

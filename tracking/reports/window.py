@@ -1,7 +1,7 @@
 """Report time windows: ranges, the interval that fits them, and which source reads each part.
 
 A range is split so that every part is read from the coarsest source aligned with it: whole
-days from the day tier, whole hours from the hour tier, whole minutes from the minute tier
+28- and 7-day blocks from the week tiers, whole days from the day tier, whole hours from the hour tier, whole minutes from the minute tier
 and the ragged ends (under a minute, or under an hour past the minute tier's horizon) from
 raw points. The parts never overlap, so their sums are the raw sum over the range.
 """
@@ -95,17 +95,13 @@ def _ceil_to(moment: datetime, grain: timedelta) -> datetime:
     return floored if floored == moment else floored + grain
 
 
-def window_pieces(
-    *, start: datetime, end: datetime, now: datetime, step: timedelta | None = None, coarse: bool = False
-) -> list[Piece]:
+def window_pieces(*, start: datetime, end: datetime, now: datetime, step: timedelta | None = None) -> list[Piece]:
     """Split ``[start, end)`` into parts, each read from the coarsest source that fits it.
 
     With ``step`` (a time series), a tier is used only if its grain divides the step, so
-    each rollup bucket falls inside one chart bucket. ``coarse`` allows the week tiers, for
-    reads whose kinds they keep.
+    each rollup bucket falls inside one chart bucket.
     """
-    candidates = (COARSE_TIERS if coarse else ()) + TIERS
-    tiers = [(name, grain) for name, grain in candidates if step is None or step % grain == timedelta(0)]
+    tiers = [(name, grain) for name, grain in COARSE_TIERS + TIERS if step is None or step % grain == timedelta(0)]
     horizon = minute_tier_horizon(now)
     pieces: list[Piece] = []
 

@@ -18,7 +18,17 @@ from django.db.backends.utils import CursorWrapper
 from psycopg import sql as pgsql
 
 from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS
-from tracking.rollups.layout import COST_MARKER, DERIVED_KINDS, HISTOGRAM_KINDS, HTTP_METHODS, LATENCY_BOUNDS, MARKERS, Kind, Layout
+from tracking.rollups.layout import (
+    CLASSIFIED_KINDS,
+    COST_MARKER,
+    DERIVED_KINDS,
+    HISTOGRAM_KINDS,
+    HTTP_METHODS,
+    LATENCY_BOUNDS,
+    MARKERS,
+    Kind,
+    Layout,
+)
 
 TIER_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour", "day": "tracking_rollup_day"}
 #: The week tiers (``layout.COARSE_TIERS``); apart from TIER_TABLES, which old migrations iterate.
@@ -111,12 +121,14 @@ CREATE INDEX tracking_dataset_day_project ON {DAY_TOTALS_TABLE} (project_id, day
 
 
 def _day_totals_select(source: str, where: str) -> str:
-    """Day totals grouped from rollup-shaped rows (``dataset_id, bucket, kind, k2, n, s1``)."""
+    """Day totals grouped from rollup-shaped rows (``dataset_id, bucket, kind, k2, n, s1``): classified
+    points (requests as ``REQUEST``) or tier rows (requests as ``STATUS``)."""
     derived = ", ".join(str(int(kind)) for kind in sorted(DERIVED_KINDS))
+    requests = f"{int(Kind.REQUEST)}, {int(Kind.STATUS)}"
     return f"""
         SELECT r.dataset_id, (r.bucket AT TIME ZONE 'UTC')::date AS day, d.project_id,
-            sum(r.n) AS points, coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)}), 0) AS requests,
-            coalesce(sum(r.n) FILTER (WHERE r.kind = {int(Kind.REQUEST)} AND {FIVE_XX_SQL}), 0) AS errors_5xx,
+            sum(r.n) AS points, coalesce(sum(r.n) FILTER (WHERE r.kind IN ({requests})), 0) AS requests,
+            coalesce(sum(r.n) FILTER (WHERE r.kind IN ({requests}) AND {FIVE_XX_SQL}), 0) AS errors_5xx,
             coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.COST)}), 0) AS cost_usd,
             coalesce(sum(r.s1) FILTER (WHERE r.kind = {int(Kind.AI)}), 0) AS ai_tokens
         FROM {source} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
@@ -296,17 +308,17 @@ _HISTOGRAMS = ", ".join(str(int(kind)) for kind in sorted(HISTOGRAM_KINDS))
 _DERIVED = ", ".join(str(int(kind)) for kind in sorted(DERIVED_KINDS))
 
 
-def compact_sql(source: str, grain: str, *, coarse: bool = False) -> str:
+def compact_sql(source: str, grain: str) -> str:
     """Tier rows of one grain, in key order, from expanded rollup rows.
 
-    ``source`` yields ``dataset_id, ts, kind, k1, k2, n, s1, s2, s3`` of the stored kinds, a
-    histogram row carrying its bin number in ``k2`` (``raw_piece_sql``, ``expanded_tier_sql``).
-    Out come the sums per key and bucket; the ``STATUS`` rows (requests over all paths); the
-    ``PATH`` rows (requests per path, ``s2`` the 5xx ones, with the path's latency histogram in
-    ``bins`` ascending and ``counts``); and one ``LATENCY_ALL`` row per bucket. 10,000 paths
-    cost 10,000 rows per bucket, not one per path and bin. ``coarse`` leaves ``REQUEST`` out.
+    ``source`` yields ``dataset_id, ts, kind, k1, k2, n, s1, s2, s3``: classified points
+    (``raw_piece_sql``) or a finer tier's rows (``expanded_tier_sql``), a histogram row carrying
+    its bin number in ``k2``. Out come the sums per key and bucket; ``STATUS`` and ``PATH`` rows
+    from the requests (``layout.DERIVED_KINDS``), a path's latency histogram in its ``PATH``
+    row's ``bins`` (ascending) and ``counts``; and one ``LATENCY_ALL`` row per bucket. 10,000
+    paths cost 10,000 rows per bucket, not one per path and status plus one per path and bin.
     """
-    requests = f" AND kind <> {int(Kind.REQUEST)}" if coarse else ""
+    request, status, path = int(Kind.REQUEST), int(Kind.STATUS), int(Kind.PATH)
     return f"""
         SELECT * FROM (
             WITH e AS MATERIALIZED (
@@ -320,17 +332,21 @@ def compact_sql(source: str, grain: str, *, coarse: bool = False) -> str:
                 FROM e WHERE kind = {int(Kind.LATENCY)} GROUP BY 1, 2, 3
             ),
             paths AS (
-                SELECT dataset_id, bucket, k1, sum(n)::bigint AS n, sum(s1) AS s1,
-                       coalesce(sum(n) FILTER (WHERE {FIVE_XX_SQL}), 0) AS s2, sum(s3) AS s3
-                FROM e WHERE kind = {int(Kind.REQUEST)} GROUP BY 1, 2, 3
+                SELECT dataset_id, bucket, k1, sum(n)::bigint AS n, sum(s1) AS s1, sum(s2) AS s2, sum(s3) AS s3
+                FROM (
+                    SELECT dataset_id, bucket, k1, n, s1, CASE WHEN {FIVE_XX_SQL} THEN n ELSE 0 END AS s2, s3
+                    FROM e WHERE kind = {request}
+                    UNION ALL
+                    SELECT dataset_id, bucket, k1, n, s1, s2, s3 FROM e WHERE kind = {path}
+                ) AS p GROUP BY 1, 2, 3
             )
             SELECT dataset_id, bucket, kind, k1, k2, n::bigint, s1, s2, s3, NULL::smallint[], NULL::bigint[]
-            FROM e WHERE kind NOT IN ({_HISTOGRAMS}){requests}
+            FROM e WHERE kind NOT IN ({_HISTOGRAMS}, {request}, {status}, {path})
             UNION ALL
-            SELECT dataset_id, bucket, {int(Kind.STATUS)}, '', k2, sum(n)::bigint, sum(s1), sum(s2), sum(s3), NULL, NULL
-            FROM e WHERE kind = {int(Kind.REQUEST)} GROUP BY 1, 2, 5
+            SELECT dataset_id, bucket, {status}, '', k2, sum(n)::bigint, sum(s1), sum(s2), sum(s3), NULL, NULL
+            FROM e WHERE kind IN ({request}, {status}) GROUP BY 1, 2, 5
             UNION ALL
-            SELECT p.dataset_id, p.bucket, {int(Kind.PATH)}, p.k1, '', p.n, p.s1, p.s2, p.s3, l.bins, l.counts
+            SELECT p.dataset_id, p.bucket, {path}, p.k1, '', p.n, p.s1, p.s2, p.s3, l.bins, l.counts
             FROM paths AS p LEFT JOIN latency AS l USING (dataset_id, bucket, k1)
             UNION ALL
             SELECT dataset_id, bucket, kind, '', '', sum(n)::bigint, 0, 0, 0,
@@ -340,13 +356,11 @@ def compact_sql(source: str, grain: str, *, coarse: bool = False) -> str:
 
 
 def expanded_tier_sql(table: str, where: str) -> str:
-    """A tier's rows as ``compact_sql`` reads them: the stored kinds, histograms one row per bin
-    (per-path ones from the ``PATH`` rows, as ``LATENCY``). ``where``'s placeholders appear
-    twice. A week tier has no ``REQUEST`` rows, so rebuilding from one yields no ``STATUS`` or
-    ``PATH`` rows: the week tiers are built from the day tier."""
+    """A tier's rows as ``compact_sql`` reads them: histograms one row per bin (per-path ones
+    from the ``PATH`` rows, as ``LATENCY``). ``where``'s placeholders appear twice."""
     return f"""
         SELECT dataset_id, bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM {table}
-        WHERE {where} AND kind NOT IN ({_DERIVED})
+        WHERE {where} AND kind NOT IN ({_HISTOGRAMS})
         UNION ALL
         SELECT dataset_id, bucket, CASE kind WHEN {int(Kind.PATH)} THEN {int(Kind.LATENCY)} ELSE kind END,
                k1, u.bin::text, u.count, 0, 0, 0
@@ -380,7 +394,7 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
     def upsert(tier: str, grain: str) -> str:
         return f"""
             INSERT INTO {ALL_TABLES[tier]} AS r ({TIER_COLUMNS})
-            {compact_sql(expanded, grain, coarse=tier in COARSE_TABLES)}
+            {compact_sql(expanded, grain)}
             ON CONFLICT ({keys}) DO UPDATE SET {update}"""
 
     with connection.cursor() as cursor:
@@ -424,7 +438,7 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
 
 
 def _rebuild_from_raw(cursor: CursorWrapper, *, dataset_id: int, layout: Layout, table: str, grain: str, start: datetime, end: datetime) -> None:
-    kinds = [int(kind) for kind in Kind if kind not in DERIVED_KINDS]
+    kinds = sorted(int(kind) for kind in CLASSIFIED_KINDS)
     sql, names = raw_piece_sql(layout, kinds=[*kinds, *HISTOGRAM_KINDS], keyed=False)
     params = raw_piece_params(
         names,
@@ -462,7 +476,7 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
         for tier, grain in (("week", "7 days"), ("weeks4", "28 days")):
             cursor.execute(
                 f"INSERT INTO {COARSE_TABLES[tier]} ({TIER_COLUMNS}) "
-                f"{compact_sql(expanded_tier_sql(TIER_TABLES['day'], 'dataset_id = %s'), grain, coarse=True)}",
+                f"{compact_sql(expanded_tier_sql(TIER_TABLES['day'], 'dataset_id = %s'), grain)}",
                 [dataset_id, dataset_id],
             )
         _rebuild_from_raw(

@@ -32,12 +32,15 @@ class Kind(IntEnum):
 #: per key and bucket for them, its bins and counts in two arrays (``bins``, ``counts``): the
 #: all-paths histogram in rows of its own, the per-path ones in the ``PATH`` rows.
 HISTOGRAM_KINDS = frozenset({Kind.LATENCY, Kind.LATENCY_ALL})
-#: Kinds that count again points another kind counts: the histograms; the requests summed over
-#: all paths (``STATUS``, per status), which answer path-less reads of requests from a few rows
-#: per bucket where ``REQUEST`` rows number the paths and statuses; and the requests per path
-#: (``PATH``: ``s2`` holds the 5xx requests, ``bins``/``counts`` the path's latency histogram),
-#: which answer the path tables from one row per path and bucket.
-DERIVED_KINDS = HISTOGRAM_KINDS | {Kind.STATUS, Kind.PATH}
+#: How the tiers keep requests. Points are classified ``REQUEST`` (``k1`` path, ``k2`` status),
+#: but no tier keeps rows per path and status: with 10,000 paths they are about one per point.
+#: A tier keeps ``STATUS`` rows (requests over all paths, per status: every count of requests)
+#: and ``PATH`` rows (requests per path, ``s2`` the 5xx ones, ``bins``/``counts`` the path's
+#: latency histogram). A read of requests per path and status is answered from raw points.
+#: ``DERIVED_KINDS`` count again, in the tiers, points that other kinds count.
+DERIVED_KINDS = HISTOGRAM_KINDS | {Kind.PATH}
+#: What classifying raw points yields (``tracking.rollups.db.classified_sql``).
+CLASSIFIED_KINDS = frozenset(Kind) - DERIVED_KINDS - {Kind.STATUS}
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
@@ -103,9 +106,8 @@ MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 TIERS: tuple[tuple[str, timedelta], ...] = (("day", DAY), ("hour", HOUR), ("minute", MINUTE))
-#: Coarser tiers for long ranges (blocks of 28 and 7 days aligned to the epoch, as ``date_bin``
-#: aligns them). They keep every kind but ``REQUEST``, whose rows per path and status are what
-#: makes a 90-day read of 10,000 paths slow: a read that needs those skips them.
+#: Coarser tiers for long ranges: blocks of 28 and 7 days aligned to the epoch, as ``date_bin``
+#: aligns them.
 COARSE_TIERS: tuple[tuple[str, timedelta], ...] = (("weeks4", timedelta(days=28)), ("week", timedelta(days=7)))
 
 

@@ -16,23 +16,24 @@ INSERT INTO {table} ({TIER_COLUMNS})
         FROM {table} WHERE kind = {REQUEST} GROUP BY 1, 2, 3
     ) AS p LEFT JOIN (SELECT dataset_id, bucket, k1, bins, counts FROM {table} WHERE kind = {LATENCY}) AS l
     USING (dataset_id, bucket, k1);
-DELETE FROM {table} WHERE kind = {LATENCY};
+DELETE FROM {table} WHERE kind IN ({LATENCY}, {REQUEST});
 """
     for table in BASE_TABLES.values()
 )
 
 WEEKS = "\n".join(
     f"INSERT INTO {COARSE_TABLES[tier]} ({TIER_COLUMNS}) "
-    f"{compact_sql(expanded_tier_sql(BASE_TABLES['day'], 'true'), grain, coarse=True)};"
+    f"{compact_sql(expanded_tier_sql(BASE_TABLES['day'], 'true'), grain)};"
     for tier, grain in (("week", "7 days"), ("weeks4", "28 days"))
 )
 
 
 class Migration(migrations.Migration):
-    """Per-path request rows (kind 13, with the path's latency histogram, replacing kind 10 rows)
-    and the week tiers (tracking/rollups/layout.py COARSE_TIERS), regrouped from existing rows."""
+    """Requests are kept per status (kind 12, since 0017) and per path (kind 13, with the path's
+    latency histogram), no longer per path and status (kind 1) nor per path and bin (kind 10);
+    the week tiers (tracking/rollups/layout.py COARSE_TIERS). All regrouped from existing rows."""
 
-    dependencies = [("tracking", "0017_rollups_compact_histograms")]
+    dependencies = [("tracking", "0019_projection_backfill_from")]
 
     operations = [
         migrations.RunSQL(
