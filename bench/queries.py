@@ -637,7 +637,8 @@ def markdown(result_sets: list[dict[str, object]]) -> str:
         if "projections_s" in load:
             loaded += f", projections backfilled in {load['projections_s']} s"
         fresh = result["fresh_statistics"]
-        ago = "never" if fresh["last_analyze_s_ago"] is None else f"{fresh['last_analyze_s_ago']} s"
+        ago = ("no ANALYZE had run on them yet" if fresh["last_analyze_s_ago"] is None
+               else f"the newest ANALYZE ran {fresh['last_analyze_s_ago']} s before the first query")
         lines += [
             "",
             f"### {points:,} points (`{result['command']}`, run {result['when']})",
@@ -665,8 +666,8 @@ def markdown(result_sets: list[dict[str, object]]) -> str:
         lines += [
             "",
             f"Right after the load, before any manual ANALYZE (the product's statistics maintenance had left "
-            f"{fresh['rows_modified_since_analyze']:,} rows of the points' partitions changed since their last ANALYZE, "
-            f"the newest of which ran {ago} before the first query); median of {FRESH_RUNS} after a warm-up, ratios "
+            f"{fresh['rows_modified_since_analyze']:,} rows of the points' partitions changed since their last ANALYZE; "
+            f"{ago}); median of {FRESH_RUNS} after a warm-up, ratios "
             "against chdb's time above:",
             "",
             "| query | plan | ours, projection path | ours, plan=raw | projection ÷ chdb | raw ÷ chdb | projection = raw |",
@@ -682,8 +683,8 @@ def markdown(result_sets: list[dict[str, object]]) -> str:
         storage = result["projection_storage"]
         lines += [
             "",
-            f"Projection storage: {', '.join(storage['projections']) or 'no projection'}; {storage['rows']:,} rows = "
-            f"{storage['rows_per_million_points']:,} rows and **{storage['mb_per_million_points']} MB per 1M points** "
+            f"Projection storage: {', '.join(storage['projections']) or 'no projection'}; {storage['rows']:,} rows "
+            f"({storage['rows_per_million_points']:,} per 1M points), **{storage['mb_per_million_points']} MB per 1M points** "
             f"(heap, TOAST and indexes), against {storage['raw_mb_per_million_points']} MB per 1M for the raw points "
             f"({storage['share_of_raw']:.1%} of raw).",
         ]
