@@ -195,8 +195,11 @@ def datapoint_count(*, dataset_id: int) -> int:
         return cursor.fetchone()[0]
 
 
+#: Tables besides the partitions whose statistics the product keeps fresh: the rollup tiers and
+#: the projections' rows (appended by every drain, read by the SQL planner).
 ROLLUP_TABLES = (
-    "tracking_rollup_minute", "tracking_rollup_hour", "tracking_rollup_day", "tracking_rollup_week", "tracking_rollup_weeks4"
+    "tracking_rollup_minute", "tracking_rollup_hour", "tracking_rollup_day", "tracking_rollup_week", "tracking_rollup_weeks4",
+    "tracking_projection_row",
 )
 
 

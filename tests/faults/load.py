@@ -195,16 +195,18 @@ class Verdict:
     lost: list[str]
     invented: list[str]
     duplicates: dict[str, int]
+    #: Projection rows (merged per key) that differ from the same aggregates of the stored points.
+    projection_mismatches: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.lost and not self.invented and not self.duplicates
+        return not self.lost and not self.invented and not self.duplicates and not self.projection_mismatches
 
     def summary(self) -> dict[str, object]:
         return {
             "attempted": self.attempted, "accepted": self.accepted, "unknown_only": self.unknown_only,
             "stored": self.stored, "lost": len(self.lost), "invented": len(self.invented),
-            "duplicates": len(self.duplicates),
+            "duplicates": len(self.duplicates), "projection_mismatches": self.projection_mismatches,
         }
 
 
@@ -238,7 +240,44 @@ def stored_ids(database_url: str, *, project_slug: str, dataset: str, id_column:
     return Counter(dedup_id for dedup_id, _ in rows)
 
 
-def check(ledger: Ledger, stored: Counter) -> Verdict:
+def projection_mismatches(database_url: str, *, project_slug: str, dataset: str) -> int:
+    """Keys where a projection of the dataset disagrees with its stored points: the drain writes
+    both in one transaction, so a worker killed mid-drain must leave none."""
+    mismatches = 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        projections = conn.execute(
+            """
+            SELECT p.id, p.dataset_id, p.grain, p.dimensions, p.doubles FROM tracking_projection p
+            JOIN tracking_dataset d ON d.id = p.dataset_id JOIN projects_project pr ON pr.id = d.project_id
+            WHERE pr.slug = %s AND d.name = %s AND p.state = 'ready'
+            """,
+            [project_slug, dataset],
+        ).fetchall()
+        for projection_id, dataset_id, grain, dimensions, doubles in projections:
+            bucket = f"date_bin(INTERVAL '{int(grain)} seconds', \"timestamp\", TIMESTAMPTZ '1970-01-01 00:00:00+00')"
+            keys = "".join(f", coalesce({column}, '')" for column in dimensions)
+            sums = "".join(f", sum(coalesce({column}, 0)::text::numeric)" for column in doubles)
+            stored_keys = "".join(f", d{i}" for i in range(1, len(dimensions) + 1))
+            stored_sums = "".join(f", sum(s{i})" for i in range(1, len(doubles) + 1))
+            group = ", ".join(str(i) for i in range(1, len(dimensions) + 2))
+            mismatches += conn.execute(
+                f"""
+                SELECT count(*) FROM (
+                    (SELECT {bucket}{keys}, count(*){sums} FROM tracking_datapoint WHERE dataset_id = %s GROUP BY {group}
+                     EXCEPT ALL
+                     SELECT bucket{stored_keys}, sum(n){stored_sums} FROM tracking_projection_row WHERE projection_id = %s GROUP BY {group})
+                    UNION ALL
+                    (SELECT bucket{stored_keys}, sum(n){stored_sums} FROM tracking_projection_row WHERE projection_id = %s GROUP BY {group}
+                     EXCEPT ALL
+                     SELECT {bucket}{keys}, count(*){sums} FROM tracking_datapoint WHERE dataset_id = %s GROUP BY {group})
+                ) AS differing
+                """,
+                [dataset_id, projection_id, projection_id, dataset_id],
+            ).fetchone()[0]
+    return mismatches
+
+
+def check(ledger: Ledger, stored: Counter, *, projection_mismatches: int = 0) -> Verdict:
     """Jepsen's set checker: nothing accepted is missing, nothing stored was never sent, nothing twice."""
     stored_set = set(stored)
     return Verdict(
@@ -249,4 +288,5 @@ def check(ledger: Ledger, stored: Counter) -> Verdict:
         lost=sorted(ledger.accepted - stored_set),
         invented=sorted(stored_set - ledger.attempted),
         duplicates={point_id: count for point_id, count in stored.items() if count > 1},
+        projection_mismatches=projection_mismatches,
     )

@@ -1,6 +1,7 @@
 """Short mode of the fault harness: every fault under a 6,000-point load, checked point by point.
 
-`make faults` runs the same faults at ≥100,000 points (tests/faults/run.py).
+`make faults` runs the same faults at ≥100,000 points (tests/faults/run.py). The ledger also
+checks every ready projection of the dataset against its stored points (no key may differ).
 """
 
 import os
@@ -37,6 +38,7 @@ def _run(harness: tuple[PrivatePostgres, Path], name: str) -> FaultReport:
     report = fault_run(postgres=postgres, base=base, fault=FAULTS[name], size=SHORT)
     summary = report.verdict.summary()
     assert (summary["lost"], summary["invented"], summary["duplicates"]) == (0, 0, 0), report.as_dict()
+    assert summary["projection_mismatches"] == 0, report.as_dict()
     assert (summary["attempted"], summary["accepted"], summary["stored"]) == (6000, 6000, 6000), report.as_dict()
     return report
 
@@ -106,6 +108,7 @@ def test_short_soak_with_sql_queries_and_worker_kills_loses_and_duplicates_nothi
 
     summary, figures = report.verdict.summary(), report.observations.figures
     assert (summary["lost"], summary["invented"], summary["duplicates"]) == (0, 0, 0), report.as_dict()
+    assert summary["projection_mismatches"] == 0, report.as_dict()
     assert (summary["attempted"], summary["accepted"], summary["stored"]) == (7500, 7500, 7500), report.as_dict()
     assert figures["worker_kills"] > 0
     assert set(figures["sql_answers"]) == {"200"}

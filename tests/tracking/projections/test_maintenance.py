@@ -72,7 +72,7 @@ def test_a_dataset_made_by_ingest_gets_the_ready_default_projection_and_the_drai
     assert drain() == 45
 
     [projection] = Projection.objects.filter(dataset__name="requests")
-    assert (projection.name, projection.state, projection.dimensions) == ("dashboard", ProjectionState.READY, ["blob1", "blob2", "blob3"])
+    assert (projection.name, projection.state, projection.dimensions) == ("dashboard", ProjectionState.READY, ["blob3", "blob1", "blob2"])
     assert rows_of(projection) == raw_rows(projection)
     assert sum(row[4] for row in rows_of(projection)) == 45
 
