@@ -86,9 +86,9 @@ CREATE POLICY meaux_sql_project_datasets ON {TABLE} FOR SELECT TO meaux_sql_read
 
 def first_dimension_index_sql() -> str:
     """Queries filter on a dimension's value (``blob3 = 'cost'``): the first dimension leads an
-    index, so a projection lists the dimension its queries filter on most first. Measured at 1M
-    points (docs/benchmarks.md), the seed's 30-day cost trend read 495k rows through the bucket
-    index to keep 19k; through this one it reads the 19k."""
+    index, so a projection lists the dimension its queries filter on most first. At 1M points
+    (bench.queries' data, EXPLAIN ANALYZE) the seed's 30-day cost trend read 495k rows through
+    the bucket index to keep 19k; through this one it reads the 19k (7-day cost: 519 → 49 ms)."""
     return f"CREATE INDEX {TABLE}_first_dimension ON {TABLE} (projection_id, d1, bucket);"
 
 
