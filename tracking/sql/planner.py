@@ -149,7 +149,8 @@ class ProjectionPlan:
     def time_bucket(self, value: Typed, *, amount: int, unit: str, tz: str | None) -> Typed:
         """``timestamp`` floored to boundaries that are all bucket boundaries is constant over a bucket."""
         found = self._sentinel_column(value.sql)
-        if found is None or found[1] != "timestamp" or (tz is not None and tz not in _UTC):
+        zone = tz or ct.datetime_tz(value.type)  # toDateTime(timestamp, 'Asia/Kolkata') carries its zone
+        if found is None or found[1] != "timestamp" or (zone is not None and zone not in _UTC):
             return value
         grain = self.spec.grain
         if unit in ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):

@@ -244,3 +244,41 @@ def _count_points(dataset_id: int, *, before: dt.datetime | None = None, path: s
         else:
             cursor.execute("SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s AND blob2 = %s", [dataset_id, path])
         return int(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    ("sql", "plan"),
+    [
+        ("SELECT toStartOfHour(timestamp) AS h, count() AS n FROM web GROUP BY h ORDER BY h", "projection=hourly"),
+        ("SELECT blob1, sum(double1) AS s FROM web WHERE timestamp > NOW() - INTERVAL '90' MINUTE GROUP BY blob1 ORDER BY blob1", "projection=hourly"),
+        ("SELECT toStartOfHour(toDateTime(timestamp, 'Asia/Kolkata')) AS h, count() AS n FROM web GROUP BY h ORDER BY h", "raw"),
+        ("SELECT toStartOfDay(timestamp, 'Asia/Kolkata') AS h, count() AS n FROM web GROUP BY h ORDER BY h", "raw"),
+        ("SELECT toStartOfInterval(timestamp, INTERVAL 20 MINUTE) AS h, count() AS n FROM web GROUP BY h ORDER BY h", "raw"),
+        ("SELECT blob1, quantile(0.5)(double1) AS q FROM web GROUP BY blob1 ORDER BY blob1", "raw"),
+        ("SELECT blob1, argMax(blob2, double1) AS a FROM web GROUP BY blob1 ORDER BY blob1", "raw"),
+        ("SELECT blob2, count() AS n FROM web GROUP BY blob2 ORDER BY blob2", "raw"),
+        ("SELECT blob1, sum(double2) AS s FROM web GROUP BY blob1 ORDER BY blob1", "raw"),
+        ("SELECT blob1, count() AS n FROM web WHERE double1 > 3 GROUP BY blob1 ORDER BY blob1", "raw"),
+        ("SELECT blob1 FROM web WHERE blob1 = 'GET' ORDER BY blob1 LIMIT 3", "raw"),
+        ("SELECT count() AS n FROM (SELECT blob1 FROM web)", "raw"),
+        ("SELECT blob1, count() AS n FROM web WHERE toHour(timestamp) = 3 GROUP BY blob1 ORDER BY blob1", "raw"),
+    ],
+)
+def test_what_a_projection_does_not_keep_runs_raw_with_the_same_answer(sql_partitions, isolated_stream, sql, plan):
+    """Other timezones, finer buckets, quantiles, argMax, columns the projection lacks, non-aggregating reads."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT date_trunc('second', transaction_timestamp())")
+        now = cursor.fetchone()[0]
+    project = ProjectFactory()
+    dataset = DatasetFactory(project=project, name="web")
+    points = _points(random.Random(7), now, 300, days=2)
+    partitions_for(points)
+    points_insert(dataset=dataset, points=points)
+    projection = projection_create(dataset=dataset, name="hourly", dimensions=["blob1"], doubles=["double1"], grain=3600)
+    assert projection_backfill(projection_id=projection.id) is True
+
+    answered = sql_execute(project=project, sql=sql)
+    raw = sql_execute(project=project, sql=sql, plan="raw")
+
+    assert answered.plan == plan
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body)
