@@ -196,7 +196,8 @@ def _footprint() -> dict[str, object]:
         cursor.execute(
             """
             SELECT relname, pg_total_relation_size(oid), reltuples::bigint FROM pg_class
-            WHERE relname IN ('tracking_rollup_minute', 'tracking_rollup_hour', 'tracking_rollup_day')
+            WHERE relname IN ('tracking_rollup_minute', 'tracking_rollup_hour', 'tracking_rollup_day',
+                              'tracking_rollup_week', 'tracking_rollup_weeks4')
             """
         )
         return {name: {"mb": round(size / 2**20, 1), "rows": rows} for name, size, rows in cursor.fetchall()}
@@ -221,7 +222,7 @@ def _markdown(report: dict[str, object]) -> str:
         "",
         f"Rollup cost on the write path: one drain batch of {FRESH_POINTS:,} request points took "
         f"{fresh['copy_ms']} ms to COPY and {fresh['rollups_ms']} ms more for `rollups_apply` "
-        "(stage the report columns, classify and group per minute, upsert three tiers), in the same transaction.",
+        "(stage the report columns, classify and group per minute, upsert five tiers), in the same transaction.",
     ]
     if report.get("setup"):
         setup = report["setup"]
@@ -231,11 +232,12 @@ def _markdown(report: dict[str, object]) -> str:
             + (f"; {setup['note']}." if setup.get("note") else ".")
         )
     lines.append(
-        "Why it is fast: reports read the minute/hour/day rollup tiers (docs/reports.md), never the "
-        "10 million points; preset ranges start on a rollup grain, so only the newest partial minute "
-        "is read raw; rollup rows are stored in key order (`rollups_rebuild`) with room for HOT "
-        "upserts, so a range read touches few pages. The rollups' write cost is the price: "
-        "see the drain batch figure above."
+        "Why it is fast: reports read the rollup tiers (docs/reports.md), never the raw points; "
+        "preset ranges start on a rollup grain, so only the newest partial minute is read raw; long "
+        "ranges read 28- and 7-day blocks; requests are kept per status and per path (one row per path "
+        "and bucket, its latency histogram in arrays), not per path and status and bin; rollup rows are "
+        "stored in key order (`rollups_rebuild`) with room for HOT upserts, so a range read touches few "
+        "pages. The rollups' write cost is the price: see the drain batch figure above."
     )
     footprint = report["footprint"]
     lines.append(
