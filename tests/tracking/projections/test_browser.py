@@ -7,7 +7,7 @@ import signal
 
 from projects.models import Role
 from tests.factories import MembershipFactory, UserFactory
-from tests.support.browser import ARTIFACTS, BROWSER_MARKS
+from tests.support.browser import ARTIFACTS, BROWSER_MARKS, browser_login
 from tests.support.processes import process_kill, worker_start
 from tracking.models import Dataset, Projection, ProjectionState
 
@@ -24,11 +24,7 @@ def test_add_a_projection_watch_it_backfill_and_drop_it(live_server, browser, pr
     base = live_server.url
     worker = None
     try:
-        page.goto(f"{base}/accounts/login/")
-        page.fill("#id_username", "owner")
-        page.fill("#id_password", "correct-horse-battery")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/projects/")
+        browser_login(page, base, "owner")
         page.goto(f"{base}/projects/{project.slug}/settings/")
         page.click("a[aria-label='Projections of web']")
         page.wait_for_url(f"{base}/projects/{project.slug}/settings/datasets/{dataset.id}/#projections-title")
