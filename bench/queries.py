@@ -601,6 +601,10 @@ def _times(value: float, target: float | None) -> str:
     return f"**{value}x**" + (f" (over {target:g}x)" if over else "")
 
 
+def _plain(value: float) -> str:
+    return "n/a" if value != value else f"{value}x"
+
+
 def _same(same: bool | None) -> str:
     return "n/a (NOW())" if same is None else "yes" if same else "**no**"
 
@@ -661,7 +665,7 @@ def markdown(result_sets: list[dict[str, object]]) -> str:
             lines.append(
                 f"| {labels[-1]} | {row['plan']} | {_ms(row['ours_ms'])} | {_ms(row['ours_raw_ms'])} | {row['chdb_ms']} ms "
                 f"| {row['duckdb_ms']} ms | {_times(row['vs_chdb'], target if row['seed'] else None)} "
-                f"| {row['raw_vs_chdb']}x | {row['vs_duckdb']}x | {rows} | {_same(row['same_as_raw'])} |"
+                f"| {_plain(row['raw_vs_chdb'])} | {_plain(row['vs_duckdb'])} | {rows} | {_same(row['same_as_raw'])} |"
             )
         lines += [
             "",
@@ -677,7 +681,7 @@ def markdown(result_sets: list[dict[str, object]]) -> str:
             before = row["fresh"]
             lines.append(
                 f"| {label} | {before['plan']} | {_ms(before['ours_ms'])} | {_ms(before['ours_raw_ms'])} "
-                f"| {_times(before['vs_chdb'], target if row['seed'] else None)} | {before['raw_vs_chdb']}x "
+                f"| {_times(before['vs_chdb'], target if row['seed'] else None)} | {_plain(before['raw_vs_chdb'])} "
                 f"| {_same(before['same_as_raw'])} |"
             )
         storage = result["projection_storage"]
