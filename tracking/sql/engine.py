@@ -77,8 +77,29 @@ def sql_execute(
     database into the body (``formats.RowWriter``); ``keep_rows`` also keeps them typed.
     Raises ``SqlError`` (with line/column when known) for anything refused or failed;
     every other exception is a bug.
+
+    The slot is taken first, so a refusal costs no parsing or database round trip: under a
+    flood, 429s are most of the web tier's work (bench/fairness.py).
     """
     started = time.monotonic()
+    with sql_pool_slot():
+        return _execute(
+            project=project, sql=sql, params=params, default_format=default_format, database=database,
+            keep_rows=keep_rows, plan=plan, started=started,
+        )
+
+
+def _execute(
+    *,
+    project: Project,
+    sql: str,
+    params: dict[str, Any] | None,
+    default_format: str,
+    database: str,
+    keep_rows: bool,
+    plan: str,
+    started: float,
+) -> SqlResult:
     datasets = _project_datasets(project)
     statement = sql_parse(sql=sql, default_format=default_format)
     if isinstance(statement, ShowStatement):
@@ -100,16 +121,15 @@ def sql_execute(
         max_bytes=tracking_settings.SQL_MAX_RESULT_BYTES,
         keep_rows=keep_rows,
     )
-    with sql_pool_slot():
-        outcome = sql_sandbox_run(
-            query=translation.sql,
-            params=translation.params,
-            count_query=translation.count_sql,
-            count_column=translation.count_column,
-            dataset_ids=translation.dataset_ids,
-            limits=sql_limits(started=started),
-            sink=lambda batch: writer.write(_json_columns_decode(translation.columns, batch)),
-        )
+    outcome = sql_sandbox_run(
+        query=translation.sql,
+        params=translation.params,
+        count_query=translation.count_sql,
+        count_column=translation.count_column,
+        dataset_ids=translation.dataset_ids,
+        limits=sql_limits(started=started),
+        sink=lambda batch: writer.write(_json_columns_decode(translation.columns, batch)),
+    )
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else writer.row_count
     return SqlResult(
         format=translation.format,
