@@ -46,16 +46,13 @@ def _new_quantile_exact(level: float, x: str) -> str:
 
 
 def _gate(source: str, inputs: list[str]) -> str:
-    """The WHERE the compiler adds in front of array-state aggregates, at the default budget."""
+    """The compiler's own gate over ``source``, its budget parameter bound to the default."""
     from tracking.conf import tracking_settings
-    from tracking.sql.compiler import VALUE_OVERHEAD_BYTES
+    from tracking.sql.compiler import AGGREGATE_BUDGET_PARAM, Compiler
+    from tracking.sql.ir import Scope
 
-    budget = f"{tracking_settings.SQL_MAX_AGGREGATE_BYTES}::bigint"
-    size = " + ".join(f"coalesce(pg_column_size({sql}), 0) + {VALUE_OVERHEAD_BYTES}" for sql in inputs)
-    return (
-        f" WHERE (SELECT meaux_ch.aggregate_input_check(sum(_bytes)::bigint, {budget}) FROM "
-        f"(SELECT {size} AS _bytes FROM {source} LIMIT {budget} / {VALUE_OVERHEAD_BYTES} + 1) AS _aggregate_input)"
-    )
+    where = Compiler(datasets=[], bound={}).aggregate_gate(Scope(sources=[], ctes={}, array_inputs=inputs), f" FROM {source}", "")
+    return where.replace(f"%({AGGREGATE_BUDGET_PARAM})s", str(tracking_settings.SQL_MAX_AGGREGATE_BYTES))
 
 
 def _cases(source: str, x: str, k: str, n: str) -> dict[str, tuple[str, str]]:
