@@ -91,14 +91,30 @@ def _global_leave(token: str) -> None:
         pass  # the lease expires on its own
 
 
+def _process_busy() -> PoolBusy:
+    return PoolBusy(
+        detail=f"This server is running its {tracking_settings.SQL_PROCESS_CONCURRENCY} SQL queries at once; "
+        f"retry in {RETRY_AFTER_SECONDS} s."
+    )
+
+
+def sql_pool_shed() -> None:
+    """Raise ``PoolBusy`` when this process's slots are all taken, before the request is authenticated.
+
+    Under a flood, refusals are most of what the web threads do; refused here, one costs no
+    key lookup, quota round trip or audit row, so threads stay free for ``/healthz`` and
+    ingest (docs/reliability.md). Not audited: no key was checked and nothing was read.
+    A request that passes still takes its slot in ``sql_pool_slot``.
+    """
+    if _process_running >= tracking_settings.SQL_PROCESS_CONCURRENCY:
+        raise _process_busy()
+
+
 @contextmanager
 def sql_pool_slot() -> Iterator[None]:
     """Run the body in one of the pool's slots, or raise ``PoolBusy`` at once."""
     if not _process_enter():
-        raise PoolBusy(
-            detail=f"This server is running its {tracking_settings.SQL_PROCESS_CONCURRENCY} SQL queries at once; "
-            f"retry in {RETRY_AFTER_SECONDS} s."
-        )
+        raise _process_busy()
     token = uuid.uuid4().hex
     try:
         if not _global_enter(token):

@@ -18,6 +18,7 @@ from projects.models import Project, Scope
 from tracking.sql.engine import PLANS, SqlError, SqlResult
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE
 from tracking.sql.ir import is_storable_text
+from tracking.sql.pool import sql_pool_shed
 from tracking.sql.runner import query_run
 from tracking.sql.translate import MAX_QUERY_BYTES
 
@@ -127,7 +128,15 @@ _PLAN_PARAMETER = OpenApiParameter(
 )
 
 
-class CloudflareSqlView(ProjectAPIView):
+class _SqlAPIView(ProjectAPIView):
+    """A full SQL pool refuses before authentication (``sql_pool_shed``): the cheapest 429 there is."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        sql_pool_shed()
+        super().initial(request, *args, **kwargs)
+
+
+class CloudflareSqlView(_SqlAPIView):
     """``POST /client/v4/accounts/{project_slug}/analytics_engine/sql``, shaped like Cloudflare's.
 
     The "account id" is the project slug; a read-scoped key of another project gets 403.
@@ -217,7 +226,7 @@ class CloudflareSqlSlashView(CloudflareSqlView):
     """The same endpoint with a trailing slash: Grafana's Altinity plugin requests ``<url>/?query=...``."""
 
 
-class SqlView(ProjectAPIView):
+class SqlView(_SqlAPIView):
     """``POST /api/v1/sql``: raw SQL, or JSON ``{"query", "params"}`` binding ``{name:Type}`` placeholders.
 
     Errors are problem+json with the position of the offending token. Members may call it with

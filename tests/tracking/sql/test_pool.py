@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from meauxcloud.redis import redis_client
+from projects.governance.models import AuditEvent
 from projects.governance.quotas import quota_limits_forget
 from tracking.models import Dataset
 from tracking.sql import pool
@@ -129,3 +130,19 @@ def test_the_clickhouse_interface_answers_a_full_pool_with_its_own_429(client: C
 
     assert (busy.status_code, busy["Retry-After"], busy["X-ClickHouse-Exception-Code"]) == (429, "2", "202")
     assert b"TOO_MANY_SIMULTANEOUS_QUERIES" in busy.content
+
+
+def test_a_full_process_refuses_before_authenticating_or_auditing(client: Client, web, read_key: str, settings) -> None:
+    """The cheapest 429: no key lookup, quota round trip or audit row, so a flood leaves threads to /healthz."""
+    settings.SQL_PROCESS_CONCURRENCY = 1
+    audited = AuditEvent.objects.count()
+
+    with pool.sql_pool_slot():
+        unknown_key = _run(client, "not-a-key")
+        cloudflare = client.post(f"/client/v4/accounts/{web.project.slug}/analytics_engine/sql", data=QUERY,
+                                 content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {read_key}")
+
+    assert (unknown_key.status_code, unknown_key.json()["code"]) == (429, "sql_pool_busy")
+    assert (cloudflare.status_code, cloudflare["Retry-After"]) == (429, "2")
+    assert AuditEvent.objects.count() == audited
+    assert _run(client, "not-a-key").status_code == 401
