@@ -139,7 +139,9 @@ def _fill(directory: Path) -> Path:
 
 def disk_full(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
     disk = stack.base / "small-disk"
-    stack.postgres.datapoints_on_small_disk(disk, megabytes=2048)
+    # Room for the whole load and little more: filling it must take well under the load's
+    # duration, or a fast load is all stored before the disk is full and no drain ever waits.
+    stack.postgres.datapoints_on_small_disk(disk, megabytes=max(32, size.points // 500))
     log_offset = stack.postgres.log.stat().st_size
     _wait_progress(load, 0.2)
     filler = _fill(disk)
