@@ -1,8 +1,8 @@
 """Deletes go through the deletion job on every path: admin pages, admin bulk actions, querysets and cascades.
 
 The admin deletes the rows at once; the job then removes every point and rollup row of the
-deleted datasets, including points that were still in the ingest buffer, and outlives the
-project it belonged to.
+deleted datasets (every rollup tier, the day totals, the projections and their rows),
+including points that were still in the ingest buffer, and outlives the project it belonged to.
 """
 
 import signal
@@ -21,21 +21,30 @@ from tracking.deletion.tasks import deletion_resume_task
 from tracking.models import Dataset
 from tracking.projections.db import TABLE as PROJECTION_ROWS
 from tracking.projections.services import projections_prune
-from tracking.rollups.db import TIER_TABLES
+from tracking.rollups.db import ALL_TABLES, DAY_TOTALS_TABLE, PROJECT_DAY_TABLE
 from tracking.rollups.services import rollups_prune
 from tracking.services import buffer_drain
 
-TABLES = ["tracking_datapoint", *TIER_TABLES.values(), PROJECTION_ROWS]
+#: Every table with rows per dataset: points, each rollup tier, day totals, projections and their rows.
+ROLLUP_TABLES = [*ALL_TABLES.values(), DAY_TOTALS_TABLE]
+TABLES = ["tracking_datapoint", *ROLLUP_TABLES, "tracking_projection", PROJECTION_ROWS]
 
 
 def _counts(dataset_ids: list[int]) -> dict[str, int]:
-    """Rows per table (points, each rollup tier, projection rows) that belong to these datasets."""
+    """Rows per table that belong to these datasets."""
     with connection.cursor() as cursor:
         counts = {}
         for table in TABLES:
             cursor.execute(f"SELECT count(*) FROM {table} WHERE dataset_id = ANY(%s)", [dataset_ids])
             counts[table] = cursor.fetchone()[0]
         return counts
+
+
+def _project_day_rows(project_id: int) -> int:
+    """The project's own figures (summed from its datasets' day totals)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {PROJECT_DAY_TABLE} WHERE project_id = %s", [project_id])
+        return int(cursor.fetchone()[0])
 
 
 def _ingest(client: Client, key: str, dataset: str, count: int) -> None:
@@ -75,7 +84,8 @@ def test_deleting_a_project_in_admin_leaves_no_point_or_rollup_row_after_the_job
     doomed = sorted(Dataset.objects.filter(project=project).values_list("id", flat=True))
     kept = list(Dataset.objects.filter(project=other).values_list("id", flat=True))
     before = _counts(doomed)
-    slug = project.slug
+    slug, project_id = project.slug, project.id
+    project_days_before = _project_day_rows(project_id)
 
     response = admin_client.post(f"/admin/projects/project/{project.pk}/delete/", {"post": "yes"})
     jobs = list(DeletionJob.objects.filter(project_slug=slug).order_by("dataset_id_value"))
@@ -85,10 +95,11 @@ def test_deleting_a_project_in_admin_leaves_no_point_or_rollup_row_after_the_job
 
     assert response.status_code == 302
     assert not Project.objects.filter(slug=slug).exists() and not Dataset.objects.filter(id__in=doomed).exists()
-    assert before["tracking_datapoint"] == 50 and all(before[table] > 0 for table in TIER_TABLES.values())
+    assert before["tracking_datapoint"] == 50 and all(before[table] > 0 for table in TABLES)
     assert landed == 55
     assert _counts(doomed) == dict.fromkeys(TABLES, 0)
-    assert _counts(kept)["tracking_datapoint"] == 10
+    assert project_days_before > 0 and _project_day_rows(project_id) == 0
+    assert _counts(kept)["tracking_datapoint"] == 10 and _project_day_rows(other.id) > 0
     assert [(job.dataset_id_value, job.kind, job.project_id, job.requested_by) for job in jobs] == [
         (dataset_id, "dataset", None, "user operator") for dataset_id in doomed
     ]
@@ -164,11 +175,12 @@ def test_the_rollup_prune_removes_rows_of_datasets_that_no_longer_exist(project,
     rollups_prune(now=timezone.now())
     projections_prune()
 
-    assert all(before[table] > 0 for table in TIER_TABLES.values())
-    assert before[PROJECTION_ROWS] > 0
-    assert {table: count for table, count in _counts([dataset.id]).items() if table != "tracking_datapoint"} == dict.fromkeys(
-        [*TIER_TABLES.values(), PROJECTION_ROWS], 0
+    assert all(before[table] > 0 for table in [*ROLLUP_TABLES, PROJECTION_ROWS])
+    after = _counts([dataset.id])
+    assert {table: after[table] for table in [*ROLLUP_TABLES, PROJECTION_ROWS]} == dict.fromkeys(
+        [*ROLLUP_TABLES, PROJECTION_ROWS], 0
     )
+    assert _project_day_rows(project.id) == 0
 
 
 @pytest.mark.slow
