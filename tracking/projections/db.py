@@ -129,15 +129,9 @@ def _aggregate_select(spec: Spec, source: str) -> str:
     """Rows of ``spec`` grouped from points of ``source`` (a FROM clause naming ``dataset_id``,
     ``timestamp``, ``_sample_interval`` and the columns)."""
     dims = [f"coalesce({_name(d)}, '')" if d != "index1" else "coalesce(index1, '')" for d in spec.dimensions]
-    aggregates = ["count(*)", "sum(_sample_interval)"]
-    for double in spec.doubles:
-        x = f"coalesce({_name(double)}, 0)"
-        aggregates += [
-            f"sum(({x})::text::numeric)",
-            f"sum(((_sample_interval::bigint)::float8 * ({x})::float8)::text::numeric)",
-            f"min({x})",
-            f"max({x})",
-        ]
+    measures = point_measures_sql(spec)[2:]
+    folds = ("sum", "sum", "min", "max")
+    aggregates = ["count(*)", "sum(_sample_interval)"] + [f"{folds[i % 4]}({m})" for i, m in enumerate(measures)]
     keys = ", ".join(str(i) for i in range(3, 4 + len(dims)))
     return (
         f"SELECT {int(spec.id)}, {int(spec.dataset_id)}, {bucket_sql(spec.grain, TS)}"
