@@ -26,7 +26,9 @@ def member_page_context(*, project: Project, role: str | None, page: str) -> dic
 CARDS: dict[str, list[tuple[str, str, str]]] = {
     "overview": [
         ("requests", "Requests", "int"),
+        ("errors_5xx", "5xx responses", "int"),
         ("error_rate", "Error rate (5xx)", "percent"),
+        ("error_events", "Error events", "int"),
         ("p50_ms", "p50 latency", "ms"),
         ("p95_ms", "p95 latency", "ms"),
         ("p99_ms", "p99 latency", "ms"),

@@ -8,15 +8,15 @@ import urllib.request
 
 from django.db import connection
 
+from tests.clients.toolchain import free_port
 from tests.support.processes import ROOT
 from tracking.models import Dataset
 
-APP_PORT = 8201
 REQUESTS = [("GET", f"/items/{n % 5}") for n in range(30)] + [("GET", "/missing")] * 4 + [("POST", "/checkout/fail")] * 6
 
 
-def call(method: str, path: str) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{APP_PORT}{path}", method=method, data=b"" if method == "POST" else None)
+def call(port: int, method: str, path: str) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=b"" if method == "POST" else None)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
@@ -42,24 +42,32 @@ def durations(name: str) -> list[float]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def run_instrumented_app(live_server_url: str, write_key: str, dataset: str, protocol: str) -> list[int]:
-    """Start the app with only the OTEL_* settings, make the requests, and let it flush on exit."""
-    env = dict(os.environ)
+def run_instrumented_app(
+    live_server_url: str, write_key: str, dataset: str, protocol: str, *, resource: dict[str, str] | None = None
+) -> list[int]:
+    """Start the app with only the OTEL_* settings, make the requests, and let it flush on exit.
+
+    The app sees no OTEL_* variable but the endpoint and the header, and the resource ones
+    when ``resource`` is given: the SDK's defaults do the rest (its batch processors flush on exit).
+    """
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
     env.update(
         OTEL_EXPORTER_OTLP_ENDPOINT=f"{live_server_url}/otlp/{dataset}",
         OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer%20{write_key}",  # as docs/otlp.md writes it
-        OTEL_SERVICE_NAME="shop",
-        OTEL_RESOURCE_ATTRIBUTES="deployment.environment=staging",
-        OTEL_BSP_SCHEDULE_DELAY="200",
-        OTEL_BLRP_SCHEDULE_DELAY="200",
     )
+    if resource is not None:
+        env.update(
+            OTEL_SERVICE_NAME=resource["service.name"],
+            OTEL_RESOURCE_ATTRIBUTES=",".join(f"{k}={v}" for k, v in resource.items() if k != "service.name"),
+        )
+    port = free_port()
     app = subprocess.Popen(
-        [sys.executable, "-m", "tests.tracking.otlp.instrumented_app", "--port", str(APP_PORT), "--protocol", protocol],
+        [sys.executable, "-m", "tests.tracking.otlp.instrumented_app", "--port", str(port), "--protocol", protocol],
         cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:
         assert app.stdout.readline().strip() == "ready"
-        statuses = [call(method, path) for method, path in REQUESTS]
+        statuses = [call(port, method, path) for method, path in REQUESTS]
     finally:
         app.stdin.close()
         app.wait(timeout=60)

@@ -131,10 +131,9 @@ def to_json(message) -> bytes:
 
 
 def export(client: Client, key: str | None, dataset: str, signal: str, message, *, encoding: str = "protobuf",
-           compress: bool = False, content_type: str | None = None):
+           compress: bool = False, content_type: str | None = None, **headers: str):
     body = message if isinstance(message, bytes) else (
         message.SerializeToString() if encoding == "protobuf" else to_json(message))
-    headers = {}
     if key:
         headers["HTTP_AUTHORIZATION"] = f"Bearer {key}"
     if compress:

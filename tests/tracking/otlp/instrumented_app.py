@@ -6,7 +6,7 @@ and ``OTEL_RESOURCE_ATTRIBUTES``, as in a deployed service. ``--protocol`` picks
 protobuf or the JSON exporter. The app serves until its standard input closes, then
 flushes both exporters and exits.
 
-    python -m tests.tracking.otlp.instrumented_app --port 8201 --protocol http/protobuf
+    python -m tests.tracking.otlp.instrumented_app --port 8000 --protocol http/protobuf
 """
 
 import argparse

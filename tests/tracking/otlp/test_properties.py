@@ -4,7 +4,8 @@ Documents are generated in the shape of real exports (resources, scopes, spans, 
 every metric type, nested attribute values) with hostile values in every field: ids of any
 length or not hex, out-of-range enums, huge and negative times, NaN and infinite numbers,
 mismatched histogram buckets, lone surrogates. Each is sent as OTLP/JSON and, when protobuf
-can hold it, as protobuf. Whatever is accepted must then drain without a dead letter.
+can hold it, as protobuf; raw bytes go plain, gzipped, and under a gzip header they do not
+match. Whatever is accepted must then drain without a dead letter.
 """
 
 import base64
@@ -154,13 +155,20 @@ def test_any_export_document_gets_200_or_4xx(client: Client, write_key: str, cas
 
 
 @FUZZ
-@given(signal=st.sampled_from(list(Signal)), body=st.binary(max_size=300), content_type=st.sampled_from(["protobuf", "json"]))
-@example(signal=Signal.TRACES, body=b"\x0a\x80\x80\x80\x80\x10", content_type="protobuf")
-@example(signal=Signal.LOGS, body=b"[" * 50_000, content_type="json")
-@example(signal=Signal.TRACES, body=b'{"resourceSpans": ' + b'{"x": ' * 200 + b"1" + b"}" * 201, content_type="json")
-@example(signal=Signal.METRICS, body=b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"sum": {"dataPoints": [{"asInt": "99999999999999999999999"}]}}]}]}]}', content_type="json")
-def test_any_bytes_get_200_or_4xx(client: Client, write_key: str, signal: Signal, body: bytes, content_type: str) -> None:
-    response = export(client, write_key, "fuzz", signal, body, encoding=content_type)
+@given(signal=st.sampled_from(list(Signal)), body=st.binary(max_size=300), content_type=st.sampled_from(["protobuf", "json"]),
+       wrapping=st.sampled_from(["plain", "gzip", "claims gzip"]))
+@example(signal=Signal.TRACES, body=b"\x0a\x80\x80\x80\x80\x10", content_type="protobuf", wrapping="plain")
+@example(signal=Signal.LOGS, body=b"[" * 50_000, content_type="json", wrapping="plain")
+@example(signal=Signal.LOGS, body=b"[" * 50_000, content_type="json", wrapping="gzip")
+@example(signal=Signal.TRACES, body=b'{"resourceSpans": ' + b'{"x": ' * 200 + b"1" + b"}" * 201, content_type="json", wrapping="plain")
+@example(signal=Signal.TRACES, body=b"\x1f\x8b\x08\x00truncated", content_type="protobuf", wrapping="claims gzip")
+@example(signal=Signal.METRICS, body=b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"sum": {"dataPoints": [{"asInt": "99999999999999999999999"}]}}]}]}]}', content_type="json", wrapping="plain")
+def test_any_bytes_get_200_or_4xx(
+    client: Client, write_key: str, signal: Signal, body: bytes, content_type: str, wrapping: str
+) -> None:
+    """Raw bytes, gzipped bytes, and bytes that claim to be gzip but are not."""
+    headers = {"HTTP_CONTENT_ENCODING": "gzip"} if wrapping == "claims gzip" else {}
+    response = export(client, write_key, "fuzz", signal, body, encoding=content_type, compress=wrapping == "gzip", **headers)
 
     assert response.status_code == 200 or 400 <= response.status_code < 500, (response.status_code, body[:200])
 

@@ -23,7 +23,9 @@ def test_an_instrumented_app_shows_its_requests_errors_and_p95_in_the_reports(
 ):
     worker = worker_start(queue=celery_queue, log_path=tmp_path / "worker.log", beat=False)
     try:
-        statuses = run_instrumented_app(live_server.url, write_key, "otel", protocol)
+        statuses = run_instrumented_app(
+            live_server.url, write_key, "otel", protocol, resource={"service.name": "shop", "deployment.environment": "staging"}
+        )
         # 40 request points, and one error point for each 500: from its span and from its ERROR log.
         assert wait_until(lambda: stored("otel") == 40 + 6 + 6, timeout=60)
     finally:

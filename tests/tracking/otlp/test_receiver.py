@@ -292,6 +292,20 @@ def test_bad_bodies_get_a_status_in_the_request_encoding(client, write_key, enco
     assert _status(response)[0] == reason
 
 
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+@pytest.mark.parametrize(
+    ("content_encoding", "status", "reason"),
+    [("gzip", 400, "malformed_body"), ("br", 415, "unsupported_encoding")],
+)
+def test_a_body_that_is_not_in_its_content_encoding_gets_a_status(client, write_key, encoding, content_encoding, status, reason):
+    response = export(client, write_key, "shop", "traces", traces(span(1)), encoding=encoding,
+                      HTTP_CONTENT_ENCODING=content_encoding)
+
+    assert response.status_code == status
+    assert response["Content-Type"] == ("application/x-protobuf" if encoding == "protobuf" else "application/json")
+    assert _status(response)[0] == reason
+
+
 def test_json_ids_must_be_hex(client, write_key):
     body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz", "name": "x"}]}]}]}).encode()
 
