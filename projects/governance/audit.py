@@ -9,9 +9,9 @@ Outside a request (Celery, management commands) the actor is "system".
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +84,37 @@ def audit_record(
         target=_storable(target)[:200],
         outcome=outcome,
         details=_storable(details or {}),
+    )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    project: Project
+    action: str
+    target: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def audit_record_many(*, entries: Sequence[AuditEntry]) -> None:
+    """One INSERT for many rows by the same actor: an evaluation cycle can notify hundreds at once."""
+    if not entries:
+        return
+    actor = actor_current()
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                project=entry.project,
+                project_slug=entry.project.slug,
+                action=entry.action,
+                actor=actor.label,
+                user=actor.user,
+                api_key_prefix=actor.api_key_prefix,
+                ip=actor.ip,
+                target=_storable(entry.target)[:200],
+                details=_storable(entry.details),
+            )
+            for entry in entries
+        ]
     )
 
 

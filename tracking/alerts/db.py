@@ -52,3 +52,41 @@ def rule_value_cache_write(*, ids: Sequence[int], values: Sequence[Decimal | Non
             """,
             [evaluated_at, list(ids), list(values)],
         )
+
+
+def budget_state_write(
+    *, ids: Sequence[int], period_keys: Sequence[str], crossed: Sequence[Sequence[int]],
+    forecast_notified: Sequence[bool], rearmed: Sequence[int],
+) -> None:
+    """The notified state of locked budgets in one statement (see budget_status_cache_write)."""
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE alerts_budget AS b SET period_key = v.period_key, crossed = v.crossed::smallint[],
+                forecast_notified = v.forecast_notified, rearmed = v.rearmed
+            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::boolean[], %s::integer[])
+                AS v(id, period_key, crossed, forecast_notified, rearmed)
+            WHERE b.id = v.id
+            """,
+            [list(ids), list(period_keys), ["{" + ",".join(map(str, c)) + "}" for c in crossed],
+             list(forecast_notified), list(rearmed)],
+        )
+
+
+def rule_state_write(
+    *, ids: Sequence[int], states: Sequence[str], episodes: Sequence[int], since: Sequence[datetime | None]
+) -> None:
+    """The state of locked rules in one statement."""
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE alerts_alertrule AS r SET state = v.state, episode = v.episode, state_since = v.since
+            FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::timestamptz[]) AS v(id, state, episode, since)
+            WHERE r.id = v.id
+            """,
+            [list(ids), list(states), list(episodes), list(since)],
+        )

@@ -20,7 +20,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from projects.governance.audit import audit_record
+from projects.governance.audit import AuditEntry, audit_record, audit_record_many
 from projects.governance.models import AuditAction
 from projects.models import Project
 from tracking.alerts import db
@@ -230,26 +230,51 @@ def _deliver_soon() -> None:
     deliver_soon()
 
 
-def _event_create(
-    *, project: Project, key: str, type: str, text: str, channels: list[Channel], now: datetime,
-    budget: Budget | None = None, rule: AlertRule | None = None, threshold: Decimal | None = None,
-    value: Decimal | None = None, details: dict[str, Any],
-) -> AlertEvent | None:
-    """The event and its outbox rows, once: a key seen before means another cycle did it."""
-    event, created = AlertEvent.objects.get_or_create(
-        key=key,
-        defaults={
-            "project": project, "type": type, "text": text[:500], "budget": budget, "rule": rule,
-            "threshold": threshold, "value": value, "details": details,
-        },
-    )
-    if not created:
-        return None
-    Delivery.objects.bulk_create([Delivery(event=event, channel=channel, next_attempt_at=now) for channel in channels])
-    audit_record(project=project, action=AuditAction.ALERTS_EVENT, target=key, details={"type": type, "text": text[:200]})
-    if channels:
+@dataclass(frozen=True)
+class _Notice:
+    """A notification an evaluation decided on under its budget's or rule's row lock."""
+
+    project: Project
+    key: str
+    type: str
+    text: str
+    channels: list[Channel]
+    details: dict[str, Any]
+    budget: Budget | None = None
+    rule: AlertRule | None = None
+    threshold: Decimal | None = None
+    value: Decimal | None = None
+
+
+def _events_create(notices: list[_Notice], *, now: datetime) -> int:
+    """The events, their outbox rows and audit rows, a few statements for a whole chunk.
+
+    Only a cycle holding the row lock of a budget or rule writes that one's keys, so a key
+    found here was written by a cycle that committed before this one got the lock.
+    """
+    if not notices:
+        return 0
+    done = set(AlertEvent.objects.filter(key__in=[n.key for n in notices]).values_list("key", flat=True))
+    fresh = [n for n in notices if n.key not in done]
+    events = AlertEvent.objects.bulk_create([
+        AlertEvent(
+            project=n.project, key=n.key, type=n.type, text=n.text[:500], budget=n.budget, rule=n.rule,
+            threshold=n.threshold, value=n.value, details=n.details,
+        )
+        for n in fresh
+    ])
+    Delivery.objects.bulk_create([
+        Delivery(event=event, channel=channel, next_attempt_at=now)
+        for event, notice in zip(events, fresh, strict=True)
+        for channel in notice.channels
+    ])
+    audit_record_many(entries=[
+        AuditEntry(project=n.project, action=AuditAction.ALERTS_EVENT, target=n.key, details={"type": n.type, "text": n.text[:200]})
+        for n in fresh
+    ])
+    if any(n.channels for n in fresh):
         transaction.on_commit(_deliver_soon)
-    return event
+    return len(fresh)
 
 
 def _money(value: Decimal) -> str:
@@ -267,56 +292,59 @@ def _budget_details(budget: Budget, status: BudgetStatus) -> dict[str, Any]:
     }
 
 
-def _budget_apply(budget: Budget, status: BudgetStatus, now: datetime) -> int:
-    """Notify thresholds newly crossed (and the forecast) in this period; returns events made."""
+def _budget_changes(budget: Budget, status: BudgetStatus) -> bool:
+    """Whether the budget has something to notify or re-arm, judged without a lock."""
     rolling = budget.period == Period.ROLLING
     state_crossed = budget.crossed if budget.period_key == status.period.key else []
     forecast_over = budget.forecast and status.forecast_usd > budget.amount_usd
     forecast_done = budget.forecast_notified and budget.period_key == status.period.key
     changes = set(status.crossed) != set(state_crossed) if rolling else bool(set(status.crossed) - set(state_crossed))
     changes = changes or (forecast_over and not forecast_done)
-    changes = changes or (rolling and forecast_done and not forecast_over)
-    if not changes:
-        return 0
-    made = 0
-    with transaction.atomic():
-        locked = Budget.objects.select_for_update().get(pk=budget.pk)
-        if locked.period_key != status.period.key:
-            locked.period_key, locked.crossed, locked.forecast_notified = status.period.key, [], False
-        if rolling and set(locked.crossed) - set(status.crossed):
-            # Spend fell back below a threshold as the window moved: it may notify again.
-            locked.crossed = [t for t in locked.crossed if t in status.crossed]
-            locked.rearmed += 1
-        if rolling and locked.forecast_notified and not forecast_over:
-            locked.forecast_notified = False
-            locked.rearmed += 1
-        channels = list(budget.channels.all())
-        details = _budget_details(budget, status)
-        span = {"day": "today", "month": "this month"}.get(budget.period, f"in the last {budget.rolling_days} days")
-        for threshold in sorted(set(status.crossed) - set(locked.crossed)):
-            made += _event_create(
-                project=budget.project, key=f"budget:{budget.pk}:{locked.period_key}:{locked.rearmed}:{threshold}",
-                type=EventType.BUDGET_THRESHOLD, budget=budget, threshold=Decimal(threshold), value=status.spent_usd,
-                channels=channels, now=now, details=details | {"threshold": threshold},
-                text=(
-                    f"[{budget.project.slug}] Budget '{budget.name}' crossed {threshold}%: "
-                    f"${_money(status.spent_usd)} of ${_money(budget.amount_usd)} spent {span}."
-                ),
-            ) is not None
-        if forecast_over and not locked.forecast_notified:
-            made += _event_create(
-                project=budget.project, key=f"budget:{budget.pk}:{locked.period_key}:{locked.rearmed}:forecast",
-                type=EventType.BUDGET_FORECAST, budget=budget, threshold=Decimal(100), value=status.forecast_usd,
-                channels=channels, now=now, details=details | {"threshold": 100},
-                text=(
-                    f"[{budget.project.slug}] Budget '{budget.name}' is forecast to reach ${_money(status.forecast_usd)} "
-                    f"(budget ${_money(budget.amount_usd)}); ${_money(status.spent_usd)} spent so far."
-                ),
-            ) is not None
-            locked.forecast_notified = True
-        locked.crossed = sorted(set(locked.crossed) | set(status.crossed))
-        locked.save(update_fields=["period_key", "crossed", "forecast_notified", "rearmed"])
-    return made
+    return changes or (rolling and forecast_done and not forecast_over)
+
+
+def _budget_notices(locked: Budget, budget: Budget, status: BudgetStatus) -> list[_Notice]:
+    """Thresholds newly crossed (and the forecast) in this period, judged on the locked row,
+    whose state this moves on."""
+    rolling = budget.period == Period.ROLLING
+    forecast_over = budget.forecast and status.forecast_usd > budget.amount_usd
+    if locked.period_key != status.period.key:
+        locked.period_key, locked.crossed, locked.forecast_notified = status.period.key, [], False
+    if rolling and set(locked.crossed) - set(status.crossed):
+        # Spend fell back below a threshold as the window moved: it may notify again.
+        locked.crossed = [t for t in locked.crossed if t in status.crossed]
+        locked.rearmed += 1
+    if rolling and locked.forecast_notified and not forecast_over:
+        locked.forecast_notified = False
+        locked.rearmed += 1
+    channels = list(budget.channels.all())
+    details = _budget_details(budget, status)
+    span = {"day": "today", "month": "this month"}.get(budget.period, f"in the last {budget.rolling_days} days")
+    notices = [
+        _Notice(
+            project=budget.project, key=f"budget:{budget.pk}:{locked.period_key}:{locked.rearmed}:{threshold}",
+            type=EventType.BUDGET_THRESHOLD, budget=budget, threshold=Decimal(threshold), value=status.spent_usd,
+            channels=channels, details=details | {"threshold": threshold},
+            text=(
+                f"[{budget.project.slug}] Budget '{budget.name}' crossed {threshold}%: "
+                f"${_money(status.spent_usd)} of ${_money(budget.amount_usd)} spent {span}."
+            ),
+        )
+        for threshold in sorted(set(status.crossed) - set(locked.crossed))
+    ]
+    if forecast_over and not locked.forecast_notified:
+        notices.append(_Notice(
+            project=budget.project, key=f"budget:{budget.pk}:{locked.period_key}:{locked.rearmed}:forecast",
+            type=EventType.BUDGET_FORECAST, budget=budget, threshold=Decimal(100), value=status.forecast_usd,
+            channels=channels, details=details | {"threshold": 100},
+            text=(
+                f"[{budget.project.slug}] Budget '{budget.name}' is forecast to reach ${_money(status.forecast_usd)} "
+                f"(budget ${_money(budget.amount_usd)}); ${_money(status.spent_usd)} spent so far."
+            ),
+        ))
+        locked.forecast_notified = True
+    locked.crossed = sorted(set(locked.crossed) | set(status.crossed))
+    return notices
 
 
 def _rule_number(rule: AlertRule, value: Decimal) -> Any:
@@ -324,56 +352,91 @@ def _rule_number(rule: AlertRule, value: Decimal) -> Any:
     return f"{value.normalize():f}" if rule.metric in MONEY_METRICS else float(value)
 
 
-def _rule_apply(rule: AlertRule, measured: RuleValue, now: datetime) -> int:
+def _rule_wanted(rule: AlertRule, measured: RuleValue) -> str | None:
+    """The state the measurement calls for; None below the minimum volume (the state holds)."""
     if measured.value is None:
-        return 0
+        return None
     breached = measured.value > rule.threshold if rule.op == Comparator.ABOVE else measured.value < rule.threshold
-    wanted = RuleState.FIRING if breached else RuleState.OK
-    if wanted == rule.state:
-        return 0
-    with transaction.atomic():
-        locked = AlertRule.objects.select_for_update().get(pk=rule.pk)
-        if locked.state == wanted:
-            return 0
-        if wanted == RuleState.FIRING:
-            locked.episode += 1
-        locked.state, locked.state_since = wanted, now
-        locked.save(update_fields=["state", "episode", "state_since"])
-        firing = wanted == RuleState.FIRING
-        word = "firing" if firing else "resolved"
-        comparison = f"{rule.op} {_rule_number(rule, rule.threshold)}" if firing else f"back {'below' if rule.op == '>' else 'above'} {_rule_number(rule, rule.threshold)}"
-        made = _event_create(
-            project=rule.project, key=f"rule:{rule.pk}:{locked.episode}:{word}",
-            type=EventType.ALERT_FIRING if firing else EventType.ALERT_RESOLVED, rule=rule,
-            threshold=rule.threshold, value=measured.value, channels=list(rule.channels.all()), now=now,
-            details={
-                "threshold": _rule_number(rule, rule.threshold),
-                "rule": {"id": rule.pk, "name": rule.name, "dataset": rule.dataset, "metric": rule.metric,
-                         "op": rule.op, "window_minutes": rule.window_minutes},
-                "value": _rule_number(rule, measured.value),
-                "requests": measured.requests,
-            },
-            text=(
-                f"[{rule.project.slug}] {'FIRING' if firing else 'RESOLVED'}: {rule.name}: {rule.metric} is "
-                f"{_rule_number(rule, measured.value)} ({comparison}) over {rule.window_minutes} min."
-            ),
-        )
+    return RuleState.FIRING if breached else RuleState.OK
+
+
+def _rule_notices(locked: AlertRule, rule: AlertRule, measured: RuleValue, now: datetime) -> list[_Notice]:
+    wanted, value = _rule_wanted(rule, measured), measured.value
+    if wanted is None or value is None or locked.state == wanted:
+        return []
+    if wanted == RuleState.FIRING:
+        locked.episode += 1
+    locked.state, locked.state_since = wanted, now
     rule.state, rule.episode = locked.state, locked.episode
-    return made is not None
+    firing = wanted == RuleState.FIRING
+    word = "firing" if firing else "resolved"
+    comparison = f"{rule.op} {_rule_number(rule, rule.threshold)}" if firing else f"back {'below' if rule.op == '>' else 'above'} {_rule_number(rule, rule.threshold)}"
+    return [_Notice(
+        project=rule.project, key=f"rule:{rule.pk}:{locked.episode}:{word}",
+        type=EventType.ALERT_FIRING if firing else EventType.ALERT_RESOLVED, rule=rule,
+        threshold=rule.threshold, value=value, channels=list(rule.channels.all()),
+        details={
+            "threshold": _rule_number(rule, rule.threshold),
+            "rule": {"id": rule.pk, "name": rule.name, "dataset": rule.dataset, "metric": rule.metric,
+                     "op": rule.op, "window_minutes": rule.window_minutes},
+            "value": _rule_number(rule, value),
+            "requests": measured.requests,
+        },
+        text=(
+            f"[{rule.project.slug}] {'FIRING' if firing else 'RESOLVED'}: {rule.name}: {rule.metric} is "
+            f"{_rule_number(rule, value)} ({comparison}) over {rule.window_minutes} min."
+        ),
+    )]
 
 
-def _apply_in_chunks(items: list[_Alerting], apply: Callable[[_Alerting], int]) -> int:
-    """Apply measured state to budgets or rules; returns the events made.
+def _apply_locked(
+    items: list[_Alerting],
+    decide: Callable[[_Alerting, _Alerting], list[_Notice]],
+    *,
+    write: Callable[[list[_Alerting]], None],
+    now: datetime,
+) -> int:
+    """Lock the budgets or rules that have something to change, let ``decide`` move each locked
+    row's state on and name its notifications, and write states, events, outbox and audit rows
+    together; returns the events made.
 
-    One commit per chunk, not per notification; rows are locked in one order (the models'
-    ordering), so racing cycles cannot deadlock.
+    One transaction and a handful of statements per chunk, not per notification. Rows are
+    locked in id order, so racing cycles cannot deadlock; a row deleted meanwhile is skipped.
     """
     made = 0
     for start in range(0, len(items), STATE_CHUNK):
+        chunk = items[start : start + STATE_CHUNK]
+        model = type(chunk[0])
         with transaction.atomic():
-            for item in items[start : start + STATE_CHUNK]:
-                made += apply(item)
+            locked = {row.pk: row for row in model.objects.select_for_update().filter(pk__in=[i.pk for i in chunk]).order_by("pk")}
+            notices = [notice for item in chunk if item.pk in locked for notice in decide(locked[item.pk], item)]
+            write(list(locked.values()))
+            made += _events_create(notices, now=now)
     return made
+
+
+def _budgets_apply(budgets: list[Budget], statuses: dict[int, BudgetStatus], now: datetime) -> int:
+    return _apply_locked(
+        [b for b in budgets if _budget_changes(b, statuses[b.pk])],
+        lambda locked, budget: _budget_notices(locked, budget, statuses[budget.pk]),
+        write=lambda rows: db.budget_state_write(
+            ids=[b.pk for b in rows], period_keys=[b.period_key for b in rows], crossed=[b.crossed for b in rows],
+            forecast_notified=[b.forecast_notified for b in rows], rearmed=[b.rearmed for b in rows],
+        ),
+        now=now,
+    )
+
+
+def _rules_apply(rules: list[AlertRule], values: dict[int, RuleValue], now: datetime) -> int:
+    return _apply_locked(
+        [r for r in rules if _rule_wanted(r, values[r.pk]) not in (None, r.state)],
+        lambda locked, rule: _rule_notices(locked, rule, values[rule.pk], now),
+        write=lambda rows: db.rule_state_write(
+            ids=[r.pk for r in rows], states=[r.state for r in rows], episodes=[r.episode for r in rows],
+            since=[r.state_since for r in rows],
+        ),
+        now=now,
+    )
 
 
 @dataclass
@@ -392,7 +455,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
     result = Evaluation()
     budgets = list(Budget.objects.select_related("project").prefetch_related("channels"))
     statuses = budget_measure_many(budgets=budgets, now=now)
-    result.events += _apply_in_chunks(budgets, lambda budget: _budget_apply(budget, statuses[budget.pk], now))
+    result.events += _budgets_apply(budgets, statuses, now)
     # The status cache and quiet period turnovers; notified thresholds change under the lock above.
     db.budget_status_cache_write(
         ids=[b.pk for b in budgets],
@@ -403,7 +466,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> Evaluation:
     )
     rules = list(AlertRule.objects.select_related("project").prefetch_related("channels"))
     values = rule_measure_many(rules=rules, now=now)
-    result.events += _apply_in_chunks(rules, lambda rule: _rule_apply(rule, values[rule.pk], now))
+    result.events += _rules_apply(rules, values, now)
     db.rule_value_cache_write(ids=[r.pk for r in rules], values=[values[r.pk].value for r in rules], evaluated_at=now)
     result.budgets, result.rules, result.statuses = len(budgets), len(rules), statuses
     result.seconds = (timezone.now() - started).total_seconds()

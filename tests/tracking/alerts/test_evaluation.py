@@ -11,7 +11,7 @@ from tests.tracking.alerts.conftest import NOW, ai, cost, request, store
 from tests.tracking.reports.helpers import Point
 from tracking.alerts.models import AlertEvent, AlertRule, Budget, Delivery, RuleState
 from tracking.alerts.selectors import budget_measure_many
-from tracking.alerts.services import _budget_apply, alerts_evaluate, budget_create, rule_create
+from tracking.alerts.services import _budgets_apply, alerts_evaluate, budget_create, rule_create
 from tracking.services import partitions_ensure
 
 pytestmark = pytest.mark.django_db
@@ -200,5 +200,19 @@ def test_an_evaluation_that_finds_the_state_already_changed_notifies_nothing(pro
     alerts_evaluate(now=NOW)
 
     stale_status = budget_measure_many(budgets=[stale], now=NOW)[stale.pk]
-    assert _budget_apply(stale, stale_status, NOW) == 0
+    assert _budgets_apply([stale], {stale.pk: stale_status}, NOW) == 0
     assert AlertEvent.objects.filter(budget=budget).count() == 1
+
+
+def test_a_budget_deleted_after_measuring_is_skipped_and_the_others_in_its_chunk_notify(project, dataset):
+    gone = budget_create(project=project, name="gone", dataset="costs", period="month", amount_usd=Decimal(10))
+    kept = budget_create(project=project, name="kept", dataset="costs", period="month", amount_usd=Decimal(10))
+    store(dataset, [cost(NOW - timedelta(minutes=5), 6)])
+    budgets = list(Budget.objects.select_related("project").prefetch_related("channels"))
+    statuses = budget_measure_many(budgets=budgets, now=NOW)
+    Budget.objects.filter(pk=gone.pk).delete()
+
+    assert _budgets_apply(budgets, statuses, NOW) == 1
+    assert list(AlertEvent.objects.values_list("budget_id", "threshold")) == [(kept.pk, Decimal(50))]
+    kept.refresh_from_db()
+    assert (kept.crossed, kept.period_key) == ([50], "2026-11")
