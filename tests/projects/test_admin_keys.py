@@ -9,7 +9,9 @@ from django.test import Client
 from projects.governance.models import AuditAction, AuditEvent
 from projects.models import ApiKey
 from tests.factories import ProjectFactory, UserFactory
-from tests.tracking.helpers import post_points
+from tests.tracking.helpers import post_points, stored_rows
+from tracking.models import Dataset
+from tracking.services import buffer_drain
 
 pytestmark = pytest.mark.django_db
 
@@ -40,13 +42,17 @@ def test_a_key_issued_on_the_project_page_writes_and_once_revoked_gets_401(parti
     assert secret.startswith(api_key.prefix + "_")
     assert secret not in admin.get(f"/admin/projects/project/{project.pk}/change/").content.decode()
     assert post_points(admin, secret, "events", [{"blobs": ["a"]}]).status_code == 202
+    assert buffer_drain(time_budget=5, block_ms=10).points == 1
+    assert stored_rows(Dataset.objects.get(project=project, name="events"), "blob1") == [("a",)]
 
     revoke_url = f"/admin/projects/project/{project.pk}/keys/{api_key.pk}/revoke/"
     assert revoke_url in admin.get(f"/admin/projects/project/{project.pk}/change/").content.decode()
     assert admin.get(revoke_url).status_code == 200
     assert admin.post(revoke_url).status_code == 302
 
-    assert post_points(admin, secret, "events", [{"blobs": ["b"]}]).status_code == 401
+    refused = post_points(admin, secret, "events", [{"blobs": ["b"]}])
+    assert (refused.status_code, refused.json()["code"]) == (401, "authentication_failed")
+    assert buffer_drain(time_budget=5, block_ms=10).points == 0
     assert list(
         AuditEvent.objects.filter(project=project).order_by("id").values_list("action", "actor", "target")
     ) == [(AuditAction.KEY_CREATE, "user staff-0-True", api_key.prefix), (AuditAction.KEY_REVOKE, "user staff-0-True", api_key.prefix)]

@@ -1,7 +1,9 @@
 """Dead letters in admin: replay once the cause is fixed (stored once however often), or discard with a reason."""
 
+import re
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -52,6 +54,11 @@ def dead_letter_made(client: Client, write_key: str) -> DeadLetter:
     return DeadLetter.objects.get()
 
 
+def replays_finished(log: Path) -> list[str]:
+    """What each replay task returned, from the worker's log."""
+    return re.findall(r"Task tracking\.replay_dead_letter\[[^\]]+\] succeeded in [\d.]+s: (\d+)", log.read_text())
+
+
 @pytest.mark.slow
 def test_a_dead_letter_replayed_twice_by_a_real_worker_stores_its_points_once(
     admin_client, write_key, refusing_table, tmp_path, celery_queue
@@ -61,13 +68,17 @@ def test_a_dead_letter_replayed_twice_by_a_real_worker_stores_its_points_once(
     assert "points refused by the test trigger" in page
     assert "&quot;refused&quot;," in page or '"refused",' in page
     cause_fix()
-    worker = worker_start(queue=celery_queue, log_path=tmp_path / "worker.log", beat=False)
+    for _ in range(2):  # both queued before a worker runs: two replay tasks of one open dead letter
+        page = admin_client.post("/admin/tracking/deadletter/", {"action": "replay", "_selected_action": [letter.pk]}, follow=True)
+        assert [str(m) for m in page.context["messages"]] == ["Queued 1 dead letter(s) for replay; resolved ones were skipped."]
+    log = tmp_path / "worker.log"
+    worker = worker_start(queue=celery_queue, log_path=log, beat=False)
     try:
-        for _ in range(2):
-            admin_client.post("/admin/tracking/deadletter/", {"action": "replay", "_selected_action": [letter.pk]})
-        assert wait_until(lambda: DeadLetter.objects.get().resolution == "replayed", timeout=60)
+        assert wait_until(lambda: len(replays_finished(log)) == 2, timeout=60)
     finally:
         process_kill(worker, signal.SIGTERM)
+
+    assert sorted(replays_finished(log)) == ["0", "2"]  # points each replay stored
 
     dataset = Dataset.objects.get(name="events")
     assert sorted((row[2] or "") for row in stored_rows(dataset)) == ["", "a", "b"]
