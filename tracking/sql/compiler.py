@@ -32,6 +32,7 @@ from tracking.sql.functions import (
     quantile,
     substring,
     to_string,
+    window_call,
 )
 from tracking.sql.introspection import DEFAULT_DATABASE, SYSTEM_DATABASE, VirtualTable, system_table
 from tracking.sql.ir import (
@@ -233,6 +234,10 @@ class Compiler:
         for key, value in node.args.items():
             if value and key not in _SELECT_ARGS:
                 raise sql_error_at(_DISALLOWED_SELECT_ARGS_MESSAGE.format(key.upper().rstrip("_")), node)
+        for clause in ("where", "group", "having"):
+            window = _own_window(node, node.args.get(clause))
+            if window is not None:
+                raise sql_error_at(f"Window functions are not allowed in {clause.upper()}", window)
         prefix, ctes, scalars = self.with_clause(node, ctes)
         scope = Scope(sources=[], ctes=ctes, aliases=dict(scalars))
         from_sql = self.from_clause(scope, node)
@@ -433,7 +438,7 @@ class Compiler:
             if node.args.get("joins"):
                 raise sql_error_at("JOIN needs a FROM clause", node)
             return ""
-        sql = " FROM " + self.source(scope, from_node.this)
+        sql = " FROM " + self.source(scope, from_node.this, numbered=_groups_arrays(node))
         for join in node.args.get("joins") or []:
             sql += self.join(scope, join)
         return sql
@@ -481,12 +486,21 @@ class Compiler:
             return replace(typed, sql=f"coalesce({typed.sql}, {ct.default_sql(typed.type)})")
         return typed
 
-    def source(self, scope: Scope, node: exp.Expression) -> str:
+    def source(self, scope: Scope, node: exp.Expression, *, numbered: bool = False) -> str:
         if isinstance(node, exp.Subquery):
             compiled = self.query(node.this, ctes=scope.ctes)
             pg_alias = self.new_alias("s")
             name = node.alias or pg_alias
-            scope.sources.append(self._derived_source(name=name, pg_alias=pg_alias, compiled=compiled))
+            source = self._derived_source(name=name, pg_alias=pg_alias, compiled=compiled)
+            scope.sources.append(source)
+            if numbered:
+                # Numbered as they arrive, a sorted subquery's order kept (runningDifference relies on it too).
+                inner_alias = self.new_alias("o")
+                source.ordinal = f'{pg_alias}."ordinal"'
+                return (
+                    f'(SELECT {inner_alias}.*, row_number() OVER () AS "ordinal" FROM ({compiled.sql}) AS {inner_alias})'
+                    f" AS {pg_alias}"
+                )
             return f"({compiled.sql}) AS {pg_alias}"
         if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Identifier):
             raise sql_error_at(f"Unsupported FROM source: {display_name(node)}", node)
@@ -867,10 +881,35 @@ class Compiler:
         call = exp.Anonymous(this=name, expressions=[arg.copy() for arg in args])
         return function_call(self, scope, call)
 
+    def _window(self, scope: Scope, node: exp.Window) -> Typed:
+        return window_call(self, scope, node)
+
     def _quantile(self, scope: Scope, node: exp.Quantile) -> Typed:
         if self.plan is not None and self.plan.reads(scope):
             raise NotCovered("quantiles are not kept by projections")
         return quantile(self, scope, node.args.get("quantile"), node.this, node)
+
+
+def _own_window(select: exp.Select, clause: exp.Expression | None) -> exp.Window | None:
+    """A window function of ``select``'s own clause (not of a subquery in it), which PostgreSQL refuses there."""
+    if clause is None:
+        return None
+    for window in clause.find_all(exp.Window):
+        if window.find_ancestor(exp.Select) is select:
+            return window
+    return None
+
+
+def _groups_arrays(node: exp.Select) -> bool:
+    """Whether the SELECT list or HAVING of ``node`` itself calls groupArray (not in a subquery)."""
+    parts = [*node.expressions, node.args.get("having")]
+    for part in parts:
+        if part is None:
+            continue
+        for call in part.find_all(exp.AnonymousAggFunc, exp.ParameterizedAgg):
+            if call.name.lower() == "grouparray" and call.find_ancestor(exp.Select) is node:
+                return True
+    return False
 
 
 def interval_parts(node: exp.Interval) -> tuple[int, str]:
@@ -940,5 +979,6 @@ _EXPRESSION_HANDLERS = {
     exp.StrPosition: Compiler._position,
     exp.Substring: Compiler._substring,
     exp.Quantile: Compiler._quantile,
+    exp.Window: Compiler._window,
 }
 

@@ -920,6 +920,54 @@ def _neighbor(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) ->
     return Typed(sql, result_type)
 
 
+_IN_FRAME = {"laginframe": "lag", "leadinframe": "lead"}
+
+
+def window_call(c: ExpressionCompiler, scope: Scope, node: exp.Window) -> Typed:
+    """``lagInFrame``/``leadInFrame(x[, offset[, default]]) OVER ()``: the value ``offset`` rows back or ahead.
+
+    Grafana's Altinity plugin writes its ``$rate``/``$perSecond``/``$delta``/``$increase`` macros
+    this way when "Use window functions" is on, the query editor's default for new queries. Over
+    the whole result with no ORDER BY, every row is in the frame, so ClickHouse's value is
+    PostgreSQL's ``lag``/``lead`` in the order rows reach the SELECT, as for runningDifference.
+    Other window specifications and functions are refused rather than half-supported.
+    """
+    function = node.this
+    key = function.name.lower() if isinstance(function, exp.Anonymous) else ""
+    if key not in _IN_FRAME or any(node.args.get(part) for part in ("partition_by", "order", "spec", "alias")):
+        raise sql_error_at(
+            "Window functions are limited to lagInFrame(x[, offset[, default]]) OVER () and leadInFrame(...) OVER ()",
+            node,
+        )
+    args = [c.expr(scope, arg) for arg in function.expressions]
+    if not 1 <= len(args) <= 3:
+        raise sql_error_at(f"Function {function.name} takes 1 to 3 arguments", function)
+    value = args[0]
+    if value.type.startswith("Interval"):
+        raise sql_error_at(f"Illegal type {value.type} of argument of function {function.name}", function)
+    offset = _const_int(args[1], function, "The offset") if len(args) > 1 else 1
+    if offset < 0:
+        raise sql_error_at(f"The offset of function {function.name} must be non-negative", function)
+    result_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
+    default = ct.default_sql(result_type)
+    if len(args) == 3:
+        fallback = args[2]
+        base, fallback_base = ct.strip_nullable(result_type), ct.strip_nullable(fallback.type)
+        convertible = (
+            base == fallback_base
+            or fallback.type == ct.NOTHING
+            or (ct.is_number(base) and (ct.is_number(fallback_base) or fallback.boolean))
+            or (ct.is_string(base) and ct.is_string(fallback_base))
+        )
+        if not convertible:
+            raise sql_error_at(
+                f"The default value of function {function.name} must be of type {result_type}, not {fallback.type}", node
+            )
+        default = c.value(fallback)
+    sql = f"{_IN_FRAME[key]}({c.value(value)}, {offset}, ({default})::{ct.pg_type(result_type)}) OVER ()"
+    return _agg(Typed(sql, result_type), *args)
+
+
 def _constant_text(value: Callable[[ExpressionCompiler], str]) -> Scalar:
     """Server facts clients ask for on connect (``SELECT version(), timezone()``, ``currentDatabase()``)."""
 
@@ -1380,7 +1428,8 @@ def _top_k(weighted: bool) -> Aggregate:
 
 
 def _group_array(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
-    """``groupArray([N])(x)``: the values in the order rows arrive; tuples (Grafana's ``$columns``) as JSON arrays."""
+    """``groupArray([N])(x)``: the values in the order rows arrive, a sorted subquery's order included;
+    tuples (Grafana's ``$columns``) as JSON arrays."""
     _arity(node, args, 1)
     size: int | None = None
     if params:
@@ -1395,13 +1444,15 @@ def _group_array(c: ExpressionCompiler, scope: Scope, node: exp.Expression, para
         raise sql_error_at(f"{node.name} of arrays is not supported", node)
     not_null = f" FILTER (WHERE ({value.sql}) IS NOT NULL)" if ct.is_nullable(value.type) else ""
     scope.array_inputs.append(value.sql)
+    ordinal = scope.sources[0].ordinal if len(scope.sources) == 1 else ""
+    order = f" ORDER BY {ordinal}" if ordinal else ""
     if ct.is_tuple(element):
-        ordered = f"jsonb_agg({value.sql}){not_null}"
+        ordered = f"jsonb_agg({value.sql}{order}){not_null}"
         if size is not None:
             ordered = f"jsonb_path_query_array({ordered}, '$[0 to {size - 1}]')"
         return Typed(f"coalesce({ordered}, '[]'::jsonb)", f"Array({element})", aggregate=True)
     limit = f"[1:{size}]" if size is not None else ""
-    sql = f"coalesce((array_agg({c.value(value)}){not_null}){limit}, {ct.default_sql(f'Array({element})')})"
+    sql = f"coalesce((array_agg({c.value(value)}{order}){not_null}){limit}, {ct.default_sql(f'Array({element})')})"
     return Typed(sql, f"Array({element})", aggregate=True)
 
 

@@ -49,6 +49,9 @@ class Source:
     outer: bool = False
     pg_name: str = ""
     compiled: "Compiled | None" = None
+    # The position in which each row of a subquery arrives, when the SELECT over it has a groupArray:
+    # ClickHouse's groupArray keeps a sorted subquery's order (Grafana's $perSecondColumns shows it).
+    ordinal: str = ""
 
 
 @dataclass

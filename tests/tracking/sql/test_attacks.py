@@ -133,7 +133,7 @@ REASONS = {
     "unknown_format": "Unknown format Parquet",
     "url_table_function": "Unsupported FROM source: url(",
     "backend_pid": "Unknown or not allowed function: pg_backend_pid",
-    "window_function": "unsupported expression type: count() OVER ()",
+    "window_function": "Window functions are limited to lagInFrame(x[, offset[, default]]) OVER () and leadInFrame(...) OVER ()",
 }
 
 

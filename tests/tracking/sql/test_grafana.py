@@ -9,8 +9,12 @@ The requests are replayed from the plugin's source (Altinity/clickhouse-grafana)
   ``hooks/useSystemDatabases.ts``: the schema discovery queries, verbatim.
 - ``src/datasource/sql-query/sql_query.ts`` and ``sql-query-macros.ts``: macro expansion for a
   DateTime column (``$timeSeries``, ``$timeFilter``, ``$table`` = ``<database>.<table>``,
-  ``$rate``, ``$perSecond``, ``$delta``, ``$increase``, ``$columns``); the expanded SQL is
-  checked against ClickHouse (chdb) on the same data.
+  ``$rate``, ``$perSecond``, ``$delta``, ``$increase``, ``$columns`` and the ``*Columns`` and
+  ``*ColumnsAggregated`` variants); the expanded SQL is checked against ClickHouse (chdb) on the
+  same data.
+- ``pkg/eval/eval_query.go``: the backend's expansion, the same shapes with ``lagInFrame(x,1,default)
+  OVER ()`` in place of ``runningDifference``/``neighbor`` when "Use window functions" is on, which
+  ``src/views/QueryEditor/helpers/initializeQueryDefaults.ts`` sets for every new query.
 """
 
 import json
@@ -121,6 +125,22 @@ def test_schema_discovery_lists_the_projects_databases_tables_and_columns(grafan
         "ORDER BY name FORMAT JSON"
     )
     assert _names(timestamp_columns) == ["_sample_interval"]
+    # The other "Timestamp type" choices: DateTime64, TimeStamp64(3|6|9) and Float.
+    datetime64_columns = get(
+        "SELECT name FROM system.columns WHERE database = 'default' AND table = 'weather' AND "
+        "(substring(type,1,10) = 'DateTime64' OR substring(type,10,10) = 'DateTime64')ORDER BY name FORMAT JSON"
+    )
+    assert _names(datetime64_columns) == []
+    uint64_columns = get(
+        "SELECT name FROM system.columns WHERE database = 'default' AND table = 'weather' AND "
+        "type LIKE '%UInt64%'ORDER BY name FORMAT JSON"
+    )
+    assert _names(uint64_columns) == []
+    float_columns = get(
+        "SELECT name FROM system.columns WHERE database = 'default' AND table = 'weather' AND "
+        "type LIKE '%Float%' OR type LIKE '%Decimal%' ORDER BY name FORMAT JSON"
+    )
+    assert {"temp", "humidity", "double1", "double20"} <= set(_names(float_columns))
     columns = get(
         "SELECT name text, type value FROM system.columns WHERE database = 'default' AND table = 'weather' FORMAT JSON"
     )
@@ -173,6 +193,25 @@ def _macro(select: str, inner: str, *, group: str = "GROUP BY t ORDER BY t") -> 
     return f"SELECT t, {select} FROM ( SELECT $timeSeries AS t, {inner} FROM $table WHERE $timeFilter {group})"
 
 
+def _columns_macro(kind: str, value: str) -> str:
+    """sql-query-macros.ts ``perSecondColumns``/``increaseColumns``/``deltaColumns`` for ``$<kind>Columns(city, temp)``."""
+    alias = f"{kind[0].lower()}{kind[1:]}Columns"
+    return (
+        f"SELECT t, groupArray(({alias}, max_0_{kind})) AS groupArr FROM ( SELECT t, {alias}, {value} AS max_0_{kind} "
+        f"FROM ( SELECT $timeSeries AS t, city AS {alias}, max(temp) AS max_0 FROM $table WHERE $timeFilter "
+        f"GROUP BY t, {alias} ORDER BY {alias}, t)) GROUP BY t ORDER BY t"
+    )
+
+
+def _aggregated_macro(name: str, value: str) -> str:
+    """sql-query-macros.ts ``_formatColumnsAggregated`` for ``$<kind>ColumnsAggregated(city, unit, sum, max(temp) AS t1)``."""
+    return (
+        f"SELECT t, city, sum({name}) AS {name}Agg FROM (  SELECT t, city, unit, {value} AS {name}  FROM (   "
+        "SELECT $timeSeries AS t, city, unit, max(temp) AS t1   FROM $table WHERE $timeFilter   GROUP BY city, unit, t "
+        "   ORDER BY city, unit, t  ) ) GROUP BY city, t ORDER BY city, t"
+    )
+
+
 MACRO_QUERIES = {
     "timeSeries": "/* grafana dashboard='Weather' */ SELECT $timeSeries AS t, count() AS c FROM $table "
     "WHERE $timeFilter GROUP BY t ORDER BY t",
@@ -193,6 +232,79 @@ MACRO_QUERIES = {
     "WHERE $timeFilter GROUP BY t ORDER BY t",
     "neighbor": "SELECT t, c, neighbor(c, 1) AS next, neighbor(c, -1, 99) AS previous FROM ( SELECT $timeSeries AS t, "
     "count() c FROM $table WHERE $timeFilter GROUP BY t ORDER BY t)",
+    "perSecondColumns": _columns_macro(
+        "PerSecond",
+        "if(runningDifference(max_0) < 0 OR neighbor(perSecondColumns,-1,perSecondColumns) != perSecondColumns, nan, "
+        "runningDifference(max_0) / runningDifference(t/1000))",
+    ),
+    "increaseColumns": _columns_macro(
+        "Increase",
+        "if(runningDifference(max_0) < 0 OR neighbor(increaseColumns,-1,increaseColumns) != increaseColumns, 0, "
+        "runningDifference(max_0))",
+    ),
+    "deltaColumns": _columns_macro(
+        "Delta", "if(neighbor(deltaColumns,-1,deltaColumns) != deltaColumns, 0, runningDifference(max_0))"
+    ),
+    "rateColumnsAggregated": _aggregated_macro("t1Rate", "t1 / runningDifference(t / 1000)"),
+    "perSecondColumnsAggregated": _aggregated_macro(
+        "t1PerSecond",
+        "if(runningDifference(t1) < 0 OR neighbor(unit,-1,unit) != unit, nan, runningDifference(t1) / runningDifference(t / 1000))",
+    ),
+    "increaseColumnsAggregated": _aggregated_macro(
+        "t1Increase",
+        "if(runningDifference(t1) < 0 OR neighbor(unit,-1,unit) != unit, nan, runningDifference(t1) / 1)",
+    ),
+    "deltaColumnsAggregated": _aggregated_macro(
+        "t1Delta", "if(neighbor(unit,-1,unit) != unit, 0, runningDifference(t1) / 1)"
+    ),
+    # pkg/eval/eval_query.go with useWindowFuncForMacros, which the query editor turns on for new queries
+    # (initializeQueryDefaults.ts): lagInFrame(x,1,default) OVER () where runningDifference/neighbor stood.
+    "rateWindow": _macro("c/((t - lagInFrame(t,1,0) OVER ())/1000) cRate", "count() c", group="\n GROUP BY t\n ORDER BY t"),
+    "perSecondWindow": _macro(
+        "if(max_0 - lagInFrame(max_0,1,0) OVER () < 0, nan, (max_0 - lagInFrame(max_0,1,0) OVER ()) "
+        "/ ((t - lagInFrame(t,1,0) OVER ())/1000) ) AS max_0_PerSecond",
+        "max(humidity) AS max_0",
+        group="\n GROUP BY t\n ORDER BY t",
+    ),
+    "deltaWindow": _macro(
+        "max_0 - lagInFrame(max_0,1,0) OVER () AS max_0_Delta", "max(temp) AS max_0", group="\n GROUP BY t\n ORDER BY t"
+    ),
+    "increaseWindow": _macro(
+        "if((max_0 - lagInFrame(max_0,1,0) OVER ()) < 0, 0, max_0 - lagInFrame(max_0,1,0) OVER ()) AS max_0_Increase",
+        "max(temp) AS max_0",
+        group="\n GROUP BY t\n ORDER BY t",
+    ),
+    "perSecondColumnsWindow": _columns_macro(
+        "PerSecond",
+        "if((max_0 - lagInFrame(max_0,1,0) OVER ()) < 0 OR lagInFrame(perSecondColumns,1,perSecondColumns) OVER () "
+        "!= perSecondColumns, nan, (max_0 - lagInFrame(max_0,1,0) OVER ()) / (t/1000 - lagInFrame(t/1000,1,0) OVER ()))",
+    ),
+    "increaseColumnsWindow": _columns_macro(
+        "Increase",
+        "if((max_0 - lagInFrame(max_0,1,0) OVER ()) < 0 OR lagInFrame(increaseColumns,1,increaseColumns) OVER () "
+        "!= increaseColumns, 0, max_0 - lagInFrame(max_0,1,0) OVER ())",
+    ),
+    "deltaColumnsWindow": _columns_macro(
+        "Delta",
+        "if(lagInFrame(deltaColumns,1,deltaColumns) OVER () != deltaColumns, 0, max_0 - lagInFrame(max_0,1,0) OVER ())",
+    ),
+    "rateColumnsAggregatedWindow": _aggregated_macro("t1Rate", "t1 / (t/1000 - lagInFrame(t/1000,1,0) OVER ())"),
+    "perSecondColumnsAggregatedWindow": _aggregated_macro(
+        "t1PerSecond",
+        "if((t1 - lagInFrame(t1,1,0) OVER ()) < 0 OR lagInFrame(unit,1,unit) OVER () != unit, nan, "
+        "(t1 - lagInFrame(t1,1,0) OVER ()) / (t/1000 - lagInFrame(t/1000,1,0) OVER ()))",
+    ),
+    "increaseColumnsAggregatedWindow": _aggregated_macro(
+        "t1Increase",
+        "if((t1 - lagInFrame(t1,1,0) OVER ()) < 0 OR lagInFrame(unit,1,unit) OVER () != unit, nan, "
+        "(t1 - lagInFrame(t1,1,0) OVER ()) / 1)",
+    ),
+    "deltaColumnsAggregatedWindow": _aggregated_macro(
+        "t1Delta", "if(lagInFrame(unit,1,unit) OVER () != unit, 0, t1 - lagInFrame(t1,1,0) OVER ())"
+    ),
+    # getTimeSeriesMs with $__interval_ms = 60000.
+    "timeSeriesMs": "SELECT (intDiv(toUInt32(timestamp) * 1000, 60000) * 60000) AS t, count() AS c FROM $table "
+    "WHERE $timeFilter GROUP BY t ORDER BY t",
 }
 
 

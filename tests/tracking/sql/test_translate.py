@@ -133,6 +133,31 @@ def test_show_statements_parse_with_an_optional_format() -> None:
             1,
             8,
         ),
+        (
+            "SELECT lagInFrame(temp) OVER (ORDER BY timestamp) FROM weather",
+            "Window functions are limited to lagInFrame(x[, offset[, default]]) OVER () and leadInFrame(...) OVER ()",
+            1,
+            8,
+        ),
+        (
+            "SELECT row_number() OVER () FROM weather",
+            "Window functions are limited to lagInFrame(x[, offset[, default]]) OVER () and leadInFrame(...) OVER ()",
+            1,
+            8,
+        ),
+        (
+            "SELECT lagInFrame(blob1, 1, 0) OVER () FROM weather",
+            "The default value of function lagInFrame must be of type String, not UInt8",
+            1,
+            8,
+        ),
+        ("SELECT leadInFrame(temp, -1) OVER () FROM weather", "The offset of function leadInFrame must be non-negative", 1, 8),
+        (
+            "SELECT blob1 FROM weather\nWHERE lagInFrame(temp) OVER () > 0",
+            "Window functions are not allowed in WHERE",
+            2,
+            7,
+        ),
     ],
 )
 def test_refusals_name_the_problem_and_its_position(
