@@ -247,3 +247,42 @@ def test_same_named_dataset_of_another_project_is_never_read(client: Client, loa
         HTTP_AUTHORIZATION=f"Bearer {key}",
     )
     assert response.json()["data"] == [{"n": "240"}]
+
+
+def test_another_projects_key_or_data_is_never_reachable_through_the_clickhouse_interface(
+    client: Client, loaded: LoadedProject
+) -> None:
+    """The intruder owns a 25-row 'weather' and 'secrets'; no way of naming them reaches across."""
+    import base64
+
+    from tracking.models import Dataset
+
+    intruder = Dataset.objects.get(name="secrets").project
+    ours, theirs = key_for(loaded.project, "read").secret, key_for(intruder, "read").secret
+    slug, other = loaded.project.slug, intruder.slug
+
+    def ask(sql: str, **credentials: str):
+        return client.post(
+            "/clickhouse/?" + "&".join(f"{name}={value}" for name, value in credentials.items() if name != "basic"),
+            data=sql,
+            content_type="text/plain",
+            **({"HTTP_AUTHORIZATION": f"Basic {credentials['basic']}"} if "basic" in credentials else {}),
+        )
+
+    # Their key presented as this project's user, in each of ClickHouse's ways: refused, code 516.
+    basic = base64.b64encode(f"{slug}:{theirs}".encode()).decode()
+    for credentials in ({"user": slug, "password": theirs}, {"basic": basic}):
+        refused = ask("SELECT count() FROM weather", **credentials)
+        assert (refused.status_code, refused["X-ClickHouse-Exception-Code"]) == (403, "516"), credentials
+    # This project's key naming their project as user, database or qualifier: refused.
+    as_them = ask("SELECT count() FROM weather", user=other, password=ours)
+    assert (as_them.status_code, as_them["X-ClickHouse-Exception-Code"]) == (403, "516")
+    their_database = ask("SELECT count() FROM weather", user=slug, password=ours, database=other)
+    assert (their_database.status_code, their_database["X-ClickHouse-Exception-Code"]) == (404, "81")
+    for sql in (f"SELECT count() FROM {other}.weather", f"SELECT count() FROM `{other}`.secrets"):
+        qualified = ask(sql, user=slug, password=ours)
+        assert 400 <= qualified.status_code < 500 and b"TOP-SECRET" not in qualified.content, sql
+    # Each key reads its own 'weather' only: 240 rows here, 25 there.
+    assert ask("SELECT count() FROM weather", user=slug, password=ours).content == b"240\n"
+    assert ask("SELECT count() FROM default.weather", password=theirs).content == b"25\n"
+    assert b"TOP-SECRET" in ask("SELECT blob1 FROM secrets", password=theirs).content
