@@ -18,6 +18,7 @@ The requests are replayed from the plugin's source (Altinity/clickhouse-grafana)
 """
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -354,6 +355,36 @@ def test_the_example_datasource_is_cloudflares_documented_setup() -> None:
     assert "basicAuth" not in datasource and "usePOST" not in datasource["jsonData"]
     provider = yaml.safe_load((EXAMPLES / "provisioning" / "dashboards" / "meauxcloud.yaml").read_text())
     assert provider["providers"][0]["type"] == "file"
+
+
+def test_the_documented_docker_run_provisions_the_examples_as_they_are() -> None:
+    """Grafana's file provisioning as docs/grafana.md starts it: mounts, variables and uids line up."""
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "grafana.md").read_text()
+    command = re.search(r"```sh\n(docker run .*?)```", docs, re.S)
+    assert command is not None
+    mounts = dict(re.findall(r'-v "\$PWD/(examples/grafana/\w+):([^"]+)"', command.group(1)))
+    assert mounts["examples/grafana/provisioning"] == "/etc/grafana/provisioning"  # Grafana's default path
+    provider = yaml.safe_load((EXAMPLES / "provisioning" / "dashboards" / "meauxcloud.yaml").read_text())
+    (dashboards,) = provider["providers"]
+    assert mounts["examples/grafana/dashboards"] == dashboards["options"]["path"]
+    assert "GF_INSTALL_PLUGINS=vertamedia-clickhouse-datasource" in command.group(1)
+    datasource_text = (EXAMPLES / "provisioning" / "datasources" / "meauxcloud.yaml").read_text()
+    given = set(re.findall(r"-e (MEAUXCLOUD_\w+)=", command.group(1)))
+    assert set(re.findall(r"\$\{(\w+)\}", datasource_text)) == given == {
+        "MEAUXCLOUD_URL",
+        "MEAUXCLOUD_PROJECT",
+        "MEAUXCLOUD_READ_KEY",
+    }
+    (datasource,) = yaml.safe_load(datasource_text)["datasources"]
+    files = sorted((EXAMPLES / "dashboards").glob("*.json"))
+    boards = [json.loads(path.read_text()) for path in files]
+    assert [path.stem for path in files] == ["ai", "costs", "errors", "requests"]
+    assert len({board["uid"] for board in boards}) == len({board["title"] for board in boards}) == 4
+    for board in boards:
+        assert "id" not in board and board["panels"], board["title"]
+        for panel in board["panels"]:
+            refs = [panel["datasource"], *(target["datasource"] for target in panel["targets"])]
+            assert all(ref == {"type": datasource["type"], "uid": datasource["uid"]} for ref in refs), panel["title"]
 
 
 @pytest.mark.parametrize("name", ["ai", "costs", "errors", "requests"])
