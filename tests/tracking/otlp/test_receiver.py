@@ -14,8 +14,10 @@ from meauxcloud.redis import redis_client
 from projects.governance.models import ProjectQuota
 from projects.governance.quotas import quota_limits_forget
 from projects.services import project_suspend
+from tests.clients.toolchain import free_port
 from tests.tracking.helpers import stored_rows
 from tests.tracking.otlp.helpers import attributes, export, http_attrs, log_record, logs, metrics, span, traces
+from tracking.ingest import buffer
 from tracking.models import Dataset
 from tracking.services import buffer_drain
 
@@ -23,6 +25,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 REQUEST_COLUMNS = "index1, blob1, blob2, blob3, blob4, blob5, double1, double2, double3"
 ERROR_COLUMNS = "blob1, blob2, blob3, blob4, blob5, blob6, double1"
+
+
+def redis_forget() -> None:
+    """Drop the per-process Redis client and the append script bound to it, so REDIS_URL is read again."""
+    redis_client.cache_clear()
+    buffer._append_script.cache_clear()
 
 
 def drain() -> int:
@@ -367,6 +375,21 @@ def test_a_full_buffer_is_503_with_retry_after(client, write_key, settings):
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert _status(response)[0] == "buffer_full"
+
+
+def test_an_unreachable_buffer_is_503_with_retry_after(client, write_key, settings):
+    reachable = settings.REDIS_URL
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    try:
+        redis_forget()
+        response = export(client, write_key, "shop", "traces", traces(span(1)))
+    finally:
+        settings.REDIS_URL = reachable
+        redis_forget()
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert _status(response)[0] == "buffer_unavailable"
 
 
 def test_an_invalid_dataset_name_is_400(client, write_key):
