@@ -197,6 +197,7 @@ class SavedQuery(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name_plural = "saved queries"
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="saved_query_unique_name"),
             models.CheckConstraint(condition=~Q(name=""), name="saved_query_name_not_empty"),

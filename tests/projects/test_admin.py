@@ -1,5 +1,7 @@
 """Django admin for platform admins: keys are shown once at creation and can be revoked."""
 
+import re
+
 import pytest
 
 from projects.models import ApiKey
@@ -77,3 +79,14 @@ def test_invalid_labels_are_a_form_error_in_admin(staff_client):
 
     assert response.status_code == 200
     assert "&#x27;blob99&#x27; is not a column" in response.content.decode()
+
+
+def test_the_admin_index_names_each_model_in_english(staff_client):
+    from django.contrib import admin
+
+    names = {str(model._meta.verbose_name_plural) for model in admin.site._registry}
+    index = staff_client.get("/admin/").content.decode()
+
+    assert {"saved queries", "deliveries"} <= names
+    assert [name for name in names if re.search(r"[^aeiou]ys$|ss$", name)] == []  # "querys", "figuress"
+    assert "Saved queries" in index and "Deliveries" in index
