@@ -22,10 +22,10 @@ import json
 import random
 import statistics
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bench.env import OUT, django_setup, migrate
+from bench.env import OUT, django_setup, migrate, report_stamp
 
 DATABASE = "meauxcloud_bench_alerts"
 PREFIX = "bench-alerts-"
@@ -167,7 +167,7 @@ def main() -> None:
         steady.append(time.perf_counter() - started)
         baseline.append(_baseline())
     report = {
-        "when": datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        **report_stamp(),
         "projects": args.projects,
         "budgets": budgets,
         "rules": rules,

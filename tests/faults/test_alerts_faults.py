@@ -4,17 +4,21 @@ delivery in flight at the kill, sent again under the same delivery id."""
 
 from __future__ import annotations
 
+import json
 import signal
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from tests.factories import DatasetFactory
 from tests.support.processes import process_kill, wait_until, worker_start
+from tests.support.processes import test_database_url as database_url
 from tests.support.receivers import WebhookReceiver
 from tests.tracking.reports.helpers import Point, points_store
 from tracking.alerts.models import AlertEvent, Budget, Channel, Delivery, DeliveryStatus
@@ -60,6 +64,7 @@ def test_kill9_during_delivery_loses_nothing_and_repeats_only_the_delivery_in_fl
         process_kill(worker, signal.SIGTERM)
 
     counts = Counter(receiver.ids())
+    _ledger("kill9_during_delivery", expected=deliveries, counts=counts, in_flight_at_kill=len(in_flight))
     assert set(counts) == deliveries  # nothing lost, nothing invented
     assert {i for i, n in counts.items() if n > 1} <= set(in_flight)
     assert all(n <= 2 for n in counts.values()) and 1 <= len(in_flight) <= 2  # -c 2: two sends may be in flight
@@ -78,19 +83,28 @@ def test_kill9_during_evaluation_writes_each_notification_and_its_outbox_row_exa
     Budget.objects.bulk_create(budgets)
     for budget in Budget.objects.filter(project=project):
         budget.channels.add(hook)
+    # The last budget's row lock, held here, stops the cycle inside its second chunk's transaction
+    # (200 budgets per chunk): the first chunk's 400 notifications are committed, the rest are not.
+    holder = psycopg.connect(database_url())
+    holder.execute("SELECT 1 FROM alerts_budget WHERE id = %s FOR UPDATE", [Budget.objects.last().pk])
     log = tmp_path / "worker.log"
     worker = worker_start(queue=celery_queue, log_path=log, **WORKER_ENV)
     try:
-        assert wait_until(lambda: AlertEvent.objects.exists(), timeout=60, interval=0.02)
+        assert wait_until(lambda: AlertEvent.objects.count() == 400 and _lock_waiters() > 0, timeout=60, interval=0.1)
         process_kill(worker, signal.SIGKILL)
+        holder.rollback()
         at_kill = AlertEvent.objects.count()
         worker = worker_start(queue=celery_queue, log_path=log, **WORKER_ENV)
         assert wait_until(lambda: AlertEvent.objects.count() == 600, timeout=120, interval=0.5)
         assert wait_until(lambda: len(set(receiver.ids())) == 600, timeout=120, interval=0.5)
     finally:
         process_kill(worker, signal.SIGTERM)
+        holder.close()
 
-    assert 0 < at_kill < 600, "the kill landed mid-cycle"
+    expected = {str(i) for i in Delivery.objects.values_list("id", flat=True)}
+    _ledger("kill9_during_evaluation", expected=expected, counts=Counter(receiver.ids()), events_at_kill=at_kill,
+            events=AlertEvent.objects.count(), notification_keys=len(set(AlertEvent.objects.values_list("key", flat=True))))
+    assert at_kill == 400, "the kill landed inside the cycle's second chunk"
     pairs = Counter(AlertEvent.objects.values_list("budget_id", "threshold"))
     assert len(pairs) == 600 and set(pairs.values()) == {1}
     assert sorted({t for _, t in pairs}) == [Decimal(50), Decimal(80)]
@@ -98,3 +112,18 @@ def test_kill9_during_evaluation_writes_each_notification_and_its_outbox_row_exa
     counts = Counter(receiver.ids())
     assert set(counts) == {str(i) for i in Delivery.objects.values_list("id", flat=True)}
     assert sum(n - 1 for n in counts.values()) <= 1  # at most the one in flight at the kill
+
+
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+def _ledger(fault: str, *, expected: set[str], counts: Counter[str], **figures: int) -> None:
+    """One JSON line per fault, as tests/faults/run.py prints for points (shown with ``pytest -s``)."""
+    print("alerts fault ledger:", json.dumps({
+        "fault": fault, "notifications": len(expected), "received_distinct": len(set(counts) & expected),
+        "lost": len(expected - set(counts)), "invented": len(set(counts) - expected),
+        "resent_same_id": sum(n - 1 for n in counts.values()), **figures,
+    }))
