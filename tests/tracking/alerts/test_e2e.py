@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -59,8 +60,10 @@ def test_a_budget_crossing_sends_exactly_two_webhooks_and_two_mails_then_one_mor
     try:
         amounts = [12.5, 20, 7.5, 15, 30]  # $85
         _post(points_url, write, [{"blobs": ["proj-a", "llm", "cost"], "doubles": [amount]} for amount in amounts])
+        posted = time.monotonic()
 
         assert wait_until(lambda: len(hook.received) >= 2 and len(smtp.messages) >= 2, timeout=90, interval=0.5)
+        first_two_s = time.monotonic() - posted
         evaluated = Budget.objects.get(pk=budget["id"]).evaluated_at
         assert wait_until(
             lambda: _cycles_since(budget["id"], evaluated) >= 3, timeout=60, interval=0.5
@@ -68,12 +71,15 @@ def test_a_budget_crossing_sends_exactly_two_webhooks_and_two_mails_then_one_mor
         assert (len(hook.received), len(smtp.messages)) == (2, 2)
 
         _post(points_url, write, [{"blobs": ["proj-a", "llm", "cost"], "doubles": [20]}])
+        posted = time.monotonic()
         assert wait_until(lambda: len(hook.received) >= 3 and len(smtp.messages) >= 3, timeout=90, interval=0.5)
+        third_s = time.monotonic() - posted
         evaluated = Budget.objects.get(pk=budget["id"]).evaluated_at
         assert wait_until(lambda: _cycles_since(budget["id"], evaluated) >= 2, timeout=60, interval=0.5)
     finally:
         process_kill(worker, signal.SIGTERM)
 
+    print(f"budget e2e: 50% and 80% received {first_two_s:.1f} s after the $85 was posted, 100% {third_s:.1f} s after the $20")
     assert [r.body["threshold"] for r in hook.received] == [50, 80, 100]
     assert all(r.signature_ok for r in hook.received)
     assert len(set(hook.ids())) == 3
