@@ -11,6 +11,7 @@ only identifiers this module generated.
 
 import json
 import math
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +48,7 @@ from tracking.sql.ir import (
     display_name,
     is_storable_text,
 )
+from tracking.sql.native import tuple_elements
 from tracking.sql.planner import NotCovered, ProjectionPlan
 
 INTERVAL_UNITS = {"SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
@@ -241,6 +243,9 @@ class Compiler:
         prefix, ctes, scalars = self.with_clause(node, ctes)
         scope = Scope(sources=[], ctes=ctes, aliases=dict(scalars))
         from_sql = self.from_clause(scope, node)
+        single_source = re.fullmatch(r" FROM (.*) AS (\w+)", from_sql, re.S)
+        if single_source is not None and not node.args.get("joins"):
+            scope.row_alias = single_source.group(2)
 
         items: list[tuple[str, exp.Expression | Typed]] = []
         for item in node.expressions:
@@ -295,6 +300,14 @@ class Compiler:
             having_sql = f" HAVING {self.cond(scope, node.args['having'].this).sql}"
 
         aggregate = group is not None or any(typed.aggregate for _, typed in compiled_items) or bool(having_sql)
+        if scope.hoisted:
+            if aggregate:
+                raise sql_error_at("arrayMap with a row-order function is not supported in an aggregating SELECT", node)
+            # The row-order values are computed after WHERE and before this SELECT, under the same alias.
+            inner_where = f" WHERE {where_condition}" if where_condition else ""
+            alias = scope.row_alias
+            from_sql = f" FROM (SELECT {alias}.*, {', '.join(scope.hoisted)}{from_sql}{inner_where}) AS {alias}"
+            where_condition = ""
         if self.plan is not None and self.plan.reads(scope) and (not aggregate or len(scope.sources) > 1):
             raise NotCovered("a projection answers only an aggregating SELECT over the dataset alone")
         order_sql = ""
@@ -622,8 +635,12 @@ class Compiler:
     def expr(self, scope: Scope, node: exp.Expression | None) -> Typed:
         if node is None:
             raise SqlError("Syntax error: an expression is missing")
+        if scope.substitutes and id(node) in scope.substitutes:
+            return scope.substitutes[id(node)]
         handler = _EXPRESSION_HANDLERS.get(type(node))
         if handler is None:
+            if isinstance(node, exp.Anonymous) and node.name.lower() == "arraymap":
+                return self._array_map(scope, node)
             if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc, exp.CombinedAggFunc, exp.ParameterizedAgg)):
                 return function_call(self, scope, node)
             raise sql_error_at(f"unsupported expression type: {display_name(node)}", node)
@@ -884,6 +901,77 @@ class Compiler:
     def _window(self, scope: Scope, node: exp.Window) -> Typed:
         return window_call(self, scope, node)
 
+    def _array_map(self, scope: Scope, node: exp.Anonymous) -> Typed:
+        """``arrayMap(x -> body, array)``, one array; Grafana's ``$rateColumns`` wraps ``$columns`` in it.
+
+        Parts of the body without ``x`` that depend on row order (runningDifference, neighbor,
+        lagInFrame) are ClickHouse's per-row values, so they are computed one level below this
+        SELECT (``hoisted``) and the body reads them, since PostgreSQL evaluates a window
+        function inside the per-element subquery over the elements instead.
+        """
+        lambda_node, *arrays = node.expressions
+        if not isinstance(lambda_node, exp.Lambda) or len(lambda_node.expressions) != 1 or len(arrays) != 1:
+            raise sql_error_at("arrayMap takes a lambda of one parameter and one array", node)
+        param = lambda_node.expressions[0].name
+        array = self.expr(scope, arrays[0])
+        if not ct.is_array(array.type):
+            raise sql_error_at(f"Illegal type {array.type} of the array argument of arrayMap", arrays[0])
+        element_type = ct.array_element(array.type)
+        json_elements = ct.is_tuple(element_type)
+        substitutes = dict(scope.substitutes)
+        for part in _row_order_parts(lambda_node.this, param):
+            substitutes[id(part)] = self._hoist(scope, part)
+        element = Typed('"element"."value"', element_type)
+        body_scope = replace(scope, lambdas={**scope.lambdas, param: element}, substitutes=substitutes)
+        body = self.expr(body_scope, lambda_node.this)
+        if body.aggregate or body.type.startswith("Interval"):
+            raise sql_error_at("The body of arrayMap cannot hold an aggregate function or an INTERVAL", lambda_node)
+        result_type = "UInt8" if body.boolean and body.type != "Bool" else body.type
+        elements = (
+            f"jsonb_array_elements({array.sql}) WITH ORDINALITY AS element(value, position)"
+            if json_elements
+            else f"unnest({array.sql}) WITH ORDINALITY AS element(value, position)"
+        )
+        if ct.is_tuple(result_type):
+            sql = f"coalesce((SELECT jsonb_agg({body.sql} ORDER BY element.position) FROM {elements}), '[]'::jsonb)"
+        else:
+            sql = f"ARRAY(SELECT {self.value(body)} FROM {elements} ORDER BY element.position)"
+        return Typed(sql, f"Array({result_type})", aggregate=array.aggregate)
+
+    def _hoist(self, scope: Scope, part: exp.Expression) -> Typed:
+        if not scope.row_alias:
+            raise sql_error_at(f"{display_name(part)} in an arrayMap lambda needs a single FROM source", part)
+        typed = self.expr(replace(scope, substitutes={}), part)
+        if typed.aggregate:
+            raise sql_error_at("An aggregate inside an arrayMap lambda is not supported", part)
+        name = f"hoisted{len(scope.hoisted)}"
+        scope.hoisted.append(f'{self.value(typed)} AS "{name}"')
+        return Typed(f'{scope.row_alias}."{name}"', "UInt8" if typed.boolean and typed.type != "Bool" else typed.type)
+
+    def _lambda_parameter(self, scope: Scope, node: exp.Identifier) -> Typed:
+        if node.name in scope.lambdas:
+            return scope.lambdas[node.name]
+        raise sql_error_at(f"Unknown column {node.name}", node)
+
+    def _tuple_element(self, scope: Scope, node: exp.Dot) -> Typed:
+        """``x.N`` on a tuple (a lambda's element or a column): its N-th value, counted from 1."""
+        target, index = node.this, node.expression
+        if not (isinstance(index, exp.Literal) and not index.is_string and index.this.isdigit()):
+            raise sql_error_at(f"Unsupported expression {display_name(node)}", node)
+        tuple_typed = self.expr(scope, target)
+        if not ct.is_tuple(tuple_typed.type):
+            raise sql_error_at(f"Illegal type {tuple_typed.type} for a tuple element access", node)
+        types = tuple_elements(tuple_typed.type)
+        position = int(index.this)
+        if not 1 <= position <= len(types):
+            raise sql_error_at(f"Tuple element {position} is out of range 1..{len(types)}", node)
+        element_type = types[position - 1]
+        if ct.is_tuple(element_type):
+            return Typed(f"({tuple_typed.sql} -> {position - 1})", element_type, aggregate=tuple_typed.aggregate)
+        text = f"({tuple_typed.sql} ->> {position - 1})"
+        sql = text if ct.is_string(element_type) else f"{text}::{ct.pg_type(element_type)}"
+        return Typed(sql, element_type, aggregate=tuple_typed.aggregate)
+
     def _quantile(self, scope: Scope, node: exp.Quantile) -> Typed:
         if self.plan is not None and self.plan.reads(scope):
             raise NotCovered("quantiles are not kept by projections")
@@ -898,6 +986,18 @@ def _own_window(select: exp.Select, clause: exp.Expression | None) -> exp.Window
         if window.find_ancestor(exp.Select) is select:
             return window
     return None
+
+
+_ROW_ORDER_FUNCTIONS = {"runningdifference", "neighbor"}
+
+
+def _row_order_parts(node: exp.Expression, param: str) -> list[exp.Expression]:
+    """The outermost row-order calls in a lambda body; one that reads the parameter is refused."""
+    if isinstance(node, exp.Window) or (isinstance(node, exp.Anonymous) and node.name.lower() in _ROW_ORDER_FUNCTIONS):
+        if any(identifier.name == param for identifier in node.find_all(exp.Identifier)):
+            raise sql_error_at(f"{display_name(node)} over a lambda's parameter is not supported", node)
+        return [node]
+    return [part for child in node.iter_expressions() for part in _row_order_parts(child, param)]
 
 
 def _groups_arrays(node: exp.Select) -> bool:
@@ -980,5 +1080,7 @@ _EXPRESSION_HANDLERS = {
     exp.Substring: Compiler._substring,
     exp.Quantile: Compiler._quantile,
     exp.Window: Compiler._window,
+    exp.Identifier: Compiler._lambda_parameter,
+    exp.Dot: Compiler._tuple_element,
 }
 

@@ -473,8 +473,15 @@ def _length(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> T
     _arity(node, args, 1)
     value = args[0]
     if ct.is_array(value.type):
-        return _agg(Typed(f"cardinality({value.sql})::bigint", "UInt64"), value)
+        return _agg(Typed(f"{_array_length(value)}::bigint", "UInt64"), value)
     return _agg(Typed(f"char_length({_str(value, node)})::bigint", "UInt64"), value)
+
+
+def _array_length(value: Typed) -> str:
+    """Arrays of tuples are JSON arrays; the others PostgreSQL arrays."""
+    if ct.is_tuple(ct.array_element(value.type)):
+        return f"jsonb_array_length({value.sql})"
+    return f"cardinality({value.sql})"
 
 
 def _empty(negate: bool) -> Scalar:
@@ -482,7 +489,7 @@ def _empty(negate: bool) -> Scalar:
         _arity(node, args, 1)
         value = args[0]
         if ct.is_array(value.type):
-            sql = f"(cardinality({value.sql}) {'>' if negate else '='} 0)"
+            sql = f"({_array_length(value)} {'>' if negate else '='} 0)"
         else:
             sql = f"({_str(value, node)} {'<>' if negate else '='} '')"
         return _agg(Typed(sql, "UInt8", boolean=True), value)

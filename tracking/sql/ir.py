@@ -67,6 +67,13 @@ class Scope:
     # copies ``replace`` makes of this scope.
     array_inputs: list[str] = field(default_factory=list)
     raw_outer: bool = False
+    # arrayMap: its lambda's parameter bound to the element, and the parts of the lambda that
+    # ClickHouse evaluates per row (runningDifference(t) with no parameter in it) as columns
+    # computed one level below this SELECT, which ``hoisted`` lists (shared like array_inputs).
+    lambdas: dict[str, Typed] = field(default_factory=dict)
+    substitutes: dict[int, Typed] = field(default_factory=dict)
+    hoisted: list[str] = field(default_factory=list)
+    row_alias: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,17 @@ def display_name(node: exp.Expression | None) -> str:
             parts += [display_name(branch.this), display_name(branch.args.get("true"))]
         parts.append(display_name(node.args["default"]) if node.args.get("default") else "NULL")
         return "multiIf(" + ", ".join(parts) + ")"
+    if isinstance(node, exp.Tuple):
+        return "(" + ", ".join(display_name(item) for item in node.expressions) + ")"
+    if isinstance(node, exp.Lambda):
+        parameters = ", ".join(display_name(item) for item in node.expressions)
+        return f"lambda(tuple({parameters}), {display_name(node.this)})"
+    if isinstance(node, exp.Identifier):
+        return node.name
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Literal):
+        return f"tupleElement({display_name(node.this)}, {node.expression.this})"
+    if isinstance(node, exp.Window) and not any(node.args.get(key) for key in ("partition_by", "order", "spec", "alias")):
+        return f"{display_name(node.this)} OVER ()"
     if isinstance(node, exp.Quantile):
         spelling = (getattr(node, "_meta", None) or {}).get("spelling")
         if spelling:

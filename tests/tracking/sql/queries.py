@@ -909,6 +909,46 @@ CASES: list[Case] = [
         clickhouse=f"SELECT toStartOfWeek(timestamp, 1) AS week, count() AS n FROM {W} GROUP BY week ORDER BY week",
         difference="toStartOfWeek starts weeks on Monday, as the AE docs state (ClickHouse's default mode 0 starts on Sunday)",
     ),
+    # ---- row order, window functions and lambdas (Grafana's macros) -------------------------
+    Case(
+        "lag_lead_in_frame",
+        f"SELECT t, n, lagInFrame(n) OVER () AS p, lagInFrame(n, 2, 99) OVER () AS p2, leadInFrame(n, 1, n) OVER () AS nx, "
+        f"leadInFrame(city) OVER () AS c FROM (SELECT toStartOfDay(timestamp) AS t, city, count() AS n FROM {W} "
+        "GROUP BY t, city ORDER BY t, city)",
+        True,
+    ),
+    Case(
+        "lag_in_frame_unaliased_name",
+        f"SELECT t, lagInFrame(t / 1000, 1, 0) OVER () FROM (SELECT toUInt32(timestamp) * 1000 AS t FROM {W} ORDER BY t)",
+        True,
+    ),
+    Case(
+        "group_array_keeps_the_sorted_subquerys_order",
+        f"SELECT d, groupArray(city) AS cities, groupArray(2)(n) AS first_two FROM (SELECT d, city, n FROM (SELECT "
+        f"toDate(timestamp) AS d, city, count() AS n FROM {W} GROUP BY d, city ORDER BY city DESC, d)) GROUP BY d ORDER BY d",
+        True,
+    ),
+    Case(
+        "array_map_over_tuples_and_numbers",
+        "SELECT d, arrayMap(p -> (p.2, p.1), pairs) AS swapped, arrayMap(x -> x * 2 + 1, counts) AS odd, "
+        "arrayMap(p -> concat(p.1, '!'), pairs) AS names FROM (SELECT d, groupArray((city, n)) AS pairs, "
+        f"groupArray(n) AS counts FROM (SELECT toDate(timestamp) AS d, city, count() AS n FROM {W} GROUP BY d, city "
+        "ORDER BY d, city) GROUP BY d ORDER BY d)",
+        True,
+    ),
+    Case(
+        "array_map_over_a_group_array",
+        f"SELECT city, arrayMap(x -> x * 10, groupArray(3)(n)) AS tens FROM (SELECT city, toDate(timestamp) AS d, "
+        f"count() AS n FROM {W} GROUP BY city, d ORDER BY city, d) GROUP BY city ORDER BY city",
+        True,
+    ),
+    Case(
+        "array_map_reads_a_per_row_window_after_where",
+        "SELECT d, arrayMap(p -> (p.1, p.2 / (toUInt32(d) - lagInFrame(toUInt32(d), 1, 0) OVER ())), pairs) FROM "
+        f"(SELECT d, groupArray((city, n)) AS pairs FROM (SELECT toDate(timestamp) AS d, city, count() AS n FROM {W} "
+        "GROUP BY d, city ORDER BY d, city) GROUP BY d ORDER BY d) WHERE length(pairs) > 1 AND notEmpty(pairs)",
+        True,
+    ),
 ]
 
 FORMAT_CASES: list[Case] = [

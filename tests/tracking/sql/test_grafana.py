@@ -233,6 +233,10 @@ MACRO_QUERIES = {
     "WHERE $timeFilter GROUP BY t ORDER BY t",
     "neighbor": "SELECT t, c, neighbor(c, 1) AS next, neighbor(c, -1, 99) AS previous FROM ( SELECT $timeSeries AS t, "
     "count() c FROM $table WHERE $timeFilter GROUP BY t ORDER BY t)",
+    # rateColumns: _columns() wrapped in arrayMap over the (key, value) tuples.
+    "rateColumns": "SELECT t, arrayMap(a -> (a.1, a.2/runningDifference( t/1000 )), groupArr) FROM (SELECT t, "
+    "groupArray((city, c)) AS groupArr FROM ( SELECT $timeSeries AS t, city, count() c FROM $table WHERE $timeFilter "
+    "GROUP BY t, city ORDER BY t, city) GROUP BY t ORDER BY t)",
     "perSecondColumns": _columns_macro(
         "PerSecond",
         "if(runningDifference(max_0) < 0 OR neighbor(perSecondColumns,-1,perSecondColumns) != perSecondColumns, nan, "
@@ -289,6 +293,9 @@ MACRO_QUERIES = {
         "Delta",
         "if(lagInFrame(deltaColumns,1,deltaColumns) OVER () != deltaColumns, 0, max_0 - lagInFrame(max_0,1,0) OVER ())",
     ),
+    "rateColumnsWindow": "SELECT t, arrayMap(a -> (a.1, a.2/(t/1000 - lagInFrame(t/1000,1,0) OVER ())), groupArr) "
+    "FROM (SELECT t, groupArray((city, c)) AS groupArr FROM ( SELECT $timeSeries AS t, city, count() c FROM $table "
+    "WHERE $timeFilter GROUP BY t, city ORDER BY t, city) GROUP BY t ORDER BY t)",
     "rateColumnsAggregatedWindow": _aggregated_macro("t1Rate", "t1 / (t/1000 - lagInFrame(t/1000,1,0) OVER ())"),
     "perSecondColumnsAggregatedWindow": _aggregated_macro(
         "t1PerSecond",

@@ -158,6 +158,38 @@ def test_show_statements_parse_with_an_optional_format() -> None:
             2,
             7,
         ),
+        (
+            "SELECT arrayMap(x -> runningDifference(x), g) FROM (SELECT groupArray(temp) AS g FROM weather)",
+            "runningDifference(x) over a lambda's parameter is not supported",
+            1,
+            22,
+        ),
+        (
+            "SELECT arrayMap((x, y) -> x + y, g, g) FROM (SELECT groupArray(temp) AS g FROM weather)",
+            "arrayMap takes a lambda of one parameter and one array",
+            1,
+            8,
+        ),
+        ("SELECT arrayMap(x -> x, temp) FROM weather", "Illegal type Float64 of the array argument of arrayMap", 1, 25),
+        (
+            "SELECT arrayMap(x -> sum(x), g) FROM (SELECT groupArray(temp) AS g FROM weather)",
+            "The body of arrayMap cannot hold an aggregate function or an INTERVAL",
+            1,
+            22,
+        ),
+        (
+            "SELECT arrayMap(x -> x.3, g) FROM (SELECT groupArray((blob1, temp)) AS g FROM weather)",
+            "Tuple element 3 is out of range 1..2",
+            1,
+            22,
+        ),
+        (
+            "SELECT count(), arrayMap(x -> x / runningDifference(m), any(g)) "
+            "FROM (SELECT groupArray(temp) AS g, max(temp) AS m FROM weather)",
+            "arrayMap with a row-order function is not supported in an aggregating SELECT",
+            1,
+            17,
+        ),
     ],
 )
 def test_refusals_name_the_problem_and_its_position(
