@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from projects.governance.models import AuditAction, AuditEvent
 from tests.tracking.alerts.conftest import NOW, ai, cost, request, store
 from tests.tracking.reports.helpers import Point
 from tracking.alerts.models import AlertEvent, AlertRule, Budget, Delivery, RuleState
@@ -216,3 +217,16 @@ def test_a_budget_deleted_after_measuring_is_skipped_and_the_others_in_its_chunk
     assert list(AlertEvent.objects.values_list("budget_id", "threshold")) == [(kept.pk, Decimal(50))]
     kept.refresh_from_db()
     assert (kept.crossed, kept.period_key) == ([50], "2026-11")
+
+
+def test_each_notification_is_in_the_projects_audit_log_once_by_the_system(project, dataset):
+    budget = budget_create(project=project, name="monthly", dataset="costs", period="month", amount_usd=Decimal(100))
+    store(dataset, [cost(NOW - timedelta(minutes=5), 85)])
+    for minutes in (0, 1):
+        alerts_evaluate(now=NOW + timedelta(minutes=minutes))
+
+    rows = AuditEvent.objects.filter(action=AuditAction.ALERTS_EVENT).order_by("target")
+    assert [(r.project_id, r.project_slug, r.actor, r.target, r.details["type"]) for r in rows] == [
+        (project.pk, project.slug, "system", f"budget:{budget.pk}:2026-11:0:{t}", "budget.threshold") for t in (50, 80)
+    ]
+    assert rows[0].details["text"] == f"[{project.slug}] Budget 'monthly' crossed 50%: $85 of $100 spent this month."
