@@ -59,6 +59,8 @@ class Fault:
     settings: dict[str, str] = field(default_factory=dict)
     #: ``rest`` posts JSON points; ``otlp`` exports protobuf server spans to the OTLP receiver.
     protocol: str = "rest"
+    #: Set-up that must be finished before the load starts (slow DDL would otherwise outlast a short load).
+    prepare: Callable[[Stack, Size], None] | None = None
 
 
 def _wait_progress(load: LoadGenerator, fraction: float, timeout: float = 120) -> None:
@@ -137,11 +139,19 @@ def _fill(directory: Path) -> Path:
     return filler
 
 
+def _small_disk(stack: Stack) -> Path:
+    return stack.base / "small-disk"
+
+
+def datapoints_on_small_disk(stack: Stack, size: Size) -> None:
+    """Move the datapoints to the small tmpfs before the load: moving every partition under load took
+    long enough that a short load was all stored before the fill, and no drain ever waited on the disk."""
+    # Room for the whole load and little more, so that filling it takes well under the load's duration.
+    stack.postgres.datapoints_on_small_disk(_small_disk(stack), megabytes=max(32, size.points // 500))
+
+
 def disk_full(stack: Stack, load: LoadGenerator, size: Size, seen: Observations) -> None:
-    disk = stack.base / "small-disk"
-    # Room for the whole load and little more: filling it must take well under the load's
-    # duration, or a fast load is all stored before the disk is full and no drain ever waits.
-    stack.postgres.datapoints_on_small_disk(disk, megabytes=max(32, size.points // 500))
+    disk = _small_disk(stack)
     log_offset = stack.postgres.log.stat().st_size
     _wait_progress(load, 0.2)
     filler = _fill(disk)
@@ -241,7 +251,8 @@ FAULTS = {
               settings={"TRACKING_BUFFER_HIGH_WATER": "20"}),
         Fault("postgres_read_only", "PostgreSQL switched to read-only, then back", postgres_read_only),
         Fault("web_restart", "gunicorn killed -9 mid-load and started again", web_restart),
-        Fault("disk_full", "PostgreSQL's datapoints tablespace (a tmpfs) full mid-load, then freed", disk_full),
+        Fault("disk_full", "PostgreSQL's datapoints tablespace (a tmpfs) full mid-load, then freed", disk_full,
+              prepare=datapoints_on_small_disk),
         Fault("soak", "steady ingest + SQL queries + a worker kill -9 every minute, measuring memory", soak),
         Fault("otlp_worker_kill9", "kill -9 of the Celery worker, repeatedly, under OTLP/HTTP span exports", worker_kill9,
               protocol="otlp"),
@@ -291,6 +302,8 @@ def fault_run(*, postgres: PrivatePostgres, base: Path, fault: Fault, size: Size
             batch=size.batch, threads=size.threads, duration=size.duration,
             deadline=time.monotonic() + size.duration + 30 * size.outage + 120, protocol=fault.protocol,
         )
+        if fault.prepare is not None:
+            fault.prepare(stack, size)
         seen = Observations()
         outcome: dict[str, object] = {}
         loader = threading.Thread(target=lambda: outcome.update(result=load.run()), daemon=True)
