@@ -4,7 +4,8 @@ The requests are replayed from the plugin's source (Altinity/clickhouse-grafana)
 - ``src/datasource/datasource.ts``: ``_getRequestOptions`` sends ``GET <url>/?query=<encodeURIComponent(sql)>``
   unless "Use POST" is ticked; ``_seriesQuery`` appends `` FORMAT JSON``; ``testDatasource``
   ("Save & test") runs ``DEFAULT_QUERY.query`` = ``SELECT 1`` through it.
-- ``pkg/client.go``: the backend POSTs ``SELECT timezone() FORMAT JSON;`` and reads ``data[0]["timezone()"]``.
+- ``pkg/client.go``: the backend POSTs ``SELECT timezone() FORMAT JSON;`` and reads ``data[0]["timezone()"]``;
+  ``pkg/datasource.go`` CheckHealth POSTs ``SELECT 1 FORMAT JSON`` (``pkg/query.go`` DefaultQuery).
 - ``src/views/QueryEditor/components/QueryBuilder/hooks/useConnectionData.ts``, ``adhoc.ts`` and
   ``hooks/useSystemDatabases.ts``: the schema discovery queries, verbatim.
 - ``src/datasource/sql-query/sql_query.ts`` and ``sql-query-macros.ts``: macro expansion for a
@@ -62,6 +63,9 @@ def test_save_and_test_and_the_backends_timezone_probe_answer(grafana) -> None:
     health = get("SELECT 1 FORMAT JSON")
     assert health.status_code == 200
     assert health.json()["data"] == [{"1": 1}]
+    # pkg/datasource.go CheckHealth: the backend POSTs DefaultQuery (pkg/query.go) as the body.
+    backend_health = post("SELECT 1 FORMAT JSON")
+    assert (backend_health.status_code, backend_health.json()["data"]) == (200, [{"1": 1}])
     timezone = post("SELECT timezone() FORMAT JSON;")
     assert timezone.status_code == 200
     assert timezone.json()["data"][0]["timezone()"] == "Etc/UTC"
