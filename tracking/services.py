@@ -475,8 +475,26 @@ def dead_letter_discard(*, dead_letter: DeadLetter, reason: str) -> bool:
     return bool(updated)
 
 
+def dead_letters_erase(*, dataset: Dataset) -> int:
+    """The dataset is being deleted: its dead letters lose their points, and keep the record.
+
+    A deleted dataset's data must not outlive it in a payload nobody can replay any more; the
+    entry id, the error and what became of the entry stay for the operator. Open ones are
+    resolved as discarded, so none waits for a replay that cannot happen.
+    """
+    now = timezone.now()
+    letters = DeadLetter.objects.filter(dataset=dataset)
+    letters.filter(resolution="").update(
+        resolution=DeadLetterResolution.DISCARDED, resolved_at=now, resolved_by="data deletion",
+        resolution_note=f"dataset {dataset.name} deleted: its points were erased",
+    )
+    return letters.update(payload=b"", skip=[])
+
+
 def dead_letter_points(*, dead_letter: DeadLetter, limit: int) -> list[dict[str, object]]:
     """The first points of a dead letter as they were buffered, for an operator to read."""
+    if not dead_letter.payload:
+        return []
     try:
         rows = buffer.BufferEntry(
             entry_id=dead_letter.entry_id, dataset_id=dead_letter.dataset_id or 0,

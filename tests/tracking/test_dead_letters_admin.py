@@ -15,7 +15,7 @@ from tests.factories import UserFactory
 from tests.support.processes import process_kill, wait_until, worker_start
 from tests.tracking.helpers import post_points, stored_rows
 from tracking.models import Dataset, DeadLetter, IngestedEntry
-from tracking.services import buffer_drain, dead_letter_replay
+from tracking.services import buffer_drain, dead_letter_points, dead_letter_replay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -153,3 +153,26 @@ def test_view_only_staff_cannot_replay_or_discard(write_key, refusing_table, cli
     client.post("/admin/tracking/deadletter/", {"action": "discard", "_selected_action": [letter.pk], "apply": "1", "reason": "x"})
     letter.refresh_from_db()
     assert letter.resolution == ""
+
+
+def test_deleting_a_dataset_erases_the_points_of_its_dead_letters_and_keeps_the_record(admin_client, write_key, refusing_table):
+    letter = dead_letter_made(admin_client, write_key)
+    post_points(admin_client, write_key, "other", [{"blobs": ["refused", "kept"]}])
+    buffer_drain(time_budget=5, block_ms=10)
+    kept = DeadLetter.objects.get(dataset__name="other")
+    kept_payload = bytes(kept.payload)
+    events = Dataset.objects.get(name="events")
+
+    response = admin_client.post(f"/admin/tracking/dataset/{events.pk}/delete/", {"post": "yes"})
+
+    letter.refresh_from_db()
+    kept.refresh_from_db()
+    assert response.status_code == 302
+    assert (bytes(letter.payload), letter.skip, letter.dataset_id) == (b"", [], None)
+    assert (letter.resolution, letter.resolved_by, letter.resolution_note) == (
+        "discarded", "data deletion", "dataset events deleted: its points were erased"
+    )
+    assert "points refused by the test trigger" in letter.error
+    assert dead_letter_points(dead_letter=letter, limit=10) == []
+    assert admin_client.get(f"/admin/tracking/deadletter/{letter.pk}/change/").status_code == 200
+    assert (kept.resolution, bytes(kept.payload), kept.dataset_id) == ("", kept_payload, Dataset.objects.get(name="other").id)

@@ -33,6 +33,7 @@ from tracking.ingest import outage
 from tracking.models import Dataset
 from tracking.projections import services as projections
 from tracking.rollups import services as rollups
+from tracking.services import dead_letters_erase
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +95,14 @@ def deletion_request(
 def dataset_deletion_ensure(*, dataset: Dataset) -> DeletionJob | None:
     """The dataset row is being deleted: make sure a job deletes its points and rollups.
 
+    Its dead letters lose their payload now: nothing could replay them once the row is gone.
+
     Nothing to do when an unfinished whole-dataset job exists already (the job's own
     ``drop_dataset`` phase deletes the row this way). The row goes at once, so the job's
     ``drop_dataset`` phase finds nothing to drop.
     """
     outage.dataset_forget(dataset=dataset)
+    dead_letters_erase(dataset=dataset)
     if DeletionJob.objects.filter(
         dataset_id_value=dataset.id, kind=DeletionKind.DATASET, status__in=UNFINISHED
     ).exists():
