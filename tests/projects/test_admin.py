@@ -87,6 +87,6 @@ def test_the_admin_index_names_each_model_in_english(staff_client):
     names = {str(model._meta.verbose_name_plural) for model in admin.site._registry}
     index = staff_client.get("/admin/").content.decode()
 
-    assert {"saved queries", "deliveries"} <= names
+    assert {"saved queries", "deliveries", "API keys"} <= names
     assert [name for name in names if re.search(r"[^aeiou]ys$|ss$", name)] == []  # "querys", "figuress"
-    assert "Saved queries" in index and "Deliveries" in index
+    assert "Saved queries" in index and "Deliveries" in index and "API keys" in index and "Api keys" not in index
