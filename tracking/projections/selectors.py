@@ -16,18 +16,10 @@ def projection_specs(*, dataset_ids: list[int]) -> list[Spec]:
     return [Spec(id=i, dataset_id=d, grain=g, dimensions=tuple(dims), doubles=tuple(dbls)) for i, d, g, dims, dbls in rows]
 
 
-def projections_ready(*, dataset_ids: list[int]) -> dict[int, list[Spec]]:
-    """Per dataset, the projections that may answer queries, the narrowest first (fewest
-    dimensions, then doubles, then the finest grain: the fewest raw points at ragged edges)."""
-    rows = Projection.objects.filter(dataset_id__in=dataset_ids, state=ProjectionState.READY).values_list(
-        "id", "dataset_id", "grain", "dimensions", "doubles", "name"
-    )
-    ready: dict[int, list[Spec]] = {}
-    for i, d, g, dims, dbls, name in rows:
-        ready.setdefault(d, []).append(Spec(id=i, dataset_id=d, grain=g, dimensions=tuple(dims), doubles=tuple(dbls), name=name))
-    for specs in ready.values():
-        specs.sort(key=lambda spec: (len(spec.dimensions), len(spec.doubles), spec.grain, spec.name))
-    return ready
+def projections_narrowest_first(specs: list[Spec]) -> list[Spec]:
+    """The order in which the planner tries a dataset's ready projections: the narrowest first
+    (fewest dimensions, then doubles, then the finest grain: the fewest raw points at ragged edges)."""
+    return sorted(specs, key=lambda spec: (len(spec.dimensions), len(spec.doubles), spec.grain, spec.name))
 
 
 def projection_list(*, dataset: Dataset) -> QuerySet[Projection]:

@@ -1,10 +1,12 @@
 """Raw SQL of the SQL API: the sandboxed execution of one translated query.
 
-Each query runs inside a savepoint that is always rolled back, so the transaction-local
-settings (READ ONLY, role, timeouts, the RLS dataset list) never outlive the query, even
-when the caller is already inside a transaction (tests, management commands).
+Each query runs in a transaction of its own (or a savepoint, when the caller is already
+inside a transaction: tests, management commands) that is always rolled back, so the
+transaction-local settings (READ ONLY, role, timeouts, the RLS dataset list) never outlive
+the query.
 """
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 
 from tracking.conf import tracking_settings
 from tracking.sql.errors import SqlError
@@ -89,42 +91,71 @@ def sql_sandbox_run(
     than the query (docs/benchmarks.md: 33.4 s → 7.9 s at 10M points). No parallel workers:
     a query is one process, so it takes one of the pool's cores (``SQL_MAX_CONCURRENT``) and
     one ``work_mem`` per sort or hash, not one per worker as well.
+
+    Round trips are the fixed cost of every query (docs/benchmarks.md, per-request fixed
+    cost), so the statements travel together in one simple-protocol message: the read-only
+    transaction, the settings, the role, the DECLARE and the first FETCH (PostgreSQL runs a
+    message's statements in order and stops at the first error, so the query never runs
+    without the role and settings before it); then one more for the rollback. Outside a
+    transaction the query runs in its own ``BEGIN READ ONLY`` transaction, always rolled back;
+    inside one (tests, management commands) in a savepoint, always rolled back to.
     """
     collected: list[tuple[Any, ...]] = []
     if sink is None:
         sink = collected.extend
-    with transaction.atomic():
-        savepoint = transaction.savepoint()
+    for name in params:
+        if name.startswith(_OWN_PARAM):
+            raise ValueError(f"query parameter {name!r} uses the sandbox's own prefix")
+    setup = {
+        f"{_OWN_PARAM}timeout": str(_remaining_ms(limits)),
+        f"{_OWN_PARAM}work_mem": limits.work_mem,
+        f"{_OWN_PARAM}setting": DATASET_IDS_SETTING,
+        f"{_OWN_PARAM}datasets": ",".join(str(i) for i in dataset_ids),
+    }
+    own_transaction = connection.get_autocommit()
+    with connection.cursor() as cursor:
+        if not own_transaction:
+            cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION READ ONLY")
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', '1000', true), "
-                    "set_config('work_mem', %s, true), set_config('TimeZone', 'UTC', true), "
-                    "set_config('search_path', 'pg_catalog', true), set_config('jit', 'off', true), "
-                    "set_config('cursor_tuple_fraction', '1', true), "
-                    "set_config('max_parallel_workers_per_gather', '0', true), "
-                    "set_config(%s, %s, true)",
-                    [
-                        str(_remaining_ms(limits)),
-                        limits.work_mem,
-                        DATASET_IDS_SETTING,
-                        ",".join(str(i) for i in dataset_ids),
-                    ],
+            try:
+                rows_before_limit = _stream(
+                    cursor, query, params | setup, limits, count_column, sink,
+                    begin="BEGIN READ ONLY" if own_transaction else "SET TRANSACTION READ ONLY",
                 )
-                cursor.execute(f"SET LOCAL ROLE {ROLE}")
-                try:
-                    rows_before_limit = _stream(cursor, query, params, limits, count_column, sink)
-                    if count_query is not None and rows_before_limit is None:
-                        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(_remaining_ms(limits))])
-                        cursor.execute(count_query, params)
-                        rows_before_limit = int(cursor.fetchone()[0])
-                except (psycopg.Error, DatabaseError) as error:
-                    cause = error if isinstance(error, psycopg.Error) else error.__cause__
-                    raise _sql_error_from(cause if isinstance(cause, psycopg.Error) else None) from None
+                if count_query is not None and rows_before_limit is None:
+                    _execute_last(cursor, f"{_TIMEOUT_SQL}; {count_query}", params | _timeout(limits))
+                    rows_before_limit = int(cursor.fetchone()[0])
+            except (psycopg.Error, DatabaseError) as error:
+                cause = error if isinstance(error, psycopg.Error) else error.__cause__
+                raise _sql_error_from(cause if isinstance(cause, psycopg.Error) else None) from None
         finally:
-            transaction.savepoint_rollback(savepoint)
+            cursor.execute("ROLLBACK" if own_transaction else f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
     return SandboxResult(rows=collected, rows_before_limit=rows_before_limit)
+
+
+_OWN_PARAM = "meaux_sandbox_"
+_SAVEPOINT = "meaux_sql_sandbox"
+_SETUP_SQL = (
+    f"SELECT set_config('statement_timeout', %({_OWN_PARAM}timeout)s, true), set_config('lock_timeout', '1000', true), "
+    f"set_config('work_mem', %({_OWN_PARAM}work_mem)s, true), set_config('TimeZone', 'UTC', true), "
+    "set_config('search_path', 'pg_catalog', true), set_config('jit', 'off', true), "
+    "set_config('cursor_tuple_fraction', '1', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true), "
+    f"set_config(%({_OWN_PARAM}setting)s, %({_OWN_PARAM}datasets)s, true); "
+    f"SET LOCAL ROLE {ROLE}"
+)
+_TIMEOUT_SQL = f"SELECT set_config('statement_timeout', %({_OWN_PARAM}timeout)s, true)"
+
+
+def _timeout(limits: SandboxLimits) -> dict[str, str]:
+    return {f"{_OWN_PARAM}timeout": str(_remaining_ms(limits))}
+
+
+def _execute_last(cursor: Any, statements: str, params: dict[str, Any]) -> None:
+    """Send ``statements`` as one message and leave the cursor on the last one's result."""
+    cursor.execute(statements, params)
+    while cursor.nextset():
+        pass
 
 
 def _stream(
@@ -134,15 +165,21 @@ def _stream(
     limits: SandboxLimits,
     count_column: bool,
     sink: Callable[[list[tuple[Any, ...]]], None],
+    *,
+    begin: str,
 ) -> int | None:
-    """DECLARE the query and FETCH it batch by batch, each FETCH within what is left of the time budget."""
-    cursor.execute(f"DECLARE {CURSOR} NO SCROLL CURSOR FOR {query}", params)
+    """DECLARE the query and FETCH it batch by batch, each FETCH within what is left of the time budget.
+
+    The first FETCH travels with ``begin``, the settings and the DECLARE; each later one with
+    its own statement timeout.
+    """
     fetched = 0
     rows_before_limit = None
+    statements = f"{begin}; {_SETUP_SQL}; DECLARE {CURSOR} NO SCROLL CURSOR FOR {query}; "
     while True:
         size = min(FETCH_ROWS, limits.max_rows + 1 - fetched)
-        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(_remaining_ms(limits))])
-        cursor.execute(f"FETCH FORWARD {size} FROM {CURSOR}")
+        _execute_last(cursor, f"{statements}FETCH FORWARD {size} FROM {CURSOR}", params)
+        statements, params = f"{_TIMEOUT_SQL}; ", _timeout(limits)
         batch = cursor.fetchall()
         fetched += len(batch)
         if fetched > limits.max_rows:
@@ -154,6 +191,31 @@ def _stream(
         sink(batch)
         if len(batch) < size:
             return rows_before_limit
+
+
+def sql_catalog(*, project_id: int) -> list[tuple[int, str, dict[str, Any], list[list[Any]]]]:
+    """The project's datasets by name: (id, name, labels, ready projections as [id, grain, dimensions, doubles, name]).
+
+    One round trip for what the planner needs, read on every query and never cached: a
+    dataset that ingest created a moment ago is queryable at once, and a projection dropped
+    or reset is never read again. Raw SQL rather than the ORM: compiling the aggregate took
+    longer than running it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT d.id, d.name, d.labels::text,
+                   coalesce(json_agg(json_build_array(p.id, p.grain, p.dimensions, p.doubles, p.name) ORDER BY p.id)
+                            FILTER (WHERE p.id IS NOT NULL), '[]')::text
+            FROM tracking_dataset d
+            LEFT JOIN tracking_projection p ON p.dataset_id = d.id AND p.state = 'ready'
+            WHERE d.project_id = %s
+            GROUP BY d.id
+            ORDER BY d.name
+            """,
+            [project_id],
+        )
+        return [(i, name, json.loads(labels) or {}, json.loads(ready)) for i, name, labels, ready in cursor.fetchall()]
 
 
 def _sql_error_from(error: psycopg.Error | None) -> SqlError:

@@ -7,9 +7,9 @@ from typing import Any
 
 from projects.models import Project
 from tracking.conf import tracking_settings
-from tracking.models import Dataset
-from tracking.projections.selectors import projections_ready
-from tracking.sql.db import SandboxLimits, sql_sandbox_run
+from tracking.projections.db import Spec
+from tracking.projections.selectors import projections_narrowest_first
+from tracking.sql.db import SandboxLimits, sql_catalog, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, RowWriter, result_render
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE, SYSTEM_DATABASE, dataset_describe, system_table, system_table_names
@@ -48,11 +48,19 @@ def sql_limits(*, started: float) -> SandboxLimits:
     )
 
 
-def _project_datasets(project: Project) -> list[DatasetRef]:
-    return [
-        DatasetRef(id=row["id"], name=row["name"], labels=row["labels"] or {})
-        for row in Dataset.objects.filter(project=project).values("id", "name", "labels").order_by("name")
-    ]
+def _project_catalog(project: Project) -> tuple[list[DatasetRef], dict[int, list[Spec]]]:
+    """The project's datasets and, per dataset, its ready projections, the narrowest first."""
+    datasets, projections = [], {}
+    for dataset_id, name, labels, ready in sql_catalog(project_id=project.id):
+        datasets.append(DatasetRef(id=dataset_id, name=name, labels=labels))
+        if ready:
+            projections[dataset_id] = projections_narrowest_first(
+                [
+                    Spec(id=i, dataset_id=dataset_id, grain=grain, dimensions=tuple(dims), doubles=tuple(dbls), name=spec_name)
+                    for i, grain, dims, dbls, spec_name in ready
+                ]
+            )
+    return datasets, projections
 
 
 def sql_execute(
@@ -100,7 +108,7 @@ def _execute(
     plan: str,
     started: float,
 ) -> SqlResult:
-    datasets = _project_datasets(project)
+    datasets, projections = _project_catalog(project)
     statement = sql_parse(sql=sql, default_format=default_format)
     if isinstance(statement, ShowStatement):
         columns, rows = show_rows(statement, datasets, database=database)
@@ -113,7 +121,7 @@ def _execute(
         bound=params,
         default_format=default_format,
         database=database,
-        projections=projections_ready(dataset_ids=[dataset.id for dataset in datasets]) if plan == "auto" else None,
+        projections=projections if plan == "auto" else None,
     )
     writer = RowWriter(
         output_format=translation.format,

@@ -69,8 +69,9 @@ def sql_parse(*, sql: str, default_format: str = "JSON") -> exp.Expression | Sho
         raise SqlError(f"Query is longer than {MAX_QUERY_BYTES} bytes")
     if not sql.strip():
         raise SqlError("Empty query")
+    dialect = AnalyticsEngineDialect()
     try:
-        tokens = AnalyticsEngineDialect().tokenize(sql)
+        tokens = dialect.tokenize(sql)
     except sqlglot.errors.TokenError as error:
         raise SqlError(f"Cannot tokenize query: {str(error)[:200]}") from None
     except RecursionError:
@@ -83,9 +84,8 @@ def sql_parse(*, sql: str, default_format: str = "JSON") -> exp.Expression | Sho
     ):
         return _show_parse(significant, default_format)
     try:
-        statements = [
-            statement for statement in sqlglot.parse(sql, dialect=AnalyticsEngineDialect) if statement is not None
-        ]
+        # From the tokens already made: tokenizing again took a fifth of the parse.
+        statements = [statement for statement in dialect.parser().parse(tokens, sql) if statement is not None]
     except sqlglot.errors.ParseError as error:
         detail = error.errors[0] if error.errors else {}
         message = str(detail.get("description") or error).split("\n")[0]

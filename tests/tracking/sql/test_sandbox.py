@@ -3,8 +3,11 @@
 import pytest
 from django.db import connection
 
+from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.sql.conftest import LoadedProject
+from tracking.projections.services import projection_create
 from tracking.sql.db import SandboxLimits, sql_sandbox_run
+from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
 from tracking.sql.schema import ROLE
 
@@ -115,3 +118,96 @@ def test_rls_policy_reads_the_dataset_list_once_per_query(db: None) -> None:
         )
         (qual,) = cursor.fetchone()
     assert qual.startswith("(dataset_id = ANY (ARRAY( SELECT (unnest(string_to_array(COALESCE(NULLIF(current_setting(")
+
+
+def _round_trips(run) -> tuple[object, list[str]]:
+    """What ``run()`` returns and the messages it sent to PostgreSQL, one per round trip."""
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql.split(";")[0].split()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        return run(), sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_query_runs_in_its_own_read_only_transaction_in_two_round_trips() -> None:
+    """The web path: no caller transaction, so BEGIN READ ONLY, settings, role, DECLARE and FETCH go as one message."""
+    result, sent = _round_trips(
+        lambda: sql_sandbox_run(
+            query="SELECT current_user, current_setting('transaction_read_only'), current_setting('jit'), "
+            "current_setting('meaux_sql.dataset_ids'), current_setting('statement_timeout')",
+            params={},
+            count_query=None,
+            dataset_ids=[7, 9],
+            limits=LIMITS,
+        )
+    )
+
+    assert result.rows == [(ROLE, "on", "off", "7,9", "2s")]
+    assert sent == ["BEGIN", "ROLLBACK"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user = session_user, current_setting('meaux_sql.dataset_ids', true)")
+        assert cursor.fetchone() in ((True, ""), (True, None))
+    assert connection.get_autocommit() and connection.connection.info.transaction_status.name == "IDLE"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_failed_or_refused_query_leaves_the_connection_clean() -> None:
+    with pytest.raises(SqlError, match="Division by zero"):
+        sql_sandbox_run(query="SELECT 1 / 0", params={}, count_query=None, dataset_ids=[], limits=LIMITS)
+    with pytest.raises(SqlError, match="Result exceeds 1000 rows"):
+        sql_sandbox_run(query="SELECT generate_series(1, 2000)", params={}, count_query=None, dataset_ids=[], limits=LIMITS)
+    with pytest.raises(SqlError, match="Permission denied"):
+        sql_sandbox_run(query="SELECT count(*) FROM public.projects_apikey", params={}, count_query=None, dataset_ids=[], limits=LIMITS)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user = session_user, current_setting('transaction_read_only')")
+        assert cursor.fetchone() == (True, "off")
+    assert connection.connection.info.transaction_status.name == "IDLE"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_more_batches_and_the_count_add_one_round_trip_each() -> None:
+    result, sent = _round_trips(
+        lambda: sql_sandbox_run(
+            query="SELECT n FROM generate_series(1, 1500) AS n LIMIT 1500",
+            params={},
+            count_query="SELECT 4000",
+            dataset_ids=[],
+            limits=SandboxLimits(statement_timeout_ms=2_000, work_mem="8MB", max_rows=2_000),
+        )
+    )
+
+    assert (len(result.rows), result.rows[-1], result.rows_before_limit) == (1500, (1500,), 4000)
+    assert sent == ["BEGIN", "SELECT", "SELECT", "ROLLBACK"]
+
+
+def test_inside_a_transaction_a_query_runs_in_a_savepoint_that_is_rolled_back(loaded: LoadedProject) -> None:
+    result, sent = _round_trips(
+        lambda: sql_sandbox_run(
+            query="SELECT current_user", params={}, count_query=None, dataset_ids=[loaded.weather.id], limits=LIMITS
+        )
+    )
+
+    assert (result.rows, sent) == ([(ROLE,)], ["SAVEPOINT", "SET", "ROLLBACK"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_query_costs_three_round_trips_to_postgresql_catalog_query_and_rollback() -> None:
+    """The per-request fixed cost (docs/benchmarks.md): the datasets with their ready projections in one
+    statement, then the sandboxed query in one message, then the rollback."""
+    project = ProjectFactory()
+    DatasetFactory(project=project, name="zeta")
+    web = DatasetFactory(project=project, name="web")
+    projection_create(dataset=web, name="by_method", dimensions=["blob1"], doubles=[])
+    query = "SELECT count() AS n FROM web WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET'"
+
+    result, sent = _round_trips(lambda: sql_execute(project=project, sql=query, keep_rows=True))
+    tables = sql_execute(project=project, sql="SHOW TABLES", keep_rows=True)
+
+    assert (result.plan, result.rows) == ("projection=by_method", [(0,)])
+    assert sent == ["SELECT", "BEGIN", "ROLLBACK"]
+    assert tables.rows == [("web",), ("zeta",)]
