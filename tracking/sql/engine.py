@@ -19,8 +19,10 @@ from tracking.sql.translate import sql_parse, sql_translate
 
 __all__ = ["PLANS", "SqlError", "SqlResult", "sql_execute"]
 
-#: ``auto``: a projection answers where one covers the query; ``raw``: always the raw scan.
-PLANS = ("auto", "raw")
+#: ``auto``: a projection answers where one covers the query and the raw scan is not cheaper;
+#: ``projection``: a covering projection answers even where the raw scan is cheaper (to compare
+#: the two, as the differential test does); ``raw``: always the raw scan.
+PLANS = ("auto", "projection", "raw")
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,10 @@ def sql_execute(
 ) -> SqlResult:
     """Run one Analytics Engine SQL statement over ``project``'s datasets.
 
-    ``plan="auto"`` answers from a ready projection that covers the query, ``plan="raw"``
-    always scans the raw points (for comparisons); ``SqlResult.plan`` says which answered.
+    ``plan="auto"`` answers from a ready projection that covers the query unless the raw scan
+    is cheaper (a window within one bucket), ``plan="projection"`` from a covering one even
+    then, ``plan="raw"`` always scans the raw points (for comparisons); ``SqlResult.plan``
+    says which answered.
 
     The statement runs in a slot of the SQL pool (``PoolBusy``, a 429, when none is free) and
     within one time budget from the moment the request arrived, whatever it runs.
@@ -121,7 +125,8 @@ def _execute(
         bound=params,
         default_format=default_format,
         database=database,
-        projections=projections if plan == "auto" else None,
+        projections=projections if plan != "raw" else None,
+        cheapest=plan == "auto",
     )
     writer = RowWriter(
         output_format=translation.format,

@@ -106,7 +106,8 @@ def _database(request: Request, project: Project) -> str:
 
 
 def _plan(request: Request) -> str:
-    """``?plan=raw`` forces the raw scan even where a projection covers the query (to compare the two)."""
+    """``?plan=raw`` forces the raw scan even where a projection covers the query, ``?plan=projection`` a
+    covering projection even where the raw scan is cheaper (to compare the two)."""
     plan = request.query_params.get("plan") or "auto"
     if plan not in PLANS:
         raise SqlError(f"plan must be one of {', '.join(PLANS)}")
@@ -123,7 +124,9 @@ _PLAN_PARAMETER = OpenApiParameter(
     "plan",
     str,
     enum=list(PLANS),
-    description="auto (default): a projection answers where one covers the query; raw: always scan the raw points. "
+    description="auto (default): a projection answers where one covers the query, unless the query's time window "
+    "fits in one of its buckets (the raw scan is cheaper then); projection: a covering projection answers even then; "
+    "raw: always scan the raw points. "
     "The X-Query-Plan response header says which answered: raw or projection=<name>.",
 )
 
