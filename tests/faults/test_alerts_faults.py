@@ -22,10 +22,12 @@ from tests.support.processes import test_database_url as database_url
 from tests.support.receivers import WebhookReceiver
 from tests.tracking.reports.helpers import Point, points_store
 from tracking.alerts.models import AlertEvent, Budget, Channel, Delivery, DeliveryStatus
-from tracking.alerts.services import channel_test
+from tracking.alerts.services import STATE_CHUNK, channel_test
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+#: Two chunks of the evaluation cycle; each budget notifies 50% and 80%.
+BUDGETS = STATE_CHUNK + 100
 WORKER_ENV = {"ALERTS_EVALUATION_SECONDS": "1", "ALERTS_ALLOW_PRIVATE_URLS": "1"}
 
 
@@ -78,25 +80,25 @@ def test_kill9_during_evaluation_writes_each_notification_and_its_outbox_row_exa
     points_store(dataset, [Point(timezone.now() - timedelta(minutes=1), ["proj-a", "llm", "cost"], [85, 1])])
     budgets = [
         Budget(project=project, name=f"b{i:03}", dataset="costs", amount_usd=Decimal(100), thresholds=[50, 80, 100])
-        for i in range(300)
+        for i in range(BUDGETS)
     ]
     Budget.objects.bulk_create(budgets)
     for budget in Budget.objects.filter(project=project):
         budget.channels.add(hook)
     # The last budget's row lock, held here, stops the cycle inside its second chunk's transaction
-    # (200 budgets per chunk): the first chunk's 400 notifications are committed, the rest are not.
+    # (STATE_CHUNK budgets per chunk): the first chunk's notifications are committed, the rest are not.
     holder = psycopg.connect(database_url())
     holder.execute("SELECT 1 FROM alerts_budget WHERE id = %s FOR UPDATE", [Budget.objects.last().pk])
     log = tmp_path / "worker.log"
     worker = worker_start(queue=celery_queue, log_path=log, **WORKER_ENV)
     try:
-        assert wait_until(lambda: AlertEvent.objects.count() == 400 and _lock_waiters() > 0, timeout=60, interval=0.1)
+        assert wait_until(lambda: AlertEvent.objects.count() == 2 * STATE_CHUNK and _lock_waiters() > 0, timeout=60, interval=0.1)
         process_kill(worker, signal.SIGKILL)
         holder.rollback()
         at_kill = AlertEvent.objects.count()
         worker = worker_start(queue=celery_queue, log_path=log, **WORKER_ENV)
-        assert wait_until(lambda: AlertEvent.objects.count() == 600, timeout=120, interval=0.5)
-        assert wait_until(lambda: len(set(receiver.ids())) == 600, timeout=120, interval=0.5)
+        assert wait_until(lambda: AlertEvent.objects.count() == 2 * BUDGETS, timeout=120, interval=0.5)
+        assert wait_until(lambda: len(set(receiver.ids())) == 2 * BUDGETS, timeout=120, interval=0.5)
     finally:
         process_kill(worker, signal.SIGTERM)
         holder.close()
@@ -104,11 +106,11 @@ def test_kill9_during_evaluation_writes_each_notification_and_its_outbox_row_exa
     expected = {str(i) for i in Delivery.objects.values_list("id", flat=True)}
     _ledger("kill9_during_evaluation", expected=expected, counts=Counter(receiver.ids()), events_at_kill=at_kill,
             events=AlertEvent.objects.count(), notification_keys=len(set(AlertEvent.objects.values_list("key", flat=True))))
-    assert at_kill == 400, "the kill landed inside the cycle's second chunk"
+    assert at_kill == 2 * STATE_CHUNK, "the kill landed inside the cycle's second chunk"
     pairs = Counter(AlertEvent.objects.values_list("budget_id", "threshold"))
-    assert len(pairs) == 600 and set(pairs.values()) == {1}
+    assert len(pairs) == 2 * BUDGETS and set(pairs.values()) == {1}
     assert sorted({t for _, t in pairs}) == [Decimal(50), Decimal(80)]
-    assert Delivery.objects.count() == 600 and not AlertEvent.objects.filter(deliveries__isnull=True).exists()
+    assert Delivery.objects.count() == 2 * BUDGETS and not AlertEvent.objects.filter(deliveries__isnull=True).exists()
     counts = Counter(receiver.ids())
     assert set(counts) == {str(i) for i in Delivery.objects.values_list("id", flat=True)}
     assert sum(n - 1 for n in counts.values()) <= 1  # at most the one in flight at the kill
