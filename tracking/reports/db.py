@@ -7,12 +7,13 @@ tier and the index of the points table. How a point is classified is defined onc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from tracking.rollups.db import ALL_TABLES, EPOCH_SQL, TIER_TABLES, raw_piece_params, raw_piece_sql
 from tracking.rollups.layout import DERIVED_KINDS, HISTOGRAM_KINDS, LATENCY_BOUNDS, Kind, Layout
@@ -28,6 +29,28 @@ class Piece:
 
 
 GROUPS = ("t", "kind", "k1", "k2")
+
+#: Enough for one hash table of 10,000+ paths' sums without spilling to disk; one request runs
+#: one statement at a time, so this bounds its memory.
+READ_WORK_MEM = "32MB"
+
+
+@contextmanager
+def report_reading() -> Iterator[None]:
+    """Run a report's reads in one transaction with settings that suit them.
+
+    JIT off: at 10M points a path read's estimated cost crosses ``jit_above_cost`` and LLVM
+    compiles for longer than the read takes (docs/benchmarks.md, JIT). No parallel workers:
+    on a busy server, starting and merging two workers cost more than the ~100,000 rows they
+    share. ``READ_WORK_MEM``: the per-path hash aggregate spilled to disk at the default 4MB.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), "
+            "set_config('work_mem', %s, true)",
+            [READ_WORK_MEM],
+        )
+        yield
 
 
 def tier_kinds(*, kinds: Sequence[int], group_by: Sequence[str], keys: Sequence[str] | None) -> list[int]:

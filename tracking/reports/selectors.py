@@ -18,7 +18,7 @@ from django.db.models import F
 
 from projects.models import Project
 from tracking.models import Dataset
-from tracking.reports.db import Piece, rollup_aggregate, tier_readable
+from tracking.reports.db import Piece, report_reading, rollup_aggregate, tier_readable
 from tracking.reports.window import PRESETS, Window, WindowInvalid, bucket_starts, window_build, window_pieces, window_preset
 from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
@@ -483,7 +483,8 @@ def report_window(
 def report_get(*, project: Project, name: str, dataset: Dataset | None, window: Window, now: datetime) -> Report:
     if dataset is not None and dataset.project_id != project.id:
         raise ValueError("dataset belongs to another project")
-    return REPORTS[name](project=project, dataset=dataset, window=window, now=now)
+    with report_reading():
+        return REPORTS[name](project=project, dataset=dataset, window=window, now=now)
 
 
 def report_dataset_default(*, project: Project) -> Dataset | None:
