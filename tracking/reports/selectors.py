@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import F
 
 from projects.models import Project
 from tracking.models import Dataset
-from tracking.reports.db import Piece, report_reading, rollup_aggregate, tier_readable
+from tracking.reports.db import Piece, report_reading, rollup_aggregate, rollup_top_keys, tier_readable
 from tracking.reports.window import PRESETS, Window, WindowInvalid, bucket_starts, window_build, window_pieces, window_preset
 from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
@@ -94,8 +94,23 @@ class _Reader:
         self.now = now
         self.layout: Layout = layout_from_labels(dataset.labels if dataset else None)
         self.oldest = floor_to(now - timedelta(days=dataset.retention_days), DAY) + DAY if dataset else now
-        self.path_groups: list[tuple[Any, ...]] | None = None
         self.status_groups: list[tuple[Any, ...]] | None = None
+
+    def _pieces(
+        self,
+        readable: bool,
+        *,
+        series: bool = False,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Piece]:
+        lo = max(start or self.window.start, self.oldest)
+        hi = end or self.window.end
+        if self.dataset is None or lo >= hi:
+            return []
+        if readable:
+            return window_pieces(start=lo, end=hi, now=self.now, step=self.window.step if series else None)
+        return [Piece("raw", lo, hi)]
 
     def rows(
         self,
@@ -107,26 +122,25 @@ class _Reader:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> list[tuple[Any, ...]]:
-        if self.dataset is None:
+        pieces = self._pieces(tier_readable(kinds=kinds, group_by=group_by, keys=keys), series=series, start=start, end=end)
+        if self.dataset is None or not pieces:
             return []
-        lo = max(start or self.window.start, self.oldest)
-        hi = end or self.window.end
-        if lo >= hi:
-            return []
-        step = self.window.step if series else None
-        if tier_readable(kinds=kinds, group_by=group_by, keys=keys):
-            pieces = window_pieces(start=lo, end=hi, now=self.now, step=step)
-        else:
-            pieces = [Piece("raw", lo, hi)]
         return rollup_aggregate(
             dataset_id=self.dataset.id,
             layout=self.layout,
             pieces=pieces,
             kinds=kinds,
             group_by=group_by,
-            step=step,
+            step=self.window.step if series else None,
             keys=keys,
         )
+
+    def top_keys(self, kind: int, *, rank: Literal["n", "s2"], limit: int) -> list[str]:
+        """The window's ``limit`` keys of ``kind`` with the largest ``rank`` sums, ties by key."""
+        pieces = self._pieces(tier_readable(kinds=[kind], group_by=["k1"], keys=None))
+        if self.dataset is None or not pieces:
+            return []
+        return rollup_top_keys(dataset_id=self.dataset.id, layout=self.layout, pieces=pieces, kind=kind, rank=rank, limit=limit)
 
     def total(self, kind: int, *, start: datetime | None = None, end: datetime | None = None) -> tuple[int, Decimal, Decimal, Decimal]:
         rows = self.rows([kind], [], start=start, end=end)
@@ -134,13 +148,6 @@ class _Reader:
             return 0, ZERO, ZERO, ZERO
         n, s1, s2, s3 = rows[0]
         return int(n), s1, s2, s3
-
-    def bins(self, *, keys: Sequence[str]) -> dict[str, dict[int, int]]:
-        """Latency histograms of the given paths."""
-        grouped: dict[str, dict[int, int]] = defaultdict(dict)
-        for path, bin_text, n, *_ in self.rows([Kind.LATENCY], ["k1", "k2"], keys=keys):
-            grouped[path][int(bin_text)] = int(n)
-        return grouped
 
     def bins_all(self) -> dict[int, int]:
         """The latency histogram of all requests, from its own small rollup rows."""
@@ -159,13 +166,6 @@ class _Reader:
             line = lines.setdefault(name, [0.0] * len(starts))
             line[position] = (line[position] or 0.0) + float(amount)
         return Series(t=starts, lines=dict(sorted(lines.items())), unit=unit)
-
-
-def _path_groups(reader: _Reader) -> list[tuple[Any, ...]]:
-    """Requests per path (``n``, duration, 5xx requests, bytes): one read serves the path tables."""
-    if reader.path_groups is None:
-        reader.path_groups = reader.rows([Kind.PATH], ["k1"])
-    return reader.path_groups
 
 
 def _status_groups(reader: _Reader) -> list[tuple[Any, ...]]:
@@ -202,16 +202,33 @@ def _percentiles(bins: dict[int, int]) -> dict[str, float | None]:
     return {"p50_ms": percentile_from_bins(bins, 0.50), "p95_ms": percentile_from_bins(bins, 0.95), "p99_ms": percentile_from_bins(bins, 0.99)}
 
 
+def _top_paths(reader: _Reader, *, limit: int, rank: Literal["n", "s2"], with_bins: bool = False) -> list[tuple[str, Any, Any, Any, Any, dict[int, int]]]:
+    """The ``limit`` paths with the most requests (``rank="n"``) or 5xx requests (``"s2"``), in
+    that order, as ``(path, requests, duration, 5xx, bytes, latency bins)``.
+
+    The ranking sums one integer per path; the measures, and the latency histograms when
+    asked for, are then read for those paths only.
+    """
+    paths = reader.top_keys(Kind.PATH, rank=rank, limit=limit)
+    if not paths:
+        return []
+    measures: dict[str, tuple[Any, ...]] = {}
+    bins: dict[str, dict[int, int]] = defaultdict(dict)
+    for kind, path, bin_text, n, s1, s2, s3 in reader.rows([Kind.PATH, Kind.LATENCY] if with_bins else [Kind.PATH], ["kind", "k1", "k2"], keys=paths):
+        if kind == Kind.PATH:
+            measures[path] = (int(n), s1, s2, s3)
+        else:
+            bins[path][int(bin_text)] = int(n)
+    return [(path, *measures[path], bins.get(path, {})) for path in paths]
+
+
 def _path_table(reader: _Reader, *, limit: int, with_p95: bool) -> Table:
-    """Busiest paths; their p95 needs per-path histograms, the costliest read, so only Usage asks."""
-    per_path = {path: (int(n), s1, s3) for path, n, s1, _s2, s3 in _path_groups(reader)}
-    paths = sorted(per_path.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
-    bins = reader.bins(keys=[path for path, _ in paths]) if paths and with_p95 else {}
+    """Busiest paths; their p95 needs per-path histograms, so only Usage asks."""
     rows = []
-    for path, (n, duration, size) in paths:
+    for path, n, duration, _fives, size, bins in _top_paths(reader, limit=limit, rank="n", with_bins=with_p95):
         row: dict[str, object] = {"path": path, "requests": n, "avg_duration_ms": _ratio(duration, n)}
         if with_p95:
-            row["p95_ms"] = percentile_from_bins(bins.get(path, {}), 0.95, PATH_LATENCY_BOUNDS)
+            row["p95_ms"] = percentile_from_bins(bins, 0.95, PATH_LATENCY_BOUNDS)
         rows.append(row | {"bytes": size, "avg_bytes": _ratio(size, n)})
     heading = (reader.dataset.labels or {}).get(reader.layout.path, "path") if reader.dataset else "path"
     columns = [("path", heading), ("requests", "Requests"), ("avg_duration_ms", "Avg ms")]
@@ -355,13 +372,10 @@ def report_errors(*, project: Project, dataset: Dataset | None, window: Window, 
         columns=[("path", "Path"), ("errors", "Errors")],
         rows=[{"path": path, "errors": int(n)} for path, n, *_ in by_path[:50]],
     )
-    worst = sorted(
-        ((path, int(n), int(fives)) for path, n, _s1, fives, _s3 in _path_groups(reader) if fives),
-        key=lambda item: (-item[2], item[0]),
-    )
+    worst = [(path, n, int(fives)) for path, n, _s1, fives, _s3, _bins in _top_paths(reader, limit=50, rank="s2")]
     report.tables["server_errors_by_path"] = Table(
         columns=[("path", "Path"), ("requests", "Requests"), ("errors_5xx", "5xx"), ("share", "5xx share")],
-        rows=[{"path": path, "requests": r, "errors_5xx": f, "share": _ratio(f, r)} for path, r, f in worst[:50]],
+        rows=[{"path": path, "requests": r, "errors_5xx": f, "share": _ratio(f, r)} for path, r, f in worst],
     )
     report.totals["error_events"] = sum(int(row[1]) for row in by_type)
     return report

@@ -13,7 +13,7 @@ from tests.factories import DatasetFactory
 from tests.tracking.reports.conftest import NOW, mixed_points
 from tests.tracking.reports.helpers import points_store, raw
 from tracking.models import Dataset
-from tracking.reports.db import Piece, rollup_aggregate, tier_readable
+from tracking.reports.db import Piece, rollup_aggregate, rollup_top_keys, tier_readable
 from tracking.reports.selectors import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
 from tracking.reports.window import window_build, window_pieces
 from tracking.rollups.layout import HTTP_METHODS, LATENCY_BOUNDS, Kind, layout_from_labels
@@ -419,3 +419,59 @@ def test_histograms_are_one_row_per_path_and_bucket(mixed_dataset):
     assert sum(1 for row in rows if row[0] == Kind.PATH and row[4]) == timed
     (per_bin_or_status,), = raw("SELECT count(*) FROM tracking_rollup_hour WHERE dataset_id = %s AND kind IN (1, 10)", [mixed_dataset.id])
     assert per_bin_or_status == 0
+
+
+TOPS = [("n", 2), ("n", 50), ("s2", 1), ("s2", 50)]
+
+
+def _tops_agree(dataset, start, end, rank, limit):
+    """The top keys from the tiers, from raw points, and from every key's sums sorted in Python agree."""
+    layout = layout_from_labels(dataset.labels)
+
+    def top_from(pieces):
+        return rollup_top_keys(dataset_id=dataset.id, layout=layout, pieces=pieces, kind=Kind.PATH, rank=rank, limit=limit)
+
+    everything = rollup_aggregate(dataset_id=dataset.id, layout=layout, pieces=[Piece("raw", start, end)], kinds=[Kind.PATH], group_by=["k1"])
+    column = 1 if rank == "n" else 3
+    expected = [row[0] for row in sorted((row for row in everything if row[column]), key=lambda row: (-row[column], row[0]))][:limit]
+    tiered = top_from(window_pieces(start=start, end=end, now=NOW))
+    assert tiered == top_from([Piece("raw", start, end)]) == expected
+    return tiered
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=["3d-unaligned", "6h-unaligned", "24h", "5m", "old-3h"])
+@pytest.mark.parametrize("top", TOPS, ids=[f"{rank}-{limit}" for rank, limit in TOPS])
+def test_top_keys_from_tiers_equal_python_ranking_of_raw_sums(mixed_dataset, window, top):
+    tiered = _tops_agree(mixed_dataset, *window, *top)
+    assert tiered or window == WINDOWS[3]
+
+
+@pytest.mark.parametrize("window", LONG_WINDOWS, ids=["75d-unaligned", "35d-old", "30d-preset"])
+@pytest.mark.parametrize("top", TOPS, ids=[f"{rank}-{limit}" for rank, limit in TOPS])
+def test_top_keys_from_week_tiers_equal_python_ranking_of_raw_sums(long_dataset, window, top):
+    assert _tops_agree(long_dataset, *window, *top)
+
+
+#: Tied paths whose order differs between code points and a linguistic collation.
+TIED_PATHS = ["/b", "/a", "/B", "/\u00e9", "/a/b", "/z", "/\u00e4", "/a-b", "/A"]
+
+
+def test_tied_top_paths_go_in_code_point_order_as_python_sorts_them(project):
+    from tests.tracking.reports.helpers import Point
+
+    dataset = DatasetFactory(project=project, name="tied")
+    points = [
+        Point(NOW - timedelta(hours=5, minutes=i, seconds=j), ["GET", path, status], [1.0 + j, 1, 10])
+        for i, path in enumerate(TIED_PATHS)
+        for j, status in enumerate(["200", "503", "200"])
+    ]
+    points_store(dataset, points)
+    window = window_build(start=NOW - timedelta(days=1), end=NOW)
+
+    usage = report_usage(project=project, dataset=dataset, window=window, now=NOW)
+    errors = report_errors(project=project, dataset=dataset, window=window, now=NOW)
+
+    assert [row["path"] for row in usage.tables["top_paths"].rows] == sorted(TIED_PATHS)
+    assert [row["path"] for row in errors.tables["server_errors_by_path"].rows] == sorted(TIED_PATHS)
+    assert {(row["requests"], row["errors_5xx"]) for row in errors.tables["server_errors_by_path"].rows} == {(3, 1)}
+    assert _tops_agree(dataset, NOW - timedelta(days=1), NOW, "n", 4) == sorted(TIED_PATHS)[:4]
