@@ -325,17 +325,19 @@ def test_realtime_totals_and_chart_equal_raw_sql(mixed_dataset):
     from tracking.reports.selectors import realtime_window, report_realtime
     from tracking.rollups.layout import MINUTE
 
-    points_store(mixed_dataset, [Point(NOW - timedelta(seconds=20 * i + 7), ["GET", "/", "503" if i % 3 else "200"], [float(i), 1, 9]) for i in range(14)])
+    requests = [Point(NOW - timedelta(seconds=20 * i + 7), ["GET", "/", "503" if i % 3 else "200"], [float(i), 1, 9]) for i in range(14)]
+    # One error event in the raw partial minute at the window's start, one in a whole minute.
+    errors = [Point(NOW - timedelta(minutes=4, seconds=50), ["error", "Timeout", "/"], [1]), Point(NOW - timedelta(minutes=2), ["error", "TypeError", "/a"], [1])]
+    points_store(mixed_dataset, requests + errors)
     report = report_realtime(project=mixed_dataset.project, dataset=mixed_dataset, window=realtime_window(now=NOW), now=NOW)
 
     truth = _truth(mixed_dataset, NOW - timedelta(minutes=5), NOW)
-    assert {key: report.totals[key] for key in ("requests", "errors_5xx", "avg_duration_ms")} == {
-        key: truth[key] for key in ("requests", "errors_5xx", "avg_duration_ms")
-    }
+    keys = ("requests", "errors_5xx", "errors_4xx", "avg_duration_ms", "response_bytes", "error_events")
+    assert {key: report.totals[key] for key in keys} == {key: truth[key] for key in keys}
     chart_start = report.series["requests"].t[0]
     (charted,), = raw(f"SELECT coalesce(sum(_sample_interval), 0) FROM tracking_datapoint WHERE {RANGE} AND {REQUEST}", [mixed_dataset.id, chart_start, NOW])
     assert sum(report.series["requests"].lines.get("requests", [])) == charted
-    assert report.totals["requests"] >= 14
+    assert report.totals["requests"] >= 14 and report.totals["error_events"] >= 2
     assert (len(report.series["requests"].t), chart_start) == (31, NOW.replace(second=0, microsecond=0) - 30 * MINUTE)
 
 
