@@ -21,6 +21,7 @@ from the last result at each size).
 
 import argparse
 import json
+import os
 import statistics
 import threading
 import time
@@ -276,12 +277,22 @@ def pg_load(tsv: Path, *, dataset: str, now: datetime, days: int, rollups: bool,
 
 
 def analyze() -> dict[str, float]:
-    """A manual ANALYZE of the points (parent and partitions), what an operator would run after a bulk load."""
+    """A manual ANALYZE of what the load wrote, what an operator would run after a bulk load: the points
+    (parent and partitions) and the projections' rows (rebuilt from the points after a COPY).
+
+    Without the latter the projection path's plans depend on whether the product's statistics
+    refresher (beat, every minute) happened to run between the rebuild and the queries: at 1M
+    points S5 took 33 ms from the projection in one run and 440-510 ms in the next two, planned
+    from statistics of the previous run's rows.
+    """
     from django.db import connection
+
+    from tracking.projections.db import TABLE as PROJECTION_ROWS
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE tracking_datapoint")
+        cursor.execute(f"ANALYZE {PROJECTION_ROWS}")
     return {"analyze_s": round(time.perf_counter() - started, 1)}
 
 
@@ -513,7 +524,7 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
     ``via_ingest`` sends the points through the ingest API (the real write path, projections
     and rollups included) instead of COPY; every engine still gets the very same rows. Our
     queries run twice: right after the load with no manual ANALYZE (whatever statistics the
-    product's own maintenance has gathered by then), and after ``ANALYZE tracking_datapoint``,
+    product's own maintenance has gathered by then), and after ``analyze()`` (points and projection rows),
     where chdb and DuckDB are measured interleaved per query.
     """
     env = django_setup()
@@ -578,6 +589,7 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
         stack.stop()
     results = {
         "points": points, "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average": [round(load, 1) for load in os.getloadavg()],
         "command": f"python -m bench.queries --points {points}" + (" --via-ingest" if via_ingest else ""),
         "tsv_mb": round(tsv_bytes / 1e6), "generate_s": generate_s, "pg_load": pg_timings,
         "fresh_statistics": fresh_statistics, "footprint": footprint, "projection_storage": storage,
@@ -645,12 +657,14 @@ def markdown(result_sets: list[dict[str, object]]) -> str:
                else f"the newest ANALYZE ran {fresh['last_analyze_s_ago']} s before the first query")
         lines += [
             "",
-            f"### {points:,} points (`{result['command']}`, run {result['when']})",
+            f"### {points:,} points (`{result['command']}`, run {result['when']}"
+            + (f", load average {' / '.join(str(x) for x in result['load_average'])} (1/5/15 min) at the end" if "load_average" in result else "")
+            + ")",
             "",
             f"PostgreSQL loaded {loaded}; ANALYZE after the first pass took {load['analyze_s']} s. chdb loaded in "
             f"{result['chdb_load_s']} s, DuckDB in {result['duckdb_load_s']} s ({result['tsv_mb']} MB TSV).",
             "",
-            "After `ANALYZE tracking_datapoint`:",
+            "After `ANALYZE tracking_datapoint` and `ANALYZE tracking_projection_row`:",
             "",
             "| query | plan | ours, projection path | ours, plan=raw | chdb | DuckDB | projection ÷ chdb | raw ÷ chdb "
             "| projection ÷ DuckDB | rows ours / chdb / DuckDB | projection = raw |",
