@@ -53,10 +53,18 @@ if concurrent >= 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms - lease_ms)
   if redis.call('ZCARD', KEYS[2]) >= concurrent then return 2 end
 end
+if KEYS[3] then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now_ms - tonumber(ARGV[7]))
+  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6]) then return 3 end
+end
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], 61)
 redis.call('ZADD', KEYS[2], now_ms, ARGV[5])
 redis.call('PEXPIRE', KEYS[2], lease_ms)
+if KEYS[3] then
+  redis.call('ZADD', KEYS[3], now_ms, ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[7]))
+end
 return 0
 """
 
@@ -213,21 +221,41 @@ def _query_keys(project_id: int, now: datetime) -> list[str]:
     return [f"{KEY_PREFIX}:{project_id}:queries:{now:%Y%m%d%H%M}", f"{KEY_PREFIX}:{project_id}:running"]
 
 
+@dataclass(frozen=True)
+class SharedLease:
+    """A lease in a pool every project draws from (the SQL pool's installation-wide limit, a sorted set
+    of leases at ``key``), taken by ``query_slot`` in the same Redis script as the project's quota.
+
+    One round trip admits a query under both and one frees both: they were four, a fifth of a
+    tiny query's time on a loaded machine (docs/benchmarks.md). A full pool raises ``refusal()``
+    and charges the project nothing.
+    """
+
+    key: str
+    limit: int
+    lease_ms: int
+    refusal: Callable[[], Exception]
+
+
 @contextmanager
-def query_slot(*, project: Project) -> Iterator[None]:
-    """Admit one SQL query under the per-minute rate and the concurrency limit; free the slot after."""
+def query_slot(*, project: Project, shared: SharedLease | None = None) -> Iterator[bool]:
+    """Admit one SQL query under the per-minute rate and the concurrency limit (and ``shared``); free the slot after.
+
+    Yields whether ``shared`` was taken: a project without query limits touches no Redis
+    key here, so its caller takes the shared lease itself.
+    """
     limits = quota_limits(project_id=project.id)
     if not limits.queries_limited:
-        yield
+        yield False
         return
     now = datetime.now(UTC)
     keys = _query_keys(project.id, now)
     token = uuid.uuid4().hex
     lease_ms = governance_settings.QUERY_LEASE_SECONDS * 1000
-    verdict = _query_script()(
-        keys=keys,
-        args=[limits.queries_per_minute, limits.concurrent_queries, int(time.time() * 1000), lease_ms, token],
-    )
+    args = [limits.queries_per_minute, limits.concurrent_queries, int(time.time() * 1000), lease_ms, token]
+    if shared is not None:
+        keys, args = [*keys, shared.key], [*args, shared.limit, shared.lease_ms]
+    verdict = _query_script()(keys=keys, args=args)
     if verdict == 1:
         raise QuotaExceeded(
             code="query_rate_exceeded",
@@ -240,10 +268,15 @@ def query_slot(*, project: Project) -> Iterator[None]:
             detail=f"The project may run {limits.concurrent_queries} queries at once; retry when one finishes.",
             retry_after=1,
         )
+    if verdict == 3 and shared is not None:
+        raise shared.refusal()
     try:
-        yield
+        yield shared is not None
     finally:
-        redis_client().zrem(keys[1], token)
+        pipe = redis_client().pipeline(transaction=False)
+        for key in keys[1:]:
+            pipe.zrem(key, token)
+        pipe.execute()
 
 
 def quota_ingest_share(*, quotas: Iterable[ProjectQuota]) -> dict[int, float]:

@@ -74,6 +74,7 @@ def sql_execute(
     database: str = DEFAULT_DATABASE,
     keep_rows: bool = False,
     plan: str = "auto",
+    quotas: bool = False,
 ) -> SqlResult:
     """Run one Analytics Engine SQL statement over ``project``'s datasets.
 
@@ -83,7 +84,9 @@ def sql_execute(
     says which answered.
 
     The statement runs in a slot of the SQL pool (``PoolBusy``, a 429, when none is free) and
-    within one time budget from the moment the request arrived, whatever it runs.
+    within one time budget from the moment the request arrived, whatever it runs. ``quotas``
+    also admits it under the project's query quota (``QuotaExceeded``), in the same Redis
+    round trip as the pool's slot.
     ``default_format`` applies when the statement has no FORMAT clause; ``database`` is
     where unqualified names resolve (``default`` or ``system``). Rows stream from the
     database into the body (``formats.RowWriter``); ``keep_rows`` also keeps them typed.
@@ -94,7 +97,7 @@ def sql_execute(
     flood, 429s are most of the web tier's work (bench/fairness.py).
     """
     started = time.monotonic()
-    with sql_pool_slot():
+    with sql_pool_slot(project=project if quotas else None):
         return _execute(
             project=project, sql=sql, params=params, default_format=default_format, database=database,
             keep_rows=keep_rows, plan=plan, started=started,

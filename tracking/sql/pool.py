@@ -8,7 +8,8 @@ Retry-After at once, instead of holding a web thread while it queues):
 - for the whole installation (``SQL_MAX_CONCURRENT``), a set of leases in Redis, so the
   database never runs more heavy statements than it has cores and memory for.
 
-The per-project share (two at once by default) is the governance quota ``query_slot``.
+The per-project share (two at once by default) is the governance quota ``query_slot``, admitted
+in the same Redis script as the installation-wide lease when ``sql_pool_slot`` is given the project.
 A lease left by a crashed process expires after ``SQL_LEASE_SECONDS``.
 """
 
@@ -17,13 +18,15 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 
 import redis
 
 from meauxcloud.api import ApiProblem
 from meauxcloud.redis import redis_client
+from projects.governance.quotas import SharedLease, query_slot
+from projects.models import Project
 from tracking.conf import tracking_settings
 
 logger = logging.getLogger(__name__)
@@ -110,22 +113,45 @@ def sql_pool_shed() -> None:
         raise _process_busy()
 
 
+def _platform_busy() -> PoolBusy:
+    return PoolBusy(
+        detail=f"The platform is running its {tracking_settings.SQL_MAX_CONCURRENT} SQL queries at once; "
+        f"retry in {RETRY_AFTER_SECONDS} s."
+    )
+
+
 @contextmanager
-def sql_pool_slot() -> Iterator[None]:
-    """Run the body in one of the pool's slots, or raise ``PoolBusy`` at once."""
+def _global_slot() -> Iterator[None]:
+    token = uuid.uuid4().hex
+    if not _global_enter(token):
+        raise _platform_busy()
+    try:
+        yield
+    finally:
+        _global_leave(token)
+
+
+@contextmanager
+def sql_pool_slot(*, project: Project | None = None) -> Iterator[None]:
+    """Run the body in one of the pool's slots, or raise ``PoolBusy`` at once.
+
+    With ``project``, the project's query quota (``query_slot``: ``QuotaExceeded``) is
+    admitted in the same Redis round trip as the installation-wide lease, and both are freed
+    in one more; a query the pool refuses charges the project nothing.
+    """
     if not _process_enter():
         raise _process_busy()
-    token = uuid.uuid4().hex
     try:
-        if not _global_enter(token):
-            raise PoolBusy(
-                detail=f"The platform is running its {tracking_settings.SQL_MAX_CONCURRENT} SQL queries at once; "
-                f"retry in {RETRY_AFTER_SECONDS} s."
+        with ExitStack() as stack:
+            shared = SharedLease(
+                key=KEY,
+                limit=tracking_settings.SQL_MAX_CONCURRENT,
+                lease_ms=tracking_settings.SQL_LEASE_SECONDS * 1000,
+                refusal=_platform_busy,
             )
-        try:
+            if project is None or not stack.enter_context(query_slot(project=project, shared=shared)):
+                stack.enter_context(_global_slot())
             yield
-        finally:
-            _global_leave(token)
     finally:
         _process_leave()
 

@@ -6,13 +6,12 @@ data" is the question an auditor asks first.
 """
 
 import time
-from contextlib import nullcontext
 from typing import Any
 
 from projects.governance.audit import audit_record
 from projects.governance.conf import governance_settings
 from projects.governance.models import AuditAction, AuditOutcome
-from projects.governance.quotas import QuotaExceeded, query_slot
+from projects.governance.quotas import QuotaExceeded
 from projects.models import Project
 from tracking.sql.engine import SqlError, SqlResult, sql_execute
 from tracking.sql.introspection import DEFAULT_DATABASE
@@ -45,16 +44,16 @@ def query_run(
     if interface:
         details["interface"] = interface
     try:
-        with query_slot(project=project) if quotas else nullcontext():
-            result = sql_execute(
-                project=project,
-                sql=sql,
-                params=params,
-                default_format=default_format,
-                database=database,
-                keep_rows=keep_rows,
-                plan=plan,
-            )
+        result = sql_execute(
+            project=project,
+            sql=sql,
+            params=params,
+            default_format=default_format,
+            database=database,
+            keep_rows=keep_rows,
+            plan=plan,
+            quotas=quotas,
+        )
     except QuotaExceeded as refusal:
         _record(project, details, started, AuditOutcome.REFUSED, error=str(refusal.detail))
         raise

@@ -96,6 +96,43 @@ def test_a_project_runs_two_queries_at_once_by_default(client: Client, web, read
     assert second.status_code == 200
 
 
+def test_a_query_is_admitted_in_one_redis_round_trip_and_freed_in_one(client: Client, web, read_key: str) -> None:
+    """The project's quota and the installation's lease share one script and one pipelined release."""
+    import redis.connection
+
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def record(self, command, check_health=True):
+        sent.append(b"".join(command) if isinstance(command, list) else command)
+        return original(self, command, check_health)
+
+    _run(client, read_key)  # warm: the scripts are loaded
+    redis.connection.AbstractConnection.send_packed_command = record
+    try:
+        answer = _run(client, read_key)
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = original
+
+    assert answer.status_code == 200
+    assert [b"EVALSHA" in command for command in sent] == [True, False]
+    assert sent[1].count(b"ZREM") == 2
+    running = f"meauxcloud:quota:{web.project_id}:running"
+    assert (redis_client().zcard(pool.KEY), redis_client().zcard(running)) == (0, 0)
+
+
+def test_a_query_the_full_platform_refuses_charges_the_project_nothing(client: Client, web, read_key: str, settings) -> None:
+    settings.SQL_MAX_CONCURRENT = 1
+    redis_client().zadd(pool.KEY, {"other-process": int(time.time() * 1000)})
+    minute = time.strftime("%Y%m%d%H%M", time.gmtime())
+
+    busy = _run(client, read_key)
+
+    assert (busy.status_code, busy.json()["code"]) == (429, "sql_pool_busy")
+    assert redis_client().get(f"meauxcloud:quota:{web.project_id}:queries:{minute}") is None
+    assert redis_client().zcard(f"meauxcloud:quota:{web.project_id}:running") == 0
+
+
 def test_the_count_statement_shares_the_request_time_budget(db: None) -> None:
     """The row count for rows_before_limit runs only in what is left of the one budget."""
     limits = SandboxLimits(statement_timeout_ms=10_000, work_mem="8MB", max_rows=10, deadline=time.monotonic() + 0.5)
