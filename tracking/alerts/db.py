@@ -90,3 +90,11 @@ def rule_state_write(
             """,
             [list(ids), list(states), list(episodes), list(since)],
         )
+
+
+def channels_key_share(*, ids: Sequence[int]) -> set[int]:
+    """The channels among ``ids`` that exist, locked FOR KEY SHARE: none can be deleted until the
+    transaction ends, while edits of their settings go on unblocked."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM alerts_channel WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [list(ids)])
+        return {row[0] for row in cursor.fetchall()}

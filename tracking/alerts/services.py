@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -389,6 +389,21 @@ def _rule_notices(locked: AlertRule, rule: AlertRule, measured: RuleValue, now: 
     )]
 
 
+def _channels_held(notices: list[_Notice]) -> list[_Notice]:
+    """Keep the channels that still exist, held with FOR KEY SHARE until the chunk commits.
+
+    Channels were read before the chunk's lock; one deleted meanwhile would fail the outbox's
+    foreign key at COMMIT and abort the rest of the cycle, so its deliveries are dropped instead.
+    """
+    wanted = {channel.pk for notice in notices for channel in notice.channels}
+    if not wanted:
+        return notices
+    held = db.channels_key_share(ids=sorted(wanted))
+    if held == wanted:
+        return notices
+    return [replace(notice, channels=[c for c in notice.channels if c.pk in held]) for notice in notices]
+
+
 def _apply_locked(
     items: list[_Alerting],
     decide: Callable[[_Alerting, _Alerting], list[_Notice]],
@@ -409,7 +424,7 @@ def _apply_locked(
         model = type(chunk[0])
         with transaction.atomic():
             locked = {row.pk: row for row in model.objects.select_for_update().filter(pk__in=[i.pk for i in chunk]).order_by("pk")}
-            notices = [notice for item in chunk if item.pk in locked for notice in decide(locked[item.pk], item)]
+            notices = _channels_held([notice for item in chunk if item.pk in locked for notice in decide(locked[item.pk], item)])
             write(list(locked.values()))
             made += _events_create(notices, now=now)
     return made

@@ -219,6 +219,24 @@ def test_a_budget_deleted_after_measuring_is_skipped_and_the_others_in_its_chunk
     assert (kept.crossed, kept.period_key) == ([50], "2026-11")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_channel_deleted_after_measuring_gets_no_delivery_and_the_others_do(project, dataset, webhook_channel, email_channel):
+    """Committed for real: the outbox's foreign key to the channel is checked at COMMIT."""
+    budget = budget_create(
+        project=project, name="b", dataset="costs", period="month", amount_usd=Decimal(10),
+        channel_ids=[webhook_channel.pk, email_channel.pk],
+    )
+    store(dataset, [cost(NOW - timedelta(minutes=5), 6)])
+    budgets = list(Budget.objects.select_related("project").prefetch_related("channels"))
+    statuses = budget_measure_many(budgets=budgets, now=NOW)
+    webhook_channel.delete()
+
+    assert _budgets_apply(budgets, statuses, NOW) == 1
+    assert list(Delivery.objects.values_list("event__budget_id", "channel_id")) == [(budget.pk, email_channel.pk)]
+    budget.refresh_from_db()
+    assert budget.crossed == [50]
+
+
 def test_each_notification_is_in_the_projects_audit_log_once_by_the_system(project, dataset):
     budget = budget_create(project=project, name="monthly", dataset="costs", period="month", amount_usd=Decimal(100))
     store(dataset, [cost(NOW - timedelta(minutes=5), 85)])
