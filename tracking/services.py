@@ -15,13 +15,13 @@ from django.utils import timezone
 
 from meauxcloud.database import database_unavailable
 from projects.governance.audit import Actor, actor_current, audit_record
-from projects.governance.models import AuditAction
+from projects.governance.models import AuditAction, DeletionJob, DeletionKind
 from projects.models import Project
 from tracking import db
-from tracking.columns import DATA_COLUMNS
+from tracking.columns import DATA_COLUMNS, INDEX_COLUMN
 from tracking.conf import tracking_settings
 from tracking.ingest import buffer, outage
-from tracking.ingest.decode import EPOCH, TimeWindow, ValidatedBatch, epoch_us
+from tracking.ingest.decode import EPOCH, PointRow, TimeWindow, ValidatedBatch, epoch_us
 from tracking.models import DATASET_NAME_RE, Dataset, DeadLetter, DeadLetterResolution, SavedQuery
 from tracking.projections import services as projections
 from tracking.rollups import services as rollups
@@ -416,6 +416,40 @@ class ReplayOutcome:
     error: str = ""
 
 
+def _stream_position(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def _positions_deleted_since(*, letter: DeadLetter) -> frozenset[int]:
+    """Positions of the letter's points that a filter deletion asked after the entry was accepted.
+
+    Had the entry been stored, that job would have deleted them (it waits for every entry
+    accepted before it), so a replay must not bring them back. A job asked after the entry was
+    dead-lettered is later on the database's clock; one asked while the entry was still in
+    the buffer saw it there (its marker is at or past the entry). Matched as the job's SQL
+    matches: ``column = value``, an unset blob never equal.
+    """
+    if letter.dataset_id is None:
+        return frozenset()
+    filters = [
+        (job.column, job.value)
+        for job in DeletionJob.objects.filter(dataset_id_value=letter.dataset_id, kind=DeletionKind.FILTER)
+        if job.created_at >= letter.created_at or _stream_position(job.buffer_marker) >= _stream_position(letter.entry_id)
+    ]
+    if not filters:
+        return frozenset()
+    rows = buffer.BufferEntry(entry_id=letter.entry_id, dataset_id=letter.dataset_id, payload=bytes(letter.payload), skip=frozenset()).rows
+
+    def value_of(row: PointRow, column: str) -> str | None:
+        if column == INDEX_COLUMN:
+            return row.index1
+        position = int(column.removeprefix("blob")) - 1
+        return row.blobs[position] if position < len(row.blobs) else None
+
+    return frozenset(position for position, row in enumerate(rows) if any(value_of(row, column) == value for column, value in filters))
+
+
 def dead_letter_replay(*, dead_letter_id: int, actor: Actor) -> ReplayOutcome:
     """Write a dead letter's points through the drain's own path, once its cause is fixed.
 
@@ -431,7 +465,8 @@ def dead_letter_replay(*, dead_letter_id: int, actor: Actor) -> ReplayOutcome:
         if letter.dataset is None:
             return ReplayOutcome(replayed=False, points=0, error="its dataset was deleted")
         entry = buffer.BufferEntry(
-            entry_id=letter.entry_id, dataset_id=letter.dataset.id, payload=bytes(letter.payload), skip=frozenset(letter.skip)
+            entry_id=letter.entry_id, dataset_id=letter.dataset.id, payload=bytes(letter.payload),
+            skip=frozenset(letter.skip) | _positions_deleted_since(letter=letter),
         )
         try:
             with transaction.atomic():

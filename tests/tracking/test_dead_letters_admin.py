@@ -14,6 +14,7 @@ from projects.governance.models import AuditAction, AuditEvent
 from tests.factories import UserFactory
 from tests.support.processes import process_kill, wait_until, worker_start
 from tests.tracking.helpers import post_points, stored_rows
+from tracking.deletion.services import deletion_request
 from tracking.models import Dataset, DeadLetter, IngestedEntry
 from tracking.services import buffer_drain, dead_letter_points, dead_letter_replay
 
@@ -176,3 +177,28 @@ def test_deleting_a_dataset_erases_the_points_of_its_dead_letters_and_keeps_the_
     assert dead_letter_points(dead_letter=letter, limit=10) == []
     assert admin_client.get(f"/admin/tracking/deadletter/{letter.pk}/change/").status_code == 200
     assert (kept.resolution, bytes(kept.payload), kept.dataset_id) == ("", kept_payload, Dataset.objects.get(name="other").id)
+
+
+def test_a_replay_leaves_out_the_points_a_later_filter_deletion_asked_to_erase(admin_client, write_key, refusing_table):
+    letter = dead_letter_made(admin_client, write_key)
+    events = Dataset.objects.get(name="events")
+    deletion_request(project=events.project, dataset=events, column="blob2", value="a")
+    deletion_request(project=events.project, dataset=events, column="blob7", value="a")  # a blob the points never set
+    cause_fix()
+
+    outcome = dead_letter_replay(dead_letter_id=letter.pk, actor=Actor(label="system"))
+
+    assert (outcome.replayed, outcome.points) == (True, 1)
+    assert sorted((row[2] or "") for row in stored_rows(events)) == ["", "b"]
+
+
+def test_a_filter_deletion_asked_before_the_entry_was_accepted_does_not_touch_its_replay(admin_client, write_key, refusing_table):
+    post_points(admin_client, write_key, "events", [{"blobs": ["fine"]}])
+    buffer_drain(time_budget=5, block_ms=10)
+    events = Dataset.objects.get(name="events")
+    deletion_request(project=events.project, dataset=events, column="blob2", value="a")
+    DeadLetter.objects.all().delete()
+    letter = dead_letter_made(admin_client, write_key)
+    cause_fix()
+
+    assert dead_letter_replay(dead_letter_id=letter.pk, actor=Actor(label="system")).points == 2
