@@ -278,7 +278,7 @@ class Compiler:
 
         where_condition = ""
         if node.args.get("where") is not None:
-            condition = self.cond(scope, node.args["where"].this)
+            condition = self.cond(_without_hoisting(scope, "WHERE"), node.args["where"].this)
             if condition.aggregate:
                 raise sql_error_at("Aggregate functions are not allowed in WHERE", node.args["where"])
             where_condition = condition.sql
@@ -290,14 +290,16 @@ class Compiler:
                     raise sql_error_at(f"GROUP BY {key.upper()} is not supported", group)
             keys = []
             for key_node in group.expressions:
-                keys.append(self._positional(key_node, compiled_items) or self.expr(scope, key_node))
+                keys.append(
+                    self._positional(key_node, compiled_items) or self.expr(_without_hoisting(scope, "GROUP BY"), key_node)
+                )
             if any(key.aggregate for key in keys):
                 raise sql_error_at("Aggregate functions are not allowed in GROUP BY", group)
             group_sql = " GROUP BY " + ", ".join(key.sql for key in keys) if keys else ""
 
         having_sql = ""
         if node.args.get("having") is not None:
-            having_sql = f" HAVING {self.cond(scope, node.args['having'].this).sql}"
+            having_sql = f" HAVING {self.cond(_without_hoisting(scope, 'HAVING'), node.args['having'].this).sql}"
 
         aggregate = group is not None or any(typed.aggregate for _, typed in compiled_items) or bool(having_sql)
         if scope.hoisted:
@@ -312,7 +314,7 @@ class Compiler:
             raise NotCovered("a projection answers only an aggregating SELECT over the dataset alone")
         order_sql = ""
         if not (aggregate and group is None):
-            order_sql = self.order_by(scope, node, select_items=compiled_items)
+            order_sql = self.order_by(_without_hoisting(scope, "ORDER BY"), node, select_items=compiled_items)
         limit_sql = self.limit_offset(node)
         where_sql = self.aggregate_gate(scope, from_sql, where_condition)
         distinct = node.args.get("distinct")
@@ -635,6 +637,18 @@ class Compiler:
     def expr(self, scope: Scope, node: exp.Expression | None) -> Typed:
         if node is None:
             raise SqlError("Syntax error: an expression is missing")
+        typed = self._expression(scope, node)
+        if scope.lambdas and ct.is_array(typed.type):
+            # Per element, an array would make the result N x N (and PostgreSQL's ARRAY(SELECT array)
+            # a flat 2-D array, not ClickHouse's array of arrays).
+            raise sql_error_at(
+                f"The body of arrayMap cannot read or return an array ({display_name(node)} is {typed.type}): "
+                f"it may use its parameter {', '.join(scope.lambdas)} and numbers, strings or tuples",
+                node,
+            )
+        return typed
+
+    def _expression(self, scope: Scope, node: exp.Expression) -> Typed:
         if scope.substitutes and id(node) in scope.substitutes:
             return scope.substitutes[id(node)]
         handler = _EXPRESSION_HANDLERS.get(type(node))
@@ -909,6 +923,8 @@ class Compiler:
         SELECT (``hoisted``) and the body reads them, since PostgreSQL evaluates a window
         function inside the per-element subquery over the elements instead.
         """
+        if scope.lambdas:
+            raise sql_error_at("arrayMap inside the body of arrayMap is not supported", node)
         lambda_node, *arrays = node.expressions
         if not isinstance(lambda_node, exp.Lambda) or len(lambda_node.expressions) != 1 or len(arrays) != 1:
             raise sql_error_at("arrayMap takes a lambda of one parameter and one array", node)
@@ -918,11 +934,12 @@ class Compiler:
             raise sql_error_at(f"Illegal type {array.type} of the array argument of arrayMap", arrays[0])
         element_type = ct.array_element(array.type)
         json_elements = ct.is_tuple(element_type)
-        substitutes = dict(scope.substitutes)
         for part in _row_order_parts(lambda_node.this, param):
-            substitutes[id(part)] = self._hoist(scope, part)
+            if id(part) not in scope.substitutes:
+                # Shared with the SELECT's ORDER BY, which reads the same value by the item's alias.
+                scope.substitutes[id(part)] = self._hoist(scope, part)
         element = Typed('"element"."value"', element_type)
-        body_scope = replace(scope, lambdas={**scope.lambdas, param: element}, substitutes=substitutes)
+        body_scope = replace(scope, lambdas={**scope.lambdas, param: element})
         body = self.expr(body_scope, lambda_node.this)
         if body.aggregate or body.type.startswith("Interval"):
             raise sql_error_at("The body of arrayMap cannot hold an aggregate function or an INTERVAL", lambda_node)
@@ -939,6 +956,11 @@ class Compiler:
         return Typed(sql, f"Array({result_type})", aggregate=array.aggregate)
 
     def _hoist(self, scope: Scope, part: exp.Expression) -> Typed:
+        if isinstance(scope.hoisted, _HoistingRefused):
+            raise sql_error_at(
+                f"{display_name(part)} inside arrayMap is supported only in the SELECT list, not in {scope.hoisted.clause}",
+                part,
+            )
         if not scope.row_alias:
             raise sql_error_at(f"{display_name(part)} in an arrayMap lambda needs a single FROM source", part)
         typed = self.expr(replace(scope, substitutes={}), part)
@@ -989,6 +1011,24 @@ def _own_window(select: exp.Select, clause: exp.Expression | None) -> exp.Window
 
 
 _ROW_ORDER_FUNCTIONS = {"runningdifference", "neighbor"}
+
+
+class _HoistingRefused(list[str]):
+    """``Scope.hoisted`` of a clause other than the SELECT list: its row-order values inside arrayMap
+    would be computed where that clause cannot read them (WHERE runs below them, ORDER BY after
+    the level that computes them), so they are refused by name."""
+
+    def __init__(self, clause: str) -> None:
+        super().__init__()
+        self.clause = clause
+
+
+def _without_hoisting(scope: Scope, clause: str) -> Scope:
+    """``scope`` for a clause other than the SELECT list. ORDER BY, computed at the SELECT's level,
+    still reads the row-order values the SELECT list computed (``ORDER BY alias``); WHERE,
+    GROUP BY and HAVING are computed below them."""
+    substitutes = scope.substitutes if clause == "ORDER BY" else {}
+    return replace(scope, hoisted=_HoistingRefused(clause), substitutes=substitutes)
 
 
 def _row_order_parts(node: exp.Expression, param: str) -> list[exp.Expression]:

@@ -949,6 +949,13 @@ CASES: list[Case] = [
         "GROUP BY d, city ORDER BY d, city) GROUP BY d ORDER BY d) WHERE length(pairs) > 1 AND notEmpty(pairs)",
         True,
     ),
+    Case(
+        "array_map_row_order_value_is_computed_before_order_by_its_alias",
+        "SELECT d, arrayMap(p -> (p.1, p.2 - lagInFrame(n, 1, 0) OVER ()), pairs) AS r, length(r) AS k FROM (SELECT d, "
+        f"groupArray((city, c)) AS pairs, sum(c) AS n FROM (SELECT toDate(timestamp) AS d, city, count() AS c FROM {W} "
+        "GROUP BY d, city ORDER BY d, city) GROUP BY d ORDER BY d) ORDER BY k DESC, r, d",
+        True,
+    ),
 ]
 
 FORMAT_CASES: list[Case] = [

@@ -190,6 +190,75 @@ def test_show_statements_parse_with_an_optional_format() -> None:
             1,
             17,
         ),
+        (
+            "SELECT length(arrayMap(x -> a, a)) FROM (SELECT groupArray(blob1) AS a FROM weather)",
+            "The body of arrayMap cannot read or return an array (a is Array(String)): "
+            "it may use its parameter x and numbers, strings or tuples",
+            1,
+            29,
+        ),
+        (
+            "SELECT arrayMap(x -> concat(x, toString(length(a))), a) FROM (SELECT groupArray(blob1) AS a FROM weather)",
+            "The body of arrayMap cannot read or return an array (a is Array(String)): "
+            "it may use its parameter x and numbers, strings or tuples",
+            1,
+            48,
+        ),
+        (
+            "SELECT arrayMap(x -> lagInFrame(a) OVER (), a) FROM (SELECT groupArray(temp) AS a FROM weather)",
+            "The body of arrayMap cannot read or return an array (lagInFrame(a) OVER () is Array(Float64)): "
+            "it may use its parameter x and numbers, strings or tuples",
+            1,
+            22,
+        ),
+        (
+            "SELECT length(arrayMap(x -> arrayMap(y -> concat(y, x), a), a)) FROM (SELECT groupArray(blob1) AS a FROM weather)",
+            "arrayMap inside the body of arrayMap is not supported",
+            1,
+            29,
+        ),
+        (
+            "SELECT a FROM (SELECT groupArray(blob1) AS a, max(timestamp) AS t FROM weather)"
+            " WHERE length(arrayMap(x -> runningDifference(t), a)) > 0",
+            "runningDifference(t) inside arrayMap is supported only in the SELECT list, not in WHERE",
+            1,
+            108,
+        ),
+        (
+            "SELECT arrayMap(x -> runningDifference(t), a) AS m FROM (SELECT groupArray(blob1) AS a, max(timestamp) AS t FROM weather)"
+            " WHERE length(m) > 0",
+            "runningDifference(t) inside arrayMap is supported only in the SELECT list, not in WHERE",
+            1,
+            22,
+        ),
+        (
+            "SELECT a FROM (SELECT groupArray(blob1) AS a, max(timestamp) AS t FROM weather)"
+            " ORDER BY length(arrayMap(x -> runningDifference(t), a))",
+            "runningDifference(t) inside arrayMap is supported only in the SELECT list, not in ORDER BY",
+            1,
+            111,
+        ),
+        (
+            "SELECT a FROM (SELECT groupArray(blob1) AS a, max(timestamp) AS t FROM weather)"
+            " ORDER BY length(arrayMap(x -> lagInFrame(t) OVER (), a))",
+            "lagInFrame(t) OVER () inside arrayMap is supported only in the SELECT list, not in ORDER BY",
+            1,
+            111,
+        ),
+        (
+            "SELECT count() FROM (SELECT groupArray(blob1) AS a, max(timestamp) AS t FROM weather)"
+            " GROUP BY length(arrayMap(x -> runningDifference(t), a))",
+            "runningDifference(t) inside arrayMap is supported only in the SELECT list, not in GROUP BY",
+            1,
+            117,
+        ),
+        (
+            "SELECT count() FROM (SELECT groupArray(blob1) AS a, max(timestamp) AS t FROM weather)"
+            " HAVING max(length(arrayMap(x -> neighbor(t, 1), a))) > 0",
+            "neighbor(t, 1) inside arrayMap is supported only in the SELECT list, not in HAVING",
+            1,
+            119,
+        ),
     ],
 )
 def test_refusals_name_the_problem_and_its_position(
@@ -198,3 +267,13 @@ def test_refusals_name_the_problem_and_its_position(
     with pytest.raises(SqlError) as error:
         translate(sql)
     assert (error.value.message, error.value.line, error.value.column) == (message, line, column)
+
+
+def test_array_maps_row_order_value_is_computed_once_and_read_by_order_by_its_alias() -> None:
+    result = translate(
+        "SELECT arrayMap(x -> x / runningDifference(t), a) AS m, length(m) AS k "
+        "FROM (SELECT groupArray(temp) AS a, max(toUInt32(timestamp)) AS t FROM weather) ORDER BY m, k"
+    )
+    assert result.columns == [("m", "Array(Float64)"), ("k", "UInt64")]
+    assert result.sql.count('AS "hoisted') == 1
+    assert result.sql.count('s2."hoisted0"') == 4
