@@ -286,3 +286,25 @@ def test_body_over_the_upload_limit_is_a_client_error(client: Client, loaded: Lo
     assert (cloudflare.status_code, cloudflare.content) == (422, b"Input was invalid: Query is longer than 65536 bytes")
     native = client.post("/api/v1/sql", data=huge, content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert (native.status_code, native.json()["code"]) == (413, "body_too_large")
+
+
+@pytest.mark.parametrize(
+    ("sql", "detail"),
+    [
+        (
+            "SELECT length(arrayMap(x -> a, a)) FROM (SELECT groupArray(city) AS a FROM weather)",
+            "The body of arrayMap cannot read or return an array (a is Array(String)): "
+            "it may use its parameter x and numbers, strings or tuples",
+        ),
+        (
+            "SELECT a FROM (SELECT groupArray(city) AS a, max(timestamp) AS t FROM weather) "
+            "ORDER BY length(arrayMap(x -> runningDifference(t), a))",
+            "runningDifference(t) inside arrayMap is supported only in the SELECT list, not in ORDER BY",
+        ),
+    ],
+)
+def test_unsupported_array_map_forms_are_problems_naming_them(
+    sql: str, detail: str, client: Client, loaded: LoadedProject
+) -> None:
+    response = sql_post(client, key_for(loaded.project, "read").secret, sql)
+    assert (response.status_code, response.json()["detail"]) == (422, detail)
