@@ -277,3 +277,38 @@ def test_array_maps_row_order_value_is_computed_once_and_read_by_order_by_its_al
     assert result.columns == [("m", "Array(Float64)"), ("k", "UInt64")]
     assert result.sql.count('AS "hoisted') == 1
     assert result.sql.count('s2."hoisted0"') == 4
+
+
+def test_a_repeated_query_is_parsed_once_and_each_caller_gets_its_own_tree(monkeypatch) -> None:
+    import tracking.sql.translate as translate_module
+
+    sql = "SELECT count() AS n FROM weather WHERE timestamp > NOW() - INTERVAL '7' MINUTE AND blob1 = 'parse-once'"
+    first = sql_parse(sql=sql)
+    first.set("where", None)  # what a caller does to its tree stays in its tree
+
+    def parse_again(*args: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(translate_module, "_parse", parse_again)
+    second, third = sql_parse(sql=sql), sql_parse(sql=sql)
+
+    assert second.args["where"] is not None and second == third and second is not third
+    assert translate(sql).columns == [("n", "UInt64")]
+
+
+def test_the_parse_cache_keeps_a_bounded_number_of_syntax_nodes() -> None:
+    from tracking.sql.translate import _parse, _ParsedCache
+
+    cache = _ParsedCache(max_nodes=1000)
+    for i in range(120):
+        text = f"SELECT count() AS n{i} FROM weather WHERE blob1 = 'v{i}'"
+        statement, nodes = _parse(text, "JSON")
+        cache.put((text, "JSON"), statement, nodes)
+    wide = "SELECT " + ", ".join(f"blob{i % 20 + 1} AS c{i}" for i in range(40)) + " FROM weather"
+    statement, nodes = _parse(wide, "JSON")
+    cache.put((wide, "JSON"), statement, nodes)
+
+    assert 900 < cache.nodes <= 1000
+    assert cache.get((wide, "JSON")) is None and nodes > 1000 // 40
+    assert cache.get(("SELECT count() AS n119 FROM weather WHERE blob1 = 'v119'", "JSON")) is not None
+    assert cache.get(("SELECT count() AS n0 FROM weather WHERE blob1 = 'v0'", "JSON")) is None
