@@ -43,8 +43,15 @@ def report_reading() -> Iterator[None]:
     compiling it took 42 ms on top of an 82 ms read (docs/benchmarks.md). No parallel workers:
     on a busy server, starting and merging two workers cost more than the ~100,000 rows they
     share. ``READ_WORK_MEM``: the per-path hash aggregate spilled to disk at the default 4MB.
+    REPEATABLE READ: a report ranks its paths in one statement and reads the top ones' figures
+    in the next; one snapshot keeps a drain, a deletion or a prune between them from making
+    the two disagree (a ranked path with no figures). Inside an outer transaction (tests),
+    that transaction's snapshot rules.
     """
+    outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute(
             "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), "
             "set_config('work_mem', %s, true)",
