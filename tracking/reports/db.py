@@ -30,8 +30,9 @@ class Piece:
 
 GROUPS = ("t", "kind", "k1", "k2")
 
-#: Enough for one hash table of 10,000+ paths' sums without spilling to disk; one request runs
-#: one statement at a time, so this bounds its memory.
+#: Enough for one hash table of 10,000+ paths' sums without spilling to disk. Each sort or hash
+#: node of a statement may use this much (a hash twice as much, ``hash_mem_multiplier`` 2), and a
+#: request runs one statement at a time, so a report's memory stays a small multiple of it.
 READ_WORK_MEM = "32MB"
 
 
