@@ -89,6 +89,8 @@ def audit_record(
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One row for ``audit_record_many``: the actor and time are the batch's, so only what differs per row is here."""
+
     project: Project
     action: str
     target: str = ""
