@@ -129,8 +129,25 @@ def sql_sandbox_run(
                 cause = error if isinstance(error, psycopg.Error) else error.__cause__
                 raise _sql_error_from(cause if isinstance(cause, psycopg.Error) else None) from None
         finally:
-            cursor.execute("ROLLBACK" if own_transaction else f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
+            _sandbox_leave(cursor, own_transaction=own_transaction)
     return SandboxResult(rows=collected, rows_before_limit=rows_before_limit)
+
+
+def _sandbox_leave(cursor: Any, *, own_transaction: bool) -> None:
+    """Roll the sandbox back, or close the connection if that cannot be confirmed.
+
+    Django does not know of the transaction the sandbox began itself, so a connection whose
+    ROLLBACK failed or was interrupted (a worker's soft time limit) would be reused by the next
+    request still in it: as the reader role, with this query's datasets. Closing is the only
+    safe way out.
+    """
+    try:
+        cursor.execute("ROLLBACK" if own_transaction else f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
+    except BaseException:
+        connection.close()
+        raise
+    if own_transaction and connection.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        connection.close()
 
 
 _OWN_PARAM = "meaux_sandbox_"

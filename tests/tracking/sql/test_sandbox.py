@@ -169,6 +169,26 @@ def test_outside_a_transaction_a_failed_or_refused_query_leaves_the_connection_c
     assert connection.connection.info.transaction_status.name == "IDLE"
 
 
+class _Interrupted(Exception):
+    """Stands for a worker's soft time limit landing while the ROLLBACK is on its way."""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_rollback_closes_the_connection_instead_of_leaving_it_in_the_sandbox() -> None:
+    def interrupt_rollback(execute, sql, params, many, context):
+        if sql == "ROLLBACK":
+            raise _Interrupted()
+        return execute(sql, params, many, context)
+
+    with pytest.raises(_Interrupted), connection.execute_wrapper(interrupt_rollback):
+        sql_sandbox_run(query="SELECT 1", params={}, count_query=None, dataset_ids=[7], limits=LIMITS)
+
+    assert connection.connection is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user = session_user, current_setting('meaux_sql.dataset_ids', true)")
+        assert cursor.fetchone() in ((True, ""), (True, None))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_more_batches_and_the_count_add_one_round_trip_each() -> None:
     result, sent = _round_trips(
