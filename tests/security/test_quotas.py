@@ -90,16 +90,24 @@ def test_concurrent_requests_never_pass_the_points_quota_together(live_server, p
     statuses: list[int | str] = []
     lock = threading.Lock()
     address = urlsplit(live_server.url)
-    # Each thread connects first and all send together: 50 connects at once overflowed the test
-    # server's listen backlog of 5 on a loaded machine and one came back reset, which says
-    # nothing about the quota.
+    # Each connection is opened one at a time and proven served (a health check on it, kept
+    # alive; with no worker in this test it answers 503, which is beside the point here), then
+    # all 50 send their point together: 50 connects at once overflowed the test
+    # server's listen backlog of 5 on a loaded machine and came back reset, which says nothing
+    # about the quota.
+    connections = []
+    for _ in range(50):
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        response.read()
+        assert not response.will_close
+        connections.append(connection)
     barrier = threading.Barrier(50)
 
-    def send() -> None:
+    def send(connection: http.client.HTTPConnection) -> None:
         status: int | str
-        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
         try:
-            connection.connect()
             barrier.wait(timeout=120)
             connection.request(
                 "POST", "/api/v1/datasets/events/datapoints", body=orjson.dumps([{"blobs": ["x"]}]),
@@ -113,7 +121,7 @@ def test_concurrent_requests_never_pass_the_points_quota_together(live_server, p
         with lock:
             statuses.append(status)
 
-    threads = [threading.Thread(target=send) for _ in range(50)]
+    threads = [threading.Thread(target=send, args=(connection,)) for connection in connections]
     for thread in threads:
         thread.start()
     for thread in threads:
