@@ -67,10 +67,14 @@ class _ParsedCache:
     Dashboards send the same text on every refresh (``NOW()``-relative windows), and parsing
     was a fifth of a small query's CPU. Each use gets its own copy of the tree (copying costs a
     sixth of parsing), so nothing a translation does to it reaches the next query. Memory is
-    bounded by construction: a statement of more than a fortieth of the budget is not kept, and
-    the least recently used go first (about 650 bytes a node: ~13 MB per process at most).
-    Refused queries are never kept.
+    bounded by construction: an entry weighs its syntax nodes (about 650 bytes each) plus one
+    per ``CHARS_PER_NODE`` characters of its text (kept as the key and again in the tree's
+    literals, up to 4 bytes a character: a 64 KB string literal is one node but not 650 bytes),
+    an entry of more than a fortieth of the budget is not kept, and the least recently used go
+    first: ~13 MB per process at most. Refused queries are never kept.
     """
+
+    CHARS_PER_NODE = 80
 
     def __init__(self, max_nodes: int) -> None:
         self.max_nodes = max_nodes
@@ -88,6 +92,7 @@ class _ParsedCache:
         return statement if isinstance(statement, ShowStatement) else statement.copy()
 
     def put(self, key: tuple[str, str], statement: exp.Expression | ShowStatement, nodes: int) -> None:
+        nodes += len(key[0]) // self.CHARS_PER_NODE
         if nodes > self.max_nodes // 40:
             return
         kept = statement if isinstance(statement, ShowStatement) else statement.copy()

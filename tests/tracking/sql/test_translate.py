@@ -312,3 +312,19 @@ def test_the_parse_cache_keeps_a_bounded_number_of_syntax_nodes() -> None:
     assert cache.get((wide, "JSON")) is None and nodes > 1000 // 40
     assert cache.get(("SELECT count() AS n119 FROM weather WHERE blob1 = 'v119'", "JSON")) is not None
     assert cache.get(("SELECT count() AS n0 FROM weather WHERE blob1 = 'v0'", "JSON")) is None
+
+
+def test_the_parse_cache_weighs_a_long_text_not_only_its_few_nodes() -> None:
+    """A 60 KB string literal is a handful of syntax nodes; kept, 20,000 of them would be gigabytes."""
+    from tracking.sql.translate import _parse, _ParsedCache
+
+    cache = _ParsedCache(max_nodes=20_000)
+    long_text = "SELECT count() AS n FROM weather WHERE blob1 = '" + "x" * 60_000 + "'"
+    medium_text = "SELECT count() AS n FROM weather WHERE blob1 = '" + "y" * 4_000 + "'"
+    for text in (long_text, medium_text):
+        statement, nodes = _parse(text, "JSON")
+        cache.put((text, "JSON"), statement, nodes)
+
+    assert nodes < 20
+    assert cache.get((long_text, "JSON")) is None
+    assert cache.get((medium_text, "JSON")) is not None and cache.nodes == nodes + len(medium_text) // 80
