@@ -20,12 +20,14 @@ from psycopg import sql as pgsql
 from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS
 from tracking.rollups.layout import (
     CLASSIFIED_KINDS,
+    COARSE_TIERS,
     COST_MARKER,
     DERIVED_KINDS,
     HISTOGRAM_KINDS,
     HTTP_METHODS,
     LATENCY_BOUNDS,
     MARKERS,
+    TIERS,
     Kind,
     Layout,
 )
@@ -34,9 +36,28 @@ TIER_TABLES = {"minute": "tracking_rollup_minute", "hour": "tracking_rollup_hour
 #: The week tiers (``layout.COARSE_TIERS``); apart from TIER_TABLES, which old migrations iterate.
 COARSE_TABLES = {"weeks4": "tracking_rollup_weeks4", "week": "tracking_rollup_week"}
 ALL_TABLES = TIER_TABLES | COARSE_TABLES
+#: Each tier's grain as ``date_bin`` takes it, from the layout's tiers, so the two cannot drift.
+GRAIN_SQL = {name: f"{int(grain.total_seconds())} seconds" for name, grain in TIERS + COARSE_TIERS}
 EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 _COLUMN_RE = re.compile(r"^(blob|double)([1-9]|1[0-9]|20)$")
 _STAGE_COLUMN_RE = re.compile(r"^(index1|(blob|double)([1-9]|1[0-9]|20))$")
+
+
+def _tier_table_sql(table: str, *, histograms: bool) -> str:
+    arrays = "\n    bins smallint[],\n    counts bigint[]," if histograms else ""
+    return f"""
+CREATE TABLE {table} (
+    dataset_id bigint NOT NULL,
+    bucket timestamptz NOT NULL,
+    kind smallint NOT NULL,
+    k1 text NOT NULL,
+    k2 text NOT NULL,
+    n bigint NOT NULL,
+    s1 numeric NOT NULL,
+    s2 numeric NOT NULL,
+    s3 numeric NOT NULL,{arrays}
+    PRIMARY KEY (dataset_id, kind, bucket, k1, k2)
+) WITH (fillfactor = 70);"""
 
 
 def rollup_tables_sql() -> str:
@@ -46,46 +67,12 @@ def rollup_tables_sql() -> str:
     truncates only the tables it knows, and a reference from here would block it.
     Deleting a dataset deletes its rollups explicitly.
     """
-    statements = []
-    for table in TIER_TABLES.values():
-        statements.append(
-            f"""
-CREATE TABLE {table} (
-    dataset_id bigint NOT NULL,
-    bucket timestamptz NOT NULL,
-    kind smallint NOT NULL,
-    k1 text NOT NULL,
-    k2 text NOT NULL,
-    n bigint NOT NULL,
-    s1 numeric NOT NULL,
-    s2 numeric NOT NULL,
-    s3 numeric NOT NULL,
-    PRIMARY KEY (dataset_id, kind, bucket, k1, k2)
-) WITH (fillfactor = 70);"""
-        )
-    return "\n".join(statements)
+    return "\n".join(_tier_table_sql(table, histograms=False) for table in TIER_TABLES.values())
 
 
 def coarse_tables_sql() -> str:
     """DDL of the week tiers: the shape of the others with the histogram arrays."""
-    return "\n".join(
-        f"""
-CREATE TABLE {table} (
-    dataset_id bigint NOT NULL,
-    bucket timestamptz NOT NULL,
-    kind smallint NOT NULL,
-    k1 text NOT NULL,
-    k2 text NOT NULL,
-    n bigint NOT NULL,
-    s1 numeric NOT NULL,
-    s2 numeric NOT NULL,
-    s3 numeric NOT NULL,
-    bins smallint[],
-    counts bigint[],
-    PRIMARY KEY (dataset_id, kind, bucket, k1, k2)
-) WITH (fillfactor = 70);"""
-        for table in COARSE_TABLES.values()
-    )
+    return "\n".join(_tier_table_sql(table, histograms=True) for table in COARSE_TABLES.values())
 
 
 #: The tiers whose per-path rows are read for a report's top paths; the minute tier is read for
@@ -414,13 +401,13 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
     """
     keys = "dataset_id, kind, bucket, k1, k2"
     update = f"n = r.n + EXCLUDED.n, s1 = r.s1 + EXCLUDED.s1, s2 = r.s2 + EXCLUDED.s2, s3 = r.s3 + EXCLUDED.s3, {_MERGE_BINS}"
-    minute = f"date_bin(INTERVAL '1 minute', ts, {EPOCH_SQL})"
+    minute = f"date_bin(INTERVAL '{GRAIN_SQL['minute']}', ts, {EPOCH_SQL})"
     expanded = "SELECT dataset_id, bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM minutes"
 
-    def upsert(tier: str, grain: str) -> str:
+    def upsert(tier: str) -> str:
         return f"""
             INSERT INTO {ALL_TABLES[tier]} AS r ({TIER_COLUMNS})
-            {compact_sql(expanded, grain)}
+            {compact_sql(expanded, GRAIN_SQL[tier])}
             ON CONFLICT ({keys}) DO UPDATE SET {update}"""
 
     with connection.cursor() as cursor:
@@ -443,10 +430,10 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
                 SELECT dataset_id, bucket, {int(Kind.LATENCY_ALL)}, '', bin::text, sum(n), 0, 0, 0
                 FROM fine WHERE bin IS NOT NULL GROUP BY 1, 2, 5
             ),
-            minute AS ({upsert("minute", "1 minute")}),
-            hour AS ({upsert("hour", "1 hour")}),
-            week AS ({upsert("week", "7 days")}),
-            weeks4 AS ({upsert("weeks4", "28 days")}),
+            minute AS ({upsert("minute")}),
+            hour AS ({upsert("hour")}),
+            week AS ({upsert("week")}),
+            weeks4 AS ({upsert("weeks4")}),
             day_rows AS MATERIALIZED ({_day_totals_select("minutes", "")}),
             totals AS (
                 INSERT INTO {DAY_TOTALS_TABLE} AS t SELECT * FROM day_rows
@@ -457,7 +444,7 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None) -> Non
                 SELECT project_id, day, {_FIGURE_SUMS} FROM day_rows GROUP BY 1, 2 ORDER BY 1, 2
                 ON CONFLICT (project_id, day) DO UPDATE SET {_FIGURE_ADD}
             )
-            {upsert("day", "1 day")}
+            {upsert("day")}
             """,
             ([] if dataset_ids is None else [dataset_ids]) + [list(LATENCY_BOUNDS)],
         )
@@ -492,21 +479,16 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
         for table in ALL_TABLES.values():
             cursor.execute(f"DELETE FROM {table} WHERE dataset_id = %s", [dataset_id])
         _rebuild_from_raw(
-            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["hour"], grain="1 hour", start=far_past, end=far_future
+            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["hour"], grain=GRAIN_SQL["hour"], start=far_past, end=far_future
         )
-        cursor.execute(
-            f"INSERT INTO {TIER_TABLES['day']} ({TIER_COLUMNS}) "
-            f"{compact_sql(expanded_tier_sql(TIER_TABLES['hour'], 'dataset_id = %s'), '1 day')}",
-            [dataset_id, dataset_id],
-        )
-        for tier, grain in (("week", "7 days"), ("weeks4", "28 days")):
+        for tier, finer in (("day", "hour"), ("week", "day"), ("weeks4", "day")):
             cursor.execute(
-                f"INSERT INTO {COARSE_TABLES[tier]} ({TIER_COLUMNS}) "
-                f"{compact_sql(expanded_tier_sql(TIER_TABLES['day'], 'dataset_id = %s'), grain)}",
+                f"INSERT INTO {ALL_TABLES[tier]} ({TIER_COLUMNS}) "
+                f"{compact_sql(expanded_tier_sql(ALL_TABLES[finer], 'dataset_id = %s'), GRAIN_SQL[tier])}",
                 [dataset_id, dataset_id],
             )
         _rebuild_from_raw(
-            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain="1 minute", start=minute_from, end=far_future
+            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain=GRAIN_SQL["minute"], start=minute_from, end=far_future
         )
         cursor.execute(
             f"SELECT project_id FROM tracking_dataset WHERE id = %s UNION SELECT project_id FROM {DAY_TOTALS_TABLE} WHERE dataset_id = %s",
