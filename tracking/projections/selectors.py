@@ -16,12 +16,6 @@ def projection_specs(*, dataset_ids: list[int]) -> list[Spec]:
     return [Spec(id=i, dataset_id=d, grain=g, dimensions=tuple(dims), doubles=tuple(dbls)) for i, d, g, dims, dbls in rows]
 
 
-def projections_narrowest_first(specs: list[Spec]) -> list[Spec]:
-    """The order in which the planner tries a dataset's ready projections: the narrowest first
-    (fewest dimensions, then doubles, then the finest grain: the fewest raw points at ragged edges)."""
-    return sorted(specs, key=lambda spec: (len(spec.dimensions), len(spec.doubles), spec.grain, spec.name))
-
-
 def projection_list(*, dataset: Dataset) -> QuerySet[Projection]:
     return Projection.objects.filter(dataset=dataset).select_related("dataset").order_by("name")
 

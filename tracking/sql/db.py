@@ -17,6 +17,7 @@ import psycopg
 from django.db import DatabaseError, connection
 
 from tracking.conf import tracking_settings
+from tracking.models import ProjectionState
 from tracking.sql.errors import SqlError
 from tracking.sql.schema import AGGREGATE_INPUT_SQLSTATE, DATASET_IDS_SETTING, ROLE
 
@@ -213,6 +214,10 @@ def _stream(
 def sql_catalog(*, project_id: int) -> list[tuple[int, str, dict[str, Any], list[list[Any]]]]:
     """The project's datasets by name: (id, name, labels, ready projections as [id, grain, dimensions, doubles, name]).
 
+    The projections come in the order the planner tries them, the narrowest first: fewest
+    dimensions, then doubles, then the finest grain (the fewest raw points at ragged edges),
+    then by name in code-point order.
+
     One round trip for what the planner needs, read on every query and never cached: a
     dataset that ingest created a moment ago is queryable at once, and a projection dropped
     or reset is never read again. Raw SQL rather than the ORM: compiling the aggregate took
@@ -222,15 +227,16 @@ def sql_catalog(*, project_id: int) -> list[tuple[int, str, dict[str, Any], list
         cursor.execute(
             """
             SELECT d.id, d.name, d.labels::text,
-                   coalesce(json_agg(json_build_array(p.id, p.grain, p.dimensions, p.doubles, p.name) ORDER BY p.id)
+                   coalesce(json_agg(json_build_array(p.id, p.grain, p.dimensions, p.doubles, p.name)
+                                     ORDER BY cardinality(p.dimensions), cardinality(p.doubles), p.grain, p.name COLLATE "C")
                             FILTER (WHERE p.id IS NOT NULL), '[]')::text
             FROM tracking_dataset d
-            LEFT JOIN tracking_projection p ON p.dataset_id = d.id AND p.state = 'ready'
+            LEFT JOIN tracking_projection p ON p.dataset_id = d.id AND p.state = %s
             WHERE d.project_id = %s
             GROUP BY d.id
             ORDER BY d.name
             """,
-            [project_id],
+            [ProjectionState.READY, project_id],
         )
         return [(i, name, json.loads(labels) or {}, json.loads(ready)) for i, name, labels, ready in cursor.fetchall()]
 

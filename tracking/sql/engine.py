@@ -8,7 +8,6 @@ from typing import Any
 from projects.models import Project
 from tracking.conf import tracking_settings
 from tracking.projections.db import Spec
-from tracking.projections.selectors import projections_narrowest_first
 from tracking.sql.db import SandboxLimits, sql_catalog, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, RowWriter, result_render
@@ -51,17 +50,15 @@ def sql_limits(*, started: float) -> SandboxLimits:
 
 
 def _project_catalog(project: Project) -> tuple[list[DatasetRef], dict[int, list[Spec]]]:
-    """The project's datasets and, per dataset, its ready projections, the narrowest first."""
+    """The project's datasets and, per dataset, its ready projections, the narrowest first (``sql_catalog``)."""
     datasets, projections = [], {}
     for dataset_id, name, labels, ready in sql_catalog(project_id=project.id):
         datasets.append(DatasetRef(id=dataset_id, name=name, labels=labels))
         if ready:
-            projections[dataset_id] = projections_narrowest_first(
-                [
-                    Spec(id=i, dataset_id=dataset_id, grain=grain, dimensions=tuple(dims), doubles=tuple(dbls), name=spec_name)
-                    for i, grain, dims, dbls, spec_name in ready
-                ]
-            )
+            projections[dataset_id] = [
+                Spec(id=i, dataset_id=dataset_id, grain=grain, dimensions=tuple(dims), doubles=tuple(dbls), name=spec_name)
+                for i, grain, dims, dbls, spec_name in ready
+            ]
     return datasets, projections
 
 

@@ -6,7 +6,7 @@ from django.db import connection
 from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.sql.conftest import LoadedProject
 from tracking.projections.services import projection_create
-from tracking.sql.db import SandboxLimits, sql_sandbox_run
+from tracking.sql.db import SandboxLimits, sql_catalog, sql_sandbox_run
 from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
 from tracking.sql.schema import ROLE
@@ -231,3 +231,24 @@ def test_a_query_costs_three_round_trips_to_postgresql_catalog_query_and_rollbac
     assert (result.plan, result.rows) == ("projection=by_method", [(0,)])
     assert sent == ["SELECT", "BEGIN", "ROLLBACK"]
     assert tables.rows == [("web",), ("zeta",)]
+
+
+@pytest.mark.django_db
+def test_the_catalog_lists_a_datasets_ready_projections_narrowest_first() -> None:
+    """The planner takes the first that covers a query: fewest dimensions, then doubles, then the
+    finest grain, then the name in code-point order."""
+    project = ProjectFactory()
+    web = DatasetFactory(project=project, name="web")
+    for name, dimensions, doubles, grain in [
+        ("wide", ["blob1", "blob2"], [], 60),
+        ("b_day", ["blob1"], ["double1"], 86400),
+        ("b_hour", ["blob1"], ["double1"], 3600),
+        ("B_hour", ["blob1"], ["double1"], 3600),
+        ("lean", ["blob2"], [], 86400),
+    ]:
+        projection_create(dataset=web, name=name, dimensions=dimensions, doubles=doubles, grain=grain)
+
+    [(dataset_id, name, _, ready)] = sql_catalog(project_id=project.id)
+
+    assert (dataset_id, name) == (web.id, "web")
+    assert [row[4] for row in ready] == ["lean", "B_hour", "b_hour", "b_day", "wide"]
