@@ -1,8 +1,10 @@
 """Projections stay equal to their raw points: through the drain, backfills, deletions and retention."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
 
 from tests.factories import DatasetFactory
@@ -71,10 +73,16 @@ def test_a_dataset_made_by_ingest_gets_the_ready_default_projection_and_the_drai
     post_points(client, write_key, "requests", body[:5])
     assert drain() == 45
 
-    [projection] = Projection.objects.filter(dataset__name="requests")
-    assert (projection.name, projection.state, projection.dimensions) == ("dashboard", ProjectionState.READY, ["blob3", "blob1", "blob2"])
-    assert rows_of(projection) == raw_rows(projection)
-    assert sum(row[4] for row in rows_of(projection)) == 45
+    projections = list(Projection.objects.filter(dataset__name="requests").order_by("name"))
+    assert [(p.name, p.state, p.dimensions, p.doubles) for p in projections] == [
+        ("blob1_blob2", ProjectionState.READY, ["blob1", "blob2"], ["double1", "double2", "double3"]),
+        ("dashboard", ProjectionState.READY, ["blob3", "blob1", "blob2"], ["double1", "double2", "double3"]),
+    ]
+    narrow, dashboard = projections
+    assert rows_of(dashboard) == raw_rows(dashboard)
+    assert sum(row[4] for row in rows_of(dashboard)) == 45
+    assert rows_of(narrow) == raw_rows(narrow)
+    assert sum(row[3] for row in rows_of(narrow)) == 45
 
 
 def test_a_projection_of_stored_points_backfills_in_resumable_steps(db, partitions):
@@ -123,14 +131,16 @@ def test_compaction_merges_partial_rows_without_changing_a_sum(client, write_key
     for i in range(4):
         post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [0.1 * (i + 1)], "timestamp": old.isoformat()})
         drain()
-    projection = Projection.objects.get(dataset__name="events")
+    projections = list(Projection.objects.filter(dataset__name="events").order_by("name"))
+    assert len(projections) == 2  # the defaults
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {projection_db.TABLE} WHERE projection_id = %s", [projection.id])
-        assert cursor.fetchone()[0] == 4
-    before = rows_of(projection)
+        for projection in projections:
+            cursor.execute(f"SELECT count(*) FROM {projection_db.TABLE} WHERE projection_id = %s", [projection.id])
+            assert cursor.fetchone()[0] == 4
+    before = [rows_of(projection) for projection in projections]
 
-    assert projections_compact(before=datetime.now(UTC)) == 3
-    assert rows_of(projection) == before == raw_rows(projection)
+    assert projections_compact(before=datetime.now(UTC)) == 2 * 3
+    assert [rows_of(projection) for projection in projections] == before == [raw_rows(projection) for projection in projections]
 
 
 def test_projection_input_is_checked_and_a_drop_takes_the_rows(db):
@@ -146,3 +156,27 @@ def test_projection_input_is_checked_and_a_drop_takes_the_rows(db):
     projection_drop(projection=projection)
     assert not Projection.objects.filter(pk=projection.pk).exists()
     assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_the_migration_gives_existing_datasets_the_narrow_default_to_backfill_from_their_points(db, partitions):
+    migration = importlib.import_module("tracking.migrations.0024_projection_default_blob1_blob2")
+    stored, empty, own = DatasetFactory(), DatasetFactory(), DatasetFactory()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2, hours=3)
+    points = [Point(start + timedelta(hours=3 * i), "", ["GET" if i % 2 else "error", f"/p{i % 3}", str(i)], [0.5 * i, 1.0, 0.1]) for i in range(14)]
+    points_insert(dataset=stored, points=points)
+    mine = projection_create(dataset=own, name="blob1_blob2", dimensions=["blob2"], doubles=["double1"])
+
+    with connection.schema_editor() as editor:
+        migration.default_projection_add(django_apps, editor)
+
+    added = Projection.objects.get(dataset=stored, name="blob1_blob2")
+    assert (added.dimensions, added.doubles, added.grain, added.state) == (
+        ["blob1", "blob2"], ["double1", "double2", "double3"], 3600, ProjectionState.BACKFILLING,
+    )
+    assert added.backfill_from == added.backfill_cursor == start.replace(hour=0, minute=0, second=0)
+    assert added.backfill_until == points[-1].timestamp
+    assert Projection.objects.get(dataset=empty, name="blob1_blob2").state == ProjectionState.READY
+    assert list(Projection.objects.filter(dataset=own).values_list("id", "dimensions")) == [(mine.id, ["blob2"])]
+
+    assert projection_backfill(projection_id=added.id) is True
+    assert rows_of(added) == raw_rows(added)
