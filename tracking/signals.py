@@ -8,13 +8,14 @@ every path, so each change is audited and each deletion runs the deletion job
 
 from typing import Any
 
-from django.db.models.signals import post_delete, pre_delete, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from projects.governance.audit import audit_record
 from projects.governance.models import AuditAction
 from projects.models import Project
 from tracking.deletion.services import dataset_deletion_ensure, deletion_jobs_detach
+from tracking.ingest import outage
 from tracking.models import Dataset, Projection
 from tracking.projections.db import projection_rows_delete
 
@@ -31,6 +32,13 @@ def _dataset_retention(sender: type, instance: Dataset, **kwargs: Any) -> None:
             target=instance.name,
             details={"from_days": before, "to_days": instance.retention_days},
         )
+
+
+@receiver(post_save, sender=Dataset, dispatch_uid="ingest_dataset_saved")
+def _dataset_saved(sender: type, instance: Dataset, created: bool, **kwargs: Any) -> None:
+    """A changed retention or OTLP mapping applies at once in this process (others follow within LOCAL_TTL_SECONDS)."""
+    if not created:
+        outage.dataset_forget(dataset=instance)
 
 
 @receiver(pre_delete, sender=Dataset, dispatch_uid="deletion_dataset_deleted")

@@ -29,7 +29,7 @@ from projects.governance.models import FILTER_COLUMNS, AuditAction, DeletionJob,
 from projects.models import Project
 from tracking import db as tracking_db
 from tracking.conf import tracking_settings
-from tracking.ingest import outage
+from tracking.ingest import buffer, outage
 from tracking.models import Dataset
 from tracking.projections import services as projections
 from tracking.rollups import services as rollups
@@ -96,11 +96,14 @@ def dataset_deletion_ensure(*, dataset: Dataset) -> DeletionJob | None:
     """The dataset row is being deleted: make sure a job deletes its points and rollups.
 
     Its dead letters lose their payload now: nothing could replay them once the row is gone.
+    It is marked deleted in the buffer first, so web processes still holding a recent copy of
+    it stop appending to it (tracking.services.datapoints_accept).
 
     Nothing to do when an unfinished whole-dataset job exists already (the job's own
     ``drop_dataset`` phase deletes the row this way). The row goes at once, so the job's
     ``drop_dataset`` phase finds nothing to drop.
     """
+    buffer.dataset_gone_mark(dataset_id=dataset.id)
     outage.dataset_forget(dataset=dataset)
     dead_letters_erase(dataset=dataset)
     if DeletionJob.objects.filter(

@@ -19,18 +19,23 @@ from tracking.conf import tracking_settings
 from tracking.ingest.decode import PointRow
 
 _encoder = msgspec.msgpack.Encoder()
+GONE_MARK_SECONDS = 3600
 _decoder = msgspec.msgpack.Decoder(list[PointRow])
 
-# Appending is one atomic script: the back-pressure check, the client-id dedup marks and
-# the XADD happen together or not at all, so a marked id always has its point buffered.
+# Appending is one atomic script: the deleted-dataset check, the back-pressure check, the
+# client-id dedup marks and the XADD happen together or not at all, so a marked id always
+# has its point buffered and no point joins a dataset marked deleted (dataset_gone_mark).
 _APPEND_SCRIPT = """
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then
+  return {false, 'gone'}
+end
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
-  return {false, ''}
+  return {false, 'full'}
 end
 local skipped = {}
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[4]) then
-    table.insert(skipped, ARGV[4 + i - 1])
+    table.insert(skipped, ARGV[5 + i - 2])
   end
 end
 local skip = table.concat(skipped, ',')
@@ -41,6 +46,10 @@ return {entry_id, skip}
 
 class BufferFull(Exception):
     """The backlog is above its high-water mark: the caller should retry later."""
+
+
+class DatasetGone(Exception):
+    """The dataset was deleted after the caller read it: look it up again, not from a recent copy."""
 
 
 class NotDurable(redis.RedisError):
@@ -83,22 +92,41 @@ def _dedup_key(dataset_id: int, point_id: str) -> str:
     return f"{tracking_settings.STREAM_KEY}:dedup:{dataset_id}:{point_id}"
 
 
-def buffer_append(*, dataset_id: int, rows: list[PointRow]) -> tuple[str, int]:
-    """Buffer a validated batch; returns the entry id and how many points were repeats of earlier ids."""
+def _gone_key(dataset_id: int) -> str:
+    return f"{tracking_settings.STREAM_KEY}:gone:{dataset_id}"
+
+
+def dataset_gone_mark(*, dataset_id: int) -> None:
+    """Refuse appends for a deleted dataset from copies read before its deletion (``check_gone``).
+
+    Web processes keep a dataset they looked up for ``LOCAL_TTL_SECONDS``; the mark outlives
+    that many times over, and dataset ids are never reused.
+    """
+    redis_client().set(_gone_key(dataset_id), b"1", ex=GONE_MARK_SECONDS)
+
+
+def buffer_append(*, dataset_id: int, rows: list[PointRow], check_gone: bool = False) -> tuple[str, int]:
+    """Buffer a validated batch; returns the entry id and how many points were repeats of earlier ids.
+
+    ``check_gone``: refuse (``DatasetGone``) when the dataset has been marked deleted, for a
+    dataset read from a recent copy rather than from PostgreSQL just now.
+    """
     ids = [(position, row.id) for position, row in enumerate(rows) if row.id is not None]
-    keys = [tracking_settings.STREAM_KEY] + [_dedup_key(dataset_id, point_id) for _, point_id in ids]
+    keys = [tracking_settings.STREAM_KEY, _gone_key(dataset_id)]
+    keys += [_dedup_key(dataset_id, point_id) for _, point_id in ids]
     args = [
         tracking_settings.BUFFER_HIGH_WATER,
         dataset_id,
         _encoder.encode(rows),
         tracking_settings.DEDUP_WINDOW_SECONDS,
+        "1" if check_gone else "0",
     ] + [position for position, _ in ids]
     if tracking_settings.STRICT_DURABILITY and waitaof_supported():
         entry_id, skip = _append_durably(keys, args)
     else:
         entry_id, skip = _append_script()(keys=keys, args=args)
     if not entry_id:
-        raise BufferFull()
+        raise DatasetGone() if skip == b"gone" else BufferFull()
     return entry_id.decode(), len(skip.split(b",")) if skip else 0
 
 
