@@ -28,8 +28,12 @@ def epoch_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-class DataPoint(msgspec.Struct, forbid_unknown_fields=True):
-    """Analytics Engine's ``AnalyticsEngineDataPoint`` plus our ``timestamp`` and ``id``."""
+class DataPoint(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """Analytics Engine's ``AnalyticsEngineDataPoint`` plus our ``timestamp`` and ``id``.
+
+    ``gc=False``: decoded JSON holds only strings, numbers and lists of them, never a cycle,
+    so the garbage collector need not track the thousands a batch decodes into.
+    """
 
     blobs: list[str | None] | None = None
     doubles: list[float] | None = None
