@@ -68,6 +68,7 @@ def setup(datasets: list[str]) -> Credentials:
     from django.db import connection
 
     from projects.models import Project
+    from tracking.rollups.db import EPOCH_SQL, WATERMARK_TABLE
     from tracking.services import dataset_get_or_create, partitions_ensure
 
     migrate()
@@ -76,6 +77,9 @@ def setup(datasets: list[str]) -> Credentials:
         cursor.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'tracking_rollup%%'")
         rollups = [row[0] for row in cursor.fetchall()]
         cursor.execute(f"TRUNCATE {', '.join(['tracking_datapoint', 'tracking_ingestedentry', *rollups])}")
+        # With no points left, the coarse tiers' watermark may start where beat keeps it: at the
+        # last finished hour, so live points go to the minute and hour tiers only.
+        cursor.execute(f"UPDATE {WATERMARK_TABLE} SET coarse_until = date_bin(INTERVAL '1 hour', now(), {EPOCH_SQL})")
     credentials = setup_keys()
     partitions_ensure(today=datetime.now(UTC).date())
     project = Project.objects.get(slug=PROJECT)

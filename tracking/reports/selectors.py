@@ -20,6 +20,7 @@ from projects.models import Project
 from tracking.models import Dataset
 from tracking.reports.db import Piece, report_reading, rollup_aggregate, rollup_top_keys, tier_readable
 from tracking.reports.window import PRESETS, Window, WindowInvalid, bucket_starts, window_build, window_pieces, window_preset
+from tracking.rollups.db import watermark_read
 from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
 TOP = 10
@@ -95,6 +96,7 @@ class _Reader:
         self.layout: Layout = layout_from_labels(dataset.labels if dataset else None)
         self.oldest = floor_to(now - timedelta(days=dataset.retention_days), DAY) + DAY if dataset else now
         self.status_groups: list[tuple[Any, ...]] | None = None
+        self.coarse_until = watermark_read(lock=False)
 
     def _pieces(
         self,
@@ -109,7 +111,9 @@ class _Reader:
         if self.dataset is None or lo >= hi:
             return []
         if readable:
-            return window_pieces(start=lo, end=hi, now=self.now, step=self.window.step if series else None)
+            return window_pieces(
+                start=lo, end=hi, now=self.now, coarse_until=self.coarse_until, step=self.window.step if series else None
+            )
         return [Piece("raw", lo, hi)]
 
     def rows(

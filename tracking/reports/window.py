@@ -3,7 +3,7 @@
 A range is split so that every part is read from the coarsest source aligned with it: whole
 28- and 7-day blocks from the week tiers, whole days from the day tier, whole hours from the hour tier, whole minutes from the minute tier
 and the ragged ends (under a minute, or under an hour past the minute tier's horizon) from
-raw points. The parts never overlap, so their sums are the raw sum over the range.
+raw points. The day and week tiers are read only before their watermark. The parts never overlap, so their sums are the raw sum over the range.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tracking.reports.db import Piece
+from tracking.rollups.db import COARSE_TIER_NAMES
 from tracking.rollups.layout import COARSE_TIERS, DAY, TIERS, floor_to, minute_tier_horizon
 
 MIN_RANGE = timedelta(minutes=5)
@@ -95,11 +96,16 @@ def _ceil_to(moment: datetime, grain: timedelta) -> datetime:
     return floored if floored == moment else floored + grain
 
 
-def window_pieces(*, start: datetime, end: datetime, now: datetime, step: timedelta | None = None) -> list[Piece]:
+def window_pieces(
+    *, start: datetime, end: datetime, now: datetime, coarse_until: datetime, step: timedelta | None = None
+) -> list[Piece]:
     """Split ``[start, end)`` into parts, each read from the coarsest source that fits it.
 
     With ``step`` (a time series), a tier is used only if its grain divides the step, so
-    each rollup bucket falls inside one chart bucket.
+    each rollup bucket falls inside one chart bucket. The day and week tiers are read only
+    for buckets wholly before ``coarse_until``, the watermark before which they hold every
+    point (``tracking.rollups.db.rollup_coarse_advance``); the hours after it come from the
+    hour tier.
     """
     tiers = [(name, grain) for name, grain in COARSE_TIERS + TIERS if step is None or step % grain == timedelta(0)]
     horizon = minute_tier_horizon(now)
@@ -115,6 +121,8 @@ def window_pieces(*, start: datetime, end: datetime, now: datetime, step: timede
         a, b = _ceil_to(lo, grain), floor_to(hi, grain)
         if name == "minute":
             a = max(a, _ceil_to(horizon, grain))
+        elif name in COARSE_TIER_NAMES:
+            b = min(b, floor_to(coarse_until, grain))
         if a >= b:
             split(lo, hi, rest)
             return

@@ -26,7 +26,7 @@ from typing import Any
 
 from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN
 from tracking.rollups import db
-from tracking.rollups.layout import Layout, layout_from_labels, minute_tier_horizon
+from tracking.rollups.layout import HOUR, Layout, floor_to, layout_from_labels, minute_tier_horizon
 
 BASE_COLUMNS = ("blob1", "blob2", "blob3", "double1", "double2", "double3")
 
@@ -70,11 +70,24 @@ def rollups_apply(
     columns = sorted(column for column in wanted if column in positions)
     picks = [positions[column] for column in columns]
     db.rollup_stage(rows=([row[0], row[1], *(row[i] for i in picks)] for row in rows), columns=columns)
+    watermark = db.watermark_read(lock=True)
+    coarse_before = watermark if min(row[1] for row in rows) < watermark else None
     if len(by_layout) == 1:
-        db.rollup_apply_staged(layout=next(iter(by_layout)), dataset_ids=None)
+        db.rollup_apply_staged(layout=next(iter(by_layout)), dataset_ids=None, coarse_before=coarse_before)
         return
     for layout, ids in by_layout.items():
-        db.rollup_apply_staged(layout=layout, dataset_ids=sorted(ids))
+        db.rollup_apply_staged(layout=layout, dataset_ids=sorted(ids), coarse_before=coarse_before)
+
+
+def rollups_coarse_advance(*, now: datetime, max_hours: int = 24) -> datetime:
+    """Fold the hour tier's finished hours into the day and week tiers, at most ``max_hours`` per
+    call (bounded, resumable); returns the watermark reached. Call in a transaction; beat runs it
+    every minute, so the watermark trails the clock by at most an hour and a minute.
+
+    Until then reports read those hours from the hour tier (``tracking.reports.window``), so
+    nothing they show waits for it.
+    """
+    return db.rollup_coarse_advance(until=floor_to(now, HOUR), max_hours=max_hours)
 
 
 def rollups_rebuild(*, dataset_id: int, labels: dict[str, str] | None, now: datetime) -> None:

@@ -16,8 +16,9 @@ from tracking.models import Dataset
 from tracking.reports.db import Piece, rollup_aggregate, rollup_top_keys, tier_readable
 from tracking.reports.selectors import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
 from tracking.reports.window import window_build, window_pieces
-from tracking.rollups.layout import HTTP_METHODS, LATENCY_BOUNDS, Kind, layout_from_labels
-from tracking.rollups.services import rollups_prune, rollups_rebuild
+from tracking.rollups.db import WATERMARK_TABLE, watermark_read
+from tracking.rollups.layout import HOUR, HTTP_METHODS, LATENCY_BOUNDS, Kind, floor_to, layout_from_labels
+from tracking.rollups.services import rollups_coarse_advance, rollups_prune, rollups_rebuild
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,20 @@ WINDOWS = [
     (NOW - timedelta(minutes=5), NOW),
     (NOW - timedelta(days=3, hours=23, minutes=1, seconds=9), NOW - timedelta(days=3, hours=20, seconds=1)),
 ]
+
+
+#: Where the day and week tiers' watermark stands: past every point (as a migration leaves it,
+#: every point in every tier) or 43 hours before NOW, so the drains give the day and week tiers
+#: only their older points and the reports read the last two days from the hour tier.
+BEHIND = floor_to(NOW - timedelta(hours=43), HOUR)
+
+
+@pytest.fixture(autouse=True, params=["past every point", "43 hours behind"])
+def coarse_watermark(request, db: None) -> datetime:
+    at = "%s" if request.param == "43 hours behind" else "greatest(coarse_until, %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {WATERMARK_TABLE} SET coarse_until = {at}", [BEHIND if at == "%s" else floor_to(NOW, HOUR) + HOUR])
+    return watermark_read(lock=False)
 
 
 def _truth(dataset: Dataset, start: datetime, end: datetime) -> dict[str, object]:
@@ -105,12 +120,42 @@ def test_overview_totals_equal_raw_sql(mixed_dataset, window):
     assert totals["requests"] > 0
 
 
-def test_windows_read_rollup_tiers_not_only_raw_points(mixed_dataset):
+def test_windows_read_rollup_tiers_not_only_raw_points(mixed_dataset, coarse_watermark):
     start, end = WINDOWS[0]
 
-    sources = [piece.source for piece in window_pieces(start=start, end=end, now=NOW)]
+    sources = [piece.source for piece in window_pieces(start=start, end=end, now=NOW, coarse_until=coarse_watermark)]
 
-    assert sources == ["raw", "hour", "day", "minute", "raw"]
+    if coarse_watermark == BEHIND:
+        assert sources == ["raw", "hour", "day", "hour", "minute", "raw"]
+    else:
+        assert sources == ["raw", "hour", "day", "minute", "raw"]
+
+
+def test_day_and_week_tiers_hold_exactly_the_points_before_the_watermark(mixed_dataset, coarse_watermark):
+    (day_points,), = raw("SELECT sum(n) FROM tracking_rollup_day WHERE dataset_id = %s AND kind = 12", [mixed_dataset.id])
+    (week_points,), = raw("SELECT sum(n) FROM tracking_rollup_week WHERE dataset_id = %s AND kind = 12", [mixed_dataset.id])
+    (raw_points,), = raw(f"SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s AND {REQUEST} AND timestamp < %s", [mixed_dataset.id, coarse_watermark])
+
+    assert day_points == week_points == raw_points > 0
+
+
+def test_advancing_the_watermark_gives_the_coarse_tiers_what_a_rebuild_gives(mixed_dataset, coarse_watermark):
+    def coarse() -> dict[str, list[tuple]]:
+        return {
+            tier: raw(
+                f"SELECT bucket, kind, k1, k2, n, s1, s2, s3, bins, counts FROM tracking_rollup_{tier} WHERE dataset_id = %s ORDER BY 1, 2, 3, 4, 5",
+                [mixed_dataset.id],
+            )
+            for tier in ("day", "week", "weeks4")
+        }
+
+    reached = rollups_coarse_advance(now=NOW + timedelta(hours=5), max_hours=24)
+    advanced = coarse()
+    rollups_rebuild(dataset_id=mixed_dataset.id, labels=mixed_dataset.labels, now=NOW)
+
+    assert reached == max(coarse_watermark, min(coarse_watermark + timedelta(hours=24), floor_to(NOW + timedelta(hours=5), HOUR)))
+    assert advanced == coarse()
+    assert watermark_read(lock=False) == reached
 
 
 def test_rebuilt_rollups_equal_incremental_rollups(mixed_dataset):
@@ -365,7 +410,7 @@ def _reads_agree(dataset, start, end, read):
         return sorted(repr(row) for row in rows)
 
     readable = tier_readable(kinds=kinds, group_by=group_by, keys=keys)
-    pieces = window_pieces(start=start, end=end, now=NOW) if readable else [Piece("raw", start, end)]
+    pieces = window_pieces(start=start, end=end, now=NOW, coarse_until=watermark_read(lock=False)) if readable else [Piece("raw", start, end)]
     tiered = read_from(pieces)
     assert tiered == read_from([Piece("raw", start, end)])
     return tiered, {piece.source for piece in pieces}
@@ -436,7 +481,7 @@ def _tops_agree(dataset, start, end, rank, limit):
     everything = rollup_aggregate(dataset_id=dataset.id, layout=layout, pieces=[Piece("raw", start, end)], kinds=[Kind.PATH], group_by=["k1"])
     column = 1 if rank == "n" else 3
     expected = [row[0] for row in sorted((row for row in everything if row[column]), key=lambda row: (-row[column], row[0]))][:limit]
-    tiered = top_from(window_pieces(start=start, end=end, now=NOW))
+    tiered = top_from(window_pieces(start=start, end=end, now=NOW, coarse_until=watermark_read(lock=False)))
     assert tiered == top_from([Piece("raw", start, end)]) == expected
     return tiered
 
