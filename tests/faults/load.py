@@ -197,16 +197,22 @@ class Verdict:
     duplicates: dict[str, int]
     #: Projection rows (merged per key) that differ from the same aggregates of the stored points.
     projection_mismatches: int = 0
+    #: Rollup buckets whose point count differs from the stored points' (``rollup_mismatches``).
+    rollup_mismatches: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.lost and not self.invented and not self.duplicates and not self.projection_mismatches
+        return (
+            not self.lost and not self.invented and not self.duplicates
+            and not self.projection_mismatches and not self.rollup_mismatches
+        )
 
     def summary(self) -> dict[str, object]:
         return {
             "attempted": self.attempted, "accepted": self.accepted, "unknown_only": self.unknown_only,
             "stored": self.stored, "lost": len(self.lost), "invented": len(self.invented),
             "duplicates": len(self.duplicates), "projection_mismatches": self.projection_mismatches,
+            "rollup_mismatches": self.rollup_mismatches,
         }
 
 
@@ -277,7 +283,38 @@ def projection_mismatches(database_url: str, *, project_slug: str, dataset: str)
     return mismatches
 
 
-def check(ledger: Ledger, stored: Counter, *, projection_mismatches: int = 0) -> Verdict:
+def rollup_mismatches(database_url: str, *, project_slug: str, dataset: str) -> int:
+    """Buckets where a rollup tier's point count differs from the stored points': the hour tier
+    over every point, the day and week tiers over the points before their watermark (the beat
+    folds the later hours in). The drain writes points and tiers in one transaction, and the
+    watermark moves in one with the coarse rows, so a worker killed mid-drain must leave none."""
+    counted = "kind NOT IN (10, 11, 13)"  # histograms and per-path rows repeat the requests
+    mismatches = 0
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT d.id, w.coarse_until FROM tracking_dataset d JOIN projects_project pr ON pr.id = d.project_id, "
+            "tracking_coarse_watermark w WHERE pr.slug = %s AND d.name = %s",
+            [project_slug, dataset],
+        ).fetchone()
+        if row is None:
+            return 0
+        dataset_id, watermark = row
+        for tier, grain, before in (("hour", "1 hour", None), ("day", "1 day", watermark), ("week", "7 days", watermark)):
+            points = (
+                f"SELECT date_bin(INTERVAL '{grain}', \"timestamp\", TIMESTAMPTZ '1970-01-01 00:00:00+00'), "
+                "sum(_sample_interval)::bigint FROM tracking_datapoint WHERE dataset_id = %s"
+                + (" AND \"timestamp\" < %s" if before else "") + " GROUP BY 1"
+            )
+            rolled = f"SELECT bucket, sum(n)::bigint FROM tracking_rollup_{tier} WHERE dataset_id = %s AND {counted} GROUP BY 1"
+            params = [dataset_id, before] if before else [dataset_id]
+            mismatches += conn.execute(
+                f"SELECT count(*) FROM (({points} EXCEPT ALL {rolled}) UNION ALL ({rolled} EXCEPT ALL {points})) AS differing",
+                [*params, dataset_id, dataset_id, *params],
+            ).fetchone()[0]
+    return mismatches
+
+
+def check(ledger: Ledger, stored: Counter, *, projection_mismatches: int = 0, rollup_mismatches: int = 0) -> Verdict:
     """Jepsen's set checker: nothing accepted is missing, nothing stored was never sent, nothing twice."""
     stored_set = set(stored)
     return Verdict(
@@ -289,4 +326,5 @@ def check(ledger: Ledger, stored: Counter, *, projection_mismatches: int = 0) ->
         invented=sorted(stored_set - ledger.attempted),
         duplicates={point_id: count for point_id, count in stored.items() if count > 1},
         projection_mismatches=projection_mismatches,
+        rollup_mismatches=rollup_mismatches,
     )

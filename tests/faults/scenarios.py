@@ -20,7 +20,7 @@ from pathlib import Path
 
 import redis
 
-from tests.faults.load import LoadGenerator, Verdict, check, projection_mismatches, stored_ids
+from tests.faults.load import LoadGenerator, Verdict, check, projection_mismatches, rollup_mismatches, stored_ids
 from tests.faults.stack import PrivatePostgres, PrivateRedis, Stack, group_rss_bytes, process_rss_bytes, wait_until
 
 STREAM_KEY = "meauxcloud:ingest"
@@ -327,8 +327,11 @@ def fault_run(*, postgres: PrivatePostgres, base: Path, fault: Fault, size: Size
             time.sleep(0.5)
             stored = stored_ids(postgres.url, project_slug=slug, dataset="faults", id_column=id_column)
         drain_seconds = time.monotonic() - drain_started
-        mismatches = projection_mismatches(postgres.url, project_slug=slug, dataset="faults")
-        verdict = check(result.ledger, stored, projection_mismatches=mismatches)
+        verdict = check(
+            result.ledger, stored,
+            projection_mismatches=projection_mismatches(postgres.url, project_slug=slug, dataset="faults"),
+            rollup_mismatches=rollup_mismatches(postgres.url, project_slug=slug, dataset="faults"),
+        )
         return FaultReport(
             fault.name, fault.description, verdict, result.seconds, drain_seconds,
             dict(result.ledger.statuses), result.ledger.retry_after_seen, seen,
