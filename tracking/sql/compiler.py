@@ -13,6 +13,7 @@ import json
 import math
 import re
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlglot import exp
@@ -88,8 +89,12 @@ class Compiler:
         bound: dict[str, Any],
         database: str = DEFAULT_DATABASE,
         plan: ProjectionPlan | None = None,
+        time_floor: tuple[exp.Table, datetime] | None = None,
     ) -> None:
         self.plan = plan
+        #: The top SELECT's FROM table and a moment before every point its WHERE keeps
+        #: (``translate.time_floor``): that table's raw scan says so as a constant.
+        self.time_floor = time_floor
         self.datasets = {dataset.name: dataset for dataset in datasets}
         self.dataset_list = datasets
         self.database = database
@@ -151,6 +156,8 @@ class Compiler:
             unlimited = node.copy()
             for key in ("limit", "offset", "order"):
                 unlimited.set(key, None)
+            if self.time_floor is not None and self.time_floor[0] is _from_table(node):
+                self.time_floor = (_from_table(unlimited), self.time_floor[1])
             inner = self.query(unlimited, ctes={})
             count_sql = f"SELECT count(*) FROM ({inner.sql}) AS _rows_before_limit"
         return compiled, count_sql, count_column
@@ -551,7 +558,8 @@ class Compiler:
             scope.sources.append(source)
             return sql
         scope.sources.append(self._dataset_source(dataset, visible_name=visible_name, pg_alias=pg_alias))
-        return f"({self._dataset_sql(dataset)}) AS {pg_alias}"
+        floor = self.time_floor[1] if self.time_floor is not None and node is self.time_floor[0] else None
+        return f"({self._dataset_sql(dataset, floor=floor)}) AS {pg_alias}"
 
     def _virtual_sql(self, table: VirtualTable) -> str:
         """A system table as one bound JSON document: its rows never enter the SQL text."""
@@ -573,7 +581,8 @@ class Compiler:
             raise sql_error_at(f"Unknown table {name}: not a dataset of this project", node)
         return dataset
 
-    def _dataset_sql(self, dataset: DatasetRef) -> str:
+    def _dataset_sql(self, dataset: DatasetRef, *, floor: datetime | None = None) -> str:
+        """The dataset's points with AE's defaults; ``floor`` (a constant) lets PostgreSQL prune partitions as it plans."""
         columns = [
             f"{self.param(dataset.name, 'text')} AS dataset",
             '"timestamp"',
@@ -585,6 +594,7 @@ class Compiler:
         return (
             f"SELECT {', '.join(columns)} FROM public.tracking_datapoint "
             f"WHERE dataset_id = {self.param(dataset.id, 'bigint')}"
+            + (f' AND "timestamp" >= {self.param(floor, "timestamptz")}' if floor is not None else "")
         )
 
     def _dataset_source(self, dataset: DatasetRef, *, visible_name: str, pg_alias: str) -> Source:
@@ -1124,3 +1134,7 @@ _EXPRESSION_HANDLERS = {
     exp.Dot: Compiler._tuple_element,
 }
 
+
+def _from_table(node: exp.Expression) -> exp.Expression | None:
+    source = node.args.get("from_")
+    return source.this if source is not None else None

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -211,12 +212,15 @@ def _stream(
             return rows_before_limit
 
 
-def sql_catalog(*, project_id: int) -> list[tuple[int, str, dict[str, Any], list[list[Any]]]]:
-    """The project's datasets by name: (id, name, labels, ready projections as [id, grain, dimensions, doubles, name]).
+def sql_catalog(*, project_id: int) -> tuple[datetime | None, list[tuple[int, str, dict[str, Any], list[list[Any]]]]]:
+    """The database's clock, and the project's datasets by name: (id, name, labels, ready projections as
+    [id, grain, dimensions, doubles, name]).
 
     The projections come in the order the planner tries them, the narrowest first: fewest
     dimensions, then doubles, then the finest grain (the fewest raw points at ragged edges),
-    then by name in code-point order.
+    then by name in code-point order. The clock (None without datasets) is this
+    transaction's start: the query's own transaction starts later (or is this one, inside a
+    caller's transaction), so it is no later than the query's ``NOW()`` (``translate.time_floor``).
 
     One round trip for what the planner needs, read on every query and never cached: a
     dataset that ingest created a moment ago is queryable at once, and a projection dropped
@@ -229,7 +233,8 @@ def sql_catalog(*, project_id: int) -> list[tuple[int, str, dict[str, Any], list
             SELECT d.id, d.name, d.labels::text,
                    coalesce(json_agg(json_build_array(p.id, p.grain, p.dimensions, p.doubles, p.name)
                                      ORDER BY cardinality(p.dimensions), cardinality(p.doubles), p.grain, p.name COLLATE "C")
-                            FILTER (WHERE p.id IS NOT NULL), '[]')::text
+                            FILTER (WHERE p.id IS NOT NULL), '[]')::text,
+                   transaction_timestamp()
             FROM tracking_dataset d
             LEFT JOIN tracking_projection p ON p.dataset_id = d.id AND p.state = %s
             WHERE d.project_id = %s
@@ -238,7 +243,9 @@ def sql_catalog(*, project_id: int) -> list[tuple[int, str, dict[str, Any], list
             """,
             [ProjectionState.READY, project_id],
         )
-        return [(i, name, json.loads(labels) or {}, json.loads(ready)) for i, name, labels, ready in cursor.fetchall()]
+        rows = cursor.fetchall()
+    now = rows[0][4] if rows else None
+    return now, [(i, name, json.loads(labels) or {}, json.loads(ready)) for i, name, labels, ready, _ in rows]
 
 
 def _sql_error_from(error: psycopg.Error | None) -> SqlError:

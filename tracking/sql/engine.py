@@ -3,6 +3,7 @@
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from projects.models import Project
@@ -49,17 +50,19 @@ def sql_limits(*, started: float) -> SandboxLimits:
     )
 
 
-def _project_catalog(project: Project) -> tuple[list[DatasetRef], dict[int, list[Spec]]]:
-    """The project's datasets and, per dataset, its ready projections, the narrowest first (``sql_catalog``)."""
+def _project_catalog(project: Project) -> tuple[datetime | None, list[DatasetRef], dict[int, list[Spec]]]:
+    """The database's clock, the project's datasets and, per dataset, its ready projections, the narrowest first
+    (``sql_catalog``)."""
     datasets, projections = [], {}
-    for dataset_id, name, labels, ready in sql_catalog(project_id=project.id):
+    now, catalog = sql_catalog(project_id=project.id)
+    for dataset_id, name, labels, ready in catalog:
         datasets.append(DatasetRef(id=dataset_id, name=name, labels=labels))
         if ready:
             projections[dataset_id] = [
                 Spec(id=i, dataset_id=dataset_id, grain=grain, dimensions=tuple(dims), doubles=tuple(dbls), name=spec_name)
                 for i, grain, dims, dbls, spec_name in ready
             ]
-    return datasets, projections
+    return now, datasets, projections
 
 
 def sql_execute(
@@ -112,7 +115,7 @@ def _execute(
     plan: str,
     started: float,
 ) -> SqlResult:
-    datasets, projections = _project_catalog(project)
+    now, datasets, projections = _project_catalog(project)
     statement = sql_parse(sql=sql, default_format=default_format)
     if isinstance(statement, ShowStatement):
         columns, rows = show_rows(statement, datasets, database=database)
@@ -127,6 +130,7 @@ def _execute(
         database=database,
         projections=projections if plan != "raw" else None,
         cheapest=plan == "auto",
+        now=now,
     )
     writer = RowWriter(
         output_format=translation.format,
