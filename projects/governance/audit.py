@@ -17,8 +17,10 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from meauxcloud.proxy import client_address
+from projects.governance.db import audit_event_insert
 from projects.governance.models import AuditEvent, AuditOutcome
 from projects.models import Project
 
@@ -71,9 +73,13 @@ def audit_record(
     actor: Actor | None = None,
     project_slug: str = "",
 ) -> AuditEvent:
-    """``project_slug`` names a project that is gone (``project`` None), e.g. when its data deletion finishes."""
+    """``project_slug`` names a project that is gone (``project`` None), e.g. when its data deletion finishes.
+
+    Written by ``audit_event_insert`` (one statement, without the ORM's save) in the caller's
+    transaction, if any: every SQL query writes one.
+    """
     actor = actor or actor_current()
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         project=project,
         project_slug=project.slug if project is not None else project_slug,
         action=action,
@@ -84,7 +90,12 @@ def audit_record(
         target=_storable(target)[:200],
         outcome=outcome,
         details=_storable(details or {}),
+        created_at=timezone.now(),
     )
+    event.id = audit_event_insert(event=event)
+    event._state.adding = False
+    event._state.db = "default"
+    return event
 
 
 @dataclass(frozen=True)

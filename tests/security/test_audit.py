@@ -6,8 +6,8 @@ import io
 import pytest
 from django.test import Client
 
-from projects.governance.audit import audit_record
-from projects.governance.models import AuditAction, AuditEvent
+from projects.governance.audit import Actor, audit_record
+from projects.governance.models import AuditAction, AuditEvent, AuditOutcome
 from projects.models import Role
 from projects.services import api_key_create, api_key_revoke, membership_remove, membership_set
 from tests.factories import DatasetFactory, MembershipFactory, ProjectFactory, UserFactory, key_for
@@ -202,3 +202,20 @@ def test_admin_exports_selected_events_as_csv(client: Client, project):
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert response["Content-Disposition"] == 'attachment; filename="audit.csv"'
     assert [row[7] for row in rows[1:]] == ["mc_one"]
+
+
+def test_a_recorded_event_reads_back_exactly_as_returned(project):
+    """The audit INSERT is one raw statement (projects/governance/db.py): every field the ORM would write, typed alike."""
+    user = UserFactory(username="alice")
+    actor = Actor(label="user alice", user=user, api_key_prefix="mc_1a2b3c4d", ip="203.0.113.9")
+    details = {"sql": "SELECT 'é' \x00", "rows": 3, "duration_ms": 2.5, "plan": "raw", "params": ["a", "b"],
+               "nested": {"none": None, "list": [1, 2.5, True]}}
+
+    event = audit_record(project=project, action=AuditAction.SQL_RUN, target="x" * 300, outcome=AuditOutcome.ERROR,
+                         details=details, actor=actor)
+    stored = AuditEvent.objects.get(pk=event.pk)
+
+    fields = ["project_id", "project_slug", "action", "actor", "user_id", "api_key_prefix", "ip", "target", "outcome",
+              "details", "created_at"]
+    assert [getattr(stored, name) for name in fields] == [getattr(event, name) for name in fields]
+    assert (stored.user_id, stored.ip, len(stored.target), stored.details["sql"]) == (user.pk, "203.0.113.9", 200, "SELECT 'é' \ufffd")

@@ -1,0 +1,30 @@
+"""Raw SQL of the audit log: the INSERT every SQL query pays for, once per request."""
+
+import json
+
+from django.db import connection
+
+from projects.governance.models import AuditEvent
+
+_COLUMNS = ("project_id", "project_slug", "action", "actor", "user_id", "api_key_prefix", "ip", "target", "outcome",
+            "details", "created_at")
+_INSERT = (
+    f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_COLUMNS)}) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s::inet, %s, %s, %s::jsonb, %s) RETURNING id"
+)
+
+
+def audit_event_insert(*, event: AuditEvent) -> int:
+    """Write ``event`` (unsaved) and return its id.
+
+    One statement instead of ``objects.create``: the ORM's save took 0.6 ms of CPU per event
+    (model state, signals, SQL compilation), as much as the SQL it sent, on every query of
+    the SQL API. The values are the same the ORM writes: ``details`` as ``json.dumps`` makes it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT,
+            [event.project_id, event.project_slug, event.action, event.actor, event.user_id, event.api_key_prefix,
+             event.ip, event.target, event.outcome, json.dumps(event.details), event.created_at],
+        )
+        return cursor.fetchone()[0]
