@@ -52,12 +52,14 @@ class ProjectionDefinition:
 #: ``blob3`` comes first because the first dimension leads an index and the long-window seed
 #: queries filter on it (``blob3 = 'cost'``); the others read a day or less.
 #:
-#: ``blob3`` is also where the seed's layouts keep high-cardinality values (status, user id,
-#: error path), so ``dashboard`` has about as many rows per hour as distinct statuses × paths ×
-#: methods. ``blob1_blob2`` leaves it out: the queries that group and filter on the first two
-#: blobs only (requests by path for a method, errors by type, requests per hour) read a fraction
-#: of those rows. The planner tries the narrowest ready projection first, so it answers them and
-#: ``dashboard`` answers the rest, as a ClickHouse table keeps a narrow projection beside a wide one.
+#: ``blob3`` is also where the seed's layouts keep status, user id or error path, so
+#: ``dashboard`` has a row per hour for each (status, method, path) seen, and its index leads
+#: with ``blob3``. ``blob1_blob2`` leaves ``blob3`` out and leads with ``blob1``: the queries that
+#: group and filter on the first two blobs only (requests by path for a method, requests per
+#: hour) read fewer rows (at 10M points the seed's requests by path reads 23,824 where
+#: ``dashboard`` scans 88,685). The planner tries the narrowest ready projection first, so it
+#: answers them and ``dashboard`` the rest, as a ClickHouse table keeps a narrow projection
+#: beside a wide one.
 DEFAULT_PROJECTIONS: tuple[ProjectionDefinition, ...] = (
     ProjectionDefinition(
         name="dashboard", dimensions=("blob3", "blob1", "blob2"), doubles=("double1", "double2", "double3")
