@@ -126,7 +126,7 @@ def _rollups_rebuild(dataset: Dataset) -> dict[str, float]:
 
 
 def _watermark_advance(now: datetime) -> None:
-    """Bring the day and week tiers' watermark to the last finished hour, as beat keeps it, so the
+    """Bring the coarse tiers' watermark to where beat keeps it (a couple of minutes back), so the
     rebuild fills them through today and reports read them as on a live installation."""
     from tracking.rollups.services import rollups_coarse_advance
 

@@ -198,8 +198,8 @@ CELERY_BEAT_SCHEDULE = {
     "apply-retention": {"task": "tracking.apply_retention", "schedule": 3600.0},
     # Hourly, next to retention: minute rollups past 3 days, hour/day rollups past retention.
     "prune-rollups": {"task": "tracking.prune_rollups", "schedule": 3600.0},
-    # The day and week rollup tiers get each finished hour from the hour tier (docs/reports.md).
-    "advance-rollups": {"task": "tracking.advance_rollups", "schedule": 60.0, "options": {"expires": 60}},
+    # The hour, day and week rollup tiers get the finished minutes of the minute tier (docs/reports.md).
+    "advance-rollups": {"task": "tracking.advance_rollups", "schedule": 30.0, "options": {"expires": 30}},
     "backfill-projections": {"task": "tracking.projections_backfill", "schedule": 60.0, "options": {"expires": 60}},
     "compact-projections": {"task": "tracking.projections_compact", "schedule": 600.0, "options": {"expires": 600}},
     "refresh-storage": {"task": "tracking.refresh_storage", "schedule": 600.0, "options": {"expires": 600}},

@@ -284,9 +284,9 @@ def projection_mismatches(database_url: str, *, project_slug: str, dataset: str)
 
 
 def rollup_mismatches(database_url: str, *, project_slug: str, dataset: str) -> int:
-    """Buckets where a rollup tier's point count differs from the stored points': the hour tier
-    over every point, the day and week tiers over the points before their watermark (the beat
-    folds the later hours in). The drain writes points and tiers in one transaction, and the
+    """Buckets where a rollup tier's point count differs from the stored points': the minute tier
+    over every point, the hour, day and week tiers over the points before their watermark (the
+    beat folds the later minutes in). The drain writes points and tiers in one transaction, and the
     watermark moves in one with the coarse rows, so a worker killed mid-drain must leave none."""
     counted = "kind NOT IN (10, 11, 13)"  # histograms and per-path rows repeat the requests
     mismatches = 0
@@ -299,7 +299,8 @@ def rollup_mismatches(database_url: str, *, project_slug: str, dataset: str) -> 
         if row is None:
             return 0
         dataset_id, watermark = row
-        for tier, grain, before in (("hour", "1 hour", None), ("day", "1 day", watermark), ("week", "7 days", watermark)):
+        tiers = (("minute", "1 minute", None), ("hour", "1 hour", watermark), ("day", "1 day", watermark), ("week", "7 days", watermark))
+        for tier, grain, before in tiers:
             points = (
                 f"SELECT date_bin(INTERVAL '{grain}', \"timestamp\", TIMESTAMPTZ '1970-01-01 00:00:00+00'), "
                 "sum(_sample_interval)::bigint FROM tracking_datapoint WHERE dataset_id = %s"

@@ -197,13 +197,24 @@ def _column(name: str) -> str:
 
 
 WATERMARK_TABLE = "tracking_coarse_watermark"
-#: The coarse tiers: built from the hour tier behind the watermark, not upserted by every drain.
-COARSE_TIER_NAMES = ("day", "week", "weeks4")
+#: The coarse tiers: built from the minute tier behind the watermark, not upserted by every drain.
+COARSE_TIER_NAMES = ("hour", "day", "week", "weeks4")
+
+
+_WATERMARK_ALIGNED = f"coarse_until = date_bin(INTERVAL '1 minute', coarse_until, {EPOCH_SQL})"
+
+
+def watermark_minute_sql() -> str:
+    """The watermark moves by minutes since the hour tier is folded in too (it moved by hours)."""
+    return (
+        f"ALTER TABLE {WATERMARK_TABLE} DROP CONSTRAINT IF EXISTS {WATERMARK_TABLE}_coarse_until_check, "
+        f"DROP CONSTRAINT IF EXISTS {WATERMARK_TABLE}_minute, ADD CONSTRAINT {WATERMARK_TABLE}_minute CHECK ({_WATERMARK_ALIGNED});"
+    )
 
 
 def watermark_table_sql(partition_prefix: str) -> str:
-    """DDL of the coarse tiers' watermark: one row, the moment before which the day and week tiers
-    hold every point (``rollup_coarse_advance``).
+    """DDL of the coarse tiers' watermark: one row, the moment before which the hour, day and week
+    tiers hold every point (``rollup_coarse_advance``).
 
     It starts past every point stored so far (the end of the newest day partition, or the next
     hour), because the drain has so far added every point to every tier.
@@ -211,7 +222,7 @@ def watermark_table_sql(partition_prefix: str) -> str:
     return f"""
 CREATE TABLE {WATERMARK_TABLE} (
     id smallint PRIMARY KEY CHECK (id = 1),
-    coarse_until timestamptz NOT NULL CHECK (coarse_until = date_bin(INTERVAL '1 hour', coarse_until, {EPOCH_SQL}))
+    coarse_until timestamptz NOT NULL CONSTRAINT {WATERMARK_TABLE}_minute CHECK ({_WATERMARK_ALIGNED})
 );
 INSERT INTO {WATERMARK_TABLE} (id, coarse_until)
 SELECT 1, greatest(
@@ -436,15 +447,16 @@ def _upsert_sql(tier: str, expanded: str) -> str:
 
 
 def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None, coarse_before: datetime | None) -> None:
-    """Group the staged points of some datasets per minute and add them to the minute and hour tiers,
-    and those before ``coarse_before`` (the watermark, when any is) to the day and week tiers.
+    """Group the staged points of some datasets per minute and add them to the minute tier, and
+    those before ``coarse_before`` (the watermark, when any is) to the hour, day and week tiers.
 
     One statement: points are classified once, grouped per minute (latency bins per path
     and minute first), then compacted at each tier's grain (``compact_sql``) and upserted,
     with the day totals. Rows go in key order, so two writers lock shared rollup rows in
     the same order and cannot deadlock. ``dataset_ids`` None means every staged point.
-    The coarse tiers get the rest from the hour tier once the watermark passes it
-    (``rollup_coarse_advance``): upserting four tiers per batch cost four times one.
+    The coarse tiers get the rest from the minute tier once the watermark passes it
+    (``rollup_coarse_advance``): upserting five tiers per batch cost five times one, and a
+    minute folded once holds the keys of many batches.
     """
     minute = f"date_bin(INTERVAL '{GRAIN_SQL['minute']}', ts, {EPOCH_SQL})"
     expanded = "SELECT dataset_id, bucket AS ts, kind, k1, k2, n, s1, s2, s3 FROM minutes"
@@ -471,7 +483,6 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None, coarse
                 SELECT dataset_id, bucket, {int(Kind.LATENCY_ALL)}, '', bin::text, sum(n), 0, 0, 0
                 FROM fine WHERE bin IS NOT NULL GROUP BY 1, 2, 5
             ),
-            minute AS ({_upsert_sql("minute", expanded)}),
             {"".join(coarse)}
             day_rows AS MATERIALIZED ({_day_totals_select("minutes", "")}),
             totals AS (
@@ -483,18 +494,18 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None, coarse
                 SELECT project_id, day, {_FIGURE_SUMS} FROM day_rows GROUP BY 1, 2 ORDER BY 1, 2
                 ON CONFLICT (project_id, day) DO UPDATE SET {_FIGURE_ADD}
             )
-            {_upsert_sql("hour", expanded)}
+            {_upsert_sql("minute", expanded)}
             """,
             ([] if dataset_ids is None else [dataset_ids]) + [list(LATENCY_BOUNDS)] + [coarse_before] * len(coarse),
         )
 
 
 def rollup_coarse_advance(*, until: datetime, max_hours: int) -> datetime:
-    """Move the watermark towards ``until`` (hour-aligned), at most ``max_hours`` at a time, adding
-    the hour tier's rows it passes to the day and week tiers; returns the watermark reached.
+    """Move the watermark towards ``until`` (minute-aligned), at most ``max_hours`` at a time, adding
+    the minute tier's rows it passes to the hour, day and week tiers; returns the watermark reached.
 
     Exact while drains run: the watermark row is locked first, so every drain that read the
-    old watermark has committed (this statement's snapshot sees its hour rows, and it gave the
+    old watermark has committed (this statement's snapshot sees its minute rows, and it gave the
     coarse tiers only its points before the old watermark), and every later drain reads the
     new one and adds its points before it to the coarse tiers itself.
     """
@@ -504,9 +515,9 @@ def rollup_coarse_advance(*, until: datetime, max_hours: int) -> datetime:
         end = min(until, start + timedelta(hours=max_hours))
         if end <= start:
             return start
-        hours = expanded_tier_sql(TIER_TABLES["hour"], "bucket >= %s AND bucket < %s")
+        minutes = expanded_tier_sql(TIER_TABLES["minute"], "bucket >= %s AND bucket < %s")
         for tier in COARSE_TIER_NAMES:
-            cursor.execute(_upsert_sql(tier, hours), [start, end, start, end])
+            cursor.execute(_upsert_sql(tier, minutes), [start, end, start, end])
         cursor.execute(f"UPDATE {WATERMARK_TABLE} SET coarse_until = %s WHERE id = 1", [end])
         return end
 
@@ -529,8 +540,8 @@ def _rebuild_from_raw(cursor: CursorWrapper, *, dataset_id: int, layout: Layout,
 
 
 def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) -> None:
-    """Replace a dataset's rollups with ones computed from its raw points (hour, then day and weeks
-    from the hours before the watermark, then minute).
+    """Replace a dataset's rollups with ones computed from its raw points (hour from the points
+    before the watermark, then day and weeks from the hours, then minute).
 
     Rows are inserted in key order: a report's range read then touches few heap pages
     (three times faster than hash order on the 10-million-point benchmark).
@@ -540,19 +551,26 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
     with connection.cursor() as cursor:
         for table in ALL_TABLES.values():
             cursor.execute(f"DELETE FROM {table} WHERE dataset_id = %s", [dataset_id])
-        _rebuild_from_raw(
-            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["hour"], grain=GRAIN_SQL["hour"], start=far_past, end=far_future
-        )
         # The coarse tiers hold the points before the watermark only (``rollup_coarse_advance``).
         coarse_until = watermark_read(lock=True)
+        _rebuild_from_raw(
+            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["hour"], grain=GRAIN_SQL["hour"], start=far_past, end=coarse_until
+        )
         for tier, finer in (("day", "hour"), ("week", "day"), ("weeks4", "day")):
             cursor.execute(
                 f"INSERT INTO {ALL_TABLES[tier]} ({TIER_COLUMNS}) "
-                f"{compact_sql(expanded_tier_sql(ALL_TABLES[finer], 'dataset_id = %s AND bucket < %s'), GRAIN_SQL[tier])}",
-                [dataset_id, coarse_until, dataset_id, coarse_until],
+                f"{compact_sql(expanded_tier_sql(ALL_TABLES[finer], 'dataset_id = %s'), GRAIN_SQL[tier])}",
+                [dataset_id, dataset_id],
             )
         _rebuild_from_raw(
-            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain=GRAIN_SQL["minute"], start=minute_from, end=far_future
+            cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain=GRAIN_SQL["minute"],
+            start=min(minute_from, coarse_until), end=far_future,
+        )
+        # Every point once: the hours before the watermark, the minutes from it.
+        columns = "dataset_id, bucket, kind, k2, n, s1"
+        tiers = (
+            f"(SELECT {columns} FROM {TIER_TABLES['hour']} WHERE dataset_id = %s UNION ALL "
+            f"SELECT {columns} FROM {TIER_TABLES['minute']} WHERE dataset_id = %s AND bucket >= %s)"
         )
         cursor.execute(
             f"SELECT project_id FROM tracking_dataset WHERE id = %s UNION SELECT project_id FROM {DAY_TOTALS_TABLE} WHERE dataset_id = %s",
@@ -561,7 +579,8 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
         project_ids = [row[0] for row in cursor.fetchall()]
         cursor.execute(f"DELETE FROM {DAY_TOTALS_TABLE} WHERE dataset_id = %s", [dataset_id])
         cursor.execute(
-            f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(TIER_TABLES['hour'], ' AND r.dataset_id = %s')}", [dataset_id]
+            f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(tiers, ' AND r.dataset_id = %s')}",
+            [dataset_id, dataset_id, coarse_until, dataset_id],
         )
         _project_days_recompute(cursor, project_ids=project_ids)
         for table in ALL_TABLES.values():
@@ -569,8 +588,12 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
 
 
 def rollup_prune_minutes(*, before: datetime) -> int:
+    """Delete minute rows before ``before`` and the watermark: the minutes after it are the only
+    copy of their points in the tiers until ``rollup_coarse_advance`` folds them."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {TIER_TABLES['minute']} WHERE bucket < %s", [before])
+        cursor.execute(
+            f"DELETE FROM {TIER_TABLES['minute']} WHERE bucket < least(%s, (SELECT coarse_until FROM {WATERMARK_TABLE}))", [before]
+        )
         return cursor.rowcount
 
 

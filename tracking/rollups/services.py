@@ -1,10 +1,12 @@
 """Pre-aggregated rollups of data points, exact because they change in the write transaction.
 
-Reports never scan 10 million raw points: they read three rollup tiers (per minute, hour
-and day) that ``rollups_apply`` updates in the same transaction that COPYs a batch into
-``tracking_datapoint`` (see ``tracking.services._write_entries``). A batch committed is a
-batch counted, once; a batch rolled back is counted nowhere. docs/reports.md explains the
-layout and its trade-offs.
+Reports never scan 10 million raw points: they read rollup tiers (per minute, hour, day and
+week). ``rollups_apply`` updates the minute tier in the same transaction that COPYs a batch
+into ``tracking_datapoint`` (see ``tracking.services._write_entries``), and the coarser tiers
+too for points before the watermark; ``rollups_coarse_advance`` folds the minutes the
+watermark passes into the coarser tiers in the transaction that moves it. A batch committed
+is a batch counted, once; a batch rolled back is counted nowhere. docs/reports.md explains
+the layout and its trade-offs.
 
 A row of a rollup is ``(dataset, kind, bucket, k1, k2) -> n, s1, s2, s3`` where ``n`` is the
 number of points weighted by ``_sample_interval`` and ``sN`` the weighted sums of the
@@ -21,12 +23,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN
 from tracking.rollups import db
-from tracking.rollups.layout import HOUR, Layout, floor_to, layout_from_labels, minute_tier_horizon
+from tracking.rollups.layout import MINUTE, Layout, floor_to, layout_from_labels, minute_tier_horizon
 
 BASE_COLUMNS = ("blob1", "blob2", "blob3", "double1", "double2", "double3")
 
@@ -79,15 +81,21 @@ def rollups_apply(
         db.rollup_apply_staged(layout=layout, dataset_ids=sorted(ids), coarse_before=coarse_before)
 
 
-def rollups_coarse_advance(*, now: datetime, max_hours: int = 24) -> datetime:
-    """Fold the hour tier's finished hours into the day and week tiers, at most ``max_hours`` per
-    call (bounded, resumable); returns the watermark reached. Call in a transaction; beat runs it
-    every minute, so the watermark trails the clock by at most an hour and a minute.
+#: How far the watermark trails the clock. Live points reach the drain within seconds of the
+#: stamp the server gave them; kept behind it, a drain's points are all after the watermark and
+#: it upserts the minute tier alone, not all five.
+COARSE_LAG = timedelta(minutes=2)
 
-    Until then reports read those hours from the hour tier (``tracking.reports.window``), so
+
+def rollups_coarse_advance(*, now: datetime, max_hours: int = 24) -> datetime:
+    """Fold the minute tier's finished minutes (older than ``COARSE_LAG``) into the hour, day and
+    week tiers, at most ``max_hours`` per call (bounded, resumable); returns the watermark
+    reached. Call in a transaction; beat runs it every 30 seconds.
+
+    Until then reports read those minutes from the minute tier (``tracking.reports.window``), so
     nothing they show waits for it.
     """
-    return db.rollup_coarse_advance(until=floor_to(now, HOUR), max_hours=max_hours)
+    return db.rollup_coarse_advance(until=floor_to(now - COARSE_LAG, MINUTE), max_hours=max_hours)
 
 
 def rollups_rebuild(*, dataset_id: int, labels: dict[str, str] | None, now: datetime) -> None:

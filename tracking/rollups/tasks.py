@@ -1,4 +1,4 @@
-"""Celery tasks of the rollups: folding finished hours into the day and week tiers, and hourly
+"""Celery tasks of the rollups: folding finished minutes into the hour, day and week tiers, and hourly
 pruning of rollup rows no report reads any more.
 
 Found by the worker through ``app.autodiscover_tasks(["tracking.rollups"])`` (meauxcloud/celery.py).
@@ -21,8 +21,8 @@ def prune_rollups() -> int:
 
 @shared_task(name="tracking.advance_rollups", ignore_result=True, time_limit=600, soft_time_limit=540)
 def advance_rollups() -> None:
-    """Idempotent: the watermark only moves forward, to the last finished hour, a day at a time
-    per transaction; a run finding it there does nothing."""
+    """Idempotent: the watermark only moves forward, to a finished minute, a day at a time per
+    transaction; a run finding it there does nothing."""
     close_old_connections()
     reached = None
     while True:

@@ -17,8 +17,8 @@ from tracking.reports.db import Piece, rollup_aggregate, rollup_top_keys, tier_r
 from tracking.reports.selectors import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
 from tracking.reports.window import window_build, window_pieces
 from tracking.rollups.db import WATERMARK_TABLE, watermark_read
-from tracking.rollups.layout import HOUR, HTTP_METHODS, LATENCY_BOUNDS, Kind, floor_to, layout_from_labels
-from tracking.rollups.services import rollups_coarse_advance, rollups_prune, rollups_rebuild
+from tracking.rollups.layout import HOUR, HTTP_METHODS, LATENCY_BOUNDS, MINUTE, Kind, floor_to, layout_from_labels
+from tracking.rollups.services import COARSE_LAG, rollups_coarse_advance, rollups_prune, rollups_rebuild
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +38,9 @@ WINDOWS = [
 ]
 
 
-#: Where the day and week tiers' watermark stands: past every point (as a migration leaves it,
-#: every point in every tier) or 43 hours before NOW, so the drains give the day and week tiers
-#: only their older points and the reports read the last two days from the hour tier.
+#: Where the coarse tiers' watermark stands: past every point (as a migration leaves it, every
+#: point in every tier) or 43 hours before NOW, so the drains give the hour, day and week tiers
+#: only their older points and the reports read the last two days from the minute tier.
 BEHIND = floor_to(NOW - timedelta(hours=43), HOUR)
 
 
@@ -131,12 +131,15 @@ def test_windows_read_rollup_tiers_not_only_raw_points(mixed_dataset, coarse_wat
         assert sources == ["raw", "hour", "day", "minute", "raw"]
 
 
-def test_day_and_week_tiers_hold_exactly_the_points_before_the_watermark(mixed_dataset, coarse_watermark):
-    (day_points,), = raw("SELECT sum(n) FROM tracking_rollup_day WHERE dataset_id = %s AND kind = 12", [mixed_dataset.id])
-    (week_points,), = raw("SELECT sum(n) FROM tracking_rollup_week WHERE dataset_id = %s AND kind = 12", [mixed_dataset.id])
-    (raw_points,), = raw(f"SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s AND {REQUEST} AND timestamp < %s", [mixed_dataset.id, coarse_watermark])
+def test_hour_day_and_week_tiers_hold_exactly_the_points_before_the_watermark(mixed_dataset, coarse_watermark):
+    def requests(tier: str) -> int:
+        return raw(f"SELECT sum(n) FROM tracking_rollup_{tier} WHERE dataset_id = %s AND kind = 12", [mixed_dataset.id])[0][0]
 
-    assert day_points == week_points == raw_points > 0
+    (before,), = raw(f"SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s AND {REQUEST} AND timestamp < %s", [mixed_dataset.id, coarse_watermark])
+    (every,), = raw(f"SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s AND {REQUEST}", [mixed_dataset.id])
+
+    assert requests("hour") == requests("day") == requests("week") == before > 0
+    assert requests("minute") == every
 
 
 def test_advancing_the_watermark_gives_the_coarse_tiers_what_a_rebuild_gives(mixed_dataset, coarse_watermark):
@@ -146,14 +149,15 @@ def test_advancing_the_watermark_gives_the_coarse_tiers_what_a_rebuild_gives(mix
                 f"SELECT bucket, kind, k1, k2, n, s1, s2, s3, bins, counts FROM tracking_rollup_{tier} WHERE dataset_id = %s ORDER BY 1, 2, 3, 4, 5",
                 [mixed_dataset.id],
             )
-            for tier in ("day", "week", "weeks4")
+            for tier in ("hour", "day", "week", "weeks4")
         }
 
     reached = rollups_coarse_advance(now=NOW + timedelta(hours=5), max_hours=24)
     advanced = coarse()
     rollups_rebuild(dataset_id=mixed_dataset.id, labels=mixed_dataset.labels, now=NOW)
 
-    assert reached == max(coarse_watermark, min(coarse_watermark + timedelta(hours=24), floor_to(NOW + timedelta(hours=5), HOUR)))
+    until = floor_to(NOW + timedelta(hours=5) - COARSE_LAG, MINUTE)
+    assert reached == max(coarse_watermark, min(coarse_watermark + timedelta(hours=24), until))
     assert advanced == coarse()
     assert watermark_read(lock=False) == reached
 
@@ -337,6 +341,7 @@ def test_pruning_drops_rollups_older_than_retention_but_no_readable_number(mixed
     mixed_dataset.save(update_fields=["retention_days"])
     start, end = NOW - timedelta(days=1), NOW
     before = _overview_totals(mixed_dataset, start, end)
+    rollups_coarse_advance(now=NOW + timedelta(hours=1), max_hours=48)  # as beat keeps it: every point in the hour tier
 
     rollups_prune(now=NOW)
 
@@ -361,7 +366,7 @@ def test_two_drains_inside_one_outer_transaction_count_each_point_once(project):
     points_store(dataset, second)
 
     (stored,), = raw("SELECT count(*) FROM tracking_datapoint WHERE dataset_id = %s", [dataset.id])
-    (rolled,), = raw("SELECT sum(n) FROM tracking_rollup_hour WHERE dataset_id = %s AND kind = 12", [dataset.id])
+    (rolled,), = raw("SELECT sum(n) FROM tracking_rollup_minute WHERE dataset_id = %s AND kind = 12", [dataset.id])
     assert (stored, rolled) == (15, 15)
 
 
@@ -449,6 +454,7 @@ def test_week_tier_reads_print_the_same_rows_as_raw_reads(long_dataset, window, 
 
 
 def test_histograms_are_one_row_per_path_and_bucket(mixed_dataset):
+    rollups_coarse_advance(now=NOW + timedelta(hours=1), max_hours=48)  # the hours behind the watermark come from the minute tier
     rows = raw(
         "SELECT kind, k1, bucket, count(*), coalesce(cardinality(bins), 0), coalesce(cardinality(counts), 0) "
         "FROM tracking_rollup_hour WHERE dataset_id = %s AND kind IN (11, 13) GROUP BY 1, 2, 3, 5, 6",
