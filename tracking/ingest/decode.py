@@ -11,7 +11,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
 
 import msgspec
 
@@ -159,15 +158,15 @@ def point_check(point: DataPoint, window: TimeWindow, *, plain: bool = False) ->
     blobs = point.blobs or []
     if len(blobs) > MAX_BLOBS:
         raise PointRejected("too_many_blobs", "Maximum of 20 blobs supported.")
-    if plain and None not in blobs:
-        total = sum(map(len, cast(list[str], blobs)))  # no None in it, as just checked
+    if plain:
+        total = sum(map(len, filter(None, blobs)))
     else:
         total = 0
         for position, blob in enumerate(blobs):
             if blob is None:
                 continue
             # ASCII (nearly every blob) cannot fail to encode and has as many bytes as characters.
-            if plain or (blob.isascii() and "\x00" not in blob):
+            if blob.isascii() and "\x00" not in blob:
                 total += len(blob)
             else:
                 total += len(_utf8(blob, where=f"blobs[{position}]"))
