@@ -1,0 +1,67 @@
+"""The shape of the plan PostgreSQL makes of a projection's source (``ProjectionPlan.source_sql``).
+
+The answers are proven equal to the raw scan elsewhere (test_projection_differential.py); this
+checks what made the seed's requests by path twice as fast at 10M points, in the plan the
+reader role gets under row-level security: the projection's rows are read by the append
+itself (no subquery scan per row), through the projection's index, and their filter holds no
+per-row time expression (the ragged buckets are computed once).
+"""
+
+import datetime as dt
+import json
+import random
+
+from django.db import connection
+
+from tests.factories import DatasetFactory, ProjectFactory
+from tests.tracking.sql.support import Point, partitions_for, points_insert
+from tracking.projections.services import projection_backfill, projection_create
+from tracking.sql.engine import _project_catalog, sql_parse
+from tracking.sql.schema import DATASET_IDS_SETTING, ROLE
+from tracking.sql.translate import sql_translate
+
+S1 = (
+    "SELECT blob2 AS path, SUM(double2) AS request_count, AVG(double1) AS avg_duration_ms FROM web "
+    "WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET' GROUP BY path ORDER BY request_count DESC LIMIT 10"
+)
+
+
+def _nodes(node: dict, parent: dict | None = None):
+    yield node, parent
+    for child in node.get("Plans", []):
+        yield from _nodes(child, node)
+
+
+def test_a_projection_read_is_flattened_into_the_append_and_its_ragged_buckets_computed_once(db, sql_partitions):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT date_trunc('second', transaction_timestamp())")
+        now = cursor.fetchone()[0]
+    project = ProjectFactory()
+    dataset = DatasetFactory(project=project, name="web")
+    rng = random.Random(3)
+    points = [
+        Point(now - dt.timedelta(minutes=rng.randint(0, 2880)), "", [rng.choice(["GET", "POST"]), f"/p{rng.randrange(9)}"], [1.5, 1.0])
+        for _ in range(200)
+    ]
+    partitions_for(points)
+    points_insert(dataset=dataset, points=points)
+    projection = projection_create(dataset=dataset, name="pair", dimensions=["blob1", "blob2"], doubles=["double1", "double2"])
+    assert projection_backfill(projection_id=projection.id) is True
+    clock, datasets, projections = _project_catalog(project)
+    translation = sql_translate(statement=sql_parse(sql=S1, default_format="JSON"), datasets=datasets, projections=projections, now=clock)
+    assert translation.plan == "projection=pair"
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true), set_config('enable_seqscan', 'off', true)", [DATASET_IDS_SETTING, str(dataset.id)])
+        cursor.execute(f"SET LOCAL ROLE {ROLE}")
+        cursor.execute("EXPLAIN (FORMAT JSON) " + translation.sql, translation.params)
+        plan = cursor.fetchone()[0]
+        cursor.execute("RESET ROLE")
+    nodes = list(_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
+
+    rows = [(node, parent) for node, parent in nodes if node.get("Relation Name") == "tracking_projection_row"]
+    assert len(rows) == 1
+    node, parent = rows[0]
+    assert parent["Node Type"] == "Append"
+    assert "projection_id = " in node["Index Cond"]
+    assert "date_bin" not in node["Index Cond"] + node.get("Filter", "")
