@@ -1,6 +1,7 @@
 """Planner statistics are the product's job: partitions, rollup tiers and the parent stay analyzed."""
 
 import signal
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -8,6 +9,8 @@ from django.db import connection
 from tests.support.processes import process_kill, wait_until, worker_start
 from tests.tracking.helpers import post_points
 from tracking import db
+from tracking.rollups.db import WATERMARK_TABLE, watermark_read
+from tracking.rollups.layout import HOUR, floor_to
 from tracking.services import buffer_drain, statistics_refresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,7 +55,22 @@ def test_a_bulk_write_leaves_the_parent_and_its_partition_analyzed(client, write
     assert statistics_refresh() == []
 
 
-def test_each_refresh_analyzes_at_most_its_bound_and_the_next_one_goes_on(client, write_key, partitions):
+@pytest.fixture(params=["behind the points", "past the points"])
+def coarse_watermark(request) -> str:
+    """Where the coarse tiers' watermark stands decides which tiers a drain changes: behind the
+    points (as beat keeps it) only the minute tier, past them (as a migration leaves it) every tier.
+    The test is transactional, so the watermark is put back for the tests after it."""
+    before = watermark_read(lock=False)
+    now = floor_to(datetime.now(UTC), HOUR)
+    at = now - HOUR if request.param == "behind the points" else now + 2 * HOUR
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {WATERMARK_TABLE} SET coarse_until = %s", [at])
+    yield request.param
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {WATERMARK_TABLE} SET coarse_until = %s", [before])
+
+
+def test_each_refresh_analyzes_at_most_its_bound_and_the_next_one_goes_on(client, write_key, partitions, coarse_watermark):
     post_bulk(client, write_key)
     buffer_drain(time_budget=5, block_ms=10)
 
@@ -60,9 +78,12 @@ def test_each_refresh_analyzes_at_most_its_bound_and_the_next_one_goes_on(client
     while runs[-1]:
         runs.append(statistics_refresh(max_tables=1))
 
+    changed = set(db.ROLLUP_TABLES)
+    if coarse_watermark == "behind the points":
+        changed -= {"tracking_rollup_hour", "tracking_rollup_day", "tracking_rollup_week", "tracking_rollup_weeks4"}
     assert runs[0] == [db.TABLE]
     assert all(len(run) == 1 for run in runs[:-1])
-    assert {name for run in runs for name in run} == {db.TABLE, *db.ROLLUP_TABLES}
+    assert {name for run in runs for name in run} == {db.TABLE, *changed}
 
 
 @pytest.mark.slow
