@@ -252,7 +252,7 @@ def _markdown(report: dict[str, object]) -> str:
         "",
         f"Rollup cost on the write path: one drain batch of {FRESH_POINTS:,} request points took "
         f"{fresh['copy_ms']} ms to COPY and {fresh['rollups_ms']} ms more for `rollups_apply` "
-        "(stage the report columns, classify and group per minute, upsert five tiers), in the same transaction.",
+        "(stage the report columns, classify and group per minute, upsert the minute tier and the day totals; the coarser tiers follow behind the watermark), in the same transaction.",
     ]
     if report.get("setup"):
         setup = report["setup"]
