@@ -26,6 +26,7 @@ from tests.tracking.sql.support import Point, partitions_for, points_insert
 from tracking.deletion.services import deletion_advance, deletion_request
 from tracking.ingest import buffer
 from tracking.ingest.decode import PointRow, epoch_us
+from tracking.models import Dataset
 from tracking.projections.services import projection_backfill, projection_create, projections_defaults_ensure
 from tracking.services import buffer_drain, dataset_update, retention_apply
 from tracking.sql.engine import sql_execute
@@ -61,6 +62,18 @@ def _points(rng: random.Random, now: dt.datetime, count: int, *, days: float) ->
             Point(at, rng.choice(["", "tenant-a", "tenant-b"]), blobs, doubles, sample_interval=rng.choice([1, 1, 1, 2, 10, 100]))
         )
     return points
+
+
+def _web_dataset(rng: random.Random, count: int, *, days: float, **fields: object) -> tuple[Dataset, dt.datetime]:
+    """A project's dataset ``web`` holding ``count`` generated points up to the database's now, to the second."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT date_trunc('second', transaction_timestamp())")
+        now = cursor.fetchone()[0]
+    dataset = DatasetFactory(project=ProjectFactory(), name="web", **fields)
+    points = _points(rng, now, count, days=days)
+    partitions_for(points)
+    points_insert(dataset=dataset, points=points)
+    return dataset, now
 
 
 def _drained(dataset_id: int, points: list[Point]) -> None:
@@ -214,14 +227,8 @@ def _stage(rng: random.Random, generator: Generator, project: object, table: str
 
 def test_projection_answers_equal_the_raw_scan_byte_for_byte(sql_partitions, isolated_stream):
     rng = random.Random(20261204)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT date_trunc('second', transaction_timestamp())")
-        now = cursor.fetchone()[0]
-    project = ProjectFactory()
-    dataset = DatasetFactory(project=project, name="web", labels=LABELS, retention_days=30)
-    bulk = _points(rng, now, 2500, days=6)
-    partitions_for(bulk)
-    points_insert(dataset=dataset, points=bulk)
+    dataset, now = _web_dataset(rng, 2500, days=6, labels=LABELS, retention_days=30)
+    project = dataset.project
     for name, dims, doubles, grain in PROJECTIONS:
         projection = projection_create(dataset=dataset, name=name, dimensions=dims, doubles=doubles, grain=grain)
         assert projection_backfill(projection_id=projection.id) is True
@@ -299,14 +306,8 @@ def _count_points(dataset_id: int, *, before: dt.datetime | None = None, path: s
 def test_what_a_projection_does_not_keep_runs_raw_with_the_same_answer(sql_partitions, isolated_stream, sql, plan):
     """Other timezones, finer buckets, quantiles, argMax, columns the projection lacks, non-aggregating reads;
     and windows that fit in one bucket, where the raw scan is cheaper (``plan="projection"`` still answers them)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT date_trunc('second', transaction_timestamp())")
-        now = cursor.fetchone()[0]
-    project = ProjectFactory()
-    dataset = DatasetFactory(project=project, name="web")
-    points = _points(random.Random(7), now, 300, days=2)
-    partitions_for(points)
-    points_insert(dataset=dataset, points=points)
+    dataset, _ = _web_dataset(random.Random(7), 300, days=2)
+    project = dataset.project
     projection = projection_create(dataset=dataset, name="hourly", dimensions=["blob1"], doubles=["double1"], grain=3600)
     assert projection_backfill(projection_id=projection.id) is True
 
@@ -365,14 +366,8 @@ def test_what_a_projection_does_not_keep_runs_raw_with_the_same_answer(sql_parti
 def test_the_narrowest_default_projection_that_covers_a_query_answers_it(sql_partitions, isolated_stream, sql, plan):
     """A dataset's two default projections: ``blob1_blob2`` (fewer rows) answers what groups and filters on
     blob1 and blob2 only, ``dashboard`` what also needs blob3, the raw scan the rest; all with the raw scan's bytes."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT date_trunc('second', transaction_timestamp())")
-        now = cursor.fetchone()[0]
-    project = ProjectFactory()
-    dataset = DatasetFactory(project=project, name="web")
-    points = _points(random.Random(11), now, 600, days=8)
-    partitions_for(points)
-    points_insert(dataset=dataset, points=points)
+    dataset, _ = _web_dataset(random.Random(11), 600, days=8)
+    project = dataset.project
     for projection in projections_defaults_ensure(dataset=dataset):
         assert projection_backfill(projection_id=projection.id) is True
 
