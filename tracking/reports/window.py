@@ -3,7 +3,7 @@
 A range is split so that every part is read from the coarsest source aligned with it: whole
 28- and 7-day blocks from the week tiers, whole days from the day tier, whole hours from the hour tier, whole minutes from the minute tier
 and the ragged ends (under a minute, or under an hour past the minute tier's horizon) from
-raw points. The day and week tiers are read only before their watermark. The parts never overlap, so their sums are the raw sum over the range.
+raw points. The hour, day and week tiers are read only before their watermark. The parts never overlap, so their sums are the raw sum over the range.
 """
 
 from __future__ import annotations
@@ -102,10 +102,10 @@ def window_pieces(
     """Split ``[start, end)`` into parts, each read from the coarsest source that fits it.
 
     With ``step`` (a time series), a tier is used only if its grain divides the step, so
-    each rollup bucket falls inside one chart bucket. The day and week tiers are read only
-    for buckets wholly before ``coarse_until``, the watermark before which they hold every
-    point (``tracking.rollups.db.rollup_coarse_advance``); the hours after it come from the
-    hour tier.
+    each rollup bucket falls inside one chart bucket. The hour, day and week tiers are read
+    only for buckets wholly before ``coarse_until``, the watermark before which they hold every
+    point (``tracking.rollups.db.rollup_coarse_advance``); the minutes after it come from the
+    minute tier.
     """
     tiers = [(name, grain) for name, grain in COARSE_TIERS + TIERS if step is None or step % grain == timedelta(0)]
     horizon = minute_tier_horizon(now)
