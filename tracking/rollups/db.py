@@ -260,6 +260,9 @@ def classified_sql(layout: Layout, *, staged: bool = False, every_dataset: bool 
     markers = " ".join(f"WHEN blob1 = '{marker}' THEN {int(kind)}" for marker, kind in MARKERS.items())
     methods = ", ".join(f"'{name}'" for name in HTTP_METHODS)
     request = int(Kind.REQUEST)
+    # Staged points all have ``_sample_interval = 1`` (the stage's default) and ``x::numeric * 1``
+    # is ``x::numeric``, digits and scale: three numeric products per point saved in the drain.
+    weight = "" if staged else " * si"
     if staged:
         source = STAGE_TABLE if every_dataset else f"{STAGE_TABLE} WHERE dataset_id = ANY(%s)"
     else:
@@ -272,9 +275,9 @@ SELECT dataset_id, ts, kind,
         WHEN {int(Kind.ERROR)} THEN coalesce(blob3, '') WHEN {int(Kind.RESOURCE)} THEN coalesce(blob3, '')
         ELSE '' END AS k2,
     si::bigint AS n,
-    coalesce(CASE WHEN kind = {request} THEN {duration} ELSE double1 END, 0)::numeric * si AS s1,
-    coalesce(CASE WHEN kind = {request} THEN {count} ELSE double2 END, 0)::numeric * si AS s2,
-    coalesce(CASE WHEN kind = {request} THEN {size} ELSE double3 END, 0)::numeric * si AS s3,
+    coalesce(CASE WHEN kind = {request} THEN {duration} ELSE double1 END, 0)::numeric{weight} AS s1,
+    coalesce(CASE WHEN kind = {request} THEN {count} ELSE double2 END, 0)::numeric{weight} AS s2,
+    coalesce(CASE WHEN kind = {request} THEN {size} ELSE double3 END, 0)::numeric{weight} AS s3,
     CASE WHEN kind = {request} THEN {duration} END AS dur
 FROM (
     SELECT dataset_id, "timestamp" AS ts, _sample_interval AS si, {", ".join(columns)},
@@ -366,7 +369,7 @@ _HISTOGRAMS = ", ".join(str(int(kind)) for kind in sorted(HISTOGRAM_KINDS))
 _DERIVED = ", ".join(str(int(kind)) for kind in sorted(DERIVED_KINDS))
 
 
-def compact_sql(source: str, grain: str) -> str:
+def compact_sql(source: str, grain: str, *, grouped: bool = False) -> str:
     """Tier rows of one grain, in key order, from expanded rollup rows.
 
     ``source`` yields ``dataset_id, ts, kind, k1, k2, n, s1, s2, s3``: classified points
@@ -375,15 +378,20 @@ def compact_sql(source: str, grain: str) -> str:
     from the requests (``layout.DERIVED_KINDS``), a path's latency histogram in its ``PATH``
     row's ``bins`` (ascending) and ``counts``; and one ``LATENCY_ALL`` row per bucket. 10,000
     paths cost 10,000 rows per bucket, not one per path and status plus one per path and bin.
+
+    ``grouped``: ``source`` already has one row per key and bucket of ``grain`` (the drain's
+    minutes for the minute tier), so grouping it again would only cost a hash of every row.
     """
     request, status, path = int(Kind.REQUEST), int(Kind.STATUS), int(Kind.PATH)
+    if grouped:
+        rows = f"SELECT dataset_id, ts AS bucket, kind, k1, k2, n, s1, s2, s3 FROM ({source}) AS s"
+    else:
+        rows = f"""SELECT dataset_id, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}) AS bucket, kind, k1, k2,
+                       sum(n) AS n, sum(s1) AS s1, sum(s2) AS s2, sum(s3) AS s3
+                FROM ({source}) AS s GROUP BY 1, 2, 3, 4, 5"""
     return f"""
         SELECT * FROM (
-            WITH e AS MATERIALIZED (
-                SELECT dataset_id, date_bin(INTERVAL '{grain}', ts, {EPOCH_SQL}) AS bucket, kind, k1, k2,
-                       sum(n) AS n, sum(s1) AS s1, sum(s2) AS s2, sum(s3) AS s3
-                FROM ({source}) AS s GROUP BY 1, 2, 3, 4, 5
-            ),
+            WITH e AS MATERIALIZED ({rows}),
             latency AS (
                 SELECT dataset_id, bucket, k1, array_agg(k2::smallint ORDER BY k2::smallint) AS bins,
                        array_agg(n::bigint ORDER BY k2::smallint) AS counts
@@ -436,13 +444,13 @@ _MERGE_BINS = (
 )
 
 
-def _upsert_sql(tier: str, expanded: str) -> str:
+def _upsert_sql(tier: str, expanded: str, *, grouped: bool = False) -> str:
     """Add compacted rollup rows (``compact_sql`` of ``expanded``) to a tier, in key order."""
     keys = "dataset_id, kind, bucket, k1, k2"
     update = f"n = r.n + EXCLUDED.n, s1 = r.s1 + EXCLUDED.s1, s2 = r.s2 + EXCLUDED.s2, s3 = r.s3 + EXCLUDED.s3, {_MERGE_BINS}"
     return f"""
         INSERT INTO {ALL_TABLES[tier]} AS r ({TIER_COLUMNS})
-        {compact_sql(expanded, GRAIN_SQL[tier])}
+        {compact_sql(expanded, GRAIN_SQL[tier], grouped=grouped)}
         ON CONFLICT ({keys}) DO UPDATE SET {update}"""
 
 
@@ -494,7 +502,7 @@ def rollup_apply_staged(*, layout: Layout, dataset_ids: list[int] | None, coarse
                 SELECT project_id, day, {_FIGURE_SUMS} FROM day_rows GROUP BY 1, 2 ORDER BY 1, 2
                 ON CONFLICT (project_id, day) DO UPDATE SET {_FIGURE_ADD}
             )
-            {_upsert_sql("minute", expanded)}
+            {_upsert_sql("minute", expanded, grouped=True)}
             """,
             ([] if dataset_ids is None else [dataset_ids]) + [list(LATENCY_BOUNDS)] + [coarse_before] * len(coarse),
         )
