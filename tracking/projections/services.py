@@ -274,9 +274,21 @@ def projections_columns(*, specs: Iterable[db.Spec]) -> set[str]:
 
 
 def projections_apply(*, specs: Iterable[db.Spec]) -> None:
-    """Append the staged batch to each projection; inside the drain's transaction, after staging."""
-    for spec in specs:
-        db.projection_apply_staged(spec=spec)
+    """Append the staged batch to each projection; inside the drain's transaction, after staging.
+
+    A projection whose rows can be grouped from a wider one's (``db.derivable``: the dataset's
+    ``blob1_blob2`` from its ``dashboard``) is, in the wider one's statement: the widest of a
+    dataset's projections go first and take every later one they can.
+    """
+    sources: list[tuple[db.Spec, list[db.Spec]]] = []
+    for spec in sorted(specs, key=lambda s: (-len(s.dimensions), -len(s.doubles), s.grain, s.id)):
+        source = next((entry for entry in sources if db.derivable(spec, source=entry[0])), None)
+        if source is None:
+            sources.append((spec, []))
+        else:
+            source[1].append(spec)
+    for spec, derived in sources:
+        db.projection_apply_staged(spec=spec, derived=derived)
 
 
 def projections_points_deleted(*, dataset_id: int, timestamps: Iterable[datetime]) -> None:

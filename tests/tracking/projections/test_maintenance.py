@@ -12,6 +12,7 @@ from tests.tracking.helpers import post_points
 from tests.tracking.sql.support import Point, points_insert
 from tracking.models import Dataset, Projection, ProjectionState
 from tracking.projections import db as projection_db
+from tracking.projections.selectors import projection_specs
 from tracking.projections.services import (
     ProjectionInvalid,
     projection_backfill,
@@ -83,6 +84,40 @@ def test_a_dataset_made_by_ingest_gets_the_ready_default_projection_and_the_drai
     assert sum(row[4] for row in rows_of(dashboard)) == 45
     assert rows_of(narrow) == raw_rows(narrow)
     assert sum(row[3] for row in rows_of(narrow)) == 45
+
+
+def test_projections_grouped_from_a_wider_ones_rows_in_the_drain_equal_their_raw_points(client, write_key, partitions):
+    post_points(client, write_key, "requests", [{"blobs": ["GET", "/", "200"], "doubles": [1.0]}])
+    assert drain() == 1
+    dataset = Dataset.objects.get(name="requests")
+    custom = [
+        projection_create(dataset=dataset, name="by_day", dimensions=["blob2"], doubles=["double2"], grain=86400),
+        projection_create(dataset=dataset, name="by_minute", dimensions=["blob1"], doubles=["double1"], grain=60),
+        projection_create(dataset=dataset, name="by_index", dimensions=["index1", "blob1"], doubles=["double1"]),
+    ]
+    for projection in custom:
+        projection_backfill(projection_id=projection.id)
+    names = dict(Projection.objects.filter(dataset=dataset).values_list("id", "name"))
+    named = {names[spec.id]: spec for spec in projection_specs(dataset_ids=[dataset.id])}
+    assert [name for name in sorted(named) if projection_db.derivable(named[name], source=named["dashboard"])] == [
+        "blob1_blob2", "by_day", "dashboard"
+    ]
+    now = datetime.now(UTC)
+    body = [
+        {
+            "blobs": ["GET" if i % 3 else "POST", f"/p{i % 7}", str(200 + i % 4)],
+            "doubles": [i * 0.1, 1e-7 * i, -3.5 + i],
+            "indexes": [f"u{i % 5}"],
+            "timestamp": (now - timedelta(minutes=i * 37)).isoformat(),
+        }
+        for i in range(120)
+    ]
+    assert post_points(client, write_key, "requests", body).json() == {"accepted": 120, "rejected": 0, "errors": []}
+    assert drain() == 120
+
+    for projection in Projection.objects.filter(dataset=dataset).order_by("name"):
+        assert rows_of(projection) == raw_rows(projection), projection.name
+        assert sum(row[len(projection.dimensions) + 1] for row in rows_of(projection)) == 121
 
 
 def test_a_projection_of_stored_points_backfills_in_resumable_steps(db, partitions):
