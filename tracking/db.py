@@ -252,6 +252,49 @@ def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[s
         return [row[0] for row in cursor.fetchall()]
 
 
+def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
+    """Partitions and rollup tables with dead rows that autovacuum will not reclaim, the most
+    bloated first: every table when the server runs without autovacuum (this machine's does),
+    or one whose ``autovacuum_enabled`` storage parameter is off.
+
+    Drains upsert the rollup tiers, compaction and deletions delete projection rows and
+    points: without a VACUUM their dead rows stay in every scan and index forever. Due, as
+    autovacuum would judge it, when the dead rows reach ``min_dead`` and ``fraction`` of the size.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.relname::text FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+            WHERE s.schemaname = current_schema()
+              AND (s.relname LIKE %(prefix)s OR s.relname = ANY(%(rollups)s))
+              AND NOT (current_setting('autovacuum')::bool AND coalesce(
+                  (SELECT o.option_value::bool FROM pg_options_to_table(c.reloptions) AS o
+                   WHERE o.option_name = 'autovacuum_enabled'), true))
+              AND s.n_dead_tup >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0))
+            ORDER BY s.n_dead_tup / greatest(c.reltuples, 1) DESC, s.relname
+            LIMIT %(limit)s
+            """,
+            {
+                "prefix": PARTITION_PREFIX.replace("_", r"\_") + "%",
+                "rollups": list(ROLLUP_TABLES),
+                "min": min_dead,
+                "fraction": fraction,
+                "limit": limit,
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def relation_vacuum(name: str) -> None:
+    """Reclaims the dead rows and refreshes the statistics in one pass. Outside a transaction only
+    (PostgreSQL refuses VACUUM in one); it never blocks reads or writes.
+
+    ``INDEX_CLEANUP ON``: by default VACUUM skips the indexes when few pages hold dead rows and
+    leaves them counted, so a table due by its count would stay due and be vacuumed again and again."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("VACUUM (ANALYZE, INDEX_CLEANUP ON) {}").format(sql.Identifier(name)))
+
+
 def statistics_publish() -> None:
     """Make this session's row counts visible to other sessions now rather than within ~10 s.
 

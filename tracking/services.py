@@ -395,30 +395,34 @@ def ledger_prune(*, now: datetime) -> int:
 
 
 def statistics_refresh(*, max_tables: int | None = None) -> list[str]:
-    """ANALYZE the partitions, rollup tiers and partitioned parent whose statistics are stale.
+    """VACUUM the tables autovacuum leaves alone, and ANALYZE the partitions, rollup tiers and
+    partitioned parent whose statistics are stale.
 
     The product keeps its own statistics: autovacuum never analyzes a partitioned parent,
     and some installations run without autovacuum at all, so a dashboard query right after
-    a bulk load would be planned from empty statistics. Bounded to ``max_tables`` per call;
-    one refresher at a time (an advisory lock), and ANALYZE never blocks inserts.
-    Returns the tables analyzed.
+    a bulk load would be planned from empty statistics, and the dead rows of upserted rollup
+    tiers and compacted projection rows would stay in every scan (``db.vacuum_due``). Bounded to
+    ``max_tables`` per call, VACUUMs first; one refresher at a time (an advisory lock); neither
+    blocks inserts. Call outside a transaction. Returns the tables vacuumed, then those analyzed.
     """
     limit = tracking_settings.ANALYZE_MAX_TABLES if max_tables is None else max_tables
     if not db.statistics_lock_try():
         return []
     try:
-        stale = db.statistics_stale(
-            min_changes=tracking_settings.ANALYZE_MIN_CHANGES, fraction=tracking_settings.ANALYZE_FRACTION, limit=limit
-        )
+        rows, fraction = tracking_settings.ANALYZE_MIN_CHANGES, tracking_settings.ANALYZE_FRACTION
+        vacuumed = db.vacuum_due(min_dead=rows, fraction=fraction, limit=limit)
+        for name in vacuumed:
+            db.relation_vacuum(name)
+        stale = db.statistics_stale(min_changes=rows, fraction=fraction, limit=limit)
         if db.TABLE in stale:
             # ANALYZE of the partitioned parent also analyzes every partition.
             stale = [name for name in stale if not name.startswith(db.PARTITION_PREFIX)]
-        for name in stale:
+        analyzed = [name for name in stale if name not in vacuumed][: limit - len(vacuumed)]
+        for name in analyzed:
             db.relation_analyze(name)
-        return stale
+        return vacuumed + analyzed
     finally:
         db.statistics_lock_release()
-
 
 
 def storage_estimate_refresh() -> None:

@@ -98,3 +98,37 @@ def test_a_worker_refreshes_statistics_within_seconds_of_a_drain(client, write_k
         assert wait_until(lambda: reltuples(db.TABLE) == before + POINTS, timeout=15, interval=0.25)
     finally:
         process_kill(worker, signal.SIGTERM)
+
+
+@pytest.fixture
+def without_autovacuum():
+    """The rollup tables left to the product, as on a server without autovacuum (this machine's
+    runs so; the storage parameter makes the test the same on one with it)."""
+    with connection.cursor() as cursor:
+        for name in db.ROLLUP_TABLES:
+            cursor.execute(f"ALTER TABLE {name} SET (autovacuum_enabled = false)")
+    yield
+    with connection.cursor() as cursor:
+        for name in db.ROLLUP_TABLES:
+            cursor.execute(f"ALTER TABLE {name} RESET (autovacuum_enabled)")
+
+
+def dead_rows(name: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = to_regclass(%s)", [name])
+        return cursor.fetchone()[0]
+
+
+def test_without_autovacuum_a_refresh_vacuums_the_rows_a_drains_upserts_left_dead(client, write_key, partitions, without_autovacuum):
+    for _ in range(2):
+        post_bulk(client, write_key)
+        assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
+    assert dead_rows("tracking_rollup_minute") >= POINTS
+
+    runs = [statistics_refresh(max_tables=2) for _ in range(12)]
+
+    assert "tracking_rollup_minute" in {name for run in runs for name in run}
+    assert dead_rows("tracking_rollup_minute") == 0
+    assert all(len(run) <= 2 for run in runs)
+    assert runs[-1] == []
