@@ -133,10 +133,9 @@ def _aggregate_select(spec: Spec, source: str, *, unit_interval: bool = False) -
     measures = point_measures_sql(spec, unit_interval=unit_interval)[2:]
     folds = ("sum", "sum", "min", "max")
     aggregates = ["count(*)", "sum(_sample_interval)"] + [f"{folds[i % 4]}({m})" for i, m in enumerate(measures)]
-    keys = ", ".join(str(i) for i in range(3, 4 + len(dims)))
     return (
         f"SELECT {int(spec.id)}, {int(spec.dataset_id)}, {bucket_sql(spec.grain, TS)}"
-        f"{''.join(', ' + d for d in dims)}, {', '.join(aggregates)} FROM {source} GROUP BY {keys}"
+        f"{''.join(', ' + d for d in dims)}, {', '.join(aggregates)} FROM {source} GROUP BY {_key_positions(spec)}"
     )
 
 
@@ -154,6 +153,11 @@ def derivable(spec: Spec, *, source: Spec) -> bool:
     )
 
 
+def _key_positions(spec: Spec) -> str:
+    """Bucket and dimensions, as positions of a row select: the order rows are written in."""
+    return ", ".join(str(i) for i in range(3, 4 + len(spec.dimensions)))
+
+
 def _derived_select(spec: Spec, *, source: Spec, rows: str) -> str:
     """Rows of ``spec`` grouped from ``rows``, a relation of ``source``'s row columns."""
     dims = [f"d{source.dimensions.index(d) + 1}" for d in spec.dimensions]
@@ -161,10 +165,9 @@ def _derived_select(spec: Spec, *, source: Spec, rows: str) -> str:
     for double in spec.doubles:
         i = source.doubles.index(double) + 1
         measures += [f"sum(s{i})", f"sum(w{i})", f"min(lo{i})", f"max(hi{i})"]
-    keys = ", ".join(str(i) for i in range(3, 4 + len(dims)))
     return (
         f"SELECT {int(spec.id)}, {int(spec.dataset_id)}, {bucket_sql(spec.grain, 'bucket')}"
-        f"{''.join(', ' + d for d in dims)}, {', '.join(measures)} FROM {rows} GROUP BY {keys}"
+        f"{''.join(', ' + d for d in dims)}, {', '.join(measures)} FROM {rows} GROUP BY {_key_positions(spec)}"
     )
 
 
@@ -177,11 +180,16 @@ def projection_apply_staged(*, spec: Spec, derived: Sequence[Spec] = ()) -> None
     Staged points are unsampled: the drain stores none with a ``_sample_interval`` (the column's
     default, 1, as in the stage table). Grouped by hashing (``enable_sort`` off for the
     statement): the stage has no statistics, so the planner, expecting a handful of rows for
-    one dataset, would sort every point by its text keys."""
+    one dataset, would sort every point by its text keys. The rows are then written in key
+    order, as the sorted grouping wrote them: at 1M points loaded through the API (fresh
+    databases, one run each) the 30-day cost trend read hashed-order rows in 30.3 ms and
+    key-ordered ones in 21.2 ms. Without JIT: the sorts it must still do cost the planner's
+    penalty for a disabled plan type, far over ``jit_above_cost``, and compiling took 400 ms."""
     columns = _row_columns(spec)
     select = _aggregate_select(spec, f"{STAGE_TABLE} WHERE dataset_id = {int(spec.dataset_id)}", unit_interval=True)
     inserts = [
-        f"d{n} AS (INSERT INTO {TABLE} ({', '.join(_row_columns(child))}) {_derived_select(child, source=spec, rows='base')})"
+        f"d{n} AS (INSERT INTO {TABLE} ({', '.join(_row_columns(child))}) "
+        f"{_derived_select(child, source=spec, rows='base')} ORDER BY {_key_positions(child)})"
         for n, child in enumerate(derived, start=1)
         if derivable(child, source=spec)
     ]
@@ -189,9 +197,9 @@ def projection_apply_staged(*, spec: Spec, derived: Sequence[Spec] = ()) -> None
         raise ValueError("a derived projection is not derivable from its source")
     with_clause = f"WITH base ({', '.join(columns)}) AS MATERIALIZED ({select}){''.join(', ' + i for i in inserts)} "
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute(f"{with_clause}INSERT INTO {TABLE} ({', '.join(columns)}) SELECT * FROM base")
-        cursor.execute("RESET enable_sort")
+        cursor.execute("SET LOCAL enable_sort = off; SET LOCAL jit = off")
+        cursor.execute(f"{with_clause}INSERT INTO {TABLE} ({', '.join(columns)}) SELECT * FROM base ORDER BY {_key_positions(spec)}")
+        cursor.execute("RESET enable_sort; RESET jit")
 
 
 def projection_recompute(*, spec: Spec, start: datetime, end: datetime) -> int:
