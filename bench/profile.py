@@ -3,14 +3,21 @@
 Three stages, each timed and profiled with pyinstrument: the ingest view (Django request
 through DRF to the buffer), the buffer append alone, and the drain (read, COPY, rollups,
 ledger, ack). ``--stage drain --no-profile`` times without the profiler's overhead, for
-before/after figures in commit messages.
+before/after figures in commit messages; ``--statements`` adds the drain's time per SQL
+statement (and per COPY), per 1,000 points: the client waits on each, so it is close to
+the PostgreSQL backend's time, which is where a drain spends most of it.
 
     python -m bench.profile --stage all --points 100000
+    python -m bench.profile --stage drain --points 40000 --no-profile --statements
 """
 
 import argparse
 import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bench.env import OUT, django_setup
 
@@ -51,12 +58,51 @@ def _drain_stage() -> tuple[float, int]:
     return time.perf_counter() - started, result.points
 
 
+@contextmanager
+def _statement_times() -> Iterator[dict[str, list[float]]]:
+    """Seconds and count per statement (its first 90 characters) run meanwhile, COPYs included
+    (psycopg's ``Cursor.copy``, which Django's execute wrapper does not see)."""
+    import psycopg
+    from django.db import connection
+
+    times: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+
+    def add(text: str, started: float) -> None:
+        entry = times[" ".join(text.split())[:90]]
+        entry[0] += time.perf_counter() - started
+        entry[1] += 1
+
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            add(str(sql), started)
+
+    copy = psycopg.Cursor.copy
+
+    @contextmanager
+    def timed_copy(cursor: Any, statement: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        started = time.perf_counter()
+        with copy(cursor, statement, *args, **kwargs) as writer:
+            yield writer
+        add(statement.as_string(cursor) if hasattr(statement, "as_string") else str(statement), started)
+
+    psycopg.Cursor.copy = timed_copy  # type: ignore[assignment]
+    try:
+        with connection.execute_wrapper(wrapper):
+            yield times
+    finally:
+        psycopg.Cursor.copy = copy  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=["view", "append", "drain", "all"], default="all")
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=250)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--statements", action="store_true", help="the drain's time per SQL statement, per 1,000 points")
     parser.add_argument("--skip-rollups", action="store_true",
                         help="diagnostic only: drain without rollups_apply, to size its share of the drain")
     args = parser.parse_args()
@@ -86,9 +132,13 @@ def main() -> None:
             seconds, points = _append_stage(payloads, credentials.dataset_ids["profile"]), args.points
         else:
             postgres_before = _postgres_cpu()
-            seconds, points = _drain_stage()
+            with _statement_times() as times:
+                seconds, points = _drain_stage()
             postgres_ms = (_postgres_cpu() - postgres_before) * 1e6 / max(points, 1)
             print(f"  PostgreSQL backend CPU: {postgres_ms:.1f} ms per 1,000 points", flush=True)
+            if args.statements:
+                for text, (spent, count) in sorted(times.items(), key=lambda item: -item[1][0])[:12]:
+                    print(f"  {spent * 1e6 / max(points, 1):6.2f} ms per 1,000 points, {count:4d}x  {text}", flush=True)
         print(f"{stage}: {points} points in {seconds:.2f}s = {points / seconds:,.0f} points/s", flush=True)
         if profiler:
             profiler.stop()

@@ -286,13 +286,13 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
 
 
 def relation_vacuum(name: str) -> None:
-    """Reclaims the dead rows and refreshes the statistics in one pass. Outside a transaction only
-    (PostgreSQL refuses VACUUM in one); it never blocks reads or writes.
+    """Reclaims the dead rows (statistics are ``statistics_stale``'s business). Outside a transaction
+    only (PostgreSQL refuses VACUUM in one); it never blocks reads or writes.
 
     ``INDEX_CLEANUP ON``: by default VACUUM skips the indexes when few pages hold dead rows and
     leaves them counted, so a table due by its count would stay due and be vacuumed again and again."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("VACUUM (ANALYZE, INDEX_CLEANUP ON) {}").format(sql.Identifier(name)))
+        cursor.execute(sql.SQL("VACUUM (INDEX_CLEANUP ON) {}").format(sql.Identifier(name)))
 
 
 def statistics_publish() -> None:
