@@ -4,7 +4,8 @@ Each round writes one batch of request-shaped points (4 blobs, 3 doubles, 200 pa
 last ten minutes) the way ``tracking.services._write_entries`` does, timing each step in
 the same transaction: the COPY into ``tracking_datapoint``, the report rollups
 (``rollups_apply``, which also stages the projections' columns), and the projections
-(``projections_apply``: one grouped INSERT per projection, with the dataset lock). The
+(``projections_apply``: one grouped INSERT per projection that is not derived from a wider
+one's rows, with the dataset lock). The
 transaction is rolled back, so every round starts from the same tables. Medians of the
 rounds, and each step's ratio to the COPY measured in the same round.
 
