@@ -402,10 +402,11 @@ def statistics_refresh(*, max_tables: int | None = None) -> list[str]:
     and some installations run without autovacuum at all, so a dashboard query right after
     a bulk load would be planned from empty statistics, and the dead rows of upserted rollup
     tiers and compacted projection rows would stay in every scan (``db.vacuum_due``). Bounded to
-    ``max_tables`` per call, ANALYZEs first: after a bulk load through the API, VACUUMs of the
-    upserted tiers first had kept the points' partitions unanalyzed when the first queries came
-    (seed queries 4-8x chdb instead of 2.8x). One refresher at a time (an advisory lock); neither
-    blocks inserts. Call outside a transaction. Returns the tables analyzed, then those vacuumed.
+    ``max_tables`` per call, ANALYZEs first: with the VACUUMs of the upserted tiers first, the
+    seed queries right after a bulk load through the API were planned from older statistics
+    (three of them 4-8x chdb instead of 0.8-2.5x, docs/benchmarks.md). One refresher at a time
+    (an advisory lock); neither blocks inserts. Call outside a transaction. Returns the tables
+    analyzed, then those vacuumed.
     """
     limit = tracking_settings.ANALYZE_MAX_TABLES if max_tables is None else max_tables
     if not db.statistics_lock_try():

@@ -185,16 +185,15 @@ def projection_apply_staged(*, spec: Spec, derived: Sequence[Spec] = ()) -> None
     databases, one run each) the 30-day cost trend read hashed-order rows in 30.3 ms and
     key-ordered ones in 21.2 ms. Without JIT: the sorts it must still do cost the planner's
     penalty for a disabled plan type, far over ``jit_above_cost``, and compiling took 400 ms."""
+    if not all(derivable(child, source=spec) for child in derived):
+        raise ValueError("a derived projection is not derivable from its source")
     columns = _row_columns(spec)
     select = _aggregate_select(spec, f"{STAGE_TABLE} WHERE dataset_id = {int(spec.dataset_id)}", unit_interval=True)
     inserts = [
         f"d{n} AS (INSERT INTO {TABLE} ({', '.join(_row_columns(child))}) "
         f"{_derived_select(child, source=spec, rows='base')} ORDER BY {_key_positions(child)})"
         for n, child in enumerate(derived, start=1)
-        if derivable(child, source=spec)
     ]
-    if len(inserts) != len(derived):
-        raise ValueError("a derived projection is not derivable from its source")
     with_clause = f"WITH base ({', '.join(columns)}) AS MATERIALIZED ({select}){''.join(', ' + i for i in inserts)} "
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_sort = off; SET LOCAL jit = off")
