@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from django.db import connection, transaction
 
-from tracking.rollups.db import ALL_TABLES, EPOCH_SQL, TIER_TABLES, WATERMARK_TABLE, raw_piece_params, raw_piece_sql
+from tracking.rollups.db import ALL_TABLES, EPOCH_SQL, hours_then_minutes_sql, raw_piece_params, raw_piece_sql
 from tracking.rollups.layout import DERIVED_KINDS, HISTOGRAM_KINDS, LATENCY_BOUNDS, Kind, Layout
 
 
@@ -206,22 +206,12 @@ def metrics_realtime(*, dataset_id: int, since: datetime) -> tuple[int, float, i
         return int(total), float(average), int(errors)
 
 
-def _hours_then_minutes(since: str) -> str:
-    """Rollup rows from ``since``: the hour tier's before the coarse watermark, the minute tier's
-    after it (the hour tier gets those minutes only as the watermark passes them)."""
-    columns = "dataset_id, bucket, kind, k2, n, s1"
-    return (
-        f"(SELECT {columns} FROM {TIER_TABLES['hour']} WHERE bucket >= {since} AND bucket < (SELECT coarse_until FROM {WATERMARK_TABLE}) "
-        f"UNION ALL SELECT {columns} FROM {TIER_TABLES['minute']} WHERE bucket >= greatest({since}, (SELECT coarse_until FROM {WATERMARK_TABLE})))"
-    )
-
-
 def dataset_volumes(*, since: datetime) -> list[tuple[int, int]]:
     """Weighted points per dataset since a moment, from the hour and minute tiers (for the staff overview)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT dataset_id, sum(n) FROM {_hours_then_minutes("%(since)s")} AS r
+            SELECT dataset_id, sum(n) FROM {hours_then_minutes_sql("bucket >= %(since)s")} AS r
             WHERE NOT (kind = ANY(%(derived)s)) GROUP BY dataset_id ORDER BY 2 DESC
             """,
             {"since": since, "derived": sorted(int(kind) for kind in DERIVED_KINDS)},
@@ -239,7 +229,7 @@ def project_totals(*, since: datetime) -> list[tuple[int, int, int, int, object]
                 sum(r.n) FILTER (WHERE r.kind = %(status)s AND r.k2 LIKE '5%%'),
                 sum(r.n) FILTER (WHERE r.kind = %(error)s),
                 sum(r.s1) FILTER (WHERE r.kind = %(cost)s)
-            FROM {_hours_then_minutes("%(since)s")} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
+            FROM {hours_then_minutes_sql("bucket >= %(since)s")} AS r JOIN tracking_dataset AS d ON d.id = r.dataset_id
             GROUP BY d.project_id
             """,
             {"status": int(Kind.STATUS), "error": int(Kind.ERROR), "cost": int(Kind.COST), "since": since},

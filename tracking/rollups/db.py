@@ -233,6 +233,18 @@ SELECT 1, greatest(
 );"""
 
 
+def hours_then_minutes_sql(where: str) -> str:
+    """Every point once, as rollup-shaped rows (``dataset_id, bucket, kind, k2, n, s1``): the hour
+    tier's before the coarse watermark, the minute tier's from it (the hour tier gets those minutes
+    only as the watermark passes them). ``where`` filters both tiers: its placeholders appear twice."""
+    columns = "dataset_id, bucket, kind, k2, n, s1"
+    watermark = f"(SELECT coarse_until FROM {WATERMARK_TABLE})"
+    return (
+        f"(SELECT {columns} FROM {TIER_TABLES['hour']} WHERE {where} AND bucket < {watermark} "
+        f"UNION ALL SELECT {columns} FROM {TIER_TABLES['minute']} WHERE {where} AND bucket >= {watermark})"
+    )
+
+
 def watermark_read(*, lock: bool) -> datetime:
     """The coarse tiers' watermark; ``lock`` holds it shared until commit, so it cannot move while a
     drain or rebuild decides which of its points the coarse tiers get."""
@@ -574,12 +586,6 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
             cursor, dataset_id=dataset_id, layout=layout, table=TIER_TABLES["minute"], grain=GRAIN_SQL["minute"],
             start=min(minute_from, coarse_until), end=far_future,
         )
-        # Every point once: the hours before the watermark, the minutes from it.
-        columns = "dataset_id, bucket, kind, k2, n, s1"
-        tiers = (
-            f"(SELECT {columns} FROM {TIER_TABLES['hour']} WHERE dataset_id = %s UNION ALL "
-            f"SELECT {columns} FROM {TIER_TABLES['minute']} WHERE dataset_id = %s AND bucket >= %s)"
-        )
         cursor.execute(
             f"SELECT project_id FROM tracking_dataset WHERE id = %s UNION SELECT project_id FROM {DAY_TOTALS_TABLE} WHERE dataset_id = %s",
             [dataset_id, dataset_id],
@@ -587,8 +593,8 @@ def rollup_rebuild(*, dataset_id: int, layout: Layout, minute_from: datetime) ->
         project_ids = [row[0] for row in cursor.fetchall()]
         cursor.execute(f"DELETE FROM {DAY_TOTALS_TABLE} WHERE dataset_id = %s", [dataset_id])
         cursor.execute(
-            f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(tiers, ' AND r.dataset_id = %s')}",
-            [dataset_id, dataset_id, coarse_until, dataset_id],
+            f"INSERT INTO {DAY_TOTALS_TABLE} {_day_totals_select(hours_then_minutes_sql('dataset_id = %s'), '')}",
+            [dataset_id, dataset_id],
         )
         _project_days_recompute(cursor, project_ids=project_ids)
         for table in ALL_TABLES.values():
