@@ -15,7 +15,7 @@ import argparse
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +132,13 @@ def main() -> None:
             seconds, points = _append_stage(payloads, credentials.dataset_ids["profile"]), args.points
         else:
             postgres_before = _postgres_cpu()
-            with _statement_times() as times:
+            timing: AbstractContextManager[dict[str, list[float]]] = _statement_times() if args.statements else nullcontext({})
+            with timing as times:
                 seconds, points = _drain_stage()
             postgres_ms = (_postgres_cpu() - postgres_before) * 1e6 / max(points, 1)
             print(f"  PostgreSQL backend CPU: {postgres_ms:.1f} ms per 1,000 points", flush=True)
-            if args.statements:
-                for text, (spent, count) in sorted(times.items(), key=lambda item: -item[1][0])[:12]:
-                    print(f"  {spent * 1e6 / max(points, 1):6.2f} ms per 1,000 points, {count:4d}x  {text}", flush=True)
+            for text, (spent, count) in sorted(times.items(), key=lambda item: -item[1][0])[:12]:
+                print(f"  {spent * 1e6 / max(points, 1):6.2f} ms per 1,000 points, {count:4d}x  {text}", flush=True)
         print(f"{stage}: {points} points in {seconds:.2f}s = {points / seconds:,.0f} points/s", flush=True)
         if profiler:
             profiler.stop()
