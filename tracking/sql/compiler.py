@@ -553,12 +553,12 @@ class Compiler:
         dataset = self._dataset(name, node)
         self.used_dataset_ids.add(dataset.id)
         pg_alias = self.new_alias("t")
+        floor = self.time_floor[1] if self.time_floor is not None and node is self.time_floor[0] else None
         if self.plan is not None and self.plan.dataset.id == dataset.id:
-            source, sql = self.plan.dataset_source(self, visible_name=visible_name, pg_alias=pg_alias)
+            source, sql = self.plan.dataset_source(self, visible_name=visible_name, pg_alias=pg_alias, floor=floor)
             scope.sources.append(source)
             return sql
         scope.sources.append(self._dataset_source(dataset, visible_name=visible_name, pg_alias=pg_alias))
-        floor = self.time_floor[1] if self.time_floor is not None and node is self.time_floor[0] else None
         return f"({self._dataset_sql(dataset, floor=floor)}) AS {pg_alias}"
 
     def _virtual_sql(self, table: VirtualTable) -> str:

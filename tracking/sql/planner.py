@@ -23,6 +23,7 @@ compile unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlglot import exp
 
@@ -54,6 +55,8 @@ class ProjectionPlan:
     dataset: DatasetRef
     sources: dict[str, Source] = field(default_factory=dict)
     edges: list[str] = field(default_factory=list)
+    #: Per read of the dataset, the constant day no point its WHERE keeps is before (``translate.time_floor``), or None.
+    floors: list[datetime | None] = field(default_factory=list)
 
     # ---- the source ------------------------------------------------------------
 
@@ -61,8 +64,11 @@ class ProjectionPlan:
     def sentinel(alias: str, column: str) -> str:
         return f'{alias}."?{column}"'
 
-    def dataset_source(self, c: ExpressionCompiler, *, visible_name: str, pg_alias: str) -> tuple[Source, str]:
+    def dataset_source(
+        self, c: ExpressionCompiler, *, visible_name: str, pg_alias: str, floor: datetime | None = None
+    ) -> tuple[Source, str]:
         """The projection as a FROM item; its SQL (``PLACEHOLDER``) is filled in once every edge is known."""
+        self.floors.append(floor)
         types = {"timestamp": "DateTime", "_sample_interval": "UInt32", INDEX_COLUMN: "String"}
         types.update({blob: "String" for blob in BLOB_COLUMNS})
         types.update({double: "Float64" for double in DOUBLE_COLUMNS})
@@ -94,6 +100,12 @@ class ProjectionPlan:
           function that is not leakproof, so under the reader role's row-level security it
           was a filter after the policy instead of an index condition (the raw arm read every
           point from the bucket's start to now through the index).
+        - When every read of the dataset has a time floor (``translate.time_floor``: a
+          constant day before any point its WHERE keeps), the raw arm is bounded by it too, so
+          PostgreSQL prunes the day partitions as it plans instead of planning all of them for
+          the one the ragged bucket lies in (the seed's requests by path at 1M points: 0.77 ->
+          0.29 ms of planning). Every read shares the raw arm, so one read without a floor
+          leaves it unbounded.
 
         EXPLAIN ANALYZE at 10M points (TIMING OFF, median of 9): that query 23 -> 14 ms.
         """
@@ -114,12 +126,14 @@ class ProjectionPlan:
             for edge in edges
         )
         raw = ['"timestamp"', *(f"coalesce({d}, '')" for d in spec.dimensions), *point_measures_sql(spec)]
+        floors = [moment for moment in self.floors if moment is not None]
+        floor = f' AND "timestamp" >= {c.param(min(floors), "timestamptz")}' if floors and len(floors) == len(self.floors) else ""
         return (
             f'SELECT * FROM ({rows}, p.projection_id AS "_projection_id", true AS "_projected" FROM public.{TABLE} AS p '
             f"UNION ALL SELECT {', '.join(raw)}, {projection_id}, false "
             f"FROM (SELECT DISTINCT e, e + {grain} AS e_end FROM unnest(ARRAY[{ragged}]) AS e) AS r "
             f'JOIN public.tracking_datapoint ON "timestamp" >= r.e AND "timestamp" < r.e_end '
-            f"WHERE dataset_id = {c.param(self.dataset.id, 'bigint')}) AS u "
+            f"WHERE dataset_id = {c.param(self.dataset.id, 'bigint')}{floor}) AS u "
             f'WHERE (NOT u."_projected" OR u."_projection_id" = {projection_id}) '
             f'AND (NOT u."_projected" OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
         )

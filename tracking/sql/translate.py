@@ -370,7 +370,9 @@ def _translate(
         dataset = next(dataset for dataset in datasets if dataset.id == spec.dataset_id)
         plan = ProjectionPlan(spec=spec, dataset=dataset)
         try:
-            return _compile(statement, datasets=datasets, bound=bound, database=database, output_format=output_format, plan=plan)
+            return _compile(
+                statement, datasets=datasets, bound=bound, database=database, output_format=output_format, plan=plan, floor=floor
+            )
         except (NotCovered, SqlError):
             continue
     return raw

@@ -10,11 +10,13 @@ per-row time expression (the ragged buckets are computed once).
 import datetime as dt
 import json
 import random
+import re
 
 from django.db import connection
 
 from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.sql.support import Point, partitions_for, points_insert
+from tracking import db as tracking_db
 from tracking.projections.services import projection_backfill, projection_create
 from tracking.sql.engine import _project_catalog, sql_parse
 from tracking.sql.schema import DATASET_IDS_SETTING, ROLE
@@ -32,7 +34,8 @@ def _nodes(node: dict, parent: dict | None = None):
         yield from _nodes(child, node)
 
 
-def test_a_projection_read_is_flattened_into_the_append_and_its_ragged_buckets_computed_once(db, sql_partitions):
+def _pair_projection_project():
+    """A project whose dataset ``web`` has 200 points over the last two days and a ready (method, path) projection."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT date_trunc('second', transaction_timestamp())")
         now = cursor.fetchone()[0]
@@ -47,8 +50,17 @@ def test_a_projection_read_is_flattened_into_the_append_and_its_ragged_buckets_c
     points_insert(dataset=dataset, points=points)
     projection = projection_create(dataset=dataset, name="pair", dimensions=["blob1", "blob2"], doubles=["double1", "double2"])
     assert projection_backfill(projection_id=projection.id) is True
+    return project, dataset
+
+
+def _translate(project, sql: str):
     clock, datasets, projections = _project_catalog(project)
-    translation = sql_translate(statement=sql_parse(sql=S1, default_format="JSON"), datasets=datasets, projections=projections, now=clock)
+    return sql_translate(statement=sql_parse(sql=sql, default_format="JSON"), datasets=datasets, projections=projections, now=clock), clock
+
+
+def test_a_projection_read_is_flattened_into_the_append_and_its_ragged_buckets_computed_once(db, sql_partitions):
+    project, dataset = _pair_projection_project()
+    translation, _ = _translate(project, S1)
     assert translation.plan == "projection=pair"
 
     with connection.cursor() as cursor:
@@ -65,3 +77,38 @@ def test_a_projection_read_is_flattened_into_the_append_and_its_ragged_buckets_c
     assert parent["Node Type"] == "Append"
     assert "projection_id = " in node["Index Cond"]
     assert "date_bin" not in node["Index Cond"] + node.get("Filter", "")
+
+
+def _partitions_planned(translation) -> int:
+    """Day partitions in the plan: those the executor scans and those it removed at start-up (``NOW()``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + translation.sql, translation.params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    removed = sum(int(found) for found in re.findall(r"Subplans Removed: (\d+)", plan))
+    return len(set(re.findall(r"\bon (tracking_datapoint_p\d{8})\b", plan))) + removed
+
+
+def test_the_raw_edge_of_a_now_window_plans_only_the_partitions_from_its_time_floor(db, sql_partitions):
+    """S1's ragged bucket is read raw; with the window's time floor as a constant PostgreSQL plans the day
+    partitions from the floor on, not every partition for the executor to remove."""
+    project, _ = _pair_projection_project()
+    translation, clock = _translate(project, S1)
+
+    assert translation.plan == "projection=pair"
+    floor = tracking_db.partition_name((clock - dt.timedelta(hours=24, days=1)).date())
+    partitions = tracking_db.partition_list()
+    assert _partitions_planned(translation) == len([name for name in partitions if name >= floor]) < len(partitions)
+
+
+def test_a_subquery_reading_the_dataset_without_a_floor_leaves_the_shared_raw_edge_unbounded(db, sql_partitions):
+    """Every read of the dataset shares the raw edge arm, the subquery's 30-day edge too: no floor (the only
+    time constant a translation binds) bounds it."""
+    project, _ = _pair_projection_project()
+    translation, _ = _translate(
+        project,
+        "SELECT blob2, sum(double2) FROM web WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 IN "
+        "(SELECT blob1 FROM web WHERE timestamp > NOW() - INTERVAL '30' DAY GROUP BY blob1) GROUP BY blob2",
+    )
+
+    assert translation.plan == "projection=pair"
+    assert [value for value in translation.params.values() if isinstance(value, dt.datetime)] == []
