@@ -19,6 +19,7 @@ from sqlglot.tokens import TokenType
 from tracking.projections.db import Spec
 from tracking.sql.compiler import Compiler, interval_parts
 from tracking.sql.errors import SqlError, sql_error_at
+from tracking.sql.introspection import DEFAULT_DATABASE
 from tracking.sql.ir import DatasetRef, ShowStatement, Translation
 from tracking.sql.planner import PLACEHOLDER, NotCovered, ProjectionPlan
 
@@ -361,8 +362,8 @@ def _translate(
     now: datetime | None,
 ) -> Translation:
     floor = time_floor(statement, now=now)
-    raw = _compile(statement, datasets=datasets, bound=bound, database=database, output_format=output_format, floor=floor)
-    candidates = (projections or {}).get(raw.dataset_ids[0], []) if len(raw.dataset_ids) == 1 else []
+    dataset_id = _dataset_read(statement, datasets, database=database) if projections else None
+    candidates = (projections or {}).get(dataset_id, []) if dataset_id is not None else []
     window = time_window_seconds(statement, now=datetime.now(UTC)) if candidates and cheapest else None
     for spec in candidates:
         if window is not None and window <= spec.grain:
@@ -370,12 +371,37 @@ def _translate(
         dataset = next(dataset for dataset in datasets if dataset.id == spec.dataset_id)
         plan = ProjectionPlan(spec=spec, dataset=dataset)
         try:
-            return _compile(
+            translation = _compile(
                 statement, datasets=datasets, bound=bound, database=database, output_format=output_format, plan=plan, floor=floor
             )
         except (NotCovered, SqlError):
             continue
-    return raw
+        if translation.dataset_ids == [spec.dataset_id]:
+            return translation
+    return _compile(statement, datasets=datasets, bound=bound, database=database, output_format=output_format, floor=floor)
+
+
+def _dataset_read(statement: exp.Expression, datasets: list[DatasetRef], *, database: str) -> int | None:
+    """The dataset a statement's table names point to when they point to exactly one, else None.
+
+    A guess from the names alone (a CTE may shadow a dataset), which the projection's compile
+    confirms: its reads must be of that dataset only. It spares the raw compile that used to
+    come first to find the dataset, a third of S1's translation.
+    """
+    exact = {dataset.name: dataset.id for dataset in datasets}
+    folded: dict[str, list[int]] = {}
+    for dataset in datasets:
+        folded.setdefault(dataset.name.lower(), []).append(dataset.id)
+    found = set()
+    for table in statement.find_all(exp.Table):
+        if (table.args["db"].name if table.args.get("db") is not None else database) != DEFAULT_DATABASE:
+            continue
+        name = table.name
+        if name in exact:
+            found.add(exact[name])
+        elif len(folded.get(name.lower(), [])) == 1:
+            found.add(folded[name.lower()][0])
+    return found.pop() if len(found) == 1 else None
 
 
 def _compile(

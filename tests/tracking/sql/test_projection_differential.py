@@ -301,6 +301,10 @@ def _count_points(dataset_id: int, *, before: dt.datetime | None = None, path: s
         ("SELECT blob1 FROM web WHERE blob1 = 'GET' ORDER BY blob1 LIMIT 3", "raw"),
         ("SELECT count() AS n FROM (SELECT blob1 FROM web)", "raw"),
         ("SELECT blob1, count() AS n FROM web WHERE toHour(timestamp) = 3 GROUP BY blob1 ORDER BY blob1", "raw"),
+        # The dataset is found by its table names before compiling: case-folded as the compiler resolves them, and a
+        # CTE that shadows the name with no read of the dataset behind it runs raw.
+        ("SELECT blob1, count() AS n FROM WEB GROUP BY blob1 ORDER BY blob1", "projection=hourly"),
+        ("WITH web AS (SELECT name AS blob1 FROM system.tables) SELECT count() AS n FROM web", "raw"),
     ],
 )
 def test_what_a_projection_does_not_keep_runs_raw_with_the_same_answer(sql_partitions, isolated_stream, sql, plan):
