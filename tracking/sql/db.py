@@ -225,27 +225,27 @@ def sql_catalog(*, project_id: int) -> tuple[datetime | None, list[tuple[int, st
     One round trip for what the planner needs, read on every query and never cached: a
     dataset that ingest created a moment ago is queryable at once, and a projection dropped
     or reset is never read again. Raw SQL rather than the ORM: compiling the aggregate took
-    longer than running it.
+    longer than running it. One row per dataset and projection, grouped here: aggregating
+    them into JSON in the query took twice as long (0.27 against 0.15 ms a query).
     """
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT d.id, d.name, d.labels::text,
-                   coalesce(json_agg(json_build_array(p.id, p.grain, p.dimensions, p.doubles, p.name)
-                                     ORDER BY cardinality(p.dimensions), cardinality(p.doubles), p.grain, p.name COLLATE "C")
-                            FILTER (WHERE p.id IS NOT NULL), '[]')::text,
-                   transaction_timestamp()
+            SELECT d.id, d.name, d.labels::text, p.id, p.grain, p.dimensions, p.doubles, p.name, transaction_timestamp()
             FROM tracking_dataset d
             LEFT JOIN tracking_projection p ON p.dataset_id = d.id AND p.state = %s
             WHERE d.project_id = %s
-            GROUP BY d.id
-            ORDER BY d.name
+            ORDER BY d.name, d.id, cardinality(p.dimensions), cardinality(p.doubles), p.grain, p.name COLLATE "C"
             """,
             [ProjectionState.READY, project_id],
         )
         rows = cursor.fetchall()
-    now = rows[0][4] if rows else None
-    return now, [(i, name, json.loads(labels) or {}, json.loads(ready)) for i, name, labels, ready, _ in rows]
+    datasets: dict[int, tuple[int, str, dict[str, Any], list[list[Any]]]] = {}
+    for dataset_id, name, labels, projection_id, grain, dimensions, doubles, projection_name, _ in rows:
+        dataset = datasets.setdefault(dataset_id, (dataset_id, name, json.loads(labels) or {}, []))
+        if projection_id is not None:
+            dataset[3].append([projection_id, grain, dimensions, doubles, projection_name])
+    return (rows[0][8] if rows else None), list(datasets.values())
 
 
 def _sql_error_from(error: psycopg.Error | None) -> SqlError:
