@@ -12,7 +12,7 @@ only identifiers this module generated.
 import json
 import math
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +73,15 @@ AGGREGATE_BUDGET_PARAM = "aggregate_budget"
 # the palloc chunk header); it also caps the rows the gate reads. bench/aggregates.py measures
 # the backend against the bytes so counted (docs/sql.md, "Bounded memory").
 VALUE_OVERHEAD_BYTES = 32
+
+
+@dataclass(frozen=True)
+class OrderTerm:
+    """One ORDER BY key, compiled, with its direction and NULL placement."""
+
+    typed: Typed
+    desc: bool
+    nulls_first: bool
 
 
 class Compiler:
@@ -319,15 +328,21 @@ class Compiler:
             where_condition = ""
         if self.plan is not None and self.plan.reads(scope) and (not aggregate or len(scope.sources) > 1):
             raise NotCovered("a projection answers only an aggregating SELECT over the dataset alone")
-        order_sql = ""
+        terms = []
         if not (aggregate and group is None):
-            order_sql = self.order_by(_without_hoisting(scope, "ORDER BY"), node, select_items=compiled_items)
+            terms = self.order_terms(_without_hoisting(scope, "ORDER BY"), node, select_items=compiled_items)
+        order_sql = self._order_sql(terms)
         limit_sql = self.limit_offset(node)
         where_sql = self.aggregate_gate(scope, from_sql, where_condition)
         distinct = node.args.get("distinct")
         if distinct is not None and distinct.args.get("on"):
             raise sql_error_at("DISTINCT ON is not supported", node)
-        outputs = ", ".join(f'{self.output(typed)} AS "c{i}"' for i, (_, typed) in enumerate(compiled_items))
+        plain_outputs = [self.output(typed) for _, typed in compiled_items]
+        outputs = ", ".join(f'{sql} AS "c{i}"' for i, sql in enumerate(plain_outputs))
+        if count_window and group is not None and terms:
+            grouped = f"{from_sql}{where_sql}{group_sql}{having_sql}"
+            sql = prefix + self._sorted_groups(outputs=plain_outputs, grouped=grouped, terms=terms, limit_sql=limit_sql)
+            return Compiled(sql, [(name, typed) for name, typed in compiled_items])
         if count_window:
             outputs += ', count(*) OVER () AS "rows_before_limit"'
         keyword = "SELECT DISTINCT " if distinct is not None else "SELECT "
@@ -412,24 +427,53 @@ class Compiler:
             raise sql_error_at(f"Positional argument {index} is out of range", node)
         return items[index - 1][1]
 
-    def order_by(self, scope: Scope, node: exp.Expression, *, select_items: list[tuple[str, Typed]] | None) -> str:
+    def order_terms(self, scope: Scope, node: exp.Expression, *, select_items: list[tuple[str, Typed]] | None) -> list[OrderTerm]:
         order = node.args.get("order")
-        if order is None:
-            return ""
-        parts = []
-        for ordered in order.expressions:
+        terms = []
+        for ordered in order.expressions if order is not None else []:
             if ordered.args.get("with_fill"):
                 raise sql_error_at("ORDER BY ... WITH FILL is not supported", ordered)
             typed = self._positional(ordered.this, select_items) or self.expr(scope, ordered.this)
-            parts.append(
-                self._order_item(
-                    typed,
-                    desc=bool(ordered.args.get("desc")),
-                    nulls_first=bool(ordered.args.get("nulls_first")),
-                    nan_last=True,
-                )
-            )
-        return " ORDER BY " + ", ".join(parts)
+            terms.append(OrderTerm(typed, desc=bool(ordered.args.get("desc")), nulls_first=bool(ordered.args.get("nulls_first"))))
+        return terms
+
+    def order_by(self, scope: Scope, node: exp.Expression, *, select_items: list[tuple[str, Typed]] | None) -> str:
+        terms = self.order_terms(scope, node, select_items=select_items)
+        return self._order_sql(terms)
+
+    def _order_sql(self, terms: list[OrderTerm]) -> str:
+        if not terms:
+            return ""
+        items = [self._order_item(term.typed, desc=term.desc, nulls_first=term.nulls_first, nan_last=True) for term in terms]
+        return " ORDER BY " + ", ".join(items)
+
+    def _sorted_groups(
+        self, *, outputs: list[str], grouped: str, terms: list[OrderTerm], limit_sql: str
+    ) -> str:
+        """The top groups of a grouping SELECT with a LIMIT, sorted and counted over its output columns.
+
+        ``grouped`` is the SELECT's FROM to HAVING. Sorting the groups in the same SELECT
+        evaluated each sort key again above ``count(*) OVER ()`` (the seed's requests by path
+        turned every group's exact sum into a float three times); over a subquery each key is a
+        column computed once per group (EXPLAIN ANALYZE at 1M points: 3.80 -> 3.49 ms). A key
+        that is an output column is not repeated.
+        """
+        alias = self.new_alias("g")
+        keys: list[str] = []
+        order: list[OrderTerm] = []
+        for term in terms:
+            value = self.value(term.typed)
+            column = next((f'"c{i}"' for i, sql in enumerate(outputs) if sql == value), None)
+            if column is None:
+                column = f'"k{len(keys)}"'
+                keys.append(f", {value} AS {column}")
+            order.append(OrderTerm(Typed(f"{alias}.{column}", term.typed.type), desc=term.desc, nulls_first=term.nulls_first))
+        inner = ", ".join(f'{sql} AS "c{i}"' for i, sql in enumerate(outputs)) + "".join(keys)
+        columns = ", ".join(f'{alias}."c{i}"' for i in range(len(outputs)))
+        return (
+            f'SELECT {columns}, count(*) OVER () AS "rows_before_limit" FROM (SELECT {inner}{grouped}) AS {alias}'
+            f"{self._order_sql(order)}{limit_sql}"
+        )
 
     def limit_offset(self, node: exp.Expression) -> str:
         sql = ""

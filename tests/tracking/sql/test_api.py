@@ -194,6 +194,31 @@ def test_json_output_has_clickhouse_shape_and_encoding(client: Client, loaded: L
     assert (limited["rows"], limited["rows_before_limit_at_least"]) == (3, 240)
 
 
+@pytest.mark.parametrize(
+    "order",
+    [
+        "n DESC, blob1",
+        "n > 3 DESC, length(blob1) DESC, 1",
+        "avg(double1) DESC, blob1 DESC",
+        "2, blob1",
+    ],
+)
+def test_a_grouped_limit_returns_the_first_groups_of_the_unlimited_order_and_counts_them_all(
+    order: str, client: Client, loaded: LoadedProject
+) -> None:
+    """Top groups are sorted over a subquery of the groups (``Compiler._sorted_groups``): the same rows as the head of
+    the query without LIMIT, whether the ORDER BY names an output, an expression of one, or neither."""
+    key = key_for(loaded.project, "read").secret
+    query = f"SELECT blob1, count() AS n FROM weather GROUP BY blob1 ORDER BY {order}"
+
+    everything = sql_post(client, key, query).json()
+    limited = sql_post(client, key, f"{query} LIMIT 2").json()
+
+    assert everything["rows"] > 2
+    assert limited["data"] == everything["data"][:2]
+    assert (limited["rows"], limited["rows_before_limit_at_least"]) == (2, everything["rows"])
+
+
 @pytest.mark.django_db(transaction=True)
 def test_points_written_through_the_ingest_api_answer_like_clickhouse(
     client: Client, partitions: None, seed_data: SeedData, chdb_engine: object
