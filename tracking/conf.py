@@ -49,6 +49,11 @@ class TrackingSettings:
         return django_settings.TRACKING_DRAIN_TIME_BUDGET_SECONDS
 
     @property
+    def DRAIN_STATISTICS_SECONDS(self) -> float:
+        """How often a busy drain refreshes planner statistics between its batches (``buffer_drain``)."""
+        return django_settings.TRACKING_DRAIN_STATISTICS_SECONDS
+
+    @property
     def CLAIM_IDLE_MS(self) -> int:
         """How long an entry may sit unacknowledged before another worker takes it over."""
         return django_settings.TRACKING_CLAIM_IDLE_MS

@@ -285,9 +285,17 @@ def entries_store(*, entries: list[buffer.BufferEntry], known_partitions: set[st
 
 
 def buffer_drain(*, time_budget: float | None = None, block_ms: int = 200) -> DrainResult:
-    """Move buffered batches into PostgreSQL until the buffer is empty or the budget is spent."""
+    """Move buffered batches into PostgreSQL until the buffer is empty or the budget is spent.
+
+    Every ``DRAIN_STATISTICS_SECONDS`` between batches it also refreshes planner statistics
+    (ANALYZE only, bounded, skipped while another refresher holds the lock). A bulk load keeps
+    every worker process draining for its whole budget, and the refresh task the drains ask for
+    waited in the queue behind them: on the 1M-point load through the API nothing was analyzed
+    until the load had ended, and the first queries after it were planned from no statistics.
+    """
     budget = tracking_settings.DRAIN_TIME_BUDGET_SECONDS if time_budget is None else time_budget
     deadline = time.monotonic() + budget
+    statistics_due = time.monotonic() + tracking_settings.DRAIN_STATISTICS_SECONDS
     consumer = buffer.consumer_name()
     buffer.buffer_ensure_group()
     known_partitions = set(db.partition_list())
@@ -303,6 +311,10 @@ def buffer_drain(*, time_budget: float | None = None, block_ms: int = 200) -> Dr
         total_entries += result.entries
         total_points += result.points
         total_dead += result.dead_letters
+        if total_points and time.monotonic() >= statistics_due:
+            db.statistics_publish()
+            statistics_refresh(vacuum=False)
+            statistics_due = time.monotonic() + tracking_settings.DRAIN_STATISTICS_SECONDS
     if total_points:
         db.statistics_publish()
     if total_entries:
@@ -394,7 +406,7 @@ def ledger_prune(*, now: datetime) -> int:
     return db.ledger_prune(before=now - timedelta(days=7), limit=100_000)
 
 
-def statistics_refresh(*, max_tables: int | None = None) -> list[str]:
+def statistics_refresh(*, max_tables: int | None = None, vacuum: bool = True) -> list[str]:
     """ANALYZE the partitions, rollup tiers and partitioned parent whose statistics are stale,
     then VACUUM the tables autovacuum leaves alone.
 
@@ -406,7 +418,8 @@ def statistics_refresh(*, max_tables: int | None = None) -> list[str]:
     seed queries right after a bulk load through the API were planned from older statistics
     (three of them 4-8x chdb instead of 0.8-2.5x, docs/benchmarks.md). One refresher at a time
     (an advisory lock); neither blocks inserts. Call outside a transaction. Returns the tables
-    analyzed, then those vacuumed.
+    analyzed, then those vacuumed. ``vacuum=False`` only analyzes: a drain refreshing between
+    its batches leaves the VACUUMs, which may take long, to the refresh task.
     """
     limit = tracking_settings.ANALYZE_MAX_TABLES if max_tables is None else max_tables
     if not db.statistics_lock_try():
@@ -419,7 +432,7 @@ def statistics_refresh(*, max_tables: int | None = None) -> list[str]:
             stale = [name for name in stale if not name.startswith(db.PARTITION_PREFIX)]
         for name in stale:
             db.relation_analyze(name)
-        vacuumed = db.vacuum_due(min_dead=rows, fraction=fraction, limit=limit - len(stale)) if len(stale) < limit else []
+        vacuumed = db.vacuum_due(min_dead=rows, fraction=fraction, limit=limit - len(stale)) if vacuum and len(stale) < limit else []
         for name in vacuumed:
             db.relation_vacuum(name)
         return stale + vacuumed

@@ -55,6 +55,20 @@ def test_a_bulk_write_leaves_the_parent_and_its_partition_analyzed(client, write
     assert statistics_refresh() == []
 
 
+def test_a_drain_analyzes_what_it_wrote_between_its_batches_without_waiting_for_the_refresh_task(
+    client, write_key, partitions, settings
+):
+    """A bulk load keeps the drains busy for their whole budget; the refresh task waits behind them in the queue."""
+    settings.TRACKING_DRAIN_STATISTICS_SECONDS = 0
+    while statistics_refresh(max_tables=50):
+        pass
+    post_bulk(client, write_key)
+
+    assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
+
+    assert reltuples(db.TABLE) == points_in_table()
+
+
 @pytest.fixture(params=["behind the points", "past the points"])
 def coarse_watermark(request) -> str:
     """Where the coarse tiers' watermark stands decides which tiers a drain changes: behind the
@@ -71,6 +85,8 @@ def coarse_watermark(request) -> str:
 
 
 def test_each_refresh_analyzes_at_most_its_bound_and_the_next_one_goes_on(client, write_key, partitions, coarse_watermark):
+    while statistics_refresh(max_tables=50):
+        pass
     post_bulk(client, write_key)
     buffer_drain(time_budget=5, block_ms=10)
 
