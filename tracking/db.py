@@ -306,9 +306,12 @@ def statistics_publish() -> None:
             cursor.execute("SELECT pg_stat_force_next_flush()")
 
 
-def relation_analyze(name: str) -> None:
+def relation_analyze(name: str, *, skip_locked: bool = False) -> None:
+    """``skip_locked``: skip the table (or every partition of the parent) rather than wait for a
+    conflicting lock, such as an operator's VACUUM of it."""
+    statement = "ANALYZE (SKIP_LOCKED) {}" if skip_locked else "ANALYZE {}"
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+        cursor.execute(sql.SQL(statement).format(sql.Identifier(name)))
 
 
 STATISTICS_LOCK = 0x6D656175_78737461  # an arbitrary advisory-lock key: one statistics refresher at a time

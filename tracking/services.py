@@ -313,7 +313,7 @@ def buffer_drain(*, time_budget: float | None = None, block_ms: int = 200) -> Dr
         total_dead += result.dead_letters
         if total_points and time.monotonic() >= statistics_due:
             db.statistics_publish()
-            statistics_refresh(vacuum=False)
+            statistics_refresh(vacuum=False, skip_locked=True)
             statistics_due = time.monotonic() + tracking_settings.DRAIN_STATISTICS_SECONDS
     if total_points:
         db.statistics_publish()
@@ -406,7 +406,7 @@ def ledger_prune(*, now: datetime) -> int:
     return db.ledger_prune(before=now - timedelta(days=7), limit=100_000)
 
 
-def statistics_refresh(*, max_tables: int | None = None, vacuum: bool = True) -> list[str]:
+def statistics_refresh(*, max_tables: int | None = None, vacuum: bool = True, skip_locked: bool = False) -> list[str]:
     """ANALYZE the partitions, rollup tiers and partitioned parent whose statistics are stale,
     then VACUUM the tables autovacuum leaves alone.
 
@@ -419,7 +419,9 @@ def statistics_refresh(*, max_tables: int | None = None, vacuum: bool = True) ->
     (three of them 4-8x chdb instead of 0.8-2.5x, docs/benchmarks.md). One refresher at a time
     (an advisory lock); neither blocks inserts. Call outside a transaction. Returns the tables
     analyzed, then those vacuumed. ``vacuum=False`` only analyzes: a drain refreshing between
-    its batches leaves the VACUUMs, which may take long, to the refresh task.
+    its batches leaves the VACUUMs, which may take long, to the refresh task; ``skip_locked``
+    skips a table someone else holds a conflicting lock on (a VACUUM outside the product),
+    so the drain never waits for one.
     """
     limit = tracking_settings.ANALYZE_MAX_TABLES if max_tables is None else max_tables
     if not db.statistics_lock_try():
@@ -431,7 +433,7 @@ def statistics_refresh(*, max_tables: int | None = None, vacuum: bool = True) ->
             # ANALYZE of the partitioned parent also analyzes every partition.
             stale = [name for name in stale if not name.startswith(db.PARTITION_PREFIX)]
         for name in stale:
-            db.relation_analyze(name)
+            db.relation_analyze(name, skip_locked=skip_locked)
         vacuumed = db.vacuum_due(min_dead=rows, fraction=fraction, limit=limit - len(stale)) if vacuum and len(stale) < limit else []
         for name in vacuumed:
             db.relation_vacuum(name)
