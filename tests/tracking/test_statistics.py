@@ -7,7 +7,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.support.processes import process_kill, test_database_url, wait_until, worker_start
+from tests.support import processes
+from tests.support.processes import process_kill, wait_until, worker_start
 from tests.tracking.helpers import post_points
 from tracking import db
 from tracking.rollups.db import WATERMARK_TABLE, watermark_read
@@ -77,7 +78,7 @@ def test_a_drain_skips_analyzing_a_table_locked_by_someone_else_instead_of_waiti
     while statistics_refresh(max_tables=50):
         pass
     post_bulk(client, write_key)
-    other = psycopg.connect(test_database_url(), autocommit=False)
+    other = psycopg.connect(processes.test_database_url(), autocommit=False)
     try:
         other.execute(f"LOCK TABLE {db.TABLE} IN SHARE UPDATE EXCLUSIVE MODE")
         with connection.cursor() as cursor:
