@@ -273,6 +273,12 @@ def rows_delete_between(*, start: datetime, end: datetime) -> int:
         return int(cursor.rowcount)
 
 
+def rows_analyze() -> None:
+    """Planner statistics of every projection's rows, skipped while another session holds a conflicting lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE (SKIP_LOCKED) {TABLE}")
+
+
 def rows_prune_orphans() -> int:
     """Rows whose projection is gone (a delete that bypassed the ORM's signals)."""
     with connection.cursor() as cursor:

@@ -236,10 +236,18 @@ def projection_backfill_step(*, projection_id: int, chunk: timedelta = BACKFILL_
 
 
 def projection_backfill(*, projection_id: int, max_steps: int | None = None) -> bool:
-    """Run backfill steps until ready (or ``max_steps``); True when ready."""
+    """Run backfill steps until ready (or ``max_steps``); True when ready.
+
+    A projection this call made ready has its rows analyzed at once: queries use it from then on,
+    and the rows a backfill writes in one go (4.3M for the two defaults over 10M points) would
+    otherwise be planned from the statistics of before until the next refresh.
+    """
+    backfilling = Projection.objects.filter(pk=projection_id, state=ProjectionState.BACKFILLING).exists()
     steps = 0
     while max_steps is None or steps < max_steps:
         if projection_backfill_step(projection_id=projection_id):
+            if backfilling:
+                db.rows_analyze()
             return True
         steps += 1
     return False

@@ -147,6 +147,31 @@ def test_a_projection_of_stored_points_backfills_in_resumable_steps(db, partitio
     assert rows_of(projection) == raw_rows(projection)
 
 
+def _rows_planned_and_stored() -> tuple[float, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT reltuples FROM pg_class WHERE oid = '{projection_db.TABLE}'::regclass")
+        planned = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM {projection_db.TABLE}")
+        return planned, cursor.fetchone()[0]
+
+
+def test_a_backfill_that_makes_a_projection_ready_analyzes_its_rows(db, partitions):
+    """Queries use the projection from then on: its rows are not planned from the statistics of before."""
+    dataset = DatasetFactory()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    points_insert(dataset=dataset, points=[Point(start + timedelta(minutes=7 * i), "", [f"k{i}"], [1.0]) for i in range(400)])
+    projection = projection_create(dataset=dataset, name="by_key", dimensions=["blob1"], doubles=["double1"], grain=60)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {projection_db.TABLE}")
+    before, _ = _rows_planned_and_stored()
+
+    assert projection_backfill(projection_id=projection.id) is True
+
+    planned, stored = _rows_planned_and_stored()
+    assert stored >= before + 400
+    assert planned == stored
+
+
 def test_deleted_points_and_retention_recompute_the_buckets_they_touched(db, partitions):
     dataset = DatasetFactory(retention_days=2)
     now = datetime.now(UTC)
