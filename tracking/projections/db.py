@@ -196,9 +196,11 @@ def projection_apply_staged(*, spec: Spec, derived: Sequence[Spec] = ()) -> None
     ]
     with_clause = f"WITH base ({', '.join(columns)}) AS MATERIALIZED ({select}){''.join(', ' + i for i in inserts)} "
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_sort = off; SET LOCAL jit = off")
-        cursor.execute(f"{with_clause}INSERT INTO {TABLE} ({', '.join(columns)}) SELECT * FROM base ORDER BY {_key_positions(spec)}")
-        cursor.execute("RESET enable_sort; RESET jit")
+        cursor.execute(
+            f"SET LOCAL enable_sort = off; SET LOCAL jit = off; "
+            f"{with_clause}INSERT INTO {TABLE} ({', '.join(columns)}) SELECT * FROM base ORDER BY {_key_positions(spec)}; "
+            "RESET enable_sort; RESET jit"
+        )
 
 
 def projection_recompute(*, spec: Spec, start: datetime, end: datetime) -> int:

@@ -75,6 +75,16 @@ AGGREGATE_BUDGET_PARAM = "aggregate_budget"
 VALUE_OVERHEAD_BYTES = 32
 
 
+def dataset_named(datasets: dict[str, DatasetRef], name: str) -> DatasetRef | None:
+    """The dataset a table name reads: its exact name, else the only one equal to it ignoring case."""
+    dataset = datasets.get(name)
+    if dataset is None:
+        folded = [candidate for key, candidate in datasets.items() if key.lower() == name.lower()]
+        if len(folded) == 1:
+            dataset = folded[0]
+    return dataset
+
+
 @dataclass(frozen=True)
 class OrderTerm:
     """One ORDER BY key, compiled, with its direction and NULL placement."""
@@ -616,11 +626,7 @@ class Compiler:
         return Source(name=visible_name, columns=columns, star=[name for name, _ in table.columns])
 
     def _dataset(self, name: str, node: exp.Expression) -> DatasetRef:
-        dataset = self.datasets.get(name)
-        if dataset is None:
-            folded = [candidate for key, candidate in self.datasets.items() if key.lower() == name.lower()]
-            if len(folded) == 1:
-                dataset = folded[0]
+        dataset = dataset_named(self.datasets, name)
         if dataset is None:
             raise sql_error_at(f"Unknown table {name}: not a dataset of this project", node)
         return dataset
