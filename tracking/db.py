@@ -314,19 +314,26 @@ def relation_analyze(name: str, *, skip_locked: bool = False) -> None:
         cursor.execute(sql.SQL(statement).format(sql.Identifier(name)))
 
 
-STATISTICS_LOCK = 0x6D656175_78737461  # an arbitrary advisory-lock key: one statistics refresher at a time
+# Arbitrary advisory-lock keys. ANALYZE and VACUUM have one each: a refresher's VACUUM of a
+# bloated tier can take minutes, and under a single lock every drain and beat run in that time
+# skipped its ANALYZEs, so the queries after a bulk load were planned from no statistics.
+ANALYZE_LOCK = 0x6D656175_78737461
+VACUUM_LOCK = 0x6D656175_76616375
 
 
-def statistics_lock_try() -> bool:
+def statistics_lock_take(key: int, *, wait: bool = False) -> bool:
+    """A session-level advisory lock; ``wait`` blocks until it is free instead of giving up."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [STATISTICS_LOCK])
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+            return True
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
         return bool(cursor.fetchone()[0])
 
 
-def statistics_lock_release() -> None:
+def statistics_lock_release(key: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [STATISTICS_LOCK])
-
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 STORAGE_VIEW = "tracking_dataset_storage"

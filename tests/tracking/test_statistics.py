@@ -1,19 +1,26 @@
 """Planner statistics are the product's job: partitions, rollup tiers and the parent stay analyzed."""
 
+import io
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 
+from tests.factories import DatasetFactory
 from tests.support import processes
 from tests.support.processes import process_kill, wait_until, worker_start
 from tests.tracking.helpers import post_points
+from tests.tracking.projections.test_maintenance import raw_rows, rows_of
+from tests.tracking.sql.support import Point, points_insert
 from tracking import db
+from tracking.models import ProjectionState
+from tracking.projections.services import projection_create
 from tracking.rollups.db import WATERMARK_TABLE, watermark_read
 from tracking.rollups.layout import HOUR, floor_to
-from tracking.services import buffer_drain, statistics_refresh
+from tracking.services import buffer_drain, points_bulk_loaded, statistics_refresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -186,3 +193,56 @@ def test_without_autovacuum_a_refresh_vacuums_the_rows_a_drains_upserts_left_dea
     assert dead_rows("tracking_rollup_minute") == 0
     assert all(len(run) <= 2 for run in runs)
     assert runs[-1] == []
+
+
+def test_a_refresh_analyzes_while_another_refresh_is_still_vacuuming(client, write_key, partitions, settings):
+    """A VACUUM of a bloated tier can take minutes; under one lock for both, every drain and beat
+    run meanwhile skipped its ANALYZEs and the queries after a bulk load were planned blind."""
+    settings.TRACKING_DRAIN_STATISTICS_SECONDS = 3600
+    while statistics_refresh(max_tables=50):
+        pass
+    post_bulk(client, write_key)
+    assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
+    with psycopg.connect(processes.test_database_url(), autocommit=True) as vacuumer:
+        vacuumer.execute("SELECT pg_advisory_lock(%s)", [db.VACUUM_LOCK])
+
+        analyzed = statistics_refresh(max_tables=50)
+
+        assert analyzed[0] == db.TABLE
+        assert reltuples(db.TABLE) == points_in_table()
+        assert statistics_refresh(max_tables=50) == []
+
+
+def test_points_loaded_around_the_drain_are_analyzed_and_projected_by_points_bulk_loaded(partitions):
+    """A COPY leaves no statistics behind, and until beat came by the next queries, the
+    backfill's among them, were planned from those of before the load."""
+    while statistics_refresh(max_tables=50):
+        pass
+    dataset = DatasetFactory()
+    projection = projection_create(dataset=dataset, name="by_key", dimensions=["blob1"], doubles=["double1"], grain=3600)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    points_insert(dataset=dataset, points=[Point(start + timedelta(seconds=97 * i), "", [f"k{i % 40}"], [float(i)]) for i in range(POINTS)])
+    assert reltuples(db.TABLE) != points_in_table()
+
+    analyzed = points_bulk_loaded(dataset_id=dataset.id)
+
+    assert analyzed[0] == db.TABLE
+    assert reltuples(db.TABLE) == points_in_table()
+    projection.refresh_from_db()
+    assert projection.state == ProjectionState.READY
+    assert len(raw_rows(projection)) > 40
+    assert rows_of(projection) == raw_rows(projection)
+
+
+def test_the_points_loaded_command_names_a_missing_dataset_and_finishes_a_real_one(partitions):
+    dataset = DatasetFactory()
+    projection = projection_create(dataset=dataset, name="by_key", dimensions=["blob1"], doubles=["double1"], grain=3600)
+    points_insert(dataset=dataset, points=[Point(datetime.now(UTC) - timedelta(hours=3, seconds=i), "", ["k"], [1.0]) for i in range(10)])
+    with pytest.raises(CommandError, match="No dataset 'nope/nothing'; name it as PROJECT/DATASET."):
+        call_command("points_loaded", "nope/nothing")
+    out = io.StringIO()
+
+    call_command("points_loaded", f"{dataset.project.slug}/{dataset.name}", stdout=out)
+
+    assert out.getvalue().endswith(f"rebuilt the projections of {dataset.project.slug}/{dataset.name}\n")
+    assert rows_of(projection) == raw_rows(projection) != []
