@@ -13,7 +13,7 @@ from tests.factories import DatasetFactory
 from tests.support import processes
 from tests.support.processes import process_kill, wait_until, worker_start
 from tests.tracking.helpers import post_points
-from tests.tracking.projections.test_maintenance import raw_rows, rows_of
+from tests.tracking.projections.support import raw_rows, rows_of
 from tests.tracking.sql.support import Point, points_insert
 from tracking import db
 from tracking.models import ProjectionState
@@ -45,6 +45,12 @@ def points_in_table() -> int:
         return cursor.fetchone()[0]
 
 
+def statistics_settled() -> None:
+    """Refresh until nothing is stale, so a test starts from analyzed tables."""
+    while statistics_refresh(max_tables=50):
+        pass
+
+
 def post_bulk(client, write_key: str) -> None:
     batch = [{"blobs": ["GET", f"/p{i}", "200"], "doubles": [i, 1]} for i in range(POINTS)]
     assert post_points(client, write_key, "requests", batch).status_code == 202
@@ -69,8 +75,7 @@ def test_a_drain_analyzes_what_it_wrote_between_its_batches_without_waiting_for_
 ):
     """A bulk load keeps the drains busy for their whole budget; the refresh task waits behind them in the queue."""
     settings.TRACKING_DRAIN_STATISTICS_SECONDS = 0
-    while statistics_refresh(max_tables=50):
-        pass
+    statistics_settled()
     post_bulk(client, write_key)
 
     assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
@@ -82,8 +87,7 @@ def test_a_drain_skips_analyzing_a_table_locked_by_someone_else_instead_of_waiti
     """An operator's VACUUM of the points (its lock on the parent, held here by another session) does not stall
     ingest: the drain stores its batch without analyzing, and a later refresh analyzes what it skipped."""
     settings.TRACKING_DRAIN_STATISTICS_SECONDS = 0
-    while statistics_refresh(max_tables=50):
-        pass
+    statistics_settled()
     post_bulk(client, write_key)
     other = psycopg.connect(processes.test_database_url(), autocommit=False)
     try:
@@ -118,8 +122,7 @@ def coarse_watermark(request) -> str:
 
 
 def test_each_refresh_analyzes_at_most_its_bound_and_the_next_one_goes_on(client, write_key, partitions, coarse_watermark):
-    while statistics_refresh(max_tables=50):
-        pass
+    statistics_settled()
     post_bulk(client, write_key)
     buffer_drain(time_budget=5, block_ms=10)
 
@@ -137,8 +140,7 @@ def test_each_refresh_analyzes_at_most_its_bound_and_the_next_one_goes_on(client
 
 @pytest.mark.slow
 def test_a_worker_refreshes_statistics_within_seconds_of_a_drain(client, write_key, partitions, celery_queue, tmp_path):
-    while statistics_refresh(max_tables=50):
-        pass
+    statistics_settled()
     before = points_in_table()
     post_bulk(client, write_key)
     worker = worker_start(queue=celery_queue, log_path=tmp_path / "worker.log", beat=False, TRACKING_ANALYZE_FRACTION="0")
@@ -199,8 +201,7 @@ def test_a_refresh_analyzes_while_another_refresh_is_still_vacuuming(client, wri
     """A VACUUM of a bloated tier can take minutes; under one lock for both, every drain and beat
     run meanwhile skipped its ANALYZEs and the queries after a bulk load were planned blind."""
     settings.TRACKING_DRAIN_STATISTICS_SECONDS = 3600
-    while statistics_refresh(max_tables=50):
-        pass
+    statistics_settled()
     post_bulk(client, write_key)
     assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
     with psycopg.connect(processes.test_database_url(), autocommit=True) as vacuumer:
@@ -216,8 +217,7 @@ def test_a_refresh_analyzes_while_another_refresh_is_still_vacuuming(client, wri
 def test_points_loaded_around_the_drain_are_analyzed_and_projected_by_points_bulk_loaded(partitions):
     """A COPY leaves no statistics behind, and until beat came by the next queries, the
     backfill's among them, were planned from those of before the load."""
-    while statistics_refresh(max_tables=50):
-        pass
+    statistics_settled()
     dataset = DatasetFactory()
     projection = projection_create(dataset=dataset, name="by_key", dimensions=["blob1"], doubles=["double1"], grain=3600)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
