@@ -3,7 +3,9 @@
 All projections share one append-only table, ``tracking_projection_row``: per projection,
 bucket and dimension values, mergeable partial aggregates. A drain appends one row per
 group of its batch; readers sum the rows of a key (the SQL they run groups anyway), and
-``projection_compact`` merges them later, as ClickHouse's SummingMergeTree does. Exact
+``projection_compact`` merges them later, as ClickHouse's SummingMergeTree does: every
+append also notes its buckets in ``tracking_projection_dirty``, so compaction visits exactly
+the buckets drains wrote to, however old their points (a history load, a late client). Exact
 because every sum is ``numeric``: ``x::text::numeric`` is the shortest round-trip decimal
 of a float8, and adding such decimals in any order gives the same digits.
 
@@ -31,6 +33,7 @@ from django.db import connection
 from tracking.models import PROJECTION_DOUBLES, PROJECTION_MAX_DIMENSIONS
 
 TABLE = "tracking_projection_row"
+DIRTY_TABLE = "tracking_projection_dirty"
 EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 STAGE_TABLE = "tracking_rollup_stage"
 TS = '"timestamp"'
@@ -82,6 +85,22 @@ CREATE POLICY meaux_sql_project_datasets ON {TABLE} FOR SELECT TO meaux_sql_read
   USING (dataset_id = ANY (ARRAY(SELECT unnest(string_to_array(
     coalesce(nullif(current_setting('meaux_sql.dataset_ids', true), ''), '0'), ','))::bigint)));
 """
+
+
+def dirty_table_sql() -> str:
+    """DDL of the buckets drains appended to since their last compaction, seeded with every bucket
+    that has rows (any may be fragmented). Append-only, without a unique key: two drains of one
+    dataset noting the same current bucket must not wait for each other's commit, as
+    ``ON CONFLICT`` would make them. Compaction removes a bucket's notes once it has merged it."""
+    return f"""
+CREATE TABLE {DIRTY_TABLE} (projection_id bigint NOT NULL, bucket timestamptz NOT NULL);
+CREATE INDEX {DIRTY_TABLE}_bucket ON {DIRTY_TABLE} (projection_id, bucket);
+INSERT INTO {DIRTY_TABLE} (projection_id, bucket) SELECT DISTINCT projection_id, bucket FROM {TABLE};
+"""
+
+
+def dirty_table_drop_sql() -> str:
+    return f"DROP TABLE IF EXISTS {DIRTY_TABLE};"
 
 
 def first_dimension_index_sql() -> str:
@@ -175,7 +194,8 @@ def projection_apply_staged(*, spec: Spec, derived: Sequence[Spec] = ()) -> None
     """Append the staged batch's points of ``spec``'s dataset as partial rows (the drain's part),
     and those of the ``derived`` projections (each ``derivable`` from ``spec``) grouped from
     ``spec``'s few rows instead of every point again: one statement, one decimal conversion
-    per double and point for all of them.
+    per double and point for all of them. The same statement notes the buckets it appended to
+    (``dirty_table_sql``).
 
     Staged points are unsampled: the drain stores none with a ``_sample_interval`` (the column's
     default, 1, as in the stage table). Grouped by hashing (``enable_sort`` off for the
@@ -194,6 +214,11 @@ def projection_apply_staged(*, spec: Spec, derived: Sequence[Spec] = ()) -> None
         f"{_derived_select(child, source=spec, rows='base')} ORDER BY {_key_positions(child)})"
         for n, child in enumerate(derived, start=1)
     ]
+    noted = " UNION ".join(
+        [f"SELECT {int(spec.id)}, bucket FROM base"]
+        + [f"SELECT {int(child.id)}, {bucket_sql(child.grain, 'bucket')} FROM base" for child in derived]
+    )
+    inserts.append(f"noted AS (INSERT INTO {DIRTY_TABLE} (projection_id, bucket) {noted})")
     with_clause = f"WITH base ({', '.join(columns)}) AS MATERIALIZED ({select}){''.join(', ' + i for i in inserts)} "
     with connection.cursor() as cursor:
         cursor.execute(
@@ -263,7 +288,9 @@ def projection_compact(*, spec: Spec, start: datetime, end: datetime) -> int:
 
 
 def projection_rows_delete(*, projection_id: int) -> int:
+    """A projection's rows and its notes (``dirty_table_sql``); returns the rows removed."""
     with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {DIRTY_TABLE} WHERE projection_id = %s", [projection_id])
         cursor.execute(f"DELETE FROM {TABLE} WHERE projection_id = %s", [projection_id])
         return int(cursor.rowcount)
 
@@ -290,17 +317,39 @@ def rows_prune_orphans() -> int:
         return int(cursor.rowcount)
 
 
-def fragmented_ranges(*, spec: Spec, since: datetime, before: datetime, limit: int) -> list[tuple[datetime, int]]:
-    """Buckets in [since, before) holding more rows than keys: what compaction would shrink."""
+def dirty_buckets(*, before: datetime, limit: int) -> list[tuple[int, datetime]]:
+    """Up to ``limit`` noted (projection id, bucket) pairs with buckets starting before ``before``, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT projection_id, bucket FROM {DIRTY_TABLE} WHERE bucket < %s ORDER BY bucket, projection_id LIMIT %s",
+            [before, limit],
+        )
+        return [(int(row[0]), row[1]) for row in cursor.fetchall()]
+
+
+def dirty_forget(*, projection_id: int, bucket: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {DIRTY_TABLE} WHERE projection_id = %s AND bucket = %s", [projection_id, bucket])
+
+
+def dirty_prune_orphans() -> int:
+    """Notes of projections that are gone."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {DIRTY_TABLE} AS d WHERE NOT EXISTS (SELECT 1 FROM tracking_projection AS p WHERE p.id = d.projection_id)"
+        )
+        return int(cursor.rowcount)
+
+
+def bucket_fragmented(*, spec: Spec, bucket: datetime) -> bool:
+    """Whether a bucket holds more rows than keys: only then does compacting it shrink anything."""
     dims = ", ".join(f"d{i}" for i in range(1, len(spec.dimensions) + 1))
     distinct = f"count(DISTINCT ({dims}))" if dims else "1"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT bucket, count(*) - {distinct} FROM {TABLE} WHERE projection_id = %s AND bucket >= %s AND bucket < %s "
-            f"GROUP BY bucket HAVING count(*) > {distinct} ORDER BY bucket LIMIT %s",
-            [spec.id, since, before, limit],
+            f"SELECT count(*) > {distinct} FROM {TABLE} WHERE projection_id = %s AND bucket = %s", [spec.id, bucket]
         )
-        return [(row[0], int(row[1])) for row in cursor.fetchall()]
+        return bool(cursor.fetchone()[0])
 
 
 def points_extent(*, dataset_id: int) -> tuple[datetime, datetime] | None:

@@ -317,27 +317,31 @@ def projections_day_dropped(*, day_start: datetime) -> int:
     return db.rows_delete_between(start=day_start, end=day_start + timedelta(days=1))
 
 
-def projections_compact(*, before: datetime, max_buckets: int = 200, lookback: timedelta = timedelta(days=2)) -> int:
-    """Merge the partial rows drains appended, bucket by bucket, for buckets in [before - lookback, before).
+def projections_compact(*, before: datetime, max_buckets: int = 200) -> int:
+    """Merge the partial rows drains appended, for the noted buckets that start before ``before``, the oldest first.
 
-    Older buckets seldom get points (late writes); left fragmented, they are still exact.
-    Bounded (``max_buckets`` per call across projections) and exact: sums and extremes merge
-    without loss, and the dataset's lock keeps backfills and deletions out meanwhile.
-    Returns the rows removed.
+    Every bucket a drain appended to is noted (``db.dirty_table_sql``), whatever its age, and
+    forgotten once merged, so a bucket of a history load is merged as surely as the last hour.
+    A note of a bucket already one row per key costs one read. Bounded (``max_buckets`` per
+    call) and exact: sums and extremes merge without loss, and the dataset's lock keeps drains,
+    backfills and deletions of that dataset out meanwhile, so a drain's notes are forgotten
+    only with its rows merged. Returns the rows removed.
     """
+    noted = db.dirty_buckets(before=before, limit=max_buckets)
+    specs = {p.id: _spec(p) for p in Projection.objects.filter(id__in={projection_id for projection_id, _ in noted})}
     removed = 0
-    budget = max_buckets
-    for projection in Projection.objects.order_by("id"):
-        if budget <= 0:
-            break
-        spec = _spec(projection)
-        for bucket, _ in db.fragmented_ranges(spec=spec, since=before - lookback, before=before, limit=budget):
-            with transaction.atomic():
+    for projection_id, bucket in noted:
+        spec = specs.get(projection_id)
+        with transaction.atomic():
+            if spec is not None:
                 db.dataset_lock(dataset_id=spec.dataset_id)
-                removed += db.projection_compact(spec=spec, start=bucket, end=bucket + timedelta(seconds=spec.grain))
-            budget -= 1
+                if db.bucket_fragmented(spec=spec, bucket=bucket):
+                    removed += db.projection_compact(spec=spec, start=bucket, end=bucket + timedelta(seconds=spec.grain))
+            db.dirty_forget(projection_id=projection_id, bucket=bucket)
     return removed
 
 
 def projections_prune() -> int:
+    """Rows and notes of projections deleted around the ORM's signals; returns the rows removed."""
+    db.dirty_prune_orphans()
     return db.rows_prune_orphans()

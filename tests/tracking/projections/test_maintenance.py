@@ -154,21 +154,60 @@ def test_deleted_points_and_retention_recompute_the_buckets_they_touched(db, par
     assert all(row[0] >= now - timedelta(days=3) for row in rows_of(projection))
 
 
-def test_compaction_merges_partial_rows_without_changing_a_sum(client, write_key, partitions):
-    old = datetime.now(UTC) - timedelta(hours=5)
+def notes_of(projections: list[Projection]) -> list[tuple[str, datetime]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.name, d.bucket FROM {projection_db.DIRTY_TABLE} AS d JOIN tracking_projection AS p ON p.id = d.projection_id "
+            "WHERE d.projection_id = ANY(%s) ORDER BY 1, 2",
+            [[projection.id for projection in projections]],
+        )
+        return cursor.fetchall()
+
+
+def row_count(projection: Projection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {projection_db.TABLE} WHERE projection_id = %s", [projection.id])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("age", [timedelta(hours=5), timedelta(days=20)], ids=["hours", "weeks"])
+def test_compaction_merges_the_partial_rows_of_every_bucket_drains_wrote_to_without_changing_a_sum(
+    client, write_key, partitions, age
+):
+    old = datetime.now(UTC) - age
     for i in range(4):
         post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [0.1 * (i + 1)], "timestamp": old.isoformat()})
         drain()
     projections = list(Projection.objects.filter(dataset__name="events").order_by("name"))
     assert len(projections) == 2  # the defaults
-    with connection.cursor() as cursor:
-        for projection in projections:
-            cursor.execute(f"SELECT count(*) FROM {projection_db.TABLE} WHERE projection_id = %s", [projection.id])
-            assert cursor.fetchone()[0] == 4
+    assert [row_count(projection) for projection in projections] == [4, 4]
+    bucket = old.replace(minute=0, second=0, microsecond=0)
+    assert notes_of(projections) == [("blob1_blob2", bucket)] * 4 + [("dashboard", bucket)] * 4
     before = [rows_of(projection) for projection in projections]
 
+    assert projections_compact(before=bucket) == 0
     assert projections_compact(before=datetime.now(UTC)) == 2 * 3
+    assert [row_count(projection) for projection in projections] == [1, 1]
     assert [rows_of(projection) for projection in projections] == before == [raw_rows(projection) for projection in projections]
+    assert notes_of(projections) == []
+
+
+def test_compaction_forgets_a_note_of_a_bucket_already_one_row_per_key_and_of_a_dropped_projection(client, write_key, partitions):
+    old = datetime.now(UTC) - timedelta(hours=3)
+    post_points(client, write_key, "events", [{"blobs": ["GET", f"/{i}"], "doubles": [i], "timestamp": old.isoformat()} for i in range(3)])
+    drain()
+    narrow, dashboard = Projection.objects.filter(dataset__name="events").order_by("name")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ctid FROM {projection_db.TABLE} WHERE projection_id = %s ORDER BY ctid", [narrow.id])
+        places = cursor.fetchall()
+    projection_drop(projection=dashboard)
+
+    assert projections_compact(before=datetime.now(UTC)) == 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ctid FROM {projection_db.TABLE} WHERE projection_id = %s ORDER BY ctid", [narrow.id])
+        assert cursor.fetchall() == places  # not rewritten
+        cursor.execute(f"SELECT count(*) FROM {projection_db.DIRTY_TABLE} WHERE projection_id = ANY(%s)", [[narrow.id, dashboard.id]])
+        assert cursor.fetchone()[0] == 0
 
 
 def test_projection_input_is_checked_and_a_drop_takes_the_rows(db):
