@@ -201,6 +201,9 @@ ROLLUP_TABLES = (
     "tracking_rollup_minute", "tracking_rollup_hour", "tracking_rollup_day", "tracking_rollup_week", "tracking_rollup_weeks4",
     "tracking_projection_row",
 )
+#: Vacuumed as well, never analyzed: compaction deletes the notes drains append
+#: (``tracking.projections.db.dirty_table_sql``), and the plans that read them never change.
+VACUUMED_TABLES = (*ROLLUP_TABLES, "tracking_projection_dirty")
 
 
 def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[str]:
@@ -253,12 +256,12 @@ def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[s
 
 
 def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
-    """Partitions and rollup tables with dead rows that autovacuum will not reclaim, the most
+    """Partitions and ``VACUUMED_TABLES`` with dead rows that autovacuum will not reclaim, the most
     bloated first: every table when the server runs without autovacuum (this machine's does),
     or one whose ``autovacuum_enabled`` storage parameter is off.
 
-    Drains upsert the rollup tiers, compaction and deletions delete projection rows and
-    points: without a VACUUM their dead rows stay in every scan and index forever. Due, as
+    Drains upsert the rollup tiers, compaction and deletions delete projection rows, their
+    notes and points: without a VACUUM their dead rows stay in every scan and index forever. Due, as
     autovacuum would judge it, when the dead rows reach ``min_dead`` and ``fraction`` of the size.
     """
     with connection.cursor() as cursor:
@@ -276,7 +279,7 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
             """,
             {
                 "prefix": PARTITION_PREFIX.replace("_", r"\_") + "%",
-                "rollups": list(ROLLUP_TABLES),
+                "rollups": list(VACUUMED_TABLES),
                 "min": min_dead,
                 "fraction": fraction,
                 "limit": limit,

@@ -17,7 +17,8 @@ from tests.tracking.projections.support import raw_rows, rows_of
 from tests.tracking.sql.support import Point, points_insert
 from tracking import db
 from tracking.models import ProjectionState
-from tracking.projections.services import projection_create
+from tracking.projections.db import DIRTY_TABLE
+from tracking.projections.services import projection_create, projections_prune
 from tracking.rollups.db import WATERMARK_TABLE, watermark_read
 from tracking.rollups.layout import HOUR, floor_to
 from tracking.services import buffer_drain, points_bulk_loaded, statistics_refresh
@@ -156,11 +157,11 @@ def without_autovacuum():
     """The rollup tables left to the product, as on a server without autovacuum (this machine's
     runs so; the storage parameter makes the test the same on one with it)."""
     with connection.cursor() as cursor:
-        for name in db.ROLLUP_TABLES:
+        for name in db.VACUUMED_TABLES:
             cursor.execute(f"ALTER TABLE {name} SET (autovacuum_enabled = false)")
     yield
     with connection.cursor() as cursor:
-        for name in db.ROLLUP_TABLES:
+        for name in db.VACUUMED_TABLES:
             cursor.execute(f"ALTER TABLE {name} RESET (autovacuum_enabled)")
 
 
@@ -194,6 +195,26 @@ def test_without_autovacuum_a_refresh_vacuums_the_rows_a_drains_upserts_left_dea
     assert "tracking_rollup_minute" in {name for run in runs for name in run}
     assert dead_rows("tracking_rollup_minute") == 0
     assert all(len(run) <= 2 for run in runs)
+    assert runs[-1] == []
+
+
+def test_without_autovacuum_a_refresh_vacuums_the_notes_compaction_forgot(partitions, without_autovacuum):
+    with psycopg.connect(processes.test_database_url()) as snapshot_holder:
+        snapshot_holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        snapshot_holder.execute("SELECT 1")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {DIRTY_TABLE} (projection_id, bucket) "
+                "SELECT -1, now() - i * INTERVAL '1 hour' FROM generate_series(1, 1500) AS i"
+            )
+        projections_prune()  # the notes of a projection that is gone are forgotten
+        assert dead_rows(DIRTY_TABLE) >= 1500
+        snapshot_holder.rollback()
+
+    runs = [statistics_refresh(max_tables=2) for _ in range(12)]
+
+    assert DIRTY_TABLE in {name for run in runs for name in run}
+    assert dead_rows(DIRTY_TABLE) == 0
     assert runs[-1] == []
 
 
