@@ -409,7 +409,8 @@ def ledger_prune(*, now: datetime) -> int:
 def statistics_refresh(
     *, max_tables: int | None = None, vacuum: bool = True, skip_locked: bool = False, wait: bool = False
 ) -> list[str]:
-    """ANALYZE the partitions, rollup tiers and partitioned parent whose statistics are stale,
+    """ANALYZE the partitions, rollup tiers and partitioned parent whose statistics are stale
+    (or, for a partition, have never seen one of its datasets: ``db.partitions_with_unseen_datasets``),
     then VACUUM the tables autovacuum leaves alone.
 
     The product keeps its own statistics: autovacuum never analyzes a partitioned parent,
@@ -433,6 +434,9 @@ def statistics_refresh(
     if db.statistics_lock_take(db.ANALYZE_LOCK, wait=wait):
         try:
             analyzed = db.statistics_stale(min_changes=rows, fraction=fraction, limit=limit)
+            if len(analyzed) < limit:
+                unseen = db.partitions_with_unseen_datasets(min_changes=rows, limit=limit)
+                analyzed += [name for name in unseen if name not in analyzed][: limit - len(analyzed)]
             if db.TABLE in analyzed:
                 # ANALYZE of the partitioned parent also analyzes every partition.
                 analyzed = [name for name in analyzed if not name.startswith(db.PARTITION_PREFIX)]

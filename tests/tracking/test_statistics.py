@@ -218,6 +218,36 @@ def test_without_autovacuum_a_refresh_vacuums_the_notes_compaction_forgot(partit
     assert runs[-1] == []
 
 
+def estimated_rows(*, dataset_id: int, day: datetime) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'EXPLAIN (FORMAT JSON) SELECT 1 FROM tracking_datapoint WHERE dataset_id = %s AND "timestamp" >= %s AND "timestamp" < %s',
+            [dataset_id, day, day + timedelta(days=1)],
+        )
+        return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+
+def test_a_refresh_analyzes_a_partition_whose_statistics_have_not_seen_a_dataset_holding_a_share_of_it(partitions, settings):
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=17)
+    partition = db.partition_name(day.date())
+    big, new = DatasetFactory(), DatasetFactory()
+    points_insert(dataset=big, points=[Point(day + timedelta(seconds=i % 80_000), "", ["GET"], [1.0]) for i in range(100_000)])
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {partition} WHERE dataset_id <> %s", [big.id])  # earlier runs' points of that day
+    db.statistics_publish()
+    statistics_settled()
+    settings.TRACKING_ANALYZE_FRACTION = 0.1  # the default: 8% of the partition below is not stale by it
+    points_insert(dataset=new, points=[Point(day + timedelta(seconds=i), "", ["GET"], [1.0]) for i in range(8_000)])
+    db.statistics_publish()
+    assert estimated_rows(dataset_id=new.id, day=day) < 800  # the statistics know only `big`
+
+    analyzed = statistics_refresh(vacuum=False)
+
+    assert analyzed == [partition]
+    assert 7_200 <= estimated_rows(dataset_id=new.id, day=day) <= 8_800
+    assert statistics_refresh(vacuum=False) == []
+
+
 def test_a_refresh_analyzes_while_another_refresh_is_still_vacuuming(client, write_key, partitions, settings):
     """A VACUUM of a bloated tier can take minutes; under one lock for both, every drain and beat
     run meanwhile skipped its ANALYZEs and the queries after a bulk load were planned blind."""
