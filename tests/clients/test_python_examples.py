@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -26,10 +27,25 @@ def _stats(accepted: int) -> str:
     )
 
 
+def _start_as_from_a_terminal(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start ``args`` with Ctrl-C at its default, as a terminal starts a program.
+
+    A suite run from a background job (``make test &``, a CI script's ``nohup ... &``) inherits
+    SIGINT ignored, POSIX's rule for background jobs without job control; a child inherits that
+    too, Python then never raises KeyboardInterrupt, and Flask's server ignored the SIGINT below
+    for good. A handler set in this process is reset to the default in the child at exec.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(args, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _serve_once(script: str, env: dict[str, str], stop: int) -> None:
     """Start a server example, request its home page, stop it the way its server expects."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(EXAMPLES / script)], env={**env, "PORT": str(port)}, cwd=ROOT)
+    process = _start_as_from_a_terminal([sys.executable, str(EXAMPLES / script)], env={**env, "PORT": str(port)}, cwd=ROOT)
     try:
         deadline = time.monotonic() + 30
         while not port_open(port):
