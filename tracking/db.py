@@ -16,6 +16,8 @@ from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS
 
 TABLE = "tracking_datapoint"
 PARTITION_PREFIX = f"{TABLE}_p"
+#: ``LIKE`` pattern of the partitions' names (``_`` is a wildcard there, so it is escaped).
+_PARTITION_LIKE = PARTITION_PREFIX.replace("_", r"\_") + "%"
 
 
 def datapoint_table_sql() -> str:
@@ -244,7 +246,7 @@ def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[s
             LIMIT %(limit)s
             """,
             {
-                "prefix": PARTITION_PREFIX.replace("_", r"\_") + "%",
+                "prefix": _PARTITION_LIKE,
                 "rollups": list(ROLLUP_TABLES),
                 "table": TABLE,
                 "min": min_changes,
@@ -287,7 +289,7 @@ def partitions_with_unseen_datasets(*, min_changes: int, limit: int) -> list[str
             WHERE s.schemaname = current_schema() AND s.relname LIKE %(prefix)s AND s.n_mod_since_analyze >= %(min)s
             ORDER BY s.n_mod_since_analyze DESC, s.relname
             """,
-            {"prefix": PARTITION_PREFIX.replace("_", r"\_") + "%", "min": min_changes, "share": UNSEEN_DATASET_SHARE},
+            {"prefix": _PARTITION_LIKE, "min": min_changes, "share": UNSEEN_DATASET_SHARE},
         )
         candidates = cursor.fetchall()
         found: list[str] = []
@@ -339,7 +341,7 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
             LIMIT %(limit)s
             """,
             {
-                "prefix": PARTITION_PREFIX.replace("_", r"\_") + "%",
+                "prefix": _PARTITION_LIKE,
                 "rollups": list(VACUUMED_TABLES),
                 "min": min_dead,
                 "fraction": fraction,
