@@ -54,6 +54,12 @@ class TrackingSettings:
         return django_settings.TRACKING_DRAIN_STATISTICS_SECONDS
 
     @property
+    def DRAIN_ANALYZE_FRACTION(self) -> float:
+        """The share of a table that must have changed before a drain analyzes it; the refresh
+        task keeps ``ANALYZE_FRACTION``."""
+        return django_settings.TRACKING_DRAIN_ANALYZE_FRACTION
+
+    @property
     def CLAIM_IDLE_MS(self) -> int:
         """How long an entry may sit unacknowledged before another worker takes it over."""
         return django_settings.TRACKING_CLAIM_IDLE_MS

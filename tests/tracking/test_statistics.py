@@ -15,7 +15,7 @@ from tests.support.processes import process_kill, wait_until, worker_start
 from tests.tracking.helpers import post_points
 from tests.tracking.projections.support import raw_rows, rows_of
 from tests.tracking.sql.support import Point, points_insert
-from tracking import db
+from tracking import db, services
 from tracking.models import ProjectionState
 from tracking.projections.db import DIRTY_TABLE
 from tracking.projections.services import projection_create, projections_prune
@@ -32,6 +32,7 @@ POINTS = 1_500
 def any_share_of_changes(settings):
     """Rows left by earlier tests must not hide this test's 1,500 behind the 10 % share."""
     settings.TRACKING_ANALYZE_FRACTION = 0.0
+    settings.TRACKING_DRAIN_ANALYZE_FRACTION = 0.0
 
 
 def reltuples(name: str) -> float:
@@ -105,6 +106,53 @@ def test_a_drain_skips_analyzing_a_table_locked_by_someone_else_instead_of_waiti
     assert reltuples(db.TABLE) != points_in_table()
     assert statistics_refresh(max_tables=50)[0] == db.TABLE
     assert reltuples(db.TABLE) == points_in_table()
+
+
+def test_a_drain_leaves_a_table_changed_by_less_than_the_drains_share_to_the_refresh_task(
+    client, write_key, partitions, settings
+):
+    """A drain analyzes a table once it changed by its whole size (``DRAIN_ANALYZE_FRACTION``): PostgreSQL
+    scales row estimates to a table's size, and ANALYZEs at every 10% of growth took the cores a busy
+    drain needs. The refresh task keeps its own share (here any change, as the fixture sets it)."""
+    settings.TRACKING_DRAIN_STATISTICS_SECONDS = 0
+    for _ in range(2):
+        post_bulk(client, write_key)
+        buffer_drain(time_budget=5, block_ms=10)
+    statistics_settled()
+    settings.TRACKING_DRAIN_ANALYZE_FRACTION = 1.0
+    analyzed = points_in_table()
+    assert reltuples(db.TABLE) == analyzed
+
+    post_bulk(client, write_key)
+    assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
+
+    assert POINTS < analyzed
+    assert reltuples(db.TABLE) == analyzed
+    assert db.TABLE in statistics_refresh(max_tables=50)
+    assert reltuples(db.TABLE) == analyzed + POINTS
+
+
+def test_a_drain_goes_on_storing_while_its_statistics_refresh_runs(client, write_key, partitions, settings, monkeypatch):
+    """The refresh runs on a connection of its own: between two batches, the parent's ANALYZE stopped the drain
+    for as long as it took (8.6 s at 10M points). Here the refresh returns only once the drain has stored the
+    batch after the one that started it; run in line, it would wait for that batch in vain."""
+    settings.TRACKING_DRAIN_STATISTICS_SECONDS = 0
+    settings.TRACKING_DRAIN_BATCH_POINTS = 250
+    before = points_in_table()
+    saw_the_next_batch: list[bool] = []
+
+    def refresh_waiting_for_the_next_batch(**options: object) -> list[str]:
+        saw_the_next_batch.append(wait_until(lambda: points_in_table() == before + 500, timeout=10))
+        return []
+
+    monkeypatch.setattr(services, "statistics_refresh", refresh_waiting_for_the_next_batch)
+    for start in (0, 250):
+        batch = [{"blobs": ["GET", f"/p{start + i}", "200"], "doubles": [i, 1]} for i in range(250)]
+        assert post_points(client, write_key, "requests", batch).status_code == 202
+
+    assert buffer_drain(time_budget=20, block_ms=10).points == 500
+
+    assert saw_the_next_batch and all(saw_the_next_batch)
 
 
 @pytest.fixture(params=["behind the points", "past the points"])
