@@ -85,6 +85,8 @@ DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["ENGINE"] = "meauxcloud.postgres"
+DATABASES["default"]["HEALTH_CHECK_IDLE_SECONDS"] = env.float("DB_HEALTH_CHECK_IDLE_SECONDS", default=1.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = _required("REDIS_URL")
