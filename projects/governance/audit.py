@@ -78,8 +78,29 @@ def audit_record(
     Written by ``audit_event_insert`` (one statement, without the ORM's save) in the caller's
     transaction, if any: every SQL query writes one.
     """
+    event = audit_event_build(
+        project=project, action=action, target=target, outcome=outcome, details=details, actor=actor,
+        project_slug=project_slug,
+    )
+    event.id = audit_event_insert(event=event)
+    event._state.adding = False
+    event._state.db = "default"
+    return event
+
+
+def audit_event_build(
+    *,
+    project: Project | None,
+    action: str,
+    target: str = "",
+    outcome: str = AuditOutcome.OK,
+    details: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+    project_slug: str = "",
+) -> AuditEvent:
+    """The unsaved event ``audit_record`` writes, for a caller that sends its INSERT itself (``audit_event_insert_sql``)."""
     actor = actor or actor_current()
-    event = AuditEvent(
+    return AuditEvent(
         project=project,
         project_slug=project.slug if project is not None else project_slug,
         action=action,
@@ -92,10 +113,6 @@ def audit_record(
         details=_storable(details or {}),
         created_at=timezone.now(),
     )
-    event.id = audit_event_insert(event=event)
-    event._state.adding = False
-    event._state.db = "default"
-    return event
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Raw SQL of the audit log: the INSERT every SQL query pays for, once per request."""
 
 import json
+from typing import Any
 
 from django.db import connection
 
@@ -22,9 +23,14 @@ def audit_event_insert(*, event: AuditEvent) -> int:
     the SQL API. The values are the same the ORM writes: ``details`` as ``json.dumps`` makes it.
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT,
-            [event.project_id, event.project_slug, event.action, event.actor, event.user_id, event.api_key_prefix,
-             event.ip, event.target, event.outcome, json.dumps(event.details), event.created_at],
-        )
+        cursor.execute(*audit_event_insert_sql(event=event))
         return cursor.fetchone()[0]
+
+
+def audit_event_insert_sql(*, event: AuditEvent) -> tuple[str, list[Any]]:
+    """The statement and parameters that write ``event``, for a caller that sends them in a message of its own
+    (the SQL sandbox, after its ROLLBACK: one round trip fewer per query)."""
+    return _INSERT, [
+        event.project_id, event.project_slug, event.action, event.actor, event.user_id, event.api_key_prefix,
+        event.ip, event.target, event.outcome, json.dumps(event.details), event.created_at,
+    ]

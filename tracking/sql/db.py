@@ -9,7 +9,7 @@ the query.
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,7 @@ def sql_sandbox_run(
     limits: SandboxLimits,
     count_column: bool = False,
     sink: Callable[[list[tuple[Any, ...]]], None] | None = None,
+    then: Callable[[], tuple[str, Sequence[Any]]] | None = None,
 ) -> SandboxResult:
     """Run a translated SELECT as the restricted role, read only, under time, memory and row caps.
 
@@ -101,6 +102,8 @@ def sql_sandbox_run(
     without the role and settings before it); then one more for the rollback. Outside a
     transaction the query runs in its own ``BEGIN READ ONLY`` transaction, always rolled back;
     inside one (tests, management commands) in a savepoint, always rolled back to.
+    ``then`` gives a statement to send with the rollback once the query has succeeded (the query's
+    audit event, ``runner.query_run``): a round trip through gunicorn cost 0.5-1 ms here.
     """
     collected: list[tuple[Any, ...]] = []
     if sink is None:
@@ -130,21 +133,29 @@ def sql_sandbox_run(
             except (psycopg.Error, DatabaseError) as error:
                 cause = error if isinstance(error, psycopg.Error) else error.__cause__
                 raise _sql_error_from(cause if isinstance(cause, psycopg.Error) else None) from None
-        finally:
+            closing = then() if then is not None else None
+        except BaseException:
             _sandbox_leave(cursor, own_transaction=own_transaction)
+            raise
+        _sandbox_leave(cursor, own_transaction=own_transaction, then=closing)
     return SandboxResult(rows=collected, rows_before_limit=rows_before_limit)
 
 
-def _sandbox_leave(cursor: Any, *, own_transaction: bool) -> None:
-    """Roll the sandbox back, or close the connection if that cannot be confirmed.
+def _sandbox_leave(cursor: Any, *, own_transaction: bool, then: tuple[str, Sequence[Any]] | None = None) -> None:
+    """Roll the sandbox back, and run ``then``'s statement in the same message, or close the connection if the
+    rollback cannot be confirmed.
 
     Django does not know of the transaction the sandbox began itself, so a connection whose
     ROLLBACK failed or was interrupted (a worker's soft time limit) would be reused by the next
     request still in it: as the reader role, with this query's datasets. Closing is the only
     safe way out.
     """
+    leave = "ROLLBACK" if own_transaction else f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}"
     try:
-        cursor.execute("ROLLBACK" if own_transaction else f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
+        if then is None:
+            cursor.execute(leave)
+        else:
+            _execute_last(cursor, f"{leave}; {then[0]}", then[1])
     except BaseException:
         connection.close()
         raise

@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,12 @@ class SqlResult:
     rows_before_limit: int
     #: ``raw`` or ``projection=<name>``: which path answered (``X-Query-Plan``).
     plan: str = "raw"
+    #: Whether ``sql_execute``'s ``then`` statement ran, with the query's rollback.
+    then_sent: bool = False
+
+
+#: ``sql_execute``'s ``then``: given the rows returned and the plan, a statement and its parameters.
+Finish = Callable[[int, str], tuple[str, Sequence[Any]]]
 
 
 def sql_limits(*, started: float) -> SandboxLimits:
@@ -75,6 +82,7 @@ def sql_execute(
     keep_rows: bool = False,
     plan: str = "auto",
     quotas: bool = False,
+    then: Finish | None = None,
 ) -> SqlResult:
     """Run one Analytics Engine SQL statement over ``project``'s datasets.
 
@@ -91,7 +99,9 @@ def sql_execute(
     where unqualified names resolve (``default`` or ``system``). Rows stream from the
     database into the body (``formats.RowWriter``); ``keep_rows`` also keeps them typed.
     Raises ``SqlError`` (with line/column when known) for anything refused or failed;
-    every other exception is a bug.
+    every other exception is a bug. ``then``, given the rows returned and the plan, returns a
+    statement the database runs with the query's rollback once the query has succeeded
+    (``sql_sandbox_run``); ``SqlResult.then_sent`` says whether it was sent (a SHOW has no query).
 
     The slot is taken first, so a refusal costs no parsing or database round trip: under a
     flood, 429s are most of the web tier's work (bench/fairness.py).
@@ -100,7 +110,7 @@ def sql_execute(
     with sql_pool_slot(project=project if quotas else None):
         return _execute(
             project=project, sql=sql, params=params, default_format=default_format, database=database,
-            keep_rows=keep_rows, plan=plan, started=started,
+            keep_rows=keep_rows, plan=plan, started=started, then=then,
         )
 
 
@@ -114,6 +124,7 @@ def _execute(
     keep_rows: bool,
     plan: str,
     started: float,
+    then: Finish | None,
 ) -> SqlResult:
     now, datasets, projections = _project_catalog(project)
     statement = sql_parse(sql=sql, default_format=default_format)
@@ -146,6 +157,7 @@ def _execute(
         dataset_ids=translation.dataset_ids,
         limits=sql_limits(started=started),
         sink=lambda batch: writer.write(_json_columns_decode(translation.columns, batch)),
+        then=(lambda: then(writer.row_count, translation.plan)) if then is not None else None,
     )
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else writer.row_count
     return SqlResult(
@@ -157,6 +169,7 @@ def _execute(
         row_count=writer.row_count,
         rows_before_limit=rows_before_limit,
         plan=translation.plan,
+        then_sent=then is not None,
     )
 
 

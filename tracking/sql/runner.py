@@ -6,11 +6,13 @@ data" is the question an auditor asks first.
 """
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from projects.governance.audit import audit_record
+from projects.governance.audit import audit_event_build
 from projects.governance.conf import governance_settings
-from projects.governance.models import AuditAction, AuditOutcome
+from projects.governance.db import audit_event_insert, audit_event_insert_sql
+from projects.governance.models import AuditAction, AuditEvent, AuditOutcome
 from projects.governance.quotas import QuotaExceeded
 from projects.models import Project
 from tracking.sql.engine import SqlError, SqlResult, sql_execute
@@ -43,6 +45,12 @@ def query_run(
         details["params"] = sorted(params)
     if interface:
         details["interface"] = interface
+
+    def audited(row_count: int, answered_by: str) -> tuple[str, Sequence[Any]]:
+        """The OK event's INSERT, sent with the query's rollback: one round trip fewer per query."""
+        details["rows"], details["plan"] = row_count, answered_by
+        return audit_event_insert_sql(event=_event(project, details, started, AuditOutcome.OK))
+
     try:
         result = sql_execute(
             project=project,
@@ -53,6 +61,7 @@ def query_run(
             keep_rows=keep_rows,
             plan=plan,
             quotas=quotas,
+            then=audited,
         )
     except QuotaExceeded as refusal:
         _record(project, details, started, AuditOutcome.REFUSED, error=str(refusal.detail))
@@ -63,14 +72,18 @@ def query_run(
     except Exception as error:
         _record(project, details, started, AuditOutcome.ERROR, error=type(error).__name__)
         raise
-    details["rows"] = result.row_count
-    details["plan"] = result.plan
-    _record(project, details, started, AuditOutcome.OK)
+    if not result.then_sent:
+        details["rows"], details["plan"] = result.row_count, result.plan
+        _record(project, details, started, AuditOutcome.OK)
     return result
 
 
 def _record(project: Project, details: dict[str, Any], started: float, outcome: str, error: str = "") -> None:
+    audit_event_insert(event=_event(project, details, started, outcome, error))
+
+
+def _event(project: Project, details: dict[str, Any], started: float, outcome: str, error: str = "") -> AuditEvent:
     details["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
     if error:
         details["error"] = error
-    audit_record(project=project, action=AuditAction.SQL_RUN, outcome=outcome, details=details)
+    return audit_event_build(project=project, action=AuditAction.SQL_RUN, outcome=outcome, details=details)

@@ -3,12 +3,14 @@
 import pytest
 from django.db import connection
 
+from projects.governance.models import AuditEvent, AuditOutcome
 from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.sql.conftest import LoadedProject
 from tracking.projections.services import projection_create
 from tracking.sql.db import SandboxLimits, sql_catalog, sql_sandbox_run
 from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
+from tracking.sql.runner import query_run
 from tracking.sql.schema import ROLE
 
 LIMITS = SandboxLimits(statement_timeout_ms=2_000, work_mem="8MB", max_rows=1_000)
@@ -231,6 +233,26 @@ def test_a_query_costs_three_round_trips_to_postgresql_catalog_query_and_rollbac
     assert (result.plan, result.rows) == ("projection=by_method", [(0,)])
     assert sent == ["SELECT", "BEGIN", "ROLLBACK"]
     assert tables.rows == [("web",), ("zeta",)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_audited_query_writes_its_event_in_the_rollbacks_message_and_a_failed_one_after_it() -> None:
+    """query_run's audit INSERT travels with the sandbox's ROLLBACK (a round trip cost 0.5-1 ms through
+    gunicorn); a query that failed is rolled back first and audited on its own, as before."""
+    project = ProjectFactory()
+    DatasetFactory(project=project, name="web")
+
+    result, sent = _round_trips(lambda: query_run(project=project, sql="SELECT count() AS n FROM web", quotas=False))
+    with pytest.raises(SqlError):
+        query_run(project=project, sql="SELECT intDiv(count(), 0) AS n FROM web", quotas=False)
+
+    assert (result.plan, result.row_count, sent) == ("raw", 1, ["SELECT", "BEGIN", "ROLLBACK"])
+    ok, failed = AuditEvent.objects.filter(project=project).order_by("id")
+    assert (ok.outcome, ok.details["rows"], ok.details["plan"], ok.details["sql"]) == (
+        AuditOutcome.OK, 1, "raw", "SELECT count() AS n FROM web"
+    )
+    assert (failed.outcome, failed.details["error"]) == (AuditOutcome.ERROR, "Division by zero")
+    assert connection.get_autocommit() and connection.connection.info.transaction_status.name == "IDLE"
 
 
 @pytest.mark.django_db
