@@ -181,7 +181,7 @@ def _timeout(limits: SandboxLimits) -> dict[str, str]:
     return {f"{_OWN_PARAM}timeout": str(_remaining_ms(limits))}
 
 
-def _execute_last(cursor: Any, statements: str, params: dict[str, Any]) -> None:
+def _execute_last(cursor: Any, statements: str, params: dict[str, Any] | Sequence[Any]) -> None:
     """Send ``statements`` as one message and leave the cursor on the last one's result."""
     cursor.execute(statements, params)
     while cursor.nextset():
