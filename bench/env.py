@@ -161,6 +161,11 @@ class Stack:
 
     def start(self, env: dict[str, str]) -> None:
         OUT.mkdir(parents=True, exist_ok=True)
+        # Beat's schedule only keeps last-run times, and a stack stopped while beat wrote it left
+        # it truncated: the next stack's beat died on "pickle data was truncated", so no heartbeat
+        # ran and /healthz never became healthy (bench.otlp in the full run of 2026-12-05 09:31).
+        for schedule in OUT.glob("celerybeat-schedule*"):
+            schedule.unlink()
         commands = {
             "web": [PYTHON, "-m", "gunicorn", "meauxcloud.wsgi", "--bind", f"127.0.0.1:{self.port}",
                     "--workers", str(self.web_workers), "--threads", str(self.web_threads)],
