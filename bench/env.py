@@ -177,7 +177,12 @@ class Stack:
             self.processes[name] = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            # Callers stop a stack that started; one that never became healthy would outlive the benchmark.
+            self.stop()
+            raise
 
     def _wait_ready(self) -> None:
         import http.client
