@@ -114,6 +114,7 @@ class Compiler:
         #: The top SELECT's FROM table and a moment before every point its WHERE keeps
         #: (``translate.time_floor``): that table's raw scan says so as a constant.
         self.time_floor = time_floor
+        self.top_node: exp.Expression | None = None
         self.datasets = {dataset.name: dataset for dataset in datasets}
         self.dataset_list = datasets
         self.database = database
@@ -165,6 +166,8 @@ class Compiler:
     # ---- statements -----------------------------------------------------------
 
     def top(self, node: exp.Expression) -> tuple[Compiled, str | None, bool]:
+        """The statement's FORMAT, allowed on this node only, was read by ``sql_translate``."""
+        self.top_node = node
         has_limit = node.args.get("limit") is not None or node.args.get("offset") is not None
         count_column = has_limit and isinstance(node, exp.Select) and node.args.get("distinct") is None
         compiled = self.select(node, ctes={}, count_window=True) if count_column else self.query(node, ctes={})
@@ -173,7 +176,7 @@ class Compiler:
         count_sql = None
         if has_limit:
             unlimited = node.copy()
-            for key in ("limit", "offset", "order"):
+            for key in ("limit", "offset", "order", "format"):
                 unlimited.set(key, None)
             if self.time_floor is not None and self.time_floor[0] is _from_table(node):
                 self.time_floor = (_from_table(unlimited), self.time_floor[1])
@@ -260,7 +263,7 @@ class Compiler:
 
     def select(self, node: exp.Select, *, ctes: dict[str, Source], count_window: bool = False) -> Compiled:
         for key, value in node.args.items():
-            if value and key not in _SELECT_ARGS:
+            if value and key not in _SELECT_ARGS and not (key == "format" and node is self.top_node):
                 raise sql_error_at(_DISALLOWED_SELECT_ARGS_MESSAGE.format(key.upper().rstrip("_")), node)
         for clause in ("where", "group", "having"):
             window = _own_window(node, node.args.get(clause))

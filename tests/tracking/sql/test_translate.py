@@ -279,20 +279,19 @@ def test_array_maps_row_order_value_is_computed_once_and_read_by_order_by_its_al
     assert result.sql.count('s2."hoisted0"') == 4
 
 
-def test_a_repeated_query_is_parsed_once_and_each_caller_gets_its_own_tree(monkeypatch) -> None:
+def test_a_repeated_query_is_parsed_once_and_every_caller_shares_its_tree(monkeypatch) -> None:
+    """Shared, not copied: translation never changes a statement (test_parse_cache.py)."""
     import tracking.sql.translate as translate_module
 
     sql = "SELECT count() AS n FROM weather WHERE timestamp > NOW() - INTERVAL '7' MINUTE AND blob1 = 'parse-once'"
     first = sql_parse(sql=sql)
-    first.set("where", None)  # what a caller does to its tree stays in its tree
 
     def parse_again(*args: object) -> None:
         raise AssertionError("parsed again")
 
     monkeypatch.setattr(translate_module, "_parse", parse_again)
-    second, third = sql_parse(sql=sql), sql_parse(sql=sql)
 
-    assert second.args["where"] is not None and second == third and second is not third
+    assert sql_parse(sql=sql) is first
     assert translate(sql).columns == [("n", "UInt64")]
 
 
