@@ -20,7 +20,7 @@ from django.db import DatabaseError, connection
 from tracking.conf import tracking_settings
 from tracking.models import ProjectionState
 from tracking.sql.errors import SqlError
-from tracking.sql.schema import AGGREGATE_INPUT_SQLSTATE, DATASET_IDS_SETTING, ROLE
+from tracking.sql.schema import AGGREGATE_INPUT_SQLSTATE, CATALOG_CHANGED_SQLSTATE, DATASET_IDS_SETTING, ROLE
 
 FETCH_ROWS = 1_000
 CURSOR = "meaux_sql_result"
@@ -41,6 +41,20 @@ def _remaining_ms(limits: SandboxLimits) -> int:
     if remaining <= 0:
         raise SqlError("Query exceeded the time limit", status=422)
     return int(min(remaining, limits.statement_timeout_ms))
+
+
+@dataclass(frozen=True)
+class CatalogCheck:
+    """What a query compiled from a cached catalog assumed: the catalog's fingerprint and a clock no later
+    than the query's ``NOW()`` (``schema.CATALOG_CHECK_SQL``)."""
+
+    project_id: int
+    fingerprint: str
+    clock: datetime
+
+
+class CatalogChanged(Exception):
+    """The cached catalog a query was compiled from is stale; the caller reads it again and recompiles."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,7 @@ def sql_sandbox_run(
     count_column: bool = False,
     sink: Callable[[list[tuple[Any, ...]]], None] | None = None,
     then: Callable[[], tuple[str, Sequence[Any]]] | None = None,
+    check: CatalogCheck | None = None,
 ) -> SandboxResult:
     """Run a translated SELECT as the restricted role, read only, under time, memory and row caps.
 
@@ -104,6 +119,8 @@ def sql_sandbox_run(
     inside one (tests, management commands) in a savepoint, always rolled back to.
     ``then`` gives a statement to send with the rollback once the query has succeeded (the query's
     audit event, ``runner.query_run``): a round trip through gunicorn cost 0.5-1 ms here.
+    ``check`` travels first in the query's message, so a query compiled from a cached catalog
+    never runs against a different one (``CatalogChanged``).
     """
     collected: list[tuple[Any, ...]] = []
     if sink is None:
@@ -111,27 +128,34 @@ def sql_sandbox_run(
     for name in params:
         if name.startswith(_OWN_PARAM):
             raise ValueError(f"query parameter {name!r} uses the sandbox's own prefix")
-    setup = {
+    setup: dict[str, Any] = {
         f"{_OWN_PARAM}timeout": str(_remaining_ms(limits)),
         f"{_OWN_PARAM}work_mem": limits.work_mem,
         f"{_OWN_PARAM}setting": DATASET_IDS_SETTING,
         f"{_OWN_PARAM}datasets": ",".join(str(i) for i in dataset_ids),
     }
     own_transaction = connection.get_autocommit()
+    begin = "BEGIN READ ONLY" if own_transaction else "SET TRANSACTION READ ONLY"
+    if check is not None:
+        begin += f"; SELECT public.meaux_sql_catalog_check(%({_OWN_PARAM}project)s, %({_OWN_PARAM}fingerprint)s, %({_OWN_PARAM}clock)s)"
+        setup |= {
+            f"{_OWN_PARAM}project": check.project_id,
+            f"{_OWN_PARAM}fingerprint": check.fingerprint,
+            f"{_OWN_PARAM}clock": check.clock,
+        }
     with connection.cursor() as cursor:
         if not own_transaction:
             cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
         try:
             try:
-                rows_before_limit = _stream(
-                    cursor, query, params | setup, limits, count_column, sink,
-                    begin="BEGIN READ ONLY" if own_transaction else "SET TRANSACTION READ ONLY",
-                )
+                rows_before_limit = _stream(cursor, query, params | setup, limits, count_column, sink, begin=begin)
                 if count_query is not None and rows_before_limit is None:
                     _execute_last(cursor, f"{_TIMEOUT_SQL}; {count_query}", params | _timeout(limits))
                     rows_before_limit = int(cursor.fetchone()[0])
             except (psycopg.Error, DatabaseError) as error:
                 cause = error if isinstance(error, psycopg.Error) else error.__cause__
+                if isinstance(cause, psycopg.Error) and cause.sqlstate == CATALOG_CHANGED_SQLSTATE:
+                    raise CatalogChanged() from None
                 raise _sql_error_from(cause if isinstance(cause, psycopg.Error) else None) from None
             closing = then() if then is not None else None
         except BaseException:
@@ -223,40 +247,51 @@ def _stream(
             return rows_before_limit
 
 
-def sql_catalog(*, project_id: int) -> tuple[datetime | None, list[tuple[int, str, dict[str, Any], list[list[Any]]]]]:
-    """The database's clock, and the project's datasets by name: (id, name, labels, ready projections as
-    [id, grain, dimensions, doubles, name]).
+@dataclass(frozen=True)
+class Catalog:
+    """A project's datasets by name, as (id, name, labels, ready projections as [id, grain, dimensions,
+    doubles, name]); the database's clock when they were read; their fingerprint (``CatalogCheck``)."""
+
+    clock: datetime
+    fingerprint: str
+    datasets: list[tuple[int, str, dict[str, Any], list[list[Any]]]]
+
+
+def sql_catalog(*, project_id: int) -> Catalog:
+    """What the planner needs of a project, in one round trip.
 
     The projections come in the order the planner tries them, the narrowest first: fewest
     dimensions, then doubles, then the finest grain (the fewest raw points at ragged edges),
-    then by name in code-point order. The clock (None without datasets) is this
-    transaction's start: the query's own transaction starts later (or is this one, inside a
-    caller's transaction), so it is no later than the query's ``NOW()`` (``translate.time_floor``).
+    then by name in code-point order. The clock is this transaction's start: the query's own
+    transaction starts later (or is this one, inside a caller's transaction), so it is no later
+    than the query's ``NOW()`` (``translate.time_floor``). The fingerprint is read in the same
+    statement, so it describes exactly these rows.
 
-    One round trip for what the planner needs, read on every query and never cached: a
-    dataset that ingest created a moment ago is queryable at once, and a projection dropped
-    or reset is never read again. Raw SQL rather than the ORM: compiling the aggregate took
-    longer than running it. One row per dataset and projection, grouped here: aggregating
-    them into JSON in the query took twice as long (0.27 against 0.15 ms a query).
+    Raw SQL rather than the ORM: compiling the aggregate took longer than running it. One row per
+    dataset and projection, grouped here: aggregating them into JSON in the query took twice as
+    long (0.27 against 0.15 ms a query). A project without datasets still gets its clock and
+    fingerprint, from the one row of the outer side.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT d.id, d.name, d.labels::text, p.id, p.grain, p.dimensions, p.doubles, p.name, transaction_timestamp()
-            FROM tracking_dataset d
-            LEFT JOIN tracking_projection p ON p.dataset_id = d.id AND p.state = %s
-            WHERE d.project_id = %s
+            SELECT c.clock, c.fingerprint, d.id, d.name, d.labels::text, p.id, p.grain, p.dimensions, p.doubles, p.name
+            FROM (SELECT transaction_timestamp() AS clock, public.meaux_sql_catalog_fingerprint(%s) AS fingerprint) AS c
+            LEFT JOIN public.tracking_dataset d ON d.project_id = %s
+            LEFT JOIN public.tracking_projection p ON p.dataset_id = d.id AND p.state = %s
             ORDER BY d.name, d.id, cardinality(p.dimensions), cardinality(p.doubles), p.grain, p.name COLLATE "C"
             """,
-            [ProjectionState.READY, project_id],
+            [project_id, project_id, ProjectionState.READY],
         )
         rows = cursor.fetchall()
     datasets: dict[int, tuple[int, str, dict[str, Any], list[list[Any]]]] = {}
-    for dataset_id, name, labels, projection_id, grain, dimensions, doubles, projection_name, _ in rows:
+    for _, _, dataset_id, name, labels, projection_id, grain, dimensions, doubles, projection_name in rows:
+        if dataset_id is None:
+            continue
         dataset = datasets.setdefault(dataset_id, (dataset_id, name, json.loads(labels) or {}, []))
         if projection_id is not None:
             dataset[3].append([projection_id, grain, dimensions, doubles, projection_name])
-    return (rows[0][8] if rows else None), list(datasets.values())
+    return Catalog(clock=rows[0][0], fingerprint=rows[0][1], datasets=list(datasets.values()))
 
 
 def _sql_error_from(error: psycopg.Error | None) -> SqlError:

@@ -4,13 +4,14 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
+
+from sqlglot import exp
 
 from projects.models import Project
 from tracking.conf import tracking_settings
-from tracking.projections.db import Spec
-from tracking.sql.db import SandboxLimits, sql_catalog, sql_sandbox_run
+from tracking.sql.catalog import ProjectCatalog, catalog_forget, catalog_kept, catalog_read
+from tracking.sql.db import CatalogChanged, SandboxLimits, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, RowWriter, result_render
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE, SYSTEM_DATABASE, dataset_describe, system_table, system_table_names
@@ -57,21 +58,6 @@ def sql_limits(*, started: float) -> SandboxLimits:
     )
 
 
-def _project_catalog(project: Project) -> tuple[datetime | None, list[DatasetRef], dict[int, list[Spec]]]:
-    """The database's clock, the project's datasets and, per dataset, its ready projections, the narrowest first
-    (``sql_catalog``)."""
-    datasets, projections = [], {}
-    now, catalog = sql_catalog(project_id=project.id)
-    for dataset_id, name, labels, ready in catalog:
-        datasets.append(DatasetRef(id=dataset_id, name=name, labels=labels))
-        if ready:
-            projections[dataset_id] = [
-                Spec(id=i, dataset_id=dataset_id, grain=grain, dimensions=tuple(dims), doubles=tuple(dbls), name=spec_name)
-                for i, grain, dims, dbls, spec_name in ready
-            ]
-    return now, datasets, projections
-
-
 def sql_execute(
     *,
     project: Project,
@@ -104,7 +90,9 @@ def sql_execute(
     (``sql_sandbox_run``); ``SqlResult.then_sent`` says whether it was sent (a SHOW has no query).
 
     The slot is taken first, so a refusal costs no parsing or database round trip: under a
-    flood, 429s are most of the web tier's work (bench/fairness.py).
+    flood, 429s are most of the web tier's work (bench/fairness.py). The project's catalog is
+    the one this process read before, checked in the query's own message, and read again only
+    when that check refuses it (``tracking.sql.catalog``).
     """
     started = time.monotonic()
     with sql_pool_slot(project=project if quotas else None):
@@ -126,23 +114,57 @@ def _execute(
     started: float,
     then: Finish | None,
 ) -> SqlResult:
-    now, datasets, projections = _project_catalog(project)
     statement = sql_parse(sql=sql, default_format=default_format)
     if isinstance(statement, ShowStatement):
-        columns, rows = show_rows(statement, datasets, database=database)
+        columns, rows = show_rows(statement, catalog_read(project_id=project.id).datasets, database=database)
         return _result(statement.format, columns, rows, len(rows), started)
     if plan not in PLANS:
         raise SqlError(f"plan must be one of {', '.join(PLANS)}, not {plan[:40]!r}")
-    translation = sql_translate(
-        statement=statement,
-        datasets=datasets,
-        bound=params,
-        default_format=default_format,
-        database=database,
-        projections=projections if plan != "raw" else None,
-        cheapest=plan == "auto",
-        now=now,
-    )
+    kept = catalog_kept(project_id=project.id)
+    if kept is not None:
+        try:
+            return _run(statement, kept, kept=True, default_format=default_format, database=database, keep_rows=keep_rows,
+                        plan=plan, started=started, params=params, then=then)
+        except CatalogChanged:
+            catalog_forget(project_id=project.id)
+    return _run(statement, catalog_read(project_id=project.id), kept=False, default_format=default_format, database=database,
+                keep_rows=keep_rows, plan=plan, started=started, params=params, then=then)
+
+
+def _run(
+    statement: exp.Expression,
+    catalog: ProjectCatalog,
+    *,
+    kept: bool,
+    params: dict[str, Any] | None,
+    default_format: str,
+    database: str,
+    keep_rows: bool,
+    plan: str,
+    started: float,
+    then: Finish | None,
+) -> SqlResult:
+    """Compile against ``catalog`` and run; a ``kept`` one travels with its check (``CatalogChanged``).
+
+    A query a kept catalog cannot compile (a table created since it was read) is compiled again
+    from a fresh one before its error counts.
+    """
+    now = catalog.clock_estimate() if kept else catalog.clock
+    try:
+        translation = sql_translate(
+            statement=statement,
+            datasets=catalog.datasets,
+            bound=params,
+            default_format=default_format,
+            database=database,
+            projections=catalog.projections if plan != "raw" else None,
+            cheapest=plan == "auto",
+            now=now,
+        )
+    except SqlError:
+        if kept:
+            raise CatalogChanged() from None
+        raise
     writer = RowWriter(
         output_format=translation.format,
         columns=translation.columns,
@@ -158,6 +180,7 @@ def _execute(
         limits=sql_limits(started=started),
         sink=lambda batch: writer.write(_json_columns_decode(translation.columns, batch)),
         then=(lambda: then(writer.row_count, translation.plan)) if then is not None else None,
+        check=catalog.check(clock=now) if kept else None,
     )
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else writer.row_count
     return SqlResult(

@@ -372,3 +372,41 @@ ALTER TABLE tracking_datapoint DISABLE ROW LEVEL SECURITY;
 REVOKE SELECT ON tracking_datapoint FROM meaux_sql_reader;
 DROP SCHEMA IF EXISTS meaux_ch CASCADE;
 """
+
+CATALOG_CHANGED_SQLSTATE = "MXC01"
+
+CATALOG_CHECK_SQL = r"""
+CREATE OR REPLACE FUNCTION public.meaux_sql_catalog_fingerprint(project bigint) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT encode(sha256(convert_to(coalesce(string_agg(
+    ROW(d.id, d.name, d.labels, p.id, p.grain, p.dimensions, p.doubles, p.name)::text, ',' ORDER BY d.id, p.id), ''), 'UTF8')), 'hex')
+  FROM public.tracking_dataset d
+  LEFT JOIN public.tracking_projection p ON p.dataset_id = d.id AND p.state = 'ready'
+  WHERE d.project_id = project
+$$;
+
+CREATE OR REPLACE FUNCTION public.meaux_sql_catalog_check(project bigint, fingerprint text, clock timestamptz) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF transaction_timestamp() < clock OR public.meaux_sql_catalog_fingerprint(project) IS DISTINCT FROM fingerprint THEN
+    RAISE EXCEPTION 'the catalog of project % changed since it was read', project USING ERRCODE = 'MXC01';
+  END IF;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION public.meaux_sql_catalog_fingerprint(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION public.meaux_sql_catalog_check(bigint, text, timestamptz) FROM PUBLIC;
+"""
+"""A cached catalog is checked in the query's own message instead of read again (``engine``).
+
+The fingerprint covers exactly what ``db.sql_catalog`` returns (datasets with their labels
+and ready projections), so any change to it refuses the cached copy; the clock refuses a
+cached estimate of ``NOW()`` that is later than the query's transaction (``translate.time_floor``
+must not exceed it). Both run as the application's role, before the sandbox takes the
+reader's, which may not call them.
+"""
+
+CATALOG_CHECK_REVERSE_SQL = r"""
+DROP FUNCTION IF EXISTS public.meaux_sql_catalog_check(bigint, text, timestamptz);
+DROP FUNCTION IF EXISTS public.meaux_sql_catalog_fingerprint(bigint);
+"""

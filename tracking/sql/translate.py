@@ -329,7 +329,8 @@ def sql_translate(
     this only picks the cheaper one, and ``X-Query-Plan`` says ``raw``; ``cheapest=False``
     (``?plan=projection``) uses the projection all the same.
 
-    ``now`` is the database's clock read before the query runs (``sql_catalog``): with it a
+    ``now`` is no later than the query's ``NOW()`` (the database's clock at the catalog read, or
+    a kept catalog's estimate of it, which the query's message checks: ``tracking.sql.catalog``): with it a
     ``NOW()``-relative window's raw scan names its first day partition as a constant
     (``time_floor``). The statement is never changed (its FORMAT is read, not removed), so
     the parse cache hands one tree to every request that sends the same text.
@@ -446,8 +447,8 @@ def time_floor(statement: exp.Expression, *, now: datetime | None) -> tuple[exp.
     so PostgreSQL prunes the day partitions when it plans (``NOW()`` is the transaction's clock,
     known only at execution: it then planned all ~32 partitions of a month to run one, 0.7-1.0
     ms of a 1-hour query). A redundant filter, never a narrower one: the floor is a whole day
-    before the query's own lower bound, whose ``NOW()`` is read from ``now``, the database's
-    clock at the catalog read, an earlier transaction than the query's (the day also covers
+    before the query's own lower bound, whose ``NOW()`` is read from ``now``, a moment no later
+    than the query's transaction (``sql_translate``; the day also covers
     any time zone a literal's text may be read in). ``now`` None: only literal bounds count.
     A SELECT alias or WITH name ``timestamp`` could stand for something else in WHERE, so
     either leaves the query without a floor.

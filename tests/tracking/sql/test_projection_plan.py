@@ -18,7 +18,8 @@ from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.sql.support import Point, partitions_for, points_insert
 from tracking import db as tracking_db
 from tracking.projections.services import projection_backfill, projection_create
-from tracking.sql.engine import _project_catalog, sql_parse
+from tracking.sql.catalog import catalog_read
+from tracking.sql.engine import sql_parse
 from tracking.sql.schema import DATASET_IDS_SETTING, ROLE
 from tracking.sql.translate import sql_translate
 
@@ -54,8 +55,9 @@ def _pair_projection_project():
 
 
 def _translate(project, sql: str):
-    clock, datasets, projections = _project_catalog(project)
-    return sql_translate(statement=sql_parse(sql=sql, default_format="JSON"), datasets=datasets, projections=projections, now=clock), clock
+    catalog = catalog_read(project_id=project.id)
+    statement = sql_parse(sql=sql, default_format="JSON")
+    return sql_translate(statement=statement, datasets=catalog.datasets, projections=catalog.projections, now=catalog.clock), catalog.clock
 
 
 def test_a_projection_read_is_flattened_into_the_append_and_its_ragged_buckets_computed_once(db, sql_partitions):

@@ -270,7 +270,7 @@ def test_the_catalog_lists_a_datasets_ready_projections_narrowest_first() -> Non
     ]:
         projection_create(dataset=web, name=name, dimensions=dimensions, doubles=doubles, grain=grain)
 
-    _, [(dataset_id, name, _, ready)] = sql_catalog(project_id=project.id)
+    [(dataset_id, name, _, ready)] = sql_catalog(project_id=project.id).datasets
 
     assert (dataset_id, name) == (web.id, "web")
     assert [row[4] for row in ready] == ["lean", "B_hour", "b_hour", "b_day", "wide"]

@@ -149,11 +149,12 @@ def test_floored_windows_count_exactly_the_points_of_the_unfloored_query(client:
 def test_the_floor_prunes_partitions_when_the_query_is_planned(sql_partitions: None) -> None:
     """Without the floor every partition is planned (and the executor removes most at start-up), with it only
     those from the floor's day on."""
-    from tracking.sql.engine import _project_catalog
+    from tracking.sql.catalog import catalog_read
 
     project = ProjectFactory()
     DatasetFactory(project=project, name="weather")
-    now, datasets, _ = _project_catalog(project)
+    catalog = catalog_read(project_id=project.id)
+    now, datasets = catalog.clock, catalog.datasets
 
     def planned(where: str) -> int:
         """Partitions in the plan: those the executor scans and those it removed at start-up (``NOW()``)."""

@@ -1,0 +1,160 @@
+"""A process keeps each project's catalog and checks it in the query's own message instead of reading it again.
+
+Every test runs outside a caller's transaction (the web path), where a query costs
+["SELECT", "BEGIN", "ROLLBACK"] with a fresh catalog and ["BEGIN", "ROLLBACK"] with a kept one.
+"""
+
+import datetime as dt
+
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.factories import DatasetFactory, ProjectFactory
+from tests.tracking.sql.support import Point, points_insert
+from tracking.models import Dataset
+from tracking.projections.services import projection_backfill, projection_create, projection_reset
+from tracking.services import dataset_update
+from tracking.sql import catalog as catalog_module
+from tracking.sql.engine import sql_execute
+from tracking.sql.schema import CATALOG_CHANGED_SQLSTATE, ROLE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _sent(run) -> tuple[object, list[str]]:
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql.split(";")[0].split()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        return run(), sent
+
+
+def _web(project, *, points: int, method: str = "GET") -> Dataset:
+    dataset = DatasetFactory(project=project, name="web")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    points_insert(dataset=dataset, points=[Point(now - dt.timedelta(minutes=i), "", [method, f"/p{i % 3}"], [float(i)]) for i in range(points)])
+    return dataset
+
+
+def test_a_second_query_of_a_project_reads_no_catalog() -> None:
+    project = ProjectFactory()
+    _web(project, points=5)
+
+    first, first_sent = _sent(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM web", keep_rows=True))
+    second, second_sent = _sent(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM web", keep_rows=True))
+
+    assert (first.rows, first_sent) == ([(5,)], ["SELECT", "BEGIN", "ROLLBACK"])
+    assert (second.rows, second_sent) == ([(5,)], ["BEGIN", "ROLLBACK"])
+
+
+def test_a_dataset_created_after_the_catalog_was_kept_is_queryable_at_once() -> None:
+    project = ProjectFactory()
+    _web(project, points=2)
+    sql_execute(project=project, sql="SELECT count() FROM web")
+    logs = DatasetFactory(project=project, name="logs")
+    points_insert(dataset=logs, points=[Point(dt.datetime.now(dt.UTC), "", ["x"], [1.0])])
+
+    result, sent = _sent(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM logs", keep_rows=True))
+
+    assert (result.rows, sent) == ([(1,)], ["SELECT", "BEGIN", "ROLLBACK"])
+
+
+def test_a_projection_reset_after_the_catalog_was_kept_is_not_read_and_the_query_runs_raw() -> None:
+    """The kept catalog still lists the projection as ready and compiles over it; the check in the query's
+    message refuses it, and the query is compiled again from the catalog as it now is."""
+    project = ProjectFactory()
+    web = _web(project, points=40)
+    projection = projection_create(dataset=web, name="by_method", dimensions=["blob1"], doubles=["double1"])
+    assert projection_backfill(projection_id=projection.id) is True
+    query = "SELECT blob1, count() AS n, sum(double1) AS s FROM web WHERE timestamp > NOW() - INTERVAL '1' DAY GROUP BY blob1"
+    before = sql_execute(project=project, sql=query, keep_rows=True)
+    projection_reset(projection=projection)
+
+    after, sent = _sent(lambda: sql_execute(project=project, sql=query, keep_rows=True))
+
+    assert (before.plan, before.rows) == ("projection=by_method", [("GET", 40, 780.0)])
+    assert (after.plan, after.rows) == ("raw", [("GET", 40, 780.0)])
+    assert sent == ["BEGIN", "ROLLBACK", "SELECT", "BEGIN", "ROLLBACK"]
+
+
+def test_relabelling_a_dataset_refuses_the_kept_catalog() -> None:
+    project = ProjectFactory()
+    web = _web(project, points=3)
+    sql_execute(project=project, sql="SELECT count() FROM web")
+    dataset_update(dataset=web, retention_days=web.retention_days, labels={"blob1": "verb"})
+
+    result, sent = _sent(lambda: sql_execute(project=project, sql="SELECT verb, count() AS n FROM web GROUP BY verb", keep_rows=True))
+    again, sent_again = _sent(lambda: sql_execute(project=project, sql="SELECT blob1 FROM web LIMIT 1", keep_rows=True))
+
+    assert (result.rows, sent) == ([("GET", 3)], ["SELECT", "BEGIN", "ROLLBACK"])
+    assert (again.rows, sent_again) == ([("GET",)], ["BEGIN", "ROLLBACK"])
+
+
+def test_a_label_change_the_kept_catalog_can_still_compile_is_refused_by_the_fingerprint() -> None:
+    project = ProjectFactory()
+    web = _web(project, points=3)
+    sql_execute(project=project, sql="SELECT count() FROM web")
+    dataset_update(dataset=web, retention_days=web.retention_days, labels={"blob2": "path"})
+
+    result, sent = _sent(lambda: sql_execute(project=project, sql="SELECT min(blob2) AS p FROM web", keep_rows=True))
+
+    assert (result.rows, sent) == ([("/p0",)], ["BEGIN", "ROLLBACK", "SELECT", "BEGIN", "ROLLBACK"])
+
+
+def test_a_clock_estimate_later_than_the_querys_transaction_is_refused(monkeypatch) -> None:
+    """``translate.time_floor`` must never be later than the query's ``NOW()``: a kept clock estimate ahead of
+    the database's is refused in the message, and the catalog's own clock is used."""
+    project = ProjectFactory()
+    _web(project, points=4)
+    sql_execute(project=project, sql="SELECT count() FROM web")
+    monkeypatch.setattr(catalog_module, "CLOCK_MARGIN", dt.timedelta(days=-3))
+
+    result, sent = _sent(lambda: sql_execute(
+        project=project, sql="SELECT count() AS n FROM web WHERE timestamp > NOW() - INTERVAL '1' HOUR", keep_rows=True
+    ))
+
+    assert (result.rows, sent) == ([(4,)], ["BEGIN", "ROLLBACK", "SELECT", "BEGIN", "ROLLBACK"])
+
+
+def test_each_project_reads_its_own_datasets_through_kept_catalogs() -> None:
+    first, second = ProjectFactory(), ProjectFactory()
+    _web(first, points=2)
+    _web(second, points=7, method="POST")
+
+    answers = [
+        sql_execute(project=project, sql="SELECT blob1, count() AS n FROM web GROUP BY blob1", keep_rows=True).rows
+        for project in (first, second, first, second)
+    ]
+
+    assert answers == [[("GET", 2)], [("POST", 7)], [("GET", 2)], [("POST", 7)]]
+
+
+def test_the_reader_role_cannot_call_the_catalog_functions() -> None:
+    project = ProjectFactory()
+
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        try:
+            cursor.execute(f"SET LOCAL ROLE {ROLE}")
+            with pytest.raises(Exception, match="permission denied for function meaux_sql_catalog_fingerprint"):
+                cursor.execute("SELECT public.meaux_sql_catalog_fingerprint(%s)", [project.id])
+        finally:
+            cursor.execute("ROLLBACK")
+
+
+def test_the_check_passes_the_catalogs_own_fingerprint_and_refuses_another() -> None:
+    project = ProjectFactory()
+    DatasetFactory(project=project, name="web")
+    kept = catalog_module.catalog_read(project_id=project.id)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public.meaux_sql_catalog_check(%s, %s, %s)", [project.id, kept.fingerprint, kept.clock])
+        with pytest.raises(Exception) as refused:
+            cursor.execute("SELECT public.meaux_sql_catalog_check(%s, %s, %s)", [project.id, "0" * 64, kept.clock])
+
+    assert isinstance(refused.value.__cause__, psycopg.Error)
+    assert refused.value.__cause__.sqlstate == CATALOG_CHANGED_SQLSTATE
