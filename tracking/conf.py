@@ -96,6 +96,12 @@ class TrackingSettings:
         return django_settings.TRACKING_ANALYZE_FRACTION
 
     @property
+    def PARENT_ANALYZE_FRACTION(self) -> float:
+        """Share by which the partitioned parent's rows must have grown or shrunk since its last ANALYZE,
+        which analyzes every partition again (``statistics_refresh``)."""
+        return django_settings.TRACKING_PARENT_ANALYZE_FRACTION
+
+    @property
     def ANALYZE_MAX_TABLES(self) -> int:
         """Tables analyzed per run: bounds the work, the rest waits for the next run."""
         return django_settings.TRACKING_ANALYZE_MAX_TABLES

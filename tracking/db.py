@@ -208,14 +208,14 @@ ROLLUP_TABLES = (
 VACUUMED_TABLES = (*ROLLUP_TABLES, "tracking_projection_dirty")
 
 
-def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[str]:
+def statistics_stale(*, min_changes: int, fraction: float, parent_fraction: float, limit: int) -> list[str]:
     """Tables whose planner statistics lag their contents: the parent first, then the most stale.
 
     A partition or rollup tier is stale, as autovacuum would judge it, when the rows changed
     since its last ANALYZE reach ``min_changes`` and ``fraction`` of its size. The partitioned
     parent has no change counter (PostgreSQL does not track one, and autovacuum never
     analyzes it), so it is stale when its partitions' live rows differ from the row count its
-    last ANALYZE saw by that much, or it was never analyzed.
+    last ANALYZE saw by ``parent_fraction`` of it, or it was never analyzed.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -240,7 +240,7 @@ def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[s
                 WHERE changed >= greatest(%(min)s, %(fraction)s * size)
                 UNION ALL
                 SELECT name, greatest(changed, %(min)s), size FROM parent
-                WHERE changed >= greatest(%(min)s, %(fraction)s * size) OR (never AND changed > 0)
+                WHERE changed >= greatest(%(min)s, %(parent_fraction)s * size) OR (never AND changed > 0)
             ) AS stale
             ORDER BY name = %(table)s DESC, changed / greatest(size, 1) DESC, name
             LIMIT %(limit)s
@@ -251,6 +251,7 @@ def statistics_stale(*, min_changes: int, fraction: float, limit: int) -> list[s
                 "table": TABLE,
                 "min": min_changes,
                 "fraction": fraction,
+                "parent_fraction": parent_fraction,
                 "limit": limit,
             },
         )

@@ -33,6 +33,7 @@ def any_share_of_changes(settings):
     """Rows left by earlier tests must not hide this test's 1,500 behind the 10 % share."""
     settings.TRACKING_ANALYZE_FRACTION = 0.0
     settings.TRACKING_DRAIN_ANALYZE_FRACTION = 0.0
+    settings.TRACKING_PARENT_ANALYZE_FRACTION = 0.0
 
 
 def reltuples(name: str) -> float:
@@ -132,6 +133,30 @@ def test_a_drain_leaves_a_table_changed_by_less_than_the_drains_share_to_the_ref
     assert reltuples(db.TABLE) == analyzed + POINTS
 
 
+def test_the_refresh_leaves_the_parent_until_its_rows_changed_by_its_own_share_and_a_bulk_load_does_not(
+    client, write_key, partitions, settings
+):
+    """The parent's ANALYZE analyzes every partition again, so the refresh holds it to ``PARENT_ANALYZE_FRACTION``
+    while the partition the points went to is analyzed at the partitions' share; ``points_bulk_loaded``, run by
+    hand after a load, holds the parent to the partitions' share."""
+    for _ in range(2):
+        post_bulk(client, write_key)
+        buffer_drain(time_budget=5, block_ms=10)
+    statistics_settled()
+    analyzed = points_in_table()
+    settings.TRACKING_PARENT_ANALYZE_FRACTION = 1.0
+    post_bulk(client, write_key)
+    assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
+
+    refreshed = statistics_refresh(max_tables=50)
+    dataset = DatasetFactory._meta.model.objects.get(name="requests")
+
+    assert db.TABLE not in refreshed and any(name.startswith(db.PARTITION_PREFIX) for name in refreshed)
+    assert reltuples(db.TABLE) == analyzed
+    assert db.TABLE in points_bulk_loaded(dataset_id=dataset.id)
+    assert reltuples(db.TABLE) == analyzed + POINTS
+
+
 def test_a_drain_goes_on_storing_while_its_statistics_refresh_runs(client, write_key, partitions, settings, monkeypatch):
     """The refresh runs on a connection of its own: between two batches, the parent's ANALYZE stopped the drain
     for as long as it took (8.6 s at 10M points). Here the refresh returns only once the drain has stored the
@@ -192,7 +217,9 @@ def test_a_worker_refreshes_statistics_within_seconds_of_a_drain(client, write_k
     statistics_settled()
     before = points_in_table()
     post_bulk(client, write_key)
-    worker = worker_start(queue=celery_queue, log_path=tmp_path / "worker.log", beat=False, TRACKING_ANALYZE_FRACTION="0")
+    worker = worker_start(
+        queue=celery_queue, log_path=tmp_path / "worker.log", beat=False, TRACKING_ANALYZE_FRACTION="0", TRACKING_PARENT_ANALYZE_FRACTION="0"
+    )
     try:
         assert wait_until(lambda: points_in_table() == before + POINTS, timeout=30)
         assert wait_until(lambda: reltuples(db.TABLE) == before + POINTS, timeout=15, interval=0.25)
@@ -285,6 +312,7 @@ def test_a_refresh_analyzes_a_partition_whose_statistics_have_not_seen_a_dataset
     db.statistics_publish()
     statistics_settled()
     settings.TRACKING_ANALYZE_FRACTION = 0.1  # the default: 8% of the partition below is not stale by it
+    settings.TRACKING_PARENT_ANALYZE_FRACTION = 1.0  # the default
     points_insert(dataset=new, points=[Point(day + timedelta(seconds=i), "", ["GET"], [1.0]) for i in range(8_000)])
     db.statistics_publish()
     assert estimated_rows(dataset_id=new.id, day=day) < 800  # the statistics know only `big`
