@@ -157,6 +157,32 @@ def test_the_refresh_leaves_the_parent_until_its_rows_changed_by_its_own_share_a
     assert reltuples(db.TABLE) == analyzed + POINTS
 
 
+def test_a_refresh_analyzes_the_parent_in_one_run_when_more_partitions_are_stale_than_a_run_takes(partitions, settings):
+    """A load spread over many days leaves every day stale: the parent's ANALYZE, which analyzes each partition,
+    does them in one statement instead of one run per four (``ANALYZE_MAX_TABLES``) a second apart."""
+    settings.TRACKING_PARENT_ANALYZE_FRACTION = 1.0
+    settings.TRACKING_ANALYZE_MIN_CHANGES = 50
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {db.TABLE}")
+    dataset = DatasetFactory(name="spread")
+    midday = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    days = [midday - timedelta(days=day) for day in range(1, 7)]
+
+    def load(minutes: int) -> None:
+        points_insert(dataset=dataset, points=[Point(day - timedelta(minutes=m), "", ["a"], [1.0]) for day in days for m in range(minutes)])
+        db.statistics_publish()
+
+    load(200)
+    db.relation_analyze(db.TABLE)
+    statistics_settled()
+    settled = reltuples(db.TABLE)
+    load(100)
+
+    assert statistics_refresh(max_tables=4, vacuum=False) == [db.TABLE]
+    assert (settled, reltuples(db.TABLE)) == (1_200, 1_800)
+    assert statistics_refresh(max_tables=4, vacuum=False) == []
+
+
 def test_a_drain_goes_on_storing_while_its_statistics_refresh_runs(client, write_key, partitions, settings, monkeypatch):
     """The refresh runs on a connection of its own: between two batches, the parent's ANALYZE stopped the drain
     for as long as it took (8.6 s at 10M points). Here the refresh returns only once the drain has stored the
