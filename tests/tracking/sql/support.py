@@ -132,6 +132,18 @@ def weather_points(*, now: dt.datetime, count: int = 240, seed: int = 7) -> list
     return points
 
 
+def round_trips(run) -> tuple[Any, list[str]]:
+    """What ``run()`` returns and the messages it sent to PostgreSQL, one per round trip (each one's first word)."""
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(sql.split(";")[0].split()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        return run(), sent
+
+
 def partitions_for(points: list[Point]) -> None:
     existing = set(tracking_db.partition_list())
     for day in sorted({p.timestamp.date() for p in points}):

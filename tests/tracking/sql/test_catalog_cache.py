@@ -10,8 +10,9 @@ import psycopg
 import pytest
 from django.db import connection
 
+from projects.models import Project
 from tests.factories import DatasetFactory, ProjectFactory
-from tests.tracking.sql.support import Point, points_insert
+from tests.tracking.sql.support import Point, points_insert, round_trips
 from tracking.models import Dataset
 from tracking.projections.services import projection_backfill, projection_create, projection_reset
 from tracking.services import dataset_update
@@ -22,17 +23,6 @@ from tracking.sql.schema import CATALOG_CHANGED_SQLSTATE, ROLE
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _sent(run) -> tuple[object, list[str]]:
-    sent: list[str] = []
-
-    def record(execute, sql, params, many, context):
-        sent.append(sql.split(";")[0].split()[0])
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        return run(), sent
-
-
 def _web(project, *, points: int, method: str = "GET") -> Dataset:
     dataset = DatasetFactory(project=project, name="web")
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -40,12 +30,21 @@ def _web(project, *, points: int, method: str = "GET") -> Dataset:
     return dataset
 
 
+@pytest.fixture
+def kept() -> tuple[Project, Dataset]:
+    """A project whose dataset ``web`` holds 3 points, and whose catalog this process has read and kept."""
+    project = ProjectFactory()
+    web = _web(project, points=3)
+    sql_execute(project=project, sql="SELECT count() FROM web")
+    return project, web
+
+
 def test_a_second_query_of_a_project_reads_no_catalog() -> None:
     project = ProjectFactory()
     _web(project, points=5)
 
-    first, first_sent = _sent(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM web", keep_rows=True))
-    second, second_sent = _sent(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM web", keep_rows=True))
+    first, first_sent = round_trips(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM web", keep_rows=True))
+    second, second_sent = round_trips(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM web", keep_rows=True))
 
     assert (first.rows, first_sent) == ([(5,)], ["SELECT", "BEGIN", "ROLLBACK"])
     assert (second.rows, second_sent) == ([(5,)], ["BEGIN", "ROLLBACK"])
@@ -58,7 +57,7 @@ def test_a_dataset_created_after_the_catalog_was_kept_is_queryable_at_once() -> 
     logs = DatasetFactory(project=project, name="logs")
     points_insert(dataset=logs, points=[Point(dt.datetime.now(dt.UTC), "", ["x"], [1.0])])
 
-    result, sent = _sent(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM logs", keep_rows=True))
+    result, sent = round_trips(lambda: sql_execute(project=project, sql="SELECT count() AS n FROM logs", keep_rows=True))
 
     assert (result.rows, sent) == ([(1,)], ["SELECT", "BEGIN", "ROLLBACK"])
 
@@ -74,50 +73,44 @@ def test_a_projection_reset_after_the_catalog_was_kept_is_not_read_and_the_query
     before = sql_execute(project=project, sql=query, keep_rows=True)
     projection_reset(projection=projection)
 
-    after, sent = _sent(lambda: sql_execute(project=project, sql=query, keep_rows=True))
+    after, sent = round_trips(lambda: sql_execute(project=project, sql=query, keep_rows=True))
 
     assert (before.plan, before.rows) == ("projection=by_method", [("GET", 40, 780.0)])
     assert (after.plan, after.rows) == ("raw", [("GET", 40, 780.0)])
     assert sent == ["BEGIN", "ROLLBACK", "SELECT", "BEGIN", "ROLLBACK"]
 
 
-def test_relabelling_a_dataset_refuses_the_kept_catalog() -> None:
-    project = ProjectFactory()
-    web = _web(project, points=3)
-    sql_execute(project=project, sql="SELECT count() FROM web")
+def test_relabelling_a_dataset_refuses_the_kept_catalog(kept) -> None:
+    project, web = kept
     dataset_update(dataset=web, retention_days=web.retention_days, labels={"blob1": "verb"})
 
-    result, sent = _sent(lambda: sql_execute(project=project, sql="SELECT verb, count() AS n FROM web GROUP BY verb", keep_rows=True))
-    again, sent_again = _sent(lambda: sql_execute(project=project, sql="SELECT blob1 FROM web LIMIT 1", keep_rows=True))
+    result, sent = round_trips(lambda: sql_execute(project=project, sql="SELECT verb, count() AS n FROM web GROUP BY verb", keep_rows=True))
+    again, sent_again = round_trips(lambda: sql_execute(project=project, sql="SELECT blob1 FROM web LIMIT 1", keep_rows=True))
 
     assert (result.rows, sent) == ([("GET", 3)], ["SELECT", "BEGIN", "ROLLBACK"])
     assert (again.rows, sent_again) == ([("GET",)], ["BEGIN", "ROLLBACK"])
 
 
-def test_a_label_change_the_kept_catalog_can_still_compile_is_refused_by_the_fingerprint() -> None:
-    project = ProjectFactory()
-    web = _web(project, points=3)
-    sql_execute(project=project, sql="SELECT count() FROM web")
+def test_a_label_change_the_kept_catalog_can_still_compile_is_refused_by_the_fingerprint(kept) -> None:
+    project, web = kept
     dataset_update(dataset=web, retention_days=web.retention_days, labels={"blob2": "path"})
 
-    result, sent = _sent(lambda: sql_execute(project=project, sql="SELECT min(blob2) AS p FROM web", keep_rows=True))
+    result, sent = round_trips(lambda: sql_execute(project=project, sql="SELECT min(blob2) AS p FROM web", keep_rows=True))
 
     assert (result.rows, sent) == ([("/p0",)], ["BEGIN", "ROLLBACK", "SELECT", "BEGIN", "ROLLBACK"])
 
 
-def test_a_clock_estimate_later_than_the_querys_transaction_is_refused(monkeypatch) -> None:
+def test_a_clock_estimate_later_than_the_querys_transaction_is_refused(kept, monkeypatch) -> None:
     """``translate.time_floor`` must never be later than the query's ``NOW()``: a kept clock estimate ahead of
     the database's is refused in the message, and the catalog's own clock is used."""
-    project = ProjectFactory()
-    _web(project, points=4)
-    sql_execute(project=project, sql="SELECT count() FROM web")
+    project, _ = kept
     monkeypatch.setattr(catalog_module, "CLOCK_MARGIN", dt.timedelta(days=-3))
 
-    result, sent = _sent(lambda: sql_execute(
+    result, sent = round_trips(lambda: sql_execute(
         project=project, sql="SELECT count() AS n FROM web WHERE timestamp > NOW() - INTERVAL '1' HOUR", keep_rows=True
     ))
 
-    assert (result.rows, sent) == ([(4,)], ["BEGIN", "ROLLBACK", "SELECT", "BEGIN", "ROLLBACK"])
+    assert (result.rows, sent) == ([(3,)], ["BEGIN", "ROLLBACK", "SELECT", "BEGIN", "ROLLBACK"])
 
 
 def test_each_project_reads_its_own_datasets_through_kept_catalogs() -> None:

@@ -6,6 +6,7 @@ from django.db import connection
 from projects.governance.models import AuditEvent, AuditOutcome
 from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.sql.conftest import LoadedProject
+from tests.tracking.sql.support import round_trips
 from tracking.projections.services import projection_create
 from tracking.sql.db import SandboxLimits, sql_catalog, sql_sandbox_run
 from tracking.sql.engine import sql_execute
@@ -122,22 +123,10 @@ def test_rls_policy_reads_the_dataset_list_once_per_query(db: None) -> None:
     assert qual.startswith("(dataset_id = ANY (ARRAY( SELECT (unnest(string_to_array(COALESCE(NULLIF(current_setting(")
 
 
-def _round_trips(run) -> tuple[object, list[str]]:
-    """What ``run()`` returns and the messages it sent to PostgreSQL, one per round trip."""
-    sent: list[str] = []
-
-    def record(execute, sql, params, many, context):
-        sent.append(sql.split(";")[0].split()[0])
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        return run(), sent
-
-
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_a_query_runs_in_its_own_read_only_transaction_in_two_round_trips() -> None:
+def test_outside_a_transaction_a_query_runs_in_its_own_read_only_transaction_in_tworound_trips() -> None:
     """The web path: no caller transaction, so BEGIN READ ONLY, settings, role, DECLARE and FETCH go as one message."""
-    result, sent = _round_trips(
+    result, sent = round_trips(
         lambda: sql_sandbox_run(
             query="SELECT current_user, current_setting('transaction_read_only'), current_setting('jit'), "
             "current_setting('meaux_sql.dataset_ids'), current_setting('statement_timeout')",
@@ -193,7 +182,7 @@ def test_an_interrupted_rollback_closes_the_connection_instead_of_leaving_it_in_
 
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_more_batches_and_the_count_add_one_round_trip_each() -> None:
-    result, sent = _round_trips(
+    result, sent = round_trips(
         lambda: sql_sandbox_run(
             query="SELECT n FROM generate_series(1, 1500) AS n LIMIT 1500",
             params={},
@@ -208,7 +197,7 @@ def test_outside_a_transaction_more_batches_and_the_count_add_one_round_trip_eac
 
 
 def test_inside_a_transaction_a_query_runs_in_a_savepoint_that_is_rolled_back(loaded: LoadedProject) -> None:
-    result, sent = _round_trips(
+    result, sent = round_trips(
         lambda: sql_sandbox_run(
             query="SELECT current_user", params={}, count_query=None, dataset_ids=[loaded.weather.id], limits=LIMITS
         )
@@ -227,7 +216,7 @@ def test_a_query_costs_three_round_trips_to_postgresql_catalog_query_and_rollbac
     projection_create(dataset=web, name="by_method", dimensions=["blob1"], doubles=[])
     query = "SELECT count() AS n FROM web WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET'"
 
-    result, sent = _round_trips(lambda: sql_execute(project=project, sql=query, keep_rows=True))
+    result, sent = round_trips(lambda: sql_execute(project=project, sql=query, keep_rows=True))
     tables = sql_execute(project=project, sql="SHOW TABLES", keep_rows=True)
 
     assert (result.plan, result.rows) == ("projection=by_method", [(0,)])
@@ -242,7 +231,7 @@ def test_an_audited_query_writes_its_event_in_the_rollbacks_message_and_a_failed
     project = ProjectFactory()
     DatasetFactory(project=project, name="web")
 
-    result, sent = _round_trips(lambda: query_run(project=project, sql="SELECT count() AS n FROM web", quotas=False))
+    result, sent = round_trips(lambda: query_run(project=project, sql="SELECT count() AS n FROM web", quotas=False))
     with pytest.raises(SqlError):
         query_run(project=project, sql="SELECT intDiv(count(), 0) AS n FROM web", quotas=False)
 
