@@ -123,12 +123,12 @@ def _execute(
     kept = catalog_kept(project_id=project.id)
     if kept is not None:
         try:
-            return _run(statement, kept, kept=True, default_format=default_format, database=database, keep_rows=keep_rows,
-                        plan=plan, started=started, params=params, then=then)
+            return _run(statement, kept, kept=True, sql=sql, default_format=default_format, database=database,
+                        keep_rows=keep_rows, plan=plan, started=started, params=params, then=then)
         except CatalogChanged:
             catalog_forget(project_id=project.id)
-    return _run(statement, catalog_read(project_id=project.id), kept=False, default_format=default_format, database=database,
-                keep_rows=keep_rows, plan=plan, started=started, params=params, then=then)
+    return _run(statement, catalog_read(project_id=project.id), kept=False, sql=sql, default_format=default_format,
+                database=database, keep_rows=keep_rows, plan=plan, started=started, params=params, then=then)
 
 
 def _run(
@@ -136,6 +136,7 @@ def _run(
     catalog: ProjectCatalog,
     *,
     kept: bool,
+    sql: str,
     params: dict[str, Any] | None,
     default_format: str,
     database: str,
@@ -147,7 +148,8 @@ def _run(
     """Compile against ``catalog`` and run; a ``kept`` one travels with its check (``CatalogChanged``).
 
     A query a kept catalog cannot compile (a table created since it was read) is compiled again
-    from a fresh one before its error counts.
+    from a fresh one before its error counts. A text compiled before against the same catalog
+    is not compiled again (``translate._TranslationCache``).
     """
     now = catalog.clock_estimate() if kept else catalog.clock
     try:
@@ -160,6 +162,7 @@ def _run(
             projections=catalog.projections if plan != "raw" else None,
             cheapest=plan == "auto",
             now=now,
+            cache_key=(catalog.project_id, catalog.fingerprint, sql, default_format),
         )
     except SqlError:
         if kept:

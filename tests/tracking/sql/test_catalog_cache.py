@@ -151,3 +151,24 @@ def test_the_check_passes_the_catalogs_own_fingerprint_and_refuses_another() -> 
 
     assert isinstance(refused.value.__cause__, psycopg.Error)
     assert refused.value.__cause__.sqlstate == CATALOG_CHANGED_SQLSTATE
+
+
+def test_a_repeated_query_is_compiled_once_and_again_after_its_catalog_changed(kept, monkeypatch) -> None:
+    from tracking.sql import translate as translate_module
+
+    project, web = kept
+    compiled: list[int] = []
+    compile_real = translate_module._translate
+
+    def counted(statement, **kwargs):
+        compiled.append(1)
+        return compile_real(statement, **kwargs)
+
+    monkeypatch.setattr(translate_module, "_translate", counted)
+    query = "SELECT blob1, count() AS n FROM web GROUP BY blob1 FORMAT JSONCompact"
+    answers = [sql_execute(project=project, sql=query, keep_rows=True).rows for _ in range(3)]
+    dataset_update(dataset=web, retention_days=web.retention_days, labels={"blob1": "verb"})
+    answers.append(sql_execute(project=project, sql=query, keep_rows=True).rows)
+
+    assert answers == [[("GET", 3)]] * 4
+    assert len(compiled) == 2  # once; after the relabel the refused attempt reuses the old translation, the fresh one compiles

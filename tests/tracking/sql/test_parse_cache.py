@@ -68,3 +68,103 @@ def test_format_is_refused_below_the_top_statement() -> None:
 
     with pytest.raises(SqlError, match="FORMAT is not supported"):
         sql_translate(statement=statement, datasets=DATASETS, now=NOW)
+
+
+# ---- translations ---------------------------------------------------------------------------------------------
+
+S1 = QUERIES[0]
+
+
+@pytest.fixture
+def compiles(monkeypatch) -> list[str]:
+    """The statements the compiler was run on, by their SQL, as translations are made."""
+    from tracking.sql import translate as translate_module
+
+    made: list[str] = []
+    compile_real = translate_module._translate
+
+    def counted(statement, **kwargs):
+        made.append(statement.sql(dialect="clickhouse"))
+        return compile_real(statement, **kwargs)
+
+    monkeypatch.setattr(translate_module, "_translate", counted)
+    return made
+
+
+def _translate_kept(sql: str, *, key: object, now: dt.datetime = NOW, bound: dict | None = None, projections=PROJECTIONS):
+    return sql_translate(statement=sql_parse(sql=sql), datasets=DATASETS, projections=projections, now=now, bound=bound, cache_key=key)
+
+
+def test_a_text_translated_against_the_same_catalog_is_not_compiled_again(compiles) -> None:
+    first = _translate_kept(S1, key=("project 1", "fingerprint a", S1))
+    second = _translate_kept(S1, key=("project 1", "fingerprint a", S1))
+
+    assert second is first and len(compiles) == 1
+
+
+def test_another_catalog_another_day_or_another_plan_option_compiles_again(compiles) -> None:
+    key = ("project 1", "fingerprint b", S1)
+    base = _translate_kept(S1, key=key)
+    other_catalog = _translate_kept(S1, key=("project 1", "fingerprint c", S1))
+    next_day = _translate_kept(S1, key=key, now=NOW + dt.timedelta(days=1))
+    raw = _translate_kept(S1, key=key, projections=None)
+
+    assert len(compiles) == 4
+    assert (base.plan, other_catalog.plan, next_day.plan, raw.plan) == ("projection=pair", "projection=pair", "projection=pair", "raw")
+    assert sorted(value for value in next_day.params.values() if isinstance(value, dt.datetime)) != sorted(
+        value for value in base.params.values() if isinstance(value, dt.datetime)
+    )
+
+
+def test_a_window_that_grows_past_a_grain_changes_the_plan_it_is_kept_under(compiles, monkeypatch) -> None:
+    """A window bounded by a literal on one side grows with the clock; the planner leaves a window that fits in
+    a projection's bucket to the raw scan, so the key holds which grains it fits in, not the window itself."""
+    from tracking.sql import translate as translate_module
+
+    clock = [NOW]
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return clock[0]
+
+    monkeypatch.setattr(translate_module, "datetime", Clock)
+    since = (NOW - dt.timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S")
+    sql = f"SELECT blob1, count() FROM web WHERE timestamp >= '{since}' GROUP BY blob1"
+    key = ("p", "f", sql)
+
+    early = [_translate_kept(sql, key=key).plan for _ in range(2)]
+    clock[0] = NOW + dt.timedelta(hours=3)
+    late = [_translate_kept(sql, key=key).plan for _ in range(2)]
+
+    assert (early, late, len(compiles)) == (["raw", "raw"], ["projection=pair", "projection=pair"], 2)
+
+
+def test_bound_parameters_are_never_kept(compiles) -> None:
+    sql = "SELECT count() FROM web WHERE blob1 = {method:String}"
+
+    first = _translate_kept(sql, key=("p", "f", sql), bound={"method": "GET"})
+    second = _translate_kept(sql, key=("p", "f", sql), bound={"method": "POST"})
+
+    assert len(compiles) == 2 and first.params != second.params
+
+
+def test_the_translation_cache_keeps_a_bounded_number_of_characters() -> None:
+    from tracking.sql.translate import _TranslationCache
+
+    cache = _TranslationCache(max_chars=400_000)
+    translation = _translate_kept(S1, key=None)
+    for i in range(100):
+        cache.put(("key", i), translation)
+
+    size = len(translation.sql) + len(translation.count_sql or "")
+    assert len(cache._entries) == 400_000 // size and cache.get(("key", 99)) is translation and cache.get(("key", 0)) is None
+
+
+def test_a_translation_longer_than_a_fortieth_of_the_budget_is_not_kept() -> None:
+    from tracking.sql.translate import _TranslationCache
+
+    cache = _TranslationCache(max_chars=40_000)
+    cache.put(("key", 1), _translate_kept(S1, key=None))
+
+    assert cache.get(("key", 1)) is None
