@@ -11,15 +11,14 @@ queryable at once and a projection dropped or reset is never read.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tracking.projections.db import Spec
 from tracking.sql.db import CatalogCheck, sql_catalog
 from tracking.sql.ir import DatasetRef
+from tracking.sql.lru import WeightedLRU
 
 #: Kept catalogs per process, the least recently used dropped first (a few KB each).
 MAX_PROJECTS = 1_024
@@ -69,45 +68,21 @@ def catalog_read(*, project_id: int) -> ProjectCatalog:
         clock=read.clock,
         read_at=read_at,
     )
-    _kept.put(catalog)
+    _kept.put(project_id, catalog)
     return catalog
 
 
 def catalog_kept(*, project_id: int) -> ProjectCatalog | None:
     """The catalog this process last read for the project, unless it is older than ``MAX_AGE_SECONDS``."""
-    return _kept.get(project_id)
+    catalog = _kept.get(project_id)
+    if catalog is not None and time.monotonic() - catalog.read_at > MAX_AGE_SECONDS:
+        _kept.pop(project_id)
+        return None
+    return catalog
 
 
 def catalog_forget(*, project_id: int) -> None:
-    _kept.drop(project_id)
+    _kept.pop(project_id)
 
 
-class _Kept:
-    def __init__(self) -> None:
-        self._entries: OrderedDict[int, ProjectCatalog] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, project_id: int) -> ProjectCatalog | None:
-        with self._lock:
-            catalog = self._entries.get(project_id)
-            if catalog is None:
-                return None
-            if time.monotonic() - catalog.read_at > MAX_AGE_SECONDS:
-                del self._entries[project_id]
-                return None
-            self._entries.move_to_end(project_id)
-            return catalog
-
-    def put(self, catalog: ProjectCatalog) -> None:
-        with self._lock:
-            self._entries[catalog.project_id] = catalog
-            self._entries.move_to_end(catalog.project_id)
-            while len(self._entries) > MAX_PROJECTS:
-                self._entries.popitem(last=False)
-
-    def drop(self, project_id: int) -> None:
-        with self._lock:
-            self._entries.pop(project_id, None)
-
-
-_kept = _Kept()
+_kept: WeightedLRU[ProjectCatalog] = WeightedLRU(max_weight=MAX_PROJECTS)

@@ -6,11 +6,9 @@ translation itself is ``tracking.sql.compiler``'s.
 
 import logging
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -23,6 +21,7 @@ from tracking.sql.compiler import Compiler, dataset_named, interval_parts
 from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.introspection import DEFAULT_DATABASE
 from tracking.sql.ir import DatasetRef, ShowStatement, Translation
+from tracking.sql.lru import WeightedLRU
 from tracking.sql.planner import PLACEHOLDER, NotCovered, ProjectionPlan
 
 MAX_QUERY_BYTES = 64 * 1024
@@ -64,7 +63,8 @@ class _Parser(ClickHouse.Parser):
 class AnalyticsEngineDialect(ClickHouse):
     parser_class = _Parser
 
-class _ParsedCache:
+
+class _ParsedCache(WeightedLRU[exp.Expression | ShowStatement]):
     """Parsed statements of recent queries, by text and default format, within a budget of syntax nodes.
 
     Dashboards send the same text on every refresh (``NOW()``-relative windows), and parsing
@@ -81,35 +81,16 @@ class _ParsedCache:
     CHARS_PER_NODE = 80
 
     def __init__(self, max_nodes: int) -> None:
-        self.max_nodes = max_nodes
-        self._entries: OrderedDict[tuple[str, str], tuple[exp.Expression | ShowStatement, int]] = OrderedDict()
-        self._nodes = 0
-        self._lock = threading.Lock()
+        super().__init__(max_weight=max_nodes)
 
-    def get(self, key: tuple[str, str]) -> exp.Expression | ShowStatement | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            self._entries.move_to_end(key)
-        return entry[0]
-
-    def put(self, key: tuple[str, str], statement: exp.Expression | ShowStatement, nodes: int) -> None:
-        nodes += len(key[0]) // self.CHARS_PER_NODE
-        if nodes > self.max_nodes // 40:
-            return
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = (statement, nodes)
-            self._nodes += nodes
-            while self._nodes > self.max_nodes:
-                _, (_, gone) = self._entries.popitem(last=False)
-                self._nodes -= gone
+    def put(self, key: Hashable, value: exp.Expression | ShowStatement, weight: int = 1) -> None:
+        """``weight``: the statement's syntax nodes; its text's length is added here."""
+        text, _ = cast(tuple[str, str], key)
+        super().put(key, value, weight + len(text) // self.CHARS_PER_NODE)
 
     @property
     def nodes(self) -> int:
-        return self._nodes
+        return self.weight
 
 
 _parsed = _ParsedCache(max_nodes=20_000)
@@ -372,7 +353,7 @@ def _compiled_settings() -> tuple[int, ...]:
     )
 
 
-class _TranslationCache:
+class _TranslationCache(WeightedLRU[Translation]):
     """Translations of recent queries, within a budget of characters of SQL.
 
     A dashboard sends the same text on every refresh, and compiling it took 0.46-1.28 ms of the
@@ -383,36 +364,14 @@ class _TranslationCache:
     (``_compiled_settings``); the key holds all of them, so a
     kept translation is the one the compiler would make.
     Translations are never changed once made (the executor copies ``params`` before adding to
-    them). Memory is bounded by construction: an entry weighs its SQL texts, one of more than a
-    fortieth of the budget is not kept, and the least recently used go first.
+    them). An entry weighs its SQL texts (``WeightedLRU``).
     """
 
     def __init__(self, max_chars: int) -> None:
-        self.max_chars = max_chars
-        self._entries: OrderedDict[Hashable, tuple[Translation, int]] = OrderedDict()
-        self._chars = 0
-        self._lock = threading.Lock()
+        super().__init__(max_weight=max_chars)
 
-    def get(self, key: Hashable) -> Translation | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            self._entries.move_to_end(key)
-            return entry[0]
-
-    def put(self, key: Hashable, translation: Translation) -> None:
-        chars = len(translation.sql) + len(translation.count_sql or "")
-        if chars > self.max_chars // 40:
-            return
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = (translation, chars)
-            self._chars += chars
-            while self._chars > self.max_chars:
-                _, (_, gone) = self._entries.popitem(last=False)
-                self._chars -= gone
+    def put(self, key: Hashable, value: Translation, weight: int = 1) -> None:
+        super().put(key, value, len(value.sql) + len(value.count_sql or ""))
 
 
 _translations = _TranslationCache(max_chars=4_000_000)
