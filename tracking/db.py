@@ -227,7 +227,8 @@ def statistics_stale(*, min_changes: int, fraction: float, parent_fraction: floa
             """
             WITH leaves AS (
                 SELECT s.relname::text AS name, s.n_mod_since_analyze::float8 AS changed,
-                       greatest(c.reltuples, 0)::float8 AS size, s.n_live_tup
+                       greatest(c.reltuples, 0)::float8 AS size, s.n_live_tup,
+                       s.n_mod_since_analyze >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0)) AS stale
                 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
                 WHERE s.schemaname = current_schema()
                   AND (s.relname LIKE %(prefix)s OR s.relname = ANY(%(rollups)s))
@@ -241,15 +242,13 @@ def statistics_stale(*, min_changes: int, fraction: float, parent_fraction: floa
                 FROM pg_class c WHERE c.oid = to_regclass(%(table)s)
             )
             SELECT name FROM (
-                SELECT name, changed, size FROM leaves
-                WHERE changed >= greatest(%(min)s, %(fraction)s * size)
+                SELECT name, changed, size FROM leaves WHERE stale
                 UNION ALL
                 SELECT name, greatest(changed, %(min)s), size FROM parent
                 WHERE changed >= greatest(%(min)s, %(parent_fraction)s * size) OR (never AND changed > 0)
-                   OR (SELECT count(*) FILTER (WHERE l.changed >= greatest(%(min)s, %(fraction)s * l.size)) > %(limit)s
-                              AND count(*) FILTER (WHERE l.changed >= greatest(%(min)s, %(fraction)s * l.size))
-                                  >= 0.5 * count(*) FILTER (WHERE l.n_live_tup > 0)
-                       FROM leaves l WHERE l.name LIKE %(prefix)s)
+                   OR (SELECT count(*) FILTER (WHERE stale) > %(limit)s
+                              AND count(*) FILTER (WHERE stale) >= 0.5 * count(*) FILTER (WHERE n_live_tup > 0)
+                       FROM leaves WHERE name LIKE %(prefix)s)
             ) AS stale
             ORDER BY name = %(table)s DESC, changed / greatest(size, 1) DESC, name
             LIMIT %(limit)s
