@@ -1124,20 +1124,27 @@ def exact_sql(c: ExpressionCompiler, value: Typed, node: exp.Expression) -> str:
 def sum_sql(
     c: ExpressionCompiler, value: Typed, node: exp.Expression, *, distinct: bool, condition: str = "", summand: str | None = None
 ) -> Typed:
-    """``sum``: exact for floats (``exact_sql``). ``summand`` replaces the per-row term (a projection's partial sums)."""
+    """``sum``: exact for floats (``exact_sql``). ``summand`` replaces the per-row term (a projection's partial sums).
+
+    Over a Nullable value NULLs are skipped and the sum is Nullable, NULL when no value was
+    set, as in ClickHouse; otherwise an empty sum is 0.
+    """
     keyword = "DISTINCT " if distinct else ""
     if ct.is_float(value.type):
         term = summand if summand is not None else exact_sql(c, value, node)
-        return Typed(f"coalesce(sum({keyword}{term}){condition}, 0)::float8", "Float64", aggregate=True)
+        return _sum_result(f"sum({keyword}{term}){condition}", "float8", "Float64", value)
     if value.boolean or ct.is_int(value.type):
         _, signed = ct.int_info(value.type) or (8, False)
         term = summand if summand is not None else c.value(value)
-        return Typed(
-            f"coalesce(sum({keyword}{term}){condition}, 0)::bigint",
-            "Int64" if signed else "UInt64",
-            aggregate=True,
-        )
+        return _sum_result(f"sum({keyword}{term}){condition}", "bigint", "Int64" if signed else "UInt64", value)
     raise sql_error_at(f"Illegal type {value.type} of argument for aggregate function {_fname(node)}", node)
+
+
+def _sum_result(sql: str, pg_type: str, ch_type: str, value: Typed) -> Typed:
+    """A sum's result: Nullable and NULL over no set value when ``value`` is Nullable, else 0 then."""
+    if ct.is_nullable(value.type):
+        return Typed(f"({sql})::{pg_type}", f"Nullable({ch_type})", aggregate=True)
+    return Typed(f"coalesce({sql}, 0)::{pg_type}", ch_type, aggregate=True)
 
 
 def avg_sql(
@@ -1153,15 +1160,22 @@ def avg_sql(
     """``avg`` as the exact sum over the count, divided in ``numeric`` and rounded once to Float64.
 
     ``summand`` and ``count`` replace the per-row term and the count aggregate (a projection's).
+    A value that is not Nullable is never NULL, so every row counts, as a projection counts its
+    points: ``count(*)`` spares converting each row's value a second time (the seed's realtime
+    query at 10M points: 1.03 -> 0.80 ms in PostgreSQL).
     """
     keyword = "DISTINCT " if distinct else ""
     term = summand if summand is not None else exact_sql(c, value, node)
-    counted = count if count is not None else f"count({keyword}{term})"
-    return Typed(
-        f"coalesce((sum({keyword}{term}){condition} / nullif({counted}{condition}, 0))::float8, 'NaN'::float8)",
-        "Float64",
-        aggregate=True,
-    )
+    if count is not None:
+        counted = count
+    elif distinct or ct.is_nullable(value.type):
+        counted = f"count({keyword}{term})"
+    else:
+        counted = "count(*)"
+    average = f"(sum({keyword}{term}){condition} / nullif({counted}{condition}, 0))::float8"
+    if ct.is_nullable(value.type):
+        return Typed(average, "Nullable(Float64)", aggregate=True)
+    return Typed(f"coalesce({average}, 'NaN'::float8)", "Float64", aggregate=True)
 
 
 def _count(c: ExpressionCompiler, scope: Scope, node: exp.Expression, params: list, args: list) -> Typed:
@@ -1205,9 +1219,16 @@ def _extreme_agg(kind: str) -> Aggregate:
         if ct.is_string(value.type):
             sql = f'({sql}) COLLATE "C"'
         result_type = "UInt8" if value.boolean and value.type != "Bool" else value.type
-        return Typed(f"coalesce({kind}({sql}), {ct.default_sql(result_type)})", result_type, aggregate=True)
+        return _extreme_result(f"{kind}({sql})", result_type)
 
     return run
+
+
+def _extreme_result(sql: str, result_type: str) -> Typed:
+    """``min``/``max``: NULL over no set value of a Nullable one, as in ClickHouse, else the type's default."""
+    if ct.is_nullable(result_type):
+        return Typed(sql, result_type, aggregate=True)
+    return Typed(f"coalesce({sql}, {ct.default_sql(result_type)})", result_type, aggregate=True)
 
 
 def _conditional(kind: str) -> Aggregate:
@@ -1229,7 +1250,7 @@ def _conditional(kind: str) -> Aggregate:
         sql = c.value(value)
         if ct.is_string(value.type):
             sql = f'({sql}) COLLATE "C"'
-        return Typed(f"coalesce({kind}({sql}){filter_sql}, {ct.default_sql(value.type)})", value.type, aggregate=True)
+        return _extreme_result(f"{kind}({sql}){filter_sql}", value.type)
 
     return run
 

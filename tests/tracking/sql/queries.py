@@ -276,6 +276,19 @@ CASES: list[Case] = [
         f"WHERE blob1 IN ('GET', 'POST', 'PUT', 'DELETE') GROUP BY k ORDER BY k",
         True,
     ),
+    Case(
+        "avg_counts_every_row_of_a_plain_value_and_skips_nulls_of_a_nullable_one",
+        f"SELECT avg(double1) AS a, avg(nullIf(double1, 0)) AS n, avgIf(nullIf(double2, 1), blob1 = 'GET') AS ni, "
+        f"avg(if(blob1 = 'GET', double1, NULL)) AS g FROM {A}",
+    ),
+    Case(
+        "aggregates_of_a_nullable_value_skip_nulls_and_are_null_over_none",
+        f"SELECT blob1 AS k, sum(nullIf(double2, 1)) AS s, sum(if(blob1 = 'GET', _sample_interval, NULL)) AS si, "
+        f"min(nullIf(blob3, '200')) AS mi, max(if(blob1 = 'GET', double1, NULL)) AS ma, "
+        f"sumIf(nullIf(double1, 0), blob3 = '200') AS sf, maxIf(nullIf(blob2, ''), double1 > 100) AS mf, "
+        f"count(nullIf(blob3, '200')) AS c FROM {A} GROUP BY k ORDER BY k",
+        True,
+    ),
     Case("uniq", f"SELECT uniq(blob2) AS a, uniqExact(index1) AS b, uniq(blob1, blob2) AS c FROM {A}"),
     Case(
         "empty_aggregates",
