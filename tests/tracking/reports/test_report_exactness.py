@@ -59,19 +59,19 @@ def _truth(dataset: Dataset, start: datetime, end: datetime) -> dict[str, object
         SELECT coalesce(sum(_sample_interval), 0),
                coalesce(sum(_sample_interval) FILTER (WHERE blob3 ~ '^5[0-9][0-9]$'), 0),
                coalesce(sum(_sample_interval) FILTER (WHERE blob3 ~ '^4[0-9][0-9]$'), 0),
-               coalesce(sum(coalesce(double1, 0)::numeric * _sample_interval), 0),
-               coalesce(sum(coalesce(double3, 0)::numeric * _sample_interval), 0)
+               coalesce(sum(coalesce(double1, 0)::text::numeric * _sample_interval), 0),
+               coalesce(sum(coalesce(double3, 0)::text::numeric * _sample_interval), 0)
         FROM tracking_datapoint WHERE {RANGE} AND {REQUEST}
         """,
         args,
     )
     (cost,), = raw(
-        f"SELECT coalesce(sum(coalesce(double1, 0)::numeric * _sample_interval), 0) FROM tracking_datapoint "
+        f"SELECT coalesce(sum(coalesce(double1, 0)::text::numeric * _sample_interval), 0) FROM tracking_datapoint "
         f"WHERE {RANGE} AND blob3 = 'cost'",
         args,
     )
     (tokens, ai_cost), = raw(
-        f"SELECT coalesce(sum(double1::numeric * _sample_interval), 0), coalesce(sum(double2::numeric * _sample_interval), 0) "
+        f"SELECT coalesce(sum(double1::text::numeric * _sample_interval), 0), coalesce(sum(double2::text::numeric * _sample_interval), 0) "
         f"FROM tracking_datapoint WHERE {RANGE} AND blob1 = 'ai-usage' AND blob3 IS DISTINCT FROM 'cost'",
         args,
     )
@@ -218,8 +218,8 @@ def test_usage_top_paths_equal_raw_sql(mixed_dataset):
 
     expected = raw(
         f"""
-        SELECT blob2, sum(_sample_interval), sum(coalesce(double1, 0)::numeric * _sample_interval),
-               sum(coalesce(double3, 0)::numeric * _sample_interval)
+        SELECT blob2, sum(_sample_interval), sum(coalesce(double1, 0)::text::numeric * _sample_interval),
+               sum(coalesce(double3, 0)::text::numeric * _sample_interval)
         FROM tracking_datapoint WHERE {RANGE} AND {REQUEST} GROUP BY blob2 ORDER BY 2 DESC, 1
         """,
         [mixed_dataset.id, start, end],
@@ -235,7 +235,7 @@ def test_costs_by_project_and_type_equal_raw_sql(mixed_dataset):
 
     expected = raw(
         f"""
-        SELECT blob1, blob2, sum(double1::numeric * _sample_interval), sum(_sample_interval)
+        SELECT blob1, blob2, sum(double1::text::numeric * _sample_interval), sum(_sample_interval)
         FROM tracking_datapoint WHERE {RANGE} AND blob3 = 'cost' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
         """,
         [mixed_dataset.id, start, end],
@@ -254,7 +254,7 @@ def test_daily_cost_series_equals_raw_sql(mixed_dataset):
 
     expected = raw(
         f"""
-        SELECT date_bin('1 day', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00'), blob2, sum(double1::numeric)
+        SELECT date_bin('1 day', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00'), blob2, sum(double1::text::numeric)
         FROM tracking_datapoint WHERE {RANGE} AND blob3 = 'cost' GROUP BY 1, 2
         """,
         [mixed_dataset.id, start, end],
