@@ -39,6 +39,34 @@ _UTC = frozenset({"UTC", "Etc/UTC"})
 _SET_AGGREGATES = frozenset({"uniq", "uniqexact", "min", "max", "uniqif", "minif", "maxif"})
 
 
+def _ragged_sql(edges: list[str], grain: int) -> str:
+    """The buckets of ``grain`` holding each edge (``-infinity`` for an infinite one), as array elements."""
+    interval = f"INTERVAL '{int(grain)} seconds'"
+    return ", ".join(
+        f"(CASE WHEN isfinite({edge}) THEN date_bin({interval}, {edge}, {EPOCH_SQL}) ELSE '-infinity'::timestamptz END)"
+        for edge in edges
+    )
+
+
+def coarse_companion(spec: Spec, candidates: list[Spec]) -> list[Spec]:
+    """The projections among ``candidates`` that keep ``spec``'s rows at a coarser grain: the same
+    dataset, dimensions and doubles in the same order (so the same row columns), and a grain that
+    is a multiple of ``spec``'s, coarsest first. A bucket of theirs is a union of ``spec``'s
+    buckets, binned from the same epoch, so its row is the sum of theirs."""
+    return sorted(
+        (
+            other
+            for other in candidates
+            if other.dataset_id == spec.dataset_id
+            and other.dimensions == spec.dimensions
+            and other.doubles == spec.doubles
+            and other.grain > spec.grain
+            and other.grain % spec.grain == 0
+        ),
+        key=lambda other: -other.grain,
+    )
+
+
 class NotCovered(Exception):
     """The query needs something the projection does not keep; the caller runs it raw."""
 
@@ -53,12 +81,20 @@ class ProjectionPlan:
 
     spec: Spec
     dataset: DatasetRef
+    #: The same projection kept at a coarser grain (``coarse_companion``): its whole buckets are
+    #: read from it, the rest of the window from ``spec``'s rows and the raw points as without it.
+    coarse: Spec | None = None
     sources: dict[str, Source] = field(default_factory=dict)
     edges: list[str] = field(default_factory=list)
     #: Per read of the dataset, the constant day no point its WHERE keeps is before (``translate.time_floor``), or None.
     floors: list[datetime | None] = field(default_factory=list)
 
     # ---- the source ------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """What ``X-Query-Plan`` and the audit log say answered: the coarse tier first when there is one."""
+        return f"{self.coarse.name}+{self.spec.name}" if self.coarse is not None else self.spec.name
 
     @staticmethod
     def sentinel(alias: str, column: str) -> str:
@@ -108,6 +144,13 @@ class ProjectionPlan:
           leaves it unbounded.
 
         EXPLAIN ANALYZE at 10M points (TIMING OFF, median of 9): that query 23 -> 14 ms.
+
+        With a ``coarse`` tier, its buckets that hold no edge come from its rows, the fine rows
+        fill its ragged buckets, and the raw points the fine ragged buckets: three disjoint sets
+        of buckets, each uniform. Every query with no edge reads the coarse rows alone. The seed's requests by
+        path at 10M points, 24 hours from 14:06, read 1,993 day rows and 9,392 hour rows with
+        a day tier beside the hour's, instead of 23,314 hour rows (in process, alternated:
+        17.6-19.1 ms against 22.6-24.0).
         """
         spec = self.spec
         grain = f"INTERVAL '{int(spec.grain)} seconds'"
@@ -120,22 +163,45 @@ class ProjectionPlan:
         projection_id = c.param(spec.id, "bigint")
         rows = f"SELECT {', '.join(f'{value} AS {name}' for value, name in zip(kept, names, strict=True))}"
         if not edges:
-            return f"{rows} FROM public.{TABLE} AS p WHERE p.projection_id = {projection_id}"
-        ragged = ", ".join(
-            f"(CASE WHEN isfinite({edge}) THEN date_bin({grain}, {edge}, {EPOCH_SQL}) ELSE '-infinity'::timestamptz END)"
-            for edge in edges
-        )
+            whole = self.coarse or spec
+            return f"{rows} FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(whole.id, 'bigint')}"
+        ragged = _ragged_sql(edges, spec.grain)
         raw = ['"timestamp"', *(f"coalesce({d}, '')" for d in spec.dimensions), *point_measures_sql(spec)]
         floors = [moment for moment in self.floors if moment is not None]
         floor = f' AND "timestamp" >= {c.param(min(floors), "timestamptz")}' if floors and len(floors) == len(self.floors) else ""
-        return (
-            f'SELECT * FROM ({rows}, p.projection_id AS "_projection_id", true AS "_projected" FROM public.{TABLE} AS p '
-            f"UNION ALL SELECT {', '.join(raw)}, {projection_id}, false "
+        raw_from = (
             f"FROM (SELECT DISTINCT e, e + {grain} AS e_end FROM unnest(ARRAY[{ragged}]) AS e) AS r "
             f'JOIN public.tracking_datapoint ON "timestamp" >= r.e AND "timestamp" < r.e_end '
-            f"WHERE dataset_id = {c.param(self.dataset.id, 'bigint')}{floor}) AS u "
-            f'WHERE (NOT u."_projected" OR u."_projection_id" = {projection_id}) '
-            f'AND (NOT u."_projected" OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
+            f"WHERE dataset_id = {c.param(self.dataset.id, 'bigint')}{floor}"
+        )
+        if self.coarse is None:
+            return (
+                f'SELECT * FROM ({rows}, p.projection_id AS "_projection_id", true AS "_projected" FROM public.{TABLE} AS p '
+                f"UNION ALL SELECT {', '.join(raw)}, {projection_id}, false {raw_from}) AS u "
+                f'WHERE (NOT u."_projected" OR u."_projection_id" = {projection_id}) '
+                f'AND (NOT u."_projected" OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
+            )
+        coarse_grain = f"INTERVAL '{int(self.coarse.grain)} seconds'"
+        coarse_ragged = _ragged_sql(edges, self.coarse.grain)
+        # One arm of fine rows per ragged coarse bucket, bounded by expressions PostgreSQL evaluates
+        # as it plans: joined to an array of them, its rows were estimated at a tenth, and the
+        # seed's requests by path grouped 20,000 rows by sorting them (21 ms instead of 16).
+        # A bucket holding two edges is read by the first arm only.
+        starts = [_ragged_sql([edge], self.coarse.grain) for edge in edges]
+        fine_arms = "".join(
+            f"UNION ALL {rows}, {projection_id}, 1 FROM public.{TABLE} AS p WHERE p.projection_id = {projection_id} "
+            f"AND p.bucket >= {start} AND p.bucket < {start} + {coarse_grain}"
+            + (f" AND NOT ({start} = ANY (ARRAY[{', '.join(starts[:n])}]))" if n else "")
+            + " "
+            for n, start in enumerate(starts)
+        )
+        return (
+            f'SELECT * FROM ({rows}, p.projection_id AS "_projection_id", 2 AS "_tier" FROM public.{TABLE} AS p '
+            f"{fine_arms}"
+            f"UNION ALL SELECT {', '.join(raw)}, {projection_id}, 0 {raw_from}) AS u "
+            f'WHERE (u."_tier" <> 2 OR (u."_projection_id" = {c.param(self.coarse.id, "bigint")} '
+            f'AND NOT (u."timestamp" = ANY ((SELECT ARRAY[{coarse_ragged}])::timestamptz[])))) '
+            f'AND (u."_tier" <> 1 OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
         )
 
     def _alias_of(self, scope: Scope) -> str | None:
@@ -185,7 +251,7 @@ class ProjectionPlan:
         zone = tz or ct.datetime_tz(value.type)  # toDateTime(timestamp, 'Asia/Kolkata') carries its zone
         if found is None or found[1] != "timestamp" or (zone is not None and zone not in _UTC):
             return value
-        grain = self.spec.grain
+        grain = (self.coarse or self.spec).grain  # a multiple of the fine grain: aligned to it, aligned to both
         if unit in ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
             aligned = True
         elif unit == "HOUR":

@@ -22,7 +22,7 @@ from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.introspection import DEFAULT_DATABASE
 from tracking.sql.ir import DatasetRef, ShowStatement, Translation
 from tracking.sql.lru import WeightedLRU
-from tracking.sql.planner import PLACEHOLDER, NotCovered, ProjectionPlan
+from tracking.sql.planner import PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion
 
 MAX_QUERY_BYTES = 64 * 1024
 MAX_AST_DEPTH = 96
@@ -391,19 +391,26 @@ def _translate(
     """``window``: the query's time window when the cheaper path is wanted (``time_window_seconds``), else None."""
     dataset_id = _dataset_read(statement, datasets, database=database) if projections else None
     candidates = (projections or {}).get(dataset_id, []) if dataset_id is not None else []
+    coarse_tiers = {id(coarse) for spec in candidates for coarse in coarse_companion(spec, candidates)}
     for spec in candidates:
-        if window is not None and window <= spec.grain:
+        # A coarse tier answers beside its finer projection, never alone: alone, its ragged
+        # buckets would be read from raw points, a day of them where the finer one reads an hour.
+        if (window is not None and window <= spec.grain) or id(spec) in coarse_tiers:
             continue
         dataset = next(dataset for dataset in datasets if dataset.id == spec.dataset_id)
-        plan = ProjectionPlan(spec=spec, dataset=dataset)
-        try:
-            translation = _compile(
-                statement, datasets=datasets, bound=bound, database=database, output_format=output_format, plan=plan, floor=floor
-            )
-        except (NotCovered, SqlError):
-            continue
-        if translation.dataset_ids == [spec.dataset_id]:
-            return translation
+        # A tier never makes the plan read more rows: the window bounds each of its arms. So it is
+        # tried first whatever the window, and only a query it cannot answer (buckets finer than
+        # its grain) is compiled over the finer projection alone.
+        for coarse in [*coarse_companion(spec, candidates), None]:
+            plan = ProjectionPlan(spec=spec, dataset=dataset, coarse=coarse)
+            try:
+                translation = _compile(
+                    statement, datasets=datasets, bound=bound, database=database, output_format=output_format, plan=plan, floor=floor
+                )
+            except (NotCovered, SqlError):
+                continue
+            if translation.dataset_ids == [spec.dataset_id]:
+                return translation
     return _compile(statement, datasets=datasets, bound=bound, database=database, output_format=output_format, floor=floor)
 
 
@@ -454,7 +461,7 @@ def _compile(
         count_column=count_column,
         format=output_format,
         dataset_ids=sorted(compiler.used_dataset_ids),
-        plan=f"projection={plan.spec.name}" if plan is not None else "raw",
+        plan=f"projection={plan.name}" if plan is not None else "raw",
     )
 
 

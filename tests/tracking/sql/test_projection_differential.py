@@ -1,7 +1,8 @@
 """Projection path vs forced raw path: byte-identical answers on generated queries (issue 11).
 
-One dataset lives through what changes points: a bulk load backfilled into four
-projections (hour, minute and day grains; two share dimensions, as the defaults do), late points written through the real drain
+One dataset lives through what changes points: a bulk load backfilled into six
+projections (hour, minute and day grains; two share dimensions, as the defaults do; two keep
+another's columns at a coarser grain, its tiers), late points written through the real drain
 after the projections were ready, sampled points (``_sample_interval`` > 1), a GDPR deletion
 job, retention trimming days, and a relabel. After each stage a batch of generated queries
 (ragged ``NOW() - INTERVAL`` and absolute windows, every covered aggregate, filters on
@@ -44,6 +45,9 @@ PROJECTIONS = [
     ("pair", ["blob1", "blob2"], ["double1", "double2", "double3"], 3600),
     ("paths", ["blob2"], ["double1"], 60),
     ("daily", ["index1", "blob1"], ["double2"], 86400),
+    # Coarse tiers of ``pair`` and ``paths``: they answer beside them, never alone.
+    ("pair_day", ["blob1", "blob2"], ["double1", "double2", "double3"], 86400),
+    ("paths_hour", ["blob2"], ["double1"], 3600),
 ]
 _ELAPSED = re.compile(rb'"elapsed": [0-9.e-]+')
 
@@ -265,9 +269,40 @@ def test_projection_answers_equal_the_raw_scan_byte_for_byte(sql_partitions, iso
     assert not problems, f"{len(problems)} of {5 * QUERIES_PER_STAGE} queries differ:\n" + "\n".join(problems[:8])
     by_projection = sum(count for plan, count in plans.items() if plan.startswith("projection="))
     assert by_projection >= 0.85 * 5 * QUERIES_PER_STAGE, plans  # 293 of 320 when written: the rest fit in a bucket
-    assert min(plans[f"projection={name}"] for name, *_ in PROJECTIONS) > 0, plans  # the narrowest covering one answers
+    answering = Counter(name for plan, count in plans.items() for name in plan.removeprefix("projection=").split("+") for _ in range(count))
+    assert min(answering[name] for name, *_ in PROJECTIONS) > 0, plans  # the narrowest covering one answers, a tier beside it
+    assert not any(plan in (f"projection={name}" for name in ("pair_day", "paths_hour")) for plan in plans), plans
+    assert plans["projection=pair_day+pair"] > 0 and plans["projection=paths_hour+paths"] > 0, plans
     assert _count_points(dataset.id, before=now - dt.timedelta(days=3)) == 0
     assert _count_points(dataset.id, path="/p3") == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "plan"),
+    [
+        ("SELECT blob1, sum(double1) AS s FROM web WHERE timestamp > NOW() - INTERVAL '40' HOUR GROUP BY blob1 ORDER BY blob1", "projection=daily+hourly"),
+        ("SELECT toDate(timestamp) AS d, count() AS n FROM web GROUP BY d ORDER BY d", "projection=daily+hourly"),
+        ("SELECT blob1, avg(double1) AS a FROM web WHERE timestamp >= '2026-01-01 10:17:00' GROUP BY blob1 ORDER BY blob1", "projection=daily+hourly"),
+        # Within a day too: the day holding NOW() has no edge. An hourly bucket is not constant over a day.
+        ("SELECT blob1, sum(double1) AS s FROM web WHERE timestamp > NOW() - INTERVAL '20' HOUR GROUP BY blob1 ORDER BY blob1", "projection=daily+hourly"),
+        ("SELECT toStartOfHour(timestamp) AS h, count() AS n FROM web WHERE timestamp > NOW() - INTERVAL '40' HOUR GROUP BY h ORDER BY h", "projection=hourly"),
+    ],
+)
+def test_a_coarser_tier_answers_its_whole_buckets_beside_the_finer_projection(sql_partitions, isolated_stream, sql, plan):
+    """The day tier of the same columns reads the days with no edge, the hour rows the rest of the ragged
+    days, raw points the ragged hours; where its days cannot stand (hourly buckets) the hour
+    projection answers alone. The same bytes as the raw scan either way."""
+    dataset, _ = _web_dataset(random.Random(11), 600, days=4)
+    project = dataset.project
+    for name, grain in (("hourly", 3600), ("daily", 86400)):
+        projection = projection_create(dataset=dataset, name=name, dimensions=["blob1"], doubles=["double1"], grain=grain)
+        assert projection_backfill(projection_id=projection.id) is True
+
+    answered = sql_execute(project=project, sql=sql)
+    raw = sql_execute(project=project, sql=sql, plan="raw")
+
+    assert answered.plan == plan
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body)
 
 
 def _count_points(dataset_id: int, *, before: dt.datetime | None = None, path: str | None = None) -> int:
@@ -329,19 +364,19 @@ def test_what_a_projection_does_not_keep_runs_raw_with_the_same_answer(sql_parti
         (
             "SELECT blob2 AS path, SUM(double2) AS request_count, AVG(double1) AS avg_duration_ms FROM web "
             "WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET' GROUP BY path ORDER BY request_count DESC, path LIMIT 10",
-            "projection=blob1_blob2",
+            "projection=blob1_blob2_day+blob1_blob2",
         ),
         (
             "SELECT blob2 AS error_type, COUNT(*) AS error_count FROM web WHERE timestamp > NOW() - INTERVAL '3' HOUR "
             "AND blob1 = 'error' GROUP BY error_type ORDER BY error_count DESC, error_type",
-            "projection=blob1_blob2",
+            "projection=blob1_blob2_day+blob1_blob2",
         ),
         (
             "SELECT toStartOfHour(timestamp) AS hour, COUNT(*) AS requests, AVG(double1) AS avg_ms FROM web "
             "WHERE timestamp >= NOW() - INTERVAL '24' HOUR AND blob1 IN ('GET', 'POST') GROUP BY hour ORDER BY hour",
             "projection=blob1_blob2",
         ),
-        ("SELECT blob2, uniq(blob1) AS u, max(double3) AS m FROM web GROUP BY blob2 ORDER BY blob2", "projection=blob1_blob2"),
+        ("SELECT blob2, uniq(blob1) AS u, max(double3) AS m FROM web GROUP BY blob2 ORDER BY blob2", "projection=blob1_blob2_day+blob1_blob2"),
         (
             "SELECT blob1 AS project_id, blob2 AS cost_type, SUM(double1) AS total_cost FROM web "
             "WHERE timestamp > NOW() - INTERVAL '7' DAY AND blob3 = 'cost' GROUP BY project_id, cost_type ORDER BY total_cost DESC, project_id, cost_type",
@@ -368,8 +403,9 @@ def test_what_a_projection_does_not_keep_runs_raw_with_the_same_answer(sql_parti
     ],
 )
 def test_the_narrowest_default_projection_that_covers_a_query_answers_it(sql_partitions, isolated_stream, sql, plan):
-    """A dataset's two default projections: ``blob1_blob2`` (fewer rows) answers what groups and filters on
-    blob1 and blob2 only, ``dashboard`` what also needs blob3, the raw scan the rest; all with the raw scan's bytes."""
+    """A dataset's default projections: ``blob1_blob2`` (fewer rows), with its day tier beside it, answers what
+    groups and filters on blob1 and blob2 only (alone when it buckets by hour), ``dashboard`` what also needs
+    blob3, the raw scan the rest; all with the raw scan's bytes."""
     dataset, _ = _web_dataset(random.Random(11), 600, days=8)
     project = dataset.project
     for projection in projections_defaults_ensure(dataset=dataset):
