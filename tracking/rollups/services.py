@@ -11,8 +11,9 @@ the layout and its trade-offs.
 A row of a rollup is ``(dataset, kind, bucket, k1, k2) -> n, s1, s2, s3`` where ``n`` is the
 number of points weighted by ``_sample_interval`` and ``sN`` the weighted sums of the
 kind's three measures, as ``numeric``: adding partial sums in any order gives the same
-digits a raw ``SUM(double::text::numeric)`` gives, the SQL engine's exact sum. Latency histograms are rows of their own kinds
-whose ``k2`` is a fixed log-scale bin, so percentiles come from the same tables.
+digits a raw ``SUM(double::text::numeric)`` gives, the SQL engine's exact sum. Latency
+histograms are rows of their own kinds whose ``k2`` is a fixed log-scale bin, so percentiles
+come from the same tables.
 
 The batch is classified by the same SQL (``db.classified_sql``) that reads raw
 points for the ragged ends of a report and rebuilds rollups, so the three can never

@@ -147,10 +147,10 @@ class ProjectionPlan:
 
         With a ``coarse`` tier, its buckets that hold no edge come from its rows, the fine rows
         fill its ragged buckets, and the raw points the fine ragged buckets: three disjoint sets
-        of buckets, each uniform. Every query with no edge reads the coarse rows alone. The seed's requests by
-        path at 10M points, 24 hours from 14:06, read 1,993 day rows and 9,392 hour rows with
-        a day tier beside the hour's, instead of 23,314 hour rows (in process, alternated:
-        17.6-19.1 ms against 22.6-24.0).
+        of buckets, each uniform. A query with no edge reads the coarse rows alone. The seed's
+        requests by path at 10M points, 24 hours from 14:06, read 1,993 day rows and 9,392 hour
+        rows with a day tier beside the hour's, instead of 23,314 hour rows (in process,
+        alternated: 17.6-19.1 ms against 22.6-24.0).
         """
         spec = self.spec
         grain = f"INTERVAL '{int(spec.grain)} seconds'"

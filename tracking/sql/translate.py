@@ -391,11 +391,11 @@ def _translate(
     """``window``: the query's time window when the cheaper path is wanted (``time_window_seconds``), else None."""
     dataset_id = _dataset_read(statement, datasets, database=database) if projections else None
     candidates = (projections or {}).get(dataset_id, []) if dataset_id is not None else []
-    coarse_tiers = {id(coarse) for spec in candidates for coarse in coarse_companion(spec, candidates)}
+    coarse_tiers = {coarse for spec in candidates for coarse in coarse_companion(spec, candidates)}
     for spec in candidates:
         # A coarse tier answers beside its finer projection, never alone: alone, its ragged
         # buckets would be read from raw points, a day of them where the finer one reads an hour.
-        if (window is not None and window <= spec.grain) or id(spec) in coarse_tiers:
+        if (window is not None and window <= spec.grain) or spec in coarse_tiers:
             continue
         dataset = next(dataset for dataset in datasets if dataset.id == spec.dataset_id)
         # A tier never makes the plan read more rows: the window bounds each of its arms. So it is
