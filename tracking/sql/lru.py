@@ -2,7 +2,7 @@
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -11,13 +11,15 @@ V = TypeVar("V")
 class WeightedLRU(Generic[V]):
     """Entries within a budget of weight, the least recently used dropped first.
 
-    Memory is bounded by construction: each entry weighs what its caller says it costs, and one
-    weighing more than a fortieth of the budget is not kept, so a single huge entry never
-    empties the cache. Thread-safe: gunicorn's threads share one per process.
+    Memory is bounded by construction: each entry weighs what its caller says it costs (or what
+    ``weigh`` says of its value), and one weighing more than a fortieth of the budget is not kept,
+    so a single huge entry never empties the cache. Thread-safe: gunicorn's threads share one per
+    process.
     """
 
-    def __init__(self, max_weight: int) -> None:
+    def __init__(self, max_weight: int, weigh: Callable[[V], int] | None = None) -> None:
         self.max_weight = max_weight
+        self._weigh = weigh
         self._entries: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
         self._weight = 0
         self._lock = threading.Lock()
@@ -30,7 +32,9 @@ class WeightedLRU(Generic[V]):
             self._entries.move_to_end(key)
             return entry[0]
 
-    def put(self, key: Hashable, value: V, weight: int = 1) -> None:
+    def put(self, key: Hashable, value: V, weight: int | None = None) -> None:
+        if weight is None:
+            weight = self._weigh(value) if self._weigh is not None else 1
         if weight > self.max_weight // 40:
             return
         with self._lock:

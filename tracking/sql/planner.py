@@ -182,12 +182,12 @@ class ProjectionPlan:
                 f'AND (NOT u."_projected" OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
             )
         coarse_grain = f"INTERVAL '{int(self.coarse.grain)} seconds'"
-        coarse_ragged = _ragged_sql(edges, self.coarse.grain)
         # One arm of fine rows per ragged coarse bucket, bounded by expressions PostgreSQL evaluates
         # as it plans: joined to an array of them, its rows were estimated at a tenth, and the
         # seed's requests by path grouped 20,000 rows by sorting them (21 ms instead of 16).
         # A bucket holding two edges is read by the first arm only.
         starts = [_ragged_sql([edge], self.coarse.grain) for edge in edges]
+        coarse_ragged = ", ".join(starts)
         fine_arms = "".join(
             f"UNION ALL {rows}, {projection_id}, 1 FROM public.{TABLE} AS p WHERE p.projection_id = {projection_id} "
             f"AND p.bucket >= {start} AND p.bucket < {start} + {coarse_grain}"

@@ -83,10 +83,10 @@ class _ParsedCache(WeightedLRU[exp.Expression | ShowStatement]):
     def __init__(self, max_nodes: int) -> None:
         super().__init__(max_weight=max_nodes)
 
-    def put(self, key: Hashable, value: exp.Expression | ShowStatement, weight: int = 1) -> None:
+    def put(self, key: Hashable, value: exp.Expression | ShowStatement, weight: int | None = None) -> None:
         """``weight``: the statement's syntax nodes; its text's length is added here."""
         text, _ = cast(tuple[str, str], key)
-        super().put(key, value, weight + len(text) // self.CHARS_PER_NODE)
+        super().put(key, value, (weight or 0) + len(text) // self.CHARS_PER_NODE)
 
     @property
     def nodes(self) -> int:
@@ -368,10 +368,7 @@ class _TranslationCache(WeightedLRU[Translation]):
     """
 
     def __init__(self, max_chars: int) -> None:
-        super().__init__(max_weight=max_chars)
-
-    def put(self, key: Hashable, value: Translation, weight: int = 1) -> None:
-        super().put(key, value, len(value.sql) + len(value.count_sql or ""))
+        super().__init__(max_weight=max_chars, weigh=lambda value: len(value.sql) + len(value.count_sql or ""))
 
 
 _translations = _TranslationCache(max_chars=4_000_000)
@@ -391,7 +388,8 @@ def _translate(
     """``window``: the query's time window when the cheaper path is wanted (``time_window_seconds``), else None."""
     dataset_id = _dataset_read(statement, datasets, database=database) if projections else None
     candidates = (projections or {}).get(dataset_id, []) if dataset_id is not None else []
-    coarse_tiers = {coarse for spec in candidates for coarse in coarse_companion(spec, candidates)}
+    tiers = {spec: coarse_companion(spec, candidates) for spec in candidates}
+    coarse_tiers = {coarse for companions in tiers.values() for coarse in companions}
     for spec in candidates:
         # A coarse tier answers beside its finer projection, never alone: alone, its ragged
         # buckets would be read from raw points, a day of them where the finer one reads an hour.
@@ -401,7 +399,7 @@ def _translate(
         # A tier never makes the plan read more rows: the window bounds each of its arms. So it is
         # tried first whatever the window, and only a query it cannot answer (buckets finer than
         # its grain) is compiled over the finer projection alone.
-        for coarse in [*coarse_companion(spec, candidates), None]:
+        for coarse in [*tiers[spec], None]:
             plan = ProjectionPlan(spec=spec, dataset=dataset, coarse=coarse)
             try:
                 translation = _compile(
