@@ -18,9 +18,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from bench import data
 from bench.env import OUT, database_url, django_setup
+from tracking.columns import blob_read_sql
 
+_FIRST_BLOB = f'; CREATE INDEX ON {{t}} (dataset_id, ({blob_read_sql("blob1")}), "timestamp")'
 VARIANTS = {
-    "day, btree (dataset_id, timestamp) [current]": ("day", 'CREATE INDEX ON {t} (dataset_id, "timestamp")'),
+    "day, btree (dataset_id, timestamp) and (dataset_id, blob1, timestamp) [current]": (
+        "day", 'CREATE INDEX ON {t} (dataset_id, "timestamp")' + _FIRST_BLOB
+    ),
+    "day, btree (dataset_id, timestamp)": ("day", 'CREATE INDEX ON {t} (dataset_id, "timestamp")'),
     "day, BRIN (timestamp)": ("day", 'CREATE INDEX ON {t} USING brin ("timestamp")'),
     "week, btree (dataset_id, timestamp)": ("week", 'CREATE INDEX ON {t} (dataset_id, "timestamp")'),
     "week, BRIN (timestamp)": ("week", 'CREATE INDEX ON {t} USING brin ("timestamp")'),

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, SQL_COLUMNS
+from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, SQL_COLUMNS, blob_read_sql
 from tracking.conf import tracking_settings
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError, sql_error_at
@@ -641,7 +641,7 @@ class Compiler:
             '"timestamp"',
             "_sample_interval::bigint AS _sample_interval",
             "index1",
-            *[f"coalesce({blob}, '') AS {blob}" for blob in BLOB_COLUMNS],
+            *[f"{blob_read_sql(blob)} AS {blob}" for blob in BLOB_COLUMNS],
             *[f"coalesce({double}, 0) AS {double}" for double in DOUBLE_COLUMNS],
         ]
         return (
@@ -891,13 +891,18 @@ class Compiler:
             items = items[0].expressions
         if not items:
             raise sql_error_at("IN needs at least one value", node)
-        parts = []
-        for item in items:
-            right = self.expr(scope, item)
+        rights = [self.expr(scope, item) for item in items]
+        for item, right in zip(items, rights):
             if not right.is_const:
                 raise sql_error_at("IN lists may only hold literals", item)
-            parts.append(compare(self, "=", left, right, item).sql)
-        body = " OR ".join(parts)
+        if len(rights) > 1 and left.type == "String" and all(right.type == "String" for right in rights):
+            # The same as the OR of equalities below, NULLs included, but PostgreSQL reads an
+            # index once for the whole list instead of once per value and then ORing the
+            # bitmaps (a dashboard's four methods over an hour at 10M, in process: 14.1-14.2 ms
+            # against 18.0-19.4 with the OR, once blob1 had its index).
+            body = f"{left.sql} = ANY(ARRAY[{', '.join(right.sql for right in rights)}])"
+        else:
+            body = " OR ".join(compare(self, "=", left, right, item).sql for item, right in zip(items, rights))
         sql = f"(NOT ({body}))" if negate else f"({body})"
         return Typed(sql, "UInt8", boolean=True, aggregate=left.aggregate)
 
