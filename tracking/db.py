@@ -8,9 +8,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from django.db import connection
+from django.db import ProgrammingError, connection
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgresConnection
 from psycopg import sql
+from psycopg.errors import Diagnostic, UndefinedTable
 
 from tracking.columns import BLOB_COLUMNS, COPY_HEAD_COLUMNS, DOUBLE_COLUMNS, blob_read_sql
 
@@ -54,9 +55,10 @@ def first_blob_index_build() -> None:
     """Build ``FIRST_BLOB_INDEX`` without blocking ingest; resumable.
 
     The parent's index is created ``ON ONLY`` (invalid, and cloned into every partition created
-    from then on), each existing partition's index ``CONCURRENTLY`` and attached, after which
-    PostgreSQL marks the parent's valid. A partition whose build was interrupted is left with an
-    invalid index, dropped and built again on the next run. Must run outside a transaction.
+    from then on), each existing partition's index ``CONCURRENTLY`` and attached; the attach that
+    leaves no partition without one makes PostgreSQL mark the parent's valid. A partition whose
+    build was interrupted is left with an invalid index, dropped and built again on the next run;
+    one dropped meanwhile (retention) is passed over. Must run outside a transaction.
     """
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {FIRST_BLOB_INDEX} ON ONLY {TABLE} ({_FIRST_BLOB_COLUMNS})")
@@ -73,9 +75,14 @@ def first_blob_index_build() -> None:
         for (partition,) in cursor.fetchall():
             index = sql.Identifier(f"{partition}_blob1_ts")
             cursor.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index))
-            cursor.execute(
-                sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(index, sql.Identifier(partition), sql.SQL(_FIRST_BLOB_COLUMNS))
-            )
+            try:
+                cursor.execute(
+                    sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(index, sql.Identifier(partition), sql.SQL(_FIRST_BLOB_COLUMNS))
+                )
+            except ProgrammingError as error:
+                if not isinstance(error.__cause__, UndefinedTable):
+                    raise
+                continue
             cursor.execute(sql.SQL("ALTER INDEX {} ATTACH PARTITION {}").format(sql.Identifier(FIRST_BLOB_INDEX), index))
 
 
@@ -422,12 +429,25 @@ def statistics_publish() -> None:
             cursor.execute("SELECT pg_stat_force_next_flush()")
 
 
-def relation_analyze(name: str, *, skip_locked: bool = False) -> None:
+def relation_analyze(name: str, *, skip_locked: bool = False) -> bool:
     """``skip_locked``: skip the table (or every partition of the parent) rather than wait for a
-    conflicting lock, such as an operator's VACUUM of it."""
+    conflicting lock, such as an operator's VACUUM of it. False when it was skipped: PostgreSQL
+    only warns (SQLSTATE 55P03), so the warning is what tells."""
     statement = "ANALYZE (SKIP_LOCKED) {}" if skip_locked else "ANALYZE {}"
+    skipped: list[str] = []
+
+    def warned(diagnostic: Diagnostic) -> None:
+        if diagnostic.sqlstate == "55P03":
+            skipped.append(diagnostic.message_primary or "")
+
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL(statement).format(sql.Identifier(name)))
+        raw = cursor.cursor.connection
+        raw.add_notice_handler(warned)
+        try:
+            cursor.execute(sql.SQL(statement).format(sql.Identifier(name)))
+        finally:
+            raw.remove_notice_handler(warned)
+    return not skipped
 
 
 # Arbitrary advisory-lock keys. ANALYZE and VACUUM have one each: a refresher's VACUUM of a

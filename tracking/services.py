@@ -469,8 +469,9 @@ def statistics_refresh(
     (three of them 4-8x chdb instead of 0.8-2.5x, docs/benchmarks.md). One analyzer and one
     vacuumer at a time, each under its own advisory lock, so a long VACUUM never holds back the
     next run's ANALYZEs; neither blocks inserts. Call outside a transaction. Returns the tables
-    analyzed, then those vacuumed. ``vacuum=False`` only analyzes: a drain refreshing between
-    its batches leaves the VACUUMs, which may take long, to the refresh task; ``skip_locked``
+    analyzed (not those ``skip_locked`` skipped), then those vacuumed. ``vacuum=False`` only
+    analyzes: a drain refreshing between its batches leaves the VACUUMs, which may take long, to
+    the refresh task; ``skip_locked``
     skips a table someone else holds a conflicting lock on (a VACUUM outside the product),
     so the drain never waits for one; ``wait`` waits for a running analyzer to finish rather
     than leave the tables to it (it may have listed them before the caller's load committed).
@@ -486,24 +487,24 @@ def statistics_refresh(
     rows = tracking_settings.ANALYZE_MIN_CHANGES
     fraction = tracking_settings.ANALYZE_FRACTION if fraction is None else fraction
     parent_fraction = tracking_settings.PARENT_ANALYZE_FRACTION if parent_fraction is None else parent_fraction
+    stale: list[str] = []
     analyzed: list[str] = []
     if db.statistics_lock_take(db.ANALYZE_LOCK, wait=wait):
         try:
-            analyzed = db.statistics_stale(min_changes=rows, fraction=fraction, parent_fraction=parent_fraction, limit=limit)
-            if len(analyzed) < limit:
+            stale = db.statistics_stale(min_changes=rows, fraction=fraction, parent_fraction=parent_fraction, limit=limit)
+            if len(stale) < limit:
                 unseen = db.partitions_with_unseen_datasets(min_changes=rows, limit=limit)
-                analyzed += [name for name in unseen if name not in analyzed][: limit - len(analyzed)]
-            if db.TABLE in analyzed:
+                stale += [name for name in unseen if name not in stale][: limit - len(stale)]
+            if db.TABLE in stale:
                 # ANALYZE of the partitioned parent also analyzes every partition.
-                analyzed = [name for name in analyzed if not name.startswith(db.PARTITION_PREFIX)]
-            for name in analyzed:
-                db.relation_analyze(name, skip_locked=skip_locked)
+                stale = [name for name in stale if not name.startswith(db.PARTITION_PREFIX)]
+            analyzed = [name for name in stale if db.relation_analyze(name, skip_locked=skip_locked)]
         finally:
             db.statistics_lock_release(db.ANALYZE_LOCK)
     vacuumed: list[str] = []
-    if vacuum and len(analyzed) < limit and db.statistics_lock_take(db.VACUUM_LOCK):
+    if vacuum and len(stale) < limit and db.statistics_lock_take(db.VACUUM_LOCK):
         try:
-            vacuumed = db.vacuum_due(min_dead=rows, fraction=fraction, limit=limit - len(analyzed))
+            vacuumed = db.vacuum_due(min_dead=rows, fraction=fraction, limit=limit - len(stale))
             for name in vacuumed:
                 db.relation_vacuum(name)
         finally:

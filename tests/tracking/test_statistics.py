@@ -109,6 +109,24 @@ def test_a_drain_skips_analyzing_a_table_locked_by_someone_else_instead_of_waiti
     assert reltuples(db.TABLE) == points_in_table()
 
 
+def test_a_refresh_that_skips_a_locked_table_does_not_report_it_analyzed(client, write_key, partitions, settings):
+    """``ANALYZE (SKIP_LOCKED)`` only warns when it skips; the refresh listed the skipped table among those it
+    analyzed all the same."""
+    settings.TRACKING_DRAIN_STATISTICS_SECONDS = 3600
+    statistics_settled()
+    post_bulk(client, write_key)
+    assert buffer_drain(time_budget=5, block_ms=10).points == POINTS
+    with psycopg.connect(processes.test_database_url(), autocommit=False) as other:
+        other.execute(f"LOCK TABLE {db.TABLE} IN SHARE UPDATE EXCLUSIVE MODE")
+
+        assert db.TABLE not in statistics_refresh(max_tables=50, vacuum=False, skip_locked=True)
+        other.rollback()
+
+    assert reltuples(db.TABLE) != points_in_table()
+    assert statistics_refresh(max_tables=50, vacuum=False, skip_locked=True) == [db.TABLE]
+    assert reltuples(db.TABLE) == points_in_table()
+
+
 def test_a_drain_leaves_a_table_changed_by_less_than_the_drains_share_to_the_refresh_task(
     client, write_key, partitions, settings
 ):

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from tests.factories import DatasetFactory, ProjectFactory
 from tests.tracking.sql.support import Point, points_insert
@@ -54,28 +54,37 @@ def test_a_filter_on_blob1_is_an_index_condition_under_row_level_security() -> N
 
 @pytest.mark.django_db(transaction=True)
 def test_the_index_build_resumes_after_an_interrupted_partition_and_leaves_the_parent_valid() -> None:
-    """An interrupted CREATE INDEX CONCURRENTLY leaves an invalid index behind; the next build replaces it."""
-    today = dt.datetime.now(dt.UTC).date()
-    tracking_db.partition_create(today)
-    partition = tracking_db.partition_name(today)
+    """A CREATE INDEX CONCURRENTLY that fails leaves an invalid index behind; the next build replaces it."""
+    now = dt.datetime.now(dt.UTC)
+    dataset = DatasetFactory(project=ProjectFactory(), name="events")
+    points_insert(dataset=dataset, points=[Point(now, "i", ["a"], [1.0]), Point(now, "i", ["b"], [1.0])])
+    partition = tracking_db.partition_name(now.date())
     tracking_db.first_blob_index_drop()
-    with connection.cursor() as cursor:
-        # What an interrupted build leaves: an index of the partition's own, attached to nothing.
-        cursor.execute(f"CREATE INDEX {partition}_blob1_ts ON {partition} (dataset_id)")
+    try:
+        with pytest.raises(IntegrityError), connection.cursor() as cursor:
+            # Fails on the two points of one dataset, leaving an invalid index of that name.
+            cursor.execute(f"CREATE UNIQUE INDEX CONCURRENTLY {partition}_blob1_ts ON {partition} (dataset_id)")
+        assert _valid(f"{partition}_blob1_ts") is False
 
-    tracking_db.first_blob_index_build()
+        tracking_db.first_blob_index_build()
+    finally:
+        tracking_db.first_blob_index_build()  # a failed assertion must not leave the next tests without it
 
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT n.indisvalid, (SELECT count(*) FROM pg_inherits WHERE inhparent = n.indexrelid),
-                   (SELECT count(*) FROM pg_inherits WHERE inhparent = %s::regclass)
-            FROM pg_index n WHERE n.indexrelid = %s::regclass
+            SELECT (SELECT count(*) FROM pg_inherits WHERE inhparent = %s::regclass),
+                   (SELECT count(*) FROM pg_inherits WHERE inhparent = %s::regclass),
+                   pg_get_indexdef(%s::regclass)
             """,
-            [tracking_db.TABLE, tracking_db.FIRST_BLOB_INDEX],
+            [tracking_db.FIRST_BLOB_INDEX, tracking_db.TABLE, f"{partition}_blob1_ts"],
         )
-        valid, attached, partitions = cursor.fetchone()
-        cursor.execute("SELECT pg_get_indexdef(%s::regclass)", [f"{partition}_blob1_ts"])
-        (definition,) = cursor.fetchone()
-    assert (valid, attached) == (True, partitions)
+        attached, partitions, definition = cursor.fetchone()
+    assert (_valid(tracking_db.FIRST_BLOB_INDEX), _valid(f"{partition}_blob1_ts"), attached) == (True, True, partitions)
     assert " ".join(definition.split()).endswith("""(dataset_id, ( CASE WHEN (blob1 IS NULL) THEN ''::text ELSE blob1 END), "timestamp")""")
+
+
+def _valid(index: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = %s::regclass", [index])
+        return cursor.fetchone()[0]
