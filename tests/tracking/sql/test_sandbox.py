@@ -1,7 +1,7 @@
 """The database-level backstops behind the allowlist: role, read-only transaction, RLS."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from projects.governance.models import AuditEvent, AuditOutcome
 from tests.factories import DatasetFactory, ProjectFactory
@@ -242,6 +242,30 @@ def test_an_audited_query_writes_its_event_in_the_rollbacks_message_and_a_failed
     )
     assert (failed.outcome, failed.details["error"]) == (AuditOutcome.ERROR, "Division by zero")
     assert connection.get_autocommit() and connection.connection.info.transaction_status.name == "IDLE"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_querys_audit_event_commits_without_waiting_for_the_disk_and_a_callers_transaction_keeps_its_own() -> None:
+    project = ProjectFactory()
+    DatasetFactory(project=project, name="web")
+    messages: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        messages.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        query_run(project=project, sql="SELECT count() AS n FROM web", quotas=False)
+    with transaction.atomic(), connection.cursor() as cursor:
+        query_run(project=project, sql="SELECT count() AS n FROM web", quotas=False)
+        cursor.execute("SHOW synchronous_commit")
+        callers = cursor.fetchone()[0]
+
+    assert messages[-1].startswith("ROLLBACK; BEGIN; SET LOCAL synchronous_commit = off; INSERT INTO ")
+    assert messages[-1].endswith("; COMMIT")
+    assert callers == "on"
+    assert AuditEvent.objects.filter(project=project, outcome=AuditOutcome.OK).count() == 2
+    assert connection.connection.info.transaction_status.name == "IDLE"
 
 
 @pytest.mark.django_db
