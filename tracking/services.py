@@ -471,10 +471,10 @@ def statistics_refresh(
     next run's ANALYZEs; neither blocks inserts. Call outside a transaction. Returns the tables
     analyzed (not those ``skip_locked`` skipped), then those vacuumed. ``vacuum=False`` only
     analyzes: a drain refreshing between its batches leaves the VACUUMs, which may take long, to
-    the refresh task; ``skip_locked``
-    skips a table someone else holds a conflicting lock on (a VACUUM outside the product),
-    so the drain never waits for one; ``wait`` waits for a running analyzer to finish rather
-    than leave the tables to it (it may have listed them before the caller's load committed).
+    the refresh task; ``skip_locked`` skips a table someone else holds a conflicting lock on (a
+    VACUUM outside the product), so the drain never waits for one; ``wait`` waits for a running
+    analyzer to finish rather than leave the tables to it (it may have listed them before the
+    caller's load committed).
     ``fraction`` overrides ``ANALYZE_FRACTION``, the share of a table that must have changed, and
     ``parent_fraction`` ``PARENT_ANALYZE_FRACTION``, the partitioned parent's: its ANALYZE analyzes
     every partition again (2.6-3.0 s at 1M points over 30 days here, 83 ms for one 33,000-row
