@@ -199,8 +199,14 @@ class Role:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
-        if sig == signal.SIGKILL:
-            _reap_group(self.process.pid)
+        if sig != signal.SIGKILL:
+            # The group's leader is gone, but a child may outlive it (after a warm shutdown, a
+            # Celery worker's embedded beat was left running with init as its parent, past the suite).
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return
+        _reap_group(self.process.pid)
 
 
 def _reap_group(pgid: int) -> None:
