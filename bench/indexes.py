@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from bench import data
 from bench.env import OUT, database_url, django_setup
-from tracking.columns import blob_read_sql
+from tracking.db import FIRST_BLOB_COLUMNS
 
-_FIRST_BLOB = f'; CREATE INDEX ON {{t}} (dataset_id, ({blob_read_sql("blob1")}), "timestamp")'
+_FIRST_BLOB = f"; CREATE INDEX ON {{t}} ({FIRST_BLOB_COLUMNS})"
 VARIANTS = {
     "day, btree (dataset_id, timestamp) and (dataset_id, blob1, timestamp) [current]": (
         "day", 'CREATE INDEX ON {t} (dataset_id, "timestamp")' + _FIRST_BLOB

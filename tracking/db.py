@@ -48,7 +48,7 @@ CREATE INDEX {TABLE}_dataset_ts ON {TABLE} (dataset_id, "timestamp");
 #: in blob1 ('error', 'ai-usage', the request's method), and dashboards filter short windows on
 #: it (the seed's error rate over the last hour read its ~18,000 points at 10M to keep ~550).
 FIRST_BLOB_INDEX = f"{TABLE}_dataset_blob1_ts"
-_FIRST_BLOB_COLUMNS = f'dataset_id, ({blob_read_sql("blob1")}), "timestamp"'
+FIRST_BLOB_COLUMNS = f'dataset_id, ({blob_read_sql("blob1")}), "timestamp"'
 
 
 def first_blob_index_build() -> None:
@@ -61,7 +61,7 @@ def first_blob_index_build() -> None:
     one dropped meanwhile (retention) is passed over. Must run outside a transaction.
     """
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE INDEX IF NOT EXISTS {FIRST_BLOB_INDEX} ON ONLY {TABLE} ({_FIRST_BLOB_COLUMNS})")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {FIRST_BLOB_INDEX} ON ONLY {TABLE} ({FIRST_BLOB_COLUMNS})")
         cursor.execute(
             """
             SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -77,7 +77,7 @@ def first_blob_index_build() -> None:
             cursor.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(index))
             try:
                 cursor.execute(
-                    sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(index, sql.Identifier(partition), sql.SQL(_FIRST_BLOB_COLUMNS))
+                    sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(index, sql.Identifier(partition), sql.SQL(FIRST_BLOB_COLUMNS))
                 )
             except ProgrammingError as error:
                 if not isinstance(error.__cause__, UndefinedTable):
@@ -434,11 +434,11 @@ def relation_analyze(name: str, *, skip_locked: bool = False) -> bool:
     conflicting lock, such as an operator's VACUUM of it. False when it was skipped: PostgreSQL
     only warns (SQLSTATE 55P03), so the warning is what tells."""
     statement = "ANALYZE (SKIP_LOCKED) {}" if skip_locked else "ANALYZE {}"
-    skipped: list[str] = []
+    skipped = False
 
     def warned(diagnostic: Diagnostic) -> None:
-        if diagnostic.sqlstate == "55P03":
-            skipped.append(diagnostic.message_primary or "")
+        nonlocal skipped
+        skipped = skipped or diagnostic.sqlstate == "55P03"
 
     with connection.cursor() as cursor:
         raw = cursor.cursor.connection
