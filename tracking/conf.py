@@ -137,10 +137,5 @@ class TrackingSettings:
         """SQL queries running at once in one web process; keep it below the server's threads."""
         return django_settings.SQL_PROCESS_CONCURRENCY
 
-    @property
-    def SQL_LEASE_SECONDS(self) -> int:
-        """How long a crashed process's pool slot stays taken."""
-        return django_settings.SQL_LEASE_SECONDS
-
 
 tracking_settings = TrackingSettings()

@@ -10,11 +10,6 @@ class GovernanceSettings:
         return django_settings.GOVERNANCE_QUOTA_CACHE_SECONDS
 
     @property
-    def QUERY_LEASE_SECONDS(self) -> int:
-        """A concurrent-query slot a crashed process never released frees itself after this."""
-        return django_settings.GOVERNANCE_QUERY_LEASE_SECONDS
-
-    @property
     def DEFAULT_CONCURRENT_QUERIES(self) -> int:
         """SQL queries a project may run at once when its quota sets none (-1: unlimited)."""
         return django_settings.GOVERNANCE_DEFAULT_CONCURRENT_QUERIES

@@ -34,3 +34,16 @@ def audit_event_insert_sql(*, event: AuditEvent) -> tuple[str, list[Any]]:
         event.project_id, event.project_slug, event.action, event.actor, event.user_id, event.api_key_prefix,
         event.ip, event.target, event.outcome, json.dumps(event.details), event.created_at,
     ]
+
+
+def query_slots_held(*, first: int, last: int) -> int:
+    """How many of the advisory locks ``first`` to ``last`` (bigint form) are held in this database: the SQL
+    queries running in one project's slots (``quotas.query_slots_first``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND (classid::bigint << 32 | objid::bigint) BETWEEN %s AND %s",
+            [first, last],
+        )
+        return cursor.fetchone()[0]

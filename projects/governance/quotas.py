@@ -6,15 +6,15 @@ nothing. Nothing is ever dropped silently: a request over quota is refused whole
 
 Counters live in the ingest Redis, which must run with ``noeviction`` (tracking.checks),
 so a counter is never evicted into a reset quota. Day counters are per UTC day; the
-query rate is a fixed one-minute window; concurrency is a sorted set of leases that a
-crashed process's slot leaves after ``QUERY_LEASE_SECONDS``.
+query rate is a fixed one-minute window. Concurrency is not counted here: a query's slot is
+an advisory lock its own transaction takes in PostgreSQL (``query_slots``), freed when that
+transaction ends, so neither a finished query nor a crashed process has anything to give back.
 """
 
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -24,6 +24,7 @@ from django.db import DatabaseError
 from meauxcloud.api import ApiProblem
 from meauxcloud.redis import redis_client
 from projects.governance.conf import governance_settings
+from projects.governance.db import query_slots_held
 from projects.governance.models import ProjectQuota
 from projects.models import Project
 
@@ -44,29 +45,22 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 return {0, 0}
 """
 
-_QUERY_SCRIPT = """
-local per_minute, concurrent = tonumber(ARGV[1]), tonumber(ARGV[2])
-local now_ms, lease_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if per_minute >= 0 and used >= per_minute then return 1 end
-if concurrent >= 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms - lease_ms)
-  if redis.call('ZCARD', KEYS[2]) >= concurrent then return 2 end
-end
-if KEYS[3] then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now_ms - tonumber(ARGV[7]))
-  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6]) then return 3 end
-end
+_QUERY_RATE_SCRIPT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 1 end
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], 61)
-redis.call('ZADD', KEYS[2], now_ms, ARGV[5])
-redis.call('PEXPIRE', KEYS[2], lease_ms)
-if KEYS[3] then
-  redis.call('ZADD', KEYS[3], now_ms, ARGV[5])
-  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[7]))
-end
 return 0
 """
+
+_QUERY_RATE_REFUND_SCRIPT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+"""
+
+#: Slot n of project p is the advisory lock ``QUERY_LOCK + p * MAX_QUERY_SLOTS + n`` (bigint form): one
+#: range per project, apart from the SQL pool's (``tracking.sql.pool.POOL_LOCK``). A limit above
+#: ``MAX_QUERY_SLOTS`` is as good as none, since every running query holds a database connection.
+QUERY_LOCK = 0x6D71 << 48
+MAX_QUERY_SLOTS = 1 << 16
 
 
 class QuotaExceeded(ApiProblem):
@@ -135,8 +129,13 @@ def _ingest_script():
 
 
 @cache
-def _query_script():
-    return redis_client().register_script(_QUERY_SCRIPT)
+def _query_rate_script():
+    return redis_client().register_script(_QUERY_RATE_SCRIPT)
+
+
+@cache
+def _query_rate_refund_script():
+    return redis_client().register_script(_QUERY_RATE_REFUND_SCRIPT)
 
 
 def _seconds_to_midnight(now: datetime) -> int:
@@ -209,74 +208,69 @@ class QueryUsage:
 
 def quota_usage(*, project: Project) -> QueryUsage:
     now = datetime.now(UTC)
-    client = redis_client()
     points_key, bytes_key = _day_keys(project.id, now)
-    minute_key, running_key = _query_keys(project.id, now)
-    points, size, minute = client.mget([points_key, bytes_key, minute_key])
-    running = client.zcount(running_key, (time.time() - governance_settings.QUERY_LEASE_SECONDS) * 1000, "+inf")
+    points, size, minute = redis_client().mget([points_key, bytes_key, _minute_key(project.id, now)])
+    first = query_slots_first(project_id=project.id)
+    running = query_slots_held(first=first, last=first + MAX_QUERY_SLOTS - 1)
     return QueryUsage(int(points or 0), int(size or 0), int(minute or 0), running)
 
 
-def _query_keys(project_id: int, now: datetime) -> list[str]:
-    return [f"{KEY_PREFIX}:{project_id}:queries:{now:%Y%m%d%H%M}", f"{KEY_PREFIX}:{project_id}:running"]
+def _minute_key(project_id: int, now: datetime) -> str:
+    return f"{KEY_PREFIX}:{project_id}:queries:{now:%Y%m%d%H%M}"
+
+
+def query_slots_first(*, project_id: int) -> int:
+    """The first of the project's slot locks; project ids are below 2**32."""
+    return QUERY_LOCK + project_id * MAX_QUERY_SLOTS
 
 
 @dataclass(frozen=True)
-class SharedLease:
-    """A lease in a pool every project draws from (the SQL pool's installation-wide limit, a sorted set
-    of leases at ``key``), taken by ``query_slot`` in the same Redis script as the project's quota.
+class QueryAdmission:
+    """A query the project's per-minute rate admitted (and charged, at ``rate_key``); its transaction still takes one
+    of ``slots`` of the project's slot locks from ``first`` (``slots`` is None when concurrency is unlimited)."""
 
-    One round trip admits a query under both and one frees both: they were four, a fifth of a
-    tiny query's time on a loaded machine (docs/benchmarks.md). A full pool raises ``refusal()``
-    and charges the project nothing.
-    """
+    first: int
+    slots: int | None
+    rate_key: str | None
 
-    key: str
-    limit: int
-    lease_ms: int
-    refusal: Callable[[], Exception]
+    def busy(self) -> QuotaExceeded:
+        return QuotaExceeded(
+            code="too_many_concurrent_queries",
+            detail=f"The project may run {self.slots} queries at once; retry when one finishes.",
+            retry_after=1,
+        )
 
 
-@contextmanager
-def query_slot(*, project: Project, shared: SharedLease | None = None) -> Iterator[bool]:
-    """Admit one SQL query under the per-minute rate and the concurrency limit (and ``shared``); free the slot after.
+def query_admit(*, project: Project) -> QueryAdmission:
+    """Admit one SQL query under the project's per-minute rate, charging it, or raise ``QuotaExceeded``.
 
-    Yields whether ``shared`` was taken: a project without query limits touches no Redis
-    key here, so its caller takes the shared lease itself.
+    Redis is asked only when the project has a rate; the concurrency limit travels on to the
+    query's transaction (``tracking.sql.db``), which takes a slot or refuses before it runs.
     """
     limits = quota_limits(project_id=project.id)
-    if not limits.queries_limited:
-        yield False
-        return
+    slots = None if limits.concurrent_queries == UNLIMITED else min(limits.concurrent_queries, MAX_QUERY_SLOTS)
+    admission = QueryAdmission(first=query_slots_first(project_id=project.id), slots=slots, rate_key=None)
+    if limits.queries_per_minute == UNLIMITED:
+        return admission
     now = datetime.now(UTC)
-    keys = _query_keys(project.id, now)
-    token = uuid.uuid4().hex
-    lease_ms = governance_settings.QUERY_LEASE_SECONDS * 1000
-    args = [limits.queries_per_minute, limits.concurrent_queries, int(time.time() * 1000), lease_ms, token]
-    if shared is not None:
-        keys, args = [*keys, shared.key], [*args, shared.limit, shared.lease_ms]
-    verdict = _query_script()(keys=keys, args=args)
-    if verdict == 1:
+    rate_key = _minute_key(project.id, now)
+    if _query_rate_script()(keys=[rate_key], args=[limits.queries_per_minute]) == 1:
         raise QuotaExceeded(
             code="query_rate_exceeded",
             detail=f"The project may run {limits.queries_per_minute} queries per minute.",
             retry_after=max(1, 60 - now.second),
         )
-    if verdict == 2:
-        raise QuotaExceeded(
-            code="too_many_concurrent_queries",
-            detail=f"The project may run {limits.concurrent_queries} queries at once; retry when one finishes.",
-            retry_after=1,
-        )
-    if verdict == 3 and shared is not None:
-        raise shared.refusal()
+    return replace(admission, rate_key=rate_key)
+
+
+def query_admission_refund(*, admission: QueryAdmission) -> None:
+    """Give back the rate charge of a query that got no slot: a refused query charges the project nothing."""
+    if admission.rate_key is None:
+        return
     try:
-        yield shared is not None
-    finally:
-        pipe = redis_client().pipeline(transaction=False)
-        for key in keys[1:]:
-            pipe.zrem(key, token)
-        pipe.execute()
+        _query_rate_refund_script()(keys=[admission.rate_key])
+    except redis.RedisError:
+        pass  # the minute's counter errs towards refusing, and expires with the minute
 
 
 def quota_ingest_share(*, quotas: Iterable[ProjectQuota]) -> dict[int, float]:

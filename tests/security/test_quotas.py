@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from projects.governance.models import ProjectQuota
-from projects.governance.quotas import QuotaExceeded, query_slot, quota_limits_forget, quota_usage
+from projects.governance.quotas import QuotaExceeded, query_admission_refund, query_admit, quota_limits_forget, quota_usage
 from tests.tracking.helpers import post_points
 from tracking.ingest.buffer import buffer_depth
 
@@ -151,32 +151,33 @@ def test_unlimited_project_is_not_counted(client, project, write_key):
 def test_queries_per_minute_refuse_the_next_query_with_retry_after_to_the_minute_end(project):
     _quota(project, queries_per_minute=2)
 
-    with query_slot(project=project):
-        pass
-    with query_slot(project=project):
-        pass
+    query_admit(project=project)
+    query_admit(project=project)
     with pytest.raises(QuotaExceeded) as refused:
-        with query_slot(project=project):
-            pass
+        query_admit(project=project)
 
     assert refused.value.status_code == 429
     assert refused.value.detail.code == "query_rate_exceeded"
     assert 1 <= refused.value.retry_after <= 60
+    assert quota_usage(project=project).queries_this_minute == 2
 
 
-def test_concurrent_queries_are_capped_and_a_finished_query_frees_its_slot(project):
-    _quota(project, concurrent_queries=2)
+def test_a_refunded_query_gives_its_minute_back(project):
+    _quota(project, queries_per_minute=1)
 
-    with query_slot(project=project), query_slot(project=project):
-        with pytest.raises(QuotaExceeded) as refused:
-            with query_slot(project=project):
-                pass
-        assert quota_usage(project=project).running_queries == 2
-    with query_slot(project=project):
-        assert quota_usage(project=project).running_queries == 1
+    query_admission_refund(admission=query_admit(project=project))
+    query_admit(project=project)
 
-    assert (refused.value.detail.code, refused.value.retry_after) == ("too_many_concurrent_queries", 1)
-    assert quota_usage(project=project).running_queries == 0
+    assert quota_usage(project=project).queries_this_minute == 1
+
+
+def test_a_project_without_a_rate_is_admitted_with_its_concurrency_only(project):
+    _quota(project, concurrent_queries=3)
+
+    admission = query_admit(project=project)
+
+    assert (admission.slots, admission.rate_key) == (3, None)
+    assert quota_usage(project=project).queries_this_minute == 0
 
 
 def test_sql_api_answers_429_problem_when_the_query_rate_is_spent(client, project, read_key, partitions):

@@ -20,7 +20,14 @@ from django.db import DatabaseError, connection
 from tracking.conf import tracking_settings
 from tracking.models import ProjectionState
 from tracking.sql.errors import SqlError
-from tracking.sql.schema import AGGREGATE_INPUT_SQLSTATE, CATALOG_CHANGED_SQLSTATE, DATASET_IDS_SETTING, ROLE
+from tracking.sql.schema import (
+    AGGREGATE_INPUT_SQLSTATE,
+    CATALOG_CHANGED_SQLSTATE,
+    DATASET_IDS_SETTING,
+    POOL_BUSY_SQLSTATE,
+    PROJECT_BUSY_SQLSTATE,
+    ROLE,
+)
 
 FETCH_ROWS = 1_000
 CURSOR = "meaux_sql_result"
@@ -55,6 +62,25 @@ class CatalogCheck:
 
 class CatalogChanged(Exception):
     """The cached catalog a query was compiled from is stale; the caller reads it again and recompiles."""
+
+
+@dataclass(frozen=True)
+class Slots:
+    """The advisory locks a query's transaction takes one of before it runs (``schema.SLOTS_TAKE_SQL``): one of the
+    project's ``project_slots`` from ``project_first`` (none when ``project_slots`` is None), then one of the pool's."""
+
+    project_first: int
+    project_slots: int | None
+    pool_first: int
+    pool_slots: int
+
+
+class SlotTaken(Exception):
+    """Every slot of the project (``project``) or of the pool was taken; the query did not run."""
+
+    def __init__(self, *, project: bool) -> None:
+        super().__init__()
+        self.project = project
 
 
 @dataclass(frozen=True)
@@ -97,6 +123,7 @@ def sql_sandbox_run(
     sink: Callable[[list[tuple[Any, ...]]], None] | None = None,
     then: Callable[[], tuple[str, Sequence[Any]]] | None = None,
     check: CatalogCheck | None = None,
+    slots: Slots | None = None,
 ) -> SandboxResult:
     """Run a translated SELECT as the restricted role, read only, under time, memory and row caps.
 
@@ -120,7 +147,8 @@ def sql_sandbox_run(
     ``then`` gives a statement to send with the rollback once the query has succeeded (the query's
     audit event, ``runner.query_run``): a round trip through gunicorn cost 0.5-1 ms here.
     ``check`` travels first in the query's message, so a query compiled from a cached catalog
-    never runs against a different one (``CatalogChanged``).
+    never runs against a different one (``CatalogChanged``). ``slots`` are taken before anything
+    else in that message (``SlotTaken``), and freed by the rollback.
     """
     collected: list[tuple[Any, ...]] = []
     if sink is None:
@@ -136,6 +164,17 @@ def sql_sandbox_run(
     }
     own_transaction = connection.get_autocommit()
     begin = "BEGIN READ ONLY" if own_transaction else "SET TRANSACTION READ ONLY"
+    if slots is not None:
+        begin += (
+            f"; SELECT public.meaux_sql_slots_take(%({_OWN_PARAM}project_first)s, %({_OWN_PARAM}project_slots)s, "
+            f"%({_OWN_PARAM}pool_first)s, %({_OWN_PARAM}pool_slots)s)"
+        )
+        setup |= {
+            f"{_OWN_PARAM}project_first": None if slots.project_slots is None else slots.project_first,
+            f"{_OWN_PARAM}project_slots": slots.project_slots,
+            f"{_OWN_PARAM}pool_first": slots.pool_first,
+            f"{_OWN_PARAM}pool_slots": slots.pool_slots,
+        }
     if check is not None:
         begin += f"; SELECT public.meaux_sql_catalog_check(%({_OWN_PARAM}project)s, %({_OWN_PARAM}fingerprint)s, %({_OWN_PARAM}clock)s)"
         setup |= {
@@ -154,8 +193,11 @@ def sql_sandbox_run(
                     rows_before_limit = int(cursor.fetchone()[0])
             except (psycopg.Error, DatabaseError) as error:
                 cause = error if isinstance(error, psycopg.Error) else error.__cause__
-                if isinstance(cause, psycopg.Error) and cause.sqlstate == CATALOG_CHANGED_SQLSTATE:
+                sqlstate = cause.sqlstate if isinstance(cause, psycopg.Error) else None
+                if sqlstate == CATALOG_CHANGED_SQLSTATE:
                     raise CatalogChanged() from None
+                if sqlstate in (POOL_BUSY_SQLSTATE, PROJECT_BUSY_SQLSTATE):
+                    raise SlotTaken(project=sqlstate == PROJECT_BUSY_SQLSTATE) from None
                 raise _sql_error_from(cause if isinstance(cause, psycopg.Error) else None) from None
             closing = then() if then is not None else None
         except BaseException:

@@ -11,7 +11,7 @@ from sqlglot import exp
 from projects.models import Project
 from tracking.conf import tracking_settings
 from tracking.sql.catalog import ProjectCatalog, catalog_forget, catalog_kept, catalog_read
-from tracking.sql.db import CatalogChanged, SandboxLimits, sql_sandbox_run
+from tracking.sql.db import CatalogChanged, SandboxLimits, Slots, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, RowWriter, result_render
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE, SYSTEM_DATABASE, dataset_describe, system_table, system_table_names
@@ -79,8 +79,8 @@ def sql_execute(
 
     The statement runs in a slot of the SQL pool (``PoolBusy``, a 429, when none is free) and
     within one time budget from the moment the request arrived, whatever it runs. ``quotas``
-    also admits it under the project's query quota (``QuotaExceeded``), in the same Redis
-    round trip as the pool's slot.
+    also admits it under the project's query quota (``QuotaExceeded``): its rate before, its
+    concurrency in the same statement as the pool's slot.
     ``default_format`` applies when the statement has no FORMAT clause; ``database`` is
     where unqualified names resolve (``default`` or ``system``). Rows stream from the
     database into the body (``formats.RowWriter``); ``keep_rows`` also keeps them typed.
@@ -89,16 +89,17 @@ def sql_execute(
     statement the database runs with the query's rollback once the query has succeeded
     (``sql_sandbox_run``); ``SqlResult.then_sent`` says whether it was sent (a SHOW has no query).
 
-    The slot is taken first, so a refusal costs no parsing or database round trip: under a
-    flood, 429s are most of the web tier's work (bench/fairness.py). The project's catalog is
-    the one this process read before, checked in the query's own message, and read again only
+    This process's slot is taken first, so its refusal costs no parsing or database round trip:
+    under a flood, 429s are most of the web tier's work (bench/fairness.py). The installation's
+    and the project's are taken by the query's own first message (``pool.sql_pool_slot``).
+    The project's catalog is the one this process read before, checked in the query's own message, and read again only
     when that check refuses it (``tracking.sql.catalog``).
     """
     started = time.monotonic()
-    with sql_pool_slot(project=project if quotas else None):
+    with sql_pool_slot(project=project if quotas else None) as slots:
         return _execute(
             project=project, sql=sql, params=params, default_format=default_format, database=database,
-            keep_rows=keep_rows, plan=plan, started=started, then=then,
+            keep_rows=keep_rows, plan=plan, started=started, then=then, slots=slots,
         )
 
 
@@ -113,6 +114,7 @@ def _execute(
     plan: str,
     started: float,
     then: Finish | None,
+    slots: Slots,
 ) -> SqlResult:
     statement = sql_parse(sql=sql, default_format=default_format)
     if isinstance(statement, ShowStatement):
@@ -124,11 +126,11 @@ def _execute(
     if kept is not None:
         try:
             return _run(statement, kept, kept=True, sql=sql, default_format=default_format, database=database,
-                        keep_rows=keep_rows, plan=plan, started=started, params=params, then=then)
+                        keep_rows=keep_rows, plan=plan, started=started, params=params, then=then, slots=slots)
         except CatalogChanged:
             catalog_forget(project_id=project.id)
     return _run(statement, catalog_read(project_id=project.id), kept=False, sql=sql, default_format=default_format,
-                database=database, keep_rows=keep_rows, plan=plan, started=started, params=params, then=then)
+                database=database, keep_rows=keep_rows, plan=plan, started=started, params=params, then=then, slots=slots)
 
 
 def _run(
@@ -144,6 +146,7 @@ def _run(
     plan: str,
     started: float,
     then: Finish | None,
+    slots: Slots,
 ) -> SqlResult:
     """Compile against ``catalog`` and run; a ``kept`` one travels with its check (``CatalogChanged``).
 
@@ -184,6 +187,7 @@ def _run(
         sink=lambda batch: writer.write(_json_columns_decode(translation.columns, batch)),
         then=(lambda: then(writer.row_count, translation.plan)) if then is not None else None,
         check=catalog.check(clock=now) if kept else None,
+        slots=slots,
     )
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else writer.row_count
     return SqlResult(

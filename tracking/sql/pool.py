@@ -5,42 +5,32 @@ Retry-After at once, instead of holding a web thread while it queues):
 
 - per process (``SQL_PROCESS_CONCURRENCY``), below the web server's thread count, so every
   web process keeps threads free for ``/healthz`` and ingest however many queries arrive;
-- for the whole installation (``SQL_MAX_CONCURRENT``), a set of leases in Redis, so the
-  database never runs more heavy statements than it has cores and memory for.
+- for the whole installation (``SQL_MAX_CONCURRENT``), slots in PostgreSQL, so the database
+  never runs more heavy statements than it has cores and memory for.
 
-The per-project share (two at once by default) is the governance quota ``query_slot``, admitted
-in the same Redis script as the installation-wide lease when ``sql_pool_slot`` is given the project.
-A lease left by a crashed process expires after ``SQL_LEASE_SECONDS``.
+The per-project share (two at once by default, the governance quota ``concurrent_queries``)
+is a range of slots too. A query's transaction takes one slot of each range before anything
+else in its first message (``schema.SLOTS_TAKE_SQL``), and its rollback frees them: no round
+trip of its own, and a crashed process's slots are freed by PostgreSQL when its connection
+drops. The project's per-minute rate, when it has one, is charged in Redis before
+(``query_admit``), and given back if the query gets no slot.
 """
 
-import logging
 import threading
-import time
-import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from functools import cache
-
-import redis
+from contextlib import contextmanager
 
 from meauxcloud.api import ApiProblem
-from meauxcloud.redis import redis_client
-from projects.governance.quotas import SharedLease, query_slot
+from projects.governance.quotas import query_admission_refund, query_admit
 from projects.models import Project
 from tracking.conf import tracking_settings
+from tracking.sql.db import Slots, SlotTaken
 
-logger = logging.getLogger(__name__)
-
-KEY = "meauxcloud:sql:running"
 RETRY_AFTER_SECONDS = 2
 
-_ACQUIRE_SCRIPT = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
+#: Slot n of the installation's pool is the advisory lock ``POOL_LOCK + n`` (bigint form), apart from the
+#: projects' ranges (``projects.governance.quotas.QUERY_LOCK``).
+POOL_LOCK = 0x6D656175_73716C00
 
 
 class PoolBusy(ApiProblem):
@@ -50,11 +40,6 @@ class PoolBusy(ApiProblem):
 
 _process_lock = threading.Lock()
 _process_running = 0
-
-
-@cache
-def _acquire_script():
-    return redis_client().register_script(_ACQUIRE_SCRIPT)
 
 
 def _process_enter() -> bool:
@@ -70,28 +55,6 @@ def _process_leave() -> None:
     global _process_running
     with _process_lock:
         _process_running -= 1
-
-
-def _global_enter(token: str) -> bool:
-    """Take an installation-wide lease; without Redis the per-process limit still holds."""
-    lease_ms = tracking_settings.SQL_LEASE_SECONDS * 1000
-    try:
-        return bool(
-            _acquire_script()(
-                keys=[KEY],
-                args=[int(time.time() * 1000), lease_ms, tracking_settings.SQL_MAX_CONCURRENT, token],
-            )
-        )
-    except redis.RedisError:
-        logger.warning("SQL pool: Redis unreachable, only the per-process limit applies")
-        return True
-
-
-def _global_leave(token: str) -> None:
-    try:
-        redis_client().zrem(KEY, token)
-    except redis.RedisError:
-        pass  # the lease expires on its own
 
 
 def _process_busy() -> PoolBusy:
@@ -121,37 +84,30 @@ def _platform_busy() -> PoolBusy:
 
 
 @contextmanager
-def _global_slot() -> Iterator[None]:
-    token = uuid.uuid4().hex
-    if not _global_enter(token):
-        raise _platform_busy()
-    try:
-        yield
-    finally:
-        _global_leave(token)
+def sql_pool_slot(*, project: Project | None = None) -> Iterator[Slots]:
+    """Run the body in one of this process's slots, or raise ``PoolBusy`` at once; it gets the ``Slots`` its query's
+    transaction must take.
 
-
-@contextmanager
-def sql_pool_slot(*, project: Project | None = None) -> Iterator[None]:
-    """Run the body in one of the pool's slots, or raise ``PoolBusy`` at once.
-
-    With ``project``, the project's query quota (``query_slot``: ``QuotaExceeded``) is
-    admitted in the same Redis round trip as the installation-wide lease, and both are freed
-    in one more; a query the pool refuses charges the project nothing.
+    With ``project``, the project's per-minute rate is charged first (``QuotaExceeded``) and
+    its concurrency limit joins the slots. A ``SlotTaken`` from the body becomes the 429 of
+    the range that was full, and the rate charge is given back: a refused query charges the
+    project nothing.
     """
     if not _process_enter():
         raise _process_busy()
     try:
-        with ExitStack() as stack:
-            shared = SharedLease(
-                key=KEY,
-                limit=tracking_settings.SQL_MAX_CONCURRENT,
-                lease_ms=tracking_settings.SQL_LEASE_SECONDS * 1000,
-                refusal=_platform_busy,
+        admission = query_admit(project=project) if project is not None else None
+        try:
+            yield Slots(
+                project_first=admission.first if admission is not None else 0,
+                project_slots=admission.slots if admission is not None else None,
+                pool_first=POOL_LOCK,
+                pool_slots=tracking_settings.SQL_MAX_CONCURRENT,
             )
-            if project is None or not stack.enter_context(query_slot(project=project, shared=shared)):
-                stack.enter_context(_global_slot())
-            yield
+        except SlotTaken as taken:
+            if admission is None:
+                raise _platform_busy() from None
+            query_admission_refund(admission=admission)
+            raise (admission.busy() if taken.project else _platform_busy()) from None
     finally:
         _process_leave()
-

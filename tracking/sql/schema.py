@@ -416,3 +416,40 @@ CATALOG_CHECK_REVERSE_SQL = r"""
 DROP FUNCTION IF EXISTS public.meaux_sql_catalog_check(bigint, text, timestamptz);
 DROP FUNCTION IF EXISTS public.meaux_sql_catalog_fingerprint(bigint);
 """
+
+POOL_BUSY_SQLSTATE = "MXS01"
+PROJECT_BUSY_SQLSTATE = "MXS02"
+
+SLOTS_TAKE_SQL = r"""
+CREATE OR REPLACE FUNCTION public.meaux_sql_slots_take(project_first bigint, project_slots integer, pool_first bigint,
+                                                     pool_slots integer) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  IF project_first IS NOT NULL AND NOT EXISTS (
+    SELECT FROM generate_series(project_first, project_first + project_slots - 1) AS k WHERE pg_try_advisory_xact_lock(k)
+  ) THEN
+    RAISE EXCEPTION 'every query slot of the project is taken' USING ERRCODE = 'MXS02';
+  END IF;
+  IF NOT EXISTS (
+    SELECT FROM generate_series(pool_first, pool_first + pool_slots - 1) AS k WHERE pg_try_advisory_xact_lock(k)
+  ) THEN
+    RAISE EXCEPTION 'every query slot of the installation is taken' USING ERRCODE = 'MXS01';
+  END IF;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION public.meaux_sql_slots_take(bigint, integer, bigint, integer) FROM PUBLIC;
+"""
+"""A query's slots are transaction-scoped advisory locks its own transaction takes first (``db.sql_sandbox_run``).
+
+Slot n of a range is the lock ``first + n``. ``EXISTS`` stops at the first free one, so a query
+takes exactly one slot of each range, or none: a refusal aborts the transaction, which releases
+what it took. PostgreSQL frees the locks when the transaction ends, however it ends, so a
+crashed web process leaves no slot taken and no round trip gives one back. The keys are the
+bigint form's, apart from the two-integer keys of the drain and the deletion jobs;
+``tracking.sql.pool`` and ``projects.governance.quotas`` lay out the ranges.
+"""
+
+SLOTS_TAKE_REVERSE_SQL = r"""
+DROP FUNCTION IF EXISTS public.meaux_sql_slots_take(bigint, integer, bigint, integer);
+"""

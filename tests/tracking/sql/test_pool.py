@@ -2,38 +2,65 @@
 default share, and one time budget per request."""
 
 import time
+from collections.abc import Iterator
 
+import psycopg
 import pytest
+from django.db import connection
 from django.test import Client
 
 from meauxcloud.redis import redis_client
-from projects.governance.models import AuditEvent
-from projects.governance.quotas import quota_limits_forget
+from projects.governance.db import query_slots_held
+from projects.governance.models import AuditEvent, ProjectQuota
+from projects.governance.quotas import MAX_QUERY_SLOTS, query_slots_first, quota_limits_forget, quota_usage
+from tests.support import processes
 from tracking.models import Dataset
 from tracking.sql import pool
-from tracking.sql.db import SandboxLimits, sql_sandbox_run
+from tracking.sql.db import SandboxLimits, Slots, SlotTaken, sql_sandbox_run
 from tracking.sql.errors import SqlError
 
 pytestmark = pytest.mark.django_db
 
 QUERY = "SELECT count() AS n FROM web"
+LIMITS = SandboxLimits(statement_timeout_ms=10_000, work_mem="8MB", max_rows=10)
 
 
-@pytest.fixture(autouse=True)
-def empty_pool() -> None:
-    redis_client().delete(pool.KEY)
-    yield
-    redis_client().delete(pool.KEY)
+class OtherProcess:
+    """Another web process's connection, holding slots as its running queries would."""
+
+    def __init__(self) -> None:
+        self.connection = psycopg.connect(processes.test_database_url(), autocommit=True)
+
+    def hold(self, *keys: int) -> None:
+        for key in keys:
+            self.connection.execute("SELECT pg_advisory_lock(%s)", [key])
+
+    def free(self, key: int) -> None:
+        self.connection.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+@pytest.fixture
+def other() -> Iterator[OtherProcess]:
+    process = OtherProcess()
+    yield process
+    process.connection.close()
 
 
 @pytest.fixture
 def web(project) -> Dataset:
     quota_limits_forget(project_id=project.id)
+    stale = list(redis_client().scan_iter(match=f"meauxcloud:quota:{project.id}:*"))
+    if stale:
+        redis_client().delete(*stale)
     return Dataset.objects.get_or_create(project=project, name="web")[0]
 
 
 def _run(client: Client, key: str):
     return client.post("/api/v1/sql", data=QUERY, content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def _pool_held() -> int:
+    return query_slots_held(first=pool.POOL_LOCK, last=pool.POOL_LOCK + 1000)
 
 
 def test_a_query_beyond_the_process_limit_gets_429_with_retry_after(client: Client, web, read_key: str, settings) -> None:
@@ -49,25 +76,30 @@ def test_a_query_beyond_the_process_limit_gets_429_with_retry_after(client: Clie
     assert after.status_code == 200
 
 
-def test_the_installation_limit_counts_other_processes_leases(client: Client, web, read_key: str, settings) -> None:
+def test_the_installation_limit_counts_other_processes_slots(client: Client, web, read_key: str, settings, other) -> None:
     settings.SQL_MAX_CONCURRENT = 2
-    now_ms = int(time.time() * 1000)
-    redis_client().zadd(pool.KEY, {"other-process-1": now_ms, "other-process-2": now_ms})
+    other.hold(pool.POOL_LOCK, pool.POOL_LOCK + 1)
 
     busy = _run(client, read_key)
-    redis_client().zrem(pool.KEY, "other-process-2")
+    other.free(pool.POOL_LOCK + 1)
     admitted = _run(client, read_key)
 
     assert (busy.status_code, busy.json()["detail"]) == (429, "The platform is running its 2 SQL queries at once; retry in 2 s.")
     assert admitted.status_code == 200
-    assert redis_client().zrange(pool.KEY, 0, -1) == [b"other-process-1"]
+    assert _pool_held() == 1
 
 
-def test_a_crashed_process_lease_expires(client: Client, web, read_key: str, settings) -> None:
+def test_a_crashed_process_slot_is_freed_with_its_connection(client: Client, web, read_key: str, settings, other) -> None:
+    """No lease to wait out: PostgreSQL ends the dead process's session, and with it the lock."""
     settings.SQL_MAX_CONCURRENT = 1
-    settings.SQL_LEASE_SECONDS = 5
-    redis_client().zadd(pool.KEY, {"crashed": int(time.time() * 1000) - 6_000})
+    other.hold(pool.POOL_LOCK)
+    busy = _run(client, read_key)
 
+    pid = other.connection.info.backend_pid
+    with psycopg.connect(processes.test_database_url(), autocommit=True) as killer:
+        killer.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+
+    assert busy.status_code == 429
     assert _run(client, read_key).status_code == 200
 
 
@@ -78,26 +110,64 @@ def test_a_refused_query_leaves_no_slot_taken(client: Client, web, read_key: str
     for _ in range(3):
         client.post("/api/v1/sql", data="SELECT nope FROM web", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {read_key}")
         client.post("/api/v1/sql", data="SELECT 1 / 0 AS x FROM web", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {read_key}")
+    first = query_slots_first(project_id=web.project_id)
 
-    assert (pool._process_running, redis_client().zcard(pool.KEY), _run(client, read_key).status_code) == (0, 0, 200)
+    assert (pool._process_running, _pool_held(), query_slots_held(first=first, last=first + MAX_QUERY_SLOTS - 1)) == (0, 0, 0)
+    assert _run(client, read_key).status_code == 200
 
 
-def test_a_project_runs_two_queries_at_once_by_default(client: Client, web, read_key: str) -> None:
-    running = f"meauxcloud:quota:{web.project_id}:running"
-    now_ms = int(time.time() * 1000)
-    redis_client().zadd(running, {"first": now_ms, "second": now_ms})
+def test_a_project_runs_two_queries_at_once_by_default(client: Client, web, read_key: str, other) -> None:
+    first = query_slots_first(project_id=web.project_id)
+    other.hold(first, first + 1)
 
     third = _run(client, read_key)
-    redis_client().zrem(running, "second")
+    running = quota_usage(project=web.project).running_queries
+    other.free(first + 1)
     second = _run(client, read_key)
 
-    assert (third.status_code, third.json()["code"]) == (429, "too_many_concurrent_queries")
+    assert (third.status_code, third.json()["code"], third["Retry-After"]) == (429, "too_many_concurrent_queries", "1")
     assert third.json()["detail"] == "The project may run 2 queries at once; retry when one finishes."
-    assert second.status_code == 200
+    assert (running, second.status_code) == (2, 200)
 
 
-def test_a_query_is_admitted_in_one_redis_round_trip_and_freed_in_one(client: Client, web, read_key: str) -> None:
-    """The project's quota and the installation's lease share one script and one pipelined release."""
+def test_another_projects_slots_do_not_count(client: Client, web, read_key: str, other) -> None:
+    neighbour = query_slots_first(project_id=web.project_id + 1)
+    other.hold(neighbour, neighbour + 1)
+
+    assert _run(client, read_key).status_code == 200
+    assert quota_usage(project=web.project).running_queries == 0
+
+
+def test_a_running_query_holds_the_first_free_slot_of_each_range_until_its_rollback(db: None, other) -> None:
+    slots = Slots(project_first=query_slots_first(project_id=7), project_slots=3, pool_first=pool.POOL_LOCK, pool_slots=2)
+    other.hold(slots.project_first, pool.POOL_LOCK)
+    connection.ensure_connection()
+    ours = connection.connection.info.backend_pid
+    held: list[list[int]] = []
+
+    def sink(rows) -> None:
+        held.append(sorted(key for (key,) in other.connection.execute(
+            "SELECT classid::bigint << 32 | objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND pid = %s", [ours]
+        )))
+
+    sql_sandbox_run(query="SELECT 1", params={}, count_query=None, dataset_ids=[], limits=LIMITS, sink=sink, slots=slots)
+
+    assert held == [[pool.POOL_LOCK + 1, slots.project_first + 1]]
+    assert (query_slots_held(first=slots.project_first, last=slots.project_first + 2), _pool_held()) == (1, 1)
+
+
+def test_a_query_finding_every_slot_taken_does_not_run(db: None, other) -> None:
+    slots = Slots(project_first=query_slots_first(project_id=7), project_slots=1, pool_first=pool.POOL_LOCK, pool_slots=1)
+    other.hold(pool.POOL_LOCK)
+
+    with pytest.raises(SlotTaken) as refused:
+        sql_sandbox_run(query="SELECT 1 / 0", params={}, count_query=None, dataset_ids=[], limits=LIMITS, slots=slots)
+
+    assert refused.value.project is False
+    assert query_slots_held(first=slots.project_first, last=slots.project_first) == 0
+
+
+def _send_commands(client: Client, key: str) -> tuple[int, list[bytes]]:
     import redis.connection
 
     sent: list[bytes] = []
@@ -107,30 +177,56 @@ def test_a_query_is_admitted_in_one_redis_round_trip_and_freed_in_one(client: Cl
         sent.append(b"".join(command) if isinstance(command, list) else command)
         return original(self, command, check_health)
 
-    _run(client, read_key)  # warm: the scripts are loaded
+    _run(client, key)  # warm: the scripts are loaded
     redis.connection.AbstractConnection.send_packed_command = record
     try:
-        answer = _run(client, read_key)
+        answer = _run(client, key)
     finally:
         redis.connection.AbstractConnection.send_packed_command = original
-
-    assert answer.status_code == 200
-    assert [b"EVALSHA" in command for command in sent] == [True, False]
-    assert sent[1].count(b"ZREM") == 2
-    running = f"meauxcloud:quota:{web.project_id}:running"
-    assert (redis_client().zcard(pool.KEY), redis_client().zcard(running)) == (0, 0)
+    return answer.status_code, sent
 
 
-def test_a_query_the_full_platform_refuses_charges_the_project_nothing(client: Client, web, read_key: str, settings) -> None:
+def test_a_query_of_a_project_without_a_rate_sends_nothing_to_redis(client: Client, web, read_key: str) -> None:
+    """Its slots are taken in the query's own message and freed by its rollback: no round trip of their own."""
+    status, sent = _send_commands(client, read_key)
+
+    assert (status, sent) == (200, [])
+
+
+def test_a_projects_rate_costs_one_redis_round_trip(client: Client, web, read_key: str) -> None:
+    ProjectQuota.objects.create(project=web.project, queries_per_minute=100)
+    quota_limits_forget(project_id=web.project_id)
+
+    status, sent = _send_commands(client, read_key)
+
+    assert status == 200
+    assert [b"EVALSHA" in command for command in sent] == [True]
+
+
+def test_a_query_the_full_platform_refuses_charges_the_project_nothing(client: Client, web, read_key: str, settings,
+                                                                       other) -> None:
+    ProjectQuota.objects.create(project=web.project, queries_per_minute=100)
+    quota_limits_forget(project_id=web.project_id)
     settings.SQL_MAX_CONCURRENT = 1
-    redis_client().zadd(pool.KEY, {"other-process": int(time.time() * 1000)})
+    other.hold(pool.POOL_LOCK)
     minute = time.strftime("%Y%m%d%H%M", time.gmtime())
 
     busy = _run(client, read_key)
 
     assert (busy.status_code, busy.json()["code"]) == (429, "sql_pool_busy")
-    assert redis_client().get(f"meauxcloud:quota:{web.project_id}:queries:{minute}") is None
-    assert redis_client().zcard(f"meauxcloud:quota:{web.project_id}:running") == 0
+    assert int(redis_client().get(f"meauxcloud:quota:{web.project_id}:queries:{minute}") or 0) == 0
+
+
+def test_a_query_its_full_project_refuses_charges_the_project_nothing(client: Client, web, read_key: str, other) -> None:
+    ProjectQuota.objects.create(project=web.project, queries_per_minute=100, concurrent_queries=1)
+    quota_limits_forget(project_id=web.project_id)
+    other.hold(query_slots_first(project_id=web.project_id))
+    minute = time.strftime("%Y%m%d%H%M", time.gmtime())
+
+    busy = _run(client, read_key)
+
+    assert (busy.status_code, busy.json()["detail"]) == (429, "The project may run 1 queries at once; retry when one finishes.")
+    assert int(redis_client().get(f"meauxcloud:quota:{web.project_id}:queries:{minute}") or 0) == 0
 
 
 def test_the_count_statement_shares_the_request_time_budget(db: None) -> None:
