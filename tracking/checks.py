@@ -1,4 +1,4 @@
-"""System checks for the ingest buffer's Redis: a 202 is only a promise if Redis keeps it."""
+"""System checks: the ingest buffer's Redis (a 202 is only a promise if Redis keeps it), and the SQL pool's size."""
 
 from typing import Any
 
@@ -6,6 +6,7 @@ import redis
 from django.core import checks
 
 from meauxcloud.redis import redis_client
+from projects.governance.quotas import MAX_QUERY_SLOTS
 from tracking.conf import tracking_settings
 from tracking.ingest.buffer import waitaof_supported
 
@@ -48,3 +49,18 @@ def check_buffer_redis(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
             )
         )
     return messages
+
+
+@checks.register("tracking")
+def check_sql_pool(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The pool's slots are a range of advisory locks (``tracking.sql.pool``), as wide as a project's at most."""
+    size = tracking_settings.SQL_MAX_CONCURRENT
+    if 1 <= size <= MAX_QUERY_SLOTS:
+        return []
+    return [
+        checks.Error(
+            f"SQL_MAX_CONCURRENT is {size}; it must be between 1 and {MAX_QUERY_SLOTS}.",
+            hint="Set it to the database's core count, the same on every web host.",
+            id="tracking.E004",
+        )
+    ]

@@ -1,4 +1,4 @@
-"""Raw SQL of the audit log: the INSERT every SQL query pays for, once per request."""
+"""Raw SQL of governance: the audit log's INSERT every SQL query pays for, and the count of running queries' slots."""
 
 import json
 from typing import Any

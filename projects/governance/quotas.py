@@ -7,8 +7,10 @@ nothing. Nothing is ever dropped silently: a request over quota is refused whole
 Counters live in the ingest Redis, which must run with ``noeviction`` (tracking.checks),
 so a counter is never evicted into a reset quota. Day counters are per UTC day; the
 query rate is a fixed one-minute window. Concurrency is not counted here: a query's slot is
-an advisory lock its own transaction takes in PostgreSQL (``query_slots``), freed when that
-transaction ends, so neither a finished query nor a crashed process has anything to give back.
+an advisory lock its own transaction takes in PostgreSQL (``tracking.sql.pool``), freed when
+that transaction ends, so neither a finished query nor a crashed process has anything to give
+back. So the rate is charged before the query learns whether it gets a slot, and given back
+when it does not (``query_admission_refund``).
 """
 
 import time
@@ -64,7 +66,7 @@ MAX_QUERY_SLOTS = 1 << 16
 
 
 class QuotaExceeded(ApiProblem):
-    """429 problem+json with Retry-After; raised before anything is charged or stored."""
+    """429 problem+json with Retry-After; nothing stays charged or stored for a refused request."""
 
     def __init__(self, *, code: str, detail: str, retry_after: int) -> None:
         super().__init__(status_code=429, detail=detail, code=code, retry_after=retry_after)
@@ -80,10 +82,6 @@ class Limits:
     @property
     def ingest_limited(self) -> bool:
         return self.points_per_day != UNLIMITED or self.bytes_per_day != UNLIMITED
-
-    @property
-    def queries_limited(self) -> bool:
-        return self.queries_per_minute != UNLIMITED or self.concurrent_queries != UNLIMITED
 
 
 _limits_cache: dict[int, tuple[float, Limits]] = {}

@@ -156,8 +156,10 @@ def sql_sandbox_run(
     for name in params:
         if name.startswith(_OWN_PARAM):
             raise ValueError(f"query parameter {name!r} uses the sandbox's own prefix")
+    remaining_ms = _remaining_ms(limits)
     setup: dict[str, Any] = {
-        f"{_OWN_PARAM}timeout": str(_remaining_ms(limits)),
+        f"{_OWN_PARAM}timeout": str(remaining_ms),
+        f"{_OWN_PARAM}idle": str(remaining_ms + _IDLE_MARGIN_MS),
         f"{_OWN_PARAM}work_mem": limits.work_mem,
         f"{_OWN_PARAM}setting": DATASET_IDS_SETTING,
         f"{_OWN_PARAM}datasets": ",".join(str(i) for i in dataset_ids),
@@ -237,10 +239,16 @@ def _sandbox_leave(cursor: Any, *, own_transaction: bool, then: tuple[str, Seque
 #: (three ``wal_writer_delay``, 0.6 s by default) and never makes a table inconsistent;
 #: ClickHouse flushes its own query_log every 7.5 s. Inside a caller's transaction nothing changes.
 _ASYNC_COMMIT_BEGIN = "BEGIN; SET LOCAL synchronous_commit = off"
+#: A sandbox transaction is idle only between its messages, for as long as Python takes with a batch of
+#: rows, while it holds its query's slots (``schema.SLOTS_TAKE_SQL``): a web process that freezes there
+#: (stopped, its host gone, a partition) loses its session, and the slots, once the request's
+#: budget and this margin are spent, instead of when TCP keepalive gives up (two hours by default).
+_IDLE_MARGIN_MS = 5_000
 _OWN_PARAM = "meaux_sandbox_"
 _SAVEPOINT = "meaux_sql_sandbox"
 _SETUP_SQL = (
     f"SELECT set_config('statement_timeout', %({_OWN_PARAM}timeout)s, true), set_config('lock_timeout', '1000', true), "
+    f"set_config('idle_in_transaction_session_timeout', %({_OWN_PARAM}idle)s, true), "
     f"set_config('work_mem', %({_OWN_PARAM}work_mem)s, true), set_config('TimeZone', 'UTC', true), "
     "set_config('search_path', 'pg_catalog', true), set_config('jit', 'off', true), "
     "set_config('cursor_tuple_fraction', '1', true), "

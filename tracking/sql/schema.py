@@ -445,9 +445,13 @@ REVOKE EXECUTE ON FUNCTION public.meaux_sql_slots_take(bigint, integer, bigint, 
 Slot n of a range is the lock ``first + n``. ``EXISTS`` stops at the first free one, so a query
 takes exactly one slot of each range, or none: a refusal aborts the transaction, which releases
 what it took. PostgreSQL frees the locks when the transaction ends, however it ends, so a
-crashed web process leaves no slot taken and no round trip gives one back. The keys are the
-bigint form's, apart from the two-integer keys of the drain and the deletion jobs;
-``tracking.sql.pool`` and ``projects.governance.quotas`` lay out the ranges.
+dead web process leaves no slot taken once its connection is gone, and no round trip gives
+one back; a frozen one holds its slots no longer than the sandbox's
+``idle_in_transaction_session_timeout`` (``db._SETUP_SQL``). The keys are the bigint form's, in
+ranges no other lock of ours uses (``tests/tracking/sql/test_pool.py`` checks them against
+``tracking.db``'s statistics locks and the partition lock; the drain's and the deletion jobs'
+are two-integer keys, another space): ``tracking.sql.pool`` and ``projects.governance.quotas``
+lay them out.
 """
 
 SLOTS_TAKE_REVERSE_SQL = r"""

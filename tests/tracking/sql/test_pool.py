@@ -2,27 +2,32 @@
 default share, and one time budget per request."""
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
 
 from meauxcloud.redis import redis_client
 from projects.governance.db import query_slots_held
 from projects.governance.models import AuditEvent, ProjectQuota
-from projects.governance.quotas import MAX_QUERY_SLOTS, query_slots_first, quota_limits_forget, quota_usage
+from projects.governance.quotas import MAX_QUERY_SLOTS, QUERY_LOCK, query_slots_first, quota_limits_forget, quota_usage
 from tests.support import processes
+from tracking.checks import check_sql_pool
+from tracking.db import ANALYZE_LOCK, VACUUM_LOCK
 from tracking.models import Dataset
 from tracking.sql import pool
 from tracking.sql.db import SandboxLimits, Slots, SlotTaken, sql_sandbox_run
+from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
 
 pytestmark = pytest.mark.django_db
 
 QUERY = "SELECT count() AS n FROM web"
 LIMITS = SandboxLimits(statement_timeout_ms=10_000, work_mem="8MB", max_rows=10)
+UNUSED_PROJECT = 4_000_000_007
 
 
 class OtherProcess:
@@ -33,7 +38,7 @@ class OtherProcess:
 
     def hold(self, *keys: int) -> None:
         for key in keys:
-            self.connection.execute("SELECT pg_advisory_lock(%s)", [key])
+            assert self.connection.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone() == (True,)
 
     def free(self, key: int) -> None:
         self.connection.execute("SELECT pg_advisory_unlock(%s)", [key])
@@ -138,8 +143,11 @@ def test_another_projects_slots_do_not_count(client: Client, web, read_key: str,
     assert quota_usage(project=web.project).running_queries == 0
 
 
-def test_a_running_query_holds_the_first_free_slot_of_each_range_until_its_rollback(db: None, other) -> None:
-    slots = Slots(project_first=query_slots_first(project_id=7), project_slots=3, pool_first=pool.POOL_LOCK, pool_slots=2)
+@pytest.mark.django_db(transaction=True)
+def test_a_running_query_holds_the_first_free_slot_of_each_range_until_its_rollback(other) -> None:
+    """Outside a caller's transaction: the sandbox's own BEGIN READ ONLY ... ROLLBACK."""
+    slots = Slots(project_first=query_slots_first(project_id=UNUSED_PROJECT), project_slots=3, pool_first=pool.POOL_LOCK,
+                  pool_slots=2)
     other.hold(slots.project_first, pool.POOL_LOCK)
     connection.ensure_connection()
     ours = connection.connection.info.backend_pid
@@ -157,7 +165,8 @@ def test_a_running_query_holds_the_first_free_slot_of_each_range_until_its_rollb
 
 
 def test_a_query_finding_every_slot_taken_does_not_run(db: None, other) -> None:
-    slots = Slots(project_first=query_slots_first(project_id=7), project_slots=1, pool_first=pool.POOL_LOCK, pool_slots=1)
+    slots = Slots(project_first=query_slots_first(project_id=UNUSED_PROJECT), project_slots=1, pool_first=pool.POOL_LOCK,
+                  pool_slots=1)
     other.hold(pool.POOL_LOCK)
 
     with pytest.raises(SlotTaken) as refused:
@@ -165,6 +174,17 @@ def test_a_query_finding_every_slot_taken_does_not_run(db: None, other) -> None:
 
     assert refused.value.project is False
     assert query_slots_held(first=slots.project_first, last=slots.project_first) == 0
+
+
+def _around(request: Callable[[], HttpResponse]) -> tuple[set[str], HttpResponse]:
+    """The clock minutes a request may have been charged in."""
+    before = time.strftime("%Y%m%d%H%M", time.gmtime())
+    answer = request()
+    return {before, time.strftime("%Y%m%d%H%M", time.gmtime())}, answer
+
+
+def _charged(project_id: int, minutes: set[str]) -> int:
+    return sum(int(redis_client().get(f"meauxcloud:quota:{project_id}:queries:{minute}") or 0) for minute in minutes)
 
 
 def _send_commands(client: Client, key: str) -> tuple[int, list[bytes]]:
@@ -209,24 +229,47 @@ def test_a_query_the_full_platform_refuses_charges_the_project_nothing(client: C
     quota_limits_forget(project_id=web.project_id)
     settings.SQL_MAX_CONCURRENT = 1
     other.hold(pool.POOL_LOCK)
-    minute = time.strftime("%Y%m%d%H%M", time.gmtime())
 
-    busy = _run(client, read_key)
+    minutes, busy = _around(lambda: _run(client, read_key))
 
     assert (busy.status_code, busy.json()["code"]) == (429, "sql_pool_busy")
-    assert int(redis_client().get(f"meauxcloud:quota:{web.project_id}:queries:{minute}") or 0) == 0
+    assert _charged(web.project_id, minutes) == 0
 
 
 def test_a_query_its_full_project_refuses_charges_the_project_nothing(client: Client, web, read_key: str, other) -> None:
     ProjectQuota.objects.create(project=web.project, queries_per_minute=100, concurrent_queries=1)
     quota_limits_forget(project_id=web.project_id)
     other.hold(query_slots_first(project_id=web.project_id))
-    minute = time.strftime("%Y%m%d%H%M", time.gmtime())
 
-    busy = _run(client, read_key)
+    minutes, busy = _around(lambda: _run(client, read_key))
 
     assert (busy.status_code, busy.json()["detail"]) == (429, "The project may run 1 queries at once; retry when one finishes.")
-    assert int(redis_client().get(f"meauxcloud:quota:{web.project_id}:queries:{minute}") or 0) == 0
+    assert _charged(web.project_id, minutes) == 0
+
+
+def test_an_operators_query_is_held_to_the_pool_only(web, settings, other) -> None:
+    """``manage.py ae_query`` runs without quotas: no project slot, but still one of the installation's."""
+    settings.SQL_MAX_CONCURRENT = 1
+    first = query_slots_first(project_id=web.project_id)
+    other.hold(first, first + 1)
+
+    admitted = sql_execute(project=web.project, sql=QUERY, keep_rows=True)
+    other.hold(pool.POOL_LOCK)
+    with pytest.raises(pool.PoolBusy):
+        sql_execute(project=web.project, sql=QUERY)
+
+    assert admitted.rows == [(0,)]
+
+
+def test_the_slot_ranges_are_apart_from_every_other_advisory_lock() -> None:
+    """Bigint keys: the statistics locks and the partition lock (hashtext, within 32 bits) share the space."""
+    pool_range = range(pool.POOL_LOCK, pool.POOL_LOCK + MAX_QUERY_SLOTS)
+    projects_range = range(QUERY_LOCK, query_slots_first(project_id=2**32))
+    others = [ANALYZE_LOCK, VACUUM_LOCK, -(2**31), 2**31 - 1]
+
+    assert [key for key in others if key in pool_range or key in projects_range] == []
+    assert projects_range.stop <= 2**63 - 1
+    assert pool_range.stop <= projects_range.start or projects_range.stop <= pool_range.start
 
 
 def test_the_count_statement_shares_the_request_time_budget(db: None) -> None:
@@ -245,6 +288,16 @@ def test_the_count_statement_shares_the_request_time_budget(db: None) -> None:
 
     assert refused.value.message == "Query exceeded the time limit"
     assert time.monotonic() - started < 0.9
+
+
+def test_a_query_transaction_left_idle_ends_once_the_budget_and_a_margin_are_spent(db: None) -> None:
+    """A frozen web process holds its slots no longer than that (``db._IDLE_MARGIN_MS``)."""
+    result = sql_sandbox_run(
+        query="SELECT setting::int FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'",
+        params={}, count_query=None, dataset_ids=[], limits=LIMITS,
+    )
+
+    assert 14_000 < result.rows[0][0] <= 15_000
 
 
 def test_a_spent_budget_runs_nothing(db: None) -> None:
@@ -279,3 +332,10 @@ def test_a_full_process_refuses_before_authenticating_or_auditing(client: Client
     assert (cloudflare.status_code, cloudflare["Retry-After"]) == (429, "2")
     assert AuditEvent.objects.count() == audited
     assert _run(client, "not-a-key").status_code == 401
+
+
+@pytest.mark.parametrize(("size", "ids"), [(1, []), (MAX_QUERY_SLOTS, []), (0, ["tracking.E004"]), (MAX_QUERY_SLOTS + 1, ["tracking.E004"])])
+def test_the_pool_size_is_checked_at_start(settings, size: int, ids: list[str]) -> None:
+    settings.SQL_MAX_CONCURRENT = size
+
+    assert [message.id for message in check_sql_pool()] == ids
