@@ -36,14 +36,14 @@ def audit_event_insert_sql(*, event: AuditEvent) -> tuple[str, list[Any]]:
     ]
 
 
-def query_slots_held(*, first: int, last: int) -> int:
-    """How many of the advisory locks ``first`` to ``last`` (bigint form) are held in this database: the SQL
-    queries running in one project's slots (``quotas.query_slots_first``)."""
+def query_slots_held(*, locks: range) -> int:
+    """How many of the advisory locks ``locks`` (bigint form) are held in this database: the SQL queries running
+    in one project's slots (``quotas.query_slot_locks``)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND (classid::bigint << 32 | objid::bigint) BETWEEN %s AND %s",
-            [first, last],
+            [locks.start, locks.stop - 1],
         )
         return cursor.fetchone()[0]

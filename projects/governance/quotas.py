@@ -16,7 +16,7 @@ when it does not (``query_admission_refund``).
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -208,8 +208,7 @@ def quota_usage(*, project: Project) -> QueryUsage:
     now = datetime.now(UTC)
     points_key, bytes_key = _day_keys(project.id, now)
     points, size, minute = redis_client().mget([points_key, bytes_key, _minute_key(project.id, now)])
-    first = query_slots_first(project_id=project.id)
-    running = query_slots_held(first=first, last=first + MAX_QUERY_SLOTS - 1)
+    running = query_slots_held(locks=query_slot_locks(project_id=project.id))
     return QueryUsage(int(points or 0), int(size or 0), int(minute or 0), running)
 
 
@@ -217,19 +216,24 @@ def _minute_key(project_id: int, now: datetime) -> str:
     return f"{KEY_PREFIX}:{project_id}:queries:{now:%Y%m%d%H%M}"
 
 
-def query_slots_first(*, project_id: int) -> int:
-    """The first of the project's slot locks; project ids are below 2**32."""
-    return QUERY_LOCK + project_id * MAX_QUERY_SLOTS
+def query_slot_locks(*, project_id: int, slots: int = MAX_QUERY_SLOTS) -> range:
+    """The advisory locks of the project's first ``slots`` slots; project ids are below 2**32."""
+    first = QUERY_LOCK + project_id * MAX_QUERY_SLOTS
+    return range(first, first + min(slots, MAX_QUERY_SLOTS))
 
 
 @dataclass(frozen=True)
 class QueryAdmission:
     """A query the project's per-minute rate admitted (and charged, at ``rate_key``); its transaction still takes one
-    of ``slots`` of the project's slot locks from ``first`` (``slots`` is None when concurrency is unlimited)."""
+    of the project's ``slots`` (``locks``; None when concurrency is unlimited)."""
 
-    first: int
+    project_id: int
     slots: int | None
     rate_key: str | None
+
+    @property
+    def locks(self) -> range | None:
+        return None if self.slots is None else query_slot_locks(project_id=self.project_id, slots=self.slots)
 
     def busy(self) -> QuotaExceeded:
         return QuotaExceeded(
@@ -247,9 +251,8 @@ def query_admit(*, project: Project) -> QueryAdmission:
     """
     limits = quota_limits(project_id=project.id)
     slots = None if limits.concurrent_queries == UNLIMITED else min(limits.concurrent_queries, MAX_QUERY_SLOTS)
-    admission = QueryAdmission(first=query_slots_first(project_id=project.id), slots=slots, rate_key=None)
     if limits.queries_per_minute == UNLIMITED:
-        return admission
+        return QueryAdmission(project_id=project.id, slots=slots, rate_key=None)
     now = datetime.now(UTC)
     rate_key = _minute_key(project.id, now)
     if _query_rate_script()(keys=[rate_key], args=[limits.queries_per_minute]) == 1:
@@ -258,7 +261,7 @@ def query_admit(*, project: Project) -> QueryAdmission:
             detail=f"The project may run {limits.queries_per_minute} queries per minute.",
             retry_after=max(1, 60 - now.second),
         )
-    return replace(admission, rate_key=rate_key)
+    return QueryAdmission(project_id=project.id, slots=slots, rate_key=rate_key)
 
 
 def query_admission_refund(*, admission: QueryAdmission) -> None:

@@ -66,13 +66,11 @@ class CatalogChanged(Exception):
 
 @dataclass(frozen=True)
 class Slots:
-    """The advisory locks a query's transaction takes one of before it runs (``schema.SLOTS_TAKE_SQL``): one of the
-    project's ``project_slots`` from ``project_first`` (none when ``project_slots`` is None), then one of the pool's."""
+    """The advisory locks a query's transaction takes one of before it runs (``schema.SLOTS_TAKE_SQL``): one of
+    ``project`` (none when the project's concurrency is unlimited), then one of ``pool``."""
 
-    project_first: int
-    project_slots: int | None
-    pool_first: int
-    pool_slots: int
+    project: range | None
+    pool: range
 
 
 class SlotTaken(Exception):
@@ -172,10 +170,10 @@ def sql_sandbox_run(
             f"%({_OWN_PARAM}pool_first)s, %({_OWN_PARAM}pool_slots)s)"
         )
         setup |= {
-            f"{_OWN_PARAM}project_first": None if slots.project_slots is None else slots.project_first,
-            f"{_OWN_PARAM}project_slots": slots.project_slots,
-            f"{_OWN_PARAM}pool_first": slots.pool_first,
-            f"{_OWN_PARAM}pool_slots": slots.pool_slots,
+            f"{_OWN_PARAM}project_first": None if slots.project is None else slots.project.start,
+            f"{_OWN_PARAM}project_slots": None if slots.project is None else len(slots.project),
+            f"{_OWN_PARAM}pool_first": slots.pool.start,
+            f"{_OWN_PARAM}pool_slots": len(slots.pool),
         }
     if check is not None:
         begin += f"; SELECT public.meaux_sql_catalog_check(%({_OWN_PARAM}project)s, %({_OWN_PARAM}fingerprint)s, %({_OWN_PARAM}clock)s)"
@@ -195,12 +193,13 @@ def sql_sandbox_run(
                     rows_before_limit = int(cursor.fetchone()[0])
             except (psycopg.Error, DatabaseError) as error:
                 cause = error if isinstance(error, psycopg.Error) else error.__cause__
-                sqlstate = cause.sqlstate if isinstance(cause, psycopg.Error) else None
+                failure = cause if isinstance(cause, psycopg.Error) else None
+                sqlstate = failure.sqlstate if failure is not None else None
                 if sqlstate == CATALOG_CHANGED_SQLSTATE:
                     raise CatalogChanged() from None
                 if sqlstate in (POOL_BUSY_SQLSTATE, PROJECT_BUSY_SQLSTATE):
                     raise SlotTaken(project=sqlstate == PROJECT_BUSY_SQLSTATE) from None
-                raise _sql_error_from(cause if isinstance(cause, psycopg.Error) else None) from None
+                raise _sql_error_from(failure) from None
             closing = then() if then is not None else None
         except BaseException:
             _sandbox_leave(cursor, own_transaction=own_transaction)

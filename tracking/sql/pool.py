@@ -99,10 +99,8 @@ def sql_pool_slot(*, project: Project | None = None) -> Iterator[Slots]:
         admission = query_admit(project=project) if project is not None else None
         try:
             yield Slots(
-                project_first=admission.first if admission is not None else 0,
-                project_slots=admission.slots if admission is not None else None,
-                pool_first=POOL_LOCK,
-                pool_slots=tracking_settings.SQL_MAX_CONCURRENT,
+                project=admission.locks if admission is not None else None,
+                pool=range(POOL_LOCK, POOL_LOCK + tracking_settings.SQL_MAX_CONCURRENT),
             )
         except SlotTaken as taken:
             if admission is None:

@@ -13,7 +13,7 @@ from django.test import Client
 from meauxcloud.redis import redis_client
 from projects.governance.db import query_slots_held
 from projects.governance.models import AuditEvent, ProjectQuota
-from projects.governance.quotas import MAX_QUERY_SLOTS, QUERY_LOCK, query_slots_first, quota_limits_forget, quota_usage
+from projects.governance.quotas import MAX_QUERY_SLOTS, QUERY_LOCK, query_slot_locks, quota_limits_forget, quota_usage
 from tests.support import processes
 from tracking.checks import check_sql_pool
 from tracking.db import ANALYZE_LOCK, VACUUM_LOCK
@@ -65,7 +65,7 @@ def _run(client: Client, key: str):
 
 
 def _pool_held() -> int:
-    return query_slots_held(first=pool.POOL_LOCK, last=pool.POOL_LOCK + 1000)
+    return query_slots_held(locks=range(pool.POOL_LOCK, pool.POOL_LOCK + 1001))
 
 
 def test_a_query_beyond_the_process_limit_gets_429_with_retry_after(client: Client, web, read_key: str, settings) -> None:
@@ -115,14 +115,14 @@ def test_a_refused_query_leaves_no_slot_taken(client: Client, web, read_key: str
     for _ in range(3):
         client.post("/api/v1/sql", data="SELECT nope FROM web", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {read_key}")
         client.post("/api/v1/sql", data="SELECT 1 / 0 AS x FROM web", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {read_key}")
-    first = query_slots_first(project_id=web.project_id)
+    locks = query_slot_locks(project_id=web.project_id)
 
-    assert (pool._process_running, _pool_held(), query_slots_held(first=first, last=first + MAX_QUERY_SLOTS - 1)) == (0, 0, 0)
+    assert (pool._process_running, _pool_held(), query_slots_held(locks=locks)) == (0, 0, 0)
     assert _run(client, read_key).status_code == 200
 
 
 def test_a_project_runs_two_queries_at_once_by_default(client: Client, web, read_key: str, other) -> None:
-    first = query_slots_first(project_id=web.project_id)
+    first = query_slot_locks(project_id=web.project_id).start
     other.hold(first, first + 1)
 
     third = _run(client, read_key)
@@ -136,7 +136,7 @@ def test_a_project_runs_two_queries_at_once_by_default(client: Client, web, read
 
 
 def test_another_projects_slots_do_not_count(client: Client, web, read_key: str, other) -> None:
-    neighbour = query_slots_first(project_id=web.project_id + 1)
+    neighbour = query_slot_locks(project_id=web.project_id + 1).start
     other.hold(neighbour, neighbour + 1)
 
     assert _run(client, read_key).status_code == 200
@@ -146,9 +146,8 @@ def test_another_projects_slots_do_not_count(client: Client, web, read_key: str,
 @pytest.mark.django_db(transaction=True)
 def test_a_running_query_holds_the_first_free_slot_of_each_range_until_its_rollback(other) -> None:
     """Outside a caller's transaction: the sandbox's own BEGIN READ ONLY ... ROLLBACK."""
-    slots = Slots(project_first=query_slots_first(project_id=UNUSED_PROJECT), project_slots=3, pool_first=pool.POOL_LOCK,
-                  pool_slots=2)
-    other.hold(slots.project_first, pool.POOL_LOCK)
+    slots = Slots(project=query_slot_locks(project_id=UNUSED_PROJECT, slots=3), pool=range(pool.POOL_LOCK, pool.POOL_LOCK + 2))
+    other.hold(slots.project.start, pool.POOL_LOCK)
     connection.ensure_connection()
     ours = connection.connection.info.backend_pid
     held: list[list[int]] = []
@@ -160,20 +159,19 @@ def test_a_running_query_holds_the_first_free_slot_of_each_range_until_its_rollb
 
     sql_sandbox_run(query="SELECT 1", params={}, count_query=None, dataset_ids=[], limits=LIMITS, sink=sink, slots=slots)
 
-    assert held == [[pool.POOL_LOCK + 1, slots.project_first + 1]]
-    assert (query_slots_held(first=slots.project_first, last=slots.project_first + 2), _pool_held()) == (1, 1)
+    assert held == [[pool.POOL_LOCK + 1, slots.project.start + 1]]
+    assert (query_slots_held(locks=slots.project), _pool_held()) == (1, 1)
 
 
 def test_a_query_finding_every_slot_taken_does_not_run(db: None, other) -> None:
-    slots = Slots(project_first=query_slots_first(project_id=UNUSED_PROJECT), project_slots=1, pool_first=pool.POOL_LOCK,
-                  pool_slots=1)
+    slots = Slots(project=query_slot_locks(project_id=UNUSED_PROJECT, slots=1), pool=range(pool.POOL_LOCK, pool.POOL_LOCK + 1))
     other.hold(pool.POOL_LOCK)
 
     with pytest.raises(SlotTaken) as refused:
         sql_sandbox_run(query="SELECT 1 / 0", params={}, count_query=None, dataset_ids=[], limits=LIMITS, slots=slots)
 
     assert refused.value.project is False
-    assert query_slots_held(first=slots.project_first, last=slots.project_first) == 0
+    assert query_slots_held(locks=slots.project) == 0
 
 
 def _around(request: Callable[[], HttpResponse]) -> tuple[set[str], HttpResponse]:
@@ -239,7 +237,7 @@ def test_a_query_the_full_platform_refuses_charges_the_project_nothing(client: C
 def test_a_query_its_full_project_refuses_charges_the_project_nothing(client: Client, web, read_key: str, other) -> None:
     ProjectQuota.objects.create(project=web.project, queries_per_minute=100, concurrent_queries=1)
     quota_limits_forget(project_id=web.project_id)
-    other.hold(query_slots_first(project_id=web.project_id))
+    other.hold(query_slot_locks(project_id=web.project_id).start)
 
     minutes, busy = _around(lambda: _run(client, read_key))
 
@@ -250,7 +248,7 @@ def test_a_query_its_full_project_refuses_charges_the_project_nothing(client: Cl
 def test_an_operators_query_is_held_to_the_pool_only(web, settings, other) -> None:
     """``manage.py ae_query`` runs without quotas: no project slot, but still one of the installation's."""
     settings.SQL_MAX_CONCURRENT = 1
-    first = query_slots_first(project_id=web.project_id)
+    first = query_slot_locks(project_id=web.project_id).start
     other.hold(first, first + 1)
 
     admitted = sql_execute(project=web.project, sql=QUERY, keep_rows=True)
@@ -264,7 +262,7 @@ def test_an_operators_query_is_held_to_the_pool_only(web, settings, other) -> No
 def test_the_slot_ranges_are_apart_from_every_other_advisory_lock() -> None:
     """Bigint keys: the statistics locks and the partition lock (hashtext, within 32 bits) share the space."""
     pool_range = range(pool.POOL_LOCK, pool.POOL_LOCK + MAX_QUERY_SLOTS)
-    projects_range = range(QUERY_LOCK, query_slots_first(project_id=2**32))
+    projects_range = range(QUERY_LOCK, query_slot_locks(project_id=2**32).start)
     others = [ANALYZE_LOCK, VACUUM_LOCK, -(2**31), 2**31 - 1]
 
     assert [key for key in others if key in pool_range or key in projects_range] == []
