@@ -382,7 +382,11 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
 
     Drains upsert the rollup tiers, compaction and deletions delete projection rows, their
     notes and points: without a VACUUM their dead rows stay in every scan and index forever. Due, as
-    autovacuum would judge it, when the dead rows reach ``min_dead`` and ``fraction`` of the size.
+    autovacuum would judge it, when the dead rows reach ``min_dead`` and ``fraction`` of the size,
+    and a rollup table also when the rows inserted since its last VACUUM do (autovacuum's insert
+    threshold): the Errors report ranks paths by an index-only scan of the tiers
+    (``rollups.db.path_5xx_indexes_sql``), which reads the rows of pages no VACUUM has marked
+    all-visible from the table as well, and a rebuild or a new week writes rows no update follows.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -393,7 +397,9 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
               AND NOT (current_setting('autovacuum')::bool AND coalesce(
                   (SELECT o.option_value::bool FROM pg_options_to_table(c.reloptions) AS o
                    WHERE o.option_name = 'autovacuum_enabled'), true))
-              AND s.n_dead_tup >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0))
+              AND (s.n_dead_tup >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0))
+                   OR (s.relname = ANY(%(rollups)s)
+                       AND s.n_ins_since_vacuum >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0))))
             ORDER BY s.n_dead_tup / greatest(c.reltuples, 1) DESC, s.relname
             LIMIT %(limit)s
             """,

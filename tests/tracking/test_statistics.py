@@ -19,8 +19,9 @@ from tracking import db, services
 from tracking.models import ProjectionState
 from tracking.projections.db import DIRTY_TABLE
 from tracking.projections.services import projection_create, projections_prune
+from tracking.reports.db import Piece, rollup_top_keys
 from tracking.rollups.db import WATERMARK_TABLE, watermark_read
-from tracking.rollups.layout import HOUR, floor_to
+from tracking.rollups.layout import HOUR, Kind, Layout, floor_to
 from tracking.services import buffer_drain, points_bulk_loaded, statistics_refresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -335,6 +336,58 @@ def test_without_autovacuum_a_refresh_vacuums_the_notes_compaction_forgot(partit
     assert DIRTY_TABLE in {name for run in runs for name in run}
     assert dead_rows(DIRTY_TABLE) == 0
     assert runs[-1] == []
+
+
+def plan_nodes(plan: dict) -> list[dict]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in plan_nodes(child))]
+
+
+def test_without_autovacuum_a_refresh_vacuums_new_tier_rows_so_the_5xx_ranking_reads_only_its_index(without_autovacuum):
+    """Rows a rebuild or the advance only inserted are due by their number: until a VACUUM marks
+    their pages all-visible, the index-only scan reads every one of them from the table too."""
+    dataset = DatasetFactory()
+    week = datetime(2026, 11, 19, tzinfo=UTC)
+    db.relation_vacuum("tracking_rollup_week")  # no dead rows of earlier tests to make it due
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO tracking_rollup_week (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3, bins, counts)
+            SELECT %(dataset)s, %(week)s::timestamptz + w * INTERVAL '7 days', {int(Kind.PATH)}, '/p' || lpad(i::text, 4, '0'), '',
+                   20, 0, CASE WHEN w = 0 THEN i %% 5 WHEN i %% 500 = 0 THEN 10 ELSE 0 END, 0, ARRAY[1, 2]::smallint[], ARRAY[15, 5]::bigint[]
+            FROM generate_series(0, 1999) AS i, generate_series(0, 1) AS w
+            """,
+            {"dataset": dataset.id, "week": week},
+        )
+    try:
+        db.statistics_publish()
+        runs = [statistics_refresh(max_tables=50) for _ in range(4)]
+        statements: list[tuple[str, object]] = []
+
+        def capture(execute, sql, params, many, context):
+            statements.append((sql, params))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(capture):
+            top = rollup_top_keys(
+                dataset_id=dataset.id, layout=Layout(), pieces=[Piece("week", week, week + timedelta(days=14))],
+                kind=Kind.PATH, rank="s2", limit=4,
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")  # a few thousand rows: the table would do as well
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statements[-1][0], statements[-1][1])
+            plan = cursor.fetchone()[0][0]["Plan"]
+            cursor.execute("RESET enable_seqscan")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM tracking_rollup_week WHERE dataset_id = %s", [dataset.id])
+
+    assert "tracking_rollup_week" in {name for run in runs for name in run}
+    assert runs[-1] == []
+    assert top == ["/p0000", "/p0500", "/p1000", "/p1500"]  # 10 each, then /p0004 and every fifth with 4
+    scans = [node for node in plan_nodes(plan) if node.get("Relation Name") == "tracking_rollup_week"]
+    assert [(node["Node Type"], node.get("Index Name"), node["Actual Rows"], node.get("Heap Fetches")) for node in scans] == [
+        ("Index Only Scan", "tracking_rollup_week_path_5xx", 1604, 0)
+    ]
 
 
 def estimated_rows(*, dataset_id: int, day: datetime) -> int:

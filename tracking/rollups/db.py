@@ -101,6 +101,31 @@ def path_indexes_drop_sql() -> list[str]:
     return [f"DROP INDEX CONCURRENTLY IF EXISTS {ALL_TABLES[tier]}_path" for tier in PATH_INDEXED_TIERS]
 
 
+def path_5xx_indexes_sql() -> list[str]:
+    """An index per tier on the ``PATH`` rows with 5xx requests by bucket, holding the path and its
+    5xx count, one statement each.
+
+    Ranking paths by 5xx (``reports.db.rollup_top_keys``, the Errors report) sums ``s2`` of every
+    path row of the range, and a path row carries its latency histogram: over 90 days at 10M
+    points and 10,000 paths the ranking read 180,861 rows of 140-430 bytes to keep the 35% with
+    5xx (63-122 ms of the report's 100-153 ms), where these indexes take 29 MB next to the
+    tiers' 1.8 GB. This index holds those rows alone, so the ranking is an
+    index-only scan where the refresh keeps the visibility map current (``db.vacuum_due``). The
+    drain's upserts write the minute tier, which has none; the beat's advance into these tiers
+    adds an entry for a path's first 5xx row in a bucket, and an update that changes ``s2`` is
+    no longer HOT.
+    """
+    return [
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ALL_TABLES[tier]}_path_5xx ON {ALL_TABLES[tier]} (dataset_id, bucket) "
+        f"INCLUDE (k1, s2) WHERE kind = {int(Kind.PATH)} AND s2 <> 0"
+        for tier in PATH_INDEXED_TIERS
+    ]
+
+
+def path_5xx_indexes_drop_sql() -> list[str]:
+    return [f"DROP INDEX CONCURRENTLY IF EXISTS {ALL_TABLES[tier]}_path_5xx" for tier in PATH_INDEXED_TIERS]
+
+
 def rollup_tables_drop_sql() -> str:
     return "\n".join(f"DROP TABLE IF EXISTS {table};" for table in TIER_TABLES.values())
 
