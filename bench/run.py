@@ -60,7 +60,7 @@ def _side_bench(module: str, args: list[str], timeout: int) -> dict[str, str]:
         return {"command": command, "status": f"timed out after {timeout} s", "output": ""}
     print(result.stdout, flush=True)
     status = f"exited {result.returncode} after {time.monotonic() - started:.0f} s"
-    return {"command": command, "status": status, "output": "\n".join(result.stdout.strip().splitlines()[-12:])}
+    return {"command": command, "status": status, "output": "\n".join(result.stdout.strip().splitlines()[-16:])}
 
 
 def chart(results: dict[str, object], path: Path) -> None:
