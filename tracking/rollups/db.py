@@ -111,9 +111,9 @@ def path_5xx_indexes_sql() -> list[str]:
     5xx (63-122 ms of the report's 100-153 ms), where these indexes take 29 MB next to the
     tiers' 1.8 GB. This index holds those rows alone, so the ranking is an
     index-only scan where the refresh keeps the visibility map current (``db.vacuum_due``). The
-    drain's upserts write the minute tier, which has none; the beat's advance into these tiers
-    adds an entry for a path's first 5xx row in a bucket, and an update that changes ``s2`` is
-    no longer HOT.
+    drain's upserts write the minute tier, which has none, and these tiers only for points older
+    than the watermark; beat's advance into them adds an entry for a path's first 5xx row in a
+    bucket, and an update that changes ``s2`` is no longer HOT.
     """
     return [
         f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ALL_TABLES[tier]}_path_5xx ON {ALL_TABLES[tier]} (dataset_id, bucket) "
