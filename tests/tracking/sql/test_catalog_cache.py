@@ -172,3 +172,68 @@ def test_a_repeated_query_is_compiled_once_and_again_after_its_catalog_changed(k
 
     assert answers == [[("GET", 3)]] * 4
     assert len(compiled) == 2  # once; after the relabel the refused attempt reuses the old translation, the fresh one compiles
+
+
+def _fingerprint(project: Project) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public.meaux_sql_catalog_fingerprint(%s)", [project.id])
+        return cursor.fetchone()[0]
+
+
+def test_the_fingerprint_moves_with_every_change_the_catalog_reads_and_with_nothing_else() -> None:
+    project, other = ProjectFactory(), ProjectFactory()
+    DatasetFactory(project=other, name="theirs")
+    theirs = _fingerprint(other)
+    seen: list[tuple[str, bool]] = []
+
+    def change(name: str, action) -> None:
+        before = _fingerprint(project)
+        action()
+        seen.append((name, _fingerprint(project) != before))
+
+    web = _web(project, points=4)
+    change("a second dataset", lambda: DatasetFactory(project=project, name="logs"))
+    change("a write to the dataset", lambda: Dataset.objects.filter(pk=web.pk).update(last_write_at=dt.datetime.now(dt.UTC)))
+    change("the dataset saved unchanged", web.save)
+    change("new labels", lambda: dataset_update(dataset=web, retention_days=web.retention_days, labels={"blob1": "method"}))
+    holder: list = []
+    change("a projection backfilling", lambda: holder.append(
+        projection_create(dataset=web, name="by_method", dimensions=["blob1"], doubles=["double1"])
+    ))
+    projection = holder[0]
+    change("its backfill's progress", lambda: type(projection).objects.filter(pk=projection.pk).update(backfill_cursor=dt.datetime.now(dt.UTC)))
+    change("the projection ready", lambda: projection_backfill(projection_id=projection.id))
+    change("a dataset renamed", lambda: Dataset.objects.filter(pk=web.pk).update(name="site"))
+    change("the projection deleted", projection.delete)
+    change("a dataset deleted", lambda: Dataset.objects.filter(project=project, name="logs").delete())
+
+    assert seen == [
+        ("a second dataset", True),
+        ("a write to the dataset", False),
+        ("the dataset saved unchanged", False),
+        ("new labels", True),
+        ("a projection backfilling", False),
+        ("its backfill's progress", False),
+        ("the projection ready", True),
+        ("a dataset renamed", True),
+        ("the projection deleted", True),
+        ("a dataset deleted", True),
+    ]
+    assert _fingerprint(other) == theirs
+
+
+def test_a_catalog_kept_before_a_truncate_is_refused_after_it(kept) -> None:
+    """TRUNCATE fires no row trigger: the versions it leaves would otherwise match catalogs kept before it."""
+    project, _web_dataset = kept
+    before = catalog_module.catalog_read(project_id=project.id)
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE tracking_projection")
+        cursor.execute("SELECT count(*) FROM tracking_sql_catalog_version")
+        versions = cursor.fetchone()[0]
+        with pytest.raises(Exception) as refused:
+            cursor.execute("SELECT public.meaux_sql_catalog_check(%s, %s, %s)", [project.id, before.fingerprint, before.clock])
+
+    assert versions == 0
+    assert before.fingerprint != "0"
+    assert refused.value.__cause__.sqlstate == CATALOG_CHANGED_SQLSTATE
