@@ -383,8 +383,8 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
     Drains upsert the rollup tiers, compaction and deletions delete projection rows, their
     notes and points: without a VACUUM their dead rows stay in every scan and index forever. Due, as
     autovacuum would judge it, when the dead rows reach ``min_dead`` and ``fraction`` of the size,
-    and a rollup table also when the rows inserted since its last VACUUM do (autovacuum's insert
-    threshold): the Errors report ranks paths by an index-only scan of the tiers
+    and one of ``VACUUMED_TABLES`` also when the rows inserted since its last VACUUM do
+    (autovacuum's insert threshold): the Errors report ranks paths by an index-only scan of the tiers
     (``rollups.db.path_5xx_indexes_sql``), which reads the rows of pages no VACUUM has marked
     all-visible from the table as well, and a rebuild or a new week writes rows no update follows.
     """

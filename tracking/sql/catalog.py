@@ -48,8 +48,8 @@ class ProjectCatalog:
         return CatalogCheck(project_id=self.project_id, fingerprint=self.fingerprint, clock=clock)
 
 
-def catalog_read(*, project_id: int) -> ProjectCatalog:
-    """Read a project's catalog from the database and keep it for the next queries of this process."""
+def catalog_read(*, project_id: int, keep: bool = True) -> ProjectCatalog:
+    """Read a project's catalog from the database and, with ``keep``, keep it for the next queries of this process."""
     read_at = time.monotonic()
     read = sql_catalog(project_id=project_id)
     projections = {
@@ -68,7 +68,8 @@ def catalog_read(*, project_id: int) -> ProjectCatalog:
         clock=read.clock,
         read_at=read_at,
     )
-    _kept.put(project_id, catalog)
+    if keep:
+        _kept.put(project_id, catalog)
     return catalog
 
 

@@ -461,6 +461,9 @@ DROP FUNCTION IF EXISTS public.meaux_sql_slots_take(bigint, integer, bigint, int
 
 CATALOG_VERSION_SQL = r"""
 CREATE SEQUENCE public.tracking_sql_catalog_version_seq;
+-- Versions start from this moment in microseconds: a migration reversed and applied again never
+-- hands out a version a process may still hold.
+SELECT setval('public.tracking_sql_catalog_version_seq', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
 
 CREATE TABLE public.tracking_sql_catalog_version (
     project_id bigint PRIMARY KEY,
@@ -469,7 +472,7 @@ CREATE TABLE public.tracking_sql_catalog_version (
 
 INSERT INTO public.tracking_sql_catalog_version (project_id, version)
 SELECT project_id, nextval('public.tracking_sql_catalog_version_seq')
-FROM (SELECT DISTINCT project_id FROM public.tracking_dataset) AS d;
+FROM (SELECT DISTINCT project_id FROM public.tracking_dataset ORDER BY project_id) AS d;
 
 CREATE FUNCTION public.meaux_sql_catalog_bump() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -495,37 +498,44 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.meaux_sql_catalog_forget() RETURNS trigger
+CREATE FUNCTION public.meaux_sql_catalog_bump_all() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  DELETE FROM public.tracking_sql_catalog_version;
+  UPDATE public.tracking_sql_catalog_version SET version = nextval('public.tracking_sql_catalog_version_seq');
   RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER meaux_sql_catalog_written AFTER INSERT OR DELETE ON public.tracking_dataset
-FOR EACH ROW EXECUTE FUNCTION public.meaux_sql_catalog_bump();
-CREATE TRIGGER meaux_sql_catalog_changed AFTER UPDATE OF project_id, name, labels ON public.tracking_dataset
+-- Deferred: the bump, and the lock on the project's version row, come at commit, so a long
+-- transaction that changed a dataset (a relabel's rollup rebuild) does not hold up the project's
+-- other catalog changes (ingest creating a dataset) until it ends.
+CREATE CONSTRAINT TRIGGER meaux_sql_catalog_written AFTER INSERT OR DELETE ON public.tracking_dataset
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.meaux_sql_catalog_bump();
+CREATE CONSTRAINT TRIGGER meaux_sql_catalog_changed AFTER UPDATE OF project_id, name, labels ON public.tracking_dataset
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN (OLD.project_id IS DISTINCT FROM NEW.project_id OR OLD.name IS DISTINCT FROM NEW.name
                    OR OLD.labels IS DISTINCT FROM NEW.labels)
 EXECUTE FUNCTION public.meaux_sql_catalog_bump();
 CREATE TRIGGER meaux_sql_catalog_truncated AFTER TRUNCATE ON public.tracking_dataset
-FOR EACH STATEMENT EXECUTE FUNCTION public.meaux_sql_catalog_forget();
+FOR EACH STATEMENT EXECUTE FUNCTION public.meaux_sql_catalog_bump_all();
 
 -- The catalog lists ready projections only ('ready' is ProjectionState.READY).
-CREATE TRIGGER meaux_sql_catalog_inserted AFTER INSERT ON public.tracking_projection
+CREATE CONSTRAINT TRIGGER meaux_sql_catalog_inserted AFTER INSERT ON public.tracking_projection
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN (NEW.state = 'ready') EXECUTE FUNCTION public.meaux_sql_catalog_bump();
-CREATE TRIGGER meaux_sql_catalog_deleted AFTER DELETE ON public.tracking_projection
+CREATE CONSTRAINT TRIGGER meaux_sql_catalog_deleted AFTER DELETE ON public.tracking_projection
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN (OLD.state = 'ready') EXECUTE FUNCTION public.meaux_sql_catalog_bump();
-CREATE TRIGGER meaux_sql_catalog_changed AFTER UPDATE OF dataset_id, name, dimensions, doubles, grain, state
+CREATE CONSTRAINT TRIGGER meaux_sql_catalog_changed AFTER UPDATE OF dataset_id, name, dimensions, doubles, grain, state
 ON public.tracking_projection
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN ((OLD.state = 'ready' OR NEW.state = 'ready') AND (
                    OLD.dataset_id IS DISTINCT FROM NEW.dataset_id OR OLD.name IS DISTINCT FROM NEW.name
                    OR OLD.dimensions IS DISTINCT FROM NEW.dimensions OR OLD.doubles IS DISTINCT FROM NEW.doubles
                    OR OLD.grain IS DISTINCT FROM NEW.grain OR OLD.state IS DISTINCT FROM NEW.state))
 EXECUTE FUNCTION public.meaux_sql_catalog_bump();
 CREATE TRIGGER meaux_sql_catalog_truncated AFTER TRUNCATE ON public.tracking_projection
-FOR EACH STATEMENT EXECUTE FUNCTION public.meaux_sql_catalog_forget();
+FOR EACH STATEMENT EXECUTE FUNCTION public.meaux_sql_catalog_bump_all();
 
 CREATE OR REPLACE FUNCTION public.meaux_sql_catalog_fingerprint(project bigint) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
@@ -539,13 +549,15 @@ $$;
 The hash covered the project's datasets and ready projections, so every query paid for it in
 proportion to the catalog: 0.15 ms over `SELECT 1` for the bench's 10 datasets and 30
 projections, about 1.2 ms for 200 datasets with three projections each; the version is one index
-probe whatever the catalog's size. Triggers bump it in the transaction that inserts, deletes or
-changes any dataset, or ready projection, column ``db.sql_catalog`` reads (a projection's
-backfill, until it is ready, and a dataset's last write bump nothing), so the version a statement reads describes the
-rows the same statement reads. Versions come from one sequence that no flush restarts, so a
-catalog kept before a TRUNCATE, which fires no row trigger and forgets every version, is refused
-afterwards (0 was never a kept catalog's version while the project had datasets). A project whose
-catalog never changed since this migration has version 0, like one that never had a dataset.
+probe whatever the catalog's size. Triggers bump it when a transaction that inserted, deleted or
+changed a dataset, or a ready projection, in a column ``db.sql_catalog`` reads commits (a
+projection's backfill, until it is ready, and a dataset's last write bump nothing), so the
+version a statement reads describes the rows the same statement reads. Until then the
+transaction's own queries would find the version unchanged: the engine reads the catalog afresh
+and compiles anew inside a caller's transaction (``engine.sql_execute``). Versions come from one
+sequence and are never handed out twice; a TRUNCATE, which fires no row trigger, bumps every
+version. A project whose catalog did not change since this migration, and that had no dataset
+then, has version 0.
 """
 
 CATALOG_VERSION_REVERSE_SQL = r"""
@@ -557,7 +569,7 @@ DROP TRIGGER IF EXISTS meaux_sql_catalog_deleted ON public.tracking_projection;
 DROP TRIGGER IF EXISTS meaux_sql_catalog_changed ON public.tracking_projection;
 DROP TRIGGER IF EXISTS meaux_sql_catalog_truncated ON public.tracking_projection;
 DROP FUNCTION IF EXISTS public.meaux_sql_catalog_bump();
-DROP FUNCTION IF EXISTS public.meaux_sql_catalog_forget();
+DROP FUNCTION IF EXISTS public.meaux_sql_catalog_bump_all();
 DROP TABLE IF EXISTS public.tracking_sql_catalog_version;
 DROP SEQUENCE IF EXISTS public.tracking_sql_catalog_version_seq;
 """ + CATALOG_CHECK_SQL

@@ -8,7 +8,7 @@ import datetime as dt
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from projects.models import Project
 from tests.factories import DatasetFactory, ProjectFactory
@@ -18,6 +18,7 @@ from tracking.projections.services import projection_backfill, projection_create
 from tracking.services import dataset_update
 from tracking.sql import catalog as catalog_module
 from tracking.sql.engine import sql_execute
+from tracking.sql.errors import SqlError
 from tracking.sql.schema import CATALOG_CHANGED_SQLSTATE, ROLE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -183,57 +184,76 @@ def _fingerprint(project: Project) -> str:
 def test_the_fingerprint_moves_with_every_change_the_catalog_reads_and_with_nothing_else() -> None:
     project, other = ProjectFactory(), ProjectFactory()
     DatasetFactory(project=other, name="theirs")
-    theirs = _fingerprint(other)
-    seen: list[tuple[str, bool]] = []
+    seen: list[tuple[str, bool, bool]] = []
 
     def change(name: str, action) -> None:
-        before = _fingerprint(project)
+        before, theirs = _fingerprint(project), _fingerprint(other)
         action()
-        seen.append((name, _fingerprint(project) != before))
+        seen.append((name, _fingerprint(project) != before, _fingerprint(other) != theirs))
 
     web = _web(project, points=4)
     change("a second dataset", lambda: DatasetFactory(project=project, name="logs"))
     change("a write to the dataset", lambda: Dataset.objects.filter(pk=web.pk).update(last_write_at=dt.datetime.now(dt.UTC)))
     change("the dataset saved unchanged", web.save)
     change("new labels", lambda: dataset_update(dataset=web, retention_days=web.retention_days, labels={"blob1": "method"}))
-    holder: list = []
-    change("a projection backfilling", lambda: holder.append(
-        projection_create(dataset=web, name="by_method", dimensions=["blob1"], doubles=["double1"])
-    ))
-    projection = holder[0]
+    projection = projection_create(dataset=web, name="by_method", dimensions=["blob1"], doubles=["double1"])
     change("its backfill's progress", lambda: type(projection).objects.filter(pk=projection.pk).update(backfill_cursor=dt.datetime.now(dt.UTC)))
     change("the projection ready", lambda: projection_backfill(projection_id=projection.id))
     change("a dataset renamed", lambda: Dataset.objects.filter(pk=web.pk).update(name="site"))
-    change("the projection deleted", projection.delete)
-    change("a dataset deleted", lambda: Dataset.objects.filter(project=project, name="logs").delete())
+    change("the projection reset", lambda: projection_reset(projection=projection))
+    change("the projection, backfilling, deleted", projection.delete)
+    change("a dataset moved to the other project", lambda: Dataset.objects.filter(project=project, name="logs").update(project=other))
+    empty = DatasetFactory(project=project, name="empty")
+    projection_create(dataset=empty, name="ready_at_once", dimensions=["blob1"], doubles=[])
+    change("a dataset with a ready projection deleted", empty.delete)
 
     assert seen == [
-        ("a second dataset", True),
-        ("a write to the dataset", False),
-        ("the dataset saved unchanged", False),
-        ("new labels", True),
-        ("a projection backfilling", False),
-        ("its backfill's progress", False),
-        ("the projection ready", True),
-        ("a dataset renamed", True),
-        ("the projection deleted", True),
-        ("a dataset deleted", True),
+        ("a second dataset", True, False),
+        ("a write to the dataset", False, False),
+        ("the dataset saved unchanged", False, False),
+        ("new labels", True, False),
+        ("its backfill's progress", False, False),
+        ("the projection ready", True, False),
+        ("a dataset renamed", True, False),
+        ("the projection reset", True, False),
+        ("the projection, backfilling, deleted", False, False),
+        ("a dataset moved to the other project", True, True),
+        ("a dataset with a ready projection deleted", True, False),
     ]
-    assert _fingerprint(other) == theirs
 
 
-def test_a_catalog_kept_before_a_truncate_is_refused_after_it(kept) -> None:
-    """TRUNCATE fires no row trigger: the versions it leaves would otherwise match catalogs kept before it."""
-    project, _web_dataset = kept
-    before = catalog_module.catalog_read(project_id=project.id)
+def test_a_catalog_kept_before_a_truncate_is_refused_after_it() -> None:
+    """TRUNCATE fires no row trigger, so it bumps every version: a project kept at version 0 (no
+    dataset then) that has datasets since must not be back at 0 after it."""
+    empty = ProjectFactory()
+    kept_empty = catalog_module.catalog_read(project_id=empty.id)
+    DatasetFactory(project=empty, name="web")
+    project = ProjectFactory()
+    DatasetFactory(project=project, name="web")
+    kept = catalog_module.catalog_read(project_id=project.id)
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE tracking_projection")
-        cursor.execute("SELECT count(*) FROM tracking_sql_catalog_version")
-        versions = cursor.fetchone()[0]
-        with pytest.raises(Exception) as refused:
-            cursor.execute("SELECT public.meaux_sql_catalog_check(%s, %s, %s)", [project.id, before.fingerprint, before.clock])
+        refusals = []
+        for check in (kept_empty, kept):
+            with pytest.raises(Exception) as refused:
+                cursor.execute("SELECT public.meaux_sql_catalog_check(%s, %s, %s)", [check.project_id, check.fingerprint, check.clock])
+            refusals.append(refused.value.__cause__.sqlstate)
 
-    assert versions == 0
-    assert before.fingerprint != "0"
-    assert refused.value.__cause__.sqlstate == CATALOG_CHANGED_SQLSTATE
+    assert kept_empty.fingerprint == "0"
+    assert refusals == [CATALOG_CHANGED_SQLSTATE, CATALOG_CHANGED_SQLSTATE]
+
+
+def test_a_query_inside_a_callers_transaction_sees_that_transactions_changes_and_keeps_nothing(kept) -> None:
+    """The version moves only when the change commits: the transaction's own queries read the catalog afresh."""
+    project, web = kept
+
+    with transaction.atomic():
+        logs = DatasetFactory(project=project, name="logs")
+        points_insert(dataset=logs, points=[Point(dt.datetime.now(dt.UTC), "", ["x"], [1.0])])
+        inside = sql_execute(project=project, sql="SELECT count() AS n FROM logs", keep_rows=True)
+        transaction.set_rollback(True)
+    with pytest.raises(SqlError, match="logs"):
+        sql_execute(project=project, sql="SELECT count() AS n FROM logs")
+
+    assert inside.rows == [(1,)]
