@@ -3,6 +3,7 @@
 import io
 import signal
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import psycopg
 import pytest
@@ -285,13 +286,17 @@ def without_autovacuum():
             cursor.execute(f"ALTER TABLE {name} RESET (autovacuum_enabled)")
 
 
-def dead_rows(name: str) -> int:
+def row_counter(name: str, counter: Literal["n_dead_tup", "n_ins_since_vacuum"]) -> int:
     """As counted now: this session's own counters reach the shared view at most once a second."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
         cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = to_regclass(%s)", [name])
+        cursor.execute(f"SELECT {counter} FROM pg_stat_user_tables WHERE relid = to_regclass(%s)", [name])
         return cursor.fetchone()[0]
+
+
+def dead_rows(name: str) -> int:
+    return row_counter(name, "n_dead_tup")
 
 
 def test_without_autovacuum_a_refresh_vacuums_the_rows_a_drains_upserts_left_dead(
@@ -338,14 +343,6 @@ def test_without_autovacuum_a_refresh_vacuums_the_notes_compaction_forgot(partit
     assert runs[-1] == []
 
 
-def inserted_since_vacuum(name: str) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_force_next_flush()")
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT n_ins_since_vacuum FROM pg_stat_user_tables WHERE relid = to_regclass(%s)", [name])
-        return cursor.fetchone()[0]
-
-
 def plan_nodes(plan: dict) -> list[dict]:
     return [plan, *(node for child in plan.get("Plans", []) for node in plan_nodes(child))]
 
@@ -369,7 +366,7 @@ def test_without_autovacuum_a_refresh_vacuums_new_tier_rows_so_the_5xx_ranking_r
     try:
         db.statistics_publish()
         runs = [statistics_refresh(max_tables=50) for _ in range(4)]
-        left_unvacuumed = inserted_since_vacuum("tracking_rollup_week")
+        left_unvacuumed = row_counter("tracking_rollup_week", "n_ins_since_vacuum")
         statements: list[tuple[str, object]] = []
 
         def capture(execute, sql, params, many, context):
