@@ -397,9 +397,8 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
               AND NOT (current_setting('autovacuum')::bool AND coalesce(
                   (SELECT o.option_value::bool FROM pg_options_to_table(c.reloptions) AS o
                    WHERE o.option_name = 'autovacuum_enabled'), true))
-              AND (s.n_dead_tup >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0))
-                   OR (s.relname = ANY(%(rollups)s)
-                       AND s.n_ins_since_vacuum >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0))))
+              AND greatest(s.n_dead_tup, CASE WHEN s.relname = ANY(%(rollups)s) THEN s.n_ins_since_vacuum ELSE 0 END)
+                  >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0))
             ORDER BY s.n_dead_tup / greatest(c.reltuples, 1) DESC, s.relname
             LIMIT %(limit)s
             """,

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
+
 from tracking.projections.db import Spec
 from tracking.sql.db import CatalogCheck, sql_catalog
 from tracking.sql.ir import DatasetRef
@@ -39,6 +41,10 @@ class ProjectCatalog:
     #: The database's clock at the read, and this process's monotonic clock just before it.
     clock: datetime
     read_at: float
+    #: Read outside a caller's transaction, so ``fingerprint`` describes the datasets above: inside one, the
+    #: transaction's own changes move the catalog's version only when it commits (``schema.CATALOG_VERSION_SQL``),
+    #: and such a catalog is neither kept nor a key of the translations a process keeps.
+    versioned: bool
 
     def clock_estimate(self) -> datetime:
         """A moment no later than the ``NOW()`` of a transaction that starts after this call (checked)."""
@@ -48,8 +54,9 @@ class ProjectCatalog:
         return CatalogCheck(project_id=self.project_id, fingerprint=self.fingerprint, clock=clock)
 
 
-def catalog_read(*, project_id: int, keep: bool = True) -> ProjectCatalog:
-    """Read a project's catalog from the database and, with ``keep``, keep it for the next queries of this process."""
+def catalog_read(*, project_id: int) -> ProjectCatalog:
+    """Read a project's catalog from the database and, when it is ``versioned``, keep it for the next queries of this
+    process."""
     read_at = time.monotonic()
     read = sql_catalog(project_id=project_id)
     projections = {
@@ -67,14 +74,18 @@ def catalog_read(*, project_id: int, keep: bool = True) -> ProjectCatalog:
         fingerprint=read.fingerprint,
         clock=read.clock,
         read_at=read_at,
+        versioned=connection.get_autocommit(),
     )
-    if keep:
+    if catalog.versioned:
         _kept.put(project_id, catalog)
     return catalog
 
 
 def catalog_kept(*, project_id: int) -> ProjectCatalog | None:
-    """The catalog this process last read for the project, unless it is older than ``MAX_AGE_SECONDS``."""
+    """The catalog this process last read for the project, unless it is older than ``MAX_AGE_SECONDS``; none inside a
+    caller's transaction, whose own changes a kept catalog's check would not see (``ProjectCatalog.versioned``)."""
+    if not connection.get_autocommit():
+        return None
     catalog = _kept.get(project_id)
     if catalog is not None and time.monotonic() - catalog.read_at > MAX_AGE_SECONDS:
         _kept.pop(project_id)

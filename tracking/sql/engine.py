@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from sqlglot import exp
 
 from projects.models import Project
@@ -95,9 +94,7 @@ def sql_execute(
     and the project's are taken by the query's own first message (``pool.sql_pool_slot``).
     The project's catalog is the one this process read before, checked in the query's own message, and read again only
     when that check refuses it (``tracking.sql.catalog``). Inside a caller's transaction (tests, management
-    commands) the catalog is read afresh, compiled against anew and not kept: the catalog's version moves when
-    a transaction that changed it commits (``schema.CATALOG_VERSION_SQL``), so this transaction's own changes,
-    or changes it then rolls back, would not show in it.
+    commands) it is read afresh and the query compiled anew (``ProjectCatalog.versioned``).
     """
     started = time.monotonic()
     with sql_pool_slot(project=project if quotas else None) as slots:
@@ -121,20 +118,19 @@ def _execute(
     slots: Slots,
 ) -> SqlResult:
     statement = sql_parse(sql=sql, default_format=default_format)
-    own_transaction = connection.get_autocommit()
     if isinstance(statement, ShowStatement):
-        columns, rows = show_rows(statement, catalog_read(project_id=project.id, keep=own_transaction).datasets, database=database)
+        columns, rows = show_rows(statement, catalog_read(project_id=project.id).datasets, database=database)
         return _result(statement.format, columns, rows, len(rows), started)
     if plan not in PLANS:
         raise SqlError(f"plan must be one of {', '.join(PLANS)}, not {plan[:40]!r}")
-    kept = catalog_kept(project_id=project.id) if own_transaction else None
+    kept = catalog_kept(project_id=project.id)
     if kept is not None:
         try:
             return _run(statement, kept, kept=True, sql=sql, default_format=default_format, database=database,
                         keep_rows=keep_rows, plan=plan, started=started, params=params, then=then, slots=slots)
         except CatalogChanged:
             catalog_forget(project_id=project.id)
-    return _run(statement, catalog_read(project_id=project.id, keep=own_transaction), kept=False, sql=sql, default_format=default_format,
+    return _run(statement, catalog_read(project_id=project.id), kept=False, sql=sql, default_format=default_format,
                 database=database, keep_rows=keep_rows, plan=plan, started=started, params=params, then=then, slots=slots)
 
 
@@ -170,7 +166,7 @@ def _run(
             projections=catalog.projections if plan != "raw" else None,
             cheapest=plan == "auto",
             now=now,
-            cache_key=(catalog.project_id, catalog.fingerprint, sql, default_format) if connection.get_autocommit() else None,
+            cache_key=(catalog.project_id, catalog.fingerprint, sql, default_format) if catalog.versioned else None,
         )
     except SqlError:
         if kept:
