@@ -80,30 +80,26 @@ def coarse_tables_sql() -> str:
 PATH_INDEXED_TIERS = ("hour", "day", "week", "weeks4")
 
 
-def path_indexes_sql() -> list[str]:
-    """An index per tier on the ``PATH`` rows by path, then bucket, one statement each.
+def _path_indexes() -> dict[str, str]:
+    """An index per tier on the ``PATH`` rows by path, then bucket: name to CREATE statement.
 
     A report ranks its paths first and then reads the measures and histograms of only its
     top 20 or 50 (``reports.db.rollup_top_keys``). The primary key, (dataset, kind, bucket,
     k1, k2), orders the bucket before the path, so finding 20 paths in a week of buckets meant
     walking every path's entry of that week once per path; this index finds each in a few
     pages. Updates of a row can stay HOT (no indexed column changes); only a path's first row
-    in a bucket adds an entry. ``CONCURRENTLY``: built on a live installation, a plain
-    CREATE INDEX would hold off the drain's upserts for as long as the build takes.
+    in a bucket adds an entry.
     """
-    return [
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ALL_TABLES[tier]}_path ON {ALL_TABLES[tier]} (dataset_id, k1, bucket) WHERE kind = {int(Kind.PATH)}"
+    return {
+        f"{ALL_TABLES[tier]}_path": f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ALL_TABLES[tier]}_path "
+        f"ON {ALL_TABLES[tier]} (dataset_id, k1, bucket) WHERE kind = {int(Kind.PATH)}"
         for tier in PATH_INDEXED_TIERS
-    ]
+    }
 
 
-def path_indexes_drop_sql() -> list[str]:
-    return [f"DROP INDEX CONCURRENTLY IF EXISTS {ALL_TABLES[tier]}_path" for tier in PATH_INDEXED_TIERS]
-
-
-def path_5xx_indexes_sql() -> list[str]:
+def _path_5xx_indexes() -> dict[str, str]:
     """An index per tier on the ``PATH`` rows with 5xx requests by bucket, holding the path and its
-    5xx count, one statement each.
+    5xx count: name to CREATE statement.
 
     Ranking paths by 5xx (``reports.db.rollup_top_keys``, the Errors report) sums ``s2`` of every
     path row of the range, and a path row carries its latency histogram: over 90 days at 10M
@@ -115,15 +111,52 @@ def path_5xx_indexes_sql() -> list[str]:
     than the watermark; beat's advance into them adds an entry for a path's first 5xx row in a
     bucket, and an update that changes ``s2`` is no longer HOT.
     """
-    return [
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ALL_TABLES[tier]}_path_5xx ON {ALL_TABLES[tier]} (dataset_id, bucket) "
-        f"INCLUDE (k1, s2) WHERE kind = {int(Kind.PATH)} AND s2 <> 0"
+    return {
+        f"{ALL_TABLES[tier]}_path_5xx": f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ALL_TABLES[tier]}_path_5xx "
+        f"ON {ALL_TABLES[tier]} (dataset_id, bucket) INCLUDE (k1, s2) WHERE kind = {int(Kind.PATH)} AND s2 <> 0"
         for tier in PATH_INDEXED_TIERS
-    ]
+    }
 
 
-def path_5xx_indexes_drop_sql() -> list[str]:
-    return [f"DROP INDEX CONCURRENTLY IF EXISTS {ALL_TABLES[tier]}_path_5xx" for tier in PATH_INDEXED_TIERS]
+def _indexes_build(indexes: dict[str, str]) -> None:
+    """Run each CREATE INDEX CONCURRENTLY IF NOT EXISTS, first dropping an invalid index of its name.
+
+    ``CONCURRENTLY``: on a live installation a plain CREATE INDEX would hold off the drain's
+    upserts for as long as the build takes. A concurrent build that fails (cancelled, out of
+    disk, a deadlock) leaves an invalid index of that name, which PostgreSQL keeps up to date
+    but never reads, and ``IF NOT EXISTS`` would take it for done: the migration run again
+    would pass and leave the reports without their index for good. Must run outside a
+    transaction.
+    """
+    with connection.cursor() as cursor:
+        for name, create in indexes.items():
+            cursor.execute("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [name])
+            row = cursor.fetchone()
+            if row is not None and row[0]:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            cursor.execute(create)
+
+
+def _indexes_drop(names: Iterable[str]) -> None:
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+
+def path_indexes_build() -> None:
+    _indexes_build(_path_indexes())
+
+
+def path_indexes_drop() -> None:
+    _indexes_drop(_path_indexes())
+
+
+def path_5xx_indexes_build() -> None:
+    _indexes_build(_path_5xx_indexes())
+
+
+def path_5xx_indexes_drop() -> None:
+    _indexes_drop(_path_5xx_indexes())
 
 
 def rollup_tables_drop_sql() -> str:
