@@ -154,6 +154,8 @@ class Stack:
     web_workers: int = 2
     web_threads: int = 4
     worker_concurrency: int = 2
+    #: The module run as the worker: ``celery``, or ``bench.bare_worker`` (``bench.maintenance``).
+    worker_module: str = "celery"
 
     @property
     def base_url(self) -> str:
@@ -169,7 +171,7 @@ class Stack:
         commands = {
             "web": [PYTHON, "-m", "gunicorn", "meauxcloud.wsgi", "--bind", f"127.0.0.1:{self.port}",
                     "--workers", str(self.web_workers), "--threads", str(self.web_threads)],
-            "worker": [PYTHON, "-m", "celery", "-A", "meauxcloud", "worker", "-Q", QUEUE, "-l", "warning",
+            "worker": [PYTHON, "-m", self.worker_module, "-A", "meauxcloud", "worker", "-Q", QUEUE, "-l", "warning",
                        "-c", str(self.worker_concurrency), "-B", "-s", str(OUT / "celerybeat-schedule")],
         }
         for name, command in commands.items():

@@ -233,20 +233,20 @@ def load_run(stack: Stack, credentials: Credentials, *, dataset: str, batch: int
 
 
 def _postgres_cpu() -> float:
-    """CPU seconds of the PostgreSQL backends serving the bench database (their titles name it).
+    """CPU seconds of the PostgreSQL backends serving this process's database (their titles name it).
 
     Backends of other databases (other engineers' tests) and PostgreSQL's own background
     processes (WAL writer, checkpointer) are left out, so this is a lower bound.
     """
     import psutil
+    from django.db import connection
 
-    from bench.env import BENCH_DB
-
+    database = connection.settings_dict["NAME"]
     total = 0.0
     for process in psutil.process_iter(["name", "cmdline"]):
         try:
             title = " ".join(process.info["cmdline"] or [])
-            if title.startswith("postgres:") and f" {BENCH_DB} " in title:
+            if title.startswith("postgres:") and f" {database} " in title:
                 times = process.cpu_times()
                 total += times.user + times.system
         except psutil.Error:

@@ -3,7 +3,7 @@
 Quick (< 3 min): ingest at both batch sizes, the COPY ceiling, visibility, footprint, and
 the SQL queries (bench/queries.py) at 100k points; its tables go to var/bench/benchmarks-quick.md. Full
 (< 30 min): bigger ingest runs, the SQL queries at 1M and 10M points, index and
-partition alternatives, plus the middleware, OTLP, reports and alerts benchmarks when their
+partition alternatives, plus the middleware, OTLP, reports, alerts, admin and maintenance benchmarks when their
 scripts are present; it rewrites only its sections of docs/benchmarks.md (between the
 ``bench:ingest`` and ``bench:queries`` markers) and the chart. The Middleware, OTLP, Reports and Alerts sections belong
 to their own scripts.
@@ -251,6 +251,7 @@ def main() -> None:
         side.append(_side_bench("reports", ["--no-docs"], timeout=1200))  # its own section is its script's to write
         side.append(_side_bench("alerts", [], timeout=900))
         side.append(_side_bench("admin", [], timeout=900))  # writes its own "Admin" section
+        side.append(_side_bench("maintenance", [], timeout=900))  # writes its own section
     results["side"] = side
     results["seconds"] = round(time.monotonic() - started)
     OUT.mkdir(parents=True, exist_ok=True)
