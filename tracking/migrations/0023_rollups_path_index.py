@@ -12,7 +12,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    """Per-path rollup rows indexed by path (``tracking.rollups.db._path_indexes``): a report reads
+    """Per-path rollup rows indexed by path (``tracking.rollups.db.path_indexes_build``): a report reads
     its top paths' measures and histograms without walking every path of the range."""
 
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction

@@ -12,7 +12,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    """Path rows with 5xx indexed by bucket with their path and count (``tracking.rollups.db._path_5xx_indexes``):
+    """Path rows with 5xx indexed by bucket with their path and count (``tracking.rollups.db.path_5xx_indexes_build``):
     the Errors report ranks its paths by 5xx without reading every path row's histogram."""
 
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
