@@ -385,7 +385,7 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
     autovacuum would judge it, when the dead rows reach ``min_dead`` and ``fraction`` of the size,
     and one of ``VACUUMED_TABLES`` also when the rows inserted since its last VACUUM do
     (autovacuum's insert threshold): the Errors report ranks paths by an index-only scan of the tiers
-    (``rollups.db.path_5xx_indexes_sql``), which reads the rows of pages no VACUUM has marked
+    (``rollups.db.path_5xx_indexes_build``), which reads the rows of pages no VACUUM has marked
     all-visible from the table as well, and a rebuild or a new week writes rows no update follows.
     """
     with connection.cursor() as cursor:

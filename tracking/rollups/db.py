@@ -81,7 +81,7 @@ PATH_INDEXED_TIERS = ("hour", "day", "week", "weeks4")
 
 
 def _path_indexes() -> dict[str, str]:
-    """An index per tier on the ``PATH`` rows by path, then bucket: name to CREATE statement.
+    """An index per tier on the ``PATH`` rows by path, then bucket: name to definition.
 
     A report ranks its paths first and then reads the measures and histograms of only its
     top 20 or 50 (``reports.db.rollup_top_keys``). The primary key, (dataset, kind, bucket,
@@ -91,15 +91,14 @@ def _path_indexes() -> dict[str, str]:
     in a bucket adds an entry.
     """
     return {
-        f"{ALL_TABLES[tier]}_path": f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ALL_TABLES[tier]}_path "
-        f"ON {ALL_TABLES[tier]} (dataset_id, k1, bucket) WHERE kind = {int(Kind.PATH)}"
+        f"{ALL_TABLES[tier]}_path": f"ON {ALL_TABLES[tier]} (dataset_id, k1, bucket) WHERE kind = {int(Kind.PATH)}"
         for tier in PATH_INDEXED_TIERS
     }
 
 
 def _path_5xx_indexes() -> dict[str, str]:
     """An index per tier on the ``PATH`` rows with 5xx requests by bucket, holding the path and its
-    5xx count: name to CREATE statement.
+    5xx count: name to definition.
 
     Ranking paths by 5xx (``reports.db.rollup_top_keys``, the Errors report) sums ``s2`` of every
     path row of the range, and a path row carries its latency histogram: over 90 days at 10M
@@ -112,14 +111,15 @@ def _path_5xx_indexes() -> dict[str, str]:
     bucket, and an update that changes ``s2`` is no longer HOT.
     """
     return {
-        f"{ALL_TABLES[tier]}_path_5xx": f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {ALL_TABLES[tier]}_path_5xx "
-        f"ON {ALL_TABLES[tier]} (dataset_id, bucket) INCLUDE (k1, s2) WHERE kind = {int(Kind.PATH)} AND s2 <> 0"
+        f"{ALL_TABLES[tier]}_path_5xx": f"ON {ALL_TABLES[tier]} (dataset_id, bucket) INCLUDE (k1, s2) "
+        f"WHERE kind = {int(Kind.PATH)} AND s2 <> 0"
         for tier in PATH_INDEXED_TIERS
     }
 
 
 def _indexes_build(indexes: dict[str, str]) -> None:
-    """Run each CREATE INDEX CONCURRENTLY IF NOT EXISTS, first dropping an invalid index of its name.
+    """CREATE INDEX CONCURRENTLY IF NOT EXISTS each name with its definition, first dropping an invalid index of
+    that name.
 
     ``CONCURRENTLY``: on a live installation a plain CREATE INDEX would hold off the drain's
     upserts for as long as the build takes. A concurrent build that fails (cancelled, out of
@@ -129,12 +129,12 @@ def _indexes_build(indexes: dict[str, str]) -> None:
     transaction.
     """
     with connection.cursor() as cursor:
-        for name, create in indexes.items():
+        for name, definition in indexes.items():
             cursor.execute("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [name])
             row = cursor.fetchone()
             if row is not None and row[0]:
                 cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-            cursor.execute(create)
+            cursor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")
 
 
 def _indexes_drop(names: Iterable[str]) -> None:
