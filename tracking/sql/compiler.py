@@ -329,6 +329,8 @@ class Compiler:
         having_sql = ""
         if node.args.get("having") is not None:
             having_sql = f" HAVING {self.cond(_without_hoisting(scope, 'HAVING'), node.args['having'].this).sql}"
+        if group_sql and self.plan is not None and self.plan.reads(scope) and (guard := self.plan.group_guard(scope)):
+            having_sql = f" HAVING {guard} AND ({having_sql.removeprefix(' HAVING ')})" if having_sql else f" HAVING {guard}"
 
         aggregate = group is not None or any(typed.aggregate for _, typed in compiled_items) or bool(having_sql)
         if scope.hoisted:

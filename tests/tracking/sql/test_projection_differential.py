@@ -14,6 +14,7 @@ fits in one of the buckets of the one it was built over, where the raw scan is c
 """
 
 import datetime as dt
+import json
 import random
 import re
 from collections import Counter
@@ -303,6 +304,81 @@ def test_a_coarser_tier_answers_its_whole_buckets_beside_the_finer_projection(sq
 
     assert answered.plan == plan
     assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body)
+
+
+def _cut_arms_run(project, sql: str) -> bool:
+    """Whether the plan ran a ``Cut``'s coarse row arm: the only projection-row scan of one bucket, gated by a
+    one-time filter."""
+    from tests.tracking.sql.test_projection_plan import _nodes, _translate
+
+    translation, _ = _translate(project, sql)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + translation.sql, translation.params)
+        plan = cursor.fetchone()[0]
+    nodes = _nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+    return any(
+        "One-Time Filter" in (parent or {})
+        and node.get("Relation Name") == "tracking_projection_row"
+        and "bucket = " in node.get("Index Cond", "") + node.get("Recheck Cond", "") + node.get("Filter", "")
+        and node["Actual Loops"] > 0
+        for node, parent in nodes
+    )
+
+
+#: A day of the fixture below (the day before yesterday, ``{day}``): an edge in its first or last quarter is
+#: a ``Cut`` (the day row minus hour rows) read when its long side is inside the window; one in the day's
+#: middle or beside another edge of the same day is not.
+CUT_WINDOWS = [
+    ("timestamp >= '{day} 01:17:05'", True),
+    ("timestamp > '{day} 00:00:00'", True),
+    ("timestamp < '{day} 22:40:00'", True),
+    ("timestamp <= '{day} 23:59:59'", True),
+    ("timestamp >= '{day} 02:10:00' AND timestamp < '{next} 21:30:00'", True),
+    # The long side outside the window: the cut's rows stand at a moment of it, fail the filter as one
+    # (a one-time filter) and are never read.
+    ("timestamp > '{day} 22:40:00'", False),
+    ("timestamp < '{day} 01:17:05'", False),
+    ("timestamp >= '{day} 12:00:00'", False),
+    ("timestamp >= '{day} 01:17:05' AND timestamp < '{day} 22:40:00'", False),
+]
+CUT_MEASURES = [
+    ("count() AS n, sum(double1) AS s, avg(double1) AS a", True),
+    ("countIf(blob2 = '/p1') AS n, sumIf(double1, blob2 LIKE '/p%') AS s, avgIf(double1, blob2 = 'nowhere') AS a", True),
+    ("SUM(_sample_interval * double1) AS w, sum(_sample_interval) AS si, avg(_sample_interval) AS ai", True),
+    ("count() AS n, min(double1) AS lo, max(double1) AS hi", False),
+    ("uniq(blob2) AS u, count() AS n", False),
+]
+
+
+@pytest.mark.parametrize(("window", "cut"), CUT_WINDOWS)
+@pytest.mark.parametrize(("measures", "linear"), CUT_MEASURES)
+@pytest.mark.parametrize("keys", ["blob1", "blob1, blob2", "toDate(timestamp) AS d, blob1", ""])
+def test_a_ragged_day_cut_from_its_day_row_answers_as_the_raw_scan(sql_partitions, isolated_stream, window, cut, measures, linear, keys):
+    """A ragged day whose one edge lies in a quarter at its end is read as its day row minus the hour rows
+    of the short side (linear aggregates only); its groups with no point inside the window (``only-early``,
+    ``only-late``: their rows cancel out) are dropped as the raw scan never forms them."""
+    dataset, now = _web_dataset(random.Random(5), 900, days=4)
+    day = (now - dt.timedelta(days=2)).date()
+    strays = [
+        Point(dt.datetime.combine(day, dt.time(0, 20), tzinfo=dt.UTC), "", ["only-early", "/p1"], [3.25, 1.0]),
+        Point(dt.datetime.combine(day, dt.time(23, 50), tzinfo=dt.UTC), "", ["only-late", "/p2"], [4.5, 1.0]),
+    ]
+    points_insert(dataset=dataset, points=strays)
+    for name, grain in (("hourly", 3600), ("daily", 86400)):
+        projection = projection_create(dataset=dataset, name=name, dimensions=["blob1", "blob2"], doubles=["double1"], grain=grain)
+        assert projection_backfill(projection_id=projection.id) is True
+    where = window.format(day=day, next=day + dt.timedelta(days=1))
+    sql = f"SELECT {keys + ', ' if keys else ''}{measures} FROM web WHERE {where}"
+    if keys:
+        names = ["d" if key.endswith(" d") else key for key in keys.split(", ")]
+        sql += f" GROUP BY {', '.join(names)} ORDER BY {', '.join(names)}"
+
+    answered = sql_execute(project=dataset.project, sql=sql)
+    raw = sql_execute(project=dataset.project, sql=sql, plan="raw")
+
+    assert answered.plan == "projection=daily+hourly"
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body)
+    assert _cut_arms_run(dataset.project, sql) is (cut and linear)
 
 
 def _count_points(dataset_id: int, *, before: dt.datetime | None = None, path: str | None = None) -> int:
