@@ -94,52 +94,63 @@ class Cut:
     """
 
     edge: str
-    start: str
+    #: The ``start`` of the other edges' coarse buckets (``_ragged_sql``): the cut needs its edge alone in its bucket.
     others: list[str]
     grain: int
     coarse_grain: int
 
+    # Inside a cut the edge is finite (``_when``), so its buckets are plain ``date_bin``: the
+    # guarded spelling of ``_ragged_sql``, repeated in every arm, took PostgreSQL 2 ms more to plan.
     @property
-    def fine(self) -> str:
-        return _ragged_sql([self.edge], self.grain)
-
-    @property
-    def fine_end(self) -> str:
-        return f"({self.fine} + INTERVAL '{int(self.grain)} seconds')"
+    def start(self) -> str:
+        return f"date_bin(INTERVAL '{int(self.coarse_grain)} seconds', {self.edge}, {EPOCH_SQL})"
 
     @property
     def end(self) -> str:
         return f"({self.start} + INTERVAL '{int(self.coarse_grain)} seconds')"
 
-    def _near(self, distance: str) -> str:
-        """``distance`` under a quarter of the coarse grain, for a finite edge alone in its coarse bucket."""
+    @property
+    def fine(self) -> str:
+        return f"date_bin(INTERVAL '{int(self.grain)} seconds', {self.edge}, {EPOCH_SQL})"
+
+    @property
+    def fine_end(self) -> str:
+        return f"({self.fine} + INTERVAL '{int(self.grain)} seconds')"
+
+    def _when(self, test: str) -> str:
+        """``test`` for a finite edge alone in its coarse bucket; the test is not evaluated for an infinite one."""
         alone = f" AND NOT ({self.start} = ANY (ARRAY[{', '.join(self.others)}]))" if self.others else ""
-        quarter = f"INTERVAL '{int(self.coarse_grain) // 4} seconds'"
-        return f"(CASE WHEN isfinite({self.edge}) THEN {distance} < {quarter}{alone} ELSE false END)"
+        return f"(CASE WHEN isfinite({self.edge}) THEN {test}{alone} ELSE false END)"
+
+    @property
+    def _quarter(self) -> str:
+        return f"INTERVAL '{int(self.coarse_grain) // 4} seconds'"
 
     @property
     def early(self) -> str:
         """The edge in the bucket's first quarter: the short side is before it."""
-        return self._near(f"{self.edge} - {self.start}")
+        return self._when(f"{self.edge} - {self.start} < {self._quarter}")
 
     @property
     def late(self) -> str:
         """The edge in the bucket's last quarter: the short side is after it."""
-        return self._near(f"{self.end} - {self.fine_end}")
+        return self._when(f"{self.end} - {self.fine_end} < {self._quarter}")
 
     def arms(self, plan: ProjectionPlan, c: ExpressionCompiler) -> list[str]:
-        """The coarse row and the negated fine rows at ``at``, when the cut applies."""
+        """The coarse row and the negated fine rows at a moment of the long side, one pair of arms per side
+        the edge may be near: plain bounds, each pair gated by its own test."""
         assert plan.coarse is not None
-        at = f"(CASE WHEN {self.early} THEN {self.fine_end} ELSE {self.start} END)"
-        gate = f"({self.early} OR {self.late})"
         fine_id = c.param(plan.spec.id, "bigint")
-        return [
-            f"UNION ALL {plan.row_select(bucket=at)}, {fine_id}, 3 FROM public.{TABLE} AS p "
-            f"WHERE p.projection_id = {c.param(plan.coarse.id, 'bigint')} AND p.bucket = {self.start} AND {gate} ",
-            f"UNION ALL {plan.row_select(bucket=at, sign='-')}, {fine_id}, 3 FROM public.{TABLE} AS p "
-            f"WHERE p.projection_id = {fine_id} AND p.bucket >= (CASE WHEN {self.early} THEN {self.start} ELSE {self.fine} END) "
-            f"AND p.bucket < (CASE WHEN {self.early} THEN {self.fine_end} ELSE {self.end} END) AND {gate} ",
-        ]
+        coarse_id = c.param(plan.coarse.id, "bigint")
+        arms = []
+        for gate, at, lower, upper in ((self.early, self.fine_end, self.start, self.fine_end), (self.late, self.start, self.fine, self.end)):
+            arms += [
+                f"UNION ALL {plan.row_select(bucket=at)}, {fine_id}, 3 FROM public.{TABLE} AS p "
+                f"WHERE p.projection_id = {coarse_id} AND p.bucket = {self.start} AND {gate} ",
+                f"UNION ALL {plan.row_select(bucket=at, sign='-')}, {fine_id}, 3 FROM public.{TABLE} AS p "
+                f"WHERE p.projection_id = {fine_id} AND p.bucket >= {lower} AND p.bucket < {upper} AND {gate} ",
+            ]
+        return arms
 
 
 class NotCovered(Exception):
@@ -265,7 +276,7 @@ class ProjectionPlan:
         for n, (edge, start) in enumerate(zip(edges, starts, strict=True)):
             lower, upper = start, f"{start} + {coarse_grain}"
             if self.linear:
-                cut = self._cut(edge=edge, start=start, others=starts[:n] + starts[n + 1 :])
+                cut = self._cut(edge=edge, others=starts[:n] + starts[n + 1 :])
                 lower = f"(CASE WHEN {cut.late} THEN {cut.fine_end} ELSE {lower} END)"
                 upper = f"(CASE WHEN {cut.early} THEN {cut.fine} ELSE {upper} END)"
                 arms += cut.arms(self, c)
@@ -284,9 +295,9 @@ class ProjectionPlan:
             f'AND (u."_tier" <> 1 OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
         )
 
-    def _cut(self, *, edge: str, start: str, others: list[str]) -> Cut:
+    def _cut(self, *, edge: str, others: list[str]) -> Cut:
         assert self.coarse is not None
-        return Cut(edge=edge, start=start, others=others, grain=self.spec.grain, coarse_grain=self.coarse.grain)
+        return Cut(edge=edge, others=others, grain=self.spec.grain, coarse_grain=self.coarse.grain)
 
     def row_select(self, *, bucket: str, sign: str = "") -> str:
         """The SELECT list of one projection row as the source's columns, its bucket replaced by
