@@ -387,19 +387,23 @@ def vacuum_due(*, min_dead: int, fraction: float, limit: int) -> list[str]:
     (autovacuum's insert threshold): the Errors report ranks paths by an index-only scan of the tiers
     (``rollups.db.path_5xx_indexes_build``), which reads the rows of pages no VACUUM has marked
     all-visible from the table as well, and a rebuild or a new week writes rows no update follows.
+    Ranked by that same count over the size, so a tier due by its inserted rows is not put after
+    every partition with a few dead ones.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT s.relname::text FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-            WHERE s.schemaname = current_schema()
-              AND (s.relname LIKE %(prefix)s OR s.relname = ANY(%(rollups)s))
-              AND NOT (current_setting('autovacuum')::bool AND coalesce(
-                  (SELECT o.option_value::bool FROM pg_options_to_table(c.reloptions) AS o
+            SELECT name FROM (
+                SELECT s.relname::text AS name, c.reltuples, c.reloptions,
+                       greatest(s.n_dead_tup, CASE WHEN s.relname = ANY(%(rollups)s) THEN s.n_ins_since_vacuum ELSE 0 END) AS due
+                FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+                WHERE s.schemaname = current_schema() AND (s.relname LIKE %(prefix)s OR s.relname = ANY(%(rollups)s))
+            ) AS t
+            WHERE NOT (current_setting('autovacuum')::bool AND coalesce(
+                  (SELECT o.option_value::bool FROM pg_options_to_table(t.reloptions) AS o
                    WHERE o.option_name = 'autovacuum_enabled'), true))
-              AND greatest(s.n_dead_tup, CASE WHEN s.relname = ANY(%(rollups)s) THEN s.n_ins_since_vacuum ELSE 0 END)
-                  >= greatest(%(min)s, %(fraction)s * greatest(c.reltuples, 0))
-            ORDER BY s.n_dead_tup / greatest(c.reltuples, 1) DESC, s.relname
+              AND t.due >= greatest(%(min)s, %(fraction)s * greatest(t.reltuples, 0))
+            ORDER BY t.due / greatest(t.reltuples, 1) DESC, t.name
             LIMIT %(limit)s
             """,
             {

@@ -396,6 +396,42 @@ def test_without_autovacuum_a_refresh_vacuums_new_tier_rows_so_the_5xx_ranking_r
     ]
 
 
+def test_without_autovacuum_tables_are_vacuumed_most_due_first_by_the_count_that_made_them_due(partitions, without_autovacuum):
+    """A tier due by the rows inserted since its last VACUUM (most of it) comes before a partition with
+    a third of its rows dead: ranked by dead rows alone, the tier came last, behind every partition."""
+    dataset = DatasetFactory()
+    day = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    partition = db.partition_name(day.date())
+    points_insert(dataset=dataset, points=[Point(day, "", ["GET"], [1.0])])  # the day's partition exists
+    for name in (partition, "tracking_rollup_week"):
+        db.relation_vacuum(name)  # no dead rows of earlier tests
+    points_insert(dataset=dataset, points=[Point(day + timedelta(seconds=i), "", ["GET"], [1.0]) for i in range(3000)])
+    with connection.cursor() as cursor:
+        cursor.execute('DELETE FROM tracking_datapoint WHERE dataset_id = %s AND "timestamp" < %s', [dataset.id, day + timedelta(seconds=1000)])
+        cursor.execute("SELECT count(*) FROM tracking_rollup_week")
+        inserted = max(2000, 4 * cursor.fetchone()[0])  # at least four fifths of the tier: over the partition's third
+        cursor.execute(
+            f"""
+            INSERT INTO tracking_rollup_week (dataset_id, bucket, kind, k1, k2, n, s1, s2, s3, bins, counts)
+            SELECT %s, '2026-11-19T00:00:00Z'::timestamptz, {int(Kind.PATH)}, '/p' || i, '', 1, 0, 0, 0, ARRAY[1]::smallint[], ARRAY[1]::bigint[]
+            FROM generate_series(1, %s) AS i
+            """,
+            [dataset.id, inserted],
+        )
+    try:
+        for name in (partition, "tracking_rollup_week"):
+            db.relation_analyze(name)
+        assert dead_rows(partition) >= 900 and row_counter("tracking_rollup_week", "n_ins_since_vacuum") >= inserted
+
+        due = db.vacuum_due(min_dead=500, fraction=0.2, limit=1000)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM tracking_rollup_week WHERE dataset_id = %s", [dataset.id])
+            cursor.execute("DELETE FROM tracking_datapoint WHERE dataset_id = %s", [dataset.id])
+
+    assert due.index("tracking_rollup_week") < due.index(partition)
+
+
 def estimated_rows(*, dataset_id: int, day: datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
