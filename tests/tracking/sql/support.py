@@ -13,6 +13,9 @@ from psycopg import sql as pgsql
 
 from tracking import db as tracking_db
 from tracking.models import Dataset
+from tracking.sql.catalog import catalog_read
+from tracking.sql.engine import sql_parse
+from tracking.sql.translate import sql_translate
 
 BLOB_COUNT = 20
 DOUBLE_COUNT = 20
@@ -284,3 +287,17 @@ def results_match(
         if not all(_close(x, y) for x, y in zip(a, b)):
             return f"row {index} differs: ours {a} vs ClickHouse {b}"
     return None
+
+
+def plan_nodes(node: dict, parent: dict | None = None):
+    """Each node of an EXPLAIN (FORMAT JSON) plan with its parent."""
+    yield node, parent
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child, node)
+
+
+def project_translation(project, sql: str):
+    """The translation ``sql_execute`` would run for ``project`` (its catalog, projections and clock), and the clock."""
+    catalog = catalog_read(project_id=project.id)
+    statement = sql_parse(sql=sql, default_format="JSON")
+    return sql_translate(statement=statement, datasets=catalog.datasets, projections=catalog.projections, now=catalog.clock), catalog.clock

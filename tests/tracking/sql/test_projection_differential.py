@@ -24,7 +24,7 @@ from django.db import connection
 
 from projects.governance.models import DeletionJob
 from tests.factories import DatasetFactory, ProjectFactory
-from tests.tracking.sql.support import Point, partitions_for, points_insert
+from tests.tracking.sql.support import Point, partitions_for, plan_nodes, points_insert, project_translation
 from tracking.deletion.services import deletion_advance, deletion_request
 from tracking.ingest import buffer
 from tracking.ingest.decode import PointRow, epoch_us
@@ -309,13 +309,11 @@ def test_a_coarser_tier_answers_its_whole_buckets_beside_the_finer_projection(sq
 def _cut_arms_run(project, sql: str) -> bool:
     """Whether the plan ran a ``Cut``'s coarse row arm: the only projection-row scan of one bucket, gated by a
     one-time filter."""
-    from tests.tracking.sql.test_projection_plan import _nodes, _translate
-
-    translation, _ = _translate(project, sql)
+    translation, _ = project_translation(project, sql)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + translation.sql, translation.params)
         plan = cursor.fetchone()[0]
-    nodes = _nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+    nodes = plan_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
     return any(
         "One-Time Filter" in (parent or {})
         and node.get("Relation Name") == "tracking_projection_row"

@@ -15,24 +15,15 @@ import re
 from django.db import connection
 
 from tests.factories import DatasetFactory, ProjectFactory
-from tests.tracking.sql.support import Point, partitions_for, points_insert
+from tests.tracking.sql.support import Point, partitions_for, plan_nodes, points_insert, project_translation
 from tracking import db as tracking_db
 from tracking.projections.services import projection_backfill, projection_create
-from tracking.sql.catalog import catalog_read
-from tracking.sql.engine import sql_parse
 from tracking.sql.schema import DATASET_IDS_SETTING, ROLE
-from tracking.sql.translate import sql_translate
 
 S1 = (
     "SELECT blob2 AS path, SUM(double2) AS request_count, AVG(double1) AS avg_duration_ms FROM web "
     "WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET' GROUP BY path ORDER BY request_count DESC LIMIT 10"
 )
-
-
-def _nodes(node: dict, parent: dict | None = None):
-    yield node, parent
-    for child in node.get("Plans", []):
-        yield from _nodes(child, node)
 
 
 def _pair_projection_project():
@@ -54,15 +45,9 @@ def _pair_projection_project():
     return project, dataset
 
 
-def _translate(project, sql: str):
-    catalog = catalog_read(project_id=project.id)
-    statement = sql_parse(sql=sql, default_format="JSON")
-    return sql_translate(statement=statement, datasets=catalog.datasets, projections=catalog.projections, now=catalog.clock), catalog.clock
-
-
 def test_a_projection_read_is_flattened_into_the_append_and_its_ragged_buckets_computed_once(db, sql_partitions):
     project, dataset = _pair_projection_project()
-    translation, _ = _translate(project, S1)
+    translation, _ = project_translation(project, S1)
     assert translation.plan == "projection=pair"
 
     with connection.cursor() as cursor:
@@ -71,7 +56,7 @@ def test_a_projection_read_is_flattened_into_the_append_and_its_ragged_buckets_c
         cursor.execute("EXPLAIN (FORMAT JSON) " + translation.sql, translation.params)
         plan = cursor.fetchone()[0]
         cursor.execute("RESET ROLE")
-    nodes = list(_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
+    nodes = list(plan_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
 
     rows = [(node, parent) for node, parent in nodes if node.get("Relation Name") == "tracking_projection_row"]
     assert len(rows) == 1
@@ -97,7 +82,7 @@ def test_the_raw_edge_of_a_now_window_plans_only_the_partitions_from_its_time_fl
     """S1's ragged bucket is read raw; with the window's time floor as a constant PostgreSQL plans the day
     partitions from the floor on, not every partition for the executor to remove."""
     project, _ = _pair_projection_project()
-    translation, clock = _translate(project, S1)
+    translation, clock = project_translation(project, S1)
 
     assert translation.plan == "projection=pair"
     floor = tracking_db.partition_name((clock - dt.timedelta(hours=24, days=1)).date())
@@ -109,7 +94,7 @@ def test_a_subquery_reading_the_dataset_without_a_floor_leaves_the_shared_raw_ed
     """Every read of the dataset shares the raw edge arm, the subquery's 30-day edge too: no floor (the only
     time constant a translation binds) bounds it."""
     project, _ = _pair_projection_project()
-    translation, _ = _translate(
+    translation, _ = project_translation(
         project,
         "SELECT blob2, sum(double2) FROM web WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 IN "
         "(SELECT blob1 FROM web WHERE timestamp > NOW() - INTERVAL '30' DAY GROUP BY blob1) GROUP BY blob2",
