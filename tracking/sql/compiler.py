@@ -326,11 +326,12 @@ class Compiler:
                 raise sql_error_at("Aggregate functions are not allowed in GROUP BY", group)
             group_sql = " GROUP BY " + ", ".join(key.sql for key in keys) if keys else ""
 
-        having_sql = ""
+        having = []
         if node.args.get("having") is not None:
-            having_sql = f" HAVING {self.cond(_without_hoisting(scope, 'HAVING'), node.args['having'].this).sql}"
+            having.append(self.cond(_without_hoisting(scope, "HAVING"), node.args["having"].this).sql)
         if group_sql and self.plan is not None and self.plan.reads(scope) and (guard := self.plan.group_guard(scope)):
-            having_sql = f" HAVING {guard} AND ({having_sql.removeprefix(' HAVING ')})" if having_sql else f" HAVING {guard}"
+            having = [guard, *(f"({term})" for term in having)]
+        having_sql = f" HAVING {' AND '.join(having)}" if having else ""
 
         aggregate = group is not None or any(typed.aggregate for _, typed in compiled_items) or bool(having_sql)
         if scope.hoisted:
