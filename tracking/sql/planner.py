@@ -301,8 +301,10 @@ class ProjectionPlan:
 
     def group_guard(self, scope: Scope) -> str | None:
         """A HAVING term that drops the groups a cut leaves with no point (``Cut``): every real group
-        counts at least one point. Without a coarse tier no row is negated, so there is none."""
-        if self.coarse is None:
+        counts at least one point. Without a coarse tier no row is negated, so there is none; nor
+        when an aggregate compiled so far is not a sum: ``linear`` never turns true again, so such a
+        plan gets no cut when its source is written after the whole query."""
+        if self.coarse is None or not self.linear:
             return None
         return f'sum({self._alias_of(scope)}."n") <> 0'
 
