@@ -7,6 +7,7 @@ the kind's doubles, as exact decimals. docs/reports.md defines every number.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,18 @@ from django.db.models import F
 
 from projects.models import Project
 from tracking.models import Dataset
-from tracking.reports.db import Piece, report_reading, rollup_aggregate, rollup_top_keys, tier_readable
-from tracking.reports.window import PRESETS, Window, WindowInvalid, bucket_starts, window_build, window_pieces, window_preset
+from tracking.reports.db import Piece, report_reading, rollup_aggregate, rollup_top_keys, tier_bucket_rows, tier_readable
+from tracking.reports.window import (
+    PRESETS,
+    Window,
+    WindowInvalid,
+    bucket_row_samples,
+    bucket_starts,
+    window_build,
+    window_pieces,
+    window_pieces_signed,
+    window_preset,
+)
 from tracking.rollups.db import watermark_read
 from tracking.rollups.layout import DAY, LATENCY_BOUNDS, PATH_LATENCY_BOUNDS, Kind, Layout, floor_to, layout_from_labels
 
@@ -86,6 +97,25 @@ def status_class(status: str) -> str:
     return f"{status[0]}xx" if len(status) == 3 and status[0] in "12345" and status.isdigit() else "other"
 
 
+#: A dataset's rows per bucket move with its traffic over days: a process counts them hourly.
+BUCKET_ROWS_TTL = 3600.0
+#: Entries kept before the cache starts over, so its memory stays bounded however many datasets report.
+BUCKET_ROWS_CACHED = 4096
+_bucket_rows_cache: dict[tuple[int, int], tuple[float, dict[str, float]]] = {}
+
+
+def _bucket_rows(*, dataset_id: int, kind: int, now: datetime, coarse_until: datetime) -> dict[str, float]:
+    """``reports.db.tier_bucket_rows`` for a ranking's cover, counted at most hourly per process."""
+    cached = _bucket_rows_cache.get((dataset_id, kind))
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    rows = tier_bucket_rows(dataset_id=dataset_id, kind=kind, samples=bucket_row_samples(now=now, coarse_until=coarse_until))
+    if len(_bucket_rows_cache) >= BUCKET_ROWS_CACHED:
+        _bucket_rows_cache.clear()
+    _bucket_rows_cache[(dataset_id, kind)] = (time.monotonic() + BUCKET_ROWS_TTL, rows)
+    return rows
+
+
 class _Reader:
     """Runs rollup queries for one dataset, clamped to what its retention still holds."""
 
@@ -103,13 +133,20 @@ class _Reader:
         readable: bool,
         *,
         series: bool = False,
+        ranked_kind: int | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> list[Piece]:
+        """Signed pieces (``window_pieces_signed``) only for a ranking of ``ranked_kind``, which compares sums."""
         lo = max(start or self.window.start, self.oldest)
         hi = end or self.window.end
         if self.dataset is None or lo >= hi:
             return []
+        if readable and ranked_kind is not None:
+            bucket_rows = _bucket_rows(dataset_id=self.dataset.id, kind=ranked_kind, now=self.now, coarse_until=self.coarse_until)
+            return window_pieces_signed(
+                start=lo, end=hi, now=self.now, coarse_until=self.coarse_until, earliest=self.oldest, bucket_rows=bucket_rows
+            )
         if readable:
             return window_pieces(
                 start=lo, end=hi, now=self.now, coarse_until=self.coarse_until, step=self.window.step if series else None
@@ -141,7 +178,7 @@ class _Reader:
 
     def top_keys(self, kind: int, *, rank: Literal["n", "s2"], limit: int) -> list[str]:
         """The window's ``limit`` keys of ``kind`` with the largest ``rank`` sums, ties by key."""
-        pieces = self._pieces(tier_readable(kinds=[kind], group_by=["k1"], keys=None))
+        pieces = self._pieces(tier_readable(kinds=[kind], group_by=["k1"], keys=None), ranked_kind=kind)
         if self.dataset is None or not pieces:
             return []
         return rollup_top_keys(dataset_id=self.dataset.id, layout=self.layout, pieces=pieces, kind=kind, rank=rank, limit=limit)

@@ -8,12 +8,14 @@ raw points. The hour, day and week tiers are read only before their watermark. T
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tracking.reports.db import Piece
 from tracking.rollups.db import COARSE_TIER_NAMES
-from tracking.rollups.layout import COARSE_TIERS, DAY, TIERS, floor_to, minute_tier_horizon
+from tracking.rollups.layout import COARSE_TIERS, DAY, HOUR, MINUTE, TIERS, floor_to, minute_tier_horizon
 
 MIN_RANGE = timedelta(minutes=5)
 MAX_RANGE = timedelta(days=90)
@@ -132,6 +134,92 @@ def window_pieces(
 
     split(start, end, tiers)
     return pieces
+
+
+#: What a minute of raw points costs a ranking, in minute buckets: the points are classified
+#: one by one, and a minute holds more of them than a minute bucket holds keys.
+RAW_MINUTE_COST = 2.0
+
+#: A cover's estimated cost and its pieces.
+_Cover = tuple[float, tuple[Piece, ...]]
+
+
+def bucket_row_samples(*, now: datetime, coarse_until: datetime) -> dict[str, list[datetime]]:
+    """The buckets where ``reports.db.tier_bucket_rows`` counts each tier's rows: the last whole
+    bucket of each coarse tier before the watermark, four hours six apart of the last whole day
+    before it (traffic has a daily rhythm), and six minutes ten apart of the hour before ``now``'s."""
+    samples = {name: [floor_to(coarse_until, grain) - grain] for name, grain in COARSE_TIERS + (("day", DAY),)}
+    day = floor_to(coarse_until, DAY) - DAY
+    samples["hour"] = [day + HOUR * hour for hour in range(0, 24, 6)]
+    last_hour = floor_to(now, HOUR) - HOUR
+    samples["minute"] = [last_hour + MINUTE * minute for minute in range(0, 60, 10)]
+    return samples
+
+
+def window_pieces_signed(
+    *, start: datetime, end: datetime, now: datetime, coarse_until: datetime, earliest: datetime, bucket_rows: Mapping[str, float]
+) -> list[Piece]:
+    """Pieces whose signed sums are the sums over ``[start, end)``, reading as few rows as can be.
+
+    For a ranking (``reports.db.rollup_top_keys``), whose cost is hashing every row it reads.
+    Two ways to read fewer rows than ``window_pieces``:
+
+    - a coarse tier's bucket that holds the watermark holds exactly its points before it
+      (``rollups.db.rollup_coarse_advance``), so a partial day or week stands for its hours;
+    - a coarse tier's bucket may reach past an edge of the range, down to ``earliest`` (the
+      oldest whole day retention keeps), with its excess subtracted: a week minus one day
+      instead of six days.
+
+    Both pay when a bucket holds about as many keys as each of its parts (busy paths every
+    day); when keys rarely repeat (a path per user) the second reads more. So the cover is the
+    cheapest by ``bucket_rows``, the dataset's rows per bucket of each tier
+    (``bucket_row_samples``), a partial bucket counted whole: one more per bucket for the
+    lookup, ``RAW_MINUTE_COST`` minute buckets per raw minute, the tiers searched coarse first.
+    Sums of counts stay exact; numeric sums too, but their scale can come from a subtracted
+    point, so only rankings, which compare values, read these pieces.
+    """
+    tiers = COARSE_TIERS + TIERS
+    horizon = minute_tier_horizon(now)
+    raw_minute = RAW_MINUTE_COST * (1 + bucket_rows.get("minute", 0.0))
+
+    @functools.cache
+    def cover(lo: datetime, hi: datetime, level: int) -> _Cover:
+        if lo >= hi:
+            return 0.0, ()
+        if level == len(tiers):
+            return (hi - lo) / MINUTE * raw_minute, (Piece("raw", lo, hi),)
+        best = cover(lo, hi, level + 1)
+        name, grain = tiers[level]
+        # Only the coarse tiers hold a partial bucket, or one worth reading past an edge.
+        coarse = name in COARSE_TIER_NAMES
+        # The candidates include ``window_pieces``' choice, so the cover found costs no more.
+        firsts = {_ceil_to(lo, grain) if coarse else max(_ceil_to(lo, grain), horizon)}
+        lasts = {floor_to(hi, grain) - grain}
+        if coarse:
+            if floor_to(lo, grain) >= earliest:
+                firsts.add(floor_to(lo, grain))
+            partial = floor_to(coarse_until, grain)
+            lasts |= {floor_to(hi, grain), partial - grain, partial}
+        for first in sorted(firsts):
+            for last in sorted(lasts):
+                covered_end = min(last + grain, coarse_until) if coarse else last + grain
+                if last < first or (coarse and last >= coarse_until):
+                    continue
+                head, tail = joined(lo, first, level + 1), joined(covered_end, hi, level + 1)
+                cost = ((last - first) / grain + 1) * (1 + bucket_rows.get(name, 0.0)) + head[0] + tail[0]
+                if cost < best[0]:
+                    best = cost, (*head[1], Piece(name, first, last + grain), *tail[1])
+        return best
+
+    def joined(lo: datetime, hi: datetime, level: int) -> _Cover:
+        """The gap ``[lo, hi)`` between a run of buckets and the range's edge, added; or, when
+        the run reaches past the edge (``hi < lo``), its excess ``[hi, lo)`` subtracted."""
+        if lo <= hi:
+            return cover(lo, hi, level)
+        cost, pieces = cover(hi, lo, level)
+        return cost, tuple(Piece(piece.source, piece.start, piece.end, -piece.sign) for piece in pieces)
+
+    return list(cover(start, end, 0)[1])
 
 
 def bucket_starts(window: Window) -> list[datetime]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -13,11 +14,11 @@ from tests.factories import DatasetFactory
 from tests.tracking.reports.conftest import NOW, mixed_points
 from tests.tracking.reports.helpers import points_store, raw
 from tracking.models import Dataset
-from tracking.reports.db import Piece, rollup_aggregate, rollup_top_keys, tier_readable
+from tracking.reports.db import Piece, rollup_aggregate, rollup_top_keys, tier_bucket_rows, tier_readable
 from tracking.reports.selectors import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
-from tracking.reports.window import window_build, window_pieces
+from tracking.reports.window import window_build, window_pieces, window_pieces_signed
 from tracking.rollups.db import WATERMARK_TABLE, watermark_read
-from tracking.rollups.layout import HOUR, HTTP_METHODS, LATENCY_BOUNDS, MINUTE, Kind, floor_to, layout_from_labels
+from tracking.rollups.layout import DAY, HOUR, HTTP_METHODS, LATENCY_BOUNDS, MINUTE, Kind, floor_to, layout_from_labels
 from tracking.rollups.services import COARSE_LAG, rollups_coarse_advance, rollups_prune, rollups_rebuild
 
 pytestmark = pytest.mark.django_db
@@ -528,3 +529,69 @@ def test_tied_top_paths_go_in_code_point_order_as_python_sorts_them(project):
     assert [row["path"] for row in errors.tables["server_errors_by_path"].rows] == sorted(TIED_PATHS)
     assert {(row["requests"], row["errors_5xx"]) for row in errors.tables["server_errors_by_path"].rows} == {(3, 1)}
     assert _tops_agree(dataset, NOW - timedelta(days=1), NOW, "n", 4) == sorted(TIED_PATHS)[:4]
+
+
+def _signed_windows(count: int) -> list[tuple[datetime, datetime]]:
+    """Ragged ranges of 5 minutes to 79 days ending up to 3 days before NOW, from a fixed seed."""
+    rng = random.Random(20261206)
+    windows = []
+    for _ in range(count):
+        end = NOW - timedelta(seconds=rng.choice([0, rng.uniform(0, 3 * 86_400)]))
+        windows.append((end - timedelta(seconds=rng.uniform(300, 79 * 86_400)), end))
+    return windows
+
+
+SIGNED_WINDOWS = _signed_windows(24)
+
+
+#: Rows per bucket as 10,000 paths requested every hour leave them: the cover then subtracts.
+EVERY_PATH_HOURLY = {"weeks4": 1e4, "week": 1e4, "day": 1e4, "hour": 1e4, "minute": 200.0}
+
+
+@pytest.mark.parametrize("window", SIGNED_WINDOWS, ids=[f"w{i}" for i in range(len(SIGNED_WINDOWS))])
+def test_signed_pieces_sum_every_path_as_the_raw_points_do(long_dataset, window):
+    """A ranking's pieces read buckets past the range's edges and subtract the excess: each path's
+    requests and 5xx over them equal the raw points' over the range, and so does the ranking."""
+    start, end = window
+    layout = layout_from_labels(long_dataset.labels)
+    earliest = floor_to(NOW - timedelta(days=long_dataset.retention_days), DAY) + DAY
+    start = max(start, earliest)
+    pieces = window_pieces_signed(
+        start=start, end=end, now=NOW, coarse_until=watermark_read(lock=False), earliest=earliest, bucket_rows=EVERY_PATH_HOURLY
+    )
+
+    def per_path(pieces):
+        rows = rollup_aggregate(dataset_id=long_dataset.id, layout=layout, pieces=pieces, kinds=[Kind.PATH], group_by=["k1"])
+        return {path: {"n": n, "s2": s2} for path, n, _s1, s2, _s3 in rows if n}
+
+    truth = per_path([Piece("raw", start, end)])
+    assert per_path(pieces) == truth
+    for rank, limit in TOPS:
+        ranked = sorted((path for path in truth if truth[path][rank]), key=lambda path: (-truth[path][rank], path))
+        assert rollup_top_keys(dataset_id=long_dataset.id, layout=layout, pieces=pieces, kind=Kind.PATH, rank=rank, limit=limit) == ranked[:limit]
+
+
+def test_signed_windows_subtract_and_read_partial_buckets(coarse_watermark):
+    """The generated ranges above exercise both ways the signed pieces save rows."""
+    covers = [
+        window_pieces_signed(
+            start=start, end=end, now=NOW, coarse_until=coarse_watermark, earliest=NOW - timedelta(days=89), bucket_rows=EVERY_PATH_HOURLY
+        )
+        for start, end in SIGNED_WINDOWS
+    ]
+    assert any(piece.sign < 0 for pieces in covers for piece in pieces)
+    assert any(piece.source != "raw" and piece.start < coarse_watermark < piece.end for pieces in covers for piece in pieces)
+
+
+def test_bucket_rows_average_the_sampled_buckets_of_each_tier(long_dataset):
+    day = floor_to(NOW, DAY) - 3 * DAY
+    hours = [day + HOUR * hour for hour in range(24)]
+    (day_rows,), = raw("SELECT count(*) FROM tracking_rollup_day WHERE dataset_id = %s AND kind = %s AND bucket = %s", [long_dataset.id, Kind.PATH, day])
+    (hour_rows,), = raw(
+        "SELECT count(*) FROM tracking_rollup_hour WHERE dataset_id = %s AND kind = %s AND bucket = ANY(%s)", [long_dataset.id, Kind.PATH, hours]
+    )
+
+    rows = tier_bucket_rows(dataset_id=long_dataset.id, kind=Kind.PATH, samples={"day": [day], "hour": hours})
+
+    assert rows == {"day": float(day_rows), "hour": hour_rows / 24}
+    assert day_rows > 0 and hour_rows > 0
