@@ -156,6 +156,22 @@ def bucket_row_samples(*, now: datetime, coarse_until: datetime) -> dict[str, li
     return samples
 
 
+def bucket_rows_bounded(bucket_rows: Mapping[str, float]) -> dict[str, float]:
+    """Each tier's rows per bucket kept between what its coarser tier's imply: a bucket holds at
+    most the keys of the bucket it is part of, and at least its share of them. A sample of a
+    quiet hour (the minutes before a generated load's end) then cannot make the minute tier
+    look cheaper than the hours it would replace."""
+    bounded: dict[str, float] = {}
+    coarser: tuple[float, timedelta] | None = None
+    for name, grain in COARSE_TIERS + TIERS:
+        rows = bucket_rows.get(name, 0.0)
+        if coarser is not None:
+            rows = min(max(rows, coarser[0] * (grain / coarser[1])), coarser[0])
+        bounded[name] = rows
+        coarser = rows, grain
+    return bounded
+
+
 def window_pieces_signed(
     *, start: datetime, end: datetime, now: datetime, coarse_until: datetime, earliest: datetime, bucket_rows: Mapping[str, float]
 ) -> list[Piece]:
@@ -180,7 +196,8 @@ def window_pieces_signed(
     """
     tiers = COARSE_TIERS + TIERS
     horizon = minute_tier_horizon(now)
-    raw_minute = RAW_MINUTE_COST * (1 + bucket_rows.get("minute", 0.0))
+    bucket_rows = bucket_rows_bounded(bucket_rows)
+    raw_minute = RAW_MINUTE_COST * (1 + bucket_rows["minute"])
 
     @functools.cache
     def cover(lo: datetime, hi: datetime, level: int) -> _Cover:
@@ -206,7 +223,7 @@ def window_pieces_signed(
                 if last < first or (coarse and last >= coarse_until):
                     continue
                 head, tail = joined(lo, first, level + 1), joined(covered_end, hi, level + 1)
-                cost = ((last - first) / grain + 1) * (1 + bucket_rows.get(name, 0.0)) + head[0] + tail[0]
+                cost = ((last - first) / grain + 1) * (1 + bucket_rows[name]) + head[0] + tail[0]
                 if cost < best[0]:
                     best = cost, (*head[1], Piece(name, first, last + grain), *tail[1])
         return best

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracking.reports.db import Piece
-from tracking.reports.window import RAW_MINUTE_COST, bucket_row_samples, window_pieces, window_pieces_signed
+from tracking.reports.window import RAW_MINUTE_COST, bucket_row_samples, bucket_rows_bounded, window_pieces, window_pieces_signed
 from tracking.rollups.db import COARSE_TIER_NAMES
 from tracking.rollups.layout import COARSE_TIERS, DAY, HOUR, MINUTE, TIERS, floor_to, minute_tier_horizon
 
@@ -28,6 +28,7 @@ def _content(piece: Piece, coarse_until: datetime) -> tuple[datetime, datetime]:
 
 def _cost(pieces: list[Piece], bucket_rows: dict[str, float]) -> float:
     """The estimate ``window_pieces_signed`` minimises, summed over pieces of either cover."""
+    bucket_rows = bucket_rows_bounded(bucket_rows)
     raw_minute = RAW_MINUTE_COST * (1 + bucket_rows["minute"])
     return sum(
         (piece.end - piece.start) / MINUTE * raw_minute if piece.source == "raw"
@@ -113,6 +114,12 @@ def test_nothing_is_read_before_the_oldest_day_retention_keeps():
     assert all(piece.sign == 1 for piece in pieces if piece.start == start)
 
 
+def test_each_tier_holds_at_most_its_coarser_tiers_rows_and_at_least_their_share():
+    sampled = {"weeks4": 28_000.0, "week": 50_000.0, "day": 10.0, "hour": 900.0, "minute": 0.0}
+
+    assert bucket_rows_bounded(sampled) == {"weeks4": 28_000.0, "week": 28_000.0, "day": 4_000.0, "hour": 900.0, "minute": 15.0}
+
+
 def test_rows_are_sampled_in_whole_buckets_before_the_watermark():
     coarse_until = datetime(2026, 12, 6, 6, 18, tzinfo=UTC)
 
@@ -125,3 +132,16 @@ def test_rows_are_sampled_in_whole_buckets_before_the_watermark():
         "hour": [datetime(2026, 12, 5, tzinfo=UTC) + HOUR * hour for hour in (0, 6, 12, 18)],
         "minute": [datetime(2026, 12, 6, 5, tzinfo=UTC) + MINUTE * minute for minute in (0, 10, 20, 30, 40, 50)],
     }
+
+
+def test_a_quiet_minute_sample_does_not_make_minutes_look_cheaper_than_hours():
+    """Sampled from the last hour before a load's end, minutes held 12 rows where a day's hours
+    held 3,045: the minute tier's estimate is raised to an hour's share, so 24 hours are read from
+    the day and hour tiers, not as 1,440 minutes."""
+    coarse_until = floor_to(NOW, MINUTE) - timedelta(minutes=3)
+    quiet = SATURATED | {"minute": 12.0}
+    start = floor_to(NOW, HOUR) - timedelta(hours=24)
+
+    pieces = _check_cover(start=start, end=NOW, coarse_until=coarse_until, earliest=start - timedelta(days=60), bucket_rows=quiet)
+
+    assert [(piece.source, piece.sign) for piece in pieces] == [("hour", -1), ("day", 1), ("minute", 1), ("raw", 1)]
