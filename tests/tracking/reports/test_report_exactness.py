@@ -14,6 +14,7 @@ from tests.factories import DatasetFactory
 from tests.tracking.reports.conftest import NOW, mixed_points
 from tests.tracking.reports.helpers import points_store, raw
 from tracking.models import Dataset
+from tracking.reports import selectors
 from tracking.reports.db import Piece, rollup_aggregate, rollup_top_keys, tier_bucket_rows, tier_readable
 from tracking.reports.selectors import percentile_from_bins, report_costs, report_errors, report_overview, report_usage
 from tracking.reports.window import window_build, window_pieces, window_pieces_signed
@@ -595,3 +596,28 @@ def test_bucket_rows_average_the_sampled_buckets_of_each_tier(long_dataset):
 
     assert rows == {"day": float(day_rows), "hour": hour_rows / 24}
     assert day_rows > 0 and hour_rows > 0
+
+
+def test_a_rankings_rows_per_bucket_are_counted_once_an_hour_per_process(mixed_dataset, django_assert_num_queries, monkeypatch):
+    monkeypatch.setattr(selectors, "_bucket_rows_cache", {})
+    coarse_until = watermark_read(lock=False)
+
+    with django_assert_num_queries(1):
+        first = selectors._bucket_rows(dataset_id=mixed_dataset.id, kind=Kind.PATH, now=NOW, coarse_until=coarse_until)
+    with django_assert_num_queries(0):
+        again = selectors._bucket_rows(dataset_id=mixed_dataset.id, kind=Kind.PATH, now=NOW, coarse_until=coarse_until)
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: 10**12)
+    with django_assert_num_queries(1):
+        selectors._bucket_rows(dataset_id=mixed_dataset.id, kind=Kind.PATH, now=NOW, coarse_until=coarse_until)
+
+    assert again == first
+    assert set(first) == {"weeks4", "week", "day", "hour", "minute"}
+
+
+def test_the_rows_per_bucket_cache_starts_over_when_full(mixed_dataset, monkeypatch):
+    monkeypatch.setattr(selectors, "BUCKET_ROWS_CACHED", 3)
+    monkeypatch.setattr(selectors, "_bucket_rows_cache", {(-i, Kind.PATH): (float("inf"), {}) for i in range(1, 4)})
+
+    selectors._bucket_rows(dataset_id=mixed_dataset.id, kind=Kind.PATH, now=NOW, coarse_until=watermark_read(lock=False))
+
+    assert list(selectors._bucket_rows_cache) == [(mixed_dataset.id, Kind.PATH)]
