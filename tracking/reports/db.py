@@ -99,7 +99,8 @@ def _pieces_sql(
     selects: list[str] = []
     params: list[Any] = []
     for piece in pieces:
-        measures = "n, s1, s2, s3" if piece.sign > 0 else "-n AS n, -s1 AS s1, -s2 AS s2, -s3 AS s3"
+        negate = "" if piece.sign > 0 else "-"
+        measures = ", ".join(f"{negate}{measure} AS {measure}" for measure in ("n", "s1", "s2", "s3"))
         if piece.source == "raw":
             sql, names = raw_piece_sql(layout, kinds=kinds, keyed=keys is not None)
             selects.append(f"SELECT ts, kind, k1, k2, {measures} FROM ({sql}) AS r")
@@ -132,7 +133,7 @@ def _pieces_sql(
         if histograms:
             selects.append(
                 f"SELECT bucket AS ts, CASE kind WHEN {int(Kind.PATH)} THEN {int(Kind.LATENCY)} ELSE kind END AS kind, "
-                f"k1, u.bin::text AS k2, {'' if piece.sign > 0 else '-'}u.count AS n, 0 AS s1, 0 AS s2, 0 AS s3 FROM {table} "
+                f"k1, u.bin::text AS k2, {negate}u.count AS n, 0 AS s1, 0 AS s2, 0 AS s3 FROM {table} "
                 f"CROSS JOIN LATERAL unnest(bins, counts) AS u(bin, count) WHERE {where}"
             )
             params += [*where_params[:3], histograms, *where_params[3:]]
