@@ -251,6 +251,10 @@ class Projection(models.Model):
     backfill_until = models.DateTimeField(null=True, blank=True, help_text="The newest point stored when the projection was made.")
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(null=True, blank=True)
+    bucket_rows = models.FloatField(
+        null=True, blank=True, help_text="Rows a bucket held on average over the last two whole days (the SQL planner's estimate)."
+    )
+    measured_at = models.DateTimeField(null=True, blank=True, help_text="When bucket_rows was last measured.")
 
     class Meta:
         ordering = ["dataset_id", "name"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
@@ -52,6 +52,9 @@ class Spec:
     dimensions: tuple[str, ...]
     doubles: tuple[str, ...]
     name: str = ""
+    #: Rows a bucket held on average when last measured (``bucket_rows_measure``); None before.
+    #: Not part of a projection's identity: the planner only sizes its cuts from it.
+    bucket_rows: float | None = field(default=None, compare=False)
 
 
 def _name(column: str) -> str:
@@ -362,6 +365,17 @@ def bucket_fragmented(*, spec: Spec, bucket: datetime) -> bool:
             f"SELECT count(*) > {distinct} FROM {TABLE} WHERE projection_id = %s AND bucket = %s", [spec.id, bucket]
         )
         return bool(cursor.fetchone()[0])
+
+
+def bucket_rows_measure(*, projection_id: int, buckets: Sequence[datetime]) -> float:
+    """The rows a projection holds in each of ``buckets``, on average: counted in the ``(projection_id, bucket)``
+    index, about 10,000 entries for the bench's 10,000 paths."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*)::float8 / %s FROM {TABLE} WHERE projection_id = %s AND bucket = ANY(%s)",
+            [len(buckets), projection_id, list(buckets)],
+        )
+        return float(cursor.fetchone()[0])
 
 
 def points_extent(*, dataset_id: int) -> tuple[datetime, datetime] | None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from projects.governance.audit import audit_record
@@ -348,6 +349,44 @@ def projections_compact(*, before: datetime, max_buckets: int = 200) -> int:
                     removed += db.projection_compact(spec=spec, start=bucket, end=bucket + timedelta(seconds=spec.grain))
             db.dirty_forget(projection_id=projection_id, bucket=bucket)
     return removed
+
+
+#: How often a ready projection's rows per bucket is measured again (``projections_measure``).
+MEASURE_EVERY = timedelta(hours=1)
+#: The whole days before today that a measure samples, and how many buckets it counts in them.
+MEASURE_DAYS = 2
+MEASURE_SAMPLES = 8
+
+
+def measure_samples(*, grain: int, now: datetime) -> list[datetime]:
+    """``MEASURE_SAMPLES`` buckets of ``grain`` spread evenly over the ``MEASURE_DAYS`` whole days before ``now``'s
+    (fewer for a grain that coarse: the two days themselves). Whole days, so that every tier of a projection is
+    measured over the same stretch of time and a ragged day, the one a planner's cut reads, is among them."""
+    end = floor_to(now, ProjectionGrain.DAY)
+    start = end - timedelta(days=MEASURE_DAYS)
+    step = (end - start) / MEASURE_SAMPLES
+    return sorted({floor_to(start + step * k, grain) for k in range(MEASURE_SAMPLES)})
+
+
+def projections_measure(*, now: datetime, max_projections: int = 500) -> int:
+    """Measure the rows per bucket of ready projections not measured for ``MEASURE_EVERY``, the longest
+    unmeasured first; bounded per call and resumable, since each measure is saved as it is taken.
+
+    The SQL planner sizes its cuts from these (``tracking.sql.planner.cut_reach``): how many rows a day holds
+    against an hour decides how far into a day its edge may lie for the day row minus some hour rows to read
+    fewer rows than the hours themselves. A measure that changes bumps the project's catalog version
+    (``tracking.sql.schema.CATALOG_MEASURED_SQL``). Returns how many were measured.
+    """
+    due = list(
+        Projection.objects.filter(state=ProjectionState.READY)
+        .exclude(measured_at__gt=now - MEASURE_EVERY)
+        .order_by(F("measured_at").asc(nulls_first=True), "id")
+        .only("id", "grain")[:max_projections]
+    )
+    for projection in due:
+        rows = db.bucket_rows_measure(projection_id=projection.id, buckets=measure_samples(grain=projection.grain, now=now))
+        Projection.objects.filter(id=projection.id).update(bucket_rows=rows, measured_at=now)
+    return len(due)
 
 
 def projections_prune() -> int:

@@ -1,4 +1,4 @@
-"""Celery tasks of projections: backfilling new ones, compacting appended rows, pruning orphans.
+"""Celery tasks of projections: backfilling new ones, compacting appended rows, pruning orphans, measuring them.
 
 Found by the worker through ``app.autodiscover_tasks(["tracking.projections"])`` (meauxcloud/celery.py).
 Each is idempotent and bounded; beat runs them (meauxcloud/settings.py), and
@@ -41,3 +41,10 @@ def projections_compact() -> int:
     close_old_connections()
     removed = services.projections_compact(before=timezone.now() - timedelta(hours=1))
     return removed + services.projections_prune()
+
+
+@shared_task(name="tracking.projections_measure", ignore_result=True, time_limit=600, soft_time_limit=540)
+def projections_measure() -> int:
+    """Measure the rows per bucket of the projections due for it (``services.projections_measure``)."""
+    close_old_connections()
+    return services.projections_measure(now=timezone.now())

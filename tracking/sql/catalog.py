@@ -61,8 +61,9 @@ def catalog_read(*, project_id: int) -> ProjectCatalog:
     read = sql_catalog(project_id=project_id)
     projections = {
         dataset_id: [
-            Spec(id=i, dataset_id=dataset_id, grain=grain, dimensions=tuple(dims), doubles=tuple(dbls), name=spec_name)
-            for i, grain, dims, dbls, spec_name in ready
+            Spec(id=i, dataset_id=dataset_id, grain=grain, dimensions=tuple(dims), doubles=tuple(dbls), name=spec_name,
+                 bucket_rows=rows)
+            for i, grain, dims, dbls, spec_name, rows in ready
         ]
         for dataset_id, _, _, ready in read.datasets
         if ready

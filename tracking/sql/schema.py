@@ -573,3 +573,17 @@ DROP FUNCTION IF EXISTS public.meaux_sql_catalog_bump_all();
 DROP TABLE IF EXISTS public.tracking_sql_catalog_version;
 DROP SEQUENCE IF EXISTS public.tracking_sql_catalog_version_seq;
 """ + CATALOG_CHECK_SQL
+
+CATALOG_MEASURED_SQL = r"""
+CREATE CONSTRAINT TRIGGER meaux_sql_catalog_measured AFTER UPDATE OF bucket_rows ON public.tracking_projection
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW WHEN (NEW.state = 'ready' AND OLD.bucket_rows IS DISTINCT FROM NEW.bucket_rows)
+EXECUTE FUNCTION public.meaux_sql_catalog_bump();
+"""
+"""A ready projection's measured rows per bucket is in the catalog (``db.sql_catalog``), and the planner sizes its
+cuts from it (``planner.cut_reach``), so a new measure bumps the version like any other catalog change: the
+translations a process keeps are keyed by the version, and are made again with the new reach."""
+
+CATALOG_MEASURED_REVERSE_SQL = r"""
+DROP TRIGGER IF EXISTS meaux_sql_catalog_measured ON public.tracking_projection;
+"""

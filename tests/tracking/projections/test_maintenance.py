@@ -10,7 +10,7 @@ from django.db import connection
 from tests.factories import DatasetFactory
 from tests.tracking.helpers import post_points
 from tests.tracking.projections.support import raw_rows, rows_of
-from tests.tracking.sql.support import Point, points_insert
+from tests.tracking.sql.support import Point, partitions_for, points_insert
 from tracking.models import Dataset, Projection, ProjectionState
 from tracking.projections import db as projection_db
 from tracking.projections.selectors import projection_specs
@@ -21,6 +21,7 @@ from tracking.projections.services import (
     projection_create,
     projection_drop,
     projections_compact,
+    projections_measure,
     projections_points_deleted,
 )
 from tracking.services import buffer_drain, retention_apply
@@ -214,6 +215,46 @@ def test_compaction_forgets_a_note_of_a_bucket_already_one_row_per_key_and_of_a_
             f"SELECT count(*) FROM {projection_db.DIRTY_TABLE} WHERE projection_id = ANY(%s)", [[narrow.id, narrow_day.id, dashboard.id]]
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_projection_is_measured_hourly_over_the_two_whole_days_before_today_and_the_catalog_moves_with_it(db):
+    """Rows per bucket averaged over eight sampled buckets of the two days (the day grain: the two days), empty ones
+    counted; a new measure bumps the project's catalog version, which keys the SQL engine's kept translations."""
+    now = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
+    first, second = datetime(2026, 12, 4, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC)
+    moments = [first + timedelta(minutes=10)] * 3 + [first + timedelta(hours=6, minutes=30), first + timedelta(hours=3)]
+    moments += [second + timedelta(hours=12, minutes=5)] * 2 + [now - timedelta(minutes=5), first - timedelta(hours=1)]
+    points = [Point(moment, "", [f"k{i}"], [1.0]) for i, moment in enumerate(moments)]
+    partitions_for(points)
+    dataset = DatasetFactory()
+    points_insert(dataset=dataset, points=points)
+    hourly, daily = (
+        projection_create(dataset=dataset, name=name, dimensions=["blob1"], doubles=["double1"], grain=grain)
+        for name, grain in (("hourly", 3600), ("daily", 86400))
+    )
+    for projection in (hourly, daily):
+        assert projection_backfill(projection_id=projection.id) is True
+    backfilling = projection_create(dataset=dataset, name="later", dimensions=["blob1"], doubles=[], grain=3600)
+    version = catalog_version(dataset.project_id)
+
+    assert projections_measure(now=now) == 2
+    assert [(p.name, p.bucket_rows, p.measured_at) for p in Projection.objects.filter(dataset=dataset).order_by("name")] == [
+        ("daily", 3.5, now),  # 5 keys on the 4th, 2 on the 5th
+        ("hourly", 0.75, now),  # 3 + 1 + 2 rows in the 8 hours at 00:00, 06:00, 12:00 and 18:00 of each day
+        ("later", None, None),
+    ]
+    assert catalog_version(dataset.project_id) > version
+    version = catalog_version(dataset.project_id)
+    assert projections_measure(now=now + timedelta(minutes=59)) == 0
+    assert projections_measure(now=now + timedelta(hours=1)) == 2
+    assert catalog_version(dataset.project_id) == version  # the same measures: nothing to recompile
+    assert backfilling.bucket_rows is None
+
+
+def catalog_version(project_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public.meaux_sql_catalog_fingerprint(%s)", [project_id])
+        return int(cursor.fetchone()[0])
 
 
 def test_projection_input_is_checked_and_a_drop_takes_the_rows(db):

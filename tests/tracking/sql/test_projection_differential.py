@@ -28,7 +28,7 @@ from tests.tracking.sql.support import Point, partitions_for, plan_nodes, points
 from tracking.deletion.services import deletion_advance, deletion_request
 from tracking.ingest import buffer
 from tracking.ingest.decode import PointRow, epoch_us
-from tracking.models import Dataset
+from tracking.models import Dataset, Projection
 from tracking.projections.services import projection_backfill, projection_create, projections_defaults_ensure
 from tracking.services import buffer_drain, dataset_update, retention_apply
 from tracking.sql.engine import sql_execute
@@ -377,6 +377,43 @@ def test_a_ragged_day_cut_from_its_day_row_answers_as_the_raw_scan(sql_partition
     assert answered.plan == "projection=daily+hourly"
     assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body)
     assert _cut_arms_run(dataset.project, sql) is (cut and linear)
+
+
+#: Measures of the hour and day tiers (``Projection.bucket_rows``), edges on the ragged day, and whether its cut runs.
+#: Day rows twice an hour's cut while the short side is under 10 whole hours (``cut_reach``); a day holding every
+#: hour's rows, never; unmeasured tiers within a quarter of the day.
+REACH_WINDOWS = [
+    ((100.0, 200.0), "timestamp >= '{day} 09:17:05'", True),
+    ((100.0, 200.0), "timestamp >= '{day} 10:00:00'", False),
+    ((100.0, 200.0), "timestamp < '{day} 14:10:00'", True),
+    ((100.0, 200.0), "timestamp < '{day} 13:59:59'", False),
+    ((100.0, 2400.0), "timestamp >= '{day} 01:17:05'", False),
+    ((100.0, 2400.0), "timestamp < '{day} 23:40:00'", False),
+    ((None, 200.0), "timestamp >= '{day} 06:00:00'", False),
+    ((None, 200.0), "timestamp >= '{day} 05:59:59'", True),
+]
+
+
+@pytest.mark.parametrize(("measures", "window", "cut"), REACH_WINDOWS)
+@pytest.mark.parametrize("keys", ["blob1, blob2", ""])
+def test_a_ragged_day_is_cut_as_far_as_the_projections_measures_say_it_pays(sql_partitions, isolated_stream, measures, window, cut, keys):
+    """The measures in the catalog size the cut (``cut_reach``); wherever it lies, the bytes are the raw scan's."""
+    dataset, now = _web_dataset(random.Random(7), 900, days=4)
+    day = (now - dt.timedelta(days=2)).date()
+    for (name, grain), rows in zip((("hourly", 3600), ("daily", 86400)), measures, strict=True):
+        projection = projection_create(dataset=dataset, name=name, dimensions=["blob1", "blob2"], doubles=["double1"], grain=grain)
+        assert projection_backfill(projection_id=projection.id) is True
+        Projection.objects.filter(id=projection.id).update(bucket_rows=rows)
+    sql = f"SELECT {keys + ', ' if keys else ''}count() AS n, sum(double1) AS s FROM web WHERE {window.format(day=day)}"
+    if keys:
+        sql += f" GROUP BY {keys} ORDER BY {keys}"
+
+    answered = sql_execute(project=dataset.project, sql=sql)
+    raw = sql_execute(project=dataset.project, sql=sql, plan="raw")
+
+    assert answered.plan == "projection=daily+hourly"
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body)
+    assert _cut_arms_run(dataset.project, sql) is cut
 
 
 def _count_points(dataset_id: int, *, before: dt.datetime | None = None, path: str | None = None) -> int:

@@ -1,0 +1,62 @@
+"""How far into a ragged coarse bucket the planner cuts it (``planner.cut_reach``), from the projections' measures."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tracking.projections.db import Spec
+from tracking.sql.planner import cut_reach
+
+HOUR, DAY = 3600, 86400
+
+
+def _pair(fine_rows: float | None, coarse_rows: float | None, *, grain: int = HOUR, coarse_grain: int = DAY) -> tuple[Spec, Spec]:
+    fine = Spec(id=1, dataset_id=1, grain=grain, dimensions=("blob1",), doubles=(), bucket_rows=fine_rows)
+    coarse = Spec(id=2, dataset_id=1, grain=coarse_grain, dimensions=("blob1",), doubles=(), bucket_rows=coarse_rows)
+    return fine, coarse
+
+
+@pytest.mark.parametrize(
+    ("fine_rows", "coarse_rows", "reach"),
+    [
+        # Unmeasured, or no rows in the days measured: a quarter of the day.
+        (None, None, 21_600),
+        (None, 1999.0, 21_600),
+        (1004.0, None, 21_600),
+        (0.0, 0.0, 21_600),
+        # The 10M bench's requests by path: 1,004 hour rows an hour, 1,999 day rows. (24 - 2 - 1.99) / 2 = 10.004,
+        # so a short side of 10 whole hours still pays, and the reach is 11 hours.
+        (1004.0, 1999.0, 39_600),
+        # Every key in every hour: the day row is one hour's rows, capped at 11 hours (the two tests exclusive).
+        (500.0, 500.0, 39_600),
+        # A day of 8 hours' rows: 2s < 14, up to 6 hours.
+        (100.0, 800.0, 25_200),
+        # Keys that never repeat: the day holds every hour's rows and no cut pays.
+        (100.0, 2400.0, 0),
+        (100.0, 2200.0, 0),
+        (100.0, 2100.0, 3600),
+    ],
+)
+def test_the_reach_is_the_longest_short_side_whose_cut_reads_fewer_rows(fine_rows, coarse_rows, reach):
+    fine, coarse = _pair(fine_rows, coarse_rows)
+    assert cut_reach(spec=fine, coarse=coarse) == reach
+
+
+@given(
+    fine_rows=st.floats(min_value=0.01, max_value=1e9),
+    ratio=st.floats(min_value=0.0, max_value=100.0),
+    grains=st.sampled_from([(60, HOUR), (60, DAY), (HOUR, DAY)]),
+)
+def test_a_cut_is_taken_exactly_when_it_reads_fewer_rows_and_never_from_both_ends(fine_rows, ratio, grains):
+    """For every edge position, the early test (``s * grain < reach``) holds exactly when the cut's ``c + (s + 1) f``
+    rows beat the long side's ``(n - s - 1) f``, within the cap; the early and late tests never both hold."""
+    grain, coarse_grain = grains
+    fine, coarse = _pair(fine_rows, fine_rows * ratio, grain=grain, coarse_grain=coarse_grain)
+    reach = cut_reach(spec=fine, coarse=coarse)
+    n = coarse_grain // grain
+    assert 0 <= reach <= (coarse_grain - grain) / 2
+    for short in range(n):
+        cut = short * grain < reach
+        pays = 2 * short < n - 2 - coarse.bucket_rows / fine.bucket_rows
+        assert cut == (pays and short < (n - 1) // 2)
+        assert not (cut and (n - 1 - short) * grain < reach)
