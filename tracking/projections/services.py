@@ -248,9 +248,10 @@ def projection_backfill_step(*, projection_id: int, chunk: timedelta = BACKFILL_
 def projection_backfill(*, projection_id: int, max_steps: int | None = None) -> bool:
     """Run backfill steps until ready (or ``max_steps``); True when ready.
 
-    A projection this call made ready has its rows analyzed at once: queries use it from then on,
-    and the rows a backfill writes in one go (4.3M for the two defaults over 10M points) would
-    otherwise be planned from the statistics of before until the next refresh.
+    A projection this call made ready has its rows analyzed and measured at once: queries use it
+    from then on, and the rows a backfill writes in one go (4.3M for the two defaults over 10M
+    points) would otherwise be planned from the statistics of before until the next refresh, and
+    its cuts sized by a quarter until the next measure (``projections_measure``).
     """
     backfilling = Projection.objects.filter(pk=projection_id, state=ProjectionState.BACKFILLING).exists()
     steps = 0
@@ -258,6 +259,9 @@ def projection_backfill(*, projection_id: int, max_steps: int | None = None) -> 
         if projection_backfill_step(projection_id=projection_id):
             if backfilling:
                 db.rows_analyze()
+                projection = Projection.objects.filter(pk=projection_id).only("id", "grain").first()
+                if projection is not None:
+                    projection_measure(projection=projection, now=timezone.now())
             return True
         steps += 1
     return False
@@ -384,9 +388,14 @@ def projections_measure(*, now: datetime, max_projections: int = 500) -> int:
         .only("id", "grain")[:max_projections]
     )
     for projection in due:
-        rows = db.bucket_rows_measure(projection_id=projection.id, buckets=measure_samples(grain=projection.grain, now=now))
-        Projection.objects.filter(id=projection.id).update(bucket_rows=rows, measured_at=now)
+        projection_measure(projection=projection, now=now)
     return len(due)
+
+
+def projection_measure(*, projection: Projection, now: datetime) -> None:
+    """Saved at once, so a run stopped midway keeps what it measured (``projections_measure``)."""
+    rows = db.bucket_rows_measure(projection_id=projection.id, buckets=measure_samples(grain=projection.grain, now=now))
+    Projection.objects.filter(id=projection.id).update(bucket_rows=rows, measured_at=now)
 
 
 def projections_prune() -> int:

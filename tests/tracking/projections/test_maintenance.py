@@ -217,38 +217,41 @@ def test_compaction_forgets_a_note_of_a_bucket_already_one_row_per_key_and_of_a_
         assert cursor.fetchone()[0] == 0
 
 
-def test_a_projection_is_measured_hourly_over_the_two_whole_days_before_today_and_the_catalog_moves_with_it(db):
-    """Rows per bucket averaged over eight sampled buckets of the two days (the day grain: the two days), empty ones
-    counted; a new measure bumps the project's catalog version, which keys the SQL engine's kept translations."""
-    now = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
-    first, second = datetime(2026, 12, 4, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC)
+def test_a_projection_is_measured_when_its_backfill_ends_then_hourly_and_the_catalog_moves_with_it(db):
+    """Rows per bucket averaged over eight sampled buckets of the two whole days before today (the day grain: the
+    two days), empty ones counted; a measure that changes bumps the project's catalog version, which keys the
+    SQL engine's kept translations."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first, second = today - timedelta(days=2), today - timedelta(days=1)
     moments = [first + timedelta(minutes=10)] * 3 + [first + timedelta(hours=6, minutes=30), first + timedelta(hours=3)]
-    moments += [second + timedelta(hours=12, minutes=5)] * 2 + [now - timedelta(minutes=5), first - timedelta(hours=1)]
+    moments += [second + timedelta(hours=12, minutes=5)] * 2 + [today + timedelta(minutes=5), first - timedelta(hours=1)]
     points = [Point(moment, "", [f"k{i}"], [1.0]) for i, moment in enumerate(moments)]
     partitions_for(points)
     dataset = DatasetFactory()
     points_insert(dataset=dataset, points=points)
-    hourly, daily = (
-        projection_create(dataset=dataset, name=name, dimensions=["blob1"], doubles=["double1"], grain=grain)
-        for name, grain in (("hourly", 3600), ("daily", 86400))
-    )
-    for projection in (hourly, daily):
+    for name, grain in (("hourly", 3600), ("daily", 86400)):
+        projection = projection_create(dataset=dataset, name=name, dimensions=["blob1"], doubles=["double1"], grain=grain)
         assert projection_backfill(projection_id=projection.id) is True
-    backfilling = projection_create(dataset=dataset, name="later", dimensions=["blob1"], doubles=[], grain=3600)
-    version = catalog_version(dataset.project_id)
+    projection_create(dataset=dataset, name="later", dimensions=["blob1"], doubles=[], grain=3600)
 
-    assert projections_measure(now=now) == 2
-    assert [(p.name, p.bucket_rows, p.measured_at) for p in Projection.objects.filter(dataset=dataset).order_by("name")] == [
-        ("daily", 3.5, now),  # 5 keys on the 4th, 2 on the 5th
-        ("hourly", 0.75, now),  # 3 + 1 + 2 rows in the 8 hours at 00:00, 06:00, 12:00 and 18:00 of each day
-        ("later", None, None),
-    ]
+    def measures() -> list[tuple[str, float | None]]:
+        return list(Projection.objects.filter(dataset=dataset).order_by("name").values_list("name", "bucket_rows"))
+
+    # 5 keys on the first day and 2 on the second; 3 + 1 + 2 rows in the 8 hours at 00:00, 06:00, 12:00 and 18:00.
+    assert measures() == [("daily", 3.5), ("hourly", 0.75), ("later", None)]
+
+    late = [Point(second + timedelta(hours=18, minutes=20), "", [f"late{i}"], [1.0]) for i in range(2)]
+    points_insert(dataset=dataset, points=late)
+    projections_points_deleted(dataset_id=dataset.id, timestamps=[point.timestamp for point in late])  # their buckets recomputed
+    Projection.objects.filter(dataset=dataset).update(measured_at=today)
+    version = catalog_version(dataset.project_id)
+    assert projections_measure(now=today + timedelta(minutes=59)) == 0
+    assert projections_measure(now=today + timedelta(hours=1)) == 2
+    assert measures() == [("daily", 4.5), ("hourly", 1.0), ("later", None)]
     assert catalog_version(dataset.project_id) > version
     version = catalog_version(dataset.project_id)
-    assert projections_measure(now=now + timedelta(minutes=59)) == 0
-    assert projections_measure(now=now + timedelta(hours=1)) == 2
-    assert catalog_version(dataset.project_id) == version  # the same measures: nothing to recompile
-    assert backfilling.bucket_rows is None
+    assert projections_measure(now=today + timedelta(hours=2)) == 2
+    assert catalog_version(dataset.project_id) == version  # the same measures: nothing to compile again
 
 
 def catalog_version(project_id: int) -> int:
