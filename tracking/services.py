@@ -25,6 +25,7 @@ from tracking.ingest import buffer, outage
 from tracking.ingest.decode import EPOCH, PointRow, TimeWindow, ValidatedBatch, epoch_us
 from tracking.models import DATASET_NAME_RE, Dataset, DeadLetter, DeadLetterResolution, SavedQuery
 from tracking.projections import services as projections
+from tracking.projections.db import TABLE as PROJECTION_ROWS
 from tracking.rollups import services as rollups
 from tracking.sql.translate import MAX_QUERY_BYTES
 
@@ -463,7 +464,10 @@ def statistics_refresh(
     The product keeps its own statistics: autovacuum never analyzes a partitioned parent,
     and some installations run without autovacuum at all, so a dashboard query right after
     a bulk load would be planned from empty statistics, and the dead rows of upserted rollup
-    tiers and compacted projection rows would stay in every scan (``db.vacuum_due``). Bounded to
+    tiers and compacted projection rows would stay in every scan (``db.vacuum_due``). When the
+    projections' rows changed enough to be analyzed, their rows per bucket are measured again too
+    (``projections.projections_measure``): the SQL planner's own statistic, so a dataset loaded
+    through the API minutes ago is not sized by a quarter until beat's next measure. Bounded to
     ``max_tables`` per call, ANALYZEs first: with the VACUUMs of the upserted tiers first, the
     seed queries right after a bulk load through the API were planned from older statistics
     (three of them 4-8x chdb instead of 0.8-2.5x, docs/benchmarks.md). One analyzer and one
@@ -499,6 +503,9 @@ def statistics_refresh(
                 # ANALYZE of the partitioned parent also analyzes every partition.
                 stale = [name for name in stale if not name.startswith(db.PARTITION_PREFIX)]
             analyzed = [name for name in stale if db.relation_analyze(name, skip_locked=skip_locked)]
+            if PROJECTION_ROWS in analyzed:
+                now = timezone.now()
+                projections.projections_measure(now=now, due_before=now)
         finally:
             db.statistics_lock_release(db.ANALYZE_LOCK)
     vacuumed: list[str] = []

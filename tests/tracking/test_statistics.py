@@ -17,7 +17,7 @@ from tests.tracking.helpers import post_points
 from tests.tracking.projections.support import raw_rows, rows_of
 from tests.tracking.sql.support import Point, points_insert
 from tracking import db, services
-from tracking.models import ProjectionState
+from tracking.models import Projection, ProjectionState
 from tracking.projections.db import DIRTY_TABLE
 from tracking.projections.services import projection_create, projections_prune
 from tracking.reports.db import Piece, rollup_top_keys
@@ -501,6 +501,28 @@ def test_points_loaded_around_the_drain_are_analyzed_and_projected_by_points_bul
     assert projection.state == ProjectionState.READY
     assert len(raw_rows(projection)) > 40
     assert rows_of(projection) == raw_rows(projection)
+
+
+def test_a_refresh_that_analyzes_the_projections_rows_measures_them_for_the_sql_planner(client, write_key, partitions):
+    """Ingest's default projections are ready before their first point; the refresh that finds their rows changed
+    measures them (``projections_measure``), so a dataset loaded minutes ago is cut by its own rows per bucket."""
+    statistics_settled()
+    first = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    # One key in each of the eight sampled hours (00:00, 06:00, 12:00 and 18:00 of the two days), four a day, and
+    # 1,200 keys at 01:00 of the first day, enough rows for the refresh to analyze the projections' table.
+    batch = [
+        {"blobs": ["GET", f"/p{i % 4}", "200"], "doubles": [i, 1], "timestamp": (first + timedelta(hours=6 * (i % 8), minutes=i % 50)).isoformat()}
+        for i in range(40)
+    ]
+    batch += [{"blobs": ["GET", f"/f{i}", "200"], "doubles": [i, 1], "timestamp": (first + timedelta(hours=1)).isoformat()} for i in range(1200)]
+    assert post_points(client, write_key, "requests", batch).status_code == 202
+    assert buffer_drain(time_budget=5, block_ms=10).points == 1240
+    assert set(Projection.objects.filter(dataset__name="requests").values_list("bucket_rows", flat=True)) == {None}
+
+    statistics_settled()
+
+    measured = Projection.objects.filter(dataset__name="requests").order_by("name").values_list("name", "bucket_rows")
+    assert list(measured) == [("blob1_blob2", 1.0), ("blob1_blob2_day", 604.0), ("dashboard", 1.0)]
 
 
 def test_the_points_loaded_command_names_a_missing_dataset_and_finishes_a_real_one(partitions):

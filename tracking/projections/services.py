@@ -372,9 +372,10 @@ def measure_samples(*, grain: int, now: datetime) -> list[datetime]:
     return sorted({floor_to(start + step * k, grain) for k in range(MEASURE_SAMPLES)})
 
 
-def projections_measure(*, now: datetime, max_projections: int = 500) -> int:
-    """Measure the rows per bucket of ready projections not measured for ``MEASURE_EVERY``, the longest
-    unmeasured first; bounded per call and resumable, since each measure is saved as it is taken.
+def projections_measure(*, now: datetime, due_before: datetime | None = None, max_projections: int = 500) -> int:
+    """Measure the rows per bucket of ready projections not measured since ``due_before`` (by default
+    ``MEASURE_EVERY`` before ``now``), the longest unmeasured first; bounded per call and resumable, since each
+    measure is saved as it is taken.
 
     The SQL planner sizes its cuts from these (``tracking.sql.planner.cut_reach``): how many rows a day holds
     against an hour decides how far into a day its edge may lie for the day row minus some hour rows to read
@@ -383,7 +384,7 @@ def projections_measure(*, now: datetime, max_projections: int = 500) -> int:
     """
     due = list(
         Projection.objects.filter(state=ProjectionState.READY)
-        .exclude(measured_at__gt=now - MEASURE_EVERY)
+        .exclude(measured_at__gt=now - MEASURE_EVERY if due_before is None else due_before)
         .order_by(F("measured_at").asc(nulls_first=True), "id")
         .only("id", "grain")[:max_projections]
     )
