@@ -52,3 +52,13 @@ def test_admins_cannot_add_or_edit_projections(admin_client: Client, dataset: Da
     assert edit.status_code == 403
     projection.refresh_from_db()
     assert projection.name == "p"
+
+
+def test_a_projections_page_shows_its_measured_rows_per_bucket(admin_client: Client, dataset: Dataset) -> None:
+    projection = projection_create(dataset=dataset, name="measured", dimensions=["blob1"], doubles=[])
+    Projection.objects.filter(id=projection.id).update(bucket_rows=1234.5)
+
+    detail = admin_client.get(f"/admin/tracking/projection/{projection.id}/change/")
+
+    assert detail.status_code == 200
+    assert b"Bucket rows" in detail.content and b"1234.5" in detail.content
