@@ -5,6 +5,7 @@ Each is idempotent and bounded; beat runs them (meauxcloud/settings.py), and
 ``projection_backfill`` is also sent when an owner adds a projection.
 """
 
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -16,6 +17,9 @@ from tracking.projections import services
 
 #: Backfill steps (one day of points each) one task run takes before giving way.
 BACKFILL_STEPS_PER_RUN = 30
+#: Projections measured per batch (one selection of the due ones), and how long a run goes on taking batches.
+MEASURE_BATCH = 100
+MEASURE_SECONDS = 120.0
 
 
 @shared_task(name="tracking.projection_backfill", ignore_result=True, time_limit=600, soft_time_limit=540)
@@ -45,6 +49,15 @@ def projections_compact() -> int:
 
 @shared_task(name="tracking.projections_measure", ignore_result=True, time_limit=600, soft_time_limit=540)
 def projections_measure() -> int:
-    """Measure the rows per bucket of the projections due for it (``services.projections_measure``)."""
+    """Measure the projections due for it (``services.projections_measure``) a batch at a time until none is left
+    or ``MEASURE_SECONDS`` have passed: each measure is saved as it is taken, and beat's next run carries on. A
+    few milliseconds each, so an installation with thousands of projections is measured hourly all the same."""
     close_old_connections()
-    return services.projections_measure(now=timezone.now())
+    deadline = time.monotonic() + MEASURE_SECONDS
+    measured = 0
+    while time.monotonic() < deadline:
+        batch = services.projections_measure(now=timezone.now(), max_projections=MEASURE_BATCH)
+        measured += batch
+        if batch < MEASURE_BATCH:
+            break
+    return measured

@@ -13,6 +13,7 @@ from tests.tracking.projections.support import raw_rows, rows_of
 from tests.tracking.sql.support import Point, partitions_for, points_insert
 from tracking.models import Dataset, Projection, ProjectionState
 from tracking.projections import db as projection_db
+from tracking.projections import tasks as projection_tasks
 from tracking.projections.selectors import projection_specs
 from tracking.projections.services import (
     ProjectionInvalid,
@@ -252,6 +253,16 @@ def test_a_projection_is_measured_when_its_backfill_ends_then_hourly_and_the_cat
     version = catalog_version(dataset.project_id)
     assert projections_measure(now=today + timedelta(hours=2)) == 2
     assert catalog_version(dataset.project_id) == version  # the same measures: nothing to compile again
+
+
+def test_the_measuring_task_goes_on_batch_after_batch_until_no_projection_is_due(db, monkeypatch):
+    dataset = DatasetFactory()
+    made = [projection_create(dataset=dataset, name=f"p{i}", dimensions=["blob1"], doubles=[]) for i in range(3)]
+    monkeypatch.setattr(projection_tasks, "MEASURE_BATCH", 1)
+
+    assert projection_tasks.projections_measure() == 3
+    assert [projection.bucket_rows for projection in Projection.objects.filter(id__in=[p.id for p in made])] == [0.0] * 3
+    assert projection_tasks.projections_measure() == 0
 
 
 def catalog_version(project_id: int) -> int:
