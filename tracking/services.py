@@ -448,6 +448,11 @@ def ledger_prune(*, now: datetime) -> int:
     return db.ledger_prune(before=now - timedelta(days=7), limit=100_000)
 
 
+#: Projections a statistics refresh measures when it analyzed their rows (``statistics_refresh``): a few
+#: milliseconds each.
+REFRESH_MEASURES = 50
+
+
 def statistics_refresh(
     *,
     max_tables: int | None = None,
@@ -467,7 +472,9 @@ def statistics_refresh(
     tiers and compacted projection rows would stay in every scan (``db.vacuum_due``). When the
     projections' rows changed enough to be analyzed, their rows per bucket are measured again too
     (``projections.projections_measure``): the SQL planner's own statistic, so a dataset loaded
-    through the API minutes ago is not sized by a quarter until beat's next measure. Bounded to
+    through the API minutes ago is not sized by a quarter until beat's next measure. At most
+    ``REFRESH_MEASURES`` of them, the never measured first: a drain waits for its refresh, and beat
+    measures the rest. Bounded to
     ``max_tables`` per call, ANALYZEs first: with the VACUUMs of the upserted tiers first, the
     seed queries right after a bulk load through the API were planned from older statistics
     (three of them 4-8x chdb instead of 0.8-2.5x, docs/benchmarks.md). One analyzer and one
@@ -505,7 +512,7 @@ def statistics_refresh(
             analyzed = [name for name in stale if db.relation_analyze(name, skip_locked=skip_locked)]
             if PROJECTION_ROWS in analyzed:
                 now = timezone.now()
-                projections.projections_measure(now=now, due_before=now)
+                projections.projections_measure(now=now, due_before=now, max_projections=REFRESH_MEASURES)
         finally:
             db.statistics_lock_release(db.ANALYZE_LOCK)
     vacuumed: list[str] = []
