@@ -217,6 +217,7 @@ PROJECTION_MAX_DIMENSIONS = 4
 class ProjectionGrain(models.IntegerChoices):
     MINUTE = 60, "Minute"
     HOUR = 3600, "Hour"
+    SIX_HOURS = 21600, "6 hours"
     DAY = 86400, "Day"
 
 

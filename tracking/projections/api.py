@@ -62,7 +62,7 @@ class ProjectionInputSerializer(serializers.Serializer):
     grain = serializers.ChoiceField(
         choices=ProjectionGrain.choices,
         default=ProjectionGrain.HOUR,
-        help_text="The time bucket in seconds: 60, 3600 or 86400.",
+        help_text="The time bucket in seconds: 60, 3600, 21600 or 86400.",
     )
 
 

@@ -22,7 +22,6 @@ compile unchanged.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -68,9 +67,9 @@ def coarse_companion(spec: Spec, candidates: list[Spec]) -> list[Spec]:
     )
 
 
-def cut_reach(*, spec: Spec, coarse: Spec) -> int:
+def cut_reach(*, spec: Spec, coarse: Spec, mid: Spec | None = None) -> int:
     """How far into its coarse bucket an edge may lie, in seconds from the bucket's nearer end, for a ``Cut``
-    to read fewer rows than the bucket's fine rows on the window's side.
+    to read fewer rows than the bucket's rows on the window's side.
 
     With ``n`` fine buckets to a coarse one, ``f`` rows in a fine bucket and ``c`` in a coarse one (their
     measures, ``Spec.bucket_rows``), an edge with ``s`` whole fine buckets on its short side is read
@@ -81,6 +80,11 @@ def cut_reach(*, spec: Spec, coarse: Spec) -> int:
     seed's requests by path read 1,999 day rows and 7,442 negated hour rows of yesterday instead
     of about 12,400 hour rows.
 
+    With a measured ``mid`` tier between them (``k`` fine buckets to one of its ``m`` rows), the long
+    side of ``L = n - s - 1`` fine buckets is read as ``L // k`` mid rows and ``L % k`` fine ones
+    (the coarse bucket's ends are mid boundaries), and the cut pays for fewer short sides. It is
+    taken while it pays for every shorter side too, so the test stays ``s * grain < reach``.
+
     Never more than ``(n - 1) // 2`` fine buckets: the early and late tests (``Cut.early`` and
     ``Cut.late``) then never both hold, since an edge's two sides add up to ``n - 1`` of them. Unmeasured
     (a new projection, or none of its rows in the two days measured), a quarter of the bucket.
@@ -88,8 +92,19 @@ def cut_reach(*, spec: Spec, coarse: Spec) -> int:
     if not spec.bucket_rows or coarse.bucket_rows is None:
         return coarse.grain // 4
     n = coarse.grain // spec.grain
-    fine_buckets = math.ceil((n - 2 - coarse.bucket_rows / spec.bucket_rows) / 2)
-    return spec.grain * max(0, min(fine_buckets, (n - 1) // 2))
+    fine, whole = spec.bucket_rows, coarse.bucket_rows
+    per_mid = (mid.grain // spec.grain, mid.bucket_rows) if mid is not None and mid.bucket_rows is not None else None
+
+    def long_side(buckets: int) -> float:
+        if per_mid is None:
+            return buckets * fine
+        k, rows = per_mid
+        return buckets // k * rows + buckets % k * fine
+
+    short = 0
+    while short < (n - 1) // 2 and whole + (short + 1) * fine < long_side(n - short - 1):
+        short += 1
+    return spec.grain * short
 
 
 @dataclass(frozen=True)
@@ -188,6 +203,10 @@ class ProjectionPlan:
     #: The same projection kept at a coarser grain (``coarse_companion``): its whole buckets are
     #: read from it, the rest of the window from ``spec``'s rows and the raw points as without it.
     coarse: Spec | None = None
+    #: The same projection kept at a grain between the two (``coarse_companion``), beside a ``coarse``
+    #: one: the ragged coarse buckets are read from its whole buckets, and from ``spec``'s rows only
+    #: in its own ragged buckets.
+    mid: Spec | None = None
     sources: dict[str, Source] = field(default_factory=dict)
     edges: list[str] = field(default_factory=list)
     #: Per read of the dataset, the constant day no point its WHERE keeps is before (``translate.time_floor``), or None.
@@ -200,8 +219,8 @@ class ProjectionPlan:
 
     @property
     def name(self) -> str:
-        """What ``X-Query-Plan`` and the audit log say answered: the coarse tier first when there is one."""
-        return f"{self.coarse.name}+{self.spec.name}" if self.coarse is not None else self.spec.name
+        """What ``X-Query-Plan`` and the audit log say answered: the tiers from the coarsest."""
+        return "+".join(tier.name for tier in (self.coarse, self.mid, self.spec) if tier is not None)
 
     @staticmethod
     def sentinel(alias: str, column: str) -> str:
@@ -259,7 +278,9 @@ class ProjectionPlan:
         rows with a day tier beside the hour's, instead of 23,314 hour rows (in process,
         alternated: 17.6-19.1 ms against 22.6-24.0). When every aggregate is a sum (``linear``),
         a ragged coarse bucket whose edge is near one of its ends is read through its coarse
-        row instead (``Cut``).
+        row instead (``Cut``). With a ``mid`` tier too, a ragged coarse bucket is read from its
+        mid buckets that hold no edge, and the fine rows fill only the ragged mid buckets: at
+        10M points at 10:56, S1 read 8,913 rows instead of 18,991 (9.2 ms instead of 15.2).
         """
         spec = self.spec
         grain = f"INTERVAL '{int(spec.grain)} seconds'"
@@ -292,6 +313,7 @@ class ProjectionPlan:
         # A bucket holding two edges is read by the first arm only.
         starts = [_ragged_sql([edge], self.coarse.grain) for edge in edges]
         coarse_ragged = ", ".join(starts)
+        mid_starts = [_ragged_sql([edge], self.mid.grain) for edge in edges] if self.mid is not None else []
         arms = []
         for n, (edge, start) in enumerate(zip(edges, starts, strict=True)):
             lower, upper = start, f"{start} + {coarse_grain}"
@@ -301,18 +323,31 @@ class ProjectionPlan:
                     others=starts[:n] + starts[n + 1 :],
                     grain=spec.grain,
                     coarse_grain=self.coarse.grain,
-                    reach=cut_reach(spec=spec, coarse=self.coarse),
+                    reach=cut_reach(spec=spec, coarse=self.coarse, mid=self.mid),
                 )
                 fine, fine_end = cut.bucket(spec.grain)
                 lower = f"(CASE WHEN {cut.late} THEN {fine_end} ELSE {lower} END)"
                 upper = f"(CASE WHEN {cut.early} THEN {fine} ELSE {upper} END)"
                 arms += cut.arms(self, c)
+            first = f" AND NOT ({start} = ANY (ARRAY[{', '.join(starts[:n])}]))" if n else ""
+            if self.mid is None:
+                arms.append(self._rows_arm(c, spec, 1, lower, upper, first))
+                continue
+            # [lower, upper) is the whole coarse bucket or one side of its edge's fine bucket, so each of
+            # its mid buckets lies inside it or holds the edge; the fine rows fill the edge's own.
+            mid_start = mid_starts[n]
+            arms.append(self._rows_arm(c, self.mid, 4, lower, upper, first))
             arms.append(
-                f"UNION ALL {rows}, {projection_id}, 1 FROM public.{TABLE} AS p WHERE p.projection_id = {projection_id} "
-                f"AND p.bucket >= {lower} AND p.bucket < {upper}"
-                + (f" AND NOT ({start} = ANY (ARRAY[{', '.join(starts[:n])}]))" if n else "")
-                + " "
+                self._rows_arm(
+                    c, spec, 1, f"greatest({lower}, {mid_start})", f"least({upper}, {mid_start} + INTERVAL '{int(self.mid.grain)} seconds')",
+                    f" AND NOT ({mid_start} = ANY (ARRAY[{', '.join(mid_starts[:n])}]))" if n else "",
+                )
             )
+        mid_filter = (
+            f' AND (u."_tier" <> 4 OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{", ".join(mid_starts)}])::timestamptz[])))'
+            if self.mid is not None
+            else ""
+        )
         return (
             f'SELECT * FROM ({rows}, p.projection_id AS "_projection_id", 2 AS "_tier" FROM public.{TABLE} AS p '
             f"{''.join(arms)}"
@@ -320,6 +355,15 @@ class ProjectionPlan:
             f'WHERE (u."_tier" <> 2 OR (u."_projection_id" = {c.param(self.coarse.id, "bigint")} '
             f'AND NOT (u."timestamp" = ANY ((SELECT ARRAY[{coarse_ragged}])::timestamptz[])))) '
             f'AND (u."_tier" <> 1 OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
+            f"{mid_filter}"
+        )
+
+    def _rows_arm(self, c: ExpressionCompiler, tier: Spec, number: int, lower: str, upper: str, also: str) -> str:
+        """The rows of ``tier`` in [lower, upper) as the source's arm ``number`` (its ``_tier``), ``also`` a further test."""
+        return (
+            f"UNION ALL {self.row_select(bucket='p.bucket')}, {c.param(self.spec.id, 'bigint')}, {number} "
+            f"FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(tier.id, 'bigint')} "
+            f"AND p.bucket >= {lower} AND p.bucket < {upper}{also} "
         )
 
     def row_select(self, *, bucket: str, sign: str = "") -> str:

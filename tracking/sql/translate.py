@@ -397,10 +397,13 @@ def _translate(
             continue
         dataset = next(dataset for dataset in datasets if dataset.id == spec.dataset_id)
         # A tier never makes the plan read more rows: the window bounds each of its arms. So it is
-        # tried first whatever the window, and only a query it cannot answer (buckets finer than
-        # its grain) is compiled over the finer projection alone.
-        for coarse in [*tiers[spec], None]:
-            plan = ProjectionPlan(spec=spec, dataset=dataset, coarse=coarse)
+        # tried first whatever the window, with the next finer tier whose buckets tile its own
+        # between them (a day's six hours), and only a query it cannot answer (buckets finer than
+        # its grain) is compiled over a finer tier, or the finer projection alone.
+        companions = tiers[spec]
+        for n, coarse in enumerate([*companions, None]):
+            mid = next((tier for tier in companions[n + 1 :] if coarse is not None and coarse.grain % tier.grain == 0), None)
+            plan = ProjectionPlan(spec=spec, dataset=dataset, coarse=coarse, mid=mid)
             try:
                 translation = _compile(
                     statement, datasets=datasets, bound=bound, database=database, output_format=output_format, plan=plan, floor=floor

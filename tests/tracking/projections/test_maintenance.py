@@ -47,14 +47,15 @@ def test_a_dataset_made_by_ingest_gets_the_ready_default_projection_and_the_drai
     projections = list(Projection.objects.filter(dataset__name="requests").order_by("name"))
     assert [(p.name, p.state, p.dimensions, p.doubles) for p in projections] == [
         ("blob1_blob2", ProjectionState.READY, ["blob1", "blob2"], ["double1", "double2", "double3"]),
+        ("blob1_blob2_6h", ProjectionState.READY, ["blob1", "blob2"], ["double1", "double2", "double3"]),
         ("blob1_blob2_day", ProjectionState.READY, ["blob1", "blob2"], ["double1", "double2", "double3"]),
         ("dashboard", ProjectionState.READY, ["blob3", "blob1", "blob2"], ["double1", "double2", "double3"]),
     ]
-    assert [projection.grain for projection in projections] == [3600, 86400, 3600]
-    narrow, narrow_day, dashboard = projections
+    assert [projection.grain for projection in projections] == [3600, 21600, 86400, 3600]
+    *narrow_tiers, dashboard = projections
     assert rows_of(dashboard) == raw_rows(dashboard)
     assert sum(row[4] for row in rows_of(dashboard)) == 45
-    for projection in (narrow, narrow_day):
+    for projection in narrow_tiers:
         assert rows_of(projection) == raw_rows(projection)
         assert sum(row[3] for row in rows_of(projection)) == 45
 
@@ -73,7 +74,7 @@ def test_projections_grouped_from_a_wider_ones_rows_in_the_drain_equal_their_raw
     names = dict(Projection.objects.filter(dataset=dataset).values_list("id", "name"))
     named = {names[spec.id]: spec for spec in projection_specs(dataset_ids=[dataset.id])}
     assert [name for name in sorted(named) if projection_db.derivable(named[name], source=named["dashboard"])] == [
-        "blob1_blob2", "blob1_blob2_day", "by_day", "dashboard"
+        "blob1_blob2", "blob1_blob2_6h", "blob1_blob2_day", "by_day", "dashboard"
     ]
     now = datetime.now(UTC)
     body = [
@@ -184,16 +185,18 @@ def test_compaction_merges_the_partial_rows_of_every_bucket_drains_wrote_to_with
         post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [0.1 * (i + 1)], "timestamp": old.isoformat()})
         drain()
     projections = list(Projection.objects.filter(dataset__name="events").order_by("name"))
-    assert len(projections) == 3  # the defaults
-    assert [row_count(projection) for projection in projections] == [4, 4, 4]
+    assert len(projections) == 4  # the defaults
+    assert [row_count(projection) for projection in projections] == [4, 4, 4, 4]
     bucket = old.replace(minute=0, second=0, microsecond=0)
-    day = bucket.replace(hour=0)
-    assert notes_of(projections) == [("blob1_blob2", bucket)] * 4 + [("blob1_blob2_day", day)] * 4 + [("dashboard", bucket)] * 4
+    six_hours, day = bucket.replace(hour=bucket.hour // 6 * 6), bucket.replace(hour=0)
+    assert notes_of(projections) == (
+        [("blob1_blob2", bucket)] * 4 + [("blob1_blob2_6h", six_hours)] * 4 + [("blob1_blob2_day", day)] * 4 + [("dashboard", bucket)] * 4
+    )
     before = [rows_of(projection) for projection in projections]
 
     assert projections_compact(before=day) == 0
-    assert projections_compact(before=datetime.now(UTC)) == 3 * 3
-    assert [row_count(projection) for projection in projections] == [1, 1, 1]
+    assert projections_compact(before=datetime.now(UTC)) == 4 * 3
+    assert [row_count(projection) for projection in projections] == [1, 1, 1, 1]
     assert [rows_of(projection) for projection in projections] == before == [raw_rows(projection) for projection in projections]
     assert notes_of(projections) == []
 
@@ -202,7 +205,7 @@ def test_compaction_forgets_a_note_of_a_bucket_already_one_row_per_key_and_of_a_
     old = datetime.now(UTC) - timedelta(hours=3)
     post_points(client, write_key, "events", [{"blobs": ["GET", f"/{i}"], "doubles": [i], "timestamp": old.isoformat()} for i in range(3)])
     drain()
-    narrow, narrow_day, dashboard = Projection.objects.filter(dataset__name="events").order_by("name")
+    narrow, narrow_6h, narrow_day, dashboard = Projection.objects.filter(dataset__name="events").order_by("name")
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT ctid FROM {projection_db.TABLE} WHERE projection_id = %s ORDER BY ctid", [narrow.id])
         places = cursor.fetchall()
@@ -213,7 +216,7 @@ def test_compaction_forgets_a_note_of_a_bucket_already_one_row_per_key_and_of_a_
         cursor.execute(f"SELECT ctid FROM {projection_db.TABLE} WHERE projection_id = %s ORDER BY ctid", [narrow.id])
         assert cursor.fetchall() == places  # not rewritten
         cursor.execute(
-            f"SELECT count(*) FROM {projection_db.DIRTY_TABLE} WHERE projection_id = ANY(%s)", [[narrow.id, narrow_day.id, dashboard.id]]
+            f"SELECT count(*) FROM {projection_db.DIRTY_TABLE} WHERE projection_id = ANY(%s)", [[narrow.id, narrow_6h.id, narrow_day.id, dashboard.id]]
         )
         assert cursor.fetchone()[0] == 0
 
@@ -310,8 +313,12 @@ def test_the_migration_gives_existing_datasets_the_narrow_default_to_backfill_fr
     assert rows_of(added) == raw_rows(added)
 
 
-def test_the_migration_gives_existing_datasets_the_day_tier_of_the_narrow_default_to_backfill(db, partitions):
-    migration = importlib.import_module("tracking.migrations.0030_projection_default_blob1_blob2_day")
+@pytest.mark.parametrize(
+    ("module", "name", "grain"),
+    [("0030_projection_default_blob1_blob2_day", "blob1_blob2_day", 86400), ("0036_projection_grain_six_hours", "blob1_blob2_6h", 21600)],
+)
+def test_the_migrations_give_existing_datasets_the_coarse_tiers_of_the_narrow_default_to_backfill(db, partitions, module, name, grain):
+    migration = importlib.import_module(f"tracking.migrations.{module}")
     stored, empty = DatasetFactory(), DatasetFactory()
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2, hours=3)
     points = [Point(start + timedelta(hours=3 * i), "", ["GET", f"/p{i % 3}"], [0.5 * i, 1.0, 0.1]) for i in range(14)]
@@ -321,12 +328,12 @@ def test_the_migration_gives_existing_datasets_the_day_tier_of_the_narrow_defaul
         migration.default_projection_add(django_apps, editor)
         migration.default_projection_add(django_apps, editor)  # a second run adds nothing
 
-    added = Projection.objects.get(dataset=stored, name="blob1_blob2_day")
+    added = Projection.objects.get(dataset=stored, name=name)
     assert (added.dimensions, added.doubles, added.grain, added.state) == (
-        ["blob1", "blob2"], ["double1", "double2", "double3"], 86400, ProjectionState.BACKFILLING,
+        ["blob1", "blob2"], ["double1", "double2", "double3"], grain, ProjectionState.BACKFILLING,
     )
     assert added.backfill_from == added.backfill_cursor == start.replace(hour=0, minute=0, second=0)
-    assert Projection.objects.get(dataset=empty, name="blob1_blob2_day").state == ProjectionState.READY
+    assert Projection.objects.get(dataset=empty, name=name).state == ProjectionState.READY
 
     assert projection_backfill(projection_id=added.id) is True
     assert rows_of(added) == raw_rows(added)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from tracking.projections.db import Spec
 from tracking.sql.planner import cut_reach
 
-HOUR, DAY = 3600, 86400
+HOUR, SIX_HOURS, DAY = 3600, 21600, 86400
 
 
 def _pair(fine_rows: float | None, coarse_rows: float | None, *, grain: int = HOUR, coarse_grain: int = DAY) -> tuple[Spec, Spec]:
@@ -62,3 +62,42 @@ def test_a_cut_is_taken_exactly_when_it_reads_fewer_rows_and_never_from_both_end
         pays = 2 * short < n - 2 - coarse.bucket_rows / fine.bucket_rows
         assert cut == (pays and short < (n - 1) // 2)
         assert not (cut and (n - 1 - short) * grain < reach)
+
+
+@pytest.mark.parametrize(
+    ("fine_rows", "mid_rows", "coarse_rows", "reach"),
+    [
+        # The 10M bench's GET rows: 1,006 an hour, 1,839 in six hours, 2,000 a day. A short side of s hours costs
+        # 2,000 + (s + 1) 1,006 cut; its long side of 23 - s hours three, two or one six hours and the rest in hours.
+        # s = 3: 6,024 against 3 x 1,839 + 2 x 1,006 = 7,529; s = 4: 7,030 against 3 x 1,839 + 1,006 = 6,523.
+        (1006.0, 1839.0, 2000.0, 4 * HOUR),
+        # Six hours as dear as their six hours' rows: as without the tier (2s < 14).
+        (100.0, 600.0, 800.0, 7 * HOUR),
+        # An unmeasured six-hour tier counts as none.
+        (100.0, None, 800.0, 7 * HOUR),
+        # Every hour's keys the same: s = 3 costs 2,000 + 4,000 against 3,000 + 2 x 1,000.
+        (1000.0, 1000.0, 2000.0, 3 * HOUR),
+        # A day's keys much rarer than its six hours': 1,100 rows against 3 x 150 + 5 x 100, no cut pays.
+        (100.0, 150.0, 1000.0, 0),
+    ],
+)
+def test_a_tier_between_makes_the_long_side_cheaper_and_the_cut_shorter(fine_rows, mid_rows, coarse_rows, reach):
+    fine, coarse = _pair(fine_rows, coarse_rows)
+    mid = Spec(id=3, dataset_id=1, grain=SIX_HOURS, dimensions=("blob1",), doubles=(), bucket_rows=mid_rows)
+    assert cut_reach(spec=fine, coarse=coarse, mid=mid) == reach
+
+
+@given(fine_rows=st.floats(min_value=0.01, max_value=1e6), mid_ratio=st.floats(min_value=0.0, max_value=10.0),
+       ratio=st.floats(min_value=0.0, max_value=30.0))
+def test_with_a_tier_between_a_cut_is_taken_only_while_every_shorter_side_pays(fine_rows, mid_ratio, ratio):
+    fine, coarse = _pair(fine_rows, fine_rows * ratio)
+    mid = Spec(id=3, dataset_id=1, grain=SIX_HOURS, dimensions=("blob1",), doubles=(), bucket_rows=fine_rows * mid_ratio)
+    reach = cut_reach(spec=fine, coarse=coarse, mid=mid)
+    assert 0 <= reach <= 11 * HOUR and reach % HOUR == 0
+
+    def pays(short: int) -> bool:
+        long = 23 - short
+        return coarse.bucket_rows + (short + 1) * fine_rows < long // 6 * mid.bucket_rows + long % 6 * fine_rows
+
+    assert all(pays(short) for short in range(reach // HOUR))
+    assert reach == 11 * HOUR or not pays(reach // HOUR)

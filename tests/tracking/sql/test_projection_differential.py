@@ -1,8 +1,8 @@
 """Projection path vs forced raw path: byte-identical answers on generated queries (issue 11).
 
 One dataset lives through what changes points: a bulk load backfilled into six
-projections (hour, minute and day grains; two share dimensions, as the defaults do; two keep
-another's columns at a coarser grain, its tiers), late points written through the real drain
+projections (minute, hour, six-hour and day grains; two share dimensions, as the defaults do;
+three keep another's columns at a coarser grain, its tiers: one of them two deep), late points written through the real drain
 after the projections were ready, sampled points (``_sample_interval`` > 1), a GDPR deletion
 job, retention trimming days, and a relabel. After each stage a batch of generated queries
 (ragged ``NOW() - INTERVAL`` and absolute windows, every covered aggregate, filters on
@@ -46,8 +46,10 @@ PROJECTIONS = [
     ("pair", ["blob1", "blob2"], ["double1", "double2", "double3"], 3600),
     ("paths", ["blob2"], ["double1"], 60),
     ("daily", ["index1", "blob1"], ["double2"], 86400),
-    # Coarse tiers of ``pair`` and ``paths``: they answer beside them, never alone.
+    # Coarse tiers of ``pair`` and ``paths``: they answer beside them, never alone. ``pair`` has two,
+    # its six hours read the ragged days.
     ("pair_day", ["blob1", "blob2"], ["double1", "double2", "double3"], 86400),
+    ("pair_6h", ["blob1", "blob2"], ["double1", "double2", "double3"], 21600),
     ("paths_hour", ["blob2"], ["double1"], 3600),
 ]
 _ELAPSED = re.compile(rb'"elapsed": [0-9.e-]+')
@@ -163,6 +165,7 @@ class Generator:
         candidates = {
             60: ["toStartOfMinute(timestamp)", "toStartOfInterval(timestamp, INTERVAL 15 MINUTE)", "toStartOfHour(timestamp)"],
             3600: ["toStartOfHour(timestamp)", "toStartOfInterval(timestamp, INTERVAL 6 HOUR)", "toStartOfInterval(timestamp, INTERVAL 120 MINUTE)"],
+            21600: ["toStartOfInterval(timestamp, INTERVAL 6 HOUR)"],
             86400: [],
         }[grain] + ["toStartOfDay(timestamp)", "DATE_TRUNC('day', timestamp)", "toDate(timestamp)", "toStartOfWeek(timestamp)"]
         return rng.choice(candidates) if rng.random() < 0.35 else None
@@ -272,8 +275,8 @@ def test_projection_answers_equal_the_raw_scan_byte_for_byte(sql_partitions, iso
     assert by_projection >= 0.85 * 5 * QUERIES_PER_STAGE, plans  # 293 of 320 when written: the rest fit in a bucket
     answering = Counter(name for plan, count in plans.items() for name in plan.removeprefix("projection=").split("+") for _ in range(count))
     assert min(answering[name] for name, *_ in PROJECTIONS) > 0, plans  # the narrowest covering one answers, a tier beside it
-    assert not any(plan in (f"projection={name}" for name in ("pair_day", "paths_hour")) for plan in plans), plans
-    assert plans["projection=pair_day+pair"] > 0 and plans["projection=paths_hour+paths"] > 0, plans
+    assert not any(plan in (f"projection={name}" for name in ("pair_day", "pair_6h", "paths_hour")) for plan in plans), plans
+    assert plans["projection=pair_day+pair_6h+pair"] > 0 and plans["projection=paths_hour+paths"] > 0, plans
     assert _count_points(dataset.id, before=now - dt.timedelta(days=3)) == 0
     assert _count_points(dataset.id, path="/p3") == 0
 
@@ -416,6 +419,53 @@ def test_a_ragged_day_is_cut_as_far_as_the_projections_measures_say_it_pays(sql_
     assert _cut_arms_run(dataset.project, sql) is cut
 
 
+def _rows_read(project, sql: str, projection_id: int) -> int:
+    """Rows the plan read from one projection's rows (EXPLAIN ANALYZE)."""
+    translation, _ = project_translation(project, sql)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + translation.sql, translation.params)
+        plan = cursor.fetchone()[0]
+    nodes = plan_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+    return sum(
+        node["Actual Rows"] * node["Actual Loops"]
+        for node, _ in nodes
+        if node.get("Relation Name") == "tracking_projection_row"
+        and f"projection_id = '{projection_id}'::bigint" in node.get("Index Cond", "") + node.get("Recheck Cond", "") + node.get("Filter", "")
+    )
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_a_ragged_day_is_read_from_its_whole_six_hours_and_hour_rows_only_around_its_edge(sql_partitions, isolated_stream, hour):
+    """With a six-hour tier between the hours and the days, a day holding an edge is read from its six hours
+    that hold none, the hour rows of the six hours that hold it, and the edge's hour raw; a cut where its
+    measures say it pays (up to 4 hours here: ``cut_reach``). Wherever the edge lies, the bytes are the
+    raw scan's, and an edge with 6 or more whole hours on both sides of it reads six-hour rows."""
+    dataset, now = _web_dataset(random.Random(hour), 900, days=4)
+    day = (now - dt.timedelta(days=2)).date()
+    points_insert(
+        dataset=dataset,
+        points=[Point(dt.datetime.combine(day, dt.time(h, 20), tzinfo=dt.UTC), "", ["edge-" + str(h), "/p1"], [3.25, 1.0]) for h in (0, 6, 12, 23)],
+    )
+    tiers = {}
+    for name, grain, rows in (("hourly", 3600, 100.0), ("sixhourly", 21600, 180.0), ("daily", 86400, 200.0)):
+        projection = projection_create(dataset=dataset, name=name, dimensions=["blob1", "blob2"], doubles=["double1"], grain=grain)
+        assert projection_backfill(projection_id=projection.id) is True
+        Projection.objects.filter(id=projection.id).update(bucket_rows=rows)
+        tiers[name] = projection.id
+    windows = [f"timestamp >= '{day} {hour:02}:17:05'", f"timestamp < '{day} {hour:02}:40:00'", f"timestamp > '{day} {hour:02}:00:00' AND timestamp < '{day + dt.timedelta(days=1)} {hour:02}:30:00'"]
+    for where in windows:
+        for measures in ("blob1, count() AS n, sum(double1) AS s, avg(double1) AS a", "blob1, min(double1) AS lo, uniq(blob2) AS u"):
+            sql = f"SELECT {measures} FROM web WHERE {where} GROUP BY blob1 ORDER BY blob1"
+
+            answered = sql_execute(project=dataset.project, sql=sql)
+            raw = sql_execute(project=dataset.project, sql=sql, plan="raw")
+
+            assert answered.plan == "projection=daily+sixhourly+hourly"
+            assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body), sql
+            if 6 <= hour < 18:
+                assert _rows_read(dataset.project, sql, tiers["sixhourly"]) > 0, sql
+
+
 def _count_points(dataset_id: int, *, before: dt.datetime | None = None, path: str | None = None) -> int:
     with connection.cursor() as cursor:
         if before is not None:
@@ -475,19 +525,19 @@ def test_what_a_projection_does_not_keep_runs_raw_with_the_same_answer(sql_parti
         (
             "SELECT blob2 AS path, SUM(double2) AS request_count, AVG(double1) AS avg_duration_ms FROM web "
             "WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET' GROUP BY path ORDER BY request_count DESC, path LIMIT 10",
-            "projection=blob1_blob2_day+blob1_blob2",
+            "projection=blob1_blob2_day+blob1_blob2_6h+blob1_blob2",
         ),
         (
             "SELECT blob2 AS error_type, COUNT(*) AS error_count FROM web WHERE timestamp > NOW() - INTERVAL '3' HOUR "
             "AND blob1 = 'error' GROUP BY error_type ORDER BY error_count DESC, error_type",
-            "projection=blob1_blob2_day+blob1_blob2",
+            "projection=blob1_blob2_day+blob1_blob2_6h+blob1_blob2",
         ),
         (
             "SELECT toStartOfHour(timestamp) AS hour, COUNT(*) AS requests, AVG(double1) AS avg_ms FROM web "
             "WHERE timestamp >= NOW() - INTERVAL '24' HOUR AND blob1 IN ('GET', 'POST') GROUP BY hour ORDER BY hour",
             "projection=blob1_blob2",
         ),
-        ("SELECT blob2, uniq(blob1) AS u, max(double3) AS m FROM web GROUP BY blob2 ORDER BY blob2", "projection=blob1_blob2_day+blob1_blob2"),
+        ("SELECT blob2, uniq(blob1) AS u, max(double3) AS m FROM web GROUP BY blob2 ORDER BY blob2", "projection=blob1_blob2_day+blob1_blob2_6h+blob1_blob2"),
         (
             "SELECT blob1 AS project_id, blob2 AS cost_type, SUM(double1) AS total_cost FROM web "
             "WHERE timestamp > NOW() - INTERVAL '7' DAY AND blob3 = 'cost' GROUP BY project_id, cost_type ORDER BY total_cost DESC, project_id, cost_type",
