@@ -59,7 +59,7 @@ def test_a_cut_is_taken_exactly_when_it_reads_fewer_rows_and_never_from_both_end
     assert 0 <= reach <= (coarse_grain - grain) / 2
     for short in range(n):
         cut = short * grain < reach
-        pays = 2 * short < n - 2 - coarse.bucket_rows / fine.bucket_rows
+        pays = coarse.bucket_rows + (short + 1) * fine.bucket_rows < (n - short - 1) * fine.bucket_rows
         assert cut == (pays and short < (n - 1) // 2)
         assert not (cut and (n - 1 - short) * grain < reach)
 
