@@ -309,14 +309,19 @@ def test_a_coarser_tier_answers_its_whole_buckets_beside_the_finer_projection(sq
     assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body)
 
 
-def _cut_arms_run(project, sql: str) -> bool:
-    """Whether the plan ran a ``Cut``'s coarse row arm: the only projection-row scan of one bucket, gated by a
-    one-time filter."""
+def _explained(project, sql: str) -> list[tuple[dict, dict | None]]:
+    """The nodes of the plan ``sql_execute`` would run, with their parents, as EXPLAIN ANALYZE saw them."""
     translation, _ = project_translation(project, sql)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + translation.sql, translation.params)
         plan = cursor.fetchone()[0]
-    nodes = plan_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+    return list(plan_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
+
+
+def _cut_arms_run(project, sql: str) -> bool:
+    """Whether the plan ran a ``Cut``'s coarse row arm: the only projection-row scan of one bucket, gated by a
+    one-time filter."""
+    nodes = _explained(project, sql)
     return any(
         "One-Time Filter" in (parent or {})
         and node.get("Relation Name") == "tracking_projection_row"
@@ -421,11 +426,7 @@ def test_a_ragged_day_is_cut_as_far_as_the_projections_measures_say_it_pays(sql_
 
 def _rows_read(project, sql: str, projection_id: int) -> int:
     """Rows the plan read from one projection's rows (EXPLAIN ANALYZE)."""
-    translation, _ = project_translation(project, sql)
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + translation.sql, translation.params)
-        plan = cursor.fetchone()[0]
-    nodes = plan_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+    nodes = _explained(project, sql)
     return sum(
         node["Actual Rows"] * node["Actual Loops"]
         for node, _ in nodes
