@@ -263,15 +263,15 @@ def projection_backfill(*, projection_id: int, max_steps: int | None = None) -> 
     points) would otherwise be planned from the statistics of before until the next refresh, and
     its cuts sized by a quarter until the next measure (``projections_measure``).
     """
-    backfilling = Projection.objects.filter(pk=projection_id, state=ProjectionState.BACKFILLING).exists()
+    backfilling_grain = (
+        Projection.objects.filter(pk=projection_id, state=ProjectionState.BACKFILLING).values_list("grain", flat=True).first()
+    )
     steps = 0
     while max_steps is None or steps < max_steps:
         if projection_backfill_step(projection_id=projection_id):
-            if backfilling:
+            if backfilling_grain is not None:
                 db.rows_analyze()
-                projection = Projection.objects.filter(pk=projection_id).only("id", "grain").first()
-                if projection is not None:
-                    projection_measure(projection=projection, now=timezone.now())
+                projection_measure(projection_id=projection_id, grain=backfilling_grain, now=timezone.now())
             return True
         steps += 1
     return False
@@ -399,14 +399,14 @@ def projections_measure(*, now: datetime, due_before: datetime | None = None, ma
         .only("id", "grain")[:max_projections]
     )
     for projection in due:
-        projection_measure(projection=projection, now=now)
+        projection_measure(projection_id=projection.id, grain=projection.grain, now=now)
     return len(due)
 
 
-def projection_measure(*, projection: Projection, now: datetime) -> None:
+def projection_measure(*, projection_id: int, grain: int, now: datetime) -> None:
     """Saved at once, so a run stopped midway keeps what it measured (``projections_measure``)."""
-    rows = db.bucket_rows_measure(projection_id=projection.id, buckets=measure_samples(grain=projection.grain, now=now))
-    Projection.objects.filter(id=projection.id).update(bucket_rows=rows, measured_at=now)
+    rows = db.bucket_rows_measure(projection_id=projection_id, buckets=measure_samples(grain=grain, now=now))
+    Projection.objects.filter(id=projection_id).update(bucket_rows=rows, measured_at=now)
 
 
 def projections_prune() -> int:

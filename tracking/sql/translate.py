@@ -402,9 +402,8 @@ def _translate(
         # its grain) is compiled over a finer tier, or the finer projection alone.
         companions = tiers[spec]
         for n, coarse in enumerate([*companions, None]):
-            mid = next(
-                (tier for tier in companions[n + 1 :] if coarse is not None and tier.grain < coarse.grain and coarse.grain % tier.grain == 0),
-                None,
+            mid = None if coarse is None else next(
+                (tier for tier in companions[n + 1 :] if tier.grain < coarse.grain and coarse.grain % tier.grain == 0), None
             )
             plan = ProjectionPlan(spec=spec, dataset=dataset, coarse=coarse, mid=mid)
             try:
