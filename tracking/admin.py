@@ -61,7 +61,7 @@ class ProjectionAdmin(admin.ModelAdmin):
     list_filter = ["state", "grain"]
     search_fields = ["name", "dataset__name", "dataset__project__slug"]
     fields = ("dataset", "name", "dimensions", "doubles", "grain", "state", "progress", "backfill_cursor", "backfill_until",
-              "created_at", "ready_at", "bucket_rows", "measured_at")
+              "created_at", "ready_at", "bucket_rows", "bucket_points", "measured_at")
     readonly_fields = fields
     actions = ["drop"]
 

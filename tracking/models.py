@@ -255,6 +255,9 @@ class Projection(models.Model):
     bucket_rows = models.FloatField(
         null=True, blank=True, help_text="Rows a bucket held on average over the last two whole days (the SQL planner's estimate)."
     )
+    bucket_points = models.FloatField(
+        null=True, blank=True, help_text="Points a bucket stood for on average over the same buckets (the SQL planner's estimate)."
+    )
     measured_at = models.DateTimeField(null=True, blank=True, help_text="When bucket_rows was last measured.")
 
     class Meta:

@@ -405,8 +405,8 @@ def projections_measure(*, now: datetime, due_before: datetime | None = None, ma
 
 def projection_measure(*, projection_id: int, grain: int, now: datetime) -> None:
     """Saved at once, so a run stopped midway keeps what it measured (``projections_measure``)."""
-    rows = db.bucket_rows_measure(projection_id=projection_id, buckets=measure_samples(grain=grain, now=now))
-    Projection.objects.filter(id=projection_id).update(bucket_rows=rows, measured_at=now)
+    rows, points = db.bucket_measure(projection_id=projection_id, buckets=measure_samples(grain=grain, now=now))
+    Projection.objects.filter(id=projection_id).update(bucket_rows=rows, bucket_points=points, measured_at=now)
 
 
 def projections_prune() -> int:

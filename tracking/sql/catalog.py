@@ -62,8 +62,8 @@ def catalog_read(*, project_id: int) -> ProjectCatalog:
     projections = {
         dataset_id: [
             Spec(id=i, dataset_id=dataset_id, grain=grain, dimensions=tuple(dims), doubles=tuple(dbls), name=spec_name,
-                 bucket_rows=rows)
-            for i, grain, dims, dbls, spec_name, rows in ready
+                 bucket_rows=rows, bucket_points=points)
+            for i, grain, dims, dbls, spec_name, rows, points in ready
         ]
         for dataset_id, _, _, ready in read.datasets
         if ready

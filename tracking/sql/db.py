@@ -307,7 +307,7 @@ def _stream(
 @dataclass(frozen=True)
 class Catalog:
     """A project's datasets by name, as (id, name, labels, ready projections as [id, grain, dimensions,
-    doubles, name, bucket_rows]); the database's clock when they were read; their fingerprint (``CatalogCheck``)."""
+    doubles, name, bucket_rows, bucket_points]); the database's clock when they were read; their fingerprint (``CatalogCheck``)."""
 
     clock: datetime
     fingerprint: str
@@ -332,7 +332,7 @@ def sql_catalog(*, project_id: int) -> Catalog:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT c.clock, c.fingerprint, d.id, d.name, d.labels::text, p.id, p.grain, p.dimensions, p.doubles, p.name, p.bucket_rows
+            SELECT c.clock, c.fingerprint, d.id, d.name, d.labels::text, p.id, p.grain, p.dimensions, p.doubles, p.name, p.bucket_rows, p.bucket_points
             FROM (SELECT transaction_timestamp() AS clock, public.meaux_sql_catalog_fingerprint(%s) AS fingerprint) AS c
             LEFT JOIN public.tracking_dataset d ON d.project_id = %s
             LEFT JOIN public.tracking_projection p ON p.dataset_id = d.id AND p.state = %s
@@ -342,12 +342,12 @@ def sql_catalog(*, project_id: int) -> Catalog:
         )
         rows = cursor.fetchall()
     datasets: dict[int, tuple[int, str, dict[str, Any], list[list[Any]]]] = {}
-    for _, _, dataset_id, name, labels, projection_id, grain, dimensions, doubles, projection_name, bucket_rows in rows:
+    for _, _, dataset_id, name, labels, projection_id, grain, dimensions, doubles, projection_name, bucket_rows, bucket_points in rows:
         if dataset_id is None:
             continue
         dataset = datasets.setdefault(dataset_id, (dataset_id, name, json.loads(labels) or {}, []))
         if projection_id is not None:
-            dataset[3].append([projection_id, grain, dimensions, doubles, projection_name, bucket_rows])
+            dataset[3].append([projection_id, grain, dimensions, doubles, projection_name, bucket_rows, bucket_points])
     return Catalog(clock=rows[0][0], fingerprint=rows[0][1], datasets=list(datasets.values()))
 
 

@@ -587,3 +587,16 @@ translations a process keeps are keyed by the version, and are made again with t
 CATALOG_MEASURED_REVERSE_SQL = r"""
 DROP TRIGGER IF EXISTS meaux_sql_catalog_measured ON public.tracking_projection;
 """
+
+CATALOG_MEASURED_POINTS_SQL = r"""
+DROP TRIGGER IF EXISTS meaux_sql_catalog_measured ON public.tracking_projection;
+CREATE CONSTRAINT TRIGGER meaux_sql_catalog_measured AFTER UPDATE OF bucket_rows, bucket_points ON public.tracking_projection
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW WHEN (NEW.state = 'ready' AND (OLD.bucket_rows IS DISTINCT FROM NEW.bucket_rows
+                                            OR OLD.bucket_points IS DISTINCT FROM NEW.bucket_points))
+EXECUTE FUNCTION public.meaux_sql_catalog_bump();
+"""
+"""The points a bucket stands for size the raw cut (``planner.raw_cut_reach``) as the rows size the coarse one, so
+either measure changing bumps the catalog version (``CATALOG_MEASURED_SQL`` watched the rows alone)."""
+
+CATALOG_MEASURED_POINTS_REVERSE_SQL = CATALOG_MEASURED_REVERSE_SQL + CATALOG_MEASURED_SQL

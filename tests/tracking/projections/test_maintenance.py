@@ -261,6 +261,22 @@ def test_a_projection_is_measured_when_its_backfill_ends_then_hourly_and_the_cat
     assert catalog_version(dataset.project_id) == version  # the same measures: nothing to compile again
 
 
+def test_a_measure_counts_the_points_a_buckets_rows_stand_for(db):
+    """Rows merge a key's points, and the raw cut weighs a bucket's rows against its points (``raw_cut_reach``):
+    two keys' six points at 00:00 and one at 12:00 of the first day, over the eight sampled hours."""
+    first = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    points = [Point(first + timedelta(minutes=m), "", [f"k{m % 2}"], [1.0]) for m in range(6)]
+    points.append(Point(first + timedelta(hours=12, minutes=1), "", ["k9"], [1.0]))
+    partitions_for(points)
+    dataset = DatasetFactory()
+    points_insert(dataset=dataset, points=points)
+    projection = projection_create(dataset=dataset, name="hourly", dimensions=["blob1"], doubles=["double1"], grain=3600)
+
+    assert projection_backfill(projection_id=projection.id) is True
+
+    assert list(Projection.objects.filter(id=projection.id).values_list("bucket_rows", "bucket_points")) == [(0.375, 0.875)]
+
+
 def test_the_measuring_task_goes_on_batch_after_batch_until_no_projection_is_due(db, monkeypatch):
     dataset = DatasetFactory()
     made = [projection_create(dataset=dataset, name=f"p{i}", dimensions=["blob1"], doubles=[]) for i in range(3)]

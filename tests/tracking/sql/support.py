@@ -296,8 +296,10 @@ def plan_nodes(node: dict, parent: dict | None = None):
         yield from plan_nodes(child, node)
 
 
-def project_translation(project, sql: str):
-    """The translation ``sql_execute`` would run for ``project`` (its catalog, projections and clock), and the clock."""
+def project_translation(project, sql: str, *, cheapest: bool = True):
+    """The translation ``sql_execute`` would run for ``project`` (its catalog, projections and clock), and the clock;
+    ``cheapest=False`` as for ``plan="projection"``."""
     catalog = catalog_read(project_id=project.id)
     statement = sql_parse(sql=sql, default_format="JSON")
-    return sql_translate(statement=statement, datasets=catalog.datasets, projections=catalog.projections, now=catalog.clock), catalog.clock
+    return sql_translate(statement=statement, datasets=catalog.datasets, projections=catalog.projections, now=catalog.clock,
+                          cheapest=cheapest), catalog.clock

@@ -1,11 +1,12 @@
-"""How far into a ragged coarse bucket the planner cuts it (``planner.cut_reach``), from the projections' measures."""
+"""How far into a ragged bucket the planner cuts it (``planner.cut_reach``, ``planner.raw_cut_reach``), from the
+projections' measures."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tracking.projections.db import Spec
-from tracking.sql.planner import cut_reach
+from tracking.sql.planner import cut_reach, raw_cut_reach
 
 HOUR, SIX_HOURS, DAY = 3600, 21600, 86400
 
@@ -101,3 +102,35 @@ def test_with_a_tier_between_a_cut_is_taken_only_while_every_shorter_side_pays(f
 
     assert all(pays(short) for short in range(reach // HOUR))
     assert reach == 11 * HOUR or not pays(reach // HOUR)
+
+
+@pytest.mark.parametrize(
+    ("rows", "points", "reach"),
+    [
+        (2_300.0, 19_000.0, 1_582),  # the 10M bench's hour: 26 minutes
+        (100.0, 1_000.0, 1_620),
+        (1.0, 1.0e9, 1_799),
+        (1_000.0, 1_300.0, 415),
+        (1_000.0, 1_240.0, 0),  # under a tenth of the hour (348 s): not worth its arms
+        (1_000.0, 1_000.0, 0),  # every row one point: the cut never pays
+        (0.0, 0.0, 0),  # an empty measure
+        (None, 1_000.0, 0),
+        (100.0, None, 0),
+    ],
+)
+def test_an_hours_raw_cut_reaches_as_far_as_its_rows_read_fewer_than_its_points(rows, points, reach):
+    hour = Spec(id=1, dataset_id=1, grain=HOUR, dimensions=("blob1",), doubles=(), bucket_rows=rows, bucket_points=points)
+    assert raw_cut_reach(spec=hour) == reach
+
+
+@given(rows=st.floats(min_value=0.0, max_value=1e7), ratio=st.floats(min_value=1.0, max_value=1e4),
+       grain=st.sampled_from([60, HOUR, SIX_HOURS, DAY]))
+def test_a_raw_cut_pays_within_its_reach_and_never_reaches_half_a_bucket(rows, ratio, grain):
+    spec = Spec(id=1, dataset_id=1, grain=grain, dimensions=("blob1",), doubles=(), bucket_rows=rows, bucket_points=rows * ratio)
+    reach = raw_cut_reach(spec=spec)
+    assert 0 <= reach < grain / 2
+    points = spec.bucket_points
+    if reach:
+        assert reach * 10 >= grain
+        # The row and the short side read no more than the long side (to a float's rounding: the reach is whole seconds).
+        assert rows + reach * points / grain <= (grain - reach) * points / grain * (1 + 1e-9)

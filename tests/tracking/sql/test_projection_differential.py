@@ -52,6 +52,9 @@ PROJECTIONS = [
     ("pair_6h", ["blob1", "blob2"], ["double1", "double2", "double3"], 21600),
     ("paths_hour", ["blob2"], ["double1"], 3600),
 ]
+#: The measures given to the projections the others are tiers of: ten points a row, so an edge within 45% of
+#: its bucket's nearer end is read as the bucket's row minus the points of its short side (``raw_cut_reach``).
+MEASURED = {"dash", "pair", "paths", "daily"}
 _ELAPSED = re.compile(rb'"elapsed": [0-9.e-]+')
 
 
@@ -240,6 +243,8 @@ def test_projection_answers_equal_the_raw_scan_byte_for_byte(sql_partitions, iso
     for name, dims, doubles, grain in PROJECTIONS:
         projection = projection_create(dataset=dataset, name=name, dimensions=dims, doubles=doubles, grain=grain)
         assert projection_backfill(projection_id=projection.id) is True
+        if name in MEASURED:
+            Projection.objects.filter(id=projection.id).update(bucket_rows=1.0, bucket_points=10.0)
 
     generator = Generator(rng, now, LABELS)
     problems, plans = _stage(rng, generator, project, "web")
@@ -309,9 +314,9 @@ def test_a_coarser_tier_answers_its_whole_buckets_beside_the_finer_projection(sq
     assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body)
 
 
-def _explained(project, sql: str) -> list[tuple[dict, dict | None]]:
+def _explained(project, sql: str, *, cheapest: bool = True) -> list[tuple[dict, dict | None]]:
     """The nodes of the plan ``sql_execute`` would run, with their parents, as EXPLAIN ANALYZE saw them."""
-    translation, _ = project_translation(project, sql)
+    translation, _ = project_translation(project, sql, cheapest=cheapest)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + translation.sql, translation.params)
         plan = cursor.fetchone()[0]
@@ -465,6 +470,69 @@ def test_a_ragged_day_is_read_from_its_whole_six_hours_and_hour_rows_only_around
             assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body), sql
             if 6 <= hour < 18:
                 assert _rows_read(dataset.project, sql, tiers["sixhourly"]) > 0, sql
+
+
+def _raw_cut_run(project, sql: str, projection_id: int) -> bool:
+    """Whether the projection's plan read a ``RawCut``'s row: a scan of one bucket of it, under a one-time filter."""
+    return any(
+        "One-Time Filter" in (parent or {})
+        and node.get("Relation Name") == "tracking_projection_row"
+        and f"projection_id = '{projection_id}'::bigint" in node.get("Index Cond", "") + node.get("Recheck Cond", "")
+        and "bucket = " in node.get("Index Cond", "") + node.get("Recheck Cond", "")
+        and node["Actual Loops"] > 0
+        for node, parent in _explained(project, sql, cheapest=False)
+    )
+
+
+#: Minutes of an edge in its hour, and which side of it is short when hour rows stand for ten points each: the
+#: reach is 27 minutes (``raw_cut_reach``), so the edges at :29-:31 are read from their points as without a cut.
+RAW_CUT_MINUTES = [(0, "early"), (5, "early"), (26, "early"), (29, None), (30, None), (31, None), (33, "late"), (47, "late"), (59, "late")]
+
+
+@pytest.mark.parametrize(
+    ("tiers", "plan"),
+    [((("hourly", 3600),), "hourly"), ((("hourly", 3600), ("sixhourly", 21600), ("daily", 86400)), "daily+sixhourly+hourly")],
+)
+def test_an_edges_hour_is_read_as_its_row_minus_the_points_of_its_short_side(sql_partitions, isolated_stream, tiers, plan):
+    """Where the measures say it pays, an edge's hour is its hour row at a moment of its long side, minus the points
+    of its short side at that moment, plus those points at their own: the row is read only when the long side is
+    in the window. Wherever the edge lies, alone in its hour or beside another, the bytes are the raw scan's."""
+    dataset, now = _web_dataset(random.Random(11), 1500, days=4)
+    day = (now - dt.timedelta(days=2)).date()
+    points_insert(
+        dataset=dataset,
+        points=[Point(dt.datetime.combine(day, dt.time(13, minute, 5), tzinfo=dt.UTC), "", ["edge", "/p1"], [2.5, 1.0]) for minute, _ in RAW_CUT_MINUTES],
+    )
+    ids = {}
+    for name, grain in tiers:
+        projection = projection_create(dataset=dataset, name=name, dimensions=["blob1", "blob2"], doubles=["double1"], grain=grain)
+        assert projection_backfill(projection_id=projection.id) is True
+        ids[name] = projection.id
+    Projection.objects.filter(id=ids["hourly"]).update(bucket_rows=100.0, bucket_points=1000.0)
+    for minute, short in RAW_CUT_MINUTES:
+        edge = f"{day} 13:{minute:02}:05"
+        windows = [
+            (f"timestamp >= '{edge}'", short == "early"),
+            (f"timestamp > '{edge}'", short == "early"),
+            (f"timestamp < '{edge}'", short == "late"),
+            (f"timestamp <= '{edge}' AND timestamp > '{day - dt.timedelta(days=1)} 22:30:00'", short == "late"),
+            (f"timestamp >= '{edge}' AND timestamp < '{day} 13:59:59'", False),
+            (f"timestamp >= '{edge}' AND timestamp < '{day} 14:00:00'", short == "early"),
+        ]
+        for where, row_read in windows:
+            for measures in ("blob1, count() AS n, sum(double1) AS s, avg(double1) AS a, sumIf(double1, blob2 = '/p1') AS t", "blob1, max(double1) AS hi"):
+                sql = f"SELECT {measures} FROM web WHERE {where} GROUP BY blob1 ORDER BY blob1"
+
+                answered = sql_execute(project=dataset.project, sql=sql, plan="projection")
+                raw = sql_execute(project=dataset.project, sql=sql, plan="raw")
+
+                assert answered.plan == f"projection={plan}"
+                assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", raw.body), sql
+                assert _raw_cut_run(dataset.project, sql, ids["hourly"]) is (row_read and "max" not in measures), sql
+        total = f"SELECT count() AS n, sum(double1) AS s FROM web WHERE timestamp >= '{edge}'"
+        assert _ELAPSED.sub(b"", sql_execute(project=dataset.project, sql=total).body) == _ELAPSED.sub(
+            b"", sql_execute(project=dataset.project, sql=total, plan="raw").body
+        )
 
 
 def _count_points(dataset_id: int, *, before: dt.datetime | None = None, path: str | None = None) -> int:
