@@ -107,6 +107,13 @@ def cut_reach(*, spec: Spec, coarse: Spec, mid: Spec | None = None) -> int:
     return spec.grain * short
 
 
+def _alone(edge: str, start: str, others: list[str], test: str) -> str:
+    """``test`` for a finite edge alone in its bucket (``start``), the other edges' buckets being ``others``; false
+    for an infinite edge, whose test is not evaluated."""
+    alone = f" AND NOT ({start} = ANY (ARRAY[{', '.join(others)}]))" if others else ""
+    return f"(CASE WHEN isfinite({edge}) THEN {test}{alone} ELSE false END)"
+
+
 def raw_cut_reach(*, spec: Spec) -> int:
     """How far into its bucket of ``spec`` an edge may lie, in seconds from the bucket's nearer end, for a ``RawCut``
     to read fewer rows than the raw points of the bucket's side in the window.
@@ -161,19 +168,15 @@ class RawCut:
     def end(self) -> str:
         return f"({self.start} + INTERVAL '{int(self.grain)} seconds')"
 
-    def _when(self, test: str) -> str:
-        alone = f" AND NOT ({self.start} = ANY (ARRAY[{', '.join(self.others)}]))" if self.others else ""
-        return f"(CASE WHEN isfinite({self.edge}) THEN {test}{alone} ELSE false END)"
-
     @property
     def early(self) -> str:
         """The edge within ``reach`` of its bucket's start: the short side is [start, edge]."""
-        return self._when(f"{self.edge} - {self.start} < INTERVAL '{int(self.reach)} seconds'")
+        return _alone(self.edge, self.start, self.others, f"{self.edge} - {self.start} < INTERVAL '{int(self.reach)} seconds'")
 
     @property
     def late(self) -> str:
         """The edge within ``reach`` of its bucket's end: the short side is [edge, end)."""
-        return self._when(f"{self.end} - {self.edge} < INTERVAL '{int(self.reach)} seconds'")
+        return _alone(self.edge, self.start, self.others, f"{self.end} - {self.edge} < INTERVAL '{int(self.reach)} seconds'")
 
     @property
     def at(self) -> str:
@@ -235,16 +238,11 @@ class Cut:
     reach: int
 
     def bucket(self, grain: int) -> tuple[str, str]:
-        """The start and end of the edge's bucket of ``grain``. Inside a cut the edge is finite (``_when``),
+        """The start and end of the edge's bucket of ``grain``. Inside a cut the edge is finite (``_alone``),
         so plain ``date_bin``: the guarded spelling of ``_ragged_sql``, repeated in every arm, took
         PostgreSQL 2 ms more to plan."""
         start = f"date_bin(INTERVAL '{int(grain)} seconds', {self.edge}, {EPOCH_SQL})"
         return start, f"({start} + INTERVAL '{int(grain)} seconds')"
-
-    def _when(self, test: str) -> str:
-        """``test`` for a finite edge alone in its coarse bucket; the test is not evaluated for an infinite one."""
-        alone = f" AND NOT ({self.bucket(self.coarse_grain)[0]} = ANY (ARRAY[{', '.join(self.others)}]))" if self.others else ""
-        return f"(CASE WHEN isfinite({self.edge}) THEN {test}{alone} ELSE false END)"
 
     @property
     def _reach(self) -> str:
@@ -253,12 +251,14 @@ class Cut:
     @property
     def early(self) -> str:
         """The edge within ``reach`` of the bucket's start: the short side is before it."""
-        return self._when(f"{self.edge} - {self.bucket(self.coarse_grain)[0]} < {self._reach}")
+        return _alone(self.edge, self.bucket(self.coarse_grain)[0], self.others, f"{self.edge} - {self.bucket(self.coarse_grain)[0]} < {self._reach}")
 
     @property
     def late(self) -> str:
         """The edge's fine bucket ending within ``reach`` of the bucket's end: the short side is after it."""
-        return self._when(f"{self.bucket(self.coarse_grain)[1]} - {self.bucket(self.grain)[1]} < {self._reach}")
+        return _alone(
+            self.edge, self.bucket(self.coarse_grain)[0], self.others, f"{self.bucket(self.coarse_grain)[1]} - {self.bucket(self.grain)[1]} < {self._reach}"
+        )
 
     def arms(self, plan: ProjectionPlan, c: ExpressionCompiler) -> list[str]:
         """The coarse row and the negated fine rows at a moment of the long side, one pair of arms per side
