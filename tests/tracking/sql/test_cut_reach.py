@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tracking.projections.db import Spec
-from tracking.sql.planner import cut_reach, raw_cut_reach
+from tracking.sql.planner import RAW_CUT_PLANNING_ROWS, cut_reach, raw_cut_reach
 
 HOUR, SIX_HOURS, DAY = 3600, 21600, 86400
 
@@ -107,18 +107,19 @@ def test_with_a_tier_between_a_cut_is_taken_only_while_every_shorter_side_pays(f
 @pytest.mark.parametrize(
     ("rows", "points", "reach"),
     [
-        (2_300.0, 19_000.0, 1_582),  # the 10M bench's hour: 26 minutes
-        (100.0, 1_000.0, 1_620),
+        (2_250.125, 13_818.75, 1_506),  # the 10M bench's hour: 25 minutes
+        (1_000.0, 10_000.0, 1_620),
         (1.0, 1.0e9, 1_799),
-        (1_000.0, 1_300.0, 415),
-        (1_000.0, 1_240.0, 0),  # under a tenth of the hour (348 s): not worth its arms
+        (1_000.0, 5_830.0, 1_491),  # 2,000.8 rows saved on average
+        (1_000.0, 5_820.0, 0),  # 1,995.9: less than planning the arms costs
+        (599.875, 1_391.125, 0),  # the 1M bench's hour through the API: 225
         (1_000.0, 1_000.0, 0),  # every row one point: the cut never pays
         (0.0, 0.0, 0),  # an empty measure
         (None, 1_000.0, 0),
         (100.0, None, 0),
     ],
 )
-def test_an_hours_raw_cut_reaches_as_far_as_its_rows_read_fewer_than_its_points(rows, points, reach):
+def test_an_hours_raw_cut_reaches_as_far_as_its_rows_read_fewer_than_its_points_where_it_saves_enough(rows, points, reach):
     hour = Spec(id=1, dataset_id=1, grain=HOUR, dimensions=("blob1",), doubles=(), bucket_rows=rows, bucket_points=points)
     assert raw_cut_reach(spec=hour) == reach
 
@@ -131,6 +132,6 @@ def test_a_raw_cut_pays_within_its_reach_and_never_reaches_half_a_bucket(rows, r
     assert 0 <= reach < grain / 2
     points = spec.bucket_points
     if reach:
-        assert reach * 10 >= grain
+        assert (points - rows) ** 2 / (2 * points) >= RAW_CUT_PLANNING_ROWS
         # The row and the short side read no more than the long side (to a float's rounding: the reach is whole seconds).
         assert rows + reach * points / grain <= (grain - reach) * points / grain * (1 + 1e-9)

@@ -52,8 +52,9 @@ PROJECTIONS = [
     ("pair_6h", ["blob1", "blob2"], ["double1", "double2", "double3"], 21600),
     ("paths_hour", ["blob2"], ["double1"], 3600),
 ]
-#: The measures given to the projections the others are tiers of: ten points a row, so an edge within 45% of
-#: its bucket's nearer end is read as the bucket's row minus the points of its short side (``raw_cut_reach``).
+#: The measures given to the projections the others are tiers of: 1,000 rows standing for 10,000 points, so an
+#: edge within 45% of its bucket's nearer end is read as the bucket's row minus the points of its short side
+#: (``raw_cut_reach``).
 MEASURED = {"dash", "pair", "paths", "daily"}
 _ELAPSED = re.compile(rb'"elapsed": [0-9.e-]+')
 
@@ -244,7 +245,7 @@ def test_projection_answers_equal_the_raw_scan_byte_for_byte(sql_partitions, iso
         projection = projection_create(dataset=dataset, name=name, dimensions=dims, doubles=doubles, grain=grain)
         assert projection_backfill(projection_id=projection.id) is True
         if name in MEASURED:
-            Projection.objects.filter(id=projection.id).update(bucket_rows=1.0, bucket_points=10.0)
+            Projection.objects.filter(id=projection.id).update(bucket_rows=1_000.0, bucket_points=10_000.0)
 
     generator = Generator(rng, now, LABELS)
     problems, plans = _stage(rng, generator, project, "web")
@@ -508,7 +509,7 @@ def test_an_edges_hour_is_read_as_its_row_minus_the_points_of_its_short_side(sql
         projection = projection_create(dataset=dataset, name=name, dimensions=["blob1", "blob2"], doubles=["double1"], grain=grain)
         assert projection_backfill(projection_id=projection.id) is True
         ids[name] = projection.id
-    Projection.objects.filter(id=ids["hourly"]).update(bucket_rows=100.0, bucket_points=1000.0)
+    Projection.objects.filter(id=ids["hourly"]).update(bucket_rows=1_000.0, bucket_points=10_000.0)
     for minute, short in RAW_CUT_MINUTES:
         edge = f"{day} 13:{minute:02}:05"
         windows = [
