@@ -471,7 +471,8 @@ def statistics_refresh(
     a bulk load would be planned from empty statistics, and the dead rows of upserted rollup
     tiers and compacted projection rows would stay in every scan (``db.vacuum_due``). When the
     projections' rows changed enough to be analyzed, their rows per bucket are measured again too
-    (``projections.projections_measure``): the SQL planner's own statistic, so a dataset loaded
+    (``projections.projections_measure``, rows only: the points they stand for are summed from the rows
+    themselves, which a drain should not wait for): the SQL planner's own statistic, so a dataset loaded
     through the API minutes ago is not sized by a quarter until beat's next measure. At most
     ``REFRESH_MEASURES`` of them, the never measured first: a drain waits for its refresh, and beat
     measures the rest. Bounded to
@@ -512,7 +513,7 @@ def statistics_refresh(
             analyzed = [name for name in stale if db.relation_analyze(name, skip_locked=skip_locked)]
             if PROJECTION_ROWS in analyzed:
                 now = timezone.now()
-                projections.projections_measure(now=now, due_before=now, max_projections=REFRESH_MEASURES)
+                projections.projections_measure(now=now, due_before=now, max_projections=REFRESH_MEASURES, points=False)
         finally:
             db.statistics_lock_release(db.ANALYZE_LOCK)
     vacuumed: list[str] = []

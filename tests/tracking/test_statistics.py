@@ -524,11 +524,14 @@ def test_a_refresh_that_analyzes_the_projections_rows_measures_them_for_the_sql_
 
     statistics_settled()
 
-    measured = Projection.objects.filter(dataset__name="requests").order_by("id").values_list("name", "bucket_rows")
-    assert list(measured) == [("dashboard", 1.0), ("blob1_blob2", 1.0), ("blob1_blob2_day", None), ("blob1_blob2_6h", None)]
+    measured = Projection.objects.filter(dataset__name="requests").order_by("id").values_list("name", "bucket_rows", "bucket_points")
+    # The refresh counts rows only: a drain waits for it, and summing the points reads the rows themselves.
+    assert list(measured) == [("dashboard", 1.0, None), ("blob1_blob2", 1.0, None), ("blob1_blob2_day", None, None), ("blob1_blob2_6h", None, None)]
     assert projections_measure_task() == 2
-    # The six hours: 1,201 rows in the first, one in each of the other seven.
-    assert list(measured.all()) == [("dashboard", 1.0), ("blob1_blob2", 1.0), ("blob1_blob2_day", 604.0), ("blob1_blob2_6h", 151.0)]
+    # The six hours: 1,201 rows (and points) in the first, one in each of the other seven.
+    assert list(measured.all()) == [
+        ("dashboard", 1.0, None), ("blob1_blob2", 1.0, None), ("blob1_blob2_day", 604.0, 620.0), ("blob1_blob2_6h", 151.0, 155.0)
+    ]
 
 
 def test_the_points_loaded_command_names_a_missing_dataset_and_finishes_a_real_one(partitions):

@@ -382,7 +382,9 @@ def measure_samples(*, grain: int, now: datetime) -> list[datetime]:
     return sorted({floor_to(start + step * k, grain) for k in range(MEASURE_SAMPLES)})
 
 
-def projections_measure(*, now: datetime, due_before: datetime | None = None, max_projections: int = 500) -> int:
+def projections_measure(
+    *, now: datetime, due_before: datetime | None = None, max_projections: int = 500, points: bool = True
+) -> int:
     """Measure the rows per bucket of ready projections not measured since ``due_before`` (by default
     ``MEASURE_EVERY`` before ``now``), the longest unmeasured first; bounded per call and resumable, since each
     measure is saved as it is taken.
@@ -390,7 +392,13 @@ def projections_measure(*, now: datetime, due_before: datetime | None = None, ma
     The SQL planner sizes its cuts from these (``tracking.sql.planner.cut_reach``): how many rows a day holds
     against an hour decides how far into a day its edge may lie for the day row minus some hour rows to read
     fewer rows than the hours themselves. A measure that changes bumps the project's catalog version
-    (``tracking.sql.schema.CATALOG_MEASURED_SQL``). Returns how many were measured.
+    (``tracking.sql.schema.CATALOG_MEASURED_POINTS_SQL``). Returns how many were measured.
+
+    ``points=False`` leaves the points the rows stand for (``bucket_points``, which size the raw cut:
+    ``planner.raw_cut_reach``) as they were: counting rows reads the ``(projection_id, bucket)`` index,
+    summing their counts reads the rows themselves, 5-22 ms a projection at 10M points where the count
+    took 1-3 (cold). A drain waits for its statistics refresh, which measures up to ``REFRESH_MEASURES``
+    projections, so it counts rows only; beat's measure and a backfill's end take both.
     """
     due = list(
         Projection.objects.filter(state=ProjectionState.READY)
@@ -399,14 +407,17 @@ def projections_measure(*, now: datetime, due_before: datetime | None = None, ma
         .only("id", "grain")[:max_projections]
     )
     for projection in due:
-        projection_measure(projection_id=projection.id, grain=projection.grain, now=now)
+        projection_measure(projection_id=projection.id, grain=projection.grain, now=now, points=points)
     return len(due)
 
 
-def projection_measure(*, projection_id: int, grain: int, now: datetime) -> None:
+def projection_measure(*, projection_id: int, grain: int, now: datetime, points: bool = True) -> None:
     """Saved at once, so a run stopped midway keeps what it measured (``projections_measure``)."""
-    rows, points = db.bucket_measure(projection_id=projection_id, buckets=measure_samples(grain=grain, now=now))
-    Projection.objects.filter(id=projection_id).update(bucket_rows=rows, bucket_points=points, measured_at=now)
+    buckets = measure_samples(grain=grain, now=now)
+    measured: dict[str, object] = {"bucket_rows": db.bucket_rows_measure(projection_id=projection_id, buckets=buckets), "measured_at": now}
+    if points:
+        measured["bucket_points"] = db.bucket_points_measure(projection_id=projection_id, buckets=buckets)
+    Projection.objects.filter(id=projection_id).update(**measured)
 
 
 def projections_prune() -> int:
