@@ -55,7 +55,7 @@ class Spec:
     #: Rows a bucket held on average when last measured (``bucket_rows_measure``); None before.
     #: Not part of a projection's identity: the planner only sizes its cuts from it.
     bucket_rows: float | None = field(default=None, compare=False)
-    #: Points a bucket stood for on average, measured with ``bucket_rows``; None before.
+    #: Points a bucket stood for on average (``bucket_points_measure``); None before.
     bucket_points: float | None = field(default=None, compare=False)
 
 
