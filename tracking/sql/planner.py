@@ -39,13 +39,22 @@ _UTC = frozenset({"UTC", "Etc/UTC"})
 _SET_AGGREGATES = frozenset({"uniq", "uniqexact", "min", "max", "uniqif", "minif", "maxif"})
 
 
+def _bin_sql(edge: str, grain: int) -> str:
+    """The start of the bucket of ``grain`` holding a finite ``edge``."""
+    return f"date_bin(INTERVAL '{int(grain)} seconds', {edge}, {EPOCH_SQL})"
+
+
 def _ragged_sql(edges: list[str], grain: int) -> str:
     """The buckets of ``grain`` holding each edge (``-infinity`` for an infinite one), as array elements."""
-    interval = f"INTERVAL '{int(grain)} seconds'"
     return ", ".join(
-        f"(CASE WHEN isfinite({edge}) THEN date_bin({interval}, {edge}, {EPOCH_SQL}) ELSE '-infinity'::timestamptz END)"
-        for edge in edges
+        f"(CASE WHEN isfinite({edge}) THEN {_bin_sql(edge, grain)} ELSE '-infinity'::timestamptz END)" for edge in edges
     )
+
+
+def _negated(measures: list[str]) -> list[str]:
+    """A row's measures in ``point_measures_sql``'s order (count, sample intervals, then each double's sum,
+    weighted sum, minimum and maximum) with the sums negated: minimums and maximums are not subtracted."""
+    return [measure if k >= 2 and (k - 2) % 4 >= 2 else f"-{measure}" for k, measure in enumerate(measures)]
 
 
 def coarse_companion(spec: Spec, candidates: list[Spec]) -> list[Spec]:
@@ -170,7 +179,7 @@ class RawCut:
 
     @property
     def start(self) -> str:
-        return f"date_bin(INTERVAL '{int(self.grain)} seconds', {self.edge}, {EPOCH_SQL})"
+        return _bin_sql(self.edge, self.grain)
 
     @property
     def end(self) -> str:
@@ -249,7 +258,7 @@ class Cut:
         """The start and end of the edge's bucket of ``grain``. Inside a cut the edge is finite (``_alone``),
         so plain ``date_bin``: the guarded spelling of ``_ragged_sql``, repeated in every arm, took
         PostgreSQL 2 ms more to plan."""
-        start = f"date_bin(INTERVAL '{int(grain)} seconds', {self.edge}, {EPOCH_SQL})"
+        start = _bin_sql(self.edge, grain)
         return start, f"({start} + INTERVAL '{int(grain)} seconds')"
 
     @property
@@ -280,7 +289,7 @@ class Cut:
             arms += [
                 f"UNION ALL {plan.row_select(bucket=at)}, {fine_id}, 3 FROM public.{TABLE} AS p "
                 f"WHERE p.projection_id = {coarse_id} AND p.bucket = {start} AND {gate} ",
-                f"UNION ALL {plan.row_select(bucket=at, sign='-')}, {fine_id}, 3 FROM public.{TABLE} AS p "
+                f"UNION ALL {plan.row_select(bucket=at, negated=True)}, {fine_id}, 3 FROM public.{TABLE} AS p "
                 f"WHERE p.projection_id = {fine_id} AND p.bucket >= {lower} AND p.bucket < {upper} AND {gate} ",
             ]
         return arms
@@ -395,7 +404,8 @@ class ProjectionPlan:
         if not edges:
             whole = self.coarse or spec
             return f"{rows} FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(whole.id, 'bigint')}"
-        ragged = _ragged_sql(edges, spec.grain)
+        buckets = [_ragged_sql([edge], spec.grain) for edge in edges]
+        ragged = ", ".join(buckets)
         dimensions = [f"coalesce({d}, '')" for d in spec.dimensions]
         measures = point_measures_sql(spec)
         raw = ['"timestamp"', *dimensions, *measures]
@@ -412,7 +422,6 @@ class ProjectionPlan:
         if reach:
             # The floor bounds the negated points too: when their moment passes the window's filter it is no earlier than
             # the floor, a UTC midnight, and neither is their bucket's start, since every grain divides a day.
-            buckets = [_ragged_sql([edge], spec.grain) for edge in edges]
             cuts = [RawCut(edge=edge, others=buckets[:n] + buckets[n + 1 :], grain=spec.grain, reach=reach) for n, edge in enumerate(edges)]
             sides = [cut.side(bucket) for cut, bucket in zip(cuts, buckets, strict=True)]
             arrays = ", ".join(f"ARRAY[{', '.join(side[k] for side in sides)}]::timestamptz[]" for k in range(3))
@@ -420,9 +429,8 @@ class ProjectionPlan:
                 f"FROM (SELECT DISTINCT lo, hi, moment FROM unnest({arrays}) AS r(lo, hi, moment)) AS r "
                 f'JOIN public.tracking_datapoint ON "timestamp" >= r.lo AND "timestamp" < r.hi {points}'
             )
-            negated = [m if k >= 2 and (k - 2) % 4 >= 2 else f"-{m}" for k, m in enumerate(measures)]  # not min/max
             raw_cuts = "".join(cut.row_arm(self, c, marker) for cut in cuts) + (
-                f"UNION ALL SELECT {', '.join(['r.moment', *dimensions, *negated])}, {projection_id}, {marker} "
+                f"UNION ALL SELECT {', '.join(['r.moment', *dimensions, *_negated(measures)])}, {projection_id}, {marker} "
                 f"{raw_from} AND r.moment IS NOT NULL "
             )
         if self.coarse is None:
@@ -442,16 +450,11 @@ class ProjectionPlan:
         coarse_ragged = ", ".join(starts)
         mid_starts = [_ragged_sql([edge], self.mid.grain) for edge in edges] if self.mid is not None else []
         arms = []
+        coarse_reach = cut_reach(spec=spec, coarse=self.coarse, mid=self.mid)
         for n, (edge, start) in enumerate(zip(edges, starts, strict=True)):
             lower, upper = start, f"{start} + {coarse_grain}"
             if self.linear:
-                cut = Cut(
-                    edge=edge,
-                    others=starts[:n] + starts[n + 1 :],
-                    grain=spec.grain,
-                    coarse_grain=self.coarse.grain,
-                    reach=cut_reach(spec=spec, coarse=self.coarse, mid=self.mid),
-                )
+                cut = Cut(edge=edge, others=starts[:n] + starts[n + 1 :], grain=spec.grain, coarse_grain=self.coarse.grain, reach=coarse_reach)
                 fine, fine_end = cut.bucket(spec.grain)
                 lower = f"(CASE WHEN {cut.late} THEN {fine_end} ELSE {lower} END)"
                 upper = f"(CASE WHEN {cut.early} THEN {fine} ELSE {upper} END)"
@@ -493,15 +496,16 @@ class ProjectionPlan:
             f"AND p.bucket >= {lower} AND p.bucket < {upper}{also} "
         )
 
-    def row_select(self, *, bucket: str, sign: str = "") -> str:
+    def row_select(self, *, bucket: str, negated: bool = False) -> str:
         """The SELECT list of one projection row as the source's columns, its bucket replaced by
-        ``bucket``; ``sign="-"`` negates the additive measures (counts and sums, not min/max)."""
+        ``bucket``; ``negated`` negates the additive measures (``_negated``)."""
         spec = self.spec
         names = ['"timestamp"', *(f'"{d}"' for d in spec.dimensions), '"n"', '"si"']
-        kept = [bucket, *(f"p.d{i}" for i in range(1, len(spec.dimensions) + 1)), f"{sign}p.n", f"{sign}p.si"]
+        measures = ["p.n", "p.si"]
         for i in range(1, len(spec.doubles) + 1):
             names += [f'"s{i}"', f'"w{i}"', f'"lo{i}"', f'"hi{i}"']
-            kept += [f"{sign}p.s{i}", f"{sign}p.w{i}", f"p.lo{i}", f"p.hi{i}"]
+            measures += [f"p.s{i}", f"p.w{i}", f"p.lo{i}", f"p.hi{i}"]
+        kept = [bucket, *(f"p.d{i}" for i in range(1, len(spec.dimensions) + 1)), *(_negated(measures) if negated else measures)]
         return f"SELECT {', '.join(f'{value} AS {name}' for value, name in zip(kept, names, strict=True))}"
 
     def group_guard(self, scope: Scope) -> str | None:

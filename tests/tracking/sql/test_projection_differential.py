@@ -324,17 +324,24 @@ def _explained(project, sql: str, *, cheapest: bool = True) -> list[tuple[dict, 
     return list(plan_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
 
 
-def _cut_arms_run(project, sql: str) -> bool:
-    """Whether the plan ran a ``Cut``'s coarse row arm: the only projection-row scan of one bucket, gated by a
-    one-time filter."""
-    nodes = _explained(project, sql)
+def _one_bucket_read(project, sql: str, *, projection_id: int | None = None, cheapest: bool = True) -> bool:
+    """Whether the plan read projection rows of one bucket (of ``projection_id``'s, when given) under a one-time
+    filter: a cut's row arm that ran."""
+    nodes = _explained(project, sql, cheapest=cheapest)
     return any(
         "One-Time Filter" in (parent or {})
         and node.get("Relation Name") == "tracking_projection_row"
-        and "bucket = " in node.get("Index Cond", "") + node.get("Recheck Cond", "") + node.get("Filter", "")
+        and "bucket = " in (conditions := node.get("Index Cond", "") + node.get("Recheck Cond", "") + node.get("Filter", ""))
+        and (projection_id is None or f"projection_id = '{projection_id}'::bigint" in conditions)
         and node["Actual Loops"] > 0
         for node, parent in nodes
     )
+
+
+def _cut_arms_run(project, sql: str) -> bool:
+    """Whether the plan ran a ``Cut``'s coarse row arm: the only projection-row scan of one bucket, gated by a
+    one-time filter."""
+    return _one_bucket_read(project, sql)
 
 
 #: A day of the fixture below (the day before yesterday, ``{day}``): an edge in its first or last quarter is
@@ -475,14 +482,7 @@ def test_a_ragged_day_is_read_from_its_whole_six_hours_and_hour_rows_only_around
 
 def _raw_cut_run(project, sql: str, projection_id: int) -> bool:
     """Whether the projection's plan read a ``RawCut``'s row: a scan of one bucket of it, under a one-time filter."""
-    return any(
-        "One-Time Filter" in (parent or {})
-        and node.get("Relation Name") == "tracking_projection_row"
-        and f"projection_id = '{projection_id}'::bigint" in node.get("Index Cond", "") + node.get("Recheck Cond", "")
-        and "bucket = " in node.get("Index Cond", "") + node.get("Recheck Cond", "")
-        and node["Actual Loops"] > 0
-        for node, parent in _explained(project, sql, cheapest=False)
-    )
+    return _one_bucket_read(project, sql, projection_id=projection_id, cheapest=False)
 
 
 #: Minutes of an edge in its hour, and which side of it is short when hour rows stand for ten points each: the
