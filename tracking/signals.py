@@ -8,6 +8,7 @@ every path, so each change is audited and each deletion runs the deletion job
 
 from typing import Any
 
+from django.core.signals import request_finished
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
@@ -18,6 +19,7 @@ from tracking.deletion.services import dataset_deletion_ensure, deletion_jobs_de
 from tracking.ingest import outage
 from tracking.models import Dataset, Projection
 from tracking.projections.db import projection_rows_delete
+from tracking.sql.db import sql_sandbox_finish
 
 
 @receiver(pre_save, sender=Dataset, dispatch_uid="audit_dataset_retention")
@@ -56,3 +58,11 @@ def _project_deleted(sender: type, instance: Project, **kwargs: Any) -> None:
 def _projection_deleted(sender: type, instance: Projection, **kwargs: Any) -> None:
     """A projection's rows go with it, whether it was dropped or its dataset was deleted."""
     projection_rows_delete(projection_id=instance.id)
+
+
+@receiver(request_finished, dispatch_uid="sql_sandbox_finish")
+def _sql_sandbox_finish(sender: type, **kwargs: Any) -> None:
+    """Whatever response a request ended with, the statement a query of it left for later is sent
+    (``sql_sandbox_run``'s ``then_later``); ``SqlHttpResponse`` sends it before this, and before Django's
+    connection check."""
+    sql_sandbox_finish()

@@ -29,6 +29,7 @@ from tracking.sql.native import native_render
 from tracking.sql.pool import PoolBusy
 from tracking.sql.runner import query_run
 from tracking.sql.translate import MAX_QUERY_BYTES, format_name
+from tracking.sql.views import SqlHttpResponse
 
 # (substring of our message, ClickHouse code, name, HTTP status), first match wins.
 _ERROR_CODES = [
@@ -179,7 +180,7 @@ def _success(result: SqlResult, query_id: str, protocol_version: int) -> HttpRes
     body = result.body
     if result.format == "Native" and protocol_version:
         body = native_render(result.columns, result.rows, protocol_version=protocol_version)
-    response = HttpResponse(body, content_type=result.content_type)
+    response = SqlHttpResponse(body, content_type=result.content_type)
     summary = {
         "read_rows": str(result.row_count),
         "read_bytes": str(len(body)),
@@ -219,6 +220,7 @@ def clickhouse_query_view(request: HttpRequest) -> HttpResponse:
             default_format=default_format,
             database=database,
             interface="clickhouse-http",
+            then_later=True,
         )
     except ClickHouseError as error:
         return _error_response(error, query_id)

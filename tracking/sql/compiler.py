@@ -115,6 +115,8 @@ class Compiler:
         #: (``translate.time_floor``): that table's raw scan says so as a constant.
         self.time_floor = time_floor
         self.top_node: exp.Expression | None = None
+        #: ``Translation.most_rows``, found as the top statement is compiled.
+        self.most_rows: int | None = None
         self.datasets = {dataset.name: dataset for dataset in datasets}
         self.dataset_list = datasets
         self.database = database
@@ -334,6 +336,8 @@ class Compiler:
         having_sql = f" HAVING {' AND '.join(having)}" if having else ""
 
         aggregate = group is not None or any(typed.aggregate for _, typed in compiled_items) or bool(having_sql)
+        if node is self.top_node and aggregate and group is None:
+            self.most_rows = 1
         if scope.hoisted:
             if aggregate:
                 raise sql_error_at("arrayMap with a row-order function is not supported in an aggregating SELECT", node)
@@ -494,6 +498,7 @@ class Compiler:
     def limit_offset(self, node: exp.Expression) -> str:
         sql = ""
         limit = node.args.get("limit")
+        offset = node.args.get("offset")
         if limit is not None:
             if limit.args.get("expressions"):
                 raise sql_error_at("LIMIT ... BY is not supported", limit)
@@ -501,8 +506,10 @@ class Compiler:
             if isinstance(value, exp.Column) and value.name.upper() == "ALL":
                 sql += " LIMIT ALL"
             else:
-                sql += f" LIMIT {self._non_negative_int(value, 'LIMIT')}"
-        offset = node.args.get("offset")
+                rows = self._non_negative_int(value, "LIMIT")
+                sql += f" LIMIT {rows}"
+                if node is self.top_node and offset is None:
+                    self.most_rows = rows if self.most_rows is None else min(self.most_rows, rows)
         if offset is not None:
             sql += f" OFFSET {self._non_negative_int(offset.expression, 'OFFSET')}"
         return sql

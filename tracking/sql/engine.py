@@ -40,7 +40,8 @@ class SqlResult:
     rows_before_limit: int
     #: ``raw`` or ``projection=<name>``: which path answered (``X-Query-Plan``).
     plan: str = "raw"
-    #: Whether ``sql_execute``'s ``then`` statement ran, with the query's rollback.
+    #: Whether ``sql_execute``'s ``then`` statement ran, with the query's rollback or after it, or was left
+    #: for after the response (``then_later``).
     then_sent: bool = False
 
 
@@ -69,6 +70,7 @@ def sql_execute(
     plan: str = "auto",
     quotas: bool = False,
     then: Finish | None = None,
+    then_later: bool = False,
 ) -> SqlResult:
     """Run one Analytics Engine SQL statement over ``project``'s datasets.
 
@@ -88,6 +90,8 @@ def sql_execute(
     every other exception is a bug. ``then``, given the rows returned and the plan, returns a
     statement the database runs with the query's rollback once the query has succeeded
     (``sql_sandbox_run``); ``SqlResult.then_sent`` says whether it was sent (a SHOW has no query).
+    ``then_later``: where the query answers in one round trip (``sql_sandbox_run``'s ``most_rows``), its
+    ``then`` statement waits for ``db.sql_sandbox_finish``, which the caller runs once it has sent the result.
 
     This process's slot is taken first, so its refusal costs no parsing or database round trip:
     under a flood, 429s are most of the web tier's work (bench/fairness.py). The installation's
@@ -100,7 +104,7 @@ def sql_execute(
     with sql_pool_slot(project=project if quotas else None) as slots:
         return _execute(
             project=project, sql=sql, params=params, default_format=default_format, database=database,
-            keep_rows=keep_rows, plan=plan, started=started, then=then, slots=slots,
+            keep_rows=keep_rows, plan=plan, started=started, then=then, slots=slots, then_later=then_later,
         )
 
 
@@ -116,6 +120,7 @@ def _execute(
     started: float,
     then: Finish | None,
     slots: Slots,
+    then_later: bool,
 ) -> SqlResult:
     statement = sql_parse(sql=sql, default_format=default_format)
     if isinstance(statement, ShowStatement):
@@ -127,11 +132,13 @@ def _execute(
     if kept is not None:
         try:
             return _run(statement, kept, kept=True, sql=sql, default_format=default_format, database=database,
-                        keep_rows=keep_rows, plan=plan, started=started, params=params, then=then, slots=slots)
+                        keep_rows=keep_rows, plan=plan, started=started, params=params, then=then, slots=slots,
+                        then_later=then_later)
         except CatalogChanged:
             catalog_forget(project_id=project.id)
     return _run(statement, catalog_read(project_id=project.id), kept=False, sql=sql, default_format=default_format,
-                database=database, keep_rows=keep_rows, plan=plan, started=started, params=params, then=then, slots=slots)
+                database=database, keep_rows=keep_rows, plan=plan, started=started, params=params, then=then, slots=slots,
+                then_later=then_later)
 
 
 def _run(
@@ -148,6 +155,7 @@ def _run(
     started: float,
     then: Finish | None,
     slots: Slots,
+    then_later: bool,
 ) -> SqlResult:
     """Compile against ``catalog`` and run; a ``kept`` one travels with its check (``CatalogChanged``).
 
@@ -189,6 +197,8 @@ def _run(
         then=(lambda: then(writer.row_count, translation.plan)) if then is not None else None,
         check=catalog.check(clock=now) if kept else None,
         slots=slots,
+        most_rows=translation.most_rows,
+        then_later=then_later,
     )
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else writer.row_count
     return SqlResult(

@@ -100,6 +100,9 @@ class Translation:
     dataset_ids: list[int]
     #: Which path answers: ``raw`` or ``projection=<name>`` (the ``X-Query-Plan`` header).
     plan: str = "raw"
+    #: The most rows the statement can return, where known before it runs: one for an aggregate with no
+    #: GROUP BY, ``n`` for a ``LIMIT n`` with no OFFSET; else None.
+    most_rows: int | None = None
 
 
 @dataclass(frozen=True)

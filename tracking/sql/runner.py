@@ -30,6 +30,7 @@ def query_run(
     interface: str = "",
     keep_rows: bool = False,
     plan: str = "auto",
+    then_later: bool = False,
 ) -> SqlResult:
     """``sql_execute`` under quotas, with one audit event per query; raises what it raises.
 
@@ -38,6 +39,8 @@ def query_run(
     names where the query came from in the audit log (``clickhouse-http``, ``explorer``);
     ``keep_rows`` keeps the typed rows besides the body (the shell prints them as a table);
     ``plan`` is ``sql_execute``'s, and the audit event records the path that answered.
+    ``then_later`` is ``sql_execute``'s: the caller sends the result, then calls ``db.sql_sandbox_finish``
+    (``views.SqlHttpResponse`` does), which writes the OK event of a query that answered in one round trip.
     """
     started = time.monotonic()
     details: dict[str, Any] = {"sql": sql[: governance_settings.AUDIT_SQL_MAX_CHARS]}
@@ -62,6 +65,7 @@ def query_run(
             plan=plan,
             quotas=quotas,
             then=audited,
+            then_later=then_later,
         )
     except QuotaExceeded as refusal:
         _record(project, details, started, AuditOutcome.REFUSED, error=str(refusal.detail))

@@ -465,6 +465,7 @@ def _compile(
         format=output_format,
         dataset_ids=sorted(compiler.used_dataset_ids),
         plan=f"projection={plan.name}" if plan is not None else "raw",
+        most_rows=compiler.most_rows,
     )
 
 

@@ -15,6 +15,7 @@ from meauxcloud.api import ApiProblem
 from projects.api import ProjectAPIView
 from projects.authentication import ApiKeyAuthentication, RawBodySessionAuthentication
 from projects.models import Project, Scope
+from tracking.sql.db import sql_sandbox_finish
 from tracking.sql.engine import PLANS, SqlError, SqlResult
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE
 from tracking.sql.ir import is_storable_text
@@ -114,8 +115,19 @@ def _plan(request: Request) -> str:
     return plan
 
 
+class SqlHttpResponse(HttpResponse):
+    """A query's result, sent before its audit event is written (``query_run(then_later=True)``): the server
+    closes the response once the body is written, and the event goes then."""
+
+    def close(self) -> None:
+        try:
+            sql_sandbox_finish()
+        finally:
+            super().close()
+
+
 def _success(result: SqlResult) -> HttpResponse:
-    response = HttpResponse(result.body, content_type=result.content_type, status=200)
+    response = SqlHttpResponse(result.body, content_type=result.content_type, status=200)
     response["X-Query-Plan"] = result.plan
     return response
 
@@ -171,6 +183,7 @@ class CloudflareSqlView(_SqlAPIView):
                 params=params,
                 database=_database(request, self.project),
                 plan=_plan(request),
+                then_later=True,
             )
         except (SqlError, _BadBody) as error:
             return HttpResponse(f"Input was invalid: {error}", status=422, content_type="text/plain; charset=utf-8")
@@ -199,7 +212,8 @@ class CloudflareSqlView(_SqlAPIView):
             )
         try:
             result = query_run(
-                project=self.project, sql=query, database=_database(request, self.project), plan=_plan(request)
+                project=self.project, sql=query, database=_database(request, self.project), plan=_plan(request),
+                then_later=True,
             )
         except SqlError as error:
             return HttpResponse(f"Input was invalid: {error}", status=422, content_type="text/plain; charset=utf-8")
@@ -256,7 +270,7 @@ class SqlView(_SqlAPIView):
         except _BadBody as error:
             raise ApiProblem(status_code=400, code="malformed_body", detail=str(error)) from None
         try:
-            result = query_run(project=self.project, sql=query, params=params, plan=_plan(request))
+            result = query_run(project=self.project, sql=query, params=params, plan=_plan(request), then_later=True)
         except SqlError as error:
             raise ApiProblem(
                 status_code=error.status,

@@ -207,9 +207,11 @@ def test_inside_a_transaction_a_query_runs_in_a_savepoint_that_is_rolled_back(lo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_query_costs_three_round_trips_to_postgresql_catalog_query_and_rollback() -> None:
+def test_a_query_whose_rows_one_fetch_holds_costs_two_round_trips_and_another_three() -> None:
     """The per-request fixed cost (docs/benchmarks.md): the datasets with their ready projections in one
-    statement, then the sandboxed query in one message, then the rollback."""
+    statement, then the sandboxed query in one message, with its rollback when that message's FETCH is
+    sure to hold every row (an aggregate with no GROUP BY, a LIMIT under ``FETCH_ROWS``), else the
+    rollback in a message of its own."""
     project = ProjectFactory()
     DatasetFactory(project=project, name="zeta")
     web = DatasetFactory(project=project, name="web")
@@ -217,29 +219,40 @@ def test_a_query_costs_three_round_trips_to_postgresql_catalog_query_and_rollbac
     query = "SELECT count() AS n FROM web WHERE timestamp > NOW() - INTERVAL '24' HOUR AND blob1 = 'GET'"
 
     result, sent = round_trips(lambda: sql_execute(project=project, sql=query, keep_rows=True))
+    grouped, grouped_sent = round_trips(lambda: sql_execute(project=project, sql="SELECT blob1, count() FROM web GROUP BY blob1"))
+    limited, limited_sent = round_trips(lambda: sql_execute(project=project, sql="SELECT blob1 FROM web LIMIT 999"))
+    paged, paged_sent = round_trips(lambda: sql_execute(project=project, sql="SELECT blob1 FROM web LIMIT 1000"))
     tables = sql_execute(project=project, sql="SHOW TABLES", keep_rows=True)
 
     assert (result.plan, result.rows) == ("projection=by_method", [(0,)])
-    assert sent == ["SELECT", "BEGIN", "ROLLBACK"]
+    assert sent == ["SELECT", "BEGIN"]
+    # LIMIT 1000 returned no row, so no row carried the count before it: the count query ran in the transaction.
+    assert (grouped_sent, limited_sent, paged_sent) == (["BEGIN", "ROLLBACK"], ["BEGIN"], ["BEGIN", "SELECT", "ROLLBACK"])
+    assert (limited.rows_before_limit, paged.rows_before_limit) == (0, 0)
     assert tables.rows == [("web",), ("zeta",)]
+    assert connection.connection.info.transaction_status.name == "IDLE"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_audited_query_writes_its_event_in_the_rollbacks_message_and_a_failed_one_after_it() -> None:
-    """query_run's audit INSERT travels with the sandbox's ROLLBACK (a round trip cost 0.5-1 ms through
-    gunicorn); a query that failed is rolled back first and audited on its own, as before."""
+def test_an_audited_query_writes_its_event_after_a_one_message_query_or_with_the_rollback_and_a_failed_one_after_it() -> None:
+    """query_run's audit INSERT follows a query that answered in one message, and travels with the sandbox's
+    ROLLBACK otherwise (a round trip cost 0.5-1 ms through gunicorn); a query that failed is rolled back
+    first and audited on its own, as before."""
     project = ProjectFactory()
     DatasetFactory(project=project, name="web")
 
     result, sent = round_trips(lambda: query_run(project=project, sql="SELECT count() AS n FROM web", quotas=False))
+    grouped, grouped_sent = round_trips(lambda: query_run(project=project, sql="SELECT blob1 FROM web GROUP BY blob1", quotas=False))
     with pytest.raises(SqlError):
         query_run(project=project, sql="SELECT intDiv(count(), 0) AS n FROM web", quotas=False)
 
-    assert (result.plan, result.row_count, sent) == ("raw", 1, ["SELECT", "BEGIN", "ROLLBACK"])
-    ok, failed = AuditEvent.objects.filter(project=project).order_by("id")
+    assert (result.plan, result.row_count, sent) == ("raw", 1, ["SELECT", "BEGIN", "BEGIN"])
+    assert (grouped.row_count, grouped_sent) == (0, ["BEGIN", "ROLLBACK"])
+    ok, grouped_ok, failed = AuditEvent.objects.filter(project=project).order_by("id")
     assert (ok.outcome, ok.details["rows"], ok.details["plan"], ok.details["sql"]) == (
         AuditOutcome.OK, 1, "raw", "SELECT count() AS n FROM web"
     )
+    assert (grouped_ok.outcome, grouped_ok.details["rows"]) == (AuditOutcome.OK, 0)
     assert (failed.outcome, failed.details["error"]) == (AuditOutcome.ERROR, "Division by zero")
     assert connection.get_autocommit() and connection.connection.info.transaction_status.name == "IDLE"
 
@@ -256,15 +269,21 @@ def test_a_querys_audit_event_commits_without_waiting_for_the_disk_and_a_callers
 
     with connection.execute_wrapper(record):
         query_run(project=project, sql="SELECT count() AS n FROM web", quotas=False)
+        one_message = messages[-1]
+        query_run(project=project, sql="SELECT blob1 FROM web GROUP BY blob1", quotas=False)
     with transaction.atomic(), connection.cursor() as cursor:
         query_run(project=project, sql="SELECT count() AS n FROM web", quotas=False)
+        query_run(project=project, sql="SELECT blob1 FROM web GROUP BY blob1", quotas=False)
         cursor.execute("SHOW synchronous_commit")
         callers = cursor.fetchone()[0]
+        cursor.execute("SELECT current_user")
+        user = cursor.fetchone()[0]
 
+    assert one_message.startswith("BEGIN; SET LOCAL synchronous_commit = off; INSERT INTO ")
     assert messages[-1].startswith("ROLLBACK; BEGIN; SET LOCAL synchronous_commit = off; INSERT INTO ")
-    assert messages[-1].endswith("; COMMIT")
-    assert callers == "on"
-    assert AuditEvent.objects.filter(project=project, outcome=AuditOutcome.OK).count() == 2
+    assert one_message.endswith("; COMMIT") and messages[-1].endswith("; COMMIT")
+    assert (callers, user) == ("on", connection.settings_dict["USER"])
+    assert AuditEvent.objects.filter(project=project, outcome=AuditOutcome.OK).count() == 4
     assert connection.connection.info.transaction_status.name == "IDLE"
 
 
