@@ -6,11 +6,14 @@ import datetime as dt
 import pytest
 from django.core.signals import request_finished
 from django.db import connection, transaction
+from django.http import HttpResponse
 from django.test import RequestFactory
 
 from projects.governance.models import AuditAction, AuditEvent, AuditOutcome
+from projects.models import Project
 from tests.factories import DatasetFactory, ProjectFactory, key_for
 from tests.tracking.sql.support import Point, points_insert, round_trips
+from tracking.models import Dataset
 from tracking.sql.catalog import catalog_read
 from tracking.sql.engine import sql_execute
 from tracking.sql.errors import SqlError
@@ -19,7 +22,7 @@ from tracking.sql.translate import sql_parse, sql_translate
 from tracking.sql.views import CloudflareSqlView
 
 
-def _web_with_points(points: int = 3):
+def _web_with_points(points: int = 3) -> tuple[Project, Dataset]:
     project = ProjectFactory()
     web = DatasetFactory(project=project, name="web")
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -81,7 +84,7 @@ def test_the_web_sends_a_one_message_result_before_its_audit_event_and_holds_no_
     key = key_for(project, "read").secret
     view = CloudflareSqlView.as_view()
 
-    def post(sql: str):
+    def post(sql: str) -> HttpResponse:
         request = RequestFactory().post(
             f"/client/v4/accounts/{project.slug}/analytics_engine/sql", data=sql, content_type="text/plain",
             HTTP_AUTHORIZATION=f"Bearer {key}",
