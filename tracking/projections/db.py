@@ -52,10 +52,10 @@ class Spec:
     dimensions: tuple[str, ...]
     doubles: tuple[str, ...]
     name: str = ""
-    #: Rows a bucket held on average when last measured (``bucket_rows_measure``); None before.
+    #: Rows a bucket held on average when last measured (``bucket_measure``); None before.
     #: Not part of a projection's identity: the planner only sizes its cuts from it.
     bucket_rows: float | None = field(default=None, compare=False)
-    #: Points a bucket stood for on average (``bucket_points_measure``); None before.
+    #: Points a bucket stood for on average (``bucket_measure``); None before.
     bucket_points: float | None = field(default=None, compare=False)
 
 
@@ -369,25 +369,18 @@ def bucket_fragmented(*, spec: Spec, bucket: datetime) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def bucket_rows_measure(*, projection_id: int, buckets: Sequence[datetime]) -> float:
-    """The rows a projection holds in each of ``buckets``, on average: counted in the ``(projection_id, bucket)``
-    index, about 10,000 entries for the bench's 10,000 paths."""
+def bucket_measure(*, projection_id: int, buckets: Sequence[datetime], points: bool) -> tuple[float, float | None]:
+    """The rows a projection holds in each of ``buckets`` on average, and with ``points`` the points they stand
+    for (the sum of their counts), in one pass. The rows alone are counted in the ``(projection_id, bucket)``
+    index, about 10,000 entries for the bench's 10,000 paths; the points read the rows themselves."""
+    measures = "count(*)::float8 / %(buckets)s" + (", coalesce(sum(n), 0)::float8 / %(buckets)s" if points else "")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*)::float8 / %s FROM {TABLE} WHERE projection_id = %s AND bucket = ANY(%s)",
-            [len(buckets), projection_id, list(buckets)],
+            f"SELECT {measures} FROM {TABLE} WHERE projection_id = %(projection)s AND bucket = ANY(%(starts)s)",
+            {"buckets": len(buckets), "projection": projection_id, "starts": list(buckets)},
         )
-        return float(cursor.fetchone()[0])
-
-
-def bucket_points_measure(*, projection_id: int, buckets: Sequence[datetime]) -> float:
-    """The points a projection's rows in each of ``buckets`` stand for (the sum of their counts), on average."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT coalesce(sum(n), 0)::float8 / %s FROM {TABLE} WHERE projection_id = %s AND bucket = ANY(%s)",
-            [len(buckets), projection_id, list(buckets)],
-        )
-        return float(cursor.fetchone()[0])
+        measured = cursor.fetchone()
+    return float(measured[0]), float(measured[1]) if points else None
 
 
 def points_extent(*, dataset_id: int) -> tuple[datetime, datetime] | None:

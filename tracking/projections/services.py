@@ -413,10 +413,10 @@ def projections_measure(
 
 def projection_measure(*, projection_id: int, grain: int, now: datetime, points: bool = True) -> None:
     """Saved at once, so a run stopped midway keeps what it measured (``projections_measure``)."""
-    buckets = measure_samples(grain=grain, now=now)
-    measured: dict[str, object] = {"bucket_rows": db.bucket_rows_measure(projection_id=projection_id, buckets=buckets), "measured_at": now}
+    rows, stood_for = db.bucket_measure(projection_id=projection_id, buckets=measure_samples(grain=grain, now=now), points=points)
+    measured: dict[str, object] = {"bucket_rows": rows, "measured_at": now}
     if points:
-        measured["bucket_points"] = db.bucket_points_measure(projection_id=projection_id, buckets=buckets)
+        measured["bucket_points"] = stood_for
     Projection.objects.filter(id=projection_id).update(**measured)
 
 

@@ -196,7 +196,6 @@ def sql_sandbox_run(
             f"{_OWN_PARAM}fingerprint": check.fingerprint,
             f"{_OWN_PARAM}clock": check.clock,
         }
-    leave = "ROLLBACK" if own_transaction else f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}"
     # One FETCH holds every row, and a LIMIT's count comes from its rows' own column (or is 0 when none came).
     one_fetch = (
         most_rows is not None
@@ -210,7 +209,8 @@ def sql_sandbox_run(
         try:
             try:
                 rows_before_limit = _stream(
-                    cursor, query, params | setup, limits, count_column, sink, begin=begin, leave=leave if one_fetch else None, state=state
+                    cursor, query, params | setup, limits, count_column, sink, begin=begin,
+                    leave=_leave_sql(own_transaction=own_transaction) if one_fetch else None, state=state,
                 )
                 if state.left:
                     _left_check(own_transaction=own_transaction)
@@ -273,19 +273,18 @@ def sql_sandbox_finish() -> None:
 
 
 def _then_send(cursor: Any, then: tuple[str, Sequence[Any]], *, own_transaction: bool) -> None:
-    """``then``'s statement once the query's transaction has ended: committed on its own without waiting for
-    the WAL (``_ASYNC_COMMIT_BEGIN``), or inside the caller's transaction. A failure closes the connection,
-    as a failed leave does (``_sandbox_leave``)."""
+    """``then``'s statement on its own once the query's transaction has ended (``_then_sql``). A failure closes the
+    connection, as a failed leave does (``_sandbox_leave``)."""
     statement, params = then
     try:
-        _execute_last(cursor, f"{_ASYNC_COMMIT_BEGIN}; {statement}; COMMIT" if own_transaction else statement, params)
+        _execute_last(cursor, _then_sql(statement, own_transaction=own_transaction), params)
     except BaseException:
         connection.close()
         raise
 
 
 def _left_check(*, own_transaction: bool) -> None:
-    """After a rollback sent with the query, the connection must be out of any transaction of ours; if it is not,
+    """After the sandbox's rollback, the connection must be out of any transaction of ours; if it is not,
     closing it is the only safe way on (``_sandbox_leave``)."""
     if own_transaction and connection.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         connection.close()
@@ -300,19 +299,27 @@ def _sandbox_leave(cursor: Any, *, own_transaction: bool, then: tuple[str, Seque
     request still in it: as the reader role, with this query's datasets. Closing is the only
     safe way out.
     """
-    leave = "ROLLBACK" if own_transaction else f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}"
+    leave = _leave_sql(own_transaction=own_transaction)
     try:
         if then is None:
             cursor.execute(leave)
-        elif own_transaction:
-            _execute_last(cursor, f"{leave}; {_ASYNC_COMMIT_BEGIN}; {then[0]}; COMMIT", then[1])
         else:
-            _execute_last(cursor, f"{leave}; {then[0]}", then[1])
+            _execute_last(cursor, f"{leave}; {_then_sql(then[0], own_transaction=own_transaction)}", then[1])
     except BaseException:
         connection.close()
         raise
-    if own_transaction and connection.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        connection.close()
+    _left_check(own_transaction=own_transaction)
+
+
+def _leave_sql(*, own_transaction: bool) -> str:
+    """What ends the sandbox: its own transaction's ROLLBACK, or back to its savepoint in a caller's."""
+    return "ROLLBACK" if own_transaction else f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}"
+
+
+def _then_sql(statement: str, *, own_transaction: bool) -> str:
+    """``then``'s statement once the sandbox has ended: committed on its own without waiting for the WAL
+    (``_ASYNC_COMMIT_BEGIN``), or inside the caller's transaction."""
+    return f"{_ASYNC_COMMIT_BEGIN}; {statement}; COMMIT" if own_transaction else statement
 
 
 #: ``then`` records a query that succeeded (its audit event), and outside a caller's transaction it
