@@ -207,6 +207,8 @@ CELERY_BEAT_SCHEDULE = {
     "advance-rollups": {"task": "tracking.advance_rollups", "schedule": 30.0, "options": {"expires": 30}},
     "backfill-projections": {"task": "tracking.projections_backfill", "schedule": 60.0, "options": {"expires": 60}},
     "compact-projections": {"task": "tracking.projections_compact", "schedule": 600.0, "options": {"expires": 600}},
+    # After a burst, once no drain has committed for 20 s: everything noted, however recent (minutes, not hours).
+    "compact-projections-idle": {"task": "tracking.projections_compact_idle", "schedule": 60.0, "options": {"expires": 60}},
     # Each ready projection's rows per bucket, about hourly (``MEASURE_EVERY``): the SQL planner's cut sizes.
     "measure-projections": {"task": "tracking.projections_measure", "schedule": 600.0, "options": {"expires": 600}},
     "refresh-storage": {"task": "tracking.refresh_storage", "schedule": 600.0, "options": {"expires": 600}},

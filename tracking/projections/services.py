@@ -10,13 +10,14 @@ backfill exact while drains run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from projects.governance.audit import audit_record
@@ -28,6 +29,7 @@ from tracking.models import (
     PROJECTION_DOUBLES,
     PROJECTION_MAX_DIMENSIONS,
     Dataset,
+    IngestedEntry,
     Projection,
     ProjectionGrain,
     ProjectionState,
@@ -342,7 +344,8 @@ def projections_day_dropped(*, day_start: datetime) -> int:
 
 
 def projections_compact(*, before: datetime, max_buckets: int = 200) -> int:
-    """Merge the partial rows drains appended, for the noted buckets that start before ``before``, the oldest first.
+    """Merge the partial rows drains appended, for the noted buckets that start before ``before``, coarse and
+    recent ones first (``db.dirty_buckets``).
 
     Every bucket a drain appended to is noted (``db.dirty_table_sql``), whatever its age, and
     forgotten once merged, so a bucket of a history load is merged as surely as the last hour.
@@ -351,17 +354,63 @@ def projections_compact(*, before: datetime, max_buckets: int = 200) -> int:
     backfills and deletions of that dataset out meanwhile, so a drain's notes are forgotten
     only with its rows merged. Returns the rows removed.
     """
-    noted = db.dirty_buckets(before=before, limit=max_buckets)
+    return _compact(db.dirty_buckets(before=before, limit=max_buckets))
+
+
+def ingest_idle(*, for_at_least: timedelta) -> bool:
+    """Whether no drain has committed points for ``for_at_least`` (the ledger's newest entry, one index probe)."""
+    latest = IngestedEntry.objects.aggregate(latest=Max("created_at"))["latest"]
+    return latest is None or latest <= timezone.now() - for_at_least
+
+
+def projections_compact_idle(*, quiet: timedelta, seconds: float, batch: int = 200) -> int:
+    """Catch up with a burst once ingest has gone quiet: merge every noted bucket, however recent, a batch at a
+    time for up to ``seconds``, while no drain has committed for ``quiet``.
+
+    A drain holds its datasets' lock (shared) for its whole transaction, and merging a bucket takes it
+    exclusively, so merging during a load stalls the load's drains, and the load fragments what was merged
+    again. Beat's ``projections_compact`` therefore merges a bounded batch of buckets over an hour old every
+    10 minutes, which left a 1M-point history loaded through the API fragmented for hours (docs/benchmarks.md:
+    its day tier held 218,653 rows for 110,656 keys); merged after the load, the ~6,000 noted buckets took
+    34 s. Checked again before each bucket, so a drain that starts meanwhile waits for one bucket's merge at
+    most. Returns the rows removed.
+    """
+    deadline = time.monotonic() + seconds
+
+    def proceed() -> bool:
+        return time.monotonic() < deadline and ingest_idle(for_at_least=quiet)
+
+    removed = 0
+    while proceed():
+        noted = db.dirty_buckets(before=timezone.now(), limit=batch)
+        if not noted:
+            break
+        removed += _compact(noted, proceed=proceed)
+    return removed
+
+
+def _compact(noted: list[tuple[int, datetime]], *, proceed: Callable[[], bool] | None = None) -> int:
+    """Merge and forget each noted bucket in its own transaction, while ``proceed`` says to go on; then measure
+    again the ready projections that lost rows. Their measure, taken while their buckets held partial rows,
+    overstates the rows per bucket that the SQL planner weighs its cuts with (``projections_measure``): after
+    a 1M-point history through the API the day tier held 210,387 rows for 110,494 keys."""
     specs = {p.id: _spec(p) for p in Projection.objects.filter(id__in={projection_id for projection_id, _ in noted})}
+    merged: set[int] = set()
     removed = 0
     for projection_id, bucket in noted:
+        if proceed is not None and not proceed():
+            break
         spec = specs.get(projection_id)
         with transaction.atomic():
             if spec is not None:
                 db.dataset_lock(dataset_id=spec.dataset_id)
                 if db.bucket_fragmented(spec=spec, bucket=bucket):
                     removed += db.projection_compact(spec=spec, start=bucket, end=bucket + timedelta(seconds=spec.grain))
+                    merged.add(projection_id)
             db.dirty_forget(projection_id=projection_id, bucket=bucket)
+    now = timezone.now()
+    for projection in Projection.objects.filter(id__in=merged, state=ProjectionState.READY).only("id", "grain"):
+        projection_measure(projection_id=projection.id, grain=projection.grain, now=now)
     return removed
 
 

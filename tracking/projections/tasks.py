@@ -20,6 +20,9 @@ BACKFILL_STEPS_PER_RUN = 30
 #: Projections measured per batch (one selection of the due ones), and how long a run goes on taking batches.
 MEASURE_BATCH = 100
 MEASURE_SECONDS = 120.0
+#: How long ingest must have been quiet before a catch-up compaction, and how long one run merges.
+COMPACT_IDLE_QUIET = timedelta(seconds=20)
+COMPACT_IDLE_SECONDS = 50.0
 
 
 @shared_task(name="tracking.projection_backfill", ignore_result=True, time_limit=600, soft_time_limit=540)
@@ -45,6 +48,14 @@ def projections_compact() -> int:
     close_old_connections()
     removed = services.projections_compact(before=timezone.now() - timedelta(hours=1))
     return removed + services.projections_prune()
+
+
+@shared_task(name="tracking.projections_compact_idle", ignore_result=True, time_limit=120, soft_time_limit=90)
+def projections_compact_idle() -> int:
+    """Merge what a burst left once ingest is quiet (``services.projections_compact_idle``); beat runs it every
+    minute, and it returns at once while drains are committing."""
+    close_old_connections()
+    return services.projections_compact_idle(quiet=COMPACT_IDLE_QUIET, seconds=COMPACT_IDLE_SECONDS)
 
 
 @shared_task(name="tracking.projections_measure", ignore_result=True, time_limit=600, soft_time_limit=540)

@@ -1,7 +1,9 @@
 """Projections stay equal to their raw points: through the drain, backfills, deletions and retention."""
 
 import importlib
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from itertools import chain, repeat
 
 import pytest
 from django.apps import apps as django_apps
@@ -13,6 +15,7 @@ from tests.tracking.projections.support import raw_rows, rows_of
 from tests.tracking.sql.support import Point, partitions_for, points_insert
 from tracking.models import Dataset, Projection, ProjectionState
 from tracking.projections import db as projection_db
+from tracking.projections import services as projection_services
 from tracking.projections import tasks as projection_tasks
 from tracking.projections.selectors import projection_specs
 from tracking.projections.services import (
@@ -22,6 +25,7 @@ from tracking.projections.services import (
     projection_create,
     projection_drop,
     projections_compact,
+    projections_compact_idle,
     projections_measure,
     projections_points_deleted,
 )
@@ -222,6 +226,106 @@ def test_compaction_forgets_a_note_of_a_bucket_already_one_row_per_key_and_of_a_
             f"SELECT count(*) FROM {projection_db.DIRTY_TABLE} WHERE projection_id = ANY(%s)", [[narrow.id, narrow_6h.id, narrow_day.id, dashboard.id]]
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_compaction_takes_the_coarsest_grain_first_and_in_it_the_newest_bucket_first(client, write_key, partitions):
+    projection_db.dirty_prune_orphans()
+    now = datetime.now(UTC)
+    older, newer = now - timedelta(days=5), now - timedelta(hours=30)
+    for moment in (older, newer):
+        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [1], "timestamp": moment.isoformat()})
+        drain()
+    narrow, narrow_6h, narrow_day, dashboard = Projection.objects.filter(dataset__name="events").order_by("name")
+    hour_tiers = sorted([narrow, dashboard], key=lambda projection: projection.id)
+
+    def starts(grain: int, moment: datetime) -> datetime:
+        return datetime.fromtimestamp(moment.timestamp() // grain * grain, UTC)
+
+    assert projection_db.dirty_buckets(before=now, limit=100) == [
+        (narrow_day.id, starts(86400, newer)),
+        (narrow_day.id, starts(86400, older)),
+        (narrow_6h.id, starts(21600, newer)),
+        (narrow_6h.id, starts(21600, older)),
+        *[(projection.id, starts(3600, newer)) for projection in hour_tiers],
+        *[(projection.id, starts(3600, older)) for projection in hour_tiers],
+    ]
+    assert projection_db.dirty_buckets(before=starts(86400, newer), limit=3) == [
+        (narrow_day.id, starts(86400, older)),
+        (narrow_6h.id, starts(21600, older)),
+        (hour_tiers[0].id, starts(3600, older)),
+    ]
+
+
+def test_idle_compaction_waits_for_ingest_to_go_quiet_then_merges_a_backlog_of_several_batches_however_recent(
+    client, write_key, partitions
+):
+    projection_db.dirty_prune_orphans()
+    now = datetime.now(UTC)
+    moments = [now - timedelta(minutes=1), now - timedelta(days=2), now - timedelta(days=4)]
+    for i in range(2):
+        post_points(
+            client, write_key, "events",
+            [{"blobs": ["GET", f"/{j}"], "doubles": [i + j], "timestamp": moment.isoformat()} for j, moment in enumerate(moments)],
+        )
+        drain()
+    projections = list(Projection.objects.filter(dataset__name="events").order_by("name"))
+    noted = notes_of(projections)
+    assert len(noted) == 2 * (3 + 3 + 3 + 3)  # two drains, three buckets in each of the four tiers
+    assert [row_count(projection) for projection in projections] == [6, 6, 6, 6]
+    before = [rows_of(projection) for projection in projections]
+
+    quiet = timedelta(seconds=20)
+    assert projections_compact_idle(quiet=quiet, seconds=30, batch=2) == 0  # the drains committed just now
+    assert notes_of(projections) == noted
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE tracking_ingestedentry SET created_at = created_at - interval '21 seconds'")
+    assert projections_compact_idle(quiet=quiet, seconds=30, batch=2) == 4 * 3
+    assert notes_of(projections) == []
+    assert [row_count(projection) for projection in projections] == [3, 3, 3, 3]
+    assert [rows_of(projection) for projection in projections] == before == [raw_rows(projection) for projection in projections]
+
+
+def test_idle_compaction_stops_before_the_next_bucket_once_a_drain_commits(client, write_key, partitions, monkeypatch):
+    projection_db.dirty_prune_orphans()
+    old = datetime.now(UTC) - timedelta(days=2)
+    for i in range(2):
+        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [i], "timestamp": old.isoformat()})
+        drain()
+    projections = list(Projection.objects.filter(dataset__name="events").order_by("name"))
+    answers = chain([True] * 3, repeat(False))  # the loop's check, then one before each bucket
+
+    monkeypatch.setattr(projection_services, "ingest_idle", lambda *, for_at_least: next(answers))
+    assert projections_compact_idle(quiet=timedelta(seconds=20), seconds=30) == 2
+    assert [(name, count) for name, count in Counter(name for name, _ in notes_of(projections)).items()] == [
+        ("blob1_blob2", 2), ("dashboard", 2)
+    ]  # the day and six-hour buckets merged, the hour ones left for the next run
+
+
+def test_compaction_measures_again_the_projections_it_merged_rows_of(client, write_key, partitions):
+    """Eight sampled buckets of the two whole days before today (``measure_samples``); yesterday's 12:00 is one."""
+    projection_db.dirty_prune_orphans()
+    yesterday_noon = datetime.now(UTC).replace(hour=12, minute=10, second=0, microsecond=0) - timedelta(days=1)
+    for i in range(2):
+        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [i], "timestamp": yesterday_noon.isoformat()})
+        drain()
+    projections_measure(now=datetime.now(UTC), due_before=datetime.now(UTC))
+
+    def measures() -> list[tuple[str, float | None, float | None]]:
+        return list(
+            Projection.objects.filter(dataset__name="events").order_by("name").values_list("name", "bucket_rows", "bucket_points")
+        )
+
+    assert measures() == [
+        ("blob1_blob2", 0.25, 0.25), ("blob1_blob2_6h", 0.25, 0.25), ("blob1_blob2_day", 1.0, 1.0), ("dashboard", 0.25, 0.25)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE tracking_ingestedentry SET created_at = created_at - interval '21 seconds'")
+
+    assert projections_compact_idle(quiet=timedelta(seconds=20), seconds=30) == 4
+    assert measures() == [
+        ("blob1_blob2", 0.125, 0.25), ("blob1_blob2_6h", 0.125, 0.25), ("blob1_blob2_day", 0.5, 1.0), ("dashboard", 0.125, 0.25)
+    ]
 
 
 def test_a_projection_is_measured_when_its_backfill_ends_then_hourly_and_the_catalog_moves_with_it(db):
