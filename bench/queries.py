@@ -595,7 +595,7 @@ def run(*, points: int, rollups: bool = False, via_ingest: bool = False) -> dict
     and rollups included) instead of COPY; every engine still gets the very same rows. Our
     queries run twice: right after the load with no manual ANALYZE (whatever statistics the
     product's own maintenance has gathered by then), and after ``analyze()`` (points and projection rows),
-    where chdb and DuckDB are measured interleaved per query; through the ingest API, that second pass also
+    where chdb and DuckDB take turns with ours run by run (``_interleaved_ms``); through the ingest API, that second pass also
     waits for the product's compaction of the load's partial rows (``compaction_settle``).
     """
     env = django_setup()
