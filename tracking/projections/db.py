@@ -334,17 +334,17 @@ def rows_prune_orphans() -> int:
         return int(cursor.rowcount)
 
 
-def dirty_buckets(*, before: datetime, limit: int) -> list[tuple[int, datetime]]:
-    """Up to ``limit`` noted (projection id, bucket) pairs with buckets starting before ``before``: the coarsest
-    grain first, and in it the newest bucket first. A coarse bucket is read by every long window and merging it
-    removes the most rows per statement; dashboards read recent time most. Notes of a projection that is gone
-    are left to ``dirty_prune_orphans``."""
+def dirty_buckets(*, before: datetime, limit: int, coarse_first: bool) -> list[tuple[int, datetime]]:
+    """Up to ``limit`` noted (projection id, bucket) pairs with buckets starting before ``before``: the oldest first,
+    or with ``coarse_first`` the coarsest grain first and in it the newest bucket first (a coarse bucket is read
+    by every long window and merging it removes the most rows per statement; dashboards read recent time most).
+    Notes of a projection that is gone are left to ``dirty_prune_orphans``."""
+    order = "p.grain DESC, d.bucket DESC, d.projection_id" if coarse_first else "d.bucket, d.projection_id"
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT d.projection_id, d.bucket "
             f"FROM (SELECT DISTINCT projection_id, bucket FROM {DIRTY_TABLE} WHERE bucket < %s) AS d "
-            "JOIN tracking_projection AS p ON p.id = d.projection_id "
-            "ORDER BY p.grain DESC, d.bucket DESC, d.projection_id LIMIT %s",
+            f"JOIN tracking_projection AS p ON p.id = d.projection_id ORDER BY {order} LIMIT %s",
             [before, limit],
         )
         return [(int(row[0]), row[1]) for row in cursor.fetchall()]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import timedelta
 
-from tracking.models import Dataset, Projection, ProjectionState
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from tracking.models import Dataset, IngestedEntry, Projection, ProjectionState
 from tracking.projections.db import Spec
 
 
@@ -32,3 +35,12 @@ def projection_progress(*, projection: Projection) -> float:
     if start is None or cursor is None or until is None or until <= start:
         return 0.0
     return round(min(max((cursor - start) / (until - start), 0.0), 1.0), 4)
+
+
+def ingest_idle(*, for_at_least: timedelta) -> bool:
+    """Whether no drain of any dataset has written points for ``for_at_least``: the ledger's newest entry, one index
+    probe (``IngestedEntry.created_at``, stamped as the drain writes, up to a transaction's length before it
+    commits). The whole installation's, not a dataset's: merging a quiet tenant's buckets would take CPU beside
+    the others' drains."""
+    latest = IngestedEntry.objects.aggregate(latest=Max("created_at"))["latest"]
+    return latest is None or latest <= timezone.now() - for_at_least

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
 from projects.governance.audit import audit_record
@@ -29,13 +29,12 @@ from tracking.models import (
     PROJECTION_DOUBLES,
     PROJECTION_MAX_DIMENSIONS,
     Dataset,
-    IngestedEntry,
     Projection,
     ProjectionGrain,
     ProjectionState,
 )
 from tracking.projections import db
-from tracking.projections.selectors import projection_specs
+from tracking.projections.selectors import ingest_idle, projection_specs
 
 #: How much time one backfill step recomputes: one day of raw points, under the dataset's lock.
 BACKFILL_CHUNK = timedelta(days=1)
@@ -344,36 +343,34 @@ def projections_day_dropped(*, day_start: datetime) -> int:
 
 
 def projections_compact(*, before: datetime, max_buckets: int = 200) -> int:
-    """Merge the partial rows drains appended, for the noted buckets that start before ``before``, coarse and
-    recent ones first (``db.dirty_buckets``).
+    """Merge the partial rows drains appended, for the noted buckets that start before ``before``, the oldest first.
 
     Every bucket a drain appended to is noted (``db.dirty_table_sql``), whatever its age, and
     forgotten once merged, so a bucket of a history load is merged as surely as the last hour.
     A note of a bucket already one row per key costs one read. Bounded (``max_buckets`` per
     call) and exact: sums and extremes merge without loss, and the dataset's lock keeps drains,
     backfills and deletions of that dataset out meanwhile, so a drain's notes are forgotten
-    only with its rows merged. Returns the rows removed.
+    only with its rows merged. Oldest first, so that this run, which beat makes whatever ingest is
+    doing, always gets through a backlog: the buckets still being written, noted again by every
+    drain, would otherwise take its places run after run. Returns the rows removed.
     """
-    return _compact(db.dirty_buckets(before=before, limit=max_buckets))
-
-
-def ingest_idle(*, for_at_least: timedelta) -> bool:
-    """Whether no drain has committed points for ``for_at_least`` (the ledger's newest entry, one index probe)."""
-    latest = IngestedEntry.objects.aggregate(latest=Max("created_at"))["latest"]
-    return latest is None or latest <= timezone.now() - for_at_least
+    removed, merged = _compact(db.dirty_buckets(before=before, limit=max_buckets, coarse_first=False))
+    _measure(merged)
+    return removed
 
 
 def projections_compact_idle(*, quiet: timedelta, seconds: float, batch: int = 200) -> int:
-    """Catch up with a burst once ingest has gone quiet: merge every noted bucket, however recent, a batch at a
-    time for up to ``seconds``, while no drain has committed for ``quiet``.
+    """Catch up with a burst once ingest has gone quiet: merge every noted bucket, however recent, the coarsest
+    grain and the newest bucket first (``db.dirty_buckets``), a batch at a time for up to ``seconds``, while
+    no drain has written for ``quiet`` (``ingest_idle``).
 
     A drain holds its datasets' lock (shared) for its whole transaction, and merging a bucket takes it
     exclusively, so merging during a load stalls the load's drains, and the load fragments what was merged
-    again. Beat's ``projections_compact`` therefore merges a bounded batch of buckets over an hour old every
-    10 minutes, which left a 1M-point history loaded through the API fragmented for hours (docs/benchmarks.md:
-    its day tier held 218,653 rows for 110,656 keys); merged after the load, the ~6,000 noted buckets took
-    34 s. Checked again before each bucket, so a drain that starts meanwhile waits for one bucket's merge at
-    most. Returns the rows removed.
+    again. ``projections_compact`` merges a bounded batch of buckets that began over an hour ago every 10 minutes,
+    which left a 1M-point history loaded through the API fragmented for hours (docs/benchmarks.md: its day
+    tier held 210,387 rows for 110,494 keys); merged after the load, its 1,594 noted buckets took 17.5 s.
+    Checked again before each bucket, so a drain that starts meanwhile waits for one bucket's merge at most.
+    Returns the rows removed.
     """
     deadline = time.monotonic() + seconds
 
@@ -381,19 +378,21 @@ def projections_compact_idle(*, quiet: timedelta, seconds: float, batch: int = 2
         return time.monotonic() < deadline and ingest_idle(for_at_least=quiet)
 
     removed = 0
+    merged: set[int] = set()
     while proceed():
-        noted = db.dirty_buckets(before=timezone.now(), limit=batch)
+        noted = db.dirty_buckets(before=timezone.now(), limit=batch, coarse_first=True)
         if not noted:
             break
-        removed += _compact(noted, proceed=proceed)
+        batch_removed, batch_merged = _compact(noted, proceed=proceed)
+        removed += batch_removed
+        merged |= batch_merged
+    _measure(merged)
     return removed
 
 
-def _compact(noted: list[tuple[int, datetime]], *, proceed: Callable[[], bool] | None = None) -> int:
-    """Merge and forget each noted bucket in its own transaction, while ``proceed`` says to go on; then measure
-    again the ready projections that lost rows. Their measure, taken while their buckets held partial rows,
-    overstates the rows per bucket that the SQL planner weighs its cuts with (``projections_measure``): after
-    a 1M-point history through the API the day tier held 210,387 rows for 110,494 keys."""
+def _compact(noted: list[tuple[int, datetime]], *, proceed: Callable[[], bool] | None = None) -> tuple[int, set[int]]:
+    """Merge and forget each noted bucket in its own transaction, while ``proceed`` says to go on; returns the
+    rows removed and the projections that lost some."""
     specs = {p.id: _spec(p) for p in Projection.objects.filter(id__in={projection_id for projection_id, _ in noted})}
     merged: set[int] = set()
     removed = 0
@@ -408,10 +407,18 @@ def _compact(noted: list[tuple[int, datetime]], *, proceed: Callable[[], bool] |
                     removed += db.projection_compact(spec=spec, start=bucket, end=bucket + timedelta(seconds=spec.grain))
                     merged.add(projection_id)
             db.dirty_forget(projection_id=projection_id, bucket=bucket)
+    return removed, merged
+
+
+def _measure(merged: set[int]) -> None:
+    """Measure again, once per compaction run, the ready projections it merged rows of. Their measure, taken while
+    their buckets held partial rows, overstates the rows per bucket that the SQL planner weighs its cuts with
+    (``projections_measure``). The points they stand for do not change; they are measured too because a
+    dataset loaded through the API has them from beat's hourly measure otherwise (the drain's refresh counts
+    rows only)."""
     now = timezone.now()
     for projection in Projection.objects.filter(id__in=merged, state=ProjectionState.READY).only("id", "grain"):
         projection_measure(projection_id=projection.id, grain=projection.grain, now=now)
-    return removed
 
 
 #: How often a ready projection's rows per bucket is measured again (``projections_measure``).

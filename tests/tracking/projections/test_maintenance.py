@@ -228,7 +228,9 @@ def test_compaction_forgets_a_note_of_a_bucket_already_one_row_per_key_and_of_a_
         assert cursor.fetchone()[0] == 0
 
 
-def test_compaction_takes_the_coarsest_grain_first_and_in_it_the_newest_bucket_first(client, write_key, partitions):
+def test_idle_compaction_takes_the_coarsest_grain_first_and_in_it_the_newest_bucket_and_beats_run_the_oldest_first(
+    client, write_key, partitions
+):
     projection_db.dirty_prune_orphans()
     now = datetime.now(UTC)
     older, newer = now - timedelta(days=5), now - timedelta(hours=30)
@@ -241,7 +243,7 @@ def test_compaction_takes_the_coarsest_grain_first_and_in_it_the_newest_bucket_f
     def starts(grain: int, moment: datetime) -> datetime:
         return datetime.fromtimestamp(moment.timestamp() // grain * grain, UTC)
 
-    assert projection_db.dirty_buckets(before=now, limit=100) == [
+    assert projection_db.dirty_buckets(before=now, limit=100, coarse_first=True) == [
         (narrow_day.id, starts(86400, newer)),
         (narrow_day.id, starts(86400, older)),
         (narrow_6h.id, starts(21600, newer)),
@@ -249,11 +251,20 @@ def test_compaction_takes_the_coarsest_grain_first_and_in_it_the_newest_bucket_f
         *[(projection.id, starts(3600, newer)) for projection in hour_tiers],
         *[(projection.id, starts(3600, older)) for projection in hour_tiers],
     ]
-    assert projection_db.dirty_buckets(before=starts(86400, newer), limit=3) == [
+    assert projection_db.dirty_buckets(before=starts(86400, newer), limit=3, coarse_first=True) == [
         (narrow_day.id, starts(86400, older)),
         (narrow_6h.id, starts(21600, older)),
         (hour_tiers[0].id, starts(3600, older)),
     ]
+    oldest_first = sorted(
+        [(projection.id, starts(projection.grain, moment)) for projection in (narrow, narrow_6h, narrow_day, dashboard) for moment in (older, newer)],
+        key=lambda note: (note[1], note[0]),
+    )
+    assert projection_db.dirty_buckets(before=now, limit=100, coarse_first=False) == oldest_first
+    assert oldest_first[0] == (narrow_day.id, starts(86400, older))
+
+    projections_compact(before=now, max_buckets=1)  # beat's 10-minute run
+    assert projection_db.dirty_buckets(before=now, limit=100, coarse_first=False) == oldest_first[1:]
 
 
 def test_idle_compaction_waits_for_ingest_to_go_quiet_then_merges_a_backlog_of_several_batches_however_recent(
