@@ -400,6 +400,7 @@ def retention_apply(*, now: datetime, max_batches: int = 50) -> RetentionResult:
     for name in partitions:
         if db.partition_day(name) + timedelta(days=1) <= horizon:
             with transaction.atomic():
+                projections.projections_days_lock()
                 db.partition_drop(name)
                 day = db.partition_day(name)
                 projections.projections_day_dropped(day_start=datetime(day.year, day.month, day.day, tzinfo=UTC))

@@ -18,7 +18,8 @@ Consistency with raw points rests on one advisory lock per dataset: a drain hold
 from before it reads the dataset's projections until it commits; a backfill chunk, a
 deletion batch, a compaction and ``projection_create`` hold it exclusively. So a chunk
 recomputed from raw points never races a drain adding to it, and a drain never misses a
-projection created while it ran.
+projection created while it ran. A second lock keeps compaction and a dropped day apart
+(``days_lock``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ EPOCH_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 STAGE_TABLE = "tracking_rollup_stage"
 TS = '"timestamp"'
 _LOCK_NAMESPACE = "tracking.projections"
+_DAYS_LOCK_NAMESPACE = "tracking.projections.days"
 _NAME_RE = re.compile(r"^(index1|blob([1-9]|1[0-9]|20)|double([1-9]|1[0-9]|20))$")
 MAX_DOUBLES = len(PROJECTION_DOUBLES)
 
@@ -408,6 +410,23 @@ def datasets_lock_shared(*, dataset_ids: Sequence[int]) -> None:
             "SELECT pg_advisory_xact_lock_shared(hashtext(%s), (id %% 2147483647)::int) FROM unnest(%s::bigint[]) AS id ORDER BY id",
             [_LOCK_NAMESPACE, sorted(dataset_ids)],
         )
+
+
+def days_lock_shared() -> None:
+    """A compaction's side of the dropped-day lock (``days_lock``), shared until commit. Taken before the dataset's
+    lock: retention holds this one while it drops a partition, which waits for the drains writing points, and
+    a drain may be waiting for the dataset's lock; a compaction holding that one while it waited here would
+    close the circle."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s), 0)", [_DAYS_LOCK_NAMESPACE])
+
+
+def days_lock() -> None:
+    """Retention's side, exclusively until commit, taken before it drops a day partition. A compaction rewrites a
+    bucket's rows in one statement; a DELETE of the day's rows running beside it skips the rows it removed
+    and cannot see the merged rows it put back, which then outlive their points."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), 0)", [_DAYS_LOCK_NAMESPACE])
 
 
 def dataset_lock(*, dataset_id: int) -> None:

@@ -337,6 +337,12 @@ def projections_points_deleted(*, dataset_id: int, timestamps: Iterable[datetime
         db.projection_recompute_buckets(spec=spec, buckets=sorted({floor_to(m, spec.grain) for m in moments}))
 
 
+def projections_days_lock() -> None:
+    """First in the transaction that drops a day partition (``projections_day_dropped`` after it): compaction
+    stays out until it commits (``db.days_lock``)."""
+    db.days_lock()
+
+
 def projections_day_dropped(*, day_start: datetime) -> int:
     """A day partition of points was dropped: every projection's buckets of that UTC day go too."""
     return db.rows_delete_between(start=day_start, end=day_start + timedelta(days=1))
@@ -402,6 +408,7 @@ def _compact(noted: list[tuple[int, datetime]], *, proceed: Callable[[], bool] |
         spec = specs.get(projection_id)
         with transaction.atomic():
             if spec is not None:
+                db.days_lock_shared()
                 db.dataset_lock(dataset_id=spec.dataset_id)
                 if db.bucket_fragmented(spec=spec, bucket=bucket):
                     removed += db.projection_compact(spec=spec, start=bucket, end=bucket + timedelta(seconds=spec.grain))

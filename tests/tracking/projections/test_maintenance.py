@@ -1,13 +1,14 @@
 """Projections stay equal to their raw points: through the drain, backfills, deletions and retention."""
 
 import importlib
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
 
 import pytest
 from django.apps import apps as django_apps
-from django.db import connection
+from django.db import connection, transaction
 
 from tests.factories import DatasetFactory
 from tests.tracking.helpers import post_points
@@ -26,6 +27,8 @@ from tracking.projections.services import (
     projection_drop,
     projections_compact,
     projections_compact_idle,
+    projections_day_dropped,
+    projections_days_lock,
     projections_measure,
     projections_points_deleted,
 )
@@ -337,6 +340,43 @@ def test_compaction_measures_again_the_projections_it_merged_rows_of(client, wri
     assert measures() == [
         ("blob1_blob2", 0.125, 0.25), ("blob1_blob2_6h", 0.125, 0.25), ("blob1_blob2_day", 0.5, 1.0), ("dashboard", 0.125, 0.25)
     ]
+
+
+def test_a_compaction_waits_for_a_day_being_dropped_and_leaves_no_row_of_it(client, write_key, partitions):
+    """Beside the DELETE of a dropped day's rows, a compaction's rewrite of one of its buckets would put back merged
+    rows that DELETE cannot see: the compaction waits for the drop's transaction instead (``db.days_lock``)."""
+    projection_db.dirty_prune_orphans()
+    old = datetime.now(UTC) - timedelta(days=3)
+    for i in range(2):
+        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [i], "timestamp": old.isoformat()})
+        drain()
+    projections = list(Projection.objects.filter(dataset__name="events").order_by("name"))
+    day = old.replace(hour=0, minute=0, second=0, microsecond=0)
+    compacted: list[int] = []
+
+    def compact() -> None:
+        try:
+            compacted.append(projections_compact(before=datetime.now(UTC)))
+        finally:
+            connection.close()
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {projection_db.TABLE} WHERE bucket >= %s AND bucket < %s", [day, day + timedelta(days=1)])
+        of_the_day = cursor.fetchone()[0]  # other tests' datasets may have rows that day too
+    assert [row_count(projection) for projection in projections] == [2, 2, 2, 2]
+
+    with transaction.atomic():
+        projections_days_lock()
+        compaction = threading.Thread(target=compact)
+        compaction.start()
+        compaction.join(timeout=1.0)
+        assert compaction.is_alive()  # waiting for the day's drop to commit
+        assert projections_day_dropped(day_start=day) == of_the_day
+    compaction.join(timeout=10)
+
+    assert compacted == [0]
+    assert [row_count(projection) for projection in projections] == [0, 0, 0, 0]
+    assert notes_of(projections) == []
 
 
 def test_a_projection_is_measured_when_its_backfill_ends_then_hourly_and_the_catalog_moves_with_it(db):
