@@ -231,6 +231,22 @@ def test_compaction_forgets_a_note_of_a_bucket_already_one_row_per_key_and_of_a_
         assert cursor.fetchone()[0] == 0
 
 
+def fragmented_at(client, write_key, moment: datetime) -> list[Projection]:
+    """The "events" dataset's default projections, each with two partial rows of one key at ``moment`` (two drains),
+    after the notes other transactional tests left are pruned (a flush empties only the models' tables)."""
+    projection_db.dirty_prune_orphans()
+    for i in range(2):
+        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [i], "timestamp": moment.isoformat()})
+        drain()
+    return list(Projection.objects.filter(dataset__name="events").order_by("name"))
+
+
+def ingest_quiet_for(seconds: int) -> None:
+    """As if the last drain had written ``seconds`` ago (``ingest_idle`` reads the ledger's newest entry)."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE tracking_ingestedentry SET created_at = created_at - make_interval(secs => %s)", [seconds])
+
+
 def test_idle_compaction_takes_the_coarsest_grain_first_and_in_it_the_newest_bucket_and_beats_run_the_oldest_first(
     client, write_key, partitions
 ):
@@ -292,8 +308,7 @@ def test_idle_compaction_waits_for_ingest_to_go_quiet_then_merges_a_backlog_of_s
     assert projections_compact_idle(quiet=quiet, seconds=30, batch=2) == 0  # the drains committed just now
     assert notes_of(projections) == noted
 
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE tracking_ingestedentry SET created_at = created_at - interval '21 seconds'")
+    ingest_quiet_for(21)
     assert projections_compact_idle(quiet=quiet, seconds=30, batch=2) == 4 * 3
     assert notes_of(projections) == []
     assert [row_count(projection) for projection in projections] == [3, 3, 3, 3]
@@ -301,12 +316,7 @@ def test_idle_compaction_waits_for_ingest_to_go_quiet_then_merges_a_backlog_of_s
 
 
 def test_idle_compaction_stops_before_the_next_bucket_once_a_drain_commits(client, write_key, partitions, monkeypatch):
-    projection_db.dirty_prune_orphans()
-    old = datetime.now(UTC) - timedelta(days=2)
-    for i in range(2):
-        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [i], "timestamp": old.isoformat()})
-        drain()
-    projections = list(Projection.objects.filter(dataset__name="events").order_by("name"))
+    projections = fragmented_at(client, write_key, datetime.now(UTC) - timedelta(days=2))
     answers = chain([True] * 3, repeat(False))  # the loop's check, then one before each bucket
 
     monkeypatch.setattr(projection_services, "ingest_idle", lambda *, for_at_least: next(answers))
@@ -318,11 +328,7 @@ def test_idle_compaction_stops_before_the_next_bucket_once_a_drain_commits(clien
 
 def test_compaction_measures_again_the_projections_it_merged_rows_of(client, write_key, partitions):
     """Eight sampled buckets of the two whole days before today (``measure_samples``); yesterday's 12:00 is one."""
-    projection_db.dirty_prune_orphans()
-    yesterday_noon = datetime.now(UTC).replace(hour=12, minute=10, second=0, microsecond=0) - timedelta(days=1)
-    for i in range(2):
-        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [i], "timestamp": yesterday_noon.isoformat()})
-        drain()
+    fragmented_at(client, write_key, datetime.now(UTC).replace(hour=12, minute=10, second=0, microsecond=0) - timedelta(days=1))
     projections_measure(now=datetime.now(UTC), due_before=datetime.now(UTC))
 
     def measures() -> list[tuple[str, float | None, float | None]]:
@@ -333,8 +339,7 @@ def test_compaction_measures_again_the_projections_it_merged_rows_of(client, wri
     assert measures() == [
         ("blob1_blob2", 0.25, 0.25), ("blob1_blob2_6h", 0.25, 0.25), ("blob1_blob2_day", 1.0, 1.0), ("dashboard", 0.25, 0.25)
     ]
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE tracking_ingestedentry SET created_at = created_at - interval '21 seconds'")
+    ingest_quiet_for(21)
 
     assert projections_compact_idle(quiet=timedelta(seconds=20), seconds=30) == 4
     assert measures() == [
@@ -345,12 +350,8 @@ def test_compaction_measures_again_the_projections_it_merged_rows_of(client, wri
 def test_a_compaction_waits_for_a_day_being_dropped_and_leaves_no_row_of_it(client, write_key, partitions):
     """Beside the DELETE of a dropped day's rows, a compaction's rewrite of one of its buckets would put back merged
     rows that DELETE cannot see: the compaction waits for the drop's transaction instead (``db.days_lock``)."""
-    projection_db.dirty_prune_orphans()
     old = datetime.now(UTC) - timedelta(days=3)
-    for i in range(2):
-        post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [i], "timestamp": old.isoformat()})
-        drain()
-    projections = list(Projection.objects.filter(dataset__name="events").order_by("name"))
+    projections = fragmented_at(client, write_key, old)
     day = old.replace(hour=0, minute=0, second=0, microsecond=0)
     compacted: list[int] = []
 
