@@ -8,6 +8,7 @@ without them the embedded PostgreSQL/Redis of ``make run`` are used, so ``make
 bench-quick`` works on a fresh clone after ``make run``'s set-up.
 """
 
+import atexit
 import os
 import signal
 import subprocess
@@ -68,7 +69,13 @@ def bench_environment(database: str = BENCH_DB) -> dict[str, str]:
 
     environ.Env.read_env(ROOT / ".env", overwrite=False)
     env = dict(os.environ)
+    running = devstack.embedded_running()
     env.update(devstack.environment(database=database))
+    started = devstack.embedded_running() - running
+    if started:
+        # Run alone, not under `make bench`'s `devstack exec`: the embedded servers this process had to start stop
+        # when it exits, as `devstack exec` stops them (a script that failed left both running).
+        atexit.register(devstack.embedded_stop, started)
     env["DATABASE_URL"] = _with_database(env["DATABASE_URL"], database)
     _postgres_database_ensure(env["DATABASE_URL"])
     redis_parts = urlsplit(env["REDIS_URL"])

@@ -291,3 +291,16 @@ def test_make_test_stops_the_embedded_servers_it_started(clone):
     assert database_url.startswith("postgres://postgres@%2F") and database_url.endswith("/meauxcloud_test")
     assert redis_url == f"redis://127.0.0.1:{REDIS_PORT}/0"
     assert clone_processes(clone) == []
+
+
+def test_a_benchmark_run_alone_stops_the_embedded_servers_it_started_even_when_it_fails(clone):
+    """`python -m bench.queries` and the other benchmarks also run alone (docs/benchmarks.md), outside `make bench`'s
+    `devstack exec`: the servers their environment had to start go when they exit, as after `devstack exec`."""
+    result = subprocess.run(
+        [sys.executable, "-c", "from bench.env import django_setup; django_setup(); raise SystemExit('failed on purpose')"],
+        cwd=clone, env=_terminal_env(), capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "failed on purpose" in result.stderr
+    assert clone_processes(clone) == []
