@@ -518,18 +518,9 @@ def statistics_state() -> dict[str, object]:
     return {"rows_modified_since_analyze": int(modified), "last_analyze_s_ago": round(float(age), 1) if age is not None else None}
 
 
-def _attempt(run: Callable[[], object], runs: int) -> tuple[float, object, str | None]:
-    """Median ms and result, or NaN and the error (e.g. the SQL API's statement timeout)."""
-    try:
-        ms, result = _median_ms(run, runs)
-    except RuntimeError as failure:
-        return float("nan"), [], str(failure)[:200]
-    return ms, result, None
-
-
 def _interleaved_ms(runs: dict[str, Callable[[], object]], rounds: int = RUNS) -> dict[str, tuple[float, object, str | None]]:
-    """Median ms, last result and error (``_attempt``'s) of each engine's run, timed in turn round after round
-    after a warm-up of each. On this shared machine a burst of someone else's work lasts about as long as a
+    """Median ms, last result and error (NaN, no rows and the message when the run raised ``RuntimeError``, e.g. the
+    SQL API's statement timeout) of each engine's run, timed in turn round after round after a warm-up of each. On this shared machine a burst of someone else's work lasts about as long as a
     block of five runs: timed block after block, it fell on one engine's block and moved that engine's median
     alone (the full run of 2026-12-06 17:48 UTC timed S4 at 10M in 2.9 ms in the pass right after the load and
     in 4.7 ms in the pass after ANALYZE, its block there beside chdb's 3.6). In turn, it falls on every engine
@@ -571,7 +562,7 @@ def ours_both_paths(
     ``beside``: other engines' runs of the same query, timed in turn with the default plan (``_interleaved_ms``);
     their medians, results and errors come back second, under their names.
     """
-    raw_ms, raw_result, raw_error = _attempt(lambda: ours(text, plan="raw"), runs)
+    raw_ms, raw_result, raw_error = _interleaved_ms({"raw": lambda: ours(text, plan="raw")}, runs)["raw"]
     raw_plan = ours.plan if raw_error is None else "failed"
     timed = _interleaved_ms({"ours": lambda: ours(text)} | (beside or {}), runs)
     ms, result, error = timed.pop("ours")

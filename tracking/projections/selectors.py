@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Max, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
+from django.db.models.functions import Now
 
 from tracking.models import Dataset, IngestedEntry, Projection, ProjectionState
 from tracking.projections.db import Spec
@@ -38,9 +38,8 @@ def projection_progress(*, projection: Projection) -> float:
 
 
 def ingest_idle(*, for_at_least: timedelta) -> bool:
-    """Whether no drain of any dataset has written points for ``for_at_least``: the ledger's newest entry, one index
-    probe (``IngestedEntry.created_at``, stamped as the drain writes, up to a transaction's length before it
-    commits). The whole installation's, not a dataset's: merging a quiet tenant's buckets would take CPU beside
-    the others' drains."""
-    latest = IngestedEntry.objects.aggregate(latest=Max("created_at"))["latest"]
-    return latest is None or latest <= timezone.now() - for_at_least
+    """Whether no drain of any dataset has written points for ``for_at_least``: no ledger entry that recent, one index
+    probe. ``IngestedEntry.created_at`` is the database's ``now()`` of the drain's transaction (``db.ledger_record``),
+    so it is compared with that clock, not the worker's. The whole installation's, not a dataset's: merging a quiet
+    tenant's buckets would take CPU beside the others' drains."""
+    return not IngestedEntry.objects.filter(created_at__gt=Now() - for_at_least).exists()
