@@ -26,6 +26,7 @@ from tracking.sql.schema import (
     AGGREGATE_INPUT_SQLSTATE,
     CATALOG_CHANGED_SQLSTATE,
     DATASET_IDS_SETTING,
+    PINS_MISSED_SQLSTATE,
     POOL_BUSY_SQLSTATE,
     PROJECT_BUSY_SQLSTATE,
     ROLE,
@@ -66,6 +67,10 @@ class CatalogCheck:
 
 class CatalogChanged(Exception):
     """The cached catalog a query was compiled from is stale; the caller reads it again and recompiles."""
+
+
+class PinsMissed(Exception):
+    """The query's window has moved past the values its plan was given (``ir.Pins``); the caller compiles it without them."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,7 @@ def sql_sandbox_run(
     slots: Slots | None = None,
     most_rows: int | None = None,
     then_later: bool = False,
+    guard: str | None = None,
 ) -> SandboxResult:
     """Run a translated SELECT as the restricted role, read only, under time, memory and row caps.
 
@@ -152,7 +158,9 @@ def sql_sandbox_run(
     audit event, ``runner.query_run``): a round trip through gunicorn cost 0.5-1 ms here.
     ``check`` travels first in the query's message, so a query compiled from a cached catalog
     never runs against a different one (``CatalogChanged``). ``slots`` are taken before anything
-    else in that message (``SlotTaken``), and freed by the rollback.
+    else in that message (``SlotTaken``), and freed by the rollback. ``guard``, a condition over ``params``,
+    follows the settings (it reads ``NOW()`` in the sandbox's zone): a query whose pinned values it refuses is not
+    run (``PinsMissed``, ``ir.Pins``).
 
     ``most_rows``, the most rows the query can return when known before it runs
     (``Translation.most_rows``): when the first FETCH is sure to hold them all, the rollback travels in
@@ -210,6 +218,7 @@ def sql_sandbox_run(
             try:
                 rows_before_limit = _stream(
                     cursor, query, params | setup, limits, count_column, sink, begin=begin,
+                    guard=f"SELECT public.meaux_sql_pins_check({guard}); " if guard is not None else "",
                     leave=_leave_sql(own_transaction=own_transaction) if one_fetch else None, state=state,
                 )
                 if state.left:
@@ -225,6 +234,8 @@ def sql_sandbox_run(
                 sqlstate = failure.sqlstate if failure is not None else None
                 if sqlstate == CATALOG_CHANGED_SQLSTATE:
                     raise CatalogChanged() from None
+                if sqlstate == PINS_MISSED_SQLSTATE:
+                    raise PinsMissed() from None
                 if sqlstate in (POOL_BUSY_SQLSTATE, PROJECT_BUSY_SQLSTATE):
                     raise SlotTaken(project=sqlstate == PROJECT_BUSY_SQLSTATE) from None
                 raise _sql_error_from(failure) from None
@@ -380,19 +391,20 @@ def _stream(
     sink: Callable[[list[tuple[Any, ...]]], None],
     *,
     begin: str,
+    guard: str,
     leave: str | None,
     state: _Sandbox,
 ) -> int | None:
     """DECLARE the query and FETCH it batch by batch, each FETCH within what is left of the time budget.
 
-    The first FETCH travels with ``begin``, the settings and the DECLARE; each later one with
+    The first FETCH travels with ``begin``, the settings, ``guard``'s statement and the DECLARE; each later one with
     its own statement timeout. ``leave`` ends the first message when the caller knows that FETCH
     holds every row; ``state.left`` says once it has run (PostgreSQL skips what follows a failed
     statement of a message). Returns the row count before the LIMIT when the rows carried it.
     """
     fetched = 0
     rows_before_limit = None
-    statements = f"{begin}; {_SETUP_SQL}; DECLARE {CURSOR} NO SCROLL CURSOR FOR {query}; "
+    statements = f"{begin}; {_SETUP_SQL}; {guard}DECLARE {CURSOR} NO SCROLL CURSOR FOR {query}; "
     tail = f"; {leave}" if leave is not None else ""
     while True:
         size = min(FETCH_ROWS, limits.max_rows + 1 - fetched)

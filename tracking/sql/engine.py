@@ -11,11 +11,11 @@ from sqlglot import exp
 from projects.models import Project
 from tracking.conf import tracking_settings
 from tracking.sql.catalog import ProjectCatalog, catalog_forget, catalog_kept, catalog_read
-from tracking.sql.db import CatalogChanged, SandboxLimits, Slots, sql_sandbox_run
+from tracking.sql.db import CatalogChanged, PinsMissed, SandboxLimits, SandboxResult, Slots, sql_sandbox_run
 from tracking.sql.errors import SqlError
 from tracking.sql.formats import CONTENT_TYPES, RowWriter, result_render
 from tracking.sql.introspection import DATABASES, DEFAULT_DATABASE, SYSTEM_DATABASE, dataset_describe, system_table, system_table_names
-from tracking.sql.ir import DEFAULT_TIMEZONE, TIMEZONES, DatasetRef, ShowStatement
+from tracking.sql.ir import DEFAULT_TIMEZONE, TIMEZONES, DatasetRef, ShowStatement, Translation
 from tracking.sql.pool import sql_pool_slot
 from tracking.sql.translate import sql_parse, sql_translate
 
@@ -161,45 +161,62 @@ def _run(
 
     A query a kept catalog cannot compile (a table created since it was read) is compiled again
     from a fresh one before its error counts. A text compiled before against the same catalog
-    is not compiled again (``translate._TranslationCache``).
+    is not compiled again (``translate._TranslationCache``). A projection plan is compiled with
+    what ``NOW()`` decides in it pinned (``ir.Pins``), and again without when its window has
+    moved past them by the time it runs (``PinsMissed``).
     """
     now = catalog.clock_estimate() if kept else catalog.clock
-    try:
-        translation = sql_translate(
-            statement=statement,
-            datasets=catalog.datasets,
-            bound=params,
-            default_format=default_format,
-            database=database,
-            projections=catalog.projections if plan != "raw" else None,
-            cheapest=plan == "auto",
-            now=now,
-            cache_key=(catalog.project_id, catalog.fingerprint, sql, default_format) if catalog.versioned else None,
+
+    def translate(*, pinned: bool) -> Translation:
+        try:
+            return sql_translate(
+                statement=statement,
+                datasets=catalog.datasets,
+                bound=params,
+                default_format=default_format,
+                database=database,
+                projections=catalog.projections if plan != "raw" else None,
+                cheapest=plan == "auto",
+                now=now,
+                cache_key=(catalog.project_id, catalog.fingerprint, sql, default_format) if catalog.versioned else None,
+                pinned=pinned,
+            )
+        except SqlError:
+            if kept:
+                raise CatalogChanged() from None
+            raise
+
+    def attempt(translation: Translation) -> tuple[RowWriter, SandboxResult]:
+        pins = translation.pins
+        writer = RowWriter(
+            output_format=translation.format,
+            columns=translation.columns,
+            max_bytes=tracking_settings.SQL_MAX_RESULT_BYTES,
+            keep_rows=keep_rows,
         )
-    except SqlError:
-        if kept:
-            raise CatalogChanged() from None
-        raise
-    writer = RowWriter(
-        output_format=translation.format,
-        columns=translation.columns,
-        max_bytes=tracking_settings.SQL_MAX_RESULT_BYTES,
-        keep_rows=keep_rows,
-    )
-    outcome = sql_sandbox_run(
-        query=translation.sql,
-        params=translation.params,
-        count_query=translation.count_sql,
-        count_column=translation.count_column,
-        dataset_ids=translation.dataset_ids,
-        limits=sql_limits(started=started),
-        sink=lambda batch: writer.write(_json_columns_decode(translation.columns, batch)),
-        then=(lambda: then(writer.row_count, translation.plan)) if then is not None else None,
-        check=catalog.check(clock=now) if kept else None,
-        slots=slots,
-        most_rows=translation.most_rows,
-        then_later=then_later,
-    )
+        outcome = sql_sandbox_run(
+            query=translation.sql,
+            params=translation.params | pins.params(now) if pins is not None else translation.params,
+            count_query=translation.count_sql,
+            count_column=translation.count_column,
+            dataset_ids=translation.dataset_ids,
+            limits=sql_limits(started=started),
+            sink=lambda batch: writer.write(_json_columns_decode(translation.columns, batch)),
+            then=(lambda: then(writer.row_count, translation.plan)) if then is not None else None,
+            check=catalog.check(clock=now) if kept else None,
+            slots=slots,
+            most_rows=translation.most_rows,
+            then_later=then_later,
+            guard=pins.guard if pins is not None else None,
+        )
+        return writer, outcome
+
+    translation = translate(pinned=True)
+    try:
+        writer, outcome = attempt(translation)
+    except (PinsMissed, OverflowError):
+        translation = translate(pinned=False)
+        writer, outcome = attempt(translation)
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else writer.row_count
     return SqlResult(
         format=translation.format,

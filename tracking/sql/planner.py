@@ -22,8 +22,10 @@ compile unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlglot import exp
 
@@ -31,12 +33,51 @@ from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN, SQL_COL
 from tracking.projections.db import EPOCH_SQL, TABLE, Spec, point_measures_sql
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError
-from tracking.sql.ir import DatasetRef, ExpressionCompiler, Scope, Source, Typed
+from tracking.sql.ir import DatasetRef, ExpressionCompiler, Pinning, Pins, Scope, Source, Typed
 
 PLACEHOLDER = "\x00projection_source\x00"
 _UTC = frozenset({"UTC", "Etc/UTC"})
 #: Aggregates that see only the set of distinct argument values: over dimensions they compile unchanged.
 _SET_AGGREGATES = frozenset({"uniq", "uniqexact", "min", "max", "uniqif", "minif", "maxif"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+#: The interval units of a fixed length in the sandbox's zone (UTC, where a day is 86,400 s).
+_FIXED_UNITS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400, "WEEK": 604_800}
+
+
+def now_offset(node: exp.Expression | None) -> timedelta | None:
+    """``x`` when ``node`` is ``NOW()`` plus or minus intervals of fixed units: it compiles to
+    ``date_trunc('second', NOW()) + x``. None for anything else."""
+    from tracking.sql.compiler import interval_parts
+
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
+        return timedelta(0) if node.this.lower() == "now" and not node.expressions else None
+    if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
+        base = now_offset(node.this)
+        try:
+            amount, unit = interval_parts(node.expression)
+            offset = timedelta(seconds=amount * _FIXED_UNITS[unit])
+        except (SqlError, KeyError, OverflowError):
+            return None
+        if base is None:
+            return None
+        try:
+            return base + offset if isinstance(node, exp.Add) else base - offset
+        except OverflowError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Term:
+    """A value the window's edges decide: its SQL over them, and the same value computed from their values
+    at one moment (``ir.Pins``), narrowing each edge's range to where it stays the same."""
+
+    sql: str
+    pg: str
+    value: Callable[[Pinning], Any]
 
 
 def _bin_sql(edge: str, grain: int) -> str:
@@ -44,11 +85,49 @@ def _bin_sql(edge: str, grain: int) -> str:
     return f"date_bin(INTERVAL '{int(grain)} seconds', {edge}, {EPOCH_SQL})"
 
 
-def _ragged_sql(edges: list[str], grain: int) -> str:
-    """The buckets of ``grain`` holding each edge (``-infinity`` for an infinite one), as array elements."""
-    return ", ".join(
-        f"(CASE WHEN isfinite({edge}) THEN {_bin_sql(edge, grain)} ELSE '-infinity'::timestamptz END)" for edge in edges
-    )
+def _bin(edge: str, grain: int) -> Term:
+    step = timedelta(seconds=int(grain))
+
+    def value(pinning: Pinning) -> datetime:
+        moment = pinning.values[edge]
+        start = moment - (moment - _EPOCH) % step
+        pinning.narrow(edge, start, start + step)
+        return start
+
+    return Term(_bin_sql(edge, grain), "timestamptz", value)
+
+
+def _ragged(edge: str, grain: int) -> Term:
+    """The bucket of ``grain`` holding the edge (``-infinity`` for an infinite one); a pinned edge is finite."""
+    start = _bin(edge, grain)
+    return Term(f"(CASE WHEN isfinite({edge}) THEN {start.sql} ELSE '-infinity'::timestamptz END)", "timestamptz", start.value)
+
+
+def _later(term: Term, seconds: int, *, parenthesized: bool = True) -> Term:
+    step = timedelta(seconds=int(seconds))
+    sql = f"{term.sql} + INTERVAL '{int(seconds)} seconds'"
+    return Term(f"({sql})" if parenthesized else sql, "timestamptz", lambda pinning: term.value(pinning) + step)
+
+
+def _case(test: Term, then: Term, otherwise: Term) -> Term:
+    def value(pinning: Pinning) -> Any:
+        holds, first, second = test.value(pinning), then.value(pinning), otherwise.value(pinning)
+        return first if holds else second
+
+    return Term(f"(CASE WHEN {test.sql} THEN {then.sql} ELSE {otherwise.sql} END)", then.pg, value)
+
+
+def _extreme(name: str, first: Term, second: Term) -> Term:
+    """``greatest`` or ``least`` of two moments."""
+    pick = max if name == "greatest" else min
+    return Term(f"{name}({first.sql}, {second.sql})", "timestamptz", lambda pinning: pick(first.value(pinning), second.value(pinning)))
+
+
+def _not_among(term: Term, others: list[Term]) -> Term:
+    def value(pinning: Pinning) -> bool:
+        return term.value(pinning) not in [other.value(pinning) for other in others]
+
+    return Term(f"NOT ({term.sql} = ANY (ARRAY[{', '.join(other.sql for other in others)}]))", "boolean", value)
 
 
 def _negated(measures: list[str]) -> list[str]:
@@ -116,11 +195,35 @@ def cut_reach(*, spec: Spec, coarse: Spec, mid: Spec | None = None) -> int:
     return spec.grain * short
 
 
-def _alone(edge: str, start: str, others: list[str], test: str) -> str:
+def _alone(edge: str, start: Term, others: list[Term], test: Term) -> Term:
     """``test`` for a finite edge alone in its bucket (``start``), the other edges' buckets being ``others``; false
     for an infinite edge, whose test is not evaluated."""
-    alone = f" AND NOT ({start} = ANY (ARRAY[{', '.join(others)}]))" if others else ""
-    return f"(CASE WHEN isfinite({edge}) THEN {test}{alone} ELSE false END)"
+    among = _not_among(start, others) if others else None
+    alone = f" AND {among.sql}" if among is not None else ""
+
+    def value(pinning: Pinning) -> bool:
+        holds = test.value(pinning)
+        return (among.value(pinning) if among is not None else True) and holds
+
+    return Term(f"(CASE WHEN isfinite({edge}) THEN {test.sql}{alone} ELSE false END)", "boolean", value)
+
+
+def _within(edge: str, start: Term, reach: int) -> Term:
+    """The edge less than ``reach`` seconds after ``start``."""
+    step = timedelta(seconds=int(reach))
+    return Term(
+        f"{edge} - {start.sql} < INTERVAL '{int(reach)} seconds'", "boolean", lambda pinning: pinning.before(edge, start.value(pinning) + step)
+    )
+
+
+def _short_of(end: Term, edge: str, reach: int) -> Term:
+    """The edge less than ``reach`` seconds before ``end``: after ``end - reach``, so from a microsecond later on."""
+    step = timedelta(seconds=int(reach))
+    return Term(
+        f"{end.sql} - {edge} < INTERVAL '{int(reach)} seconds'",
+        "boolean",
+        lambda pinning: not pinning.before(edge, end.value(pinning) - step + _MICROSECOND),
+    )
 
 
 #: Rows whose reading costs PostgreSQL about what planning a ``RawCut``'s arms does: they added 1-2 ms of
@@ -171,51 +274,61 @@ class RawCut:
     """
 
     edge: str
-    #: The ``start`` of the other edges' buckets (``_ragged_sql``): the cut needs its edge alone in its bucket.
-    others: list[str]
+    #: The ``start`` of the other edges' buckets (``_ragged``): the cut needs its edge alone in its bucket.
+    others: list[Term]
     grain: int
     #: Seconds (``raw_cut_reach``): under half the grain, so ``early`` and ``late`` never both hold.
     reach: int
 
     @property
-    def start(self) -> str:
-        return _bin_sql(self.edge, self.grain)
+    def start(self) -> Term:
+        return _bin(self.edge, self.grain)
 
     @property
-    def end(self) -> str:
-        return f"({self.start} + INTERVAL '{int(self.grain)} seconds')"
+    def end(self) -> Term:
+        return _later(self.start, self.grain)
 
     @property
-    def early(self) -> str:
+    def early(self) -> Term:
         """The edge within ``reach`` of its bucket's start: the short side is [start, edge]."""
-        return _alone(self.edge, self.start, self.others, f"{self.edge} - {self.start} < INTERVAL '{int(self.reach)} seconds'")
+        return _alone(self.edge, self.start, self.others, _within(self.edge, self.start, self.reach))
 
     @property
-    def late(self) -> str:
+    def late(self) -> Term:
         """The edge within ``reach`` of its bucket's end: the short side is [edge, end)."""
-        return _alone(self.edge, self.start, self.others, f"{self.end} - {self.edge} < INTERVAL '{int(self.reach)} seconds'")
+        return _alone(self.edge, self.start, self.others, _short_of(self.end, self.edge, self.reach))
 
     @property
-    def at(self) -> str:
+    def at(self) -> Term:
         """A moment of the long side: the bucket's last microsecond after an early edge, its start before a late one."""
-        return f"(CASE WHEN {self.early} THEN {self.end} - INTERVAL '1 microsecond' WHEN {self.late} THEN {self.start} END)"
+        early, late, start, end = self.early, self.late, self.start, self.end
 
-    def side(self, ragged: str) -> tuple[str, str, str]:
-        """The range of points to read around the edge, ``ragged`` its guarded bucket (``_ragged_sql``), and the moment
+        def value(pinning: Pinning) -> datetime | None:
+            after, before, first, last = early.value(pinning), late.value(pinning), start.value(pinning), end.value(pinning)
+            return last - _MICROSECOND if after else first if before else None
+
+        return Term(
+            f"(CASE WHEN {early.sql} THEN {end.sql} - INTERVAL '1 microsecond' WHEN {late.sql} THEN {start.sql} END)", "timestamptz", value
+        )
+
+    def side(self, plan: ProjectionPlan, ragged: Term) -> tuple[str, str, str]:
+        """The range of points to read around the edge, ``ragged`` its guarded bucket (``_ragged``), and the moment
         they are subtracted at: the short side and ``at`` under a cut, else the whole bucket and NULL."""
-        interval = f"INTERVAL '{int(self.grain)} seconds'"
         return (
-            f"(CASE WHEN {self.late} THEN {self.edge} ELSE {ragged} END)",
-            f"(CASE WHEN {self.early} THEN {self.edge} + INTERVAL '1 microsecond' ELSE {ragged} + {interval} END)",
-            self.at,
+            f"(CASE WHEN {plan.emit(self.late)} THEN {self.edge} ELSE {plan.emit(ragged)} END)",
+            f"(CASE WHEN {plan.emit(self.early)} THEN {self.edge} + INTERVAL '1 microsecond' "
+            f"ELSE {plan.emit(_later(ragged, self.grain, parenthesized=False))} END)",
+            plan.emit(self.at),
         )
 
     def row_arm(self, plan: ProjectionPlan, c: ExpressionCompiler, marker: str) -> str:
         """The bucket's row at ``at``, read only under a cut; ``marker`` the source's value for an arm no tier filter sees."""
+        early, late = self.early, self.late
+        either = Term(f"({early.sql} OR {late.sql})", "boolean", lambda pinning: early.value(pinning) | late.value(pinning))
         return (
-            f"UNION ALL {plan.row_select(bucket=self.at)}, {c.param(plan.spec.id, 'bigint')}, {marker} "
+            f"UNION ALL {plan.row_select(bucket=plan.emit(self.at))}, {c.param(plan.spec.id, 'bigint')}, {marker} "
             f"FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(plan.spec.id, 'bigint')} "
-            f"AND p.bucket = {self.start} AND ({self.early} OR {self.late}) "
+            f"AND p.bucket = {plan.emit(self.start)} AND {plan.emit(either)} "
         )
 
 
@@ -247,35 +360,37 @@ class Cut:
     """
 
     edge: str
-    #: The ``start`` of the other edges' coarse buckets (``_ragged_sql``): the cut needs its edge alone in its bucket.
-    others: list[str]
+    #: The ``start`` of the other edges' coarse buckets (``_ragged``): the cut needs its edge alone in its bucket.
+    others: list[Term]
     grain: int
     coarse_grain: int
     #: Seconds (``cut_reach``): at most ``(coarse_grain - grain) / 2``, so ``early`` and ``late`` never both hold.
     reach: int
 
-    def bucket(self, grain: int) -> tuple[str, str]:
+    def bucket(self, grain: int) -> tuple[Term, Term]:
         """The start and end of the edge's bucket of ``grain``. Inside a cut the edge is finite (``_alone``),
-        so plain ``date_bin``: the guarded spelling of ``_ragged_sql``, repeated in every arm, took
+        so plain ``date_bin``: the guarded spelling of ``_ragged``, repeated in every arm, took
         PostgreSQL 2 ms more to plan."""
-        start = _bin_sql(self.edge, grain)
-        return start, f"({start} + INTERVAL '{int(grain)} seconds')"
+        start = _bin(self.edge, grain)
+        return start, _later(start, grain)
 
     @property
-    def _reach(self) -> str:
-        return f"INTERVAL '{int(self.reach)} seconds'"
-
-    @property
-    def early(self) -> str:
+    def early(self) -> Term:
         """The edge within ``reach`` of the bucket's start: the short side is before it."""
-        return _alone(self.edge, self.bucket(self.coarse_grain)[0], self.others, f"{self.edge} - {self.bucket(self.coarse_grain)[0]} < {self._reach}")
+        start = self.bucket(self.coarse_grain)[0]
+        return _alone(self.edge, start, self.others, _within(self.edge, start, self.reach))
 
     @property
-    def late(self) -> str:
+    def late(self) -> Term:
         """The edge's fine bucket ending within ``reach`` of the bucket's end: the short side is after it."""
-        return _alone(
-            self.edge, self.bucket(self.coarse_grain)[0], self.others, f"{self.bucket(self.coarse_grain)[1]} - {self.bucket(self.grain)[1]} < {self._reach}"
+        (start, end), fine_end = self.bucket(self.coarse_grain), self.bucket(self.grain)[1]
+        step = timedelta(seconds=int(self.reach))
+        test = Term(
+            f"{end.sql} - {fine_end.sql} < INTERVAL '{int(self.reach)} seconds'",
+            "boolean",
+            lambda pinning: end.value(pinning) - fine_end.value(pinning) < step,
         )
+        return _alone(self.edge, start, self.others, test)
 
     def arms(self, plan: ProjectionPlan, c: ExpressionCompiler) -> list[str]:
         """The coarse row and the negated fine rows at a moment of the long side, one pair of arms per side
@@ -286,11 +401,12 @@ class Cut:
         (start, end), (fine, fine_end) = self.bucket(self.coarse_grain), self.bucket(self.grain)
         arms = []
         for gate, at, lower, upper in ((self.early, fine_end, start, fine_end), (self.late, start, fine, end)):
+            test, moment = plan.emit(gate), plan.emit(at)
             arms += [
-                f"UNION ALL {plan.row_select(bucket=at)}, {fine_id}, 3 FROM public.{TABLE} AS p "
-                f"WHERE p.projection_id = {coarse_id} AND p.bucket = {start} AND {gate} ",
-                f"UNION ALL {plan.row_select(bucket=at, negated=True)}, {fine_id}, 3 FROM public.{TABLE} AS p "
-                f"WHERE p.projection_id = {fine_id} AND p.bucket >= {lower} AND p.bucket < {upper} AND {gate} ",
+                f"UNION ALL {plan.row_select(bucket=moment)}, {fine_id}, 3 FROM public.{TABLE} AS p "
+                f"WHERE p.projection_id = {coarse_id} AND p.bucket = {plan.emit(start)} AND {test} ",
+                f"UNION ALL {plan.row_select(bucket=moment, negated=True)}, {fine_id}, 3 FROM public.{TABLE} AS p "
+                f"WHERE p.projection_id = {fine_id} AND p.bucket >= {plan.emit(lower)} AND p.bucket < {plan.emit(upper)} AND {test} ",
             ]
         return arms
 
@@ -323,8 +439,28 @@ class ProjectionPlan:
     #: Every aggregate compiled so far is a sum over the rows (counts, sums, averages): a
     #: ``Cut`` may then read a ragged coarse bucket as its row minus fine rows.
     linear: bool = True
+    #: Pass what the edges decide as parameters (``ir.Pins``) when every edge is ``NOW()`` and fixed intervals.
+    pinned: bool = False
+    #: Per edge, its offset from ``date_trunc('second', NOW())`` (``now_offset``), or None.
+    offsets: dict[str, timedelta | None] = field(default_factory=dict)
+    #: The terms passed as parameters, by their SQL: the parameter's name and the term.
+    pin_terms: dict[str, tuple[str, Term]] = field(default_factory=dict)
 
     # ---- the source ------------------------------------------------------------
+
+    def emit(self, term: Term) -> str:
+        """A term's SQL, or, pinned, a parameter holding its value."""
+        if not self.pinned:
+            return term.sql
+        name, _ = self.pin_terms.setdefault(term.sql, (f"pin{len(self.pin_terms)}", term))
+        return f"%({name})s::{term.pg}"
+
+    def pins(self) -> Pins | None:
+        """The parameters ``source_sql`` left for the moment the query runs at, if any."""
+        if not self.pin_terms:
+            return None
+        edges = tuple((edge, offset) for edge, offset in sorted(self.offsets.items()) if offset is not None)
+        return Pins(edges=edges, terms=tuple((name, term.sql, term.value) for name, term in self.pin_terms.values()))
 
     @property
     def name(self) -> str:
@@ -404,8 +540,9 @@ class ProjectionPlan:
         if not edges:
             whole = self.coarse or spec
             return f"{rows} FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(whole.id, 'bigint')}"
-        buckets = [_ragged_sql([edge], spec.grain) for edge in edges]
-        ragged = ", ".join(buckets)
+        self.pinned = self.pinned and all(self.offsets.get(edge) is not None for edge in edges)
+        buckets = [_ragged(edge, spec.grain) for edge in edges]
+        ragged = ", ".join(self.emit(bucket) for bucket in buckets)
         dimensions = [f"coalesce({d}, '')" for d in spec.dimensions]
         measures = point_measures_sql(spec)
         raw = ['"timestamp"', *dimensions, *measures]
@@ -423,7 +560,7 @@ class ProjectionPlan:
             # The floor bounds the negated points too: when their moment passes the window's filter it is no earlier than
             # the floor, a UTC midnight, and neither is their bucket's start, since every grain divides a day.
             cuts = [RawCut(edge=edge, others=buckets[:n] + buckets[n + 1 :], grain=spec.grain, reach=reach) for n, edge in enumerate(edges)]
-            sides = [cut.side(bucket) for cut, bucket in zip(cuts, buckets, strict=True)]
+            sides = [cut.side(self, bucket) for cut, bucket in zip(cuts, buckets, strict=True)]
             arrays = ", ".join(f"ARRAY[{', '.join(side[k] for side in sides)}]::timestamptz[]" for k in range(3))
             raw_from = (
                 f"FROM (SELECT DISTINCT lo, hi, moment FROM unnest({arrays}) AS r(lo, hi, moment)) AS r "
@@ -441,40 +578,40 @@ class ProjectionPlan:
                 f'WHERE (NOT u."_projected" OR u."_projection_id" = {projection_id}) '
                 f'AND (NOT u."_projected" OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
             )
-        coarse_grain = f"INTERVAL '{int(self.coarse.grain)} seconds'"
         # One arm of fine rows per ragged coarse bucket, bounded by expressions PostgreSQL evaluates
         # as it plans: joined to an array of them, its rows were estimated at a tenth, and the
         # seed's requests by path grouped 20,000 rows by sorting them (21 ms instead of 16).
         # A bucket holding two edges is read by the first arm only.
-        starts = [_ragged_sql([edge], self.coarse.grain) for edge in edges]
-        coarse_ragged = ", ".join(starts)
-        mid_starts = [_ragged_sql([edge], self.mid.grain) for edge in edges] if self.mid is not None else []
+        starts = [_ragged(edge, self.coarse.grain) for edge in edges]
+        coarse_ragged = ", ".join(self.emit(start) for start in starts)
+        mid_starts = [_ragged(edge, self.mid.grain) for edge in edges] if self.mid is not None else []
         arms = []
         coarse_reach = cut_reach(spec=spec, coarse=self.coarse, mid=self.mid)
         for n, (edge, start) in enumerate(zip(edges, starts, strict=True)):
-            lower, upper = start, f"{start} + {coarse_grain}"
+            lower, upper = start, _later(start, self.coarse.grain, parenthesized=False)
             if self.linear:
                 cut = Cut(edge=edge, others=starts[:n] + starts[n + 1 :], grain=spec.grain, coarse_grain=self.coarse.grain, reach=coarse_reach)
                 fine, fine_end = cut.bucket(spec.grain)
-                lower = f"(CASE WHEN {cut.late} THEN {fine_end} ELSE {lower} END)"
-                upper = f"(CASE WHEN {cut.early} THEN {fine} ELSE {upper} END)"
+                lower = _case(cut.late, fine_end, lower)
+                upper = _case(cut.early, fine, upper)
                 arms += cut.arms(self, c)
-            first = f" AND NOT ({start} = ANY (ARRAY[{', '.join(starts[:n])}]))" if n else ""
+            first = f" AND {self.emit(_not_among(start, starts[:n]))}" if n else ""
             if self.mid is None:
-                arms.append(self._rows_arm(c, spec, 1, lower, upper, first))
+                arms.append(self._rows_arm(c, spec, 1, self.emit(lower), self.emit(upper), first))
                 continue
             # [lower, upper) is the whole coarse bucket or one side of its edge's fine bucket, so each of
             # its mid buckets lies inside it or holds the edge; the fine rows fill the edge's own.
             mid_start = mid_starts[n]
-            arms.append(self._rows_arm(c, self.mid, 4, lower, upper, first))
+            mid_end = _later(mid_start, self.mid.grain, parenthesized=False)
+            arms.append(self._rows_arm(c, self.mid, 4, self.emit(lower), self.emit(upper), first))
             arms.append(
                 self._rows_arm(
-                    c, spec, 1, f"greatest({lower}, {mid_start})", f"least({upper}, {mid_start} + INTERVAL '{int(self.mid.grain)} seconds')",
-                    f" AND NOT ({mid_start} = ANY (ARRAY[{', '.join(mid_starts[:n])}]))" if n else "",
+                    c, spec, 1, self.emit(_extreme("greatest", lower, mid_start)), self.emit(_extreme("least", upper, mid_end)),
+                    f" AND {self.emit(_not_among(mid_start, mid_starts[:n]))}" if n else "",
                 )
             )
         mid_filter = (
-            f' AND (u."_tier" <> 4 OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{", ".join(mid_starts)}])::timestamptz[])))'
+            f' AND (u."_tier" <> 4 OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{", ".join(self.emit(start) for start in mid_starts)}])::timestamptz[])))'
             if self.mid is not None
             else ""
         )
@@ -553,7 +690,12 @@ class ProjectionPlan:
                 moment = as_datetime(c, other, node)
             except SqlError:
                 return left, right
-            self.edges.append(f"({moment.sql})::timestamptz")
+            edge = f"({moment.sql})::timestamptz"
+            self.edges.append(edge)
+            constant = (node.expression if side is left else node.this) if isinstance(node, exp.Binary) else None
+            offset = now_offset(constant)
+            if self.offsets.get(edge) is None:
+                self.offsets[edge] = offset
             column = replace(side, sql=f'{found[0]}."timestamp"')
             return (column, right) if side is left else (left, column)
         return left, right

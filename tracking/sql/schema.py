@@ -600,3 +600,26 @@ EXECUTE FUNCTION public.meaux_sql_catalog_bump();
 either measure changing bumps the catalog version (``CATALOG_MEASURED_SQL`` watched the rows alone)."""
 
 CATALOG_MEASURED_POINTS_REVERSE_SQL = CATALOG_MEASURED_REVERSE_SQL + CATALOG_MEASURED_SQL
+
+PINS_MISSED_SQLSTATE = "MXC02"
+
+PINS_CHECK_SQL = r"""
+CREATE OR REPLACE FUNCTION public.meaux_sql_pins_check(held boolean) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF held IS NOT TRUE THEN
+    RAISE EXCEPTION 'the edges of the query''s window moved past its pinned values' USING ERRCODE = 'MXC02';
+  END IF;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION public.meaux_sql_pins_check(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.meaux_sql_pins_check(boolean) TO meaux_sql_reader;
+"""
+"""The check a query whose projection plan takes pinned values (``ir.Pins``) sends in its message before the query:
+its window's edges at its own ``NOW()`` are where the values were computed for. It runs after the sandbox's settings
+(the edges are read in its zone), so as the reader role; user SQL names only the translator's functions."""
+
+PINS_CHECK_REVERSE_SQL = r"""
+DROP FUNCTION IF EXISTS public.meaux_sql_pins_check(boolean);
+"""

@@ -298,6 +298,7 @@ def sql_translate(
     cheapest: bool = True,
     now: datetime | None = None,
     cache_key: Hashable | None = None,
+    pinned: bool = False,
 ) -> Translation:
     """Translate a parsed SELECT/UNION for a project whose datasets are ``datasets``.
 
@@ -321,6 +322,7 @@ def sql_translate(
     ``cache_key`` names the statement's text and everything ``datasets`` and ``projections`` hold
     (``engine``: the project and its catalog's fingerprint); with it, and no ``bound`` parameters,
     a translation is kept and handed out again (``_TranslationCache``).
+    ``pinned``: a projection plan takes what ``NOW()`` decides in it as parameters (``ir.Pins``), when it can.
     """
     format_node = statement.args.get("format")
     output_format = format_name(format_node.name) if format_node is not None else default_format
@@ -330,13 +332,13 @@ def sql_translate(
     if cache_key is not None and not bound:
         # The window counts only through which grains it fits in (``_translate``).
         fits = frozenset(spec.grain for specs in (projections or {}).values() for spec in specs if window is not None and window <= spec.grain)
-        key = (cache_key, database, output_format, projections is None, cheapest, floor[1] if floor else None, fits, _compiled_settings())
+        key = (cache_key, database, output_format, projections is None, cheapest, pinned, floor[1] if floor else None, fits, _compiled_settings())
         kept = _translations.get(key)
         if kept is not None:
             return kept
     translation = _translate(
         statement, datasets=datasets, bound=bound or {}, database=database, output_format=output_format,
-        projections=projections, floor=floor, window=window,
+        projections=projections, floor=floor, window=window, pinned=pinned,
     )
     if key is not None:
         _translations.put(key, translation)
@@ -384,6 +386,7 @@ def _translate(
     projections: dict[int, list[Spec]] | None,
     floor: tuple[exp.Table, datetime] | None,
     window: float | None,
+    pinned: bool,
 ) -> Translation:
     """``window``: the query's time window when the cheaper path is wanted (``time_window_seconds``), else None."""
     dataset_id = _dataset_read(statement, datasets, database=database) if projections else None
@@ -405,7 +408,7 @@ def _translate(
             mid = None if coarse is None else next(
                 (tier for tier in companions[n + 1 :] if tier.grain < coarse.grain and coarse.grain % tier.grain == 0), None
             )
-            plan = ProjectionPlan(spec=spec, dataset=dataset, coarse=coarse, mid=mid)
+            plan = ProjectionPlan(spec=spec, dataset=dataset, coarse=coarse, mid=mid, pinned=pinned)
             try:
                 translation = _compile(
                     statement, datasets=datasets, bound=bound, database=database, output_format=output_format, plan=plan, floor=floor
@@ -466,6 +469,7 @@ def _compile(
         dataset_ids=sorted(compiler.used_dataset_ids),
         plan=f"projection={plan.name}" if plan is not None else "raw",
         most_rows=compiler.most_rows,
+        pins=plan.pins() if plan is not None else None,
     )
 
 

@@ -1,0 +1,145 @@
+"""A projection plan's values that ``NOW()`` decides are passed in as constants, and checked in the query's message.
+
+What they stand for (``tracking.sql.ir.Pins``): the buckets of the window's edges and which arms of
+the plan run. Computed in Python from a moment no later than the query's ``NOW()``, each holds over a
+range of its edge; the query's message checks that its edges are in those ranges, and a query whose
+window has moved past them is compiled again without them.
+"""
+
+import datetime as dt
+import random
+import re
+import time
+
+import pytest
+from django.db import connection
+
+from projects.models import Project
+from tests.factories import DatasetFactory, ProjectFactory
+from tests.tracking.sql.support import Point, points_insert, round_trips
+from tracking.models import Dataset, Projection
+from tracking.projections.services import projection_backfill, projection_create
+from tracking.sql import catalog as catalog_module
+from tracking.sql.catalog import catalog_read
+from tracking.sql.db import PinsMissed, sql_sandbox_run
+from tracking.sql.engine import sql_execute, sql_limits
+from tracking.sql.ir import Pinning, Translation
+from tracking.sql.translate import sql_parse, sql_translate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+_ELAPSED = re.compile(rb'"elapsed": [0-9.e-]+')
+#: One edge (a coarse cut, a raw cut and the six hours between), and two edges of one window.
+QUERIES = [
+    "SELECT blob2 AS path, sum(double1) AS s, count() AS n FROM web WHERE timestamp > NOW() - INTERVAL '24' HOUR "
+    "AND blob1 = 'GET' GROUP BY path ORDER BY s DESC, path LIMIT 10",
+    "SELECT blob1, sum(double1) AS s FROM web WHERE timestamp >= NOW() - INTERVAL '50' HOUR "
+    "AND timestamp < NOW() - INTERVAL '3' HOUR GROUP BY blob1 ORDER BY blob1",
+]
+
+
+@pytest.fixture
+def web() -> Dataset:
+    """A dataset of three days of points with an hour projection and its six-hour and day tiers, measured so that both
+    cuts are taken near a bucket's ends (``planner.cut_reach``, ``planner.raw_cut_reach``)."""
+    dataset = DatasetFactory(project=ProjectFactory(), name="web")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    rng = random.Random(5)
+    points_insert(
+        dataset=dataset,
+        points=[
+            Point(now - dt.timedelta(seconds=rng.randrange(3 * 86_400)), "", [rng.choice(["GET", "POST"]), f"/p{rng.randrange(5)}"], [rng.random()])
+            for _ in range(600)
+        ],
+    )
+    for name, grain in (("hourly", 3600), ("sixhourly", 21_600), ("daily", 86_400)):
+        projection = projection_create(dataset=dataset, name=name, dimensions=["blob1", "blob2"], doubles=["double1"], grain=grain)
+        assert projection_backfill(projection_id=projection.id) is True
+    Projection.objects.filter(dataset=dataset, name="hourly").update(bucket_rows=1_000.0, bucket_points=10_000.0)
+    Projection.objects.filter(dataset=dataset, name="sixhourly").update(bucket_rows=3_000.0)
+    Projection.objects.filter(dataset=dataset, name="daily").update(bucket_rows=5_000.0)
+    return dataset
+
+
+def _translation(project: Project, sql: str, *, pinned: bool = True) -> Translation:
+    catalog = catalog_read(project_id=project.id)
+    return sql_translate(
+        statement=sql_parse(sql=sql), datasets=catalog.datasets, projections=catalog.projections, cheapest=False, now=catalog.clock, pinned=pinned
+    )
+
+
+def _at(sql: str, moments: dict[str, dt.datetime]) -> str:
+    """``sql`` with each edge replaced by a moment."""
+    for edge, moment in moments.items():
+        sql = sql.replace(edge, f"(TIMESTAMPTZ '{moment.isoformat()}')")
+    return sql
+
+
+@pytest.mark.parametrize("sql", QUERIES)
+def test_every_pinned_value_is_what_postgresql_computes_anywhere_in_its_edges_ranges(web, sql):
+    """At edges in every part of the day (bucket starts, a second either side, the cuts' reaches), each value computed in
+    Python is what PostgreSQL computes from its SQL at those edges, and at both ends of the ranges it says it holds over."""
+    translation = _translation(web.project, sql)
+    assert translation.plan == "projection=daily+sixhourly+hourly"
+    pins = translation.pins
+    assert pins is not None
+    midnight = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    seconds = {s + d for s in range(0, 86_400, 3600) for d in (-1, 0, 1)}
+    seconds |= {h * 3600 + m * 60 + d for h in range(0, 24, 5) for m in (26, 27, 28, 32, 33, 34) for d in (-1, 0, 1)}
+    seconds |= set(random.Random(9).sample(range(86_400), 60))
+    with connection.cursor() as cursor:
+        cursor.execute("SET TimeZone = 'UTC'")
+        for second in sorted(seconds):
+            now = midnight + dt.timedelta(seconds=second)
+            pinning = Pinning({edge: now + offset for edge, offset in pins.edges})
+            expected = [value(pinning) for _, _, value in pins.terms]
+            corners = [
+                {edge: now + offset for edge, offset in pins.edges},
+                {edge: pinning.ranges[edge][0] for edge, _ in pins.edges},
+                {edge: pinning.ranges[edge][1] - dt.timedelta(microseconds=1) for edge, _ in pins.edges},
+            ]
+            for moments in corners:
+                cursor.execute("SELECT " + ", ".join(_at(term, moments) for _, term, _ in pins.terms))
+                assert list(cursor.fetchone()) == expected, (now, moments)
+
+
+def test_a_query_over_a_now_window_answers_pinned_in_one_message_as_the_raw_scan(web):
+    """Pinned, the seed's requests by path plans a third of its SQL and answers in the one message a kept catalog
+    sends, byte for byte as the raw scan."""
+    sql = QUERIES[0]
+    assert len(_translation(web.project, sql).sql) < len(_translation(web.project, sql, pinned=False).sql) / 2
+    sql_execute(project=web.project, sql=sql, plan="projection")
+
+    answered, sent = round_trips(lambda: sql_execute(project=web.project, sql=sql, plan="projection"))
+
+    assert (answered.plan, sent) == ("projection=daily+sixhourly+hourly", ["BEGIN"])
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", sql_execute(project=web.project, sql=sql, plan="raw").body)
+
+
+def test_a_window_that_moved_past_its_pins_is_refused_and_answered_without_them(web, monkeypatch):
+    """A kept catalog's clock estimate two hours behind: the values computed from it are for other buckets, the query's
+    message refuses them before the query runs, and the query runs again unpinned, with the raw scan's answer."""
+    sql = QUERIES[0]
+    sql_execute(project=web.project, sql=sql, plan="projection")
+    monkeypatch.setattr(catalog_module, "CLOCK_MARGIN", dt.timedelta(hours=2))
+
+    answered, sent = round_trips(lambda: sql_execute(project=web.project, sql=sql, plan="projection"))
+
+    assert (answered.plan, sent) == ("projection=daily+sixhourly+hourly", ["BEGIN", "ROLLBACK", "BEGIN"])
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", sql_execute(project=web.project, sql=sql, plan="raw").body)
+
+
+def test_the_guard_refuses_values_computed_for_another_hour(web):
+    translation = _translation(web.project, QUERIES[0])
+    assert translation.pins is not None
+    stale = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+
+    with pytest.raises(PinsMissed):
+        sql_sandbox_run(
+            query=translation.sql,
+            params=translation.params | translation.pins.params(stale),
+            count_query=translation.count_sql,
+            dataset_ids=translation.dataset_ids,
+            limits=sql_limits(started=time.monotonic()),
+            guard=translation.pins.guard,
+        )
