@@ -186,8 +186,7 @@ def _run(
                 raise CatalogChanged() from None
             raise
 
-    def attempt(translation: Translation) -> tuple[RowWriter, SandboxResult]:
-        pins = translation.pins
+    def attempt(translation: Translation, pinned: dict[str, Any]) -> tuple[RowWriter, SandboxResult]:
         writer = RowWriter(
             output_format=translation.format,
             columns=translation.columns,
@@ -196,7 +195,7 @@ def _run(
         )
         outcome = sql_sandbox_run(
             query=translation.sql,
-            params=translation.params | pins.params(now) if pins is not None else translation.params,
+            params=translation.params | pinned,
             count_query=translation.count_sql,
             count_column=translation.count_column,
             dataset_ids=translation.dataset_ids,
@@ -207,16 +206,20 @@ def _run(
             slots=slots,
             most_rows=translation.most_rows,
             then_later=then_later,
-            guard=pins.guard if pins is not None else None,
+            guard=translation.pins.guard if translation.pins is not None else None,
         )
         return writer, outcome
 
     translation = translate(pinned=True)
     try:
-        writer, outcome = attempt(translation)
-    except (PinsMissed, OverflowError):
+        pinned = translation.pins.params(now) if translation.pins is not None else {}
+    except OverflowError:  # an edge past the years Python's datetime holds
+        translation, pinned = translate(pinned=False), {}
+    try:
+        writer, outcome = attempt(translation, pinned)
+    except PinsMissed:
         translation = translate(pinned=False)
-        writer, outcome = attempt(translation)
+        writer, outcome = attempt(translation, {})
     rows_before_limit = outcome.rows_before_limit if outcome.rows_before_limit is not None else writer.row_count
     return SqlResult(
         format=translation.format,

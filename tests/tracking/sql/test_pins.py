@@ -143,3 +143,15 @@ def test_the_guard_refuses_values_computed_for_another_hour(web):
             limits=sql_limits(started=time.monotonic()),
             guard=translation.pins.guard,
         )
+
+
+def test_an_edge_before_the_years_python_holds_runs_unpinned_with_the_raw_answer(web):
+    """``NOW() - INTERVAL 110000 WEEK`` is year -82: PostgreSQL has it, Python's datetime has not, so no value can be
+    pinned to it and the plan runs as SQL."""
+    sql = "SELECT blob1, sum(double1) AS s FROM web WHERE timestamp > NOW() - INTERVAL 110000 WEEK GROUP BY blob1 ORDER BY blob1"
+    assert _translation(web.project, sql).pins is not None
+
+    answered = sql_execute(project=web.project, sql=sql, plan="projection")
+
+    assert answered.plan == "projection=daily+sixhourly+hourly"
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", sql_execute(project=web.project, sql=sql, plan="raw").body)
