@@ -163,7 +163,7 @@ def _run(
     from a fresh one before its error counts. A text compiled before against the same catalog
     is not compiled again (``translate._TranslationCache``). A projection plan is compiled with
     what ``NOW()`` decides in it pinned (``ir.Pins``), and again without when its window has
-    moved past them by the time it runs (``PinsMissed``).
+    moved past them by the time it runs (``PinsMissed``) or an edge cannot be pinned.
     """
     now = catalog.clock_estimate() if kept else catalog.clock
 
@@ -186,7 +186,7 @@ def _run(
                 raise CatalogChanged() from None
             raise
 
-    def attempt(translation: Translation, pinned: dict[str, Any]) -> tuple[RowWriter, SandboxResult]:
+    def attempt(translation: Translation, pin_params: dict[str, Any]) -> tuple[RowWriter, SandboxResult]:
         writer = RowWriter(
             output_format=translation.format,
             columns=translation.columns,
@@ -195,7 +195,7 @@ def _run(
         )
         outcome = sql_sandbox_run(
             query=translation.sql,
-            params=translation.params | pinned,
+            params=translation.params | pin_params,
             count_query=translation.count_sql,
             count_column=translation.count_column,
             dataset_ids=translation.dataset_ids,
@@ -211,12 +211,11 @@ def _run(
         return writer, outcome
 
     translation = translate(pinned=True)
+    pin_params = translation.pins.params(now) if translation.pins is not None else {}
+    if pin_params is None:
+        translation, pin_params = translate(pinned=False), {}
     try:
-        pinned = translation.pins.params(now) if translation.pins is not None else {}
-    except OverflowError:  # an edge past the years Python's datetime holds
-        translation, pinned = translate(pinned=False), {}
-    try:
-        writer, outcome = attempt(translation, pinned)
+        writer, outcome = attempt(translation, pin_params)
     except PinsMissed:
         translation = translate(pinned=False)
         writer, outcome = attempt(translation, {})

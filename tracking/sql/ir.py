@@ -85,6 +85,7 @@ class Compiled:
 
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
+_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
@@ -137,11 +138,18 @@ class Pins:
             f"{edge} >= %(pin_low{k})s::timestamptz AND {edge} < %(pin_high{k})s::timestamptz" for k, (edge, _) in enumerate(self.edges)
         )
 
-    def params(self, now: datetime) -> dict[str, Any]:
-        """The parameters at ``now``; raises ``OverflowError`` when an edge is out of Python's range."""
+    def params(self, now: datetime) -> dict[str, Any] | None:
+        """The parameters at ``now``, or None when an edge is before 1970 or past the years Python's datetime holds:
+        before the origin of ``date_bin``'s buckets, PostgreSQL releases have disagreed on a bucket's start (a
+        fix posted in 2021 rounded one bucket early on a boundary), so those plans stay in SQL."""
         moment = now.astimezone(UTC).replace(microsecond=0)
-        pinning = Pinning({edge: moment + offset for edge, offset in self.edges})
-        values = {name: term(pinning) for name, _, term in self.terms}
+        try:
+            pinning = Pinning({edge: moment + offset for edge, offset in self.edges})
+            if any(value < _ORIGIN for value in pinning.values.values()):
+                return None
+            values = {name: term(pinning) for name, _, term in self.terms}
+        except OverflowError:
+            return None
         for k, (edge, _) in enumerate(self.edges):
             values[f"pin_low{k}"], values[f"pin_high{k}"] = pinning.ranges[edge]
         return values

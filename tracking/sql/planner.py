@@ -86,6 +86,7 @@ def _bin_sql(edge: str, grain: int) -> str:
 
 
 def _bin(edge: str, grain: int) -> Term:
+    """The start of the edge's bucket of ``grain``: the one value every other is computed from."""
     step = timedelta(seconds=int(grain))
 
     def value(pinning: Pinning) -> datetime:
@@ -104,12 +105,18 @@ def _ragged(edge: str, grain: int) -> Term:
 
 
 def _later(term: Term, seconds: int, *, parenthesized: bool = True) -> Term:
+    """``term`` plus ``seconds``; ``parenthesized`` False spells it as the places that wrote it without parentheses did,
+    so the SQL of an unpinned plan stays the same text."""
     step = timedelta(seconds=int(seconds))
     sql = f"{term.sql} + INTERVAL '{int(seconds)} seconds'"
     return Term(f"({sql})" if parenthesized else sql, "timestamptz", lambda pinning: term.value(pinning) + step)
 
 
 def _case(test: Term, then: Term, otherwise: Term) -> Term:
+    """``CASE WHEN test THEN then ELSE otherwise END``. Its value computes all three parts, as ``_alone``,
+    ``_not_among`` and ``RawCut.at`` do: each narrows its edges' ranges more than the value needs, which only
+    makes a refusal likelier, never a wrong value, and keeps every value's ranges independent of the branch taken."""
+
     def value(pinning: Pinning) -> Any:
         holds, first, second = test.value(pinning), then.value(pinning), otherwise.value(pinning)
         return first if holds else second
@@ -118,12 +125,14 @@ def _case(test: Term, then: Term, otherwise: Term) -> Term:
 
 
 def _extreme(name: str, first: Term, second: Term) -> Term:
-    """``greatest`` or ``least`` of two moments."""
+    """``greatest`` or ``least`` of two moments (the six hours' bounds inside a ragged day's)."""
     pick = max if name == "greatest" else min
     return Term(f"{name}({first.sql}, {second.sql})", "timestamptz", lambda pinning: pick(first.value(pinning), second.value(pinning)))
 
 
 def _not_among(term: Term, others: list[Term]) -> Term:
+    """The bucket ``term`` is none of ``others``: an edge alone in its bucket, or the first arm of a bucket two edges share."""
+
     def value(pinning: Pinning) -> bool:
         return term.value(pinning) not in [other.value(pinning) for other in others]
 
@@ -439,7 +448,8 @@ class ProjectionPlan:
     #: Every aggregate compiled so far is a sum over the rows (counts, sums, averages): a
     #: ``Cut`` may then read a ragged coarse bucket as its row minus fine rows.
     linear: bool = True
-    #: Pass what the edges decide as parameters (``ir.Pins``) when every edge is ``NOW()`` and fixed intervals.
+    #: Pass what the edges decide as parameters (``ir.Pins``): asked for by the caller, and turned off by
+    #: ``source_sql`` unless every edge is ``NOW()`` and fixed intervals (``now_offset``).
     pinned: bool = False
     #: Per edge, its offset from ``date_trunc('second', NOW())`` (``now_offset``), or None.
     offsets: dict[str, timedelta | None] = field(default_factory=dict)
