@@ -5,10 +5,10 @@ connection doing binary COPY and nothing else) with every default projection mai
 measures the same load (``bench.ingest.load_run``: 4 keep-alive connections, 1,000 points a
 request) against two stacks, alternated, each on its own fresh start:
 
-- ``product``: ``make run``'s worker, whose drain COPYs the points, stages them, upserts the
-  rollups' minute tier and day totals and writes the projections' rows in the same transaction.
-- ``bare``: ``bench.bare_worker``, the same worker with ``rollups_apply`` and
-  ``projections_apply`` replaced by nothing. Web, Redis, the ledger and the COPY are the
+- ``product``: ``make run``'s worker, whose drain COPYs the points, stages them, writes the
+  projections' rows and upserts the rollups' minute tier and day totals in the same transaction.
+- ``bare``: ``bench.bare_worker``, the same worker with ``rollups_stage``, ``rollups_apply_staged``
+  and ``projections_apply`` replaced by nothing. Web, Redis, the ledger and the COPY are the
   product's. What it stores has no reports and no projections: it is a measurement, not a mode.
 
 The ceiling is measured after every pair, in the same run, and the ratios use its median. The
@@ -85,8 +85,8 @@ def markdown(results: dict) -> str:
         f"Measured {results['when']} on {results['machine']}: {results['rounds']} rounds of {results['points']:,} points "
         f"at batch {results['batch']} over 4 connections per stack, the two stacks alternated, each started fresh and warmed up with {WARM_UP:,} points; "
         f"COPY ceiling after each pair: {', '.join(f'{value:,.0f}' for value in results['ceilings'])} rows/s "
-        f"(median **{results['ceiling']:,.0f}**). `bare` is the product with the drain's `rollups_apply` and "
-        "`projections_apply` replaced by nothing (`bench.bare_worker`): web, Redis, ledger and COPY unchanged.",
+        f"(median **{results['ceiling']:,.0f}**). `bare` is the product with the drain's `rollups_stage`, "
+        "`rollups_apply_staged` and `projections_apply` replaced by nothing (`bench.bare_worker`): web, Redis, ledger and COPY unchanged.",
         "",
         "| worker | stored/s (median) | ÷ COPY ceiling | " + " | ".join(names) + " | CPU per 1,000 points |",
         "|---|---|---|" + "---|" * len(names) + "---|",

@@ -104,13 +104,13 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--statements", action="store_true", help="the drain's time per SQL statement, per 1,000 points")
     parser.add_argument("--skip-rollups", action="store_true",
-                        help="diagnostic only: drain without rollups_apply, to size its share of the drain")
+                        help="diagnostic only: drain without the rollups' upsert (rollups_apply_staged), to size its share of the drain")
     args = parser.parse_args()
     django_setup()
     if args.skip_rollups:
         from tracking.rollups import services as rollups
 
-        rollups.rollups_apply = lambda **kwargs: None
+        rollups.rollups_apply_staged = lambda **kwargs: None
     from bench.ingest import _postgres_cpu, bodies, setup
     from tracking.ingest.buffer import buffer_depth
 

@@ -218,13 +218,14 @@ def _write_entries(entries: list[buffer.BufferEntry], *, known_partitions: set[s
         if entries:
             db.datapoint_copy(rows=rows, blob_count=blob_count, double_count=double_count)
             specs = projections.projections_lock_for_batch(dataset_ids=[entry.dataset_id for entry in entries])
-            rollups.rollups_apply(
+            staged = rollups.rollups_stage(
                 rows=rows,
                 blob_count=blob_count,
                 double_count=double_count,
                 also_stage=projections.projections_columns(specs=specs),
             )
             projections.projections_apply(specs=specs)
+            rollups.rollups_apply_staged(staged=staged)
             db.ledger_record(entries=[(entry.entry_id, len(entry.rows)) for entry in entries])
             db.dataset_touch(dataset_ids=sorted({e.dataset_id for e in entries}), at=timezone.now())
     return len(rows) if entries else 0
