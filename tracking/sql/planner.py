@@ -42,7 +42,7 @@ _SET_AGGREGATES = frozenset({"uniq", "uniqexact", "min", "max", "uniqif", "minif
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 #: The interval units of a fixed length in the sandbox's zone (UTC, where a day is 86,400 s).
-_FIXED_UNITS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400, "WEEK": 604_800}
+FIXED_UNITS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400, "WEEK": 604_800}
 
 
 def now_offset(node: exp.Expression | None) -> timedelta | None:
@@ -58,7 +58,7 @@ def now_offset(node: exp.Expression | None) -> timedelta | None:
         base = now_offset(node.this)
         try:
             amount, unit = interval_parts(node.expression)
-            offset = timedelta(seconds=amount * _FIXED_UNITS[unit])
+            offset = timedelta(seconds=amount * FIXED_UNITS[unit])
         except (SqlError, KeyError, OverflowError):
             return None
         if base is None:

@@ -22,7 +22,7 @@ from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.introspection import DEFAULT_DATABASE
 from tracking.sql.ir import DatasetRef, ShowStatement, Translation
 from tracking.sql.lru import WeightedLRU
-from tracking.sql.planner import PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion
+from tracking.sql.planner import FIXED_UNITS, PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion
 
 MAX_QUERY_BYTES = 64 * 1024
 MAX_AST_DEPTH = 96
@@ -556,10 +556,8 @@ def _is_timestamp(node: exp.Expression | None) -> bool:
     return isinstance(node, exp.Column) and node.name == "timestamp"
 
 
-_INTERVAL_SECONDS = {
-    "SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400, "WEEK": 7 * 86400,
-    "MONTH": 30 * 86400, "QUARTER": 91 * 86400, "YEAR": 365 * 86400,
-}
+#: ``FIXED_UNITS`` and rough lengths of the calendar units, never more than a day short: ``time_floor`` keeps a day of slack.
+_INTERVAL_SECONDS = {**FIXED_UNITS, "MONTH": 30 * 86400, "QUARTER": 91 * 86400, "YEAR": 365 * 86400}
 
 
 def _moment(node: exp.Expression | None, now: datetime | None) -> datetime | None:
