@@ -174,10 +174,23 @@ def _is_numeric_const(typed: Typed) -> bool:
     return isinstance(typed.const, int) and not isinstance(typed.const, bool) and typed.const > 2**63 - 1
 
 
-def compare(c: ExpressionCompiler, op: str, left: Typed, right: Typed, node: exp.Expression) -> Typed:
-    """A comparison with ClickHouse's conversions: a DateTime compares with a string as a DateTime."""
+def compare(
+    c: ExpressionCompiler,
+    op: str,
+    left: Typed,
+    right: Typed,
+    node: exp.Expression,
+    *,
+    operands: tuple[exp.Expression, exp.Expression] | None = None,
+) -> Typed:
+    """A comparison with ClickHouse's conversions: a DateTime compares with a string as a DateTime.
+
+    ``operands``, the nodes ``left`` and ``right`` were compiled from, when ``node`` is not a comparison of
+    the two (``BETWEEN``): a projection plan pins an edge it can read as ``NOW()`` plus or minus intervals."""
     if c.plan is not None:
-        left, right = c.plan.time_compare(c, left, right, node)
+        if operands is None and isinstance(node, exp.Binary):
+            operands = (node.this, node.expression)
+        left, right = c.plan.time_compare(c, left, right, node, operands=operands)
     left_sql, right_sql = _comparable(c, left, right, node)
     if op not in ("=", "<>") and ct.is_string(left.type) and ct.is_string(right.type):
         left_sql = f'({left_sql}) COLLATE "C"'

@@ -53,7 +53,11 @@ def now_offset(node: exp.Expression | None) -> timedelta | None:
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
-        return timedelta(0) if node.this.lower() == "now" and not node.expressions else None
+        # NOW('Asia/Kolkata') is the same instant as NOW(): the zone is the value's type, not its moment.
+        now = node.this.lower() == "now" and (
+            not node.expressions or (len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Literal) and node.expressions[0].is_string)
+        )
+        return timedelta(0) if now else None
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
         base = now_offset(node.this)
         try:
@@ -686,8 +690,18 @@ class ProjectionPlan:
 
     # ---- timestamp -------------------------------------------------------------
 
-    def time_compare(self, c: ExpressionCompiler, left: Typed, right: Typed, node: exp.Expression) -> tuple[Typed, Typed]:
-        """``timestamp <op> constant``: the constant's bucket becomes ragged, and ``timestamp`` the bucket start."""
+    def time_compare(
+        self,
+        c: ExpressionCompiler,
+        left: Typed,
+        right: Typed,
+        node: exp.Expression,
+        *,
+        operands: tuple[exp.Expression, exp.Expression] | None,
+    ) -> tuple[Typed, Typed]:
+        """``timestamp <op> constant``: the constant's bucket becomes ragged, and ``timestamp`` the bucket start.
+        ``operands`` are the nodes of ``left`` and ``right``, when known, for reading the constant's offset from
+        ``NOW()`` (``now_offset``)."""
         from tracking.sql.functions import as_datetime
 
         for side, other in ((left, right), (right, left)):
@@ -702,8 +716,7 @@ class ProjectionPlan:
                 return left, right
             edge = f"({moment.sql})::timestamptz"
             self.edges.append(edge)
-            constant = (node.expression if side is left else node.this) if isinstance(node, exp.Binary) else None
-            offset = now_offset(constant)
+            offset = now_offset(None if operands is None else operands[1] if side is left else operands[0])
             if self.offsets.get(edge) is None:
                 self.offsets[edge] = offset
             column = replace(side, sql=f'{found[0]}."timestamp"')

@@ -36,6 +36,8 @@ QUERIES = [
     "AND blob1 = 'GET' GROUP BY path ORDER BY s DESC, path LIMIT 10",
     "SELECT blob1, sum(double1) AS s FROM web WHERE timestamp >= NOW() - INTERVAL '50' HOUR "
     "AND timestamp < NOW() - INTERVAL '3' HOUR GROUP BY blob1 ORDER BY blob1",
+    "SELECT blob2, count() AS n FROM web WHERE timestamp BETWEEN NOW('UTC') - INTERVAL '40' HOUR AND NOW() - INTERVAL 90 MINUTE "
+    "GROUP BY blob2 ORDER BY blob2",
 ]
 
 
@@ -102,6 +104,34 @@ def test_every_pinned_value_is_what_postgresql_computes_anywhere_in_its_edges_ra
                 moments = {edge: moment for (edge, _), moment in zip(pins.edges, corner, strict=True)}
                 cursor.execute("SELECT " + ", ".join(_at(term, moments) for _, term, _ in pins.terms))
                 assert list(cursor.fetchone()) == expected, (now, moments)
+
+
+def test_between_now_edges_are_pinned_as_the_two_comparisons_it_stands_for(web):
+    """``BETWEEN`` and ``NOW('UTC')`` compile to the same pinned plan as ``>=`` and ``<=`` of ``NOW()``."""
+    between = _translation(web.project, QUERIES[2])
+    spelled = _translation(
+        web.project,
+        "SELECT blob2, count() AS n FROM web WHERE timestamp >= NOW() - INTERVAL '40' HOUR "
+        "AND timestamp <= NOW() - INTERVAL 90 MINUTE GROUP BY blob2 ORDER BY blob2",
+    )
+
+    assert between.pins is not None and spelled.pins is not None
+    assert [offset for _, offset in between.pins.edges] == [offset for _, offset in spelled.pins.edges]
+    assert sorted(offset for _, offset in between.pins.edges) == [-dt.timedelta(hours=40), -dt.timedelta(minutes=90)]
+    assert len(between.sql) < len(_translation(web.project, QUERIES[2], pinned=False).sql) / 2
+
+
+@pytest.mark.parametrize("sql", QUERIES[1:])
+def test_a_window_of_two_now_edges_answers_pinned_as_the_raw_scan(web, sql):
+    """Both edges pinned, the guard accepts them in the query's first message and the answer is the raw scan's."""
+    assert _translation(web.project, sql).pins is not None
+    _away_from_range_ends(web.project, sql)
+    sql_execute(project=web.project, sql=sql, plan="projection")
+
+    answered, sent = round_trips(lambda: sql_execute(project=web.project, sql=sql, plan="projection"))
+
+    assert (answered.plan, sent.count("BEGIN")) == ("projection=daily+sixhourly+hourly", 1)
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", sql_execute(project=web.project, sql=sql, plan="raw").body)
 
 
 def _away_from_range_ends(project: Project, sql: str) -> None:
