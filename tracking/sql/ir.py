@@ -111,6 +111,11 @@ class Pinning:
         return False
 
 
+def edge_at(anchor: timedelta | datetime, now: datetime) -> datetime:
+    """An edge's value when the query's ``NOW()``, to the second, is ``now`` (``Pins.edges``)."""
+    return now + anchor if isinstance(anchor, timedelta) else anchor
+
+
 @dataclass(frozen=True)
 class Pins:
     """What a projection plan's SQL computes from ``NOW()``, passed in as constants.
@@ -124,11 +129,12 @@ class Pins:
     query checks first that its own edges are in those ranges (``guard``) and is refused
     otherwise (``db.PinsMissed``), to be run again without pins: exact either way.
 
-    ``edges`` are the edges' SQL with their offset from ``date_trunc('second', NOW())``;
+    ``edges`` are the edges' SQL with their offset from ``date_trunc('second', NOW())``, or their moment for a
+    literal edge (a dashboard's time range: a translation is compiled for it once all the same);
     ``terms`` the parameters' names, the SQL they stand for, and how to compute each from a ``Pinning``.
     """
 
-    edges: tuple[tuple[str, timedelta], ...]
+    edges: tuple[tuple[str, timedelta | datetime], ...]
     terms: tuple[tuple[str, str, Callable[[Pinning], Any]], ...]
 
     @property
@@ -144,7 +150,7 @@ class Pins:
         fix posted in 2021 rounded one bucket early on a boundary), so those plans stay in SQL."""
         moment = now.astimezone(UTC).replace(microsecond=0)
         try:
-            pinning = Pinning({edge: moment + offset for edge, offset in self.edges})
+            pinning = Pinning({edge: edge_at(anchor, moment) for edge, anchor in self.edges})
             if any(value < _ORIGIN for value in pinning.values.values()):
                 return None
             values = {name: term(pinning) for name, _, term in self.terms}

@@ -22,6 +22,7 @@ compile unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -71,6 +72,50 @@ def now_offset(node: exp.Expression | None) -> timedelta | None:
             return base + offset if isinstance(node, exp.Add) else base - offset
         except OverflowError:
             return None
+    return None
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_SECONDS = re.compile(r"\d{1,10}")
+#: ``toDateTime(seconds)`` clamps to DateTime's range (``functions.to_datetime``).
+_DATETIME_MAX = 4_294_967_295
+
+
+def fixed_moment(node: exp.Expression | None) -> datetime | None:
+    """The moment of a literal edge in the shapes dashboards write: ``'YYYY-MM-DD[ hh:mm:ss]'`` (a string compared
+    with ``timestamp`` is read in UTC) and ``toDateTime(<seconds or that string>[, 'UTC'])`` (Grafana's
+    ``$__timeFilter``). None for anything else. The query's guard checks the value against PostgreSQL's own, so a
+    shape read differently here costs a second compile, not a wrong answer."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal) and node.is_string:
+        return _moment_text(node.this)
+    if not (isinstance(node, exp.Anonymous) and isinstance(node.this, str) and node.this.lower() == "todatetime"):
+        return None
+    args = node.expressions
+    if not args or len(args) > 2 or not all(isinstance(arg, exp.Literal) for arg in args):
+        return None
+    if len(args) == 2 and not (args[1].is_string and args[1].this in _UTC):
+        return None
+    if args[0].is_string:
+        return _moment_text(args[0].this)
+    if _SECONDS.fullmatch(args[0].this) is None:
+        return None
+    return datetime.fromtimestamp(min(int(args[0].this), _DATETIME_MAX), UTC)
+
+
+def _moment_text(text: str) -> datetime | None:
+    """``meaux_ch.to_datetime(text, 'UTC')`` for the shapes it reads as dates, times and epoch seconds."""
+    try:
+        if _SECONDS.fullmatch(text):
+            return datetime.fromtimestamp(int(text), UTC)
+        if _DATETIME.fullmatch(text):
+            return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        if _DATE.fullmatch(text):
+            return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
     return None
 
 
@@ -453,10 +498,11 @@ class ProjectionPlan:
     #: ``Cut`` may then read a ragged coarse bucket as its row minus fine rows.
     linear: bool = True
     #: Pass what the edges decide as parameters (``ir.Pins``): asked for by the caller, and turned off by
-    #: ``source_sql`` unless every edge is ``NOW()`` and fixed intervals (``now_offset``).
+    #: ``source_sql`` unless every edge is anchored (``anchors``).
     pinned: bool = False
-    #: Per edge, its offset from ``date_trunc('second', NOW())`` (``now_offset``), or None.
-    offsets: dict[str, timedelta | None] = field(default_factory=dict)
+    #: Per edge, its offset from ``date_trunc('second', NOW())`` (``now_offset``), or its moment when it is a
+    #: literal (``fixed_moment``), or None: ``ir.Pins.edges``.
+    anchors: dict[str, timedelta | datetime | None] = field(default_factory=dict)
     #: The terms passed as parameters, by their SQL: the parameter's name and the term.
     pin_terms: dict[str, tuple[str, Term]] = field(default_factory=dict)
 
@@ -473,7 +519,7 @@ class ProjectionPlan:
         """The parameters ``source_sql`` left for the moment the query runs at, if any."""
         if not self.pin_terms:
             return None
-        edges = tuple((edge, offset) for edge, offset in sorted(self.offsets.items()) if offset is not None)
+        edges = tuple((edge, anchor) for edge, anchor in sorted(self.anchors.items()) if anchor is not None)
         return Pins(edges=edges, terms=tuple((name, term.sql, term.value) for name, term in self.pin_terms.values()))
 
     @property
@@ -554,7 +600,7 @@ class ProjectionPlan:
         if not edges:
             whole = self.coarse or spec
             return f"{rows} FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(whole.id, 'bigint')}"
-        self.pinned = self.pinned and all(self.offsets.get(edge) is not None for edge in edges)
+        self.pinned = self.pinned and all(self.anchors.get(edge) is not None for edge in edges)
         buckets = [_ragged(edge, spec.grain) for edge in edges]
         ragged = ", ".join(self.emit(bucket) for bucket in buckets)
         dimensions = [f"coalesce({d}, '')" for d in spec.dimensions]
@@ -700,8 +746,8 @@ class ProjectionPlan:
         operands: tuple[exp.Expression, exp.Expression] | None,
     ) -> tuple[Typed, Typed]:
         """``timestamp <op> constant``: the constant's bucket becomes ragged, and ``timestamp`` the bucket start.
-        ``operands`` are the nodes of ``left`` and ``right``, when known, for reading the constant's offset from
-        ``NOW()`` (``now_offset``)."""
+        ``operands`` are the nodes of ``left`` and ``right``, when known, for reading where the constant is anchored
+        (``anchors``)."""
         from tracking.sql.functions import as_datetime
 
         for side, other in ((left, right), (right, left)):
@@ -716,9 +762,10 @@ class ProjectionPlan:
                 return left, right
             edge = f"({moment.sql})::timestamptz"
             self.edges.append(edge)
-            offset = now_offset(None if operands is None else operands[1] if side is left else operands[0])
-            if self.offsets.get(edge) is None:
-                self.offsets[edge] = offset
+            constant = None if operands is None else operands[1] if side is left else operands[0]
+            if self.anchors.get(edge) is None:
+                offset = now_offset(constant)
+                self.anchors[edge] = offset if offset is not None else fixed_moment(constant)
             column = replace(side, sql=f'{found[0]}."timestamp"')
             return (column, right) if side is left else (left, column)
         return left, right

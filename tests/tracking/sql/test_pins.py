@@ -24,7 +24,7 @@ from tracking.sql import catalog as catalog_module
 from tracking.sql.catalog import catalog_read
 from tracking.sql.db import PinsMissed, sql_sandbox_run
 from tracking.sql.engine import sql_execute, sql_limits
-from tracking.sql.ir import Pinning, Translation
+from tracking.sql.ir import Pinning, Translation, edge_at
 from tracking.sql.translate import sql_parse, sql_translate
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,11 +94,12 @@ def test_every_pinned_value_is_what_postgresql_computes_anywhere_in_its_edges_ra
         cursor.execute("SET TimeZone = 'UTC'")
         for second in sorted(seconds):
             now = midnight + dt.timedelta(seconds=second)
-            pinning = Pinning({edge: now + offset for edge, offset in pins.edges})
+            pinning = Pinning({edge: edge_at(anchor, now) for edge, anchor in pins.edges})
             expected = [value(pinning) for _, _, value in pins.terms]
             # Each edge on its own at its value or either end of its range: the ranges are independent.
             choices = [
-                [now + offset, pinning.ranges[edge][0], pinning.ranges[edge][1] - dt.timedelta(microseconds=1)] for edge, offset in pins.edges
+                [edge_at(anchor, now), pinning.ranges[edge][0], pinning.ranges[edge][1] - dt.timedelta(microseconds=1)]
+                for edge, anchor in pins.edges
             ]
             for corner in itertools.product(*choices):
                 moments = {edge: moment for (edge, _), moment in zip(pins.edges, corner, strict=True)}
@@ -134,6 +135,54 @@ def test_a_window_of_two_now_edges_answers_pinned_as_the_raw_scan(web, sql):
     assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", sql_execute(project=web.project, sql=sql, plan="raw").body)
 
 
+def _literal(moment: dt.datetime, spelling: int) -> str:
+    """A dashboard's edge: a string, Grafana's ``toDateTime(seconds)``, or the string in ``toDateTime``."""
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    return [f"'{text}'", f"toDateTime({int(moment.timestamp())})", f"toDateTime('{text}', 'UTC')"][spelling % 3]
+
+
+def test_literal_edges_are_pinned_with_the_values_postgresql_computes_from_them(web):
+    """A dashboard's time range is literals: at edges all over a day (bucket starts, a second either side, the cuts'
+    reaches), in each spelling, every value computed in Python is what PostgreSQL computes from the query's own SQL,
+    and the guard accepts them."""
+    midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+    seconds = sorted({s + d for s in range(0, 86_400, 3 * 3600) for d in (-1, 0, 1)} | {h * 3600 + m * 60 for h in (1, 13) for m in (26, 33)})
+    with connection.cursor() as cursor:
+        cursor.execute("SET TimeZone = 'UTC'")
+        for k, second in enumerate(seconds):
+            low = midnight + dt.timedelta(seconds=second)
+            high = low + dt.timedelta(hours=7, minutes=13, seconds=k)
+            sql = (
+                f"SELECT blob1, sum(double1) AS s FROM web WHERE timestamp >= {_literal(low, k)} "
+                f"AND timestamp <= {_literal(high, k + 1)} GROUP BY blob1 ORDER BY blob1"
+            )
+            translation = _translation(web.project, sql)
+            pins = translation.pins
+            assert pins is not None, sql
+            assert sorted(anchor for _, anchor in pins.edges) == [low, high]
+            values = pins.params(dt.datetime.now(dt.UTC))
+            assert values is not None
+            cursor.execute("SELECT " + ", ".join(term for _, term, _ in pins.terms), translation.params)
+            assert list(cursor.fetchone()) == [values[name] for name, _, _ in pins.terms], sql
+            cursor.execute(f"SELECT public.meaux_sql_pins_check({pins.guard})", translation.params | values)
+
+
+@pytest.mark.parametrize("spelling", [0, 1, 2])
+def test_a_dashboards_literal_window_answers_pinned_as_the_raw_scan(web, spelling):
+    low = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=41, minutes=7)
+    sql = (
+        f"SELECT blob2, count() AS n, avg(double1) AS a FROM web WHERE timestamp >= {_literal(low, spelling)} "
+        f"AND timestamp <= {_literal(low + dt.timedelta(hours=30), spelling)} GROUP BY blob2 ORDER BY blob2"
+    )
+    assert _translation(web.project, sql).pins is not None
+    sql_execute(project=web.project, sql=sql, plan="projection")
+
+    answered, sent = round_trips(lambda: sql_execute(project=web.project, sql=sql, plan="projection"))
+
+    assert (answered.plan, sent.count("BEGIN")) == ("projection=daily+sixhourly+hourly", 1)
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", sql_execute(project=web.project, sql=sql, plan="raw").body)
+
+
 def _away_from_range_ends(project: Project, sql: str) -> None:
     """Wait until the query's edges are more than the kept catalog's lag (``CLOCK_MARGIN``) and a second inside their
     ranges, so that values computed from its estimate hold at the query's ``NOW()``."""
@@ -145,8 +194,8 @@ def _away_from_range_ends(project: Project, sql: str) -> None:
         now = cursor.fetchone()[0]
     values = pins.params(now)
     assert values is not None
-    for k, (_, offset) in enumerate(pins.edges):
-        edge = now.replace(microsecond=0) + offset
+    for k, (_, anchor) in enumerate(pins.edges):
+        edge = edge_at(anchor, now.replace(microsecond=0))
         if edge - values[f"pin_low{k}"] < margin or values[f"pin_high{k}"] - edge < margin:
             time.sleep(2 * margin.total_seconds())
             return
