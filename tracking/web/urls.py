@@ -11,6 +11,8 @@ app_name = "web"
 urlpatterns = [
     # Browsers ask for /favicon.ico on every page, admin and API docs included.
     path("favicon.ico", RedirectView.as_view(url=f"/{settings.STATIC_URL.strip('/')}/favicon.svg", permanent=True)),
+    # The address `make run` prints: members land on their projects, anyone else on the login page.
+    path("", RedirectView.as_view(pattern_name="web:projects"), name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", views.project_list, name="projects"),

@@ -43,6 +43,18 @@ def test_pages_need_a_login(client, shop):
     assert response["Location"] == f"/accounts/login/?next=/projects/{shop.slug}/"
 
 
+def test_the_root_address_leads_to_the_login_page_then_the_users_projects(client, shop):
+    """``make run`` prints ``http://127.0.0.1:8000/``: it answered 404 before."""
+    response = client.get("/")
+    assert (response.status_code, response["Location"]) == (302, "/projects/")
+    assert client.get("/projects/")["Location"] == "/accounts/login/?next=/projects/"
+
+    client.force_login(_member(shop, Role.VIEWER))
+    followed = client.get("/", follow=True)
+    assert (followed.redirect_chain, followed.status_code) == ([("/projects/", 302)], 200)
+    assert shop.slug in followed.content.decode()
+
+
 def test_project_list_shows_only_the_users_projects(client, shop):
     other = ProjectFactory(name="Other shop")
     client.force_login(_member(shop, Role.VIEWER))
