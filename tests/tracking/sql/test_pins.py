@@ -167,6 +167,20 @@ def test_literal_edges_are_pinned_with_the_values_postgresql_computes_from_them(
             cursor.execute(f"SELECT public.meaux_sql_pins_check({pins.guard})", translation.params | values)
 
 
+def test_a_window_from_now_to_a_literal_is_pinned_with_each_edge_anchored_its_way(web):
+    until = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=5)
+    sql = (
+        f"SELECT blob1, count() AS n FROM web WHERE timestamp > NOW() - INTERVAL 30 HOUR AND timestamp < {_literal(until, 0)} "
+        "GROUP BY blob1 ORDER BY blob1"
+    )
+    pins = _translation(web.project, sql).pins
+
+    assert pins is not None
+    assert sorted((anchor for _, anchor in pins.edges), key=lambda anchor: isinstance(anchor, dt.datetime)) == [-dt.timedelta(hours=30), until]
+    answered = sql_execute(project=web.project, sql=sql, plan="projection")
+    assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", sql_execute(project=web.project, sql=sql, plan="raw").body)
+
+
 @pytest.mark.parametrize("spelling", [0, 1, 2])
 def test_a_dashboards_literal_window_answers_pinned_as_the_raw_scan(web, spelling):
     low = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=41, minutes=7)
