@@ -608,7 +608,7 @@ class ProjectionPlan:
         raw = ['"timestamp"', *dimensions, *measures]
         floors = [moment for moment in self.floors if moment is not None]
         floor = f' AND "timestamp" >= {c.param(min(floors), "timestamptz")}' if floors and len(floors) == len(self.floors) else ""
-        points = f"WHERE dataset_id = {c.param(self.dataset.id, 'bigint')}{floor}"
+        points = f"WHERE dataset_id = {c.param(self.dataset.id, 'bigint')}{floor}{self._raw_bounds(buckets, spec.grain)}"
         raw_from = (
             f"FROM (SELECT DISTINCT e, e + {grain} AS e_end FROM unnest(ARRAY[{ragged}]) AS e) AS r "
             f'JOIN public.tracking_datapoint ON "timestamp" >= r.e AND "timestamp" < r.e_end {points}'
@@ -684,6 +684,17 @@ class ProjectionPlan:
             f'AND (u."_tier" <> 1 OR NOT (u."timestamp" = ANY ((SELECT ARRAY[{ragged}])::timestamptz[])))'
             f"{mid_filter}"
         )
+
+    def _raw_bounds(self, buckets: list[Term], grain: int) -> str:
+        """Pinned, the raw points' reads as constant bounds: every range they read lies in a ragged bucket (``RawCut.side``
+        too), and PostgreSQL then plans the day partitions those hold instead of every one from the floor on (the days
+        created ahead for ingest among them). As SQL they would be expressions it prunes by only as it runs."""
+        if not self.pinned:
+            return ""
+        first, last = buckets[0], buckets[0]
+        for bucket in buckets[1:]:
+            first, last = _extreme("least", first, bucket), _extreme("greatest", last, bucket)
+        return f' AND "timestamp" >= {self.emit(first)} AND "timestamp" < {self.emit(_later(last, grain))}'
 
     def _rows_arm(self, c: ExpressionCompiler, tier: Spec, number: int, lower: str, upper: str, also: str) -> str:
         """The rows of ``tier`` in [lower, upper) as the source's arm ``number`` (its ``_tier``), ``also`` a further test."""

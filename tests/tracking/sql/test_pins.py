@@ -197,6 +197,24 @@ def test_a_dashboards_literal_window_answers_pinned_as_the_raw_scan(web, spellin
     assert _ELAPSED.sub(b"", answered.body) == _ELAPSED.sub(b"", sql_execute(project=web.project, sql=sql, plan="raw").body)
 
 
+def test_pinned_raw_reads_plan_only_the_partition_of_the_ragged_bucket(web):
+    """The raw points' arms are bounded by the ragged bucket's constant ends, so PostgreSQL plans the one day partition
+    that holds it, not every day from the time floor on (the days created ahead for ingest among them)."""
+    translation = _translation(web.project, QUERIES[0])
+    assert translation.pins is not None
+    now = dt.datetime.now(dt.UTC)
+    with connection.cursor() as cursor:
+        cursor.execute("SET TimeZone = 'UTC'")
+        cursor.execute("EXPLAIN " + translation.sql, translation.params | translation.pins.params(now))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'tracking_datapoint'::regclass")
+        partitions = cursor.fetchone()[0]
+
+    day = (now.replace(microsecond=0) - dt.timedelta(hours=24)).strftime("%Y%m%d")
+    assert set(re.findall(r" on (tracking_datapoint_p\d{8})", plan)) == {f"tracking_datapoint_p{day}"}
+    assert partitions >= 5
+
+
 def _away_from_range_ends(project: Project, sql: str) -> None:
     """Wait until the query's edges are more than the kept catalog's lag (``CLOCK_MARGIN``) and a second inside their
     ranges, so that values computed from its estimate hold at the query's ``NOW()``."""
