@@ -16,6 +16,8 @@ INT_TYPES: dict[str, tuple[int, bool]] = {
     "Int64": (64, True),
 }
 NOTHING = "Nullable(Nothing)"
+#: The last second a DateTime holds (UInt32 seconds): ``toDateTime(n)`` clamps to it.
+DATETIME_MAX_SECONDS = 4_294_967_295
 
 
 def int_info(ch_type: str) -> tuple[int, bool] | None:

@@ -920,9 +920,9 @@ class Compiler:
         if node.args.get("symmetric"):
             raise sql_error_at("BETWEEN SYMMETRIC is not supported", node)
         target = self.expr(scope, node.this)
-        bounds = node.args.get("low"), node.args.get("high")
-        low = compare(self, ">=", target, self.expr(scope, bounds[0]), node, operands=(node.this, bounds[0]))
-        high = compare(self, "<=", target, self.expr(scope, bounds[1]), node, operands=(node.this, bounds[1]))
+        first, last = node.args.get("low"), node.args.get("high")
+        low = compare(self, ">=", target, self.expr(scope, first), node, operands=(node.this, first))
+        high = compare(self, "<=", target, self.expr(scope, last), node, operands=(node.this, last))
         return Typed(f"({low.sql} AND {high.sql})", "UInt8", boolean=True, aggregate=low.aggregate or high.aggregate)
 
     def _is(self, scope: Scope, node: exp.Is) -> Typed:

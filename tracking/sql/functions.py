@@ -186,7 +186,8 @@ def compare(
     """A comparison with ClickHouse's conversions: a DateTime compares with a string as a DateTime.
 
     ``operands``, the nodes ``left`` and ``right`` were compiled from, when ``node`` is not a comparison of
-    the two (``BETWEEN``): a projection plan pins an edge it can read as ``NOW()`` plus or minus intervals."""
+    the two (``BETWEEN``): a projection plan pins an edge it can read from them (``planner.now_offset``,
+    ``planner.fixed_moment``)."""
     if c.plan is not None:
         if operands is None and isinstance(node, exp.Binary):
             operands = (node.this, node.expression)
@@ -331,7 +332,7 @@ def to_datetime(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) 
     if ct.is_string(value.type):
         return _agg(Typed(f"meaux_ch.to_datetime({value.sql}, {zone})", result_type), value)
     if ct.is_number(value.type) or value.boolean:
-        seconds = f"greatest(0, least(4294967295, trunc(({c.value(value)})::float8)))"
+        seconds = f"greatest(0, least({ct.DATETIME_MAX_SECONDS}, trunc(({c.value(value)})::float8)))"
         return _agg(Typed(f"to_timestamp({seconds})", result_type), value)
     raise sql_error_at(f"Cannot convert {value.type} to DateTime", node)
 

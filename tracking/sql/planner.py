@@ -75,11 +75,11 @@ def now_offset(node: exp.Expression | None) -> timedelta | None:
     return None
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-_SECONDS = re.compile(r"\d{1,10}")
-#: ``toDateTime(seconds)`` clamps to DateTime's range (``functions.to_datetime``).
-_DATETIME_MAX = 4_294_967_295
+#: ASCII digits, as ``meaux_ch.to_datetime`` and PostgreSQL's ``::timestamp`` read them.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: A 'T' and a trailing 'Z' as JavaScript's toISOString() writes them; no other zone (``::timestamp`` drops it).
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z?")
+_SECONDS = re.compile(r"[0-9]{1,10}")
 
 
 def fixed_moment(node: exp.Expression | None) -> datetime | None:
@@ -90,7 +90,7 @@ def fixed_moment(node: exp.Expression | None) -> datetime | None:
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Literal) and node.is_string:
-        return _moment_text(node.this)
+        return literal_moment(node.this)
     if not (isinstance(node, exp.Anonymous) and isinstance(node.this, str) and node.this.lower() == "todatetime"):
         return None
     args = node.expressions
@@ -99,19 +99,21 @@ def fixed_moment(node: exp.Expression | None) -> datetime | None:
     if len(args) == 2 and not (args[1].is_string and args[1].this in _UTC):
         return None
     if args[0].is_string:
-        return _moment_text(args[0].this)
+        return literal_moment(args[0].this)
     if _SECONDS.fullmatch(args[0].this) is None:
         return None
-    return datetime.fromtimestamp(min(int(args[0].this), _DATETIME_MAX), UTC)
+    return datetime.fromtimestamp(min(int(args[0].this), ct.DATETIME_MAX_SECONDS), UTC)
 
 
-def _moment_text(text: str) -> datetime | None:
-    """``meaux_ch.to_datetime(text, 'UTC')`` for the shapes it reads as dates, times and epoch seconds."""
+def literal_moment(text: str) -> datetime | None:
+    """``meaux_ch.to_datetime(text, 'UTC')`` for the shapes it reads as dates, times and epoch seconds: up to ten
+    digits are seconds since 1970 there (``'20261205'`` is 1970-08-23), where ``datetime.fromisoformat`` reads a
+    date. None for every other shape."""
     try:
         if _SECONDS.fullmatch(text):
             return datetime.fromtimestamp(int(text), UTC)
         if _DATETIME.fullmatch(text):
-            return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=UTC)
         if _DATE.fullmatch(text):
             return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:

@@ -22,7 +22,7 @@ from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.introspection import DEFAULT_DATABASE
 from tracking.sql.ir import DatasetRef, ShowStatement, Translation
 from tracking.sql.lru import WeightedLRU
-from tracking.sql.planner import FIXED_UNITS, PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion
+from tracking.sql.planner import FIXED_UNITS, PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion, fixed_moment, now_offset
 
 MAX_QUERY_BYTES = 64 * 1024
 MAX_AST_DEPTH = 96
@@ -565,19 +565,11 @@ def _moment(node: exp.Expression | None, now: datetime | None) -> datetime | Non
     (or it is ``NOW()`` and ``now`` is None)."""
     while isinstance(node, exp.Paren):
         node = node.this
-    if isinstance(node, exp.Literal) and node.is_string:
-        try:
-            moment = datetime.fromisoformat(node.this)
-        except ValueError:
-            return None
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
-        name = node.this.lower()
-        if name == "now" and not node.expressions:
-            return now
-        if name == "todatetime" and len(node.expressions) == 1:
-            return _moment(node.expressions[0], now)
-        return None
+    if isinstance(node, exp.Literal) or (isinstance(node, exp.Anonymous) and node.name.lower() == "todatetime"):
+        # Read as the compiled SQL reads them: a floor from another reading could cut points the query keeps.
+        return fixed_moment(node)
+    if isinstance(node, exp.Anonymous):
+        return now if now_offset(node) is not None else None
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
         base = _moment(node.this, now)
         try:

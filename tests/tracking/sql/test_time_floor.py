@@ -42,6 +42,10 @@ def test_a_now_window_scans_from_the_midnight_a_day_before_its_start() -> None:
         ("NOW() - INTERVAL '7' DAY < timestamp", dt.datetime(2026, 11, 26, tzinfo=dt.UTC)),
         # The latest lower bound of the AND is the one that holds.
         ("timestamp > '2026-11-01' AND (timestamp > NOW() - INTERVAL '5' MINUTE)", dt.datetime(2026, 12, 3, tzinfo=dt.UTC)),
+        # Read as the SQL reads them: ten digits or fewer are seconds since 1970, so '20261205' is 1970-08-23.
+        ("timestamp >= '20261205'", dt.datetime(1970, 8, 22, tzinfo=dt.UTC)),
+        ("timestamp >= toDateTime(1764583200)", dt.datetime(2025, 11, 30, tzinfo=dt.UTC)),
+        ("timestamp > NOW('UTC') - INTERVAL '1' HOUR", dt.datetime(2026, 12, 2, tzinfo=dt.UTC)),
     ],
 )
 def test_every_simple_lower_bound_shape_sets_the_floor(where: str, floor: dt.datetime) -> None:
@@ -106,6 +110,8 @@ WINDOWS = [
     "timestamp > NOW() - INTERVAL '30' DAY",
     "NOW() - INTERVAL '26' HOUR <= timestamp",
     "timestamp BETWEEN NOW() - INTERVAL '3' DAY AND NOW() - INTERVAL '1' DAY",
+    # Seconds since 1970 to the SQL (1970-08-23): every point; read as a date, its floor cut a month of them.
+    "timestamp >= '20261205'",
 ]
 
 
