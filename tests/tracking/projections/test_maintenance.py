@@ -252,7 +252,10 @@ def test_idle_compaction_takes_the_coarsest_grain_first_and_in_it_the_newest_buc
 ):
     projection_db.dirty_prune_orphans()
     now = datetime.now(UTC)
-    older, newer = now - timedelta(days=5), now - timedelta(hours=30)
+    # At 13:17 the points' hour, six hours and day start at three different moments; at the time of day the suite
+    # runs they did not in its first hour after midnight UTC, and the tiers' notes tied on the bucket.
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    older, newer = today - timedelta(days=5) + timedelta(hours=13, minutes=17), today - timedelta(days=1) + timedelta(hours=13, minutes=17)
     for moment in (older, newer):
         post_points(client, write_key, "events", {"blobs": ["GET", "/a"], "doubles": [1], "timestamp": moment.isoformat()})
         drain()
