@@ -83,8 +83,8 @@ _SECONDS = re.compile(r"[0-9]{1,10}")
 
 
 def fixed_moment(node: exp.Expression | None) -> datetime | None:
-    """The moment of a literal edge in the shapes dashboards write: ``'YYYY-MM-DD[ hh:mm:ss]'`` (a string compared
-    with ``timestamp`` is read in UTC) and ``toDateTime(<seconds or that string>[, 'UTC'])`` (Grafana's
+    """The moment of a literal edge in the shapes dashboards write: a string (``literal_moment``'s shapes; compared
+    with ``timestamp`` it is read in UTC) and ``toDateTime(<seconds or such a string>[, 'UTC'])`` (Grafana's
     ``$__timeFilter``). None for anything else. The query's guard checks the value against PostgreSQL's own, so a
     shape read differently here costs a second compile, not a wrong answer."""
     while isinstance(node, exp.Paren):
