@@ -565,9 +565,10 @@ def _moment(node: exp.Expression | None, now: datetime | None) -> datetime | Non
     (or it is ``NOW()`` and ``now`` is None)."""
     while isinstance(node, exp.Paren):
         node = node.this
-    if isinstance(node, exp.Literal) or (isinstance(node, exp.Anonymous) and node.name.lower() == "todatetime"):
-        # Read as the compiled SQL reads them: a floor from another reading could cut points the query keeps.
-        return fixed_moment(node)
+    # A literal is read as the compiled SQL reads it: a floor from another reading could cut points the query keeps.
+    moment = fixed_moment(node)
+    if moment is not None or isinstance(node, exp.Literal):
+        return moment
     if isinstance(node, exp.Anonymous):
         return now if now_offset(node) is not None else None
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
