@@ -186,7 +186,7 @@ def compare(
     """A comparison with ClickHouse's conversions: a DateTime compares with a string as a DateTime.
 
     ``operands``, the nodes ``left`` and ``right`` were compiled from, when ``node`` is not a comparison of
-    the two (``BETWEEN``): a projection plan pins an edge it can read from them (``planner.now_offset``,
+    the two (``BETWEEN``): a projection plan pins an edge it can read from them (``planner.now_shift``,
     ``planner.fixed_moment``)."""
     if c.plan is not None:
         if operands is None and isinstance(node, exp.Binary):

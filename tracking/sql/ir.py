@@ -5,6 +5,7 @@ both speak these types. Functions see the compiler only through ``ExpressionComp
 allowlist does not import the compiler and the compiler imports the allowlist one way.
 """
 
+import calendar
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,8 +112,62 @@ class Pinning:
         return False
 
 
-def edge_at(anchor: timedelta | datetime, now: datetime) -> datetime:
+@dataclass(frozen=True)
+class NowShift:
+    """An edge computed from ``NOW()`` by calendar steps, taken in order as the compiled SQL takes them, in UTC:
+    ``("add", seconds)``, ``("months", n)`` (PostgreSQL's month arithmetic: a day past the month's end becomes its
+    last day) and ``("floor", (amount, unit))`` (``functions.start_of`` in UTC: ``toStartOfDay(NOW())``, ``today()``,
+    ``toStartOfMonth(NOW())``). ``planner.now_shift`` reads them. Every step is monotone in ``NOW()``, so an edge at
+    an earlier moment is never later, which the time floor (``translate.time_floor``) relies on."""
+
+    steps: tuple[tuple[str, Any], ...]
+
+    def at(self, now: datetime) -> datetime:
+        """The edge when ``NOW()`` is ``now``; OverflowError past the years ``datetime`` holds."""
+        moment = now.astimezone(UTC).replace(microsecond=0)
+        try:
+            for kind, value in self.steps:
+                if kind == "add":
+                    moment += timedelta(seconds=value)
+                elif kind == "months":
+                    moment = _months_added(moment, value)
+                else:
+                    moment = _floored(moment, *value)
+        except ValueError as error:
+            raise OverflowError(str(error)) from None
+        return moment
+
+
+def _months_added(moment: datetime, months: int) -> datetime:
+    year, month = divmod(moment.month - 1 + months, 12)
+    year += moment.year
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1]) if 1 <= year <= 9999 else moment.day
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def _floored(moment: datetime, amount: int, unit: str) -> datetime:
+    """``functions.start_of`` in UTC: seconds and minutes count from the epoch, hours from midnight, days from
+    1970-01-01; weeks start on Monday (``date_trunc('week')``)."""
+    midnight = moment.replace(hour=0, minute=0, second=0)
+    if unit in ("SECOND", "MINUTE"):
+        seconds = amount * (1 if unit == "SECOND" else 60)
+        return _ORIGIN + timedelta(seconds=(moment - _ORIGIN) // timedelta(seconds=seconds) * seconds)
+    if unit == "HOUR":
+        return midnight.replace(hour=moment.hour // amount * amount)
+    if unit == "DAY":
+        return _ORIGIN + timedelta(days=(midnight - _ORIGIN).days // amount * amount)
+    if unit == "WEEK":
+        return midnight - timedelta(days=moment.weekday())
+    first = midnight.replace(day=1)
+    if unit == "MONTH":
+        return first
+    return first.replace(month=1 if unit == "YEAR" else (moment.month - 1) // 3 * 3 + 1)
+
+
+def edge_at(anchor: timedelta | datetime | NowShift, now: datetime) -> datetime:
     """An edge's value when the query's ``NOW()``, to the second, is ``now`` (``Pins.edges``)."""
+    if isinstance(anchor, NowShift):
+        return anchor.at(now)
     return now + anchor if isinstance(anchor, timedelta) else anchor
 
 
@@ -129,12 +184,13 @@ class Pins:
     query checks first that its own edges are in those ranges (``guard``) and is refused
     otherwise (``db.PinsMissed``), to be run again without pins: exact either way.
 
-    ``edges`` are the edges' SQL with their offset from ``date_trunc('second', NOW())``, or their moment for a
-    literal edge (a dashboard's time range: a translation is compiled for it once all the same);
+    ``edges`` are the edges' SQL with their offset from ``date_trunc('second', NOW())`` (a ``NowShift`` when they step
+    by months or floor it), or their moment for a literal edge (a dashboard's time range: a translation is compiled for
+    it once all the same);
     ``terms`` the parameters' names, the SQL they stand for, and how to compute each from a ``Pinning``.
     """
 
-    edges: tuple[tuple[str, timedelta | datetime], ...]
+    edges: tuple[tuple[str, timedelta | datetime | NowShift], ...]
     terms: tuple[tuple[str, str, Callable[[Pinning], Any]], ...]
 
     @property

@@ -34,7 +34,7 @@ from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN, SQL_COL
 from tracking.projections.db import EPOCH_SQL, TABLE, Spec, point_measures_sql
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError
-from tracking.sql.ir import DatasetRef, ExpressionCompiler, Pinning, Pins, Scope, Source, Typed
+from tracking.sql.ir import DatasetRef, ExpressionCompiler, NowShift, Pinning, Pins, Scope, Source, Typed
 
 PLACEHOLDER = "\x00projection_source\x00"
 _UTC = frozenset({"UTC", "Etc/UTC"})
@@ -46,33 +46,118 @@ _MICROSECOND = timedelta(microseconds=1)
 FIXED_UNITS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400, "WEEK": 604_800}
 
 
-def now_offset(node: exp.Expression | None) -> timedelta | None:
-    """``x`` when ``node`` is ``NOW()`` plus or minus intervals of fixed units: it compiles to
-    ``date_trunc('second', NOW()) + x``. None for anything else."""
+def now_shift(node: exp.Expression | None) -> timedelta | NowShift | None:
+    """How an edge is computed from ``NOW()`` (``date_trunc('second', NOW())`` compiled): ``x`` for ``NOW()`` plus or minus
+    intervals of fixed units, a ``NowShift`` for one that also steps by months or floors (``NOW() - INTERVAL 1 MONTH``,
+    ``today() - 7``, ``toStartOfHour(NOW())``), None for anything else."""
+    found = _now_steps(node)
+    if found is None:
+        return None
+    steps = found[0]
+    if all(kind == "add" for kind, _ in steps):
+        try:
+            return timedelta(seconds=sum(value for _, value in steps))
+        except OverflowError:
+            return None
+    return NowShift(steps)
+
+
+#: The functions that floor a moment, as ``functions`` compiles them (the unit, its amount, whether the result is a Date).
+_FLOORS = {
+    "tostartofyear": ("YEAR", 1, True),
+    "tostartofquarter": ("QUARTER", 1, True),
+    "tostartofmonth": ("MONTH", 1, True),
+    "tostartofweek": ("WEEK", 1, True),
+    "tomonday": ("WEEK", 1, True),
+    "tostartofday": ("DAY", 1, False),
+    "tostartofhour": ("HOUR", 1, False),
+    "tostartoffifteenminutes": ("MINUTE", 15, False),
+    "tostartoftenminutes": ("MINUTE", 10, False),
+    "tostartoffiveminutes": ("MINUTE", 5, False),
+    "tostartoffiveminute": ("MINUTE", 5, False),
+    "tostartofminute": ("MINUTE", 1, False),
+}
+_CALENDAR_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+_INTEGER = re.compile(r"[0-9]{1,12}")
+
+
+def _utc_zone(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string and node.this in _UTC
+
+
+def _now_steps(node: exp.Expression | None) -> tuple[tuple[tuple[str, Any], ...], bool, bool] | None:
+    """The steps from ``NOW()`` to ``node``'s value, whether that value is a Date, and whether its zone is UTC (floors
+    and dates are taken in the value's zone, so only a UTC one is read); None when ``node`` is not such a value."""
     from tracking.sql.compiler import interval_parts
 
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
-        # NOW('Asia/Kolkata') is the same instant as NOW(): the zone is the value's type, not its moment.
-        now = node.this.lower() == "now" and (
-            not node.expressions or (len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Literal) and node.expressions[0].is_string)
-        )
-        return timedelta(0) if now else None
-    if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
-        base = now_offset(node.this)
-        try:
-            amount, unit = interval_parts(node.expression)
-            offset = timedelta(seconds=amount * FIXED_UNITS[unit])
-        except (SqlError, KeyError, OverflowError):
+        name, args = node.this.lower(), node.expressions
+        if name in ("now", "current_timestamp"):
+            # NOW('Asia/Kolkata') is the same instant as NOW(): the zone is the value's type, not its moment.
+            if not args:
+                return (), False, True
+            if len(args) == 1 and isinstance(args[0], exp.Literal) and args[0].is_string:
+                return (), False, _utc_zone(args[0])
             return None
-        if base is None:
+        if name in ("today", "current_date"):
+            return ((("floor", (1, "DAY")),), True, True) if not args else None
+        if not args or not all(_utc_zone(arg) for arg in args[2 if name in ("tostartofinterval", "date_trunc") else 1 :]):
             return None
-        try:
-            return base + offset if isinstance(node, exp.Add) else base - offset
-        except OverflowError:
+        if name == "todatetime" and len(args) <= 2:
+            inner = _now_steps(args[0])
+            return None if inner is None else (inner[0], False, True if len(args) == 2 else inner[2])
+        if name == "todate" and len(args) <= 2:
+            inner = _now_steps(args[0])
+            if inner is None or not (inner[2] or len(args) == 2):
+                return None
+            return (inner[0] if inner[1] else (*inner[0], ("floor", (1, "DAY")))), True, True
+        if name in _FLOORS and len(args) <= 2:
+            unit, amount, date = _FLOORS[name]
+            moment = args[0]
+        elif name == "tostartofinterval" and len(args) in (2, 3) and isinstance(args[1], exp.Interval):
+            try:
+                amount, unit = interval_parts(args[1])
+            except SqlError:
+                return None
+            date = unit in ("WEEK", "MONTH", "QUARTER", "YEAR")
+            if amount < 1 or (date and amount != 1):
+                return None
+            moment = args[0]
+        elif name == "date_trunc" and len(args) in (2, 3) and isinstance(args[0], exp.Literal) and args[0].is_string:
+            unit, amount = args[0].this.upper(), 1
+            if unit not in ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
+                return None
+            date = unit in ("WEEK", "MONTH", "QUARTER", "YEAR")
+            moment = args[1]
+        else:
             return None
-    return None
+        inner = _now_steps(moment)
+        if inner is None or not (inner[2] or len(args) > (2 if name in ("tostartofinterval", "date_trunc") else 1)):
+            return None
+        return (*inner[0], ("floor", (amount, unit))), date, True
+    if not isinstance(node, (exp.Add, exp.Sub)):
+        return None
+    inner = _now_steps(node.this)
+    if inner is None:
+        return None
+    steps, date, utc = inner
+    sign = 1 if isinstance(node, exp.Add) else -1
+    right = node.expression
+    if isinstance(right, exp.Literal) and not right.is_string and _INTEGER.fullmatch(right.this):
+        # A number added to a Date counts days, to a DateTime seconds.
+        return (*steps, ("add", sign * int(right.this) * (86_400 if date else 1))), date, utc
+    if not isinstance(right, exp.Interval):
+        return None
+    try:
+        amount, unit = interval_parts(right)
+    except SqlError:
+        return None
+    if unit in _CALENDAR_MONTHS:
+        return (*steps, ("months", sign * amount * _CALENDAR_MONTHS[unit])), date, utc
+    # A Date plus days or weeks stays a Date; plus seconds, minutes or hours it becomes a DateTime at UTC midnight.
+    return (*steps, ("add", sign * amount * FIXED_UNITS[unit])), date and unit in ("DAY", "WEEK"), utc or (date and unit not in ("DAY", "WEEK"))
 
 
 #: ASCII digits, as ``meaux_ch.to_datetime`` and PostgreSQL's ``::timestamp`` read them.
@@ -502,9 +587,9 @@ class ProjectionPlan:
     #: Pass what the edges decide as parameters (``ir.Pins``): asked for by the caller, and turned off by
     #: ``source_sql`` unless every edge is anchored (``anchors``).
     pinned: bool = False
-    #: Per edge, its offset from ``date_trunc('second', NOW())`` (``now_offset``), or its moment when it is a
+    #: Per edge, how it is computed from ``date_trunc('second', NOW())`` (``now_shift``), or its moment when it is a
     #: literal (``fixed_moment``), or None: ``ir.Pins.edges``.
-    anchors: dict[str, timedelta | datetime | None] = field(default_factory=dict)
+    anchors: dict[str, timedelta | datetime | NowShift | None] = field(default_factory=dict)
     #: The terms passed as parameters, by their SQL: the parameter's name and the term.
     pin_terms: dict[str, tuple[str, Term]] = field(default_factory=dict)
 
@@ -777,8 +862,8 @@ class ProjectionPlan:
             self.edges.append(edge)
             constant = None if operands is None else operands[1] if side is left else operands[0]
             if self.anchors.get(edge) is None:
-                offset = now_offset(constant)
-                self.anchors[edge] = offset if offset is not None else fixed_moment(constant)
+                shift = now_shift(constant)
+                self.anchors[edge] = shift if shift is not None else fixed_moment(constant)
             column = replace(side, sql=f'{found[0]}."timestamp"')
             return (column, right) if side is left else (left, column)
         return left, right

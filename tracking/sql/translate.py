@@ -20,9 +20,9 @@ from tracking.projections.db import Spec
 from tracking.sql.compiler import Compiler, dataset_named, interval_parts
 from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.introspection import DEFAULT_DATABASE
-from tracking.sql.ir import DatasetRef, ShowStatement, Translation
+from tracking.sql.ir import DatasetRef, ShowStatement, Translation, edge_at
 from tracking.sql.lru import WeightedLRU
-from tracking.sql.planner import FIXED_UNITS, PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion, fixed_moment, now_offset
+from tracking.sql.planner import FIXED_UNITS, PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion, fixed_moment, now_shift
 
 MAX_QUERY_BYTES = 64 * 1024
 MAX_AST_DEPTH = 96
@@ -520,7 +520,8 @@ def _time_bounds(statement: exp.Expression, *, now: datetime | None) -> tuple[li
     """The lower and upper bounds of ``timestamp`` that the WHERE of a one-table SELECT sets, or None for other queries.
 
     Read from the WHERE's top-level AND terms only: ``timestamp`` compared with (or BETWEEN)
-    string literals, ``toDateTime('...')``, ``NOW()`` and ``NOW() ± INTERVAL``.
+    string literals, ``toDateTime('...')``, and what ``planner.now_shift`` reads (``NOW() ± INTERVAL``,
+    ``today() - 7``, ``toStartOfDay(NOW())``...).
     """
     if not isinstance(statement, exp.Select) or statement.args.get("joins") or statement.args.get("where") is None:
         return None
@@ -569,8 +570,13 @@ def _moment(node: exp.Expression | None, now: datetime | None) -> datetime | Non
     moment = fixed_moment(node)
     if moment is not None or isinstance(node, exp.Literal):
         return moment
-    if isinstance(node, exp.Anonymous):
-        return now if now_offset(node) is not None else None
+    shift = now_shift(node)
+    if shift is not None:
+        # Each step is monotone in NOW(), and ``now`` is no later than the query's: the edge is never later than the query's.
+        try:
+            return None if now is None else edge_at(shift, now)
+        except OverflowError:
+            return None
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
         base = _moment(node.this, now)
         try:

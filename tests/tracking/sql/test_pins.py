@@ -212,9 +212,10 @@ def test_a_dashboards_literal_window_answers_pinned_as_the_raw_scan(web, spellin
     assert _body(answered) == _body(raw)
 
 
-def test_pinned_raw_reads_plan_only_the_partition_of_the_ragged_bucket(web):
+def test_pinned_raw_reads_plan_only_the_partition_of_the_ragged_bucket(sql_partitions, web):
     """The raw points' arms are bounded by the ragged bucket's constant ends, so PostgreSQL plans the one day partition
-    that holds it, not every day from the time floor on (the days created ahead for ingest among them)."""
+    that holds it, not every day from the time floor on (the days created ahead for ingest among them, which
+    ``sql_partitions`` makes: alone, the test had only the fixture's four days)."""
     translation = _translation(web.project, QUERIES[0])
     assert translation.pins is not None
     now = dt.datetime.now(dt.UTC)
@@ -288,6 +289,89 @@ def test_the_guard_refuses_values_computed_for_another_hour(web):
             limits=sql_limits(started=time.monotonic()),
             guard=translation.pins.guard,
         )
+
+
+#: Edges computed from NOW() by months, floors and numbers, as dashboards write them (``ir.NowShift``).
+SHIFTED_EDGES = [
+    "NOW() - INTERVAL '1' MONTH",
+    "NOW() - INTERVAL 1 QUARTER",
+    "NOW() - INTERVAL 1 YEAR + INTERVAL 90 MINUTE",
+    "today()",
+    "today() - 7",
+    "toDate(now()) - INTERVAL 1 MONTH",
+    "toStartOfDay(NOW())",
+    "toStartOfDay(now(), 'UTC') - INTERVAL 36 HOUR",
+    "toStartOfHour(now()) - INTERVAL 1 HOUR",
+    "toStartOfFifteenMinutes(now()) - 3600",
+    "toStartOfInterval(now(), INTERVAL 5 HOUR)",
+    "toStartOfInterval(NOW('UTC'), INTERVAL 3 DAY)",
+    "toStartOfWeek(now())",
+    "toStartOfMonth(now()) - INTERVAL 1 MONTH",
+    "toStartOfQuarter(now())",
+    "toStartOfYear(now())",
+    "date_trunc('hour', now())",
+    "toDateTime(toStartOfMonth(now()))",
+    "current_date() + INTERVAL 2 HOUR",
+    "now() - 90000",
+]
+
+
+def _shifted_moments() -> list[dt.datetime]:
+    """Month ends (a leap February among them), year ends, Sundays and Mondays, hour and day boundaries a second
+    either side, and moments at random."""
+    firsts = [dt.datetime(year, month, 1, tzinfo=dt.UTC) for year in (2026, 2028) for month in (1, 2, 3, 5, 12)]
+    moments = [first + dt.timedelta(seconds=s) for first in firsts for s in (-86_400, -3601, -1, 0, 1, 3599, 86_399)]
+    moments += [dt.datetime(2028, 2, 29, 23, 59, 59, tzinfo=dt.UTC), dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC), dt.datetime(2026, 12, 7, tzinfo=dt.UTC)]
+    rng = random.Random(11)
+    moments += [dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=rng.randrange(3 * 365 * 86_400)) for _ in range(40)]
+    return [moment + dt.timedelta(microseconds=123_456) for moment in moments]
+
+
+@pytest.mark.parametrize("edge", SHIFTED_EDGES)
+def test_an_edge_shifted_from_now_by_months_floors_or_numbers_is_pinned_at_the_moment_postgresql_computes(web, edge):
+    """At month and year ends, leap days, week starts and boundaries a second either side, the edge computed in Python
+    from ``NOW()`` is the one the query's own SQL computes from ``transaction_timestamp()``."""
+    translation = _translation(web.project, f"SELECT blob1, count() AS n FROM web WHERE timestamp >= {edge} GROUP BY blob1 ORDER BY blob1")
+    assert translation.pins is not None, edge
+    [(sql, anchor)] = translation.pins.edges
+    with connection.cursor() as cursor:
+        cursor.execute("SET TimeZone = 'UTC'")
+        for now in _shifted_moments():
+            cursor.execute(f"SELECT {sql.replace('transaction_timestamp()', '%(test_now)s::timestamptz')}", translation.params | {"test_now": now})
+            assert cursor.fetchone()[0] == edge_at(anchor, now.replace(microsecond=0)), (edge, now)
+
+
+@pytest.mark.parametrize("edge", ["today()", "toStartOfHour(now()) - INTERVAL 1 HOUR", "NOW() - INTERVAL '1' MONTH", "now() - 100000", "toDate(now()) - 1"])
+def test_a_window_from_a_shifted_edge_answers_pinned_in_one_message_as_the_raw_scan(web, edge):
+    sql = f"SELECT blob2, count() AS n, sum(double1) AS s FROM web WHERE timestamp >= {edge} GROUP BY blob2 ORDER BY blob2"
+    _away_from_range_ends(web.project, sql)
+
+    answered, sent, raw = _answered_pinned(web.project, sql)
+
+    assert (answered.plan, sent.count("BEGIN")) == ("projection=daily+sixhourly+hourly", 1)
+    assert _body(answered) == _body(raw)
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        # Floors and dates in another zone than UTC; a calendar floor of more than one unit (``meaux_ch`` computes it);
+        # a number that is not a literal.
+        "toStartOfDay(NOW('Asia/Kolkata'))",
+        "toStartOfDay(now(), 'Asia/Kolkata')",
+        "toDate(now(), 'America/New_York')",
+        "toStartOfInterval(now(), INTERVAL 2 MONTH)",
+        "now() - length('abc')",
+    ],
+)
+def test_an_edge_python_does_not_compute_runs_unpinned_with_the_raw_answer(web, edge):
+    sql = f"SELECT blob1, count() AS n FROM web WHERE timestamp >= {edge} GROUP BY blob1 ORDER BY blob1"
+    assert _translation(web.project, sql).pins is None
+
+    answered = sql_execute(project=web.project, sql=sql, plan="projection")
+
+    assert answered.plan == "projection=daily+sixhourly+hourly"
+    assert _body(answered) == _body(sql_execute(project=web.project, sql=sql, plan="raw"))
 
 
 @pytest.mark.parametrize("weeks", [110_000, 3_000])

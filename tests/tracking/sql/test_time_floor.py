@@ -46,6 +46,13 @@ def test_a_now_window_scans_from_the_midnight_a_day_before_its_start() -> None:
         ("timestamp >= '20261205'", dt.datetime(1970, 8, 22, tzinfo=dt.UTC)),
         ("timestamp >= toDateTime(1764583200)", dt.datetime(2025, 11, 30, tzinfo=dt.UTC)),
         ("timestamp > NOW('UTC') - INTERVAL '1' HOUR", dt.datetime(2026, 12, 2, tzinfo=dt.UTC)),
+        # Months, floors and numbers (``planner.now_shift``), exactly: a month back from 2026-12-04 00:30:15 is 2026-11-04.
+        ("timestamp > NOW() - INTERVAL '1' MONTH", dt.datetime(2026, 11, 3, tzinfo=dt.UTC)),
+        ("timestamp >= today()", dt.datetime(2026, 12, 3, tzinfo=dt.UTC)),
+        ("timestamp >= today() - 7", dt.datetime(2026, 11, 26, tzinfo=dt.UTC)),
+        ("timestamp >= toStartOfMonth(NOW())", dt.datetime(2026, 11, 30, tzinfo=dt.UTC)),
+        ("timestamp >= toStartOfHour(NOW()) - INTERVAL 1 HOUR", dt.datetime(2026, 12, 2, tzinfo=dt.UTC)),
+        ("timestamp > now() - 3600", dt.datetime(2026, 12, 2, tzinfo=dt.UTC)),
     ],
 )
 def test_every_simple_lower_bound_shape_sets_the_floor(where: str, floor: dt.datetime) -> None:
@@ -112,6 +119,11 @@ WINDOWS = [
     "timestamp BETWEEN NOW() - INTERVAL '3' DAY AND NOW() - INTERVAL '1' DAY",
     # Seconds since 1970 to the SQL (1970-08-23): every point; read as a date, its floor cut a month of them.
     "timestamp >= '20261205'",
+    "timestamp > NOW() - INTERVAL '1' MONTH",
+    "timestamp >= today()",
+    "timestamp >= today() - 2",
+    "timestamp >= toStartOfHour(NOW()) - INTERVAL 1 HOUR",
+    "timestamp > now() - 7200",
 ]
 
 
