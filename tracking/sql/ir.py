@@ -117,30 +117,44 @@ class NowShift:
     """An edge computed from ``NOW()`` by calendar steps, taken in order as the compiled SQL takes them, in UTC:
     ``("add", seconds)``, ``("months", n)`` (PostgreSQL's month arithmetic: a day past the month's end becomes its
     last day) and ``("floor", (amount, unit))`` (``functions.start_of`` in UTC: ``toStartOfDay(NOW())``, ``today()``,
-    ``toStartOfMonth(NOW())``). ``planner.now_shift`` reads them. Every step is monotone in ``NOW()``, so an edge at
-    an earlier moment is never later, which the time floor (``translate.time_floor``) relies on."""
+    ``toStartOfMonth(NOW())``). ``planner.now_shift`` reads them."""
 
     steps: tuple[tuple[str, Any], ...]
 
-    def at(self, now: datetime) -> datetime:
-        """The edge when ``NOW()`` is ``now``; OverflowError past the years ``datetime`` holds."""
-        moment = now.astimezone(UTC).replace(microsecond=0)
-        try:
-            for kind, value in self.steps:
-                if kind == "add":
-                    moment += timedelta(seconds=value)
-                elif kind == "months":
-                    moment = _months_added(moment, value)
-                else:
-                    moment = _floored(moment, *value)
-        except ValueError as error:
-            raise OverflowError(str(error)) from None
-        return moment
+    def at(self, now: datetime, *, lower: bool = False) -> datetime:
+        """The edge when ``NOW()`` is ``now``; OverflowError past the years ``datetime`` holds.
+
+        ``lower``: a value no later than the edge at ``now`` or at any later moment, for the time floor
+        (``translate.time_floor``), which computes it from a clock estimate behind the query's ``NOW()``. Adds and
+        floors never decrease as ``now`` grows, but a month step does: a month after January 30 23:59:59 is February
+        28 23:59:59, after January 31 00:00:00 February 28 00:00:00, and a later floor to the month can turn that
+        second into a month. Its lower form takes every day from the 28th on to the target month's 28th at midnight.
+        """
+        return steps_taken(now.astimezone(UTC).replace(microsecond=0), self.steps, lower=lower)
 
 
-def _months_added(moment: datetime, months: int) -> datetime:
+def steps_taken(moment: datetime, steps: tuple[tuple[str, Any], ...], *, lower: bool = False) -> datetime:
+    """``moment`` moved by ``NowShift`` steps (``NowShift.at``); OverflowError past the years ``datetime`` holds."""
+    try:
+        for kind, value in steps:
+            if kind == "add":
+                moment += timedelta(seconds=value)
+            elif kind == "months":
+                moment = _months_added(moment, value, lower=lower)
+            elif kind == "floor":
+                moment = _floored(moment, *value)
+            else:
+                raise TypeError(f"unknown step {kind!r}")
+    except ValueError as error:
+        raise OverflowError(str(error)) from None
+    return moment
+
+
+def _months_added(moment: datetime, months: int, *, lower: bool) -> datetime:
     year, month = divmod(moment.month - 1 + months, 12)
     year += moment.year
+    if lower and moment.day >= 28:
+        return moment.replace(year=year, month=month + 1, day=28, hour=0, minute=0, second=0, microsecond=0)
     day = min(moment.day, calendar.monthrange(year, month + 1)[1]) if 1 <= year <= 9999 else moment.day
     return moment.replace(year=year, month=month + 1, day=day)
 
@@ -148,7 +162,7 @@ def _months_added(moment: datetime, months: int) -> datetime:
 def _floored(moment: datetime, amount: int, unit: str) -> datetime:
     """``functions.start_of`` in UTC: seconds and minutes count from the epoch, hours from midnight, days from
     1970-01-01; weeks start on Monday (``date_trunc('week')``)."""
-    midnight = moment.replace(hour=0, minute=0, second=0)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     if unit in ("SECOND", "MINUTE"):
         seconds = amount * (1 if unit == "SECOND" else 60)
         return _ORIGIN + timedelta(seconds=(moment - _ORIGIN) // timedelta(seconds=seconds) * seconds)
@@ -158,10 +172,13 @@ def _floored(moment: datetime, amount: int, unit: str) -> datetime:
         return _ORIGIN + timedelta(days=(midnight - _ORIGIN).days // amount * amount)
     if unit == "WEEK":
         return midnight - timedelta(days=moment.weekday())
-    first = midnight.replace(day=1)
     if unit == "MONTH":
-        return first
-    return first.replace(month=1 if unit == "YEAR" else (moment.month - 1) // 3 * 3 + 1)
+        return midnight.replace(day=1)
+    if unit == "QUARTER":
+        return midnight.replace(month=(moment.month - 1) // 3 * 3 + 1, day=1)
+    if unit == "YEAR":
+        return midnight.replace(month=1, day=1)
+    raise TypeError(f"unknown unit {unit!r}")
 
 
 def edge_at(anchor: timedelta | datetime | NowShift, now: datetime) -> datetime:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 
@@ -53,13 +53,12 @@ def now_shift(node: exp.Expression | None) -> timedelta | NowShift | None:
     found = _now_steps(node)
     if found is None:
         return None
-    steps = found[0]
-    if all(kind == "add" for kind, _ in steps):
+    if all(kind == "add" for kind, _ in found.steps):
         try:
-            return timedelta(seconds=sum(value for _, value in steps))
+            return timedelta(seconds=sum(value for _, value in found.steps))
         except OverflowError:
             return None
-    return NowShift(steps)
+    return NowShift(found.steps)
 
 
 #: The functions that floor a moment, as ``functions`` compiles them (the unit, its amount, whether the result is a Date).
@@ -77,87 +76,104 @@ _FLOORS = {
     "tostartoffiveminute": ("MINUTE", 5, False),
     "tostartofminute": ("MINUTE", 1, False),
 }
-_CALENDAR_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+#: Functions whose first argument is the unit or the interval, so that their zone is the third.
+CALENDAR_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+_UNIT_FIRST = frozenset({"tostartofinterval", "date_trunc", "datetrunc"})
+_CALENDAR_UNITS = frozenset({"WEEK", "MONTH", "QUARTER", "YEAR"})
+#: A whole number of seconds or days; twelve digits already reach past the years ``datetime`` holds.
 _INTEGER = re.compile(r"[0-9]{1,12}")
+
+
+class _Steps(NamedTuple):
+    """The steps from ``NOW()`` to a value, whether the value is a Date, and whether its zone is UTC: floors and dates
+    are taken in the value's zone, so only a UTC one is read."""
+
+    steps: tuple[tuple[str, Any], ...]
+    date: bool
+    utc: bool
 
 
 def _utc_zone(node: exp.Expression) -> bool:
     return isinstance(node, exp.Literal) and node.is_string and node.this in _UTC
 
 
-def _now_steps(node: exp.Expression | None) -> tuple[tuple[tuple[str, Any], ...], bool, bool] | None:
-    """The steps from ``NOW()`` to ``node``'s value, whether that value is a Date, and whether its zone is UTC (floors
-    and dates are taken in the value's zone, so only a UTC one is read); None when ``node`` is not such a value."""
+def _now_steps(node: exp.Expression | None) -> _Steps | None:
+    """The steps ``functions`` compiles ``node`` to from ``NOW()``, or None when it is not such a value. Interval steps
+    count in the sandbox's zone, UTC (``db._SETUP_SQL``), whatever the value's zone, as PostgreSQL adds an interval to a
+    timestamptz in the session's."""
     from tracking.sql.compiler import interval_parts
 
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
-        name, args = node.this.lower(), node.expressions
-        if name in ("now", "current_timestamp"):
-            # NOW('Asia/Kolkata') is the same instant as NOW(): the zone is the value's type, not its moment.
-            if not args:
-                return (), False, True
-            if len(args) == 1 and isinstance(args[0], exp.Literal) and args[0].is_string:
-                return (), False, _utc_zone(args[0])
-            return None
-        if name in ("today", "current_date"):
-            return ((("floor", (1, "DAY")),), True, True) if not args else None
-        if not args or not all(_utc_zone(arg) for arg in args[2 if name in ("tostartofinterval", "date_trunc") else 1 :]):
-            return None
-        if name == "todatetime" and len(args) <= 2:
-            inner = _now_steps(args[0])
-            return None if inner is None else (inner[0], False, True if len(args) == 2 else inner[2])
-        if name == "todate" and len(args) <= 2:
-            inner = _now_steps(args[0])
-            if inner is None or not (inner[2] or len(args) == 2):
-                return None
-            return (inner[0] if inner[1] else (*inner[0], ("floor", (1, "DAY")))), True, True
-        if name in _FLOORS and len(args) <= 2:
-            unit, amount, date = _FLOORS[name]
-            moment = args[0]
-        elif name == "tostartofinterval" and len(args) in (2, 3) and isinstance(args[1], exp.Interval):
-            try:
-                amount, unit = interval_parts(args[1])
-            except SqlError:
-                return None
-            date = unit in ("WEEK", "MONTH", "QUARTER", "YEAR")
-            if amount < 1 or (date and amount != 1):
-                return None
-            moment = args[0]
-        elif name == "date_trunc" and len(args) in (2, 3) and isinstance(args[0], exp.Literal) and args[0].is_string:
-            unit, amount = args[0].this.upper(), 1
-            if unit not in ("SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
-                return None
-            date = unit in ("WEEK", "MONTH", "QUARTER", "YEAR")
-            moment = args[1]
-        else:
-            return None
-        inner = _now_steps(moment)
-        if inner is None or not (inner[2] or len(args) > (2 if name in ("tostartofinterval", "date_trunc") else 1)):
-            return None
-        return (*inner[0], ("floor", (amount, unit))), date, True
+        return _function_steps(node.this.lower(), node.expressions)
     if not isinstance(node, (exp.Add, exp.Sub)):
         return None
     inner = _now_steps(node.this)
     if inner is None:
         return None
-    steps, date, utc = inner
     sign = 1 if isinstance(node, exp.Add) else -1
     right = node.expression
     if isinstance(right, exp.Literal) and not right.is_string and _INTEGER.fullmatch(right.this):
         # A number added to a Date counts days, to a DateTime seconds.
-        return (*steps, ("add", sign * int(right.this) * (86_400 if date else 1))), date, utc
+        return inner._replace(steps=(*inner.steps, ("add", sign * int(right.this) * (86_400 if inner.date else 1))))
     if not isinstance(right, exp.Interval):
         return None
     try:
         amount, unit = interval_parts(right)
     except SqlError:
         return None
-    if unit in _CALENDAR_MONTHS:
-        return (*steps, ("months", sign * amount * _CALENDAR_MONTHS[unit])), date, utc
+    if unit in CALENDAR_MONTHS:
+        return inner._replace(steps=(*inner.steps, ("months", sign * amount * CALENDAR_MONTHS[unit])))
     # A Date plus days or weeks stays a Date; plus seconds, minutes or hours it becomes a DateTime at UTC midnight.
-    return (*steps, ("add", sign * amount * FIXED_UNITS[unit])), date and unit in ("DAY", "WEEK"), utc or (date and unit not in ("DAY", "WEEK"))
+    return _Steps((*inner.steps, ("add", sign * amount * FIXED_UNITS[unit])), inner.date and unit in ("DAY", "WEEK"), inner.utc)
+
+
+def _function_steps(name: str, args: list[exp.Expression]) -> _Steps | None:
+    from tracking.sql.compiler import interval_parts
+
+    if name in ("now", "current_timestamp"):
+        # NOW('Asia/Kolkata') is the same instant as NOW(): the zone is the value's type, not its moment.
+        if not args:
+            return _Steps((), False, True)
+        if len(args) == 1 and isinstance(args[0], exp.Literal) and args[0].is_string:
+            return _Steps((), False, _utc_zone(args[0]))
+        return None
+    if name in ("today", "current_date"):
+        return _Steps((("floor", (1, "DAY")),), True, True) if not args else None
+    if name not in _FLOORS and name not in _UNIT_FIRST and name not in ("todatetime", "todate"):
+        return None
+    zoned = args[2:] if name in _UNIT_FIRST else args[1:]
+    if len(args) < (2 if name in _UNIT_FIRST else 1) or len(zoned) > 1 or not all(_utc_zone(zone) for zone in zoned):
+        return None
+    inner = _now_steps(args[1] if name in ("date_trunc", "datetrunc") else args[0])
+    if inner is None:
+        return None
+    if name == "todatetime":
+        # Only the value's zone changes: to the argument's (UTC here), or to none when it is a Date.
+        return _Steps(inner.steps, False, inner.utc or bool(zoned))
+    if not (inner.utc or zoned):
+        return None  # a floor or a date in the value's own zone, which is not UTC
+    if name == "todate":
+        return _Steps(inner.steps if inner.date else (*inner.steps, ("floor", (1, "DAY"))), True, True)
+    if name in _FLOORS:
+        unit, amount, date = _FLOORS[name]
+    elif name == "tostartofinterval" and isinstance(args[1], exp.Interval):
+        try:
+            amount, unit = interval_parts(args[1])
+        except SqlError:
+            return None
+        if amount < 1 or (unit in _CALENDAR_UNITS and amount != 1):
+            return None
+        date = unit in _CALENDAR_UNITS
+    elif name in ("date_trunc", "datetrunc") and isinstance(args[0], exp.Literal) and args[0].is_string:
+        unit, amount = args[0].this.upper(), 1
+        if unit not in FIXED_UNITS and unit not in _CALENDAR_UNITS:
+            return None
+        date = unit in _CALENDAR_UNITS
+    else:
+        return None
+    return _Steps((*inner.steps, ("floor", (amount, unit))), date, True)
 
 
 #: ASCII digits, as ``meaux_ch.to_datetime`` and PostgreSQL's ``::timestamp`` read them.

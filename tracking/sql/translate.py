@@ -20,9 +20,18 @@ from tracking.projections.db import Spec
 from tracking.sql.compiler import Compiler, dataset_named, interval_parts
 from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.introspection import DEFAULT_DATABASE
-from tracking.sql.ir import DatasetRef, ShowStatement, Translation, edge_at
+from tracking.sql.ir import DatasetRef, NowShift, ShowStatement, Translation, steps_taken
 from tracking.sql.lru import WeightedLRU
-from tracking.sql.planner import FIXED_UNITS, PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion, fixed_moment, now_shift
+from tracking.sql.planner import (
+    CALENDAR_MONTHS,
+    FIXED_UNITS,
+    PLACEHOLDER,
+    NotCovered,
+    ProjectionPlan,
+    coarse_companion,
+    fixed_moment,
+    now_shift,
+)
 
 MAX_QUERY_BYTES = 64 * 1024
 MAX_AST_DEPTH = 96
@@ -557,13 +566,10 @@ def _is_timestamp(node: exp.Expression | None) -> bool:
     return isinstance(node, exp.Column) and node.name == "timestamp"
 
 
-#: ``FIXED_UNITS`` and rough lengths of the calendar units, never more than a day short: ``time_floor`` keeps a day of slack.
-_INTERVAL_SECONDS = {**FIXED_UNITS, "MONTH": 30 * 86400, "QUARTER": 91 * 86400, "YEAR": 365 * 86400}
-
-
 def _moment(node: exp.Expression | None, now: datetime | None) -> datetime | None:
-    """The instant a constant time expression stands for, or None when it is not one of the simple shapes
-    (or it is ``NOW()`` and ``now`` is None)."""
+    """The instant a constant time expression stands for, or no later for a step by months (``NowShift.at``'s
+    ``lower``), or None when it is not one of the simple shapes (or it is computed from ``NOW()`` and ``now`` is None).
+    The time floor reads it: from a ``now`` no later than the query's, it is never later than the query's edge."""
     while isinstance(node, exp.Paren):
         node = node.this
     # A literal is read as the compiled SQL reads it: a floor from another reading could cut points the query keeps.
@@ -571,23 +577,15 @@ def _moment(node: exp.Expression | None, now: datetime | None) -> datetime | Non
     if moment is not None or isinstance(node, exp.Literal):
         return moment
     shift = now_shift(node)
-    if shift is not None:
-        # Each step is monotone in NOW(), and ``now`` is no later than the query's: the edge is never later than the query's.
-        try:
-            return None if now is None else edge_at(shift, now)
-        except OverflowError:
-            return None
-    if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
-        base = _moment(node.this, now)
-        try:
+    try:
+        if shift is not None:
+            return None if now is None else shift.at(now, lower=True) if isinstance(shift, NowShift) else now + shift
+        if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
+            base = _moment(node.this, now)
             amount, unit = interval_parts(node.expression)
-        except SqlError:
-            return None
-        if base is None or unit not in _INTERVAL_SECONDS:
-            return None
-        try:
-            offset = timedelta(seconds=amount * _INTERVAL_SECONDS[unit])
-            return base + offset if isinstance(node, exp.Add) else base - offset
-        except OverflowError:
-            return None
+            sign = 1 if isinstance(node, exp.Add) else -1
+            step = ("months", sign * amount * CALENDAR_MONTHS[unit]) if unit in CALENDAR_MONTHS else ("add", sign * amount * FIXED_UNITS[unit])
+            return None if base is None else steps_taken(base, (step,), lower=True)
+    except (SqlError, OverflowError):
+        return None
     return None

@@ -10,7 +10,8 @@ from django.test import Client
 from tests.factories import DatasetFactory, ProjectFactory, key_for
 from tests.tracking.sql.support import Point, points_insert
 from tracking import db as tracking_db
-from tracking.sql.ir import DatasetRef
+from tracking.sql.ir import DatasetRef, NowShift
+from tracking.sql.planner import now_shift
 from tracking.sql.translate import sql_parse, sql_translate
 
 DATASETS = [DatasetRef(id=11, name="weather", labels={}), DatasetRef(id=12, name="logs", labels={})]
@@ -57,6 +58,47 @@ def test_a_now_window_scans_from_the_midnight_a_day_before_its_start() -> None:
 )
 def test_every_simple_lower_bound_shape_sets_the_floor(where: str, floor: dt.datetime) -> None:
     assert floors(translate(f"SELECT count() FROM weather WHERE {where}")) == [floor]
+
+
+@pytest.mark.parametrize(
+    ("where", "floor"),
+    [
+        # A calendar step from a literal counts months as the SQL does; 12 months of 30 days cut four days of points.
+        ("timestamp >= toDateTime('2026-12-01 00:00:00') - INTERVAL 12 MONTH", dt.datetime(2025, 11, 30, tzinfo=dt.UTC)),
+        ("timestamp >= toDateTime('2023-01-31 00:00:00') + INTERVAL 1 MONTH", dt.datetime(2023, 2, 27, tzinfo=dt.UTC)),
+        ("timestamp >= '2024-03-01 00:00:00' - INTERVAL 1 YEAR", dt.datetime(2023, 2, 28, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_literal_moved_by_months_floors_a_day_before_the_sqls_edge(where: str, floor: dt.datetime) -> None:
+    assert floors(translate(f"SELECT count() FROM weather WHERE {where}", now=None)) == [floor]
+
+
+#: Found in review: a month after the 30th at 23:59:59 is later than after the 31st at midnight, and a floor to the
+#: month after an hour turned that second into a month.
+MONTH_STEPS = [
+    "toStartOfMonth(now() - INTERVAL 1 MONTH + INTERVAL 1 HOUR)",
+    "toStartOfQuarter(now() - INTERVAL 1 MONTH + INTERVAL 1 HOUR)",
+    "NOW() - INTERVAL 1 MONTH + INTERVAL 1 HOUR - INTERVAL 1 MONTH",
+    "toMonday(now() - INTERVAL 1 MONTH + INTERVAL 1 HOUR)",
+    "NOW() - INTERVAL 1 YEAR",
+]
+
+
+@pytest.mark.parametrize("edge", MONTH_STEPS)
+def test_a_floor_from_a_clock_behind_the_query_is_never_after_the_querys_edge(edge: str) -> None:
+    """The floor is computed from a clock estimate behind the query's NOW(): at every second of the last hours of every
+    month's end in a leap and a common year, it is no later than the edge at that moment, a second, a minute and an hour
+    on (each computed as ``test_pins`` checks PostgreSQL computes it)."""
+    statement = sql_parse(sql=f"SELECT count() FROM weather WHERE timestamp >= {edge}")
+    shift = now_shift(statement.args["where"].this.expression)
+    assert isinstance(shift, NowShift)
+    ends = [dt.datetime(year, month, 1, tzinfo=dt.UTC) for year in (2027, 2028) for month in range(1, 13)]
+    for end in ends:
+        for second in range(-3 * 86_400, 60, 997):
+            now = end + dt.timedelta(seconds=second)
+            [floor] = floors(translate(f"SELECT count() FROM weather WHERE timestamp >= {edge}", now=now))
+            for later in (0, 1, 60, 3600):
+                assert floor <= shift.at(now + dt.timedelta(seconds=later)), (edge, now, later)
 
 
 def test_without_the_database_clock_only_literal_bounds_set_a_floor() -> None:
