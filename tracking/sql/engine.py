@@ -193,10 +193,14 @@ def _run(
             max_bytes=tracking_settings.SQL_MAX_RESULT_BYTES,
             keep_rows=keep_rows,
         )
+        query, count_query = translation.sql, translation.count_sql
+        if translation.pins is not None and pin_params:
+            query = translation.pins.pruned(query, pin_params)
+            count_query = translation.pins.pruned(count_query, pin_params) if count_query is not None else None
         outcome = sql_sandbox_run(
-            query=translation.sql,
+            query=query,
             params=translation.params | pin_params,
-            count_query=translation.count_sql,
+            count_query=count_query,
             count_column=translation.count_column,
             dataset_ids=translation.dataset_ids,
             limits=sql_limits(started=started),

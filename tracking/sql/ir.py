@@ -6,6 +6,7 @@ allowlist does not import the compiler and the compiler imports the allowlist on
 """
 
 import calendar
+import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -188,6 +189,28 @@ def edge_at(anchor: timedelta | datetime | NowShift, now: datetime) -> datetime:
     return now + anchor if isinstance(anchor, timedelta) else anchor
 
 
+#: How a projection plan marks an arm that reads nothing when its pinned values say so (``ProjectionPlan.arm``): the
+#: boolean parameters that must hold and the pairs of parameters that must be a range that is not empty.
+ARM_MARK = re.compile(r"/\*meaux_arm ([a-z0-9 =:]*)\*/(.*?)/\*meaux_arm_end\*/", re.DOTALL)
+
+
+def arm_marked(sql: str, *, gates: list[str], ranges: list[tuple[str, str]]) -> str:
+    tests = [f"g={name}" for name in gates] + [f"r={low}:{high}" for low, high in ranges]
+    return f"/*meaux_arm {' '.join(tests)}*/{sql}/*meaux_arm_end*/"
+
+
+def _reads_nothing(tests: str, values: dict[str, Any]) -> bool:
+    for test in tests.split():
+        kind, _, names = test.partition("=")
+        if kind == "g" and values[names] is not True:
+            return True
+        if kind == "r":
+            low, high = (values[name] for name in names.split(":"))
+            if low is None or high is None or low >= high:
+                return True
+    return False
+
+
 @dataclass(frozen=True)
 class Pins:
     """What a projection plan's SQL computes from ``NOW()``, passed in as constants.
@@ -216,6 +239,17 @@ class Pins:
         return " AND ".join(
             f"{edge} >= %(pin_low{k})s::timestamptz AND {edge} < %(pin_high{k})s::timestamptz" for k, (edge, _) in enumerate(self.edges)
         )
+
+    def pruned(self, sql: str, values: dict[str, Any]) -> str:
+        """``sql`` without the arms that read nothing at ``values`` (``ARM_MARK``).
+
+        PostgreSQL drops an arm whose test folds to false only when that test is the arm's one condition
+        (``relation_excluded_by_constraints``); under the reader role's row-level security the policy is another, so
+        such an arm stayed in the plan, never run but planned and costed: the seed's requests by path at 1M points
+        was estimated at 142,240 instead of 10,328, and PostgreSQL grouped 11,000 rows by sorting them instead of
+        hashing (4.8 ms to run instead of 3.4). An arm reads nothing when a gate is false (a cut that does not apply,
+        a bucket an earlier arm reads) or its bucket range is empty."""
+        return ARM_MARK.sub(lambda arm: "" if _reads_nothing(arm[1], values) else arm[2], sql)
 
     def params(self, now: datetime) -> dict[str, Any] | None:
         """The parameters at ``now``, or None when an edge is before 1970 or past the years Python's datetime holds:

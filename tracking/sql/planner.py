@@ -34,7 +34,7 @@ from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN, SQL_COL
 from tracking.projections.db import EPOCH_SQL, TABLE, Spec, point_measures_sql
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError
-from tracking.sql.ir import DatasetRef, ExpressionCompiler, NowShift, Pinning, Pins, Scope, Source, Typed
+from tracking.sql.ir import DatasetRef, ExpressionCompiler, NowShift, Pinning, Pins, Scope, Source, Typed, arm_marked
 
 PLACEHOLDER = "\x00projection_source\x00"
 _UTC = frozenset({"UTC", "Etc/UTC"})
@@ -486,10 +486,11 @@ class RawCut:
         """The bucket's row at ``at``, read only under a cut; ``marker`` the source's value for an arm no tier filter sees."""
         early, late = self.early, self.late
         either = Term(f"({early.sql} OR {late.sql})", "boolean", lambda pinning: early.value(pinning) | late.value(pinning))
-        return (
+        return plan.arm(
             f"UNION ALL {plan.row_select(bucket=plan.emit(self.at))}, {c.param(plan.spec.id, 'bigint')}, {marker} "
             f"FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(plan.spec.id, 'bigint')} "
-            f"AND p.bucket = {plan.emit(self.start)} AND {plan.emit(either)} "
+            f"AND p.bucket = {plan.emit(self.start)} ",
+            gate=either,
         )
 
 
@@ -562,12 +563,19 @@ class Cut:
         (start, end), (fine, fine_end) = self.bucket(self.coarse_grain), self.bucket(self.grain)
         arms = []
         for gate, at, lower, upper in ((self.early, fine_end, start, fine_end), (self.late, start, fine, end)):
-            test, moment = plan.emit(gate), plan.emit(at)
+            moment = plan.emit(at)
             arms += [
-                f"UNION ALL {plan.row_select(bucket=moment)}, {fine_id}, 3 FROM public.{TABLE} AS p "
-                f"WHERE p.projection_id = {coarse_id} AND p.bucket = {plan.emit(start)} AND {test} ",
-                f"UNION ALL {plan.row_select(bucket=moment, negated=True)}, {fine_id}, 3 FROM public.{TABLE} AS p "
-                f"WHERE p.projection_id = {fine_id} AND p.bucket >= {plan.emit(lower)} AND p.bucket < {plan.emit(upper)} AND {test} ",
+                plan.arm(
+                    f"UNION ALL {plan.row_select(bucket=moment)}, {fine_id}, 3 FROM public.{TABLE} AS p "
+                    f"WHERE p.projection_id = {coarse_id} AND p.bucket = {plan.emit(start)} ",
+                    gate=gate,
+                ),
+                plan.arm(
+                    f"UNION ALL {plan.row_select(bucket=moment, negated=True)}, {fine_id}, 3 FROM public.{TABLE} AS p "
+                    f"WHERE p.projection_id = {fine_id} ",
+                    gate=gate,
+                    bounds=(lower, upper),
+                ),
             ]
         return arms
 
@@ -617,6 +625,22 @@ class ProjectionPlan:
             return term.sql
         name, _ = self.pin_terms.setdefault(term.sql, (f"pin{len(self.pin_terms)}", term))
         return f"%({name})s::{term.pg}"
+
+    def arm(self, sql: str, *, gate: Term | None = None, bounds: tuple[Term, Term] | None = None) -> str:
+        """An arm of the source that reads nothing unless ``gate`` holds and ``bounds`` are a range that is not empty:
+        its WHERE gets both tests, and, pinned, a mark by which ``Pins.pruned`` leaves it out of the statement
+        where the values say it reads nothing (``ir.ARM_MARK``)."""
+        tests = []
+        if gate is not None:
+            tests.append(self.emit(gate))
+        if bounds is not None:
+            tests += [f"p.bucket >= {self.emit(bounds[0])}", f"p.bucket < {self.emit(bounds[1])}"]
+        arm = f"{sql}{''.join(f'AND {test} ' for test in tests)}"
+        if not self.pinned:
+            return arm
+        gates = [self.pin_terms[gate.sql][0]] if gate is not None else []
+        ranges = [(self.pin_terms[bounds[0].sql][0], self.pin_terms[bounds[1].sql][0])] if bounds is not None else []
+        return arm_marked(arm, gates=gates, ranges=ranges)
 
     def pins(self) -> Pins | None:
         """The parameters ``source_sql`` left for the moment the query runs at, if any."""
@@ -758,19 +782,19 @@ class ProjectionPlan:
                 lower = _case(cut.late, fine_end, lower)
                 upper = _case(cut.early, fine, upper)
                 arms += cut.arms(self, c)
-            first = f" AND {self.emit(_not_among(start, starts[:n]))}" if n else ""
+            first = _not_among(start, starts[:n]) if n else None
             if self.mid is None:
-                arms.append(self._rows_arm(c, spec, 1, self.emit(lower), self.emit(upper), first))
+                arms.append(self._rows_arm(c, spec, 1, lower, upper, first))
                 continue
             # [lower, upper) is the whole coarse bucket or one side of its edge's fine bucket, so each of
             # its mid buckets lies inside it or holds the edge; the fine rows fill the edge's own.
             mid_start = mid_starts[n]
             mid_end = _later(mid_start, self.mid.grain, parenthesized=False)
-            arms.append(self._rows_arm(c, self.mid, 4, self.emit(lower), self.emit(upper), first))
+            arms.append(self._rows_arm(c, self.mid, 4, lower, upper, first))
             arms.append(
                 self._rows_arm(
-                    c, spec, 1, self.emit(_extreme("greatest", lower, mid_start)), self.emit(_extreme("least", upper, mid_end)),
-                    f" AND {self.emit(_not_among(mid_start, mid_starts[:n]))}" if n else "",
+                    c, spec, 1, _extreme("greatest", lower, mid_start), _extreme("least", upper, mid_end),
+                    _not_among(mid_start, mid_starts[:n]) if n else None,
                 )
             )
         mid_filter = (
@@ -799,12 +823,13 @@ class ProjectionPlan:
             first, last = _extreme("least", first, bucket), _extreme("greatest", last, bucket)
         return f' AND "timestamp" >= {self.emit(first)} AND "timestamp" < {self.emit(_later(last, grain))}'
 
-    def _rows_arm(self, c: ExpressionCompiler, tier: Spec, number: int, lower: str, upper: str, also: str) -> str:
-        """The rows of ``tier`` in [lower, upper) as the source's arm ``number`` (its ``_tier``), ``also`` a further test."""
-        return (
+    def _rows_arm(self, c: ExpressionCompiler, tier: Spec, number: int, lower: Term, upper: Term, gate: Term | None) -> str:
+        """The rows of ``tier`` in [lower, upper) as the source's arm ``number`` (its ``_tier``), ``gate`` a further test."""
+        return self.arm(
             f"UNION ALL {self.row_select(bucket='p.bucket')}, {c.param(self.spec.id, 'bigint')}, {number} "
-            f"FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(tier.id, 'bigint')} "
-            f"AND p.bucket >= {lower} AND p.bucket < {upper}{also} "
+            f"FROM public.{TABLE} AS p WHERE p.projection_id = {c.param(tier.id, 'bigint')} ",
+            gate=gate,
+            bounds=(lower, upper),
         )
 
     def row_select(self, *, bucket: str, negated: bool = False) -> str:
