@@ -195,11 +195,17 @@ ARM_MARK = re.compile(r"/\*meaux_arm ([a-z0-9 =:]*)\*/(.*?)/\*meaux_arm_end\*/",
 
 
 def arm_marked(sql: str, *, gates: list[str], ranges: list[tuple[str, str]]) -> str:
+    """``sql`` between the comments ``Pins.pruned`` finds it by; a comment, so that the statement runs as it is too
+    (the tests ``Pins.params`` computed, ``pin<n>``, cannot hold anything that ends it)."""
+    names = [*gates, *(name for pair in ranges for name in pair)]
+    assert all(re.fullmatch(r"pin[0-9]+", name) for name in names), names
     tests = [f"g={name}" for name in gates] + [f"r={low}:{high}" for low, high in ranges]
     return f"/*meaux_arm {' '.join(tests)}*/{sql}/*meaux_arm_end*/"
 
 
 def _reads_nothing(tests: str, values: dict[str, Any]) -> bool:
+    """Whether a marked arm's tests rule out every row at ``values``: a gate that is not true (NULL, like false, passes
+    no row) or a range of buckets ``[low, high)`` that is empty or has a NULL end."""
     for test in tests.split():
         kind, _, names = test.partition("=")
         if kind == "g" and values[names] is not True:
@@ -218,8 +224,8 @@ class Pins:
     The arms of a projection plan are chosen by the buckets its window's edges fall in, which
     PostgreSQL computes from ``NOW()`` as it runs: as SQL, every arm is planned, whether it runs
     or not, and S1 spent 2.1 ms of its 8 ms at 1M points planning eight arms, three of which run.
-    With the values passed in as constants, PostgreSQL folds them as it plans and drops the arms
-    whose tests are false. The values are computed from a moment no later than the query's
+    With the values passed in as constants, PostgreSQL folds them as it plans, and the arms whose
+    tests are false are left out of the statement sent (``pruned``). The values are computed from a moment no later than the query's
     ``NOW()`` (``sql_translate``'s ``now``) and hold over a range of each edge (``Pinning``); the
     query checks first that its own edges are in those ranges (``guard``) and is refused
     otherwise (``db.PinsMissed``), to be run again without pins: exact either way.

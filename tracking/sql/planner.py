@@ -623,24 +623,25 @@ class ProjectionPlan:
         """A term's SQL, or, pinned, a parameter holding its value."""
         if not self.pinned:
             return term.sql
+        return f"%({self._pin(term)})s::{term.pg}"
+
+    def _pin(self, term: Term) -> str:
+        """The parameter's name that holds ``term``'s value; one per distinct SQL."""
         name, _ = self.pin_terms.setdefault(term.sql, (f"pin{len(self.pin_terms)}", term))
-        return f"%({name})s::{term.pg}"
+        return name
 
     def arm(self, sql: str, *, gate: Term | None = None, bounds: tuple[Term, Term] | None = None) -> str:
-        """An arm of the source that reads nothing unless ``gate`` holds and ``bounds`` are a range that is not empty:
-        its WHERE gets both tests, and, pinned, a mark by which ``Pins.pruned`` leaves it out of the statement
-        where the values say it reads nothing (``ir.ARM_MARK``)."""
-        tests = []
+        """An arm of the source that reads nothing unless ``bounds`` are a range of buckets that is not empty and
+        ``gate`` holds: its WHERE gets both tests, and, pinned, a mark by which ``Pins.pruned`` leaves it out of the
+        statement where the values say it reads nothing (``ir.ARM_MARK``)."""
+        tests = [f"p.bucket >= {self.emit(bounds[0])}", f"p.bucket < {self.emit(bounds[1])}"] if bounds is not None else []
         if gate is not None:
             tests.append(self.emit(gate))
-        if bounds is not None:
-            tests += [f"p.bucket >= {self.emit(bounds[0])}", f"p.bucket < {self.emit(bounds[1])}"]
         arm = f"{sql}{''.join(f'AND {test} ' for test in tests)}"
         if not self.pinned:
             return arm
-        gates = [self.pin_terms[gate.sql][0]] if gate is not None else []
-        ranges = [(self.pin_terms[bounds[0].sql][0], self.pin_terms[bounds[1].sql][0])] if bounds is not None else []
-        return arm_marked(arm, gates=gates, ranges=ranges)
+        ranges = [(self._pin(bounds[0]), self._pin(bounds[1]))] if bounds is not None else []
+        return arm_marked(arm, gates=[self._pin(gate)] if gate is not None else [], ranges=ranges)
 
     def pins(self) -> Pins | None:
         """The parameters ``source_sql`` left for the moment the query runs at, if any."""

@@ -250,6 +250,7 @@ def test_a_pinned_plan_leaves_out_the_arms_its_values_say_read_nothing(web, sql)
     and costed though never run; the statement sent leaves such arms out, and answers as the raw scan."""
     translation = _translation(web.project, sql)
     values = translation.pins.params(dt.datetime.now(dt.UTC))
+    assert values is not None
     pruned = translation.pins.pruned(translation.sql, values)
 
     assert pruned.count("UNION ALL") < translation.sql.count("UNION ALL")
