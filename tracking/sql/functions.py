@@ -802,6 +802,24 @@ def _yyyymm(days: bool) -> Scalar:
     return run
 
 
+#: The functions that floor a moment to a unit (``start_of``): the unit and its amount. The projection planner reads the
+#: same table to compute such an edge from ``NOW()`` (``planner.now_shift``).
+START_OF_FUNCTIONS: dict[str, tuple[str, int]] = {
+    "tostartofyear": ("YEAR", 1),
+    "tostartofquarter": ("QUARTER", 1),
+    "tostartofmonth": ("MONTH", 1),
+    "tostartofweek": ("WEEK", 1),
+    "tomonday": ("WEEK", 1),
+    "tostartofday": ("DAY", 1),
+    "tostartofhour": ("HOUR", 1),
+    "tostartoffifteenminutes": ("MINUTE", 15),
+    "tostartoftenminutes": ("MINUTE", 10),
+    "tostartoffiveminutes": ("MINUTE", 5),
+    "tostartoffiveminute": ("MINUTE", 5),
+    "tostartofminute": ("MINUTE", 1),
+}
+
+
 def _start_of(unit: str, amount: int = 1) -> Scalar:
     def run(c: ExpressionCompiler, node: exp.Expression, args: list[Typed]) -> Typed:
         _arity(node, args, 1, 2)
@@ -1071,18 +1089,7 @@ _SCALARS: dict[str, Scalar] = {
     "todate": to_date,
     "tounixtimestamp": _unix_timestamp,
     "tostartofinterval": _start_of_interval,
-    "tostartofyear": _start_of("YEAR"),
-    "tostartofquarter": _start_of("QUARTER"),
-    "tostartofmonth": _start_of("MONTH"),
-    "tostartofweek": _start_of("WEEK"),
-    "tomonday": _start_of("WEEK"),
-    "tostartofday": _start_of("DAY"),
-    "tostartofhour": _start_of("HOUR"),
-    "tostartoffifteenminutes": _start_of("MINUTE", 15),
-    "tostartoftenminutes": _start_of("MINUTE", 10),
-    "tostartoffiveminutes": _start_of("MINUTE", 5),
-    "tostartoffiveminute": _start_of("MINUTE", 5),
-    "tostartofminute": _start_of("MINUTE"),
+    **{name: _start_of(unit, amount) for name, (unit, amount) in START_OF_FUNCTIONS.items()},
     "toyyyymm": _yyyymm(days=False),
     "toyyyymmdd": _yyyymm(days=True),
     "date_trunc": _date_trunc,

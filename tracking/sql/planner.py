@@ -34,6 +34,7 @@ from tracking.columns import BLOB_COLUMNS, DOUBLE_COLUMNS, INDEX_COLUMN, SQL_COL
 from tracking.projections.db import EPOCH_SQL, TABLE, Spec, point_measures_sql
 from tracking.sql import chtypes as ct
 from tracking.sql.errors import SqlError
+from tracking.sql.functions import START_OF_FUNCTIONS
 from tracking.sql.ir import DatasetRef, ExpressionCompiler, NowShift, Pinning, Pins, Scope, Source, Typed, arm_marked
 
 PLACEHOLDER = "\x00projection_source\x00"
@@ -61,23 +62,9 @@ def now_shift(node: exp.Expression | None) -> timedelta | NowShift | None:
     return NowShift(found.steps)
 
 
-#: The functions that floor a moment, as ``functions`` compiles them (the unit, its amount, whether the result is a Date).
-_FLOORS = {
-    "tostartofyear": ("YEAR", 1, True),
-    "tostartofquarter": ("QUARTER", 1, True),
-    "tostartofmonth": ("MONTH", 1, True),
-    "tostartofweek": ("WEEK", 1, True),
-    "tomonday": ("WEEK", 1, True),
-    "tostartofday": ("DAY", 1, False),
-    "tostartofhour": ("HOUR", 1, False),
-    "tostartoffifteenminutes": ("MINUTE", 15, False),
-    "tostartoftenminutes": ("MINUTE", 10, False),
-    "tostartoffiveminutes": ("MINUTE", 5, False),
-    "tostartoffiveminute": ("MINUTE", 5, False),
-    "tostartofminute": ("MINUTE", 1, False),
-}
-#: Functions whose first argument is the unit or the interval, so that their zone is the third.
+#: The calendar units of an interval, in months (``make_interval(months => ...)``, ``functions._interval_sql``).
 CALENDAR_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+#: Functions whose first argument is the unit or the interval, so that their zone is the third.
 _UNIT_FIRST = frozenset({"tostartofinterval", "date_trunc", "datetrunc"})
 _CALENDAR_UNITS = frozenset({"WEEK", "MONTH", "QUARTER", "YEAR"})
 #: A whole number of seconds or days; twelve digits already reach past the years ``datetime`` holds.
@@ -141,7 +128,7 @@ def _function_steps(name: str, args: list[exp.Expression]) -> _Steps | None:
         return None
     if name in ("today", "current_date"):
         return _Steps((("floor", (1, "DAY")),), True, True) if not args else None
-    if name not in _FLOORS and name not in _UNIT_FIRST and name not in ("todatetime", "todate"):
+    if name not in START_OF_FUNCTIONS and name not in _UNIT_FIRST and name not in ("todatetime", "todate"):
         return None
     zoned = args[2:] if name in _UNIT_FIRST else args[1:]
     if len(args) < (2 if name in _UNIT_FIRST else 1) or len(zoned) > 1 or not all(_utc_zone(zone) for zone in zoned):
@@ -156,8 +143,9 @@ def _function_steps(name: str, args: list[exp.Expression]) -> _Steps | None:
         return None  # a floor or a date in the value's own zone, which is not UTC
     if name == "todate":
         return _Steps(inner.steps if inner.date else (*inner.steps, ("floor", (1, "DAY"))), True, True)
-    if name in _FLOORS:
-        unit, amount, date = _FLOORS[name]
+    if name in START_OF_FUNCTIONS:
+        unit, amount = START_OF_FUNCTIONS[name]
+        date = unit in _CALENDAR_UNITS
     elif name == "tostartofinterval" and isinstance(args[1], exp.Interval):
         try:
             amount, unit = interval_parts(args[1])
