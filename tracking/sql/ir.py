@@ -156,7 +156,7 @@ def _months_added(moment: datetime, months: int, *, lower: bool) -> datetime:
     year += moment.year
     if lower and moment.day >= 28:
         return moment.replace(year=year, month=month + 1, day=28, hour=0, minute=0, second=0, microsecond=0)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1]) if 1 <= year <= 9999 else moment.day
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
     return moment.replace(year=year, month=month + 1, day=day)
 
 

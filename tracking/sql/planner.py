@@ -88,8 +88,6 @@ def _now_steps(node: exp.Expression | None) -> _Steps | None:
     """The steps ``functions`` compiles ``node`` to from ``NOW()``, or None when it is not such a value. Interval steps
     count in the sandbox's zone, UTC (``db._SETUP_SQL``), whatever the value's zone, as PostgreSQL adds an interval to a
     timestamptz in the session's."""
-    from tracking.sql.compiler import interval_parts
-
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Anonymous) and isinstance(node.this, str):
@@ -104,16 +102,29 @@ def _now_steps(node: exp.Expression | None) -> _Steps | None:
     if isinstance(right, exp.Literal) and not right.is_string and _INTEGER.fullmatch(right.this):
         # A number added to a Date counts days, to a DateTime seconds.
         return inner._replace(steps=(*inner.steps, ("add", sign * int(right.this) * (86_400 if inner.date else 1))))
-    if not isinstance(right, exp.Interval):
+    found = interval_step(node)
+    if found is None:
+        return None
+    step, unit = found
+    # A Date plus days or longer stays a Date; plus seconds, minutes or hours it becomes a DateTime at UTC midnight.
+    return _Steps((*inner.steps, step), inner.date and unit not in ("SECOND", "MINUTE", "HOUR"), inner.utc)
+
+
+def interval_step(node: exp.Add | exp.Sub) -> tuple[tuple[str, int], str] | None:
+    """``node``'s ``± INTERVAL`` as a ``NowShift`` step (months for calendar units, seconds for the others) and its unit,
+    or None when its right side is not an interval the compiler takes."""
+    from tracking.sql.compiler import interval_parts
+
+    if not isinstance(node.expression, exp.Interval):
         return None
     try:
-        amount, unit = interval_parts(right)
+        amount, unit = interval_parts(node.expression)
     except SqlError:
         return None
+    sign = 1 if isinstance(node, exp.Add) else -1
     if unit in CALENDAR_MONTHS:
-        return inner._replace(steps=(*inner.steps, ("months", sign * amount * CALENDAR_MONTHS[unit])))
-    # A Date plus days or weeks stays a Date; plus seconds, minutes or hours it becomes a DateTime at UTC midnight.
-    return _Steps((*inner.steps, ("add", sign * amount * FIXED_UNITS[unit])), inner.date and unit in ("DAY", "WEEK"), inner.utc)
+        return ("months", sign * amount * CALENDAR_MONTHS[unit]), unit
+    return ("add", sign * amount * FIXED_UNITS[unit]), unit
 
 
 def _function_steps(name: str, args: list[exp.Expression]) -> _Steps | None:

@@ -17,21 +17,12 @@ from sqlglot.tokens import TokenType
 
 from tracking.conf import tracking_settings
 from tracking.projections.db import Spec
-from tracking.sql.compiler import Compiler, dataset_named, interval_parts
+from tracking.sql.compiler import Compiler, dataset_named
 from tracking.sql.errors import SqlError, sql_error_at
 from tracking.sql.introspection import DEFAULT_DATABASE
 from tracking.sql.ir import DatasetRef, NowShift, ShowStatement, Translation, steps_taken
 from tracking.sql.lru import WeightedLRU
-from tracking.sql.planner import (
-    CALENDAR_MONTHS,
-    FIXED_UNITS,
-    PLACEHOLDER,
-    NotCovered,
-    ProjectionPlan,
-    coarse_companion,
-    fixed_moment,
-    now_shift,
-)
+from tracking.sql.planner import PLACEHOLDER, NotCovered, ProjectionPlan, coarse_companion, fixed_moment, interval_step, now_shift
 
 MAX_QUERY_BYTES = 64 * 1024
 MAX_AST_DEPTH = 96
@@ -580,12 +571,10 @@ def _moment(node: exp.Expression | None, now: datetime | None) -> datetime | Non
     try:
         if shift is not None:
             return None if now is None else shift.at(now, lower=True) if isinstance(shift, NowShift) else now + shift
-        if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
-            base = _moment(node.this, now)
-            amount, unit = interval_parts(node.expression)
-            sign = 1 if isinstance(node, exp.Add) else -1
-            step = ("months", sign * amount * CALENDAR_MONTHS[unit]) if unit in CALENDAR_MONTHS else ("add", sign * amount * FIXED_UNITS[unit])
-            return None if base is None else steps_taken(base, (step,), lower=True)
-    except (SqlError, OverflowError):
+        if not isinstance(node, (exp.Add, exp.Sub)):
+            return None
+        found = interval_step(node)
+        base = _moment(node.this, now) if found is not None else None
+        return None if found is None or base is None else steps_taken(base, (found[0],), lower=True)
+    except OverflowError:
         return None
-    return None

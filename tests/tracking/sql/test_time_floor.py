@@ -86,9 +86,9 @@ MONTH_STEPS = [
 
 @pytest.mark.parametrize("edge", MONTH_STEPS)
 def test_a_floor_from_a_clock_behind_the_query_is_never_after_the_querys_edge(edge: str) -> None:
-    """The floor is computed from a clock estimate behind the query's NOW(): at every second of the last hours of every
-    month's end in a leap and a common year, it is no later than the edge at that moment, a second, a minute and an hour
-    on (each computed as ``test_pins`` checks PostgreSQL computes it)."""
+    """The floor is computed from a clock estimate behind the query's NOW(): at every 997th second of the last three
+    days before every month's end in a common and a leap year, it is no later than the edge at that moment, a second,
+    a minute and an hour on (each computed as ``test_pins`` checks PostgreSQL computes it)."""
     statement = sql_parse(sql=f"SELECT count() FROM weather WHERE timestamp >= {edge}")
     shift = now_shift(statement.args["where"].this.expression)
     assert isinstance(shift, NowShift)
