@@ -166,7 +166,11 @@ TRACKING_MAX_POINTS_PER_REQUEST = env.int("TRACKING_MAX_POINTS_PER_REQUEST", def
 TRACKING_MAX_BODY_BYTES = env.int("TRACKING_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 TRACKING_DEDUP_WINDOW_SECONDS = env.int("TRACKING_DEDUP_WINDOW_SECONDS", default=86_400)
 TRACKING_DRAIN_BATCH_POINTS = env.int("TRACKING_DRAIN_BATCH_POINTS", default=20_000)
-TRACKING_PARTITION_DAYS_AHEAD = env.int("TRACKING_PARTITION_DAYS_AHEAD", default=7)
+# Tomorrow's partition for points stamped up to TRACKING_FUTURE_TOLERANCE_SECONDS ahead, and a day of slack for beat's
+# hourly run (tracking.checks.check_partitions_ahead). No more: a raw scan of a NOW() window has no upper bound,
+# so PostgreSQL plans every partition from its time floor on, and the empty ones ahead cost it about as much as
+# the query's own work (docs/benchmarks.md, "Partitions ahead").
+TRACKING_PARTITION_DAYS_AHEAD = env.int("TRACKING_PARTITION_DAYS_AHEAD", default=2)
 TRACKING_ANALYZE_MIN_CHANGES = env.int("TRACKING_ANALYZE_MIN_CHANGES", default=1_000)
 TRACKING_ANALYZE_FRACTION = env.float("TRACKING_ANALYZE_FRACTION", default=0.1)
 TRACKING_PARENT_ANALYZE_FRACTION = env.float("TRACKING_PARENT_ANALYZE_FRACTION", default=1.0)

@@ -1,5 +1,7 @@
-"""System checks: the ingest buffer's Redis (a 202 is only a promise if Redis keeps it), and the SQL pool's size."""
+"""System checks: the ingest buffer's Redis (a 202 is only a promise if Redis keeps it), the SQL pool's size, and
+the partitions created ahead."""
 
+import math
 from typing import Any
 
 import redis
@@ -62,5 +64,27 @@ def check_sql_pool(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             f"SQL_MAX_CONCURRENT is {size}; it must be between 1 and {MAX_QUERY_SLOTS}.",
             hint="Set it to the database's core count, the same on every web host.",
             id="tracking.E004",
+        )
+    ]
+
+
+@checks.register("tracking")
+def check_partitions_ahead(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Beat creates the days ahead hourly; a point stamped up to ``FUTURE_TOLERANCE_SECONDS`` ahead lands on one of the
+    next ``ceil(tolerance / 1 day)`` days, and from midnight until beat's next run the newest partition is a day
+    nearer, hence the one more. Short of that a drain creates the partition itself, and CREATE TABLE ... PARTITION
+    OF holds an ACCESS EXCLUSIVE lock on the points table: it waits for the queries running and every query waits
+    for it."""
+    ahead = tracking_settings.PARTITION_DAYS_AHEAD
+    needed = math.ceil(max(tracking_settings.FUTURE_TOLERANCE_SECONDS, 0) / 86_400) + 1
+    if ahead >= needed:
+        return []
+    return [
+        checks.Warning(
+            f"TRACKING_PARTITION_DAYS_AHEAD is {ahead}; points may be stamped up to "
+            f"TRACKING_FUTURE_TOLERANCE_SECONDS={tracking_settings.FUTURE_TOLERANCE_SECONDS} ahead, which needs {needed}.",
+            hint="Drains would create the missing days themselves, locking the points table against every query "
+            "while they do. Raise TRACKING_PARTITION_DAYS_AHEAD or lower the tolerance.",
+            id="tracking.W002",
         )
     ]

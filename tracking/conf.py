@@ -66,6 +66,7 @@ class TrackingSettings:
 
     @property
     def PARTITION_DAYS_AHEAD(self) -> int:
+        """Daily partitions beat creates ahead of today (``tracking.checks.check_partitions_ahead``)."""
         return django_settings.TRACKING_PARTITION_DAYS_AHEAD
 
     @property

@@ -7,6 +7,7 @@ from django.db import connection
 
 from tests.factories import DatasetFactory
 from tracking import db
+from tracking.checks import check_partitions_ahead
 from tracking.models import Dataset
 from tracking.services import partitions_ensure, retention_apply
 
@@ -43,6 +44,31 @@ def test_partitions_are_created_from_yesterday_to_the_days_ahead():
     ]
     assert partitions_ensure(today=TODAY, days_ahead=3) == []
 
+
+def test_by_default_tomorrow_and_one_day_of_slack_are_created_ahead():
+    assert partitions_ensure(today=TODAY) == [
+        "tracking_datapoint_p20260309",
+        "tracking_datapoint_p20260310",
+        "tracking_datapoint_p20260311",
+        "tracking_datapoint_p20260312",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ahead", "tolerance", "ids"),
+    [
+        (2, 86_400, []),
+        (1, 86_400, ["tracking.W002"]),
+        (1, 0, []),
+        (2, 86_401, ["tracking.W002"]),
+        (3, 86_401, []),
+    ],
+)
+def test_the_days_ahead_must_cover_the_future_tolerance_and_a_day_for_beat(settings, ahead: int, tolerance: int, ids: list[str]):
+    settings.TRACKING_PARTITION_DAYS_AHEAD = ahead
+    settings.TRACKING_FUTURE_TOLERANCE_SECONDS = tolerance
+
+    assert [message.id for message in check_partitions_ahead()] == ids
 
 def test_the_table_has_no_default_partition():
     partitions_ensure(today=TODAY, days_ahead=0)
