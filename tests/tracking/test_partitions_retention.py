@@ -70,6 +70,7 @@ def test_the_days_ahead_must_cover_the_future_tolerance_and_a_day_for_beat(setti
 
     assert [message.id for message in check_partitions_ahead()] == ids
 
+
 def test_the_table_has_no_default_partition():
     partitions_ensure(today=TODAY, days_ahead=0)
     with connection.cursor() as cursor:
