@@ -574,7 +574,9 @@ def _moment(node: exp.Expression | None, now: datetime | None) -> datetime | Non
         if not isinstance(node, (exp.Add, exp.Sub)):
             return None
         found = interval_step(node)
-        base = _moment(node.this, now) if found is not None else None
-        return None if found is None or base is None else steps_taken(base, (found[0],), lower=True)
+        if found is None:
+            return None
+        base = _moment(node.this, now)
+        return None if base is None else steps_taken(base, (found[0],), lower=True)
     except OverflowError:
         return None
